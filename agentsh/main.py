@@ -1,0 +1,106 @@
+"""Entry point.  Bash-style invocations (`agentsh -c LINE`, `-lc`, script on stdin) are
+parsed here without importing click, because agents pay this start-up on every command;
+subcommands (`explain`, `profile check`, ...) go to the click CLI in cli.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from .errors import AgentshError, UsageError
+
+SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help"})
+MAX_STDIN_SCRIPT = 1 << 20
+
+
+@dataclass
+class ShellArgs:
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    profile: str | None = None
+    login: bool = False
+    interactive: bool = False
+    stdin: bool = False
+    flags: list[str] = field(default_factory=list)
+
+
+def parse_shell_args(argv: list[str]) -> ShellArgs:
+    """Accept the option forms agents use to call a shell: -c, -lc, -c -l, -i -c, -s, --login."""
+    out = ShellArgs()
+    want_command = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in ("-p", "--profile"):
+            if i + 1 >= len(argv):
+                raise UsageError(f"{arg} needs a profile name or path")
+            out.profile = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--profile="):
+            out.profile = arg.split("=", 1)[1]
+        elif arg == "--login":
+            out.login = True
+        elif arg in ("--noprofile", "--norc", "--posix"):
+            pass  # agentsh never reads bash start-up files
+        elif arg.startswith("--"):
+            raise UsageError(f"unknown option {arg}")
+        elif arg.startswith("-") and len(arg) > 1:
+            for letter in arg[1:]:
+                if letter == "c":
+                    want_command = True
+                elif letter == "l":
+                    out.login = True
+                elif letter == "i":
+                    out.interactive = True
+                elif letter == "s":
+                    out.stdin = True
+                elif letter in "eux":
+                    out.flags.append("-" + letter)
+                else:
+                    raise UsageError(f"unknown option -{letter}")
+        else:
+            break
+        i += 1
+    rest = argv[i:]
+    if want_command:
+        if not rest:
+            raise UsageError("-c: option requires an argument")
+        out.command, out.args = rest[0], tuple(rest[1:])
+    elif rest:
+        raise UsageError("running script files is not supported; use -c 'LINE'")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        from .cli import run_cli
+
+        return run_cli(argv)
+    try:
+        args = parse_shell_args(argv)
+        from .session import session_from_environ
+
+        if args.command is not None:
+            return session_from_environ(args.profile).run_line(args.command, args.args)
+        if args.stdin or not os.isatty(0):
+            script = sys.stdin.buffer.read(MAX_STDIN_SCRIPT + 1)
+            if len(script) > MAX_STDIN_SCRIPT:
+                raise UsageError("the script on standard input is larger than 1 MiB")
+            line = script.decode("utf-8", "surrogateescape")
+            return session_from_environ(args.profile).run_line(line)
+        raise UsageError("the interactive shell is not available yet; use -c 'LINE'")
+    except AgentshError as err:
+        sys.stderr.write(f"agentsh: {err}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Shell parser stage: a command line in, the simple commands bash would run out."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "Assignment",
+    "ParsedLine",
+    "Problem",
+    "Redirect",
+    "SimpleCommand",
+    "Word",
+    "parse_line",
+]
+
+# The kernel refuses a single argv string longer than this (MAX_ARG_STRLEN), so a
+# longer line could not reach bash through `bash -c` anyway.
+MAX_LINE_BYTES = 131072 - 1
+
+
+@lru_cache(maxsize=1)
+def _ts_parser() -> Any:
+    import tree_sitter
+    import tree_sitter_bash
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+
+
+def parse_line(source: str, home: str | None = None) -> ParsedLine:
+    """Parse one command line; problems in the result mean nothing may run.
+
+    ``home`` is the HOME the command will see, used for tilde expansion.
+    """
+    problem = screen_line(source)
+    if problem is not None:
+        return ParsedLine(source=source, problems=(problem,))
+    from .walker import parse_line as walk
+
+    return walk(source, home)
+
+
+def screen_line(source: str) -> Problem | None:
+    """Cheap checks before parsing: size, encoding and control characters."""
+    try:
+        raw = source.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem(text=_preview(source), reason="the line is not valid UTF-8")
+    if len(raw) > MAX_LINE_BYTES:
+        return Problem(text=_preview(source),
+                       reason=f"the line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
+    for ch in source:
+        if ch < " " and ch not in "\t\n":
+            return Problem(text=_preview(source),
+                           reason=f"raw control character {ord(ch):#04x} in the line "
+                                  "(write it as $'\\x..' if you need it)")
+        if ch == "\x7f":
+            return Problem(text=_preview(source), reason="raw DEL character in the line")
+    return None
+
+
+def _preview(source: str) -> str:
+    shown = source.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    return shown[:60] + ("..." if len(shown) > 60 else "")

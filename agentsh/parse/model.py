@@ -1,0 +1,84 @@
+"""Plain data produced by the shell parser and consumed by the policy engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    """One shell word as bash would see it after quote removal.
+
+    ``value`` is the word's exact value when it is a static string; it is ``None``
+    when bash would compute it at run time (expansions, substitutions, globs,
+    brace expansion).  ``why_dynamic`` says which.
+    """
+
+    text: str
+    value: str | None
+    why_dynamic: str = ""
+
+    @property
+    def is_static(self) -> bool:
+        return self.value is not None
+
+    def shown(self) -> str:
+        return self.value if self.value is not None else self.text
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    value: Word
+    append: bool = False
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A redirection: ``op`` is the operator, ``target`` the file word (None for fd dups)."""
+
+    op: str
+    target: Word | None
+    text: str
+
+    @property
+    def writes(self) -> bool:
+        return self.op in {">", ">>", ">|", "&>", "&>>", "<>", ">&"}
+
+
+@dataclass(frozen=True)
+class SimpleCommand:
+    """A command bash will run: assignments, then argv (argv may be empty)."""
+
+    argv: tuple[Word, ...]
+    assignments: tuple[Assignment, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    text: str = ""
+    line: int = 1
+    # True for `export x=1`-style declarations, which tree-sitter parses separately.
+    declaration: bool = False
+
+    @property
+    def name(self) -> Word | None:
+        return self.argv[0] if self.argv else None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A piece of the line that is refused before any policy is consulted."""
+
+    text: str
+    reason: str
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    source: str
+    commands: tuple[SimpleCommand, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

@@ -1,0 +1,354 @@
+"""Turn a tree-sitter-bash syntax tree into the simple commands bash will run.
+
+Only node kinds listed here are understood.  Anything else, a parse error, or
+text the tree does not account for becomes a ``Problem`` and the whole line is
+refused: lshell's history shows that a checker which guesses where its parser
+and bash disagree is a checker that can be bypassed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
+from .words import WordError, ansi_c, double_quoted, unquoted
+
+MAX_DEPTH = 200
+
+# Nodes whose children are walked without further meaning.
+_STRUCTURE = frozenset({
+    "program", "list", "pipeline", "redirected_statement", "subshell",
+    "compound_statement", "if_statement", "elif_clause", "else_clause",
+    "while_statement", "do_group", "for_statement", "c_style_for_statement",
+    "case_statement", "case_item", "negated_command", "test_command",
+    "binary_expression", "unary_expression", "parenthesized_expression",
+    "postfix_expression", "ternary_expression",
+})
+# Leaves (or leaf-like nodes) that carry no command and need no check.
+_INERT = frozenset({
+    "comment", "number", "variable_name", "special_variable_name", "test_operator",
+    "file_descriptor", "heredoc_start", "heredoc_end", "regex", "extglob_pattern",
+    "raw_string", "ansi_c_string",
+})
+_WORDISH = frozenset({
+    "word", "string", "raw_string", "ansi_c_string", "concatenation", "number",
+    "simple_expansion", "expansion", "command_substitution", "arithmetic_expansion",
+    "process_substitution", "brace_expression", "string_content", "translated_string",
+})
+# Shell keywords that tree-sitter may hand us as a plain command name.
+_KEYWORDS_AS_NAMES = frozenset({
+    "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
+    "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
+})
+_READ_OPS = frozenset({"<", "<&", "<<<"})
+
+
+def parse_line(source: str, home: str | None = None) -> ParsedLine:
+    from . import _ts_parser
+
+    tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
+    walker = _Walker(source, home)
+    walker.walk(tree.root_node, 0)
+    if tree.root_node.has_error and not walker.problems:
+        walker.problem(tree.root_node, "the line could not be parsed")
+    return ParsedLine(
+        source=source,
+        commands=tuple(walker.commands),
+        redirects=tuple(walker.redirects),
+        problems=tuple(walker.problems),
+    )
+
+
+class _Walker:
+    def __init__(self, source: str, home: str | None) -> None:
+        self.source = source
+        self.home = home
+        self.raw = source.encode("utf-8", "surrogateescape")
+        self.commands: list[SimpleCommand] = []
+        self.redirects: list[Redirect] = []
+        self.problems: list[Problem] = []
+
+    # -- helpers -----------------------------------------------------------
+    def problem(self, node: Any, reason: str) -> None:
+        text = _text(node)
+        if len(text) > 80:
+            text = text[:77] + "..."
+        self.problems.append(Problem(text=text, reason=reason, line=node.start_point[0] + 1))
+
+    # -- statements --------------------------------------------------------
+    def walk(self, node: Any, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.problem(node, f"nesting deeper than {MAX_DEPTH} levels")
+            return
+        kind = node.type
+        if node.is_missing or kind == "ERROR":
+            line = self.source.splitlines()[node.start_point[0]] if self.source.strip() else ""
+            self.problems.append(Problem(text=line[:80], reason="syntax error", line=node.start_point[0] + 1))
+            return
+        if not node.is_named:
+            return
+        if kind == "command":
+            self.command(node, depth)
+        elif kind == "declaration_command" or kind == "unset_command":
+            self.declaration(node, depth)
+        elif kind == "variable_assignment":
+            assignment = self.assignment(node, depth)
+            if assignment is not None:
+                self.commands.append(SimpleCommand(
+                    argv=(), assignments=(assignment,), text=_text(node),
+                    line=node.start_point[0] + 1))
+        elif kind == "variable_assignments":
+            for child in node.named_children:
+                self.walk(child, depth + 1)
+        elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+            self.redirect(node, depth)
+        elif kind == "function_definition":
+            self.problem(node, "function definitions are not allowed (a function can shadow any checked command)")
+        elif kind in _STRUCTURE:
+            self.check_gaps(node)
+            for child in node.children:
+                self.walk(child, depth + 1)
+        elif kind in _INERT:
+            self.word(node, depth)
+        elif kind in _WORDISH or kind == "subscript":
+            # A word in statement position: `for x in WORDS`, `case WORD`, `[[ ... ]]`.
+            self.word(node, depth)
+        elif kind == "heredoc_body":
+            self.heredoc_body(node, depth, expands=True)
+        else:
+            self.problem(node, f"unsupported shell syntax ({kind})")
+
+    def check_gaps(self, node: Any) -> None:
+        """Refuse text between a node's children that no child accounts for."""
+        pos = node.start_byte
+        for child in node.children:
+            gap = self.raw[pos:child.start_byte] if pos < child.start_byte else b""
+            if gap.replace(b"\\\n", b"").strip(b" \t\n"):
+                self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
+                return
+            pos = max(pos, child.end_byte)
+
+    def command(self, node: Any, depth: int) -> None:
+        self.check_gaps(node)
+        assignments: list[Assignment] = []
+        argv: list[Word] = []
+        redirects: list[Redirect] = []
+        for i, child in enumerate(node.children):
+            field = node.field_name_for_child(i)
+            kind = child.type
+            if kind == "variable_assignment":
+                assignment = self.assignment(child, depth + 1)
+                if assignment is not None:
+                    assignments.append(assignment)
+            elif kind == "command_name":
+                inner = child.named_children
+                if len(inner) != 1:
+                    self.problem(child, "unsupported command name")
+                    return
+                word = self.word(inner[0], depth + 1)
+                if word.value in _KEYWORDS_AS_NAMES:
+                    self.problem(child, f"shell keyword '{word.value}' is not supported here")
+                argv.append(word)
+            elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+                redirects.extend(self.redirect(child, depth + 1))
+            elif field == "argument" or kind in _WORDISH:
+                argv.append(self.word(child, depth + 1))
+            elif kind == "comment" or not child.is_named:
+                continue
+            else:
+                self.problem(child, f"unsupported shell syntax in a command ({kind})")
+        self.commands.append(SimpleCommand(
+            argv=tuple(argv), assignments=tuple(assignments), redirects=tuple(redirects),
+            text=_text(node), line=node.start_point[0] + 1))
+
+    def declaration(self, node: Any, depth: int) -> None:
+        """`export A=1 B`, `declare -x A`, `unset A`: a builtin with NAME[=VALUE] words."""
+        argv: list[Word] = []
+        for child in node.children:
+            if not child.is_named:
+                if not argv:
+                    argv.append(Word(child.type, child.type))
+                continue
+            if child.type == "variable_assignment":
+                assignment = self.assignment(child, depth + 1)
+                if assignment is None:
+                    continue
+                value = assignment.value.value
+                op = "+=" if assignment.append else "="
+                argv.append(Word(_text(child), None if value is None else assignment.name + op + value,
+                                 assignment.value.why_dynamic))
+            elif child.type == "variable_name":
+                argv.append(Word(_text(child), _text(child)))
+            else:
+                argv.append(self.word(child, depth + 1))
+        self.commands.append(SimpleCommand(argv=tuple(argv), text=_text(node),
+                                           line=node.start_point[0] + 1, declaration=True))
+
+    def assignment(self, node: Any, depth: int) -> Assignment | None:
+        name_node = node.child_by_field_name("name")
+        value_node = node.child_by_field_name("value")
+        if name_node is None or name_node.type != "variable_name":
+            self.problem(node, "assignment to an array element or computed name")
+            return None
+        append = any(not c.is_named and c.type == "+=" for c in node.children)
+        if value_node is None:
+            value = Word("", "")
+        elif value_node.type == "array":
+            for element in value_node.named_children:
+                self.word(element, depth + 1)
+            value = Word(_text(value_node), None, "array")
+        else:
+            value = self.word(value_node, depth + 1)
+        return Assignment(name=_text(name_node), value=value, append=append)
+
+    def redirect(self, node: Any, depth: int) -> list[Redirect]:
+        op = next((c.type for c in node.children if not c.is_named), "")
+        found: list[Redirect] = []
+        if node.type == "heredoc_redirect":
+            start = next((c for c in node.named_children if c.type == "heredoc_start"), None)
+            quoted = start is not None and any(q in _text(start) for q in "'\"\\")
+            for child in node.named_children:
+                if child.type == "heredoc_body":
+                    self.heredoc_body(child, depth + 1, expands=not quoted)
+                elif child.type in ("heredoc_start", "heredoc_end"):
+                    continue
+                else:
+                    # The rest of the line after `<<EOF` (pipes, more redirects) hangs here.
+                    self.walk(child, depth + 1)
+            found.append(Redirect(op="<<", target=None, text=_text(node)))
+        else:
+            dest = node.child_by_field_name("destination")
+            targets = [c for c in node.named_children if c.type not in ("file_descriptor", "comment")]
+            if dest is None and targets:
+                dest = targets[-1]
+            word = self.word(dest, depth + 1) if dest is not None else None
+            if op in (">&", "<&") and word is not None and (word.value or "").rstrip("-").isdigit():
+                word = None  # fd duplication, not a file
+            if op in (">&-", "<&-"):
+                word = None
+            found.append(Redirect(op=op, target=word, text=_text(node)))
+        self.redirects.extend(found)
+        return found
+
+    def heredoc_body(self, node: Any, depth: int, *, expands: bool) -> None:
+        if not expands:
+            return
+        for child in node.named_children:
+            if child.type == "heredoc_content":
+                text = _text(child)
+                if "`" in text or "$(" in text or "${" in text:
+                    self.problem(child, "here-document expansion the parser did not recognise "
+                                 "(quote the delimiter: <<'EOF')")
+            else:
+                self.word(child, depth + 1)
+
+    # -- words ---------------------------------------------------------------
+    def word(self, node: Any, depth: int) -> Word:
+        text = _text(node)
+        if depth > MAX_DEPTH:
+            self.problem(node, f"nesting deeper than {MAX_DEPTH} levels")
+            return Word(text, None, "too deep")
+        kind = node.type
+        try:
+            if kind == "word":
+                value, glob = unquoted(text)
+                if "{" in value and "}" in value:
+                    return Word(text, None, "brace expansion")
+                if glob:
+                    return Word(text, None, "glob")
+                if "=~" in text or ":~" in text:
+                    return Word(text, None, "tilde expansion")
+                if value.startswith("~") and text.startswith("~"):
+                    return self.tilde(text, value)
+                return Word(text, value)
+            if kind == "number":
+                return Word(text, text)
+            if kind == "raw_string":
+                return Word(text, text[1:-1])
+            if kind == "ansi_c_string":
+                return Word(text, ansi_c(text[2:-1]))
+            if kind == "string_content":
+                return Word(text, double_quoted(text))
+            if kind == "string":
+                return self.joined(node, depth, quoted=True)
+            if kind == "concatenation":
+                return self.joined(node, depth, quoted=False)
+        except WordError as err:
+            self.problem(node, str(err))
+            return Word(text, None, "unparsed")
+        if kind == "command_substitution":
+            for child in node.children:
+                self.walk(child, depth + 1)
+            return Word(text, None, "command substitution")
+        if kind == "process_substitution":
+            for child in node.children:
+                self.walk(child, depth + 1)
+            return Word(text, None, "process substitution")
+        if kind in ("simple_expansion", "expansion", "arithmetic_expansion", "subscript"):
+            self.expansion(node, depth)
+            return Word(text, None, "expansion")
+        if kind == "brace_expression":
+            return Word(text, None, "brace expansion")
+        if kind in _INERT or kind == "variable_name":
+            return Word(text, text)
+        if kind in _STRUCTURE:
+            self.walk(node, depth + 1)
+            return Word(text, None, "expression")
+        self.problem(node, f"unsupported shell syntax in a word ({kind})")
+        return Word(text, None, "unsupported")
+
+    def tilde(self, text: str, value: str) -> Word:
+        head, sep, rest = value.partition("/")
+        if head != "~" or self.home is None:
+            return Word(text, None, "tilde expansion")
+        return Word(text, self.home.rstrip("/") + sep + rest if sep else self.home)
+
+    def joined(self, node: Any, depth: int, *, quoted: bool) -> Word:
+        parts: list[str] = []
+        dynamic = ""
+        braces = ""
+        for child in node.children:
+            if not child.is_named:
+                if child.type not in ('"', "$"):
+                    self.problem(child, f"unexpected token {child.type!r} in a word")
+                continue
+            if quoted and child.type == "string_content":
+                part = Word(_text(child), double_quoted(_text(child)))
+            else:
+                part = self.word(child, depth + 1)
+            if child.type == "word":
+                braces += _text(child)
+            if part.value is None:
+                dynamic = dynamic or part.why_dynamic
+            else:
+                parts.append(part.value)
+        if not quoted and "{" in braces and "}" in braces:
+            dynamic = dynamic or "brace expansion"
+        text = _text(node)
+        if dynamic:
+            return Word(text, None, dynamic)
+        return Word(text, "".join(parts))
+
+    def expansion(self, node: Any, depth: int) -> None:
+        kids = node.children
+        if node.type == "expansion" and len(kids) > 1 and kids[1].type == "!":
+            self.problem(node, "indirect expansion ${!name} (bash can evaluate the target as code)")
+        if node.type == "expansion":
+            ops = [c.type for c in kids if not c.is_named]
+            if "@" in ops and "P" in ops:
+                self.problem(node, "${name@P} prompt expansion runs command substitutions")
+        if node.type == "subscript":
+            index = node.child_by_field_name("index")
+            if index is not None and not (index.type == "number" or _text(index) in ("@", "*")):
+                self.problem(node, "array subscript with an expression (bash evaluates it as code)")
+        for child in node.named_children:
+            if child.type in ("variable_name", "special_variable_name", "regex", "number"):
+                continue
+            if child.type == "subscript":
+                self.expansion(child, depth + 1)
+            else:
+                self.word(child, depth + 1)
+
+
+def _text(node: Any) -> str:
+    return node.text.decode("utf-8", "surrogateescape")

@@ -1,0 +1,184 @@
+"""Shell builtins that change how bash itself behaves, checked before any rule.
+
+A rule can allow `echo` or `cd`; no rule can allow what would let a later part of
+the line escape checking (eval, source, functions, traps, aliases...).
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from ..parse import Word
+from ..profile import Profile
+from .hazards import env_hazard
+
+# Always refused, with the reason shown to the agent.
+REFUSED: dict[str, str] = {
+    "eval": "eval runs a string as shell code that was never checked",
+    "source": "source runs a file as shell code that was never checked",
+    ".": ". runs a file as shell code that was never checked",
+    "exec": "exec replaces the shell and can rewire its file descriptors",
+    "trap": "trap runs a string as shell code later",
+    "enable": "enable can load builtins from shared libraries or turn builtins off",
+    "builtin": "builtin bypasses command checking",
+    "alias": "aliases change what later command names mean",
+    "unalias": "aliases are not used",
+    "hash": "hash -p would repoint a command name to another file",
+    "let": "let evaluates its arguments as arithmetic, which can run code through array subscripts",
+    "declare": "declare evaluates array subscripts and attributes as code",
+    "typeset": "typeset evaluates array subscripts and attributes as code",
+    "local": "local is only meaningful in functions, which are not allowed",
+    "readonly": "readonly evaluates array subscripts as code",
+    "fc": "fc re-runs commands from history without checking them",
+    "history": "history can insert commands to be re-run",
+    "bind": "bind -x runs shell code on key presses",
+    "complete": "complete -C/-F runs code for completion",
+    "compgen": "compgen -C/-F runs code",
+    "compopt": "completion is not used",
+    "mapfile": "mapfile -C runs a callback; read the file with a loop instead",
+    "readarray": "readarray -C runs a callback; read the file with a loop instead",
+    "caller": "only meaningful in functions",
+    "return": "only meaningful in functions",
+    "coproc": "coprocesses are not supported",
+}
+# `set` options that move assignments into the environment or change parsing.
+_SET_REFUSED_LETTERS = {"k": "set -k puts assignments anywhere in a command into its environment",
+                        "a": "set -a exports every later assignment",
+                        "B": "set +B/-B changes brace expansion"}
+_SET_REFUSED_NAMES = {"keyword", "allexport", "braceexpand", "posix", "history", "functrace",
+                      "errtrace", "onecmd"}
+_SHOPT_SAFE = {"nullglob", "failglob", "dotglob", "globstar", "nocaseglob", "nocasematch",
+               "lastpipe", "inherit_errexit", "globasciiranges", "checkwinsize", "xpg_echo",
+               "extquote", "expand_aliases_off"}
+
+
+def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
+    """Why this builtin invocation is refused whatever the rules say; '' if it is not."""
+    if name == "command":
+        if args and args[0].value in ("-v", "-V"):
+            return ""
+        return "command bypasses command checking (only `command -v NAME` is allowed)"
+    if name in REFUSED:
+        return REFUSED[name]
+    values = [w.value for w in args]
+    for variable in _name_operands(name, args):
+        if variable is None:
+            return f"{name}: computed variable name"
+        if "[" in variable:
+            return f"{name}: array subscript in a variable name is evaluated as code"
+    if name == "set":
+        return _set_problem(values)
+    if name == "shopt":
+        return _shopt_problem(values)
+    if name == "export":
+        return _export_problem(args, profile)
+    if name == "unset":
+        for word in args:
+            if word.value is None:
+                return "unset of a computed name"
+            if word.value in dict(profile.env_set) or word.value == "PATH":
+                return f"unset {word.value} would remove a value the profile sets"
+    return ""
+
+
+_READ_VALUED = ("-d", "-i", "-n", "-N", "-p", "-t", "-u")
+
+
+def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
+    """The variable names bash will assign or test (None: computed at run time)."""
+    def name_of(word: Word) -> str | None:
+        if word.value is not None:
+            return word.value.split("=", 1)[0]
+        head, eq, _ = word.text.partition("=")
+        return head if eq and head.replace("_", "a").isalnum() else None
+
+    if name in ("printf", "test", "["):
+        return [name_of(args[i + 1]) for i in range(len(args) - 1) if args[i].value == "-v"]
+    out: list[str | None] = []
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        value = word.value
+        if value is not None and value.startswith("-"):
+            if name == "read" and value in _READ_VALUED:
+                skip = True
+            elif name in ("read", "wait") and value in ("-a", "-p") and i + 1 < len(args):
+                out.append(name_of(args[i + 1]))
+                skip = True
+            continue
+        out.append(name_of(word))
+    if name == "getopts":
+        return out[1:2]
+    if name == "wait":
+        return []
+    return out if name in ("read", "unset", "export") else []
+
+
+def _set_problem(values: list[str | None]) -> str:
+    for i, value in enumerate(values):
+        if value is None:
+            return "set with a computed option"
+        if value in ("--", "-"):
+            return ""
+        if value[:1] in "-+" and value not in ("-o", "+o"):
+            for letter in value[1:]:
+                if letter in _SET_REFUSED_LETTERS:
+                    return _SET_REFUSED_LETTERS[letter]
+        if value in ("-o", "+o") and i + 1 < len(values):
+            option = values[i + 1]
+            if option is None or option in _SET_REFUSED_NAMES:
+                return f"set -o {option or '?'} changes how later commands are parsed or run"
+    return ""
+
+
+def _shopt_problem(values: list[str | None]) -> str:
+    enabling = "-s" in values
+    for value in values:
+        if value is None:
+            return "shopt with a computed option"
+        if enabling and not value.startswith("-") and value not in _SHOPT_SAFE:
+            return f"shopt -s {value} changes how bash parses or runs later commands"
+    return ""
+
+
+def _export_problem(args: tuple[Word, ...], profile: Profile) -> str:
+    for word in args:
+        value = word.value
+        if value is None and "=" not in word.text:
+            return "export of a computed name"
+        text = value if value is not None else word.text
+        if text in ("-p", "-n"):
+            continue
+        if text.startswith("-"):
+            return f"export {text} is not allowed"
+        variable = text.split("=", 1)[0].rstrip("+")
+        problem = variable_problem(variable, profile)
+        if problem:
+            return problem
+    return ""
+
+
+def variable_problem(name: str, profile: Profile, rule_env: frozenset[str] = frozenset()) -> str:
+    """Why the line may not set this environment variable for a command."""
+    if name in rule_env:
+        return ""
+    if name.startswith("BASH") or env_hazard(name):
+        return (f"setting {name} can change what programs run "
+                "(a rule must name it under env:)")
+    if name in dict(profile.env_set):
+        return f"{name} is set by the profile and cannot be overridden"
+    if name not in profile.env_pass and not any(fnmatchcase(name, p) for p in profile.env_pass):
+        return f"{name} is not among the variables the profile passes (env.pass)"
+    return ""
+
+
+def shell_variable_problem(name: str, profile: Profile) -> str:
+    """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env."""
+    if name.startswith("BASH") or env_hazard(name):
+        return f"assigning {name} changes how bash or later programs behave"
+    if name in profile.env_pass or name in dict(profile.env_set):
+        # Already exported (it came from the environment), so this changes the env.
+        return variable_problem(name, profile)
+    return ""

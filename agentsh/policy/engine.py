@@ -1,0 +1,226 @@
+"""The policy engine: parsed commands and a profile in, a Decision out.
+
+Pure apart from resolving paths on disk.  Every simple command anywhere in the
+line gets a Verdict; the line runs only if every verdict is `allow`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from ..parse import ParsedLine, SimpleCommand, Word, parse_line
+from ..profile import STRICTNESS, Host, Profile, Rule
+from .argmatch import match, names_explicitly
+from .builtins import builtin_problem, shell_variable_problem, variable_problem
+from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
+from .hazards import find_hazards, is_exec_capable
+from .paths import PathChecker, write_targets
+from .resolve import Program, ResolveError, resolve_command
+from .wrappers import WRAPPERS, unwrap
+
+MAX_WRAP_DEPTH = 8
+HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
+
+
+class Policy:
+    """Decides lines for one profile on one host."""
+
+    def __init__(self, profile: Profile, host: Host) -> None:
+        self.profile = profile
+        self.host = host
+        self.paths = PathChecker(profile, host.home)
+        self._by_program: dict[str, list[Rule]] = {}
+        for rule in profile.rules:
+            for program in rule.programs:
+                self._by_program.setdefault(program, []).append(rule)
+
+    # -- lines -----------------------------------------------------------------
+    def decide(self, line: str, cwd: str | None = None) -> Decision:
+        return self.decide_parsed(parse_line(line, self.host.home), cwd)
+
+    def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None) -> Decision:
+        verdicts: list[Verdict] = [
+            Verdict(command=p.text, decision="deny", reason=p.reason, line=p.line,
+                    hint="rewrite the line without this construct")
+            for p in parsed.problems
+        ]
+        cwds = [os.path.realpath(cwd or self.host.cwd)]
+        for command in parsed.commands:
+            verdict = self.check_command(command, cwds)
+            verdicts.append(verdict)
+            self._follow_cd(command, verdict, cwds)
+        for redirect in parsed.redirects:
+            if redirect.target is None:
+                continue
+            if redirect.writes:
+                problem = self.paths.check_write_word(redirect.target, cwds)
+            elif redirect.op in ("<", "<<<"):
+                problem = self.paths.check_read_word(redirect.target, cwds) if redirect.op == "<" else ""
+            else:
+                problem = ""
+            if problem:
+                verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
+                                        rule="write-roots" if redirect.writes else "read-roots"))
+        decision = strictest([v.decision for v in flatten(verdicts)])
+        pins = sorted({(v.name, v.path) for v in flatten(verdicts)
+                       if v.path and v.decision == "allow" and "/" not in v.name})
+        return Decision(line=parsed.source, decision=decision, verdicts=tuple(verdicts),
+                        profile=self.profile.source, profile_sha256=self.profile.sha256,
+                        pins=tuple(pins))
+
+    def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str]) -> None:
+        """After `cd DIR`, relative paths in later commands may be relative to DIR."""
+        if verdict.program != "builtin:cd" or verdict.decision == "deny":
+            return
+        for target in self._cd_targets(command.argv[1:], cwds):
+            if target not in cwds:
+                cwds.append(target)
+
+    def _cd_targets(self, args: tuple[Word, ...], cwds: Iterable[str]) -> list[str]:
+        operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
+        if not operands:
+            return [os.path.realpath(self.host.home)]
+        value = operands[0].value
+        if value is None or value == "-":
+            return []
+        return [os.path.realpath(os.path.join(cwd, value)) for cwd in cwds]
+
+    # -- commands --------------------------------------------------------------
+    def check_command(self, command: SimpleCommand, cwds: list[str]) -> Verdict:
+        base = dict(command=command.text, line=command.line)
+        if not command.argv:
+            for assignment in command.assignments:
+                problem = shell_variable_problem(assignment.name, self.profile)
+                if problem:
+                    return Verdict(decision="deny", reason=problem, rule="environment", **base)
+            return Verdict(decision="allow", reason="shell variable assignment", **base)
+        return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0)
+
+    def _invocation(self, name_word: Word, args: tuple[Word, ...], assignments: tuple,
+                    base: dict, cwds: list[str], depth: int) -> Verdict:
+        if name_word.value is None:
+            return Verdict(decision="deny", reason=f"the command name {name_word.text} is only known at "
+                           f"run time ({name_word.why_dynamic})", hint="write the program name literally",
+                           **base)
+        name = name_word.value
+        try:
+            program = resolve_command(name, self.profile.path, cwds[0])
+        except ResolveError as err:
+            return Verdict(decision="deny", reason=str(err), name=name, **base)
+        found = dict(base, program=program.identity, path=program.path, name=name)
+        if program.is_builtin:
+            problem = builtin_problem(program.basename, args, self.profile)
+            if problem:
+                return Verdict(decision="deny", reason=problem, rule="shell-builtin", **found)
+        verdict = self._rules(program, name, args, assignments, found)
+        if verdict.decision != "deny":
+            problem = self._path_problem(program, args, cwds)
+            if problem:
+                verdict = Verdict(decision="deny", reason=problem, rule="read-write-roots", **found)
+        wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
+        if wrapped is None:
+            return verdict
+        if wrapped.problem:
+            inner = Verdict(decision="deny", reason=wrapped.problem, rule="wrapper", **found)
+        elif not wrapped.inner:
+            return verdict
+        elif depth >= MAX_WRAP_DEPTH:
+            inner = Verdict(decision="deny", reason="wrappers nested too deeply", rule="wrapper", **found)
+        else:
+            inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
+            inner = self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
+                                     inner_base, cwds, depth + 1)
+        return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
+                       rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
+                       hint=verdict.hint, line=verdict.line, wrapped=(inner,))
+
+    def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
+               found: dict) -> Verdict:
+        rules = self._by_program.get(program.identity, [])
+        matched: list[tuple[Rule, tuple[str, ...]]] = []
+        for rule in rules:
+            if rule.args is None:
+                matched.append((rule, ("...",) * len(args)))
+                continue
+            for pattern in rule.args:
+                elements = match(pattern, args)
+                if elements is not None:
+                    matched.append((rule, elements))
+                    break
+        if not matched:
+            shown = program.basename if program.is_builtin else program.identity
+            return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
+                           rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
+        strictest_rule = max(matched, key=lambda m: STRICTNESS[m[0].decision])[0]
+        if strictest_rule.decision != "allow":
+            reason = strictest_rule.message or (
+                "needs approval" if strictest_rule.decision == "ask" else "denied by rule")
+            return Verdict(decision=strictest_rule.decision, reason=reason, rule=strictest_rule.name,
+                           **found)
+        first_problem = ""
+        first_rule = ""
+        for rule, elements in matched:
+            problem = self._rule_problem(program, name, args, assignments, rule, elements)
+            if not problem:
+                return Verdict(decision="allow", reason="allowed", rule=rule.name, **found)
+            if not first_problem:
+                first_problem, first_rule = problem, rule.name
+        return Verdict(decision="deny", reason=first_problem, rule=first_rule,
+                       hint="a rule must name this option or variable explicitly to allow it", **found)
+
+    def _rule_problem(self, program: Program, name: str, args: tuple[Word, ...],
+                      assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
+        names = (os.path.basename(name), program.basename)
+        for assignment in assignments:
+            problem = variable_problem(assignment.name, self.profile, rule.env)
+            if problem:
+                return problem
+        for hazard in find_hazards(names, args):
+            if hazard.index < 0:
+                return hazard.reason
+            if not names_explicitly(elements[hazard.index], hazard.option):
+                return f"{args[hazard.index].shown()}: {hazard.reason}"
+        if is_exec_capable(*names):
+            after_dashdash = False
+            for word, element in zip(args, elements, strict=True):
+                after_dashdash = after_dashdash or word.value == "--"
+                if word.value is None and element == "..." and not after_dashdash:
+                    return (f"{word.text} is only known at run time and {program.basename} can run "
+                            "other programs (put it after --, or write it literally)")
+        return ""
+
+    def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str]) -> str:
+        if program.basename == "cd" and program.is_builtin:
+            operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
+            if operands and (operands[0].value is None or operands[0].value == "-"):
+                return "cd needs a literal directory so the read roots can be checked"
+            for target in self._cd_targets(args, cwds):
+                problem = self.paths.read_problem(target)
+                if problem:
+                    return problem
+            return ""
+        for word in args:
+            problem = self.paths.check_read_word(word, cwds)
+            if problem:
+                return problem
+        for word in write_targets(program.basename, args):
+            problem = self.paths.check_write_word(word, cwds)
+            if problem:
+                return problem
+        return ""
+
+    # -- self-tests --------------------------------------------------------------
+    def self_test(self) -> list[str]:
+        """Run the profile's `tests:`; return one message per example that failed."""
+        failures = []
+        tests = self.profile.tests
+        for expected, examples in (("allow", tests.allow), ("ask", tests.ask), ("deny", tests.deny)):
+            for line, lineno in examples:
+                decision = self.decide(line)
+                if decision.decision != expected:
+                    deciding = decision.deciding
+                    why = f"{deciding.reason} (rule {deciding.rule or 'built-in'})" if deciding else ""
+                    failures.append(f"{self.profile.source}:{lineno}: tests.{expected}: {line!r} was "
+                                    f"{decision.decision}, not {expected}: {why}")
+        return failures

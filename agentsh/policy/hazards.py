@@ -1,0 +1,240 @@
+"""Built-in knowledge of how ordinary programs run other programs.
+
+An allow rule that matches `find ...` must not thereby allow `find . -exec sh \\;`.
+Each entry here names options (or operands, or environment variables) through
+which a program runs code or writes where it was not asked to.  A hazard is
+permitted only when the deciding rule names it explicitly (see argmatch's
+``names_explicitly``); a wildcard never does.  The source list is GTFOBins plus
+the agent-bypass reports in shared/corpus; the tests replay both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from ..parse import Word
+from . import scripts
+
+
+@dataclass(frozen=True)
+class Hazard:
+    index: int  # index into the arguments (argv[1:]); -1: the invocation as a whole
+    option: str  # what a rule must name literally to permit it
+    reason: str
+
+
+Inspector = Callable[[tuple[Word, ...]], list[Hazard]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    options: dict[str, str] = field(default_factory=dict)  # option -> reason
+    bare: str = ""  # hazard when run with no operands (a shell or REPL reading stdin)
+    stdin_operands: tuple[str, ...] = ()  # operands meaning "read the program from stdin"
+    operands: Inspector | None = None  # looks inside script-like operands
+    env: tuple[str, ...] = ()  # environment variable globs hazardous for this program
+    # options whose next argument is a value (so the value is not taken as an operand)
+    takes_value: tuple[str, ...] = ()
+    # interpreters: options after the first operand belong to the script, not to us
+    stop_at_operand: bool = False
+    # options that name the program to run and end option parsing (`python -m mod`)
+    terminators: tuple[str, ...] = ()
+
+
+# Variables that change what any program (or the loader, or bash) executes.
+GLOBAL_ENV = (
+    "LD_*", "GCONV_PATH", "BASH_ENV", "ENV", "BASH_FUNC_*", "SHELLOPTS", "BASHOPTS", "PS4",
+    "PROMPT_COMMAND", "IFS", "PATH", "CDPATH", "GLOBIGNORE", "PAGER", "MANPAGER", "GIT_*",
+    "EDITOR", "VISUAL", "BROWSER", "LESSOPEN", "LESSCLOSE", "LESSKEY*", "PERL5OPT", "PERL5LIB",
+    "PERLLIB", "PERL5DB", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "PYTHONINSPECT",
+    "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS", "LUA_INIT*", "PHPRC", "PHP_INI_SCAN_DIR", "SSH_ASKPASS", "SUDO_ASKPASS",
+    "GIT_SSH*", "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "SHELL", "TERMINFO", "HOSTALIASES",
+    "RSYNC_RSH", "RSYNC_CONNECT_PROG", "SYSTEMD_PAGER", "SYSTEMD_EDITOR", "KUBE_EDITOR",
+    "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
+    "PROMPT_*", "PS1", "PS2", "PS0",
+)
+
+_SHELL_OPTS = {"-c": "runs the given string as shell commands", "-i": "starts an interactive shell",
+               "-s": "reads commands from standard input", "--init-file": "runs a startup file",
+               "--rcfile": "runs a startup file"}
+_SHELL = Spec(options=_SHELL_OPTS, bare="a shell with no script reads commands from standard input",
+              stdin_operands=("-",), stop_at_operand=True, takes_value=("-o", "+o", "-O", "+O"))
+
+
+def _interpreter(*inline: str, bare: str = "reads a program from standard input",
+                 extra: dict[str, str] | None = None, takes_value: tuple[str, ...] = (),
+                 terminators: tuple[str, ...] = ()) -> Spec:
+    options = {opt: "runs code given on the command line" for opt in inline}
+    options.update(extra or {})
+    return Spec(options=options, bare=bare, stdin_operands=("-",), takes_value=takes_value,
+                stop_at_operand=True, terminators=terminators)
+
+
+_FIND = Spec(options={
+    "-exec": "runs a program for each file", "-execdir": "runs a program for each file",
+    "-ok": "runs a program for each file", "-okdir": "runs a program for each file",
+    "-fprint": "writes to a file", "-fprint0": "writes to a file", "-fprintf": "writes to a file",
+    "-fls": "writes to a file", "-delete": "deletes files anywhere under the start points",
+})
+
+_TAR = Spec(options={
+    "--checkpoint-action": "runs a command at checkpoints", "--to-command": "pipes files to a command",
+    "-I": "runs a compression program", "--use-compress-program": "runs a compression program",
+    "--rsh-command": "runs a remote shell", "--rmt-command": "runs a remote tape program",
+    "--info-script": "runs a script at volume changes", "-F": "runs a script at volume changes",
+    "--new-volume-script": "runs a script at volume changes",
+}, env=("TAR_OPTIONS",))
+
+_SPECS: dict[str, Spec] = {
+    "find": _FIND,
+    "tar": _TAR,
+    "sed": Spec(options={"-f": "reads a sed script from a file", "--file": "reads a sed script from a file"},
+                operands=scripts.sed_hazards),
+    "awk": Spec(options={"-f": "reads an awk program from a file", "--file": "reads an awk program from a file",
+                         "-E": "reads an awk program from a file", "--exec": "reads an awk program from a file",
+                         "-l": "loads an extension", "--load": "loads an extension",
+                         "-i": "includes an awk source file", "--include": "includes an awk source file"},
+                operands=scripts.awk_hazards, env=("AWKPATH", "AWKLIBPATH")),
+    # git's global options and subcommands need their own reading (`git log -p` is not
+    # `git -p log`), done in scripts.git_hazards.
+    "git": Spec(operands=scripts.git_hazards, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
+    "xargs": Spec(options={}),
+    "env": Spec(options={"-S": "splits a string into a command line", "--split-string": "splits a string into a command line"}),
+    "make": Spec(options={"--eval": "evaluates makefile text", "-E": "evaluates makefile text"},
+                 operands=scripts.make_hazards, env=("MAKEFLAGS", "MFLAGS", "SHELL")),
+    "rsync": Spec(options={"-e": "runs a remote shell program", "--rsh": "runs a remote shell program",
+                           "--rsync-path": "runs a program on the remote side"}),
+    "ssh": Spec(options={"-o": "options such as ProxyCommand and LocalCommand run programs",
+                         "-F": "a config file can run programs"}),
+    "scp": Spec(options={"-S": "runs a program instead of ssh", "-o": "ssh options can run programs",
+                         "-F": "a config file can run programs"}),
+    "sftp": Spec(options={"-S": "runs a program instead of ssh", "-o": "ssh options can run programs",
+                          "-D": "runs a local sftp server program", "-F": "a config file can run programs"}),
+    "zip": Spec(options={"-TT": "runs a program to test the archive", "--unzip-command": "runs a program to test the archive"}),
+    "man": Spec(options={"-P": "runs a pager", "--pager": "runs a pager", "-H": "runs a browser",
+                         "--html": "runs a browser"}, env=("MANPAGER", "PAGER")),
+    "less": Spec(options={"-k": "loads a key file", "--lesskey-file": "loads a key file"},
+                 env=("LESSOPEN", "LESSCLOSE", "LESSKEY*")),
+    "vim": Spec(options={"-c": "runs an editor command", "--cmd": "runs an editor command",
+                         "-S": "sources a script", "-u": "uses a startup script"},
+                bare="an interactive editor can run shell commands"),
+    "bash": _SHELL, "sh": _SHELL, "dash": _SHELL, "zsh": _SHELL, "ksh": _SHELL, "ash": _SHELL,
+    "fish": _SHELL, "tcsh": _SHELL, "csh": _SHELL, "mksh": _SHELL, "rbash": _SHELL,
+    "python": _interpreter("-c", extra={"-i": "starts an interactive interpreter"},
+                           takes_value=("-W", "-X", "--check-hash-based-pycs"), terminators=("-m",)),
+    "perl": _interpreter("-e", "-E", extra={"-M": "loads a module given on the command line",
+                                            "-d": "runs the debugger"}),
+    "ruby": _interpreter("-e"),
+    "node": _interpreter("-e", "--eval", "-p", "--print", "-r", "--require", "--import",
+                         extra={"-i": "starts a REPL", "--interactive": "starts a REPL"}),
+    "php": _interpreter("-r", "-B", "-R", "-E", "-F", extra={"-a": "starts an interactive shell"}),
+    "lua": _interpreter("-e", "-l"),
+    "R": _interpreter("-e", "--file"),
+    "Rscript": _interpreter("-e"),
+    "tclsh": _interpreter(),
+    "wish": _interpreter(),
+    "gdb": _interpreter("-ex", "--ex", "-eval-command", "--eval-command", "-x", "--command",
+                        "-iex", "-ix", "--init-command", "--init-eval-command",
+                        bare="the debugger's prompt can run shell commands"),
+    "jshell": _interpreter(),
+    "jrunscript": _interpreter("-e", "-f"),
+    "busybox": Spec(options={}, bare="busybox runs any applet, including a shell",
+                    operands=lambda args: [Hazard(0, args[0].shown(), "busybox runs its applets, including sh")]
+                    if args else []),
+}
+_ALIASES = {
+    "gawk": "awk", "mawk": "awk", "nawk": "awk", "busybox-awk": "awk",
+    "vi": "vim", "view": "vim", "vimdiff": "vim", "rvim": "vim", "nvim": "vim", "ex": "vim",
+    "nodejs": "node", "gsed": "sed", "gtar": "tar", "bsdtar": "tar", "gmake": "make",
+    "more": "less", "pg": "less", "most": "less", "rscript": "Rscript", "sudoedit": "vim",
+}
+_VERSION_SUFFIX = re.compile(r"[-.]?[0-9][0-9.]*$")
+
+
+def normalise(name: str) -> str:
+    base = _VERSION_SUFFIX.sub("", name) or name
+    return _ALIASES.get(base, base)
+
+
+def spec_for(*names: str) -> list[Spec]:
+    found: list[Spec] = []
+    for name in names:
+        spec = _SPECS.get(normalise(name))
+        if spec is not None and spec not in found:
+            found.append(spec)
+    return found
+
+
+def is_exec_capable(*names: str) -> bool:
+    return bool(spec_for(*names))
+
+
+def find_hazards(names: tuple[str, ...], args: tuple[Word, ...]) -> list[Hazard]:
+    """Hazards in one invocation; ``names`` are the typed and the resolved basenames."""
+    hazards: list[Hazard] = []
+    for spec in spec_for(*names):
+        options, operands, terminated = _split(spec, args)
+        for i in options:
+            hazards.extend(_option_hazards(spec, i, args[i].value or ""))
+        if spec.bare and not operands and not terminated:
+            hazards.append(Hazard(-1, "", spec.bare))
+        if spec.stop_at_operand and operands and args[operands[0]].value in spec.stdin_operands:
+            hazards.append(Hazard(operands[0], "-", "reads a program from standard input"))
+        if spec.operands is not None:
+            hazards.extend(spec.operands(args))
+    return hazards
+
+
+def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
+    if any(fnmatchcase(name, glob) for glob in GLOBAL_ENV):
+        return True
+    return any(fnmatchcase(name, glob) for spec in spec_for(*program_names) for glob in spec.env)
+
+
+def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
+    return [Hazard(index, option, f"{option} {reason}")
+            for option, reason in spec.options.items() if _option_matches(option, value)]
+
+
+def _option_matches(option: str, arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    if option.startswith("--"):
+        # getopt_long accepts any unambiguous prefix: --to-com means --to-command.
+        return name == option or (len(name) >= 4 and option.startswith(name))
+    if len(option) == 2 and not arg.startswith("--"):
+        # A cluster of short flags (`-xvf`), or one flag with its value attached (`-Icmd`).
+        return option[1] in arg[1:] if arg[1:].isalpha() else arg[1:2] == option[1]
+    return name == option
+
+
+def _split(spec: Spec, args: tuple[Word, ...]) -> tuple[list[int], list[int], bool]:
+    """Indexes of the arguments read as our options, and of the operands.
+
+    Dynamic words are treated as possible options: their value is unknown.
+    """
+    options: list[int] = []
+    operands: list[int] = []
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        value = word.value
+        if value == "--":
+            operands.extend(range(i + 1, len(args)))
+            break
+        if value is None or (value.startswith(("-", "+")) and value not in ("-", "+")):
+            options.append(i)
+            if value in spec.terminators:
+                return options, operands, True
+            skip = value in spec.takes_value
+            continue
+        operands.append(i)
+        if spec.stop_at_operand:
+            operands.extend(range(i + 1, len(args)))
+            break
+    return options, operands, False

@@ -1,0 +1,174 @@
+"""Static checks of file arguments and redirections against the profile's read and write roots.
+
+This is the first of two layers: it sees only what the line spells out.  Paths
+a program computes at run time are the exec-time layer's job (Landlock).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from ..parse import Word
+from ..profile import Profile
+
+ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
+_GLOB = "*?["
+
+# Programs whose operands they create, change or delete.  Value: which operands.
+#   "all": every operand; "last": the last one (cp's destination); "after-first": all but the
+#   first (chmod MODE FILE...).
+WRITERS: dict[str, str] = {
+    "rm": "all", "rmdir": "all", "mkdir": "all", "touch": "all", "tee": "all", "truncate": "all",
+    "shred": "all", "unlink": "all", "mv": "all", "ln": "last", "cp": "last", "install": "last",
+    "chmod": "after-first", "chown": "after-first", "chgrp": "after-first", "mkfifo": "all",
+    "mknod": "all", "rsync": "last", "scp": "last", "dd": "of", "sed": "in-place", "split": "last",
+    "patch": "all", "tar": "none", "unzip": "none", "sort": "none",
+}
+# Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
+OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "cp": ("-t", "--target-directory"), "mv": ("-t", "--target-directory"),
+    "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
+    "sort": ("-o", "--output"), "tar": ("-C", "--directory", "-f", "--file"),
+    "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
+    "wget": ("-O", "--output-document", "-P", "--directory-prefix"), "git": ("--output", "-o"),
+}
+
+
+def within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def resolve(value: str, cwd: str) -> str:
+    return os.path.realpath(os.path.join(cwd, value))
+
+
+class PathChecker:
+    def __init__(self, profile: Profile, home: str) -> None:
+        self.profile = profile
+        home_relative = []
+        for root in profile.read_deny:
+            name = os.path.relpath(root, home) if within(root, home) and root != home else os.path.basename(root)
+            if name:
+                home_relative.append(name)
+        # For words only known at run time (`"$HOME/.ssh/id_rsa"`), look for the denied
+        # roots' names in the text as written.
+        self.denied_fragments = tuple(home_relative)
+
+    def read_problem(self, path: str) -> str:
+        for root in self.profile.read_deny:
+            if within(path, root):
+                return f"reads {path}, which is inside the denied read root {root}"
+        if self.profile.read_allow and not any(within(path, r) for r in self.profile.read_allow):
+            return f"reads {path}, which is outside the read roots"
+        return ""
+
+    def write_problem(self, path: str) -> str:
+        if any(within(path, p) for p in ALWAYS_WRITABLE) or path.startswith("/proc/self/fd/"):
+            return ""
+        for root in self.profile.write_deny:
+            if within(path, root):
+                return f"writes {path}, which is inside the denied write root {root}"
+        if not any(within(path, r) for r in self.profile.write_allow):
+            return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
+        return self.read_problem(path)
+
+    def check_read_word(self, word: Word, cwds: Iterable[str]) -> str:
+        if word.value is None:
+            return self._dynamic(word, "read")
+        for candidate in _candidates(word.value):
+            for cwd in cwds:
+                if _pathlike(candidate, cwd):
+                    problem = self.read_problem(resolve(candidate, cwd))
+                    if problem:
+                        return problem
+        return ""
+
+    def check_write_word(self, word: Word, cwds: Iterable[str]) -> str:
+        if word.value is None:
+            if word.why_dynamic == "glob":
+                # A glob expands to names under its literal directory prefix.
+                prefix = _glob_dir(word.text)
+                return "".join(self.write_problem(resolve(prefix, cwd)) for cwd in cwds)[:300]
+            return f"writes to {word.text}, which is only known at run time"
+        for cwd in cwds:
+            problem = self.write_problem(resolve(word.value, cwd))
+            if problem:
+                return problem
+        return ""
+
+    def _dynamic(self, word: Word, what: str) -> str:
+        for fragment in self.denied_fragments:
+            if fragment in word.text:
+                return f"{what}s {word.text}, which names the denied root {fragment}"
+        return ""
+
+
+def _candidates(value: str) -> list[str]:
+    if value.startswith("-"):
+        out = []
+        if "=" in value:
+            out.append(value.split("=", 1)[1])
+        elif "/" in value:
+            out.append(value[value.index("/"):])
+        return [c for c in out if c]
+    return [value]
+
+
+def _pathlike(value: str, cwd: str) -> bool:
+    if "/" in value or value.startswith(".") or value == "~":
+        return True
+    try:
+        return os.path.lexists(os.path.join(cwd, value))
+    except (OSError, ValueError):
+        return True
+
+
+def _glob_dir(text: str) -> str:
+    cut = min((text.find(c) for c in _GLOB if c in text), default=len(text))
+    head = text[:cut]
+    return head[: head.rfind("/") + 1] or "."
+
+
+def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
+    """The arguments `program` will write to, as far as the line shows."""
+    mode = WRITERS.get(program)
+    options = OUTPUT_OPTIONS.get(program, ())
+    targets: list[Word] = []
+    operands: list[Word] = []
+    in_place = False
+    after_dashdash = False
+    i = 0
+    while i < len(args):
+        word = args[i]
+        value = word.value
+        if value is not None and not after_dashdash and value.startswith("-") and value != "-":
+            if value == "--":
+                after_dashdash = True
+            name, eq, rest = value.partition("=")
+            if name in options:
+                if eq:
+                    targets.append(Word(word.text, rest))
+                elif i + 1 < len(args):
+                    targets.append(args[i + 1])
+                    i += 1
+            elif not value.startswith("--") and value[:2] in options and len(value) > 2:
+                targets.append(Word(word.text, value[2:]))
+            if program == "sed" and (name == "--in-place" or
+                                     (not value.startswith("--") and "i" in value[1:])):
+                in_place = True
+            i += 1
+            continue
+        if program == "dd" and value is not None and value.startswith("of="):
+            targets.append(Word(word.text, value[3:]))
+        operands.append(word)
+        i += 1
+    if mode in ("all", "patch"):
+        targets.extend(operands)
+    elif mode == "last" and len(operands) > 1:
+        targets.append(operands[-1])
+    elif mode == "after-first":
+        targets.extend(operands[1:])
+    elif mode == "in-place" and in_place:
+        targets.extend(operands[1:])
+    return targets

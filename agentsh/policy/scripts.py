@@ -1,0 +1,283 @@
+"""Look inside script-like arguments (sed scripts, awk programs, git subcommands).
+
+These readers are deliberately conservative: when a script is not understood,
+it is reported as a hazard, so a rule must name it literally to allow it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..parse import Word
+
+if TYPE_CHECKING:
+    from .hazards import Hazard
+
+
+def _hazard(index: int, option: str, reason: str) -> Hazard:
+    from .hazards import Hazard
+
+    return Hazard(index, option, reason)
+
+
+def _first_operand(args: tuple[Word, ...], value_options: tuple[str, ...]) -> int | None:
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        value = word.value
+        if value == "--":
+            return i + 1 if i + 1 < len(args) else None
+        if value is not None and value.startswith("-") and value != "-":
+            skip = value in value_options
+            continue
+        return i
+    return None
+
+
+# -- sed ---------------------------------------------------------------------
+
+_SED_VALUE_OPTS = ("-e", "--expression", "-f", "--file", "-l", "--line-length")
+
+
+def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+    scripts: list[tuple[int, str | None]] = []  # (index of the word, script text)
+    from_file = False
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        value = word.value
+        if value is None or not value.startswith("-") or value == "-":
+            continue
+        if value == "--":
+            break
+        if value.startswith("--"):
+            name, eq, rest = value.partition("=")
+            if name == "--file":
+                from_file = True
+                skip = not eq
+            elif name == "--expression":
+                if eq:
+                    scripts.append((i, rest))
+                elif i + 1 < len(args):
+                    scripts.append((i + 1, args[i + 1].value))
+                    skip = True
+            continue
+        for j, letter in enumerate(value[1:], start=1):
+            if letter == "f":
+                from_file = True
+                skip = j + 1 == len(value)
+                break
+            if letter == "e":
+                if j + 1 < len(value):
+                    scripts.append((i, value[j + 1:]))
+                elif i + 1 < len(args):
+                    scripts.append((i + 1, args[i + 1].value))
+                    skip = True
+                break
+            if letter in "il":
+                break  # the rest is a suffix or a number
+    if not scripts and not from_file:
+        first = _first_operand(args, _SED_VALUE_OPTS)
+        if first is not None:
+            scripts.append((first, args[first].value))
+    found = []
+    for i, text in scripts:
+        if text is None:
+            found.append(_hazard(i, "*", "sed script is not a static string"))
+            continue
+        reason = _sed_reason(text)
+        if reason:
+            found.append(_hazard(i, args[i].value or "", f"sed script {reason}"))
+    return found
+
+
+def _sed_reason(script: str) -> str:
+    """Why a sed script can run commands or write files; '' if it cannot."""
+    i = 0
+    n = len(script)
+    while i < n:
+        ch = script[i]
+        if ch in " \t\n;{}!":
+            i += 1
+            continue
+        if ch.isdigit() or ch in "$,~+":
+            i += 1
+            continue
+        if ch in "/\\":
+            delim = script[i + 1] if ch == "\\" and i + 1 < n else "/"
+            i = _skip_delimited(script, i + (2 if ch == "\\" else 1), delim)
+            if i < 0:
+                return "could not be read"
+            if i < n and script[i] in "IM":
+                i += 1
+            continue
+        if ch == "#":
+            i = _line_end(script, i)
+            continue
+        if ch in "eEwW":
+            return "runs a command or writes a file ('e'/'w')"
+        if ch == "s" or ch == "y":
+            if i + 1 >= n:
+                return "could not be read"
+            delim = script[i + 1]
+            end = _skip_delimited(script, i + 2, delim)
+            end = _skip_delimited(script, end, delim) if end >= 0 else -1
+            if end < 0:
+                return "could not be read"
+            flags_end = end
+            while flags_end < n and script[flags_end] not in ";\n}":
+                flags_end += 1
+            flags = script[end:flags_end]
+            if ch == "s" and ("e" in flags or "w" in flags or "W" in flags):
+                return "runs a command or writes a file (s///e or s///w)"
+            i = flags_end
+            continue
+        if ch in "aic":
+            i = _line_end(script, i)
+            continue
+        if ch in "rRbtTvL:":
+            i = _line_end(script, i) if ch in "rRbtTv:" else i + 1
+            continue
+        if ch in "=dDgGhHlnNpPqQxz":
+            i += 1
+            continue
+        return f"has a command sed-reader does not know ('{ch}')"
+    return ""
+
+
+def _skip_delimited(text: str, i: int, delim: str) -> int:
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == delim:
+            return i + 1
+        i += 1
+    return -1
+
+
+def _line_end(text: str, i: int) -> int:
+    end = text.find("\n", i)
+    semi = text.find(";", i)
+    ends = [e for e in (end, semi) if e >= 0]
+    return min(ends) if ends else len(text)
+
+
+# -- awk ---------------------------------------------------------------------
+
+_AWK_VALUE_OPTS = ("-F", "-v", "-f", "--file", "--assign", "--field-separator", "-E", "-i", "-l")
+_AWK_RISK = re.compile(r"\bsystem\s*\(|\|\s*&?|\bgetline\b|\bprintf?\b[^;{}\n]*>|@load|\bENVIRON\b")
+
+
+def awk_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+    if any((w.value or "").startswith(("-f", "--file", "-E", "--exec")) for w in args):
+        return []  # the program comes from a file; the option itself is the hazard
+    first = _first_operand(args, _AWK_VALUE_OPTS)
+    if first is None:
+        return []
+    program = args[first].value
+    if program is None:
+        return [_hazard(first, "*", "awk program is not a static string")]
+    if _AWK_RISK.search(program):
+        return [_hazard(first, program, "awk program runs commands, pipes, or writes files "
+                        "(system, |, getline, print >)")]
+    return []
+
+
+# -- git ---------------------------------------------------------------------
+
+_GIT_GLOBAL_VALUE = ("-C", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--list-cmds")
+_GIT_GLOBAL_HAZARDS = {
+    "-c": "sets configuration that can run programs (core.pager, alias.*, core.fsmonitor)",
+    "--config-env": "sets configuration that can run programs",
+    "-p": "runs the configured pager", "--paginate": "runs the configured pager",
+    "--exec-path": "runs git helpers from another directory",
+}
+_GIT_ANY_HAZARDS = {
+    "--upload-pack": "runs a program", "--receive-pack": "runs a program", "--exec": "runs a program",
+    "--extcmd": "runs a program", "--ext-diff": "runs an external diff program",
+    "--textconv": "runs a text conversion program", "--open-files-in-pager": "runs a pager",
+    "--template": "copies hooks from a template directory", "--config": "sets configuration",
+}
+_GIT_SUBCOMMAND_SHORT = {
+    ("rebase", "-x"): "runs a command after each commit",
+    ("grep", "-O"): "runs a pager",
+    ("clone", "-u"): "runs a program on the remote side",
+    ("clone", "-c"): "sets configuration that can run programs",
+    ("difftool", "-x"): "runs a program", ("difftool", "-t"): "runs a configured tool",
+    ("mergetool", "-t"): "runs a configured tool",
+}
+_GIT_HAZARD_SUBCOMMANDS = {
+    "config": "changes configuration that can run programs (core.pager, alias.*, core.fsmonitor)",
+    "filter-branch": "runs shell commands", "bisect": "'bisect run' runs commands",
+    "submodule": "'submodule foreach' runs commands", "difftool": "runs external tools",
+    "mergetool": "runs external tools", "send-email": "runs programs and sends mail",
+    "daemon": "serves the repository", "instaweb": "runs a web server",
+    "web--browse": "runs a browser", "credential": "talks to credential helpers",
+    "upload-pack": "server side program", "receive-pack": "server side program",
+    "shell": "restricted login shell", "archimport": "runs external tools",
+    "cvsimport": "runs external tools", "svn": "runs external tools", "p4": "runs external tools",
+    "remote-ext": "runs a command as a remote", "hook": "runs hooks",
+}
+_GIT_READONLY_CONFIG = ("--get", "--get-all", "--get-regexp", "--list", "-l", "--get-urlmatch",
+                        "--show-origin", "--show-scope", "--name-only", "--null", "-z")
+
+
+def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+    found = []
+    sub_index = None
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        value = word.value
+        if value is None:
+            found.append(_hazard(i, "*", "a dynamic word before git's subcommand could be an option"))
+            continue
+        if not value.startswith("-"):
+            sub_index = i
+            break
+        name = value.split("=", 1)[0]
+        for option, reason in _GIT_GLOBAL_HAZARDS.items():
+            if name == option and (option != "--exec-path" or "=" in value):
+                found.append(_hazard(i, option, f"git {option} {reason}"))
+        skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
+    if sub_index is None:
+        return found
+    sub = args[sub_index].value or ""
+    if sub in _GIT_HAZARD_SUBCOMMANDS:
+        rest = [w.value for w in args[sub_index + 1:]]
+        readonly = sub == "config" and any(r in _GIT_READONLY_CONFIG for r in rest)
+        if not readonly:
+            found.append(_hazard(sub_index, sub, f"git {sub} {_GIT_HAZARD_SUBCOMMANDS[sub]}"))
+    for i in range(sub_index + 1, len(args)):
+        value = args[i].value
+        if value is None or not value.startswith("-"):
+            continue
+        if value == "--":
+            break
+        name = value.split("=", 1)[0]
+        for option, reason in _GIT_ANY_HAZARDS.items():
+            if name == option or (name.startswith("--") and len(name) >= 5 and option.startswith(name)):
+                found.append(_hazard(i, option, f"git {option} {reason}"))
+        for (command, option), reason in _GIT_SUBCOMMAND_SHORT.items():
+            if sub == command and not value.startswith("--") and value[1:2] == option[1]:
+                found.append(_hazard(i, option, f"git {sub} {option} {reason}"))
+    return found
+
+
+# -- make --------------------------------------------------------------------
+
+_MAKE_VARS = re.compile(r"^(SHELL|\.SHELLFLAGS|MAKEFLAGS|MFLAGS|MAKE|MAKESHELL)\s*[:+?!]?=")
+
+
+def make_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+    return [_hazard(i, (w.value or "").split("=", 1)[0] + "=",
+                    "overrides the shell make runs recipes with")
+            for i, w in enumerate(args) if w.value is not None and _MAKE_VARS.match(w.value)]

@@ -1,0 +1,173 @@
+"""Find the program a wrapper runs: `env A=1 nice -n5 timeout 3 git status` runs git.
+
+Each wrapper is described by its options, so the first operand after them is
+known to be the wrapped program.  An option we do not know makes the wrapped
+program unknowable, and that is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..parse import Assignment, Word
+
+
+@dataclass(frozen=True)
+class WrapperSpec:
+    flags: frozenset[str] = frozenset()  # options without a value
+    valued: frozenset[str] = frozenset()  # options that take a value (`-n 5`, `-n5`, `--x=5`)
+    positionals: int = 0  # operands before the program (`timeout DURATION`, `flock FILE`)
+    assignments: bool = False  # NAME=VALUE operands set the environment (`env`)
+    refuse: dict[str, str] | None = None  # options that make the wrapper run a shell string
+    stdin_args: bool = False  # appends arguments read from stdin (`xargs`)
+    numeric_flags: bool = False  # `nice -5`
+
+
+def _spec(flags: str = "", valued: str = "", **kw: object) -> WrapperSpec:
+    return WrapperSpec(flags=frozenset(flags.split()), valued=frozenset(valued.split()), **kw)  # type: ignore[arg-type]
+
+
+WRAPPERS: dict[str, WrapperSpec] = {
+    "env": _spec("-i --ignore-environment -0 --null -v --debug -", "-u --unset -C --chdir",
+                 assignments=True, refuse={"-S": "splits a string into a command line",
+                                           "--split-string": "splits a string into a command line"}),
+    "nice": _spec("", "-n --adjustment", numeric_flags=True),
+    "nohup": _spec(),
+    "timeout": _spec("--preserve-status --foreground -v --verbose", "-s --signal -k --kill-after",
+                     positionals=1),
+    "stdbuf": _spec("", "-i -o -e --input --output --error"),
+    "time": _spec("-p -v --verbose -a --append -q --quiet --portability", "-f --format -o --output"),
+    "xargs": _spec("-0 --null -r --no-run-if-empty -t --verbose -x --exit -o --open-tty "
+                   "-p --interactive", "-a --arg-file -d --delimiter -E -I -L -n --max-args "
+                   "-P --max-procs -s --max-chars --process-slot-var --replace --max-lines",
+                   stdin_args=True, refuse={"-i": "uses an optional attached replace string",
+                                            "-l": "uses an optional attached line count",
+                                            "-e": "uses an optional attached end string"}),
+    "flock": _spec("-s --shared -x --exclusive -e -n --nonblock --no-fork -u --unlock -o "
+                   "--close -F --verbose", "-w --timeout -E --conflict-exit-code",
+                   positionals=1, refuse={"-c": "runs a shell string", "--command": "runs a shell string"}),
+    "taskset": _spec("-a --all-tasks -c --cpu-list", "", positionals=1,
+                     refuse={"-p": "changes another process", "--pid": "changes another process"}),
+    "setsid": _spec("-c --ctty -f --fork -w --wait"),
+    "ionice": _spec("-t --ignore", "-c --class -n --classdata",
+                    refuse={"-p": "changes another process", "-P": "changes another process",
+                            "-u": "changes another process"}),
+    "chrt": _spec("-a --all-tasks -b --batch -d --deadline -f --fifo -i --idle -o --other "
+                  "-r --rr -R --reset-on-fork -v --verbose", "-T --sched-runtime -P --sched-period "
+                  "-D --sched-deadline", positionals=1,
+                  refuse={"-p": "changes another process", "--pid": "changes another process"}),
+    "sudo": _spec("-A --askpass -b --background -E --preserve-env -H --set-home -k --reset-timestamp "
+                  "-n --non-interactive -P --preserve-groups -S --stdin", "-u --user -g --group "
+                  "-C --close-from -D --chdir -h --host -p --prompt -r --role -t --type -T "
+                  "--command-timeout -U --other-user",
+                  refuse={"-s": "starts a shell", "--shell": "starts a shell", "-i": "starts a login shell",
+                          "--login": "starts a login shell", "-e": "edits files", "--edit": "edits files"}),
+    "doas": _spec("-n -s", "-u -C", refuse={"-s": "starts a shell"}),
+}
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    wrapper_args: tuple[Word, ...]  # the wrapper's own arguments
+    inner: tuple[Word, ...]  # the wrapped program's argv ((): the wrapper runs nothing)
+    assignments: tuple[Assignment, ...]  # environment the wrapper sets for it
+    problem: str = ""  # why the wrapped program cannot be known
+
+
+def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
+    """Split a wrapper's argv; None when ``name`` is not a wrapper."""
+    spec = WRAPPERS.get(name)
+    if spec is None:
+        return None
+    assignments: list[Assignment] = []
+    positionals = spec.positionals
+    replace = ""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        value = word.value
+        if value is None:
+            return Unwrapped(args[:i + 1], (), (), f"dynamic argument {word.text} to {name}: "
+                             "the program it runs cannot be known")
+        if value == "--":
+            i += 1
+            break
+        if value.startswith("-") and (value != "-" or "-" in spec.flags):
+            problem = _refused(spec, value)
+            if problem:
+                return Unwrapped(args[:i + 1], (), (), f"{name} {value.split('=')[0]} {problem}")
+            consumed = _option(spec, value)
+            if consumed is None:
+                return Unwrapped(args[:i + 1], (), (), f"unknown option {value} for {name}")
+            if spec.stdin_args and value.split("=", 1)[0] in ("-I", "--replace"):
+                replace = (args[i + 1].value if consumed and i + 1 < len(args) else
+                           value.partition("=")[2] or value[2:]) or "{}"
+            i += 1 + consumed
+            continue
+        if spec.assignments and "=" in value and _is_name(value.split("=", 1)[0]):
+            key, _, val = value.partition("=")
+            assignments.append(Assignment(key, Word(word.text, val)))
+            i += 1
+            continue
+        if positionals:
+            positionals -= 1
+            i += 1
+            continue
+        break
+    inner = args[i:]
+    if spec.stdin_args and inner:
+        # xargs fills in arguments read from stdin: unknown values, so dynamic words.
+        if replace:
+            inner = inner[:1] + tuple(Word(w.text, None, "replaced by xargs") if replace in (w.value or "")
+                                      else w for w in inner[1:])
+        else:
+            inner = inner + (Word("<arguments from stdin>", None, "arguments read by xargs"),)
+    return Unwrapped(args[:i], inner, tuple(assignments))
+
+
+def _option(spec: WrapperSpec, value: str) -> int | None:
+    """How many following words an option consumes, or None if unknown."""
+    if value.startswith("--"):
+        name, eq, _ = value.partition("=")
+        if name in spec.flags:
+            return 0
+        if name in spec.valued:
+            return 0 if eq else 1
+        return None
+    if spec.numeric_flags and value[1:].isdigit():
+        return 0
+    if value in spec.flags:
+        return 0
+    if value in spec.valued:
+        return 1
+    # Attached value (`-n5`, `-s9`) or a cluster of flags (`-xn`).
+    if value[:2] in spec.valued:
+        return 0
+    letters = value[1:]
+    for j, letter in enumerate(letters):
+        opt = "-" + letter
+        if opt in spec.valued:
+            return 0 if j + 1 < len(letters) else 1
+        if opt not in spec.flags:
+            return None
+    return 0
+
+
+def _refused(spec: WrapperSpec, value: str) -> str:
+    if not spec.refuse:
+        return ""
+    name = value.split("=", 1)[0]
+    if name in spec.refuse:
+        return spec.refuse[name]
+    if not value.startswith("--"):
+        for opt, reason in spec.refuse.items():
+            if len(opt) == 2 and value[:2] == opt:
+                return reason
+            if len(opt) == 2 and opt[1] in value[1:] and value[1:].isalpha() and \
+                    all(("-" + c) in spec.flags for c in value[1:] if c != opt[1]):
+                return reason
+    return ""
+
+
+def _is_name(text: str) -> bool:
+    return bool(text) and (text[0].isalpha() or text[0] == "_") and all(c.isalnum() or c == "_" for c in text)

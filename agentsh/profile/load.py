@@ -1,0 +1,233 @@
+"""Find profile files, follow `extends`, merge, and resolve paths and programs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from .model import ArgPattern, Profile, ProfileTests, Rule
+from .schema import validate_file
+from .yamlsrc import load_yaml
+
+EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "profiles")
+SYSTEM_DIR = "/etc/agentsh/profiles"
+DEFAULT_PROFILE = "default"
+EMBEDDED_PREFIX = "<embedded>/"
+MAX_EXTENDS_DEPTH = 16
+DEFAULT_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What profile resolution needs to know about where agentsh runs."""
+
+    cwd: str
+    home: str
+    config_home: str  # $XDG_CONFIG_HOME or ~/.config
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], cwd: str | None = None) -> Host:
+        home = environ.get("HOME") or os.path.expanduser("~")
+        return cls(cwd=cwd or os.getcwd(), home=home,
+                   config_home=environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"))
+
+    @property
+    def user_dir(self) -> str:
+        return os.path.join(self.config_home, "agentsh", "profiles")
+
+
+def find_profile(spec: str | None, host: Host) -> str:
+    """Resolve `-p SPEC` to a file: a path, or a name in the user, system, embedded dirs."""
+    if not spec:
+        return os.path.join(EMBEDDED_DIR, DEFAULT_PROFILE + ".yaml")
+    if "/" in spec or spec.endswith((".yaml", ".yml")):
+        path = os.path.join(host.cwd, os.path.expanduser(spec))
+        if not os.path.isfile(path):
+            raise ConfigError("profile file not found", file=spec)
+        return os.path.normpath(path)
+    _check_name(spec, spec)
+    dirs = (host.user_dir, SYSTEM_DIR, EMBEDDED_DIR)
+    for directory in dirs:
+        for ext in (".yaml", ".yml"):
+            candidate = os.path.join(directory, spec + ext)
+            if os.path.isfile(candidate):
+                return candidate
+    raise ConfigError(f"profile '{spec}' not found; looked in {', '.join(dirs)}", file=spec)
+
+
+def load_profile(spec: str | None, host: Host) -> Profile:
+    path = find_profile(spec, host)
+    merged, files = _load_tree(path, [], 0)
+    return build_profile(merged, files, host)
+
+
+def display_name(path: str) -> str:
+    if path.startswith(EMBEDDED_DIR + os.sep):
+        return EMBEDDED_PREFIX + os.path.basename(path)
+    return path
+
+
+def _check_name(name: str, where: str) -> None:
+    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigError(f"'{name}' is not a valid profile name", file=where)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read((1 << 20) + 1)
+    except OSError as err:
+        raise ConfigError(f"cannot read profile: {err.strerror}", file=display_name(path)) from None
+    if len(raw) > 1 << 20:
+        raise ConfigError("profile is larger than 1 MiB", file=display_name(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError("profile is not valid UTF-8", file=display_name(path), line=line) from None
+
+
+def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any], list[str]]:
+    real = os.path.realpath(path)
+    shown = display_name(path)
+    if real in chain:
+        raise ConfigError("profile extends itself (cycle: "
+                          + " -> ".join(display_name(p) for p in chain + [real]) + ")", file=shown)
+    if depth > MAX_EXTENDS_DEPTH:
+        raise ConfigError("extends chain is deeper than 16 profiles", file=shown)
+    data = validate_file(load_yaml(_read(path), shown))
+    merged: dict[str, Any] = {}
+    files: list[str] = []
+    for parent in data.get("extends", []):
+        parent_path = _find_parent(parent, path)
+        parent_data, parent_files = _load_tree(parent_path, chain + [real], depth + 1)
+        merged = merge(merged, parent_data)
+        files.extend(f for f in parent_files if f not in files)
+    own = dict(data)
+    own.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    merged = merge(merged, own)
+    merged["tests"] = data.get("tests", {})
+    files.append(path)
+    return merged, files
+
+
+def _find_parent(name: str, child: str) -> str:
+    """`extends` looks beside the extending file, then in the embedded profiles.
+
+    It never looks in the user's config dir: an admin's profile in /etc that says
+    `extends: [base]` must not pick up a `base.yaml` the agent's user wrote.
+    """
+    here = os.path.dirname(child)
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        candidate = os.path.join(here, name)
+        if os.path.isfile(candidate):
+            return candidate
+        raise ConfigError(f"extends: '{name}' not found", file=display_name(child))
+    _check_name(name, display_name(child))
+    for directory in (here, EMBEDDED_DIR):
+        for ext in (".yaml", ".yml"):
+            candidate = os.path.join(directory, name + ext)
+            if os.path.isfile(candidate) and os.path.realpath(candidate) != os.path.realpath(child):
+                return candidate
+    raise ConfigError(f"extends: profile '{name}' not found beside the file or embedded",
+                      file=display_name(child))
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Later wins for single values; lists of roots and names are joined; a rule
+    replaces an inherited rule of the same name, otherwise rules accumulate."""
+    out = dict(base)
+    for key, value in over.items():
+        if key in ("extends", "tests"):
+            continue
+        if key in ("read", "write"):
+            section = dict(out.get(key, {}))
+            for sub, items in value.items():
+                section[sub] = _union(section.get(sub, []), items)
+            out[key] = section
+        elif key == "env":
+            env = {"pass": list(out.get("env", {}).get("pass", [])),
+                   "set": dict(out.get("env", {}).get("set", {}))}
+            env["pass"] = _union(env["pass"], value.get("pass", []))
+            env["set"].update(value.get("set", {}))
+            out[key] = env
+        elif key == "commands":
+            rules = {r["name"]: r for r in out.get("commands", [])}
+            for rule in value:
+                rules[rule["name"]] = rule
+            out[key] = list(rules.values())
+        else:
+            out[key] = value
+    return out
+
+
+def _union(first: list[str], second: list[str]) -> list[str]:
+    return first + [x for x in second if x not in first]
+
+
+def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profile:
+    from ..policy.resolve import resolve_rule_programs
+
+    canonical = json.dumps(merged, sort_keys=True, default=_json_default, separators=(",", ":"))
+    workspace = tuple(_expand(p, host, ()) [0] for p in merged.get("workspace", ["."]))
+    path = tuple(merged.get("path", DEFAULT_PATH))
+
+    def roots(section: str, kind: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for item in merged.get(section, {}).get(kind, []):
+            out.extend(p for p in _expand(item, host, workspace) if p not in out)
+        return tuple(out)
+
+    rules = []
+    for raw in merged.get("commands", []):
+        patterns = raw.get("args")
+        rules.append(Rule(
+            name=raw["name"],
+            run=tuple(raw["run"]),
+            programs=resolve_rule_programs(raw["run"], path),
+            args=None if patterns is None else tuple(patterns),
+            decision=raw["decision"],
+            message=raw.get("message", ""),
+            env=frozenset(raw.get("env", [])),
+            origin=raw.get("origin", ""),
+        ))
+    tests = merged.get("tests", {})
+    env = merged.get("env", {})
+    return Profile(
+        name=merged.get("name", "profile"),
+        source=display_name(files[-1]),
+        files=tuple(display_name(f) for f in files),
+        sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        workspace=workspace,
+        read_allow=roots("read", "allow"),
+        read_deny=roots("read", "deny"),
+        write_allow=roots("write", "allow"),
+        write_deny=roots("write", "deny"),
+        path=path,
+        env_pass=frozenset(env.get("pass", [])),
+        env_set=tuple(sorted(env.get("set", {}).items())),
+        rules=tuple(rules),
+        tests=ProfileTests(**{k: tuple(v) for k, v in tests.items()}),
+        description=merged.get("description", ""),
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, ArgPattern):
+        return value.text
+    raise TypeError(type(value).__name__)
+
+
+def _expand(item: str, host: Host, workspace: tuple[str, ...]) -> list[str]:
+    """`~`, `{home}`, `{workspace}` and relative paths become absolute real paths."""
+    if "{workspace}" in item:
+        return [p for root in workspace for p in _expand(item.replace("{workspace}", root), host, ())]
+    item = item.replace("{home}", host.home)
+    if item == "~" or item.startswith("~/"):
+        item = host.home + item[1:]
+    return [os.path.realpath(os.path.join(host.cwd, item))]

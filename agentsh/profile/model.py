@@ -1,0 +1,57 @@
+"""The profile as the policy engine sees it: validated, merged, paths resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DECISIONS = ("allow", "ask", "deny")
+# Higher is stricter; the strictest matching rule decides.
+STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
+
+ANY_REST = "..."
+
+
+@dataclass(frozen=True)
+class ArgPattern:
+    """One `args:` entry: a glob per argv element, `...` for any number of elements."""
+
+    text: str
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    run: tuple[str, ...]  # as written in the profile
+    programs: frozenset[str]  # resolved real paths, plus "builtin:NAME" for builtins
+    args: tuple[ArgPattern, ...] | None  # None: any arguments
+    decision: str
+    message: str = ""
+    env: frozenset[str] = frozenset()  # variables the line may set for this command
+    origin: str = ""  # file:line where the rule was written
+
+
+@dataclass(frozen=True)
+class ProfileTests:
+    allow: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    source: str  # the file the profile was loaded from, or "<embedded:NAME>"
+    files: tuple[str, ...]  # every file merged into it, extends first
+    sha256: str  # of the effective (merged) content
+    workspace: tuple[str, ...]
+    read_allow: tuple[str, ...]  # empty: everything not denied is readable
+    read_deny: tuple[str, ...]
+    write_allow: tuple[str, ...]
+    write_deny: tuple[str, ...]
+    path: tuple[str, ...]
+    env_pass: frozenset[str]
+    env_set: tuple[tuple[str, str], ...]
+    rules: tuple[Rule, ...]
+    tests: ProfileTests = field(default_factory=ProfileTests)
+    description: str = ""

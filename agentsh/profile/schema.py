@@ -1,0 +1,167 @@
+"""Validate one profile file's data: known keys only, right types, errors with lines.
+
+Unknown keys are errors because a typo (`decison: deny`, `comands:`) must never
+silently widen access.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from .model import ANY_REST, DECISIONS, ArgPattern
+from .yamlsrc import Located, Path
+
+TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "write",
+            "path", "env", "commands", "tests"}
+ROOT_KEYS = {"allow", "deny"}
+ENV_KEYS = {"pass", "set"}
+RULE_KEYS = {"name", "run", "args", "decision", "message", "env"}
+TEST_KEYS = {"allow", "ask", "deny"}
+VERSION = 1
+
+
+def validate_file(src: Located) -> dict[str, Any]:
+    """Return the file's settings in normalised form; raise ConfigError on any flaw."""
+    data = src.data
+    if not isinstance(data, dict):
+        raise src.error((), "a profile must be a YAML mapping")
+    _known(src, (), data, TOP_KEYS)
+    if data.get("agentsh") != VERSION:
+        raise src.error(("agentsh",), f"missing or unsupported format version; write 'agentsh: {VERSION}'")
+    out: dict[str, Any] = {}
+    for key in ("name", "description"):
+        if key in data:
+            out[key] = _string(src, (key,), data[key])
+    if "extends" in data:
+        out["extends"] = _strings(src, ("extends",), data["extends"], allow_single=True)
+    if "workspace" in data:
+        out["workspace"] = _strings(src, ("workspace",), data["workspace"], allow_single=True)
+    for key in ("read", "write"):
+        if key in data:
+            section = _mapping(src, (key,), data[key], ROOT_KEYS)
+            out[key] = {k: _strings(src, (key, k), v) for k, v in section.items()}
+    if "path" in data:
+        dirs = _strings(src, ("path",), data["path"])
+        for i, d in enumerate(dirs):
+            if not d.startswith("/"):
+                raise src.error(("path", i), f"'{d}' is not an absolute directory; "
+                                "relative entries would let the working directory pick programs")
+        out["path"] = dirs
+    if "env" in data:
+        env = _mapping(src, ("env",), data["env"], ENV_KEYS)
+        out["env"] = {}
+        if "pass" in env:
+            out["env"]["pass"] = _strings(src, ("env", "pass"), env["pass"])
+            for i, name in enumerate(out["env"]["pass"]):
+                _env_name(src, ("env", "pass", i), name)
+        if "set" in env:
+            values = _mapping(src, ("env", "set"), env["set"], None)
+            for name, value in values.items():
+                _env_name(src, ("env", "set", name), name)
+                if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                    raise src.error(("env", "set", name), "must be a string")
+            out["env"]["set"] = {k: str(v) for k, v in values.items()}
+    if "commands" in data:
+        rules = data["commands"]
+        if not isinstance(rules, list):
+            raise src.error(("commands",), "must be a list of rules")
+        out["commands"] = [_rule(src, ("commands", i), r) for i, r in enumerate(rules)]
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(out["commands"]):
+            if rule["name"] in seen:
+                raise src.error(("commands", i, "name"),
+                                f"rule name '{rule['name']}' is already used by commands[{seen[rule['name']]}]")
+            seen[rule["name"]] = i
+    if "tests" in data:
+        tests = _mapping(src, ("tests",), data["tests"], TEST_KEYS)
+        out["tests"] = {
+            k: [(line, src.line(("tests", k, i)) or 0) for i, line in
+                enumerate(_strings(src, ("tests", k), v))]
+            for k, v in tests.items()
+        }
+    return out
+
+
+def _rule(src: Located, path: Path, data: Any) -> dict[str, Any]:
+    rule = _mapping(src, path, data, RULE_KEYS)
+    for key in ("name", "run", "decision"):
+        if key not in rule:
+            raise src.error(path, f"rule needs '{key}'")
+    out: dict[str, Any] = {
+        "name": _string(src, path + ("name",), rule["name"]),
+        "run": _strings(src, path + ("run",), rule["run"], allow_single=True),
+        "decision": _string(src, path + ("decision",), rule["decision"]),
+        "origin": f"{src.file}:{src.line(path)}",
+    }
+    if out["decision"] not in DECISIONS:
+        raise src.error(path + ("decision",), f"'{out['decision']}' is not one of {', '.join(DECISIONS)}")
+    for i, program in enumerate(out["run"]):
+        if not program or (("/" in program) and not program.startswith("/")):
+            raise src.error(path + ("run", i), f"'{program}': write a program name or an absolute path")
+    if "args" in rule:
+        patterns = _strings(src, path + ("args",), rule["args"])
+        out["args"] = [_pattern(src, path + ("args", i), p) for i, p in enumerate(patterns)]
+    if "message" in rule:
+        out["message"] = _string(src, path + ("message",), rule["message"])
+    if "env" in rule:
+        out["env"] = _strings(src, path + ("env",), rule["env"])
+        for i, name in enumerate(out["env"]):
+            _env_name(src, path + ("env", i), name)
+    return out
+
+
+def _pattern(src: Located, path: Path, text: str) -> ArgPattern:
+    try:
+        elements = tuple(shlex.split(text))
+    except ValueError as err:
+        raise src.error(path, f"cannot split pattern {text!r}: {err}") from None
+    for element in elements:
+        if ANY_REST in element and element != ANY_REST:
+            raise src.error(path, f"'...' must be a whole element, not part of {element!r}")
+    return ArgPattern(text=text, elements=elements)
+
+
+def _known(src: Located, path: Path, data: dict[str, Any], known: set[str]) -> None:
+    for key in data:
+        if key not in known:
+            hint = _closest(key, known)
+            raise src.error(path + (key,), f"unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                            + f"; known keys: {', '.join(sorted(known))}")
+
+
+def _closest(key: str, known: set[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key, sorted(known), n=1)
+    return match[0] if match else ""
+
+
+def _mapping(src: Located, path: Path, data: Any, known: set[str] | None) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise src.error(path, "must be a mapping")
+    if known is not None:
+        _known(src, path, data, known)
+    return data
+
+
+def _string(src: Located, path: Path, data: Any) -> str:
+    if not isinstance(data, str):
+        raise src.error(path, "must be a string")
+    return data
+
+
+def _strings(src: Located, path: Path, data: Any, allow_single: bool = False) -> list[str]:
+    if allow_single and isinstance(data, str):
+        return [data]
+    if not isinstance(data, list):
+        raise src.error(path, "must be a list of strings")
+    for i, item in enumerate(data):
+        if not isinstance(item, str):
+            raise src.error(path + (i,), "must be a string (quote it)")
+    return list(data)
+
+
+def _env_name(src: Located, path: Path, name: str) -> None:
+    if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
+        raise src.error(path, f"'{name}' is not a valid environment variable name")

@@ -1,0 +1,69 @@
+"""Shared fixtures: run agentsh from this source tree, with a throwaway HOME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from agentsh.policy import Decision, Policy  # noqa: E402
+from agentsh.profile import Host, load_profile  # noqa: E402
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    (path / ".ssh").mkdir(parents=True)
+    (path / ".ssh" / "id_rsa").write_text("SECRET-KEY-BYTES\n")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    (path / "README.md").write_text("hello\n")
+    return path
+
+
+@pytest.fixture
+def agentsh_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSH_", "XDG_"))}
+    env["HOME"] = str(home)
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+@pytest.fixture
+def run_agentsh(agentsh_env: dict[str, str], workspace: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    def run(*args: str, input: str | None = None, cwd: Path | None = None,
+            env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agentsh", *args], input=input, capture_output=True,
+                              text=True, cwd=cwd or workspace, env=env or agentsh_env, timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def decide(home: Path, workspace: Path) -> Callable[..., Decision]:
+    """decide(line, profile=None) with the given profile spec, HOME and cwd = workspace."""
+    cache: dict[str | None, Policy] = {}
+
+    def run(line: str, profile: str | None = None) -> Decision:
+        if profile not in cache:
+            host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+            cache[profile] = Policy(load_profile(profile, host), host)
+        return cache[profile].decide(line)
+    return run
+
+
+def write_profile(directory: Path, name: str, text: str) -> Path:
+    path = directory / f"{name}.yaml"
+    path.write_text(text)
+    return path
