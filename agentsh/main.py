@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .errors import AgentshError, UsageError
+from .errors import EXIT_DENIED, AgentshError, UsageError
 
 SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help"})
 MAX_STDIN_SCRIPT = 1 << 20
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.stdin or not os.isatty(0):
             script = sys.stdin.buffer.read(MAX_STDIN_SCRIPT + 1)
             if len(script) > MAX_STDIN_SCRIPT:
-                raise UsageError("the script on standard input is larger than 1 MiB")
+                sys.stderr.write("agentsh: denied: the script on standard input is larger than 1 MiB\n")
+                return EXIT_DENIED
             line = script.decode("utf-8", "surrogateescape")
             return session_from_environ(args.profile).run_line(line)
         raise UsageError("the interactive shell is not available yet; use -c 'LINE'")

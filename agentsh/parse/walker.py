@@ -233,14 +233,21 @@ class _Walker:
     def heredoc_body(self, node: Any, depth: int, *, expands: bool) -> None:
         if not expands:
             return
+        # Text of the body that no recognised expansion accounts for.  tree-sitter
+        # leaves some substitutions (backticks, for one) as plain content; bash runs them.
+        loose = []
+        pos = node.start_byte
         for child in node.named_children:
             if child.type == "heredoc_content":
-                text = _text(child)
-                if "`" in text or "$(" in text or "${" in text:
-                    self.problem(child, "here-document expansion the parser did not recognise "
-                                 "(quote the delimiter: <<'EOF')")
-            else:
-                self.word(child, depth + 1)
+                continue
+            loose.append(self.raw[pos:child.start_byte])
+            pos = child.end_byte
+            self.word(child, depth + 1)
+        loose.append(self.raw[pos:node.end_byte])
+        text = b"".join(loose)
+        if any(marker in text for marker in (b"`", b"$(", b"${", b"$[")):
+            self.problem(node, "here-document expansion the parser did not recognise "
+                         "(quote the delimiter: <<'EOF')")
 
     # -- words ---------------------------------------------------------------
     def word(self, node: Any, depth: int) -> Word:

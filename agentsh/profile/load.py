@@ -173,7 +173,12 @@ def _union(first: list[str], second: list[str]) -> list[str]:
 def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profile:
     from ..policy.resolve import resolve_rule_programs
 
-    canonical = json.dumps(merged, sort_keys=True, default=_json_default, separators=(",", ":"))
+    # The hash covers what decides, not where it was written: moving a rule down a line
+    # (its origin) must not look like a policy change in the audit trail.
+    hashed = dict(merged, commands=[{k: v for k, v in r.items() if k != "origin"}
+                                    for r in merged.get("commands", [])],
+                  tests={k: [text for text, _ in v] for k, v in merged.get("tests", {}).items()})
+    canonical = json.dumps(hashed, sort_keys=True, default=_json_default, separators=(",", ":"))
     workspace = tuple(_expand(p, host, ()) [0] for p in merged.get("workspace", ["."]))
     path = tuple(merged.get("path", DEFAULT_PATH))
 
