@@ -8,6 +8,7 @@ and bash disagree is a checker that can be bypassed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -40,7 +41,8 @@ _KEYWORDS_AS_NAMES = frozenset({
     "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
-_READ_OPS = frozenset({"<", "<&", "<<<"})
+# Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
+_BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 def parse_line(source: str, home: str | None = None) -> ParsedLine:
@@ -259,7 +261,7 @@ class _Walker:
         try:
             if kind == "word":
                 value, glob = unquoted(text)
-                if "{" in value and "}" in value:
+                if _BRACES.search(text):
                     return Word(text, None, "brace expansion")
                 if glob:
                     return Word(text, None, "glob")
@@ -329,7 +331,7 @@ class _Walker:
                 dynamic = dynamic or part.why_dynamic
             else:
                 parts.append(part.value)
-        if not quoted and "{" in braces and "}" in braces:
+        if not quoted and _BRACES.search(braces):
             dynamic = dynamic or "brace expansion"
         text = _text(node)
         if dynamic:

@@ -1,0 +1,232 @@
+"""The policy engine: rules, resolution, builtins, wrappers, environment and path roots."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Decision, Policy
+from agentsh.profile import Host, load_profile
+from tests.conftest import write_profile
+
+PROFILE = """\
+agentsh: 1
+name: policy-test
+extends: [base]
+write: {allow: ["{workspace}"]}
+env: {pass: [GOOD_VAR]}
+commands:
+  - name: git-read
+    run: git
+    args: ["status ...", "log ...", "diff ..."]
+    decision: allow
+  - name: git-one-arg
+    run: git
+    args: ["show *"]
+    decision: allow
+  - name: git-pager-ok
+    run: git
+    args: ["-c core.pager=cat log ..."]
+    decision: allow
+  - name: no-force-push
+    run: git
+    args: ["push ... --force ...", "push ... -f ..."]
+    decision: deny
+    message: "Use --force-with-lease."
+  - name: push
+    run: git
+    args: ["push ..."]
+    decision: ask
+  - name: tools
+    run: [ls, cat, rm, cp, env, timeout, nice, xargs, grep, wc, sort, flock, head, tee, sleep]
+    decision: allow
+  - name: pager-for-man
+    run: man
+    env: [MANPAGER]
+    decision: allow
+  - name: kubectl-restart
+    run: sort
+    args: ["--reverse ..."]
+    decision: deny
+"""
+
+
+@pytest.fixture
+def policy(tmp_path: Path, home: Path, workspace: Path) -> Policy:
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(str(write_profile(tmp_path, "policy", PROFILE)), host), host)
+
+
+@pytest.fixture
+def decide(policy: Policy) -> Callable[[str], Decision]:
+    return policy.decide
+
+
+def outcome(decision: Decision) -> tuple[str, str]:
+    deciding = decision.deciding
+    assert deciding is not None
+    return decision.decision, deciding.rule
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("git status", ("allow", "git-read")),
+    ("git log --oneline -n 5", ("allow", "git-read")),
+    ("git show HEAD", ("allow", "git-one-arg")),
+    # `*` is one argv element, never several: sudo's joined-string mistake is not possible.
+    ("git show HEAD --output=/tmp/x", ("deny", "default-deny")),
+    ("git push origin main", ("ask", "push")),
+    ("git push origin main --force", ("deny", "no-force-push")),
+    ("git push -f origin main", ("deny", "no-force-push")),
+    ("git commit -m x", ("deny", "default-deny")),
+    ("git status && git push --force", ("deny", "no-force-push")),
+    ("sort -n f", ("allow", "tools")),
+    ("sort --reverse f", ("deny", "kubectl-restart")),  # deny beats allow whatever the order
+    ("true; frobnicate", ("deny", "")),
+])
+def test_rules_and_strictest_wins(decide: Callable[[str], Decision], line: str, expected: tuple[str, str]) -> None:
+    assert outcome(decide(line)) == expected
+
+
+def test_denial_names_the_rule_and_its_message(decide: Callable[[str], Decision]) -> None:
+    deciding = decide("git push --force").deciding
+    assert deciding is not None and deciding.reason == "Use --force-with-lease."
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("git -c core.pager=sh -p log", "no rule allows"),
+    ("git -c core.pager=cat -p log", "no rule allows"),
+    ("PAGER=sh git log", "setting PAGER can change what programs run"),
+    ("GIT_CONFIG_COUNT=1 git status", "setting GIT_CONFIG_COUNT"),
+    ("LD_PRELOAD=/tmp/x.so ls", "setting LD_PRELOAD"),
+    ("BASH_ENV=/tmp/x ls", "setting BASH_ENV"),
+    ("OTHER=1 ls", "OTHER is not among the variables the profile passes"),
+    ("env PAGER=sh git log", "setting PAGER"),
+    ("env -S 'sh -c id' ls", "splits a string"),
+    ("timeout 5 git push --force", "Use --force-with-lease."),
+    ("nice -n 5 timeout -s KILL 3 git commit", "no rule allows"),
+    ("xargs -I{} sh -c {}", "no rule allows"),
+    ("xargs rm", "only known at run time"),
+    ("flock /tmp/l -c 'rm -rf /'", "runs a shell string"),
+    ("timeout $t ls", "dynamic argument"),
+    ("$cmd status", "only known at run time"),
+    ("$(echo git) status", "only known at run time"),
+    ("cat${IFS}/etc/passwd", "only known at run time"),
+    ("\"g\"it push --force", "Use --force-with-lease."),
+    ("\\git push --force", "Use --force-with-lease."),
+])
+def test_escapes_visible_in_the_line_are_refused(decide: Callable[[str], Decision], line: str, reason: str) -> None:
+    decision = decide(line)
+    assert decision.decision != "allow"
+    assert any(reason in v.reason for v in decision.refused), [v.reason for v in decision.refused]
+
+
+def test_an_explicit_rule_can_name_a_hazard(decide: Callable[[str], Decision]) -> None:
+    assert outcome(decide("git -c core.pager=cat log -n 1")) == ("allow", "git-pager-ok")
+    assert outcome(decide("MANPAGER=cat man ls")) == ("allow", "pager-for-man")
+    assert outcome(decide("GOOD_VAR=1 ls")) == ("allow", "tools")
+
+
+def test_program_must_be_the_pinned_file(decide: Callable[[str], Decision], workspace: Path, tmp_path: Path) -> None:
+    real = shutil.which("git", path="/usr/bin:/bin")
+    assert real
+    shutil.copy(real, workspace / "git")
+    (workspace / "linked").mkdir()
+    os.symlink(real, workspace / "linked" / "git")
+    assert outcome(decide(f"{real} status")) == ("allow", "git-read")
+    for line in ("./git status", f"{workspace}/git status", "linked/git status", f"{workspace}/linked/git status"):
+        decision = decide(line)
+        assert decision.decision == "deny", line
+        assert "is not the 'git' on the profile's path" in decision.refused[0].reason
+
+
+def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: Path) -> None:
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    profile = write_profile(tmp_path, "echo", "agentsh: 1\npath: [/usr/bin, /bin]\ncommands:\n"
+                            "  - {name: no-echo, run: echo, decision: deny}\n")
+    policy = Policy(load_profile(str(profile), host), host)
+    assert outcome(policy.decide("echo hi")) == ("deny", "no-echo")
+    assert outcome(policy.decide("/usr/bin/echo hi")) == ("deny", "no-echo")
+    assert policy.decide("echo hi").verdicts[0].program == "builtin:echo"
+
+
+@pytest.mark.parametrize("line", [
+    "eval ls", "source x", ". x", "exec ls", "trap 'rm -rf /' EXIT", "enable -f x.so y", "builtin echo",
+    "alias ls='rm -rf /'", "hash -p /tmp/x ls", "command ls", "let 'x[$(id)]'", "declare -x A=1",
+    "typeset A", "readonly A", "fc -s", "mapfile -C cb x", "printf -v 'a[$(id)]' x", "read 'a[$(id)]'",
+    "test -v 'a[$(id)]'", "set -k", "set -a", "set -o allexport", "shopt -s extglob",
+    "export PAGER=sh", "export LD_PRELOAD", "export NOT_PASSED=1", "unset PAGER", "cd -", "cd \"$d\"",
+])
+def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], Decision], line: str) -> None:
+    decision = decide(line)
+    assert decision.decision == "deny", line
+
+
+@pytest.mark.parametrize("line", [
+    "true", ":", "echo hi", "printf '%s\\n' x", "test -f x", "[ -d x ]", "pwd", "cd /tmp", "command -v git",
+    "set -euo pipefail", "set -x", "shopt -s nullglob globstar", "export GOOD_VAR=1", "read -r line",
+    "x=1; echo $x", "while read -r l; do echo \"$l\"; done < README.md", "unset GOOD_VAR",
+])
+def test_harmless_builtins_are_allowed(decide: Callable[[str], Decision], line: str) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", [v.reason for v in decision.refused]
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("cat ~/.ssh/id_rsa", "inside the denied read root"),
+    ("cat $HOME/.ssh/id_rsa", "names the denied root .ssh"),
+    ("cd ~/.ssh && cat id_rsa", "inside the denied read root"),
+    ("cd ~ && cat .ssh/id_rsa", "inside the denied read root"),
+    ("grep -r key --include=x ~/.aws/credentials", "inside the denied read root"),
+    ("cat < ~/.ssh/id_rsa", "inside the denied read root"),
+    ("echo x > /etc/agentsh-test", "outside the write roots"),
+    ("echo x >> ../outside", "outside the write roots"),
+    ("ls > \"$out\"", "only known at run time"),
+    ("rm -rf /", "outside the write roots"),
+    ("rm -rf ../*", "outside the write roots"),
+    ("cp README.md /etc/", "outside the write roots"),
+    ("tee /tmp/../etc/x", "outside the write roots"),
+])
+def test_read_and_write_roots(decide: Callable[[str], Decision], line: str, reason: str) -> None:
+    decision = decide(line)
+    assert decision.decision == "deny"
+    assert any(reason in v.reason for v in decision.refused), [v.reason for v in decision.refused]
+
+
+@pytest.mark.parametrize("line", [
+    "echo hi > out.txt", "ls 2>/dev/null", "ls > /dev/null 2>&1", "rm -f *.pyc", "cp README.md copy.md",
+    "cat README.md | tee log.txt", "ls -la ..",
+])
+def test_workspace_writes_are_allowed(decide: Callable[[str], Decision], line: str) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", [v.reason for v in decision.refused]
+
+
+def test_symlink_out_of_the_workspace_is_resolved(decide: Callable[[str], Decision], workspace: Path,
+                                                  home: Path) -> None:
+    os.symlink(home / ".ssh", workspace / "innocent")
+    assert decide("cat innocent/id_rsa").decision == "deny"
+    os.symlink("/etc", workspace / "etc-link")
+    assert decide("echo x > etc-link/passwd").decision == "deny"
+
+
+def test_decision_is_plain_data(decide: Callable[[str], Decision]) -> None:
+    data = decide("git status | wc -l").to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["decision"] == "allow" and len(data["commands"]) == 2
+    assert data["profile_sha256"] and data["profile"].endswith("policy.yaml")
+
+
+def test_explain_cli(run_agentsh: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    path = write_profile(tmp_path, "policy", PROFILE)
+    result = run_agentsh("explain", "-p", str(path), "--json", "git status; timeout 3 git push -f")
+    data = json.loads(result.stdout)
+    assert data["decision"] == "deny" and data["rule"] == "no-force-push"
+    assert data["commands"][1]["wrapped"][0]["program"].endswith("/git")
+    text = run_agentsh("explain", "-p", str(path), "git status").stdout
+    assert "ALLOW by git-read" in text and "program: " in text
