@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .policy import Decision, Verdict
 from .policy.hazards import env_hazard, is_exec_capable, normalise
+from .policy.resolve import rule_keys
 from .policy.wrappers import WRAPPERS
 from .profile import Profile
 
@@ -40,7 +41,7 @@ def profile_warnings(profile: Profile) -> list[str]:
     warnings = []
     for rule in profile.rules:
         where = f"{rule.origin}: rule {rule.name}"
-        if not rule.programs:
+        if not any(rule_keys(name, profile.path) for name in rule.run):
             warnings.append(f"{where}: none of {', '.join(rule.run)} is found on the profile's path; "
                             "the rule matches nothing")
         if rule.decision != "allow":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
@@ -14,15 +13,17 @@ SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version",
 MAX_STDIN_SCRIPT = 1 << 20
 
 
-@dataclass
 class ShellArgs:
-    command: str | None = None
-    args: tuple[str, ...] = ()
-    profile: str | None = None
-    login: bool = False
-    interactive: bool = False
-    stdin: bool = False
-    flags: list[str] = field(default_factory=list)
+    """What a bash-style command line asked for."""
+
+    def __init__(self) -> None:
+        self.command: str | None = None
+        self.args: tuple[str, ...] = ()
+        self.profile: str | None = None
+        self.login = False
+        self.interactive = False
+        self.stdin = False
+        self.flags: list[str] = []
 
 
 def parse_shell_args(argv: list[str]) -> ShellArgs:

@@ -12,8 +12,8 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from .policy import Decision
 from .profile import Profile
@@ -46,8 +46,7 @@ def bash_script(decision: Decision) -> str:
     return pins + decision.line
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     status: int
     signal: int = 0
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
 from .policy import Decision, Policy
 from .profile import Host, Profile, load_profile
 
 
-@dataclass
-class SessionConfig:
+class SessionConfig(NamedTuple):
     profile: str | None  # -p value: a path or a name; None for the embedded default
     environ: Mapping[str, str]
     cwd: str

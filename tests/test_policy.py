@@ -230,3 +230,22 @@ def test_explain_cli(run_agentsh: Callable[..., subprocess.CompletedProcess[str]
     assert data["commands"][1]["wrapped"][0]["program"].endswith("/git")
     text = run_agentsh("explain", "-p", str(path), "git status").stdout
     assert "ALLOW by git-read" in text and "program: " in text
+
+
+def test_multi_call_binary_is_matched_by_invoked_name(tmp_path: Path, home: Path, workspace: Path) -> None:
+    """busybox-style: `ls` and `sh` are links to one file; allowing `ls` must not allow `sh`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = bin_dir / "multi"
+    real.write_text("#!/bin/sh\necho multi\n")
+    real.chmod(0o755)
+    os.link(real, bin_dir / "ls")
+    os.symlink(real, bin_dir / "sh")
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    profile = write_profile(tmp_path, "multi", f"agentsh: 1\npath: [{bin_dir}]\ncommands:\n"
+                            "  - {name: only-ls, run: ls, decision: allow}\n")
+    policy = Policy(load_profile(str(profile), host), host)
+    assert policy.decide("ls").decision == "allow"
+    assert policy.decide(f"{bin_dir}/ls").decision == "allow"
+    for line in ("sh", "multi", f"{bin_dir}/sh"):
+        assert policy.decide(line).decision == "deny", line

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One shell word as bash would see it after quote removal.
 
     ``value`` is the word's exact value when it is a static string; it is ``None``
@@ -26,15 +25,13 @@ class Word:
         return self.value if self.value is not None else self.text
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):
     name: str
     value: Word
     append: bool = False
 
 
-@dataclass(frozen=True)
-class Redirect:
+class Redirect(NamedTuple):
     """A redirection: ``op`` is the operator, ``target`` the file word (None for fd dups)."""
 
     op: str
@@ -46,8 +43,7 @@ class Redirect:
         return self.op in {">", ">>", ">|", "&>", "&>>", "<>", ">&"}
 
 
-@dataclass(frozen=True)
-class SimpleCommand:
+class SimpleCommand(NamedTuple):
     """A command bash will run: assignments, then argv (argv may be empty)."""
 
     argv: tuple[Word, ...]
@@ -63,8 +59,7 @@ class SimpleCommand:
         return self.argv[0] if self.argv else None
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """A piece of the line that is refused before any policy is consulted."""
 
     text: str
@@ -72,12 +67,11 @@ class Problem:
     line: int = 1
 
 
-@dataclass(frozen=True)
-class ParsedLine:
+class ParsedLine(NamedTuple):
     source: str
     commands: tuple[SimpleCommand, ...] = ()
     redirects: tuple[Redirect, ...] = ()
-    problems: tuple[Problem, ...] = field(default=())
+    problems: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:

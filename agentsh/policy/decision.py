@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..profile import STRICTNESS
 
 DEFAULT_RULE = "default-deny"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The decision for one simple command (or one problem in the line)."""
 
     command: str  # the command as written
@@ -38,14 +36,13 @@ class Verdict:
         return out
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     line: str
     decision: str
     verdicts: tuple[Verdict, ...]
     profile: str = ""
     profile_sha256: str = ""
-    pins: tuple[tuple[str, str], ...] = field(default=())  # (name, path) for `hash -p`
+    pins: tuple[tuple[str, str], ...] = ()  # (name, path) for `hash -p`
 
     @property
     def allowed(self) -> bool:

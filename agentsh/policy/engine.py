@@ -16,7 +16,7 @@ from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
 from .hazards import find_hazards, is_exec_capable
 from .paths import PathChecker, write_targets
-from .resolve import Program, ResolveError, resolve_command
+from .resolve import FileKey, Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
 
 MAX_WRAP_DEPTH = 8
@@ -30,10 +30,12 @@ class Policy:
         self.profile = profile
         self.host = host
         self.paths = PathChecker(profile, host.home)
-        self._by_program: dict[str, list[Rule]] = {}
+        # Every rule indexed by the files its `run:` entries name (resolved once per load).
+        self._by_key: dict[FileKey, list[tuple[Rule, str]]] = {}
         for rule in profile.rules:
-            for program in rule.programs:
-                self._by_program.setdefault(program, []).append(rule)
+            for name in rule.run:
+                for key in rule_keys(name, profile.path):
+                    self._by_key.setdefault(key, []).append((rule, name))
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
@@ -137,7 +139,8 @@ class Policy:
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: dict) -> Verdict:
-        rules = self._by_program.get(program.identity, [])
+        rules = list(dict.fromkeys(rule for rule, run_name in self._by_key.get(program.key, ())
+                                   if program.invoked_as(run_name)))
         matched: list[tuple[Rule, tuple[str, ...]]] = []
         for rule in rules:
             if rule.args is None:

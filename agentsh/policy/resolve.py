@@ -1,13 +1,21 @@
-"""Which program a command word names: a bash builtin or a pinned file on the profile's path."""
+"""Which program a command word names: a bash builtin or a pinned file on the profile's path.
+
+A file is identified by device and inode (what the kernel will execute), not by
+its name.  Because multi-call binaries (busybox, coreutils' single binary) pick
+their behaviour from argv[0], a rule for `ls` must not match `sh` (or `busybox`)
+just because they are links to the same file: a rule entry matches only when the
+command is invoked under the rule's own name and resolves to the same file.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-# bash 5 builtins (plus the `time` keyword). Functions are refused and `enable` is refused, so a name in
-# this set always runs the builtin, whatever files exist on PATH.
+# bash 5 builtins (plus the `time` keyword). Functions are refused and `enable` is refused,
+# so a name in this set always runs the builtin, whatever files exist on PATH.
 BASH_BUILTINS = frozenset("""
 . : [ alias bg bind break builtin caller cd command compgen complete compopt continue
 declare dirs disown echo enable eval exec exit export false fc fg getopts hash help
@@ -18,14 +26,16 @@ unalias unset wait
 
 BUILTIN_PREFIX = "builtin:"
 
+FileKey = tuple[int, int] | tuple[str, str]
 
-@dataclass(frozen=True)
-class Program:
-    """A resolved command: ``identity`` is what rules match, ``path`` what bash will run."""
+
+class Program(NamedTuple):
+    """A resolved command: ``identity`` is shown and audited, ``key`` is what rules match."""
 
     name: str  # the word as typed
     identity: str  # real path of the file, or "builtin:NAME"
     path: str  # the path bash will execute ("" for builtins)
+    key: FileKey  # (st_dev, st_ino), or ("builtin", NAME)
 
     @property
     def is_builtin(self) -> bool:
@@ -37,36 +47,43 @@ class Program:
             return self.identity[len(BUILTIN_PREFIX):]
         return os.path.basename(self.identity)
 
+    def invoked_as(self, rule_name: str) -> bool:
+        """May a rule written as `run: rule_name` cover this invocation of the same file?"""
+        return os.path.basename(self.name) == os.path.basename(rule_name)
+
 
 class ResolveError(ValueError):
     pass
 
 
-def _executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def lookup(name: str, path: Iterable[str]) -> str | None:
+def lookup(name: str, path: Iterable[str]) -> tuple[str, os.stat_result] | None:
     for directory in path:
         candidate = os.path.join(directory, name)
-        if _executable(candidate):
-            return candidate
+        try:
+            info = os.stat(candidate)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode) and os.access(candidate, os.X_OK):
+            return candidate, info
     return None
 
 
-def resolve_rule_programs(run: Iterable[str], path: Iterable[str]) -> frozenset[str]:
-    dirs = tuple(path)
-    found: set[str] = set()
-    for name in run:
-        if "/" in name:
-            found.add(os.path.realpath(name))
-            continue
-        if name in BASH_BUILTINS:
-            found.add(BUILTIN_PREFIX + name)
-        hit = lookup(name, dirs)
-        if hit is not None:
-            found.add(os.path.realpath(hit))
-    return frozenset(found)
+def rule_keys(name: str, path: Iterable[str]) -> list[FileKey]:
+    """The files (and builtin) a rule's `run:` entry names; [] if none exists."""
+    keys: list[FileKey] = []
+    if "/" in name:
+        try:
+            info = os.stat(name)
+        except (OSError, ValueError):
+            return keys
+        keys.append((info.st_dev, info.st_ino))
+        return keys
+    if name in BASH_BUILTINS:
+        keys.append(("builtin", name))
+    hit = lookup(name, path)
+    if hit is not None:
+        keys.append((hit[1].st_dev, hit[1].st_ino))
+    return keys
 
 
 def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
@@ -79,15 +96,19 @@ def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
     dirs = tuple(path)
     if "/" not in name:
         if name in BASH_BUILTINS:
-            return Program(name=name, identity=BUILTIN_PREFIX + name, path="")
+            return Program(name=name, identity=BUILTIN_PREFIX + name, path="", key=("builtin", name))
         hit = lookup(name, dirs)
         if hit is None:
             raise ResolveError(f"'{name}' is not found on the profile's path ({':'.join(dirs)})")
-        return Program(name=name, identity=os.path.realpath(hit), path=hit)
+        return _program(name, *hit)
     full = os.path.normpath(os.path.join(cwd, name))
     base = os.path.basename(full)
     hit = lookup(base, dirs)
-    if hit is None or os.path.normpath(hit) != full:
+    if hit is None or os.path.normpath(hit[0]) != full:
         raise ResolveError(f"'{name}' is not the '{base}' on the profile's path; "
                            "run programs by name or by their path on the profile's path")
-    return Program(name=name, identity=os.path.realpath(hit), path=hit)
+    return _program(name, *hit)
+
+
+def _program(name: str, path: str, info: os.stat_result) -> Program:
+    return Program(name=name, identity=os.path.realpath(path), path=path, key=(info.st_dev, info.st_ino))

@@ -1,4 +1,4 @@
-"""Find profile files, follow `extends`, merge, and resolve paths and programs."""
+"""Find profile files, follow `extends`, merge, and resolve paths."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from .model import ArgPattern, Profile, ProfileTests, Rule
@@ -22,8 +21,7 @@ MAX_EXTENDS_DEPTH = 16
 DEFAULT_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(NamedTuple):
     """What profile resolution needs to know about where agentsh runs."""
 
     cwd: str
@@ -171,8 +169,6 @@ def _union(first: list[str], second: list[str]) -> list[str]:
 
 
 def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profile:
-    from ..policy.resolve import resolve_rule_programs
-
     # The hash covers what decides, not where it was written: moving a rule down a line
     # (its origin) must not look like a policy change in the audit trail.
     hashed = dict(merged, commands=[{k: v for k, v in r.items() if k != "origin"}
@@ -194,7 +190,6 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profi
         rules.append(Rule(
             name=raw["name"],
             run=tuple(raw["run"]),
-            programs=resolve_rule_programs(raw["run"], path),
             args=None if patterns is None else tuple(patterns),
             decision=raw["decision"],
             message=raw.get("message", ""),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DECISIONS = ("allow", "ask", "deny")
 # Higher is stricter; the strictest matching rule decides.
@@ -11,19 +11,16 @@ STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
 ANY_REST = "..."
 
 
-@dataclass(frozen=True)
-class ArgPattern:
+class ArgPattern(NamedTuple):
     """One `args:` entry: a glob per argv element, `...` for any number of elements."""
 
     text: str
     elements: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     name: str
-    run: tuple[str, ...]  # as written in the profile
-    programs: frozenset[str]  # resolved real paths, plus "builtin:NAME" for builtins
+    run: tuple[str, ...]  # program names or absolute paths, as written in the profile
     args: tuple[ArgPattern, ...] | None  # None: any arguments
     decision: str
     message: str = ""
@@ -31,15 +28,13 @@ class Rule:
     origin: str = ""  # file:line where the rule was written
 
 
-@dataclass(frozen=True)
-class ProfileTests:
+class ProfileTests(NamedTuple):
     allow: tuple[str, ...] = ()
     ask: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     name: str
     source: str  # the file the profile was loaded from, or "<embedded:NAME>"
     files: tuple[str, ...]  # every file merged into it, extends first
@@ -53,5 +48,5 @@ class Profile:
     env_pass: frozenset[str]
     env_set: tuple[tuple[str, str], ...]
     rules: tuple[Rule, ...]
-    tests: ProfileTests = field(default_factory=ProfileTests)
+    tests: ProfileTests = ProfileTests()
     description: str = ""
