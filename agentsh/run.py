@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import NamedTuple
@@ -52,39 +51,60 @@ class RunResult(NamedTuple):
 
 
 def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = ()) -> RunResult:
-    """Run the script in its own process group; forward signals; return bash-style status."""
+    """Run the script in its own process group; forward signals; return bash-style status.
+
+    fork/exec by hand rather than subprocess: this is on every command's path and
+    subprocess costs milliseconds to import.
+    """
     argv = [BASH, "--noprofile", "--norc", "-c", script, *args]
     tty_fd = _foreground_tty()
-    preexec = _take_terminal(tty_fd) if tty_fd is not None else None
-    previous = {sig: signal.getsignal(sig) for sig in FORWARDED}
-    child: subprocess.Popen[bytes] | None = None
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        _exec_child(argv, dict(env), cwd, tty_fd)
+    try:
+        os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
+    except OSError:
+        pass
+    if tty_fd is not None:
+        _set_foreground(tty_fd, pid)
 
     def forward(signum: int, _frame: object) -> None:
-        if child is not None:
-            try:
-                os.killpg(child.pid, signum)
-            except ProcessLookupError:
-                pass
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            pass
 
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        child = subprocess.Popen(argv, env=dict(env), cwd=cwd, close_fds=True,
-                                 preexec_fn=preexec, process_group=None if preexec else 0)
-        while True:
-            try:
-                status = child.wait()
-                break
-            except InterruptedError:
-                continue
+        _, status = os.waitpid(pid, 0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if tty_fd is not None:
-            _give_back_terminal(tty_fd)
-    if status < 0:
-        return RunResult(status=128 - status, signal=-status)
-    return RunResult(status=status)
+            _set_foreground(tty_fd, os.getpgrp())
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return RunResult(status=128 - code, signal=-code)
+    return RunResult(status=code)
+
+
+def _exec_child(argv: list[str], env: dict[str, str], cwd: str, tty_fd: int | None) -> None:
+    try:
+        os.setpgid(0, 0)
+        if tty_fd is not None:
+            _set_foreground(tty_fd, os.getpgrp())
+        # Python ignores SIGPIPE and SIGXFSZ; the command must get the defaults, or
+        # `yes | head -1` would never end.
+        for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTTOU):
+            signal.signal(sig, signal.SIG_DFL)
+        os.chdir(cwd)
+        os.closerange(3, 1 << 20)
+        os.execve(argv[0], argv, env)
+    except BaseException as err:  # anything at all here must end the child
+        try:
+            os.write(2, f"agentsh: cannot run {argv[0]}: {err}\n".encode())
+        finally:
+            os._exit(127)
 
 
 def _foreground_tty() -> int | None:
@@ -97,21 +117,10 @@ def _foreground_tty() -> int | None:
     return None
 
 
-def _take_terminal(fd: int):  # type: ignore[no-untyped-def]
-    def preexec() -> None:
-        os.setpgid(0, 0)
-        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-        try:
-            os.tcsetpgrp(fd, os.getpgrp())
-        finally:
-            signal.signal(signal.SIGTTOU, old)
-    return preexec
-
-
-def _give_back_terminal(fd: int) -> None:
+def _set_foreground(fd: int, pgrp: int) -> None:
     old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:
-        os.tcsetpgrp(fd, os.getpgrp())
+        os.tcsetpgrp(fd, pgrp)
     except OSError:
         pass
     finally:

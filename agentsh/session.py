@@ -9,7 +9,7 @@ from typing import NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
 from .policy import Decision, Policy
-from .profile import Host, Profile, load_profile
+from .profile import Host, Profile
 
 
 class SessionConfig(NamedTuple):
@@ -19,12 +19,24 @@ class SessionConfig(NamedTuple):
 
 
 def load_policy(spec: str | None, host: Host) -> Policy:
-    """Load a profile and refuse it if its own `tests:` fail."""
-    profile = load_profile(spec, host)
+    """Load a profile, from the per-user cache when it is still valid and trustworthy;
+    otherwise from YAML, refusing it if its own `tests:` fail."""
+    from .profile import cache
+    from .profile.load import build_profile, effective_sha256, find_profile, load_sources
+
+    path = find_profile(spec, host)
+    if host.cache_dir:
+        hit = cache.read(host.cache_dir, path, host)
+        if hit is not None:
+            return Policy(build_profile(hit.merged, hit.files, host, hit.sha256), host)
+    merged, files = load_sources(path)
+    profile = build_profile(merged, files, host, effective_sha256(merged))
     policy = Policy(profile, host)
     failures = policy.self_test()
     if failures:
         raise ConfigError("profile self-test failed:\n  " + "\n  ".join(failures), file=profile.source)
+    if host.cache_dir:
+        cache.write(host.cache_dir, path, host, merged, files, profile.sha256)
     return policy
 
 

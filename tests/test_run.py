@@ -203,3 +203,10 @@ def test_default_profile_is_used_without_p(run_agentsh: Run, workspace: Path) ->
 def test_module_and_repo_agree() -> None:
     assert (REPO / "agentsh" / "data" / "profiles" / "default.yaml").is_file()
     assert os.access(REPO / ".ci" / "run", os.X_OK)
+
+
+def test_sigpipe_has_its_default_action(run_agentsh: Run, profile: Path, tmp_path: Path) -> None:
+    """Python ignores SIGPIPE; the command must not inherit that, or `yes | head` never ends."""
+    result = run_agentsh("-p", str(profile), "-c", "cat /dev/zero | head -c 5 | wc -c", timeout=20)
+    assert result.stdout.strip() == "5"
+    assert "Broken pipe" not in result.stderr and result.stderr == ""

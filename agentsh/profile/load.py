@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -27,12 +25,17 @@ class Host(NamedTuple):
     cwd: str
     home: str
     config_home: str  # $XDG_CONFIG_HOME or ~/.config
+    cache_dir: str = ""  # where validated profiles are cached; "" for no cache
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], cwd: str | None = None) -> Host:
+        from .cache import cache_dir
+
         home = environ.get("HOME") or os.path.expanduser("~")
+        cache = "" if environ.get("AGENTSH_NO_CACHE") else cache_dir(home, environ.get("XDG_CACHE_HOME"))
         return cls(cwd=cwd or os.getcwd(), home=home,
-                   config_home=environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"))
+                   config_home=environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+                   cache_dir=cache)
 
     @property
     def user_dir(self) -> str:
@@ -59,9 +62,14 @@ def find_profile(spec: str | None, host: Host) -> str:
 
 
 def load_profile(spec: str | None, host: Host) -> Profile:
-    path = find_profile(spec, host)
-    merged, files = _load_tree(path, [], 0)
-    return build_profile(merged, files, host)
+    """Load, validate and merge a profile (no cache, no self-tests: see session.load_policy)."""
+    merged, files = load_sources(find_profile(spec, host))
+    return build_profile(merged, files, host, effective_sha256(merged))
+
+
+def load_sources(path: str) -> tuple[dict[str, Any], list[str]]:
+    """The merged settings of a profile and its `extends` chain, and the files read."""
+    return _load_tree(path, [], 0)
 
 
 def display_name(path: str) -> str:
@@ -168,13 +176,23 @@ def _union(first: list[str], second: list[str]) -> list[str]:
     return first + [x for x in second if x not in first]
 
 
-def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profile:
-    # The hash covers what decides, not where it was written: moving a rule down a line
-    # (its origin) must not look like a policy change in the audit trail.
+def effective_sha256(merged: dict[str, Any]) -> str:
+    """SHA-256 of the effective profile: what decides, not where it was written.
+
+    Moving a rule down a line (its origin) must not look like a policy change in
+    the audit trail, so origins and test line numbers are left out.
+    """
+    import hashlib
+    import json
+
     hashed = dict(merged, commands=[{k: v for k, v in r.items() if k != "origin"}
                                     for r in merged.get("commands", [])],
                   tests={k: [text for text, _ in v] for k, v in merged.get("tests", {}).items()})
     canonical = json.dumps(hashed, sort_keys=True, default=_json_default, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: str) -> Profile:
     workspace = tuple(_expand(p, host, ()) [0] for p in merged.get("workspace", ["."]))
     path = tuple(merged.get("path", DEFAULT_PATH))
 
@@ -202,7 +220,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host) -> Profi
         name=merged.get("name", "profile"),
         source=display_name(files[-1]),
         files=tuple(display_name(f) for f in files),
-        sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        sha256=sha256,
         workspace=workspace,
         read_allow=roots("read", "allow"),
         read_deny=roots("read", "deny"),
