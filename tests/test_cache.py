@@ -1,0 +1,117 @@
+"""The validated-profile cache: used only while sources are unchanged and owned by the user."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentsh.profile import Host
+from agentsh.session import load_policy
+from tests.conftest import REPO, write_profile
+
+PROFILE = """\
+agentsh: 1
+extends: [base]
+commands:
+  - {name: lister, run: ls, decision: allow}
+tests:
+  allow: ["ls"]
+"""
+
+
+@pytest.fixture
+def host(tmp_path: Path, home: Path, workspace: Path) -> Host:
+    return Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"),
+                cache_dir=str(tmp_path / "cache"))
+
+
+def entries(host: Host) -> list[Path]:
+    return sorted(Path(host.cache_dir).glob("*.bin"))
+
+
+def test_entry_is_written_0600_and_reused(tmp_path: Path, host: Host) -> None:
+    path = write_profile(tmp_path, "p", PROFILE)
+    first = load_policy(str(path), host)
+    [entry] = entries(host)
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert Path(host.cache_dir).stat().st_mode & 0o777 == 0o700
+    second = load_policy(str(path), host)
+    assert second.profile == first.profile
+    assert second.decide("ls").decision == "allow"
+
+
+def test_cache_hit_skips_yaml(tmp_path: Path, host: Host, agentsh_env: dict[str, str]) -> None:
+    path = write_profile(tmp_path, "p", PROFILE)
+    load_policy(str(path), host)
+    code = ("import sys; from agentsh.profile import Host; from agentsh.session import load_policy\n"
+            f"h = Host(*{tuple(host)!r})\n"
+            f"p = load_policy({str(path)!r}, h)\n"
+            "print('yaml' in sys.modules, p.decide('ls').decision)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=agentsh_env,
+                            cwd=REPO, timeout=60)
+    assert result.stdout.split() == ["False", "allow"], result.stderr
+
+
+def test_edit_invalidates(tmp_path: Path, host: Host) -> None:
+    path = write_profile(tmp_path, "p", PROFILE)
+    assert load_policy(str(path), host).decide("ls").decision == "allow"
+    path.write_text(PROFILE.replace("decision: allow}", "decision: deny}").replace("allow: [\"ls\"]", "deny: [\"ls\"]"))
+    assert load_policy(str(path), host).decide("ls").decision == "deny"
+
+
+def test_edit_of_an_extended_parent_invalidates(tmp_path: Path, host: Host) -> None:
+    write_profile(tmp_path, "parent", "agentsh: 1\nextends: [base]\ncommands:\n  - {name: l, run: ls, decision: allow}\n")
+    child = write_profile(tmp_path, "child", "agentsh: 1\nextends: [parent]\n")
+    assert load_policy(str(child), host).decide("ls").decision == "allow"
+    write_profile(tmp_path, "parent", "agentsh: 1\nextends: [base]\ncommands:\n  - {name: l, run: ls, decision: deny}\n")
+    assert load_policy(str(child), host).decide("ls").decision == "deny"
+
+
+def test_forged_entry_is_not_trusted_unless_owned_and_private(tmp_path: Path, host: Host) -> None:
+    path = write_profile(tmp_path, "p", PROFILE)
+    load_policy(str(path), host)
+    [entry] = entries(host)
+    entry.chmod(0o644)
+    load_policy(str(path), host)  # an unsafe entry is ignored and rewritten
+    [entry] = entries(host)
+    assert entry.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
+def test_profiles_owned_by_someone_else_are_never_cached(tmp_path: Path, host: Host) -> None:
+    """An admin's profile used by the agent's account must not be cached where the agent could forge it."""
+    path = write_profile(tmp_path, "p", PROFILE)
+    os.chown(path, 65534, 65534)
+    load_policy(str(path), host)
+    assert entries(host) == []
+
+
+def forge(entry: Path) -> None:
+    """Rewrite a cache entry so that its profile also allows `rm` (a widened policy)."""
+    fmt, key, signatures, merged, sha = marshal.loads(entry.read_bytes())
+    merged["commands"] = [*merged["commands"], {"name": "forged", "run": ["rm"], "decision": "allow"}]
+    entry.write_bytes(marshal.dumps((fmt, key, signatures, merged, sha)))
+
+
+def test_forge_detector_works(tmp_path: Path, host: Host) -> None:
+    """The same user can forge an entry (they could edit the profile too): it is used."""
+    path = write_profile(tmp_path, "p", PROFILE)
+    load_policy(str(path), host)
+    [entry] = entries(host)
+    forge(entry)
+    assert load_policy(str(path), host).decide("rm -f x").decision == "allow"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
+def test_entry_owned_by_someone_else_is_ignored(tmp_path: Path, host: Host) -> None:
+    path = write_profile(tmp_path, "p", PROFILE)
+    load_policy(str(path), host)
+    [entry] = entries(host)
+    forge(entry)
+    os.chown(entry, 65534, 65534)
+    assert load_policy(str(path), host).decide("rm -f x").decision == "deny"
