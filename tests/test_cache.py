@@ -92,9 +92,9 @@ def test_profiles_owned_by_someone_else_are_never_cached(tmp_path: Path, host: H
 
 
 def forge(entry: Path) -> None:
-    """Rewrite a cache entry so that its profile also allows `rm` (a widened policy)."""
+    """Rewrite a cache entry so that its profile also allows `cat` (a widened policy)."""
     fmt, key, signatures, merged, sha = marshal.loads(entry.read_bytes())
-    merged["commands"] = [*merged["commands"], {"name": "forged", "run": ["rm"], "decision": "allow"}]
+    merged["commands"] = [*merged["commands"], {"name": "forged", "run": ["cat"], "decision": "allow"}]
     entry.write_bytes(marshal.dumps((fmt, key, signatures, merged, sha)))
 
 
@@ -104,7 +104,7 @@ def test_forge_detector_works(tmp_path: Path, host: Host) -> None:
     load_policy(str(path), host)
     [entry] = entries(host)
     forge(entry)
-    assert load_policy(str(path), host).decide("rm -f x").decision == "allow"
+    assert load_policy(str(path), host).decide("cat README.md").decision == "allow"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
@@ -114,4 +114,4 @@ def test_entry_owned_by_someone_else_is_ignored(tmp_path: Path, host: Host) -> N
     [entry] = entries(host)
     forge(entry)
     os.chown(entry, 65534, 65534)
-    assert load_policy(str(path), host).decide("rm -f x").decision == "deny"
+    assert load_policy(str(path), host).decide("cat README.md").decision == "deny"
