@@ -145,6 +145,19 @@ def test_program_must_be_the_pinned_file(decide: Callable[[str], Decision], work
         assert "is not the 'git' on the profile's path" in decision.refused[0].reason
 
 
+def test_relative_program_path_is_checked_from_every_directory(decide: Callable[[str], Decision],
+                                                                workspace: Path) -> None:
+    """`cd` earlier in the line changes what `./git` names; it must be on-path from all of them."""
+    evil = workspace / "evil"
+    evil.mkdir()
+    shutil.copy(shutil.which("git", path="/usr/bin:/bin") or "", evil / "git")
+    assert decide("cd /usr/bin && /usr/bin/git status").decision == "allow"
+    # The check does not follow control flow: every directory the line may be in counts.
+    assert decide("cd /usr/bin && ./git status").decision == "deny"
+    assert decide("cd /usr/bin && cd evil && ./git status").decision == "deny"
+    assert decide(f"cd /usr/bin; cd {evil}; ./git status").decision == "deny"
+
+
 def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: Path) -> None:
     host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
     profile = write_profile(tmp_path, "echo", "agentsh: 1\npath: [/usr/bin, /bin]\ncommands:\n"

@@ -73,7 +73,7 @@ class Policy:
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str]) -> None:
         """After `cd DIR`, relative paths in later commands may be relative to DIR."""
-        if verdict.program != "builtin:cd" or verdict.decision == "deny":
+        if verdict.program not in ("builtin:cd", "builtin:pushd") or verdict.decision == "deny":
             return
         for target in self._cd_targets(command.argv[1:], cwds):
             if target not in cwds:
@@ -107,7 +107,13 @@ class Policy:
                            **base)
         name = name_word.value
         try:
-            program = resolve_command(name, self.profile.path, cwds[0])
+            # A relative path such as `./git` must name the pinned file from every
+            # directory the line may have cd'd to by then.
+            programs = {resolve_command(name, self.profile.path, cwd) for cwd in
+                        (cwds if "/" in name and not name.startswith("/") else cwds[:1])}
+            if len(programs) != 1:
+                raise ResolveError(f"'{name}' names different files depending on the directory")
+            program = programs.pop()
         except ResolveError as err:
             return Verdict(decision="deny", reason=str(err), name=name, **base)
         found = dict(base, program=program.identity, path=program.path, name=name)
@@ -194,7 +200,7 @@ class Policy:
         return ""
 
     def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str]) -> str:
-        if program.basename == "cd" and program.is_builtin:
+        if program.basename in ("cd", "pushd") and program.is_builtin:
             operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
             if operands and (operands[0].value is None or operands[0].value == "-"):
                 return "cd needs a literal directory so the read roots can be checked"
