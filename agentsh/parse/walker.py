@@ -41,6 +41,7 @@ _KEYWORDS_AS_NAMES = frozenset({
     "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -106,6 +107,13 @@ class _Walker:
             self.redirect(node, depth)
         elif kind == "function_definition":
             self.problem(node, "function definitions are not allowed (a function can shadow any checked command)")
+        elif kind == "redirected_statement" and self.lost_words(node) is not None:
+            # tree-sitter drops a lone `-` operand before a here-doc (`cat - <<EOF`);
+            # give the command back exactly the plain words it lost.
+            body = node.children[0]
+            self.command(body, depth + 1, extra=self.lost_words(node) or [])
+            for child in node.children[1:]:
+                self.walk(child, depth + 1)
         elif kind in _STRUCTURE:
             self.check_gaps(node)
             for child in node.children:
@@ -130,7 +138,18 @@ class _Walker:
                 return
             pos = max(pos, child.end_byte)
 
-    def command(self, node: Any, depth: int) -> None:
+    def lost_words(self, node: Any) -> list[Word] | None:
+        """Plain words between a command and its first redirection that no node covers."""
+        kids = node.children
+        if len(kids) < 2 or kids[0].type != "command" or kids[1].type != "heredoc_redirect":
+            return None
+        gap = self.raw[kids[0].end_byte:kids[1].start_byte].decode("utf-8", "surrogateescape")
+        words = gap.split()
+        if not words or not all(_PLAIN_WORD.fullmatch(w) for w in words):
+            return None
+        return [Word(w, w) for w in words]
+
+    def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
         self.check_gaps(node)
         assignments: list[Assignment] = []
         argv: list[Word] = []
@@ -159,6 +178,7 @@ class _Walker:
                 continue
             else:
                 self.problem(child, f"unsupported shell syntax in a command ({kind})")
+        argv.extend(extra or ())
         self.commands.append(SimpleCommand(
             argv=tuple(argv), assignments=tuple(assignments), redirects=tuple(redirects),
             text=_text(node), line=node.start_point[0] + 1))
@@ -233,23 +253,29 @@ class _Walker:
         return found
 
     def heredoc_body(self, node: Any, depth: int, *, expands: bool) -> None:
+        """Check an unquoted here-document body by re-reading it as a double-quoted string.
+
+        Its expansions follow double-quote rules, and tree-sitter parses strings far
+        more reliably than here-doc bodies (it leaves backticks as plain text and
+        reads `$((1+2))` as a command named 1).  `\\"` is literal in a here-doc, so
+        quotes are escaped to keep that meaning.
+        """
         if not expands:
             return
-        # Text of the body that no recognised expansion accounts for.  tree-sitter
-        # leaves some substitutions (backticks, for one) as plain content; bash runs them.
-        loose = []
-        pos = node.start_byte
-        for child in node.named_children:
-            if child.type == "heredoc_content":
-                continue
-            loose.append(self.raw[pos:child.start_byte])
-            pos = child.end_byte
-            self.word(child, depth + 1)
-        loose.append(self.raw[pos:node.end_byte])
-        text = b"".join(loose)
-        if any(marker in text for marker in (b"`", b"$(", b"${", b"$[")):
-            self.problem(node, "here-document expansion the parser did not recognise "
-                         "(quote the delimiter: <<'EOF')")
+        body = self.raw[node.start_byte:node.end_byte].decode("utf-8", "surrogateescape")
+        quoted = _as_double_quoted(body)
+        from . import _ts_parser
+
+        source = ': "' + quoted + '"'
+        tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
+        inner = _Walker(source, self.home)
+        inner.walk(tree.root_node, depth + 1)
+        if tree.root_node.has_error and not inner.problems:
+            inner.problems.append(Problem(text=body[:80], reason="here-document could not be parsed"))
+        line = node.start_point[0]
+        self.commands.extend(c for c in inner.commands if c.argv[:1] != (Word(":", ":"),))
+        self.redirects.extend(inner.redirects)
+        self.problems.extend(p._replace(line=p.line + line) for p in inner.problems)
 
     # -- words ---------------------------------------------------------------
     def word(self, node: Any, depth: int) -> Word:
@@ -357,6 +383,23 @@ class _Walker:
                 self.expansion(child, depth + 1)
             else:
                 self.word(child, depth + 1)
+
+
+def _as_double_quoted(body: str) -> str:
+    """Here-doc text rewritten so that inside double quotes it means the same."""
+    out = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            # `\"` is two literal characters in a here-doc; other escapes mean the same.
+            out.append('\\\\\\"' if nxt == '"' else ch + nxt)
+            i += 2
+            continue
+        out.append('\\"' if ch == '"' else ch)
+        i += 1
+    return "".join(out)
 
 
 def _text(node: Any) -> str:

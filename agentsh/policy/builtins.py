@@ -35,8 +35,6 @@ REFUSED: dict[str, str] = {
     "complete": "complete -C/-F runs code for completion",
     "compgen": "compgen -C/-F runs code",
     "compopt": "completion is not used",
-    "mapfile": "mapfile -C runs a callback; read the file with a loop instead",
-    "readarray": "readarray -C runs a callback; read the file with a loop instead",
     "caller": "only meaningful in functions",
     "return": "only meaningful in functions",
     "coproc": "coprocesses are not supported",
@@ -60,6 +58,11 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
         return "command bypasses command checking (only `command -v NAME` is allowed)"
     if name in REFUSED:
         return REFUSED[name]
+    if name in ("mapfile", "readarray"):
+        for word in args:
+            text = word.value if word.value is not None else word.text
+            if text.startswith("-") and ("C" in text or "c" in text):
+                return f"{name} -C runs a callback as shell code"
     values = [w.value for w in args]
     for variable in _name_operands(name, args):
         if variable is None:
@@ -81,7 +84,7 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
     return ""
 
 
-_READ_VALUED = ("-d", "-i", "-n", "-N", "-p", "-t", "-u")
+_READ_VALUED = ("-d", "-i", "-n", "-N", "-p", "-t", "-u", "-C", "-c", "-s", "-O")
 
 
 def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
@@ -102,7 +105,7 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
             continue
         value = word.value
         if value is not None and value.startswith("-"):
-            if name == "read" and value in _READ_VALUED:
+            if name in ("read", "mapfile", "readarray") and value in _READ_VALUED:
                 skip = True
             elif name in ("read", "wait") and value in ("-a", "-p") and i + 1 < len(args):
                 out.append(name_of(args[i + 1]))
@@ -113,7 +116,7 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
         return out[1:2]
     if name == "wait":
         return []
-    return out if name in ("read", "unset", "export") else []
+    return out if name in ("read", "unset", "export", "mapfile", "readarray") else []
 
 
 def _set_problem(values: list[str | None]) -> str:

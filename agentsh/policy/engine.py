@@ -182,6 +182,8 @@ class Policy:
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
         names = (os.path.basename(name), program.basename)
         for assignment in assignments:
+            if assignment.name == "IFS" and program.identity == "builtin:read":
+                continue  # `IFS= read -r line`: only read's own word splitting changes
             problem = variable_problem(assignment.name, self.profile, rule.env)
             if problem:
                 return problem

@@ -23,7 +23,7 @@ WRITERS: dict[str, str] = {
     "shred": "all", "unlink": "all", "mv": "all", "ln": "last", "cp": "last", "install": "last",
     "chmod": "after-first", "chown": "after-first", "chgrp": "after-first", "mkfifo": "all",
     "mknod": "all", "rsync": "last", "scp": "last", "dd": "of", "sed": "in-place", "split": "last",
-    "patch": "all", "tar": "none", "unzip": "none", "sort": "none",
+    "patch": "all", "tar": "none", "unzip": "none", "sort": "none", "uniq": "last", "tree": "none",
 }
 # Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
 OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -32,6 +32,7 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "sort": ("-o", "--output"), "tar": ("-C", "--directory", "-f", "--file"),
     "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix"), "git": ("--output", "-o"),
+    "tree": ("-o",), "split": ("--additional-suffix",),
 }
 
 
