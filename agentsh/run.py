@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from .policy import Decision
 from .profile import Profile
+from .stream import Sink, relay_pipes
 
 BASH = "/bin/bash"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -50,17 +51,29 @@ class RunResult(NamedTuple):
     signal: int = 0
 
 
-def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = ()) -> RunResult:
+def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
+    return [BASH, "--noprofile", "--norc", "-c", script, *args]
+
+
+def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = (),
+             sink: Sink | None = None) -> RunResult:
     """Run the script in its own process group; forward signals; return bash-style status.
 
-    fork/exec by hand rather than subprocess: this is on every command's path and
-    subprocess costs milliseconds to import.
+    With a ``sink``, stdout and stderr go through pipes that agentsh relays (and
+    the sink sees every byte); without one the command writes to agentsh's own
+    stdout and stderr.  fork/exec by hand rather than subprocess: this is on
+    every command's path and subprocess costs milliseconds to import.
     """
-    argv = [BASH, "--noprofile", "--norc", "-c", script, *args]
+    argv = bash_argv(script, args)
     tty_fd = _foreground_tty()
+    pipes = [os.pipe(), os.pipe()] if sink is not None else []
     pid = os.fork()
     if pid == 0:  # child: never returns
+        for target, (_, write_end) in zip((1, 2), pipes, strict=False):
+            os.dup2(write_end, target)
         _exec_child(argv, dict(env), cwd, tty_fd)
+    for _read_end, write_end in pipes:
+        os.close(write_end)
     try:
         os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
     except OSError:
@@ -76,16 +89,29 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
+        if sink is not None:
+            relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink)
         _, status = os.waitpid(pid, 0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if tty_fd is not None:
             _set_foreground(tty_fd, os.getpgrp())
-    code = os.waitstatus_to_exitcode(status)
+    return result_of(status)
+
+
+def result_of(wait_status: int) -> RunResult:
+    code = os.waitstatus_to_exitcode(wait_status)
     if code < 0:
         return RunResult(status=128 - code, signal=-code)
     return RunResult(status=code)
+
+
+def reset_signals() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; a command must get the defaults, or
+    `yes | head -1` would never end."""
+    for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTTOU, signal.SIGWINCH):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _exec_child(argv: list[str], env: dict[str, str], cwd: str, tty_fd: int | None) -> None:
@@ -93,10 +119,7 @@ def _exec_child(argv: list[str], env: dict[str, str], cwd: str, tty_fd: int | No
         os.setpgid(0, 0)
         if tty_fd is not None:
             _set_foreground(tty_fd, os.getpgrp())
-        # Python ignores SIGPIPE and SIGXFSZ; the command must get the defaults, or
-        # `yes | head -1` would never end.
-        for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTTOU):
-            signal.signal(sig, signal.SIG_DFL)
+        reset_signals()
         os.chdir(cwd)
         os.closerange(3, 1 << 20)
         os.execve(argv[0], argv, env)

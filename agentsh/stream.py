@@ -1,0 +1,142 @@
+"""Output stream stage: relay a running command's output to the agent and to the sinks.
+
+Everything the agent sees passes through here once, so the recorder (and, later,
+the credential redactor) see exactly the same bytes.  Two shapes:
+
+- pipes: the command's stdout and stderr stay separate, as with `bash -c`;
+- a PTY: for terminals, with the agent's keystrokes relayed in and the window
+  size followed.
+
+Reads are large (64 KiB) and nothing is done per byte in Python: this path
+carries whole builds' worth of output.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+from collections.abc import Callable
+
+CHUNK = 65536
+Sink = Callable[[bytes], None]
+
+
+def write_all(fd: int, data: bytes) -> bool:
+    """Write everything; False if the reader has gone away (EPIPE)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except BrokenPipeError:
+            return False
+        view = view[written:]
+    return True
+
+
+def relay_pipes(sources: dict[int, int], sink: Sink) -> None:
+    """Copy each pipe (read fd -> our output fd) until all reach EOF.
+
+    When the agent stops reading one of our outputs, that pipe is closed too, so
+    the command gets SIGPIPE on its next write, as it would under `bash -c`.
+    """
+    open_fds = dict(sources)
+    while open_fds:
+        try:
+            ready, _, _ = select.select(list(open_fds), [], [])
+        except InterruptedError:
+            continue
+        for fd in ready:
+            try:
+                data = os.read(fd, CHUNK)
+            except InterruptedError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                os.close(fd)
+                del open_fds[fd]
+                continue
+            sink(data)
+            if not write_all(open_fds[fd], data):
+                os.close(fd)
+                del open_fds[fd]
+
+
+class PtyRelay:
+    """Relay between the agent's terminal (or pipes) and a command's PTY."""
+
+    def __init__(self, master_fd: int, sink: Sink, stdin_fd: int = 0, stdout_fd: int = 1,
+                 on_input: Sink | None = None, on_resize: Callable[[], None] | None = None) -> None:
+        self.master_fd = master_fd
+        self.sink = sink
+        self.stdin_fd = stdin_fd
+        self.stdout_fd = stdout_fd
+        self.on_input = on_input
+        self.on_resize = on_resize
+        self._resized = False
+
+    def run(self, child_done: Callable[[], bool]) -> None:
+        """Relay until the command has exited and its output is drained."""
+        previous = signal.signal(signal.SIGWINCH, self._note_resize) if self.on_resize else None
+        reading_stdin = self.stdin_fd >= 0
+        try:
+            while True:
+                if self._resized and self.on_resize is not None:
+                    self._resized = False
+                    self.on_resize()
+                fds = [self.master_fd] + ([self.stdin_fd] if reading_stdin else [])
+                try:
+                    ready, _, _ = select.select(fds, [], [], 0.2)
+                except InterruptedError:
+                    continue
+                if self.master_fd in ready:
+                    try:
+                        data = os.read(self.master_fd, CHUNK)
+                    except InterruptedError:
+                        continue
+                    except OSError as err:  # EIO: the last holder of the PTY slave closed it
+                        if err.errno != errno.EIO:
+                            raise
+                        data = b""
+                    if not data:
+                        return
+                    self.sink(data)
+                    write_all(self.stdout_fd, data)
+                elif not ready and child_done():
+                    self._drain()
+                    return
+                if reading_stdin and self.stdin_fd in ready:
+                    data = os.read(self.stdin_fd, CHUNK)
+                    if not data:
+                        reading_stdin = False
+                        continue
+                    if self.on_input is not None:
+                        self.on_input(data)
+                    write_all(self.master_fd, data)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGWINCH, previous)
+
+    def _drain(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.master_fd], [], [], 0)
+            if not ready:
+                return
+            try:
+                data = os.read(self.master_fd, CHUNK)
+            except OSError:
+                return
+            if not data:
+                return
+            self.sink(data)
+            write_all(self.stdout_fd, data)
+
+    def _note_resize(self, _signum: int, _frame: object) -> None:
+        self._resized = True
