@@ -77,31 +77,55 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    argv0 = sys.argv[0] if argv0 is None else argv0
     if argv and argv[0] in SUBCOMMANDS:
         from .cli import run_cli
 
         return run_cli(argv)
     try:
         args = parse_shell_args(argv)
-        from .session import session_from_environ
-
-        if args.command is not None:
-            return session_from_environ(args.profile).run_line(args.command, args.args)
-        if args.stdin or not os.isatty(0):
-            script = sys.stdin.buffer.read(MAX_STDIN_SCRIPT + 1)
-            if len(script) > MAX_STDIN_SCRIPT:
-                sys.stderr.write("agentsh: denied: the script on standard input is larger than 1 MiB\n")
-                return EXIT_DENIED
-            line = script.decode("utf-8", "surrogateescape")
-            return session_from_environ(args.profile).run_line(line)
-        raise UsageError("the interactive shell is not available yet; use -c 'LINE'")
+        # sshd and login(1) start a login shell as "-agentsh".
+        args.login = args.login or os.path.basename(argv0).startswith("-")
+        return run_shell(args)
     except AgentshError as err:
         sys.stderr.write(f"agentsh: {err}\n")
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def run_shell(args: ShellArgs) -> int:
+    from .session import session_from_environ, user_name
+    from .sysconfig import SYSTEM_CONFIG, enforced_profile
+
+    profile = args.profile
+    enforced = enforced_profile(user_name())
+    if enforced is not None:
+        if profile is not None and profile != enforced:
+            raise UsageError(f"this account's profile is set to '{enforced}' by {SYSTEM_CONFIG}; -p cannot change it")
+        profile = enforced
+    terminal = os.isatty(0) and os.isatty(1)
+    if args.command is not None:
+        session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")
+        try:
+            return session.run_line(args.command, args.args)
+        finally:
+            session.close()
+    if not args.stdin and (args.interactive or os.isatty(0)):
+        from .interactive import run_interactive
+
+        return run_interactive(session_from_environ(profile, terminal=True, title_command="agentsh -i"))
+    script = sys.stdin.buffer.read(MAX_STDIN_SCRIPT + 1)
+    if len(script) > MAX_STDIN_SCRIPT:
+        sys.stderr.write("agentsh: denied: the script on standard input is larger than 1 MiB\n")
+        return EXIT_DENIED
+    session = session_from_environ(profile, title_command="agentsh -s")
+    try:
+        return session.run_line(script.decode("utf-8", "surrogateescape"))
+    finally:
+        session.close()
 
 
 def entry() -> None:

@@ -12,7 +12,7 @@ import termios
 import tty
 from collections.abc import Callable, Mapping
 
-from .run import FORWARDED, RunResult, bash_argv, reset_signals, result_of
+from .run import FORWARDED, RunResult, bash_argv, kill_and_reap, reset_signals, result_of
 from .stream import PtyRelay, Sink
 
 DEFAULT_SIZE = (24, 80)
@@ -35,9 +35,16 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
     from ptyprocess import PtyProcess
 
     stdin_is_tty = os.isatty(0)
+    relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input)
+    previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
     size = terminal_size(0 if stdin_is_tty else 1)
-    child = PtyProcess.spawn(bash_argv(script, args), cwd=cwd, env=dict(env), dimensions=size,
-                             pass_fds=pass_fds, preexec_fn=reset_signals)
+    try:
+        child = PtyProcess.spawn(bash_argv(script, args), cwd=cwd, env=dict(env), dimensions=size,
+                                 pass_fds=pass_fds, preexec_fn=reset_signals)
+    except BaseException:
+        signal.signal(signal.SIGWINCH, previous_winch)
+        raise
+    relay.master_fd = child.fd
 
     def forward(signum: int, _frame: object) -> None:
         try:
@@ -51,8 +58,11 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
         if on_resize is not None:
             on_resize(cols, rows)
 
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED
-                if sig != signal.SIGINT or not stdin_is_tty}
+    relay.on_resize = resized
+
+    # Ctrl-C normally reaches the command as a byte on its own terminal; a SIGINT that
+    # reaches agentsh instead (typed just before raw mode took effect) is passed on.
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     saved = termios.tcgetattr(0) if stdin_is_tty else None
     statuses: list[int] = []
 
@@ -66,14 +76,19 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
     try:
         if saved is not None:
             tty.setraw(0)  # keystrokes, Ctrl-C included, go to the command's terminal
-        PtyRelay(child.fd, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, on_resize=resized).run(reaped)
+        relay.run(reaped)
         if not statuses:
             statuses.append(os.waitpid(child.pid, 0)[1])
+    except BaseException:
+        if not statuses:
+            kill_and_reap(child.pid)  # a failing relay (say, the recording) must not leave it running
+        raise
     finally:
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.signal(signal.SIGWINCH, previous_winch)
         # We reaped the child ourselves; tell ptyprocess so it neither waits nor sleeps.
         child.terminated = True
         child.fileobj.close()

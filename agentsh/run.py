@@ -92,12 +92,26 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
         if sink is not None:
             relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink)
         _, status = os.waitpid(pid, 0)
+    except BaseException:
+        kill_and_reap(pid)  # a failing relay (say, the recording) must not leave it running
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if tty_fd is not None:
             _set_foreground(tty_fd, os.getpgrp())
     return result_of(status)
+
+
+def kill_and_reap(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def result_of(wait_status: int) -> RunResult:

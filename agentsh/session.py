@@ -1,21 +1,35 @@
-"""Session: one profile view and one call, `run_line`, used by every frontend."""
+"""Session: one profile view, one recording, and one call, `run_line`, for every frontend.
+
+Frontends (`agentsh -c`, the interactive shell, the login shell) only adapt I/O
+to it.  Its inputs and outputs are plain data so it can later live in another
+process behind a socket.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
 from collections.abc import Mapping
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
 from .policy import Decision, Policy
 from .profile import Host, Profile
+
+if TYPE_CHECKING:
+    from .record.asciicast import Recorder
+
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class SessionConfig(NamedTuple):
     profile: str | None  # -p value: a path or a name; None for the embedded default
     environ: Mapping[str, str]
     cwd: str
+    terminal: bool = False  # run commands on a PTY (agentsh's own stdin/stdout are a terminal)
+    title_command: str = "agentsh"  # what the recording header says was run
 
 
 def load_policy(spec: str | None, host: Host) -> Policy:
@@ -46,25 +60,168 @@ class Session:
         self.host = Host.from_environ(config.environ, config.cwd)
         self.policy = load_policy(config.profile, self.host)
         self.stderr = stderr or sys.stderr
+        self.cwd = config.cwd
+        # Values of passed variables the agent exported in earlier interactive lines.
+        self.exports: dict[str, str | None] = {}
+        given = config.environ.get("AGENTSH_SESSION", "")
+        self.session_id = given if SESSION_ID.fullmatch(given) else ""
+        self.user = user_name()
+        self._recorder: Recorder | None = None
+        self._record_error = ""
+        self._commands = 0
 
     @property
     def profile(self) -> Profile:
         return self.policy.profile
 
+    # -- recording -------------------------------------------------------------------
+    def recorder(self) -> Recorder | None:
+        """The session's recording, opened on first use; None if it cannot be written."""
+        if self._recorder is not None or self._record_error:
+            return self._recorder
+        from .ptyrun import terminal_size
+
+        try:  # TEMP-RECORDER: until agentsh.record lands
+            from .record.asciicast import RecordingError, default_directory, new_session_id, open_recording
+        except ModuleNotFoundError:
+            self._record_error = "TEMP"
+            return None
+
+        self.session_id = self.session_id or new_session_id()
+        directory = self.profile.record_dir or default_directory(self.config.environ)
+        rows, cols = terminal_size(1)
+        try:
+            self._recorder = open_recording(
+                directory, self.session_id, width=cols, height=rows,
+                title=f"agentsh {self.profile.name} {self.session_id} {self.user}",
+                command=self.config.title_command,
+                env={"SHELL": "agentsh", "TERM": self.config.environ.get("TERM", "")},
+                record_input=self.profile.record_input)
+        except RecordingError as err:
+            self._record_error = str(err)
+        return self._recorder
+
+    def record(self, data: bytes, *, crlf: bool = False) -> None:
+        recorder = self.recorder()
+        if recorder is None:
+            return
+        from .record.asciicast import RecordingError
+
+        try:
+            recorder.output(data.replace(b"\n", b"\r\n") if crlf else data)
+        except RecordingError as err:
+            self._record_error = str(err)
+            self._recorder = None
+            if self.profile.record_required:
+                raise
+
+    def record_input(self, data: bytes) -> None:
+        """What the agent typed, as "i" events, only if the profile asks for it."""
+        recorder = self.recorder()
+        if recorder is not None and self.profile.record_input:
+            recorder.input(data)
+
+    def record_problem(self) -> str:
+        """Why commands may not run for lack of a recording ('' if they may)."""
+        self.recorder()
+        if self._record_error and self._record_error != "TEMP" and self.profile.record_required:
+            return f"cannot record this session: {self._record_error} (record.required is true)"
+        return ""
+
+    def close(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    # -- lines -----------------------------------------------------------------------
     def decide(self, line: str) -> Decision:
-        return self.policy.decide(line, self.config.cwd)
+        return self.policy.decide(line, self.cwd)
 
-    def run_line(self, line: str, args: tuple[str, ...] = ()) -> int:
+    def next_command_id(self) -> str:
+        self._commands += 1
+        return f"{self.session_id}.{int(time.time() * 1000):x}.{os.getpid():x}.{self._commands}"
+
+    def say(self, text: str) -> None:
+        """A message for the agent (stderr), recorded like everything it sees."""
+        RecordingError = _recording_error()
+
+        # A terminal session may be in raw mode (no output processing): end lines with CRLF.
+        self.stderr.write(text.replace("\n", "\r\n") if self.config.terminal else text)
+        self.stderr.flush()
+        try:
+            self.record(text.encode("utf-8", "replace"), crlf=True)
+        except RecordingError:
+            pass  # the next line is refused by record_problem
+
+    def run_line(self, line: str, args: tuple[str, ...] = (), echo: bool = True) -> int:
         """Check the line; run it if every command is allowed; return its exit status."""
-        from .run import bash_script, build_environment, run_bash
-
+        problem = self.record_problem()
+        if problem:
+            self.stderr.write(f"agentsh: denied: {problem}\n")
+            return EXIT_DENIED
+        if self._recorder is not None:
+            self._recorder.marker(self.next_command_id())
+            if echo:
+                self.record(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
         decision = self.decide(line)
         if not decision.allowed:
-            self.stderr.write(denial_message(decision))
-            self.stderr.flush()
+            self.say(denial_message(decision))
             return EXIT_DENIED
-        env = build_environment(self.profile, self.config.environ, self.config.cwd)
-        return run_bash(bash_script(decision), env, self.config.cwd, args).status
+        return self._run(decision, args)
+
+    def _run(self, decision: Decision, args: tuple[str, ...]) -> int:
+        RecordingError = _recording_error()
+        from .run import bash_script, build_environment, run_bash
+
+        environ = dict(self.config.environ)
+        for name, value in self.exports.items():
+            if value is None:
+                environ.pop(name, None)
+            else:
+                environ[name] = value
+        env = build_environment(self.profile, environ, self.cwd)
+        env["AGENTSH_SESSION"] = self.session_id or env.get("AGENTSH_SESSION", "")
+        script = bash_script(decision)
+        try:
+            if self.config.terminal:
+                return self._run_terminal(script, env, args)
+            return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True)).status
+        except RecordingError as err:
+            self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
+            return EXIT_DENIED
+
+    def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...]) -> int:
+        from .ptyrun import run_bash_pty
+        from .state import StateChannel
+
+        recorder = self._recorder
+        with StateChannel(self.profile) as state:
+            result = run_bash_pty(
+                state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
+                on_input=recorder.input if recorder is not None and self.profile.record_input else None,
+                on_resize=recorder.resize if recorder is not None else None)
+            reported = state.collect()
+        self._apply_state(reported)
+        return result.status
+
+    def _apply_state(self, reported: tuple[str | None, dict[str, str | None]]) -> None:
+        """Keep `cd` and exports of passed variables for the next line, if they are allowed."""
+        cwd, exports = reported
+        if cwd and os.path.isdir(cwd) and not self.policy.paths.read_problem(os.path.realpath(cwd)):
+            self.cwd = cwd
+        from .policy.builtins import variable_problem
+
+        for name, value in exports.items():
+            if not variable_problem(name, self.profile):
+                self.exports[name] = value
+
+
+def _recording_error() -> type[Exception]:  # TEMP-RECORDER
+    try:
+        from .record.asciicast import RecordingError
+    except ModuleNotFoundError:
+        return OSError
+    return RecordingError
 
 
 def denial_message(decision: Decision, limit: int = 5) -> str:
@@ -90,8 +247,18 @@ def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def session_from_environ(profile: str | None) -> Session:
-    return Session(SessionConfig(profile=profile, environ=dict(os.environ), cwd=_cwd()))
+def user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def session_from_environ(profile: str | None, terminal: bool = False, title_command: str = "agentsh") -> Session:
+    return Session(SessionConfig(profile=profile, environ=dict(os.environ), cwd=_cwd(), terminal=terminal,
+                                 title_command=title_command))
 
 
 def _cwd() -> str:

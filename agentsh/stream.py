@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import select
-import signal
 from collections.abc import Callable
 
 CHUNK = 65536
@@ -80,49 +79,49 @@ class PtyRelay:
         self.stdout_fd = stdout_fd
         self.on_input = on_input
         self.on_resize = on_resize
-        self._resized = False
+        # Set by the owner's SIGWINCH handler, which it installs before spawning the
+        # command so that no resize is lost in between.
+        self.resized = False
+
+    def note_resize(self, _signum: int, _frame: object) -> None:
+        self.resized = True
 
     def run(self, child_done: Callable[[], bool]) -> None:
         """Relay until the command has exited and its output is drained."""
-        previous = signal.signal(signal.SIGWINCH, self._note_resize) if self.on_resize else None
         reading_stdin = self.stdin_fd >= 0
-        try:
-            while True:
-                if self._resized and self.on_resize is not None:
-                    self._resized = False
-                    self.on_resize()
-                fds = [self.master_fd] + ([self.stdin_fd] if reading_stdin else [])
+        while True:
+            if self.resized and self.on_resize is not None:
+                self.resized = False
+                self.on_resize()
+            fds = [self.master_fd] + ([self.stdin_fd] if reading_stdin else [])
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.2)
+            except InterruptedError:
+                continue
+            if self.master_fd in ready:
                 try:
-                    ready, _, _ = select.select(fds, [], [], 0.2)
+                    data = os.read(self.master_fd, CHUNK)
                 except InterruptedError:
                     continue
-                if self.master_fd in ready:
-                    try:
-                        data = os.read(self.master_fd, CHUNK)
-                    except InterruptedError:
-                        continue
-                    except OSError as err:  # EIO: the last holder of the PTY slave closed it
-                        if err.errno != errno.EIO:
-                            raise
-                        data = b""
-                    if not data:
-                        return
-                    self.sink(data)
-                    write_all(self.stdout_fd, data)
-                elif not ready and child_done():
-                    self._drain()
+                except OSError as err:  # EIO: the last holder of the PTY slave closed it
+                    if err.errno != errno.EIO:
+                        raise
+                    data = b""
+                if not data:
                     return
-                if reading_stdin and self.stdin_fd in ready:
-                    data = os.read(self.stdin_fd, CHUNK)
-                    if not data:
-                        reading_stdin = False
-                        continue
-                    if self.on_input is not None:
-                        self.on_input(data)
-                    write_all(self.master_fd, data)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGWINCH, previous)
+                self.sink(data)
+                write_all(self.stdout_fd, data)
+            elif not ready and child_done():
+                self._drain()
+                return
+            if reading_stdin and self.stdin_fd in ready:
+                data = os.read(self.stdin_fd, CHUNK)
+                if not data:
+                    reading_stdin = False
+                    continue
+                if self.on_input is not None:
+                    self.on_input(data)
+                write_all(self.master_fd, data)
 
     def _drain(self) -> None:
         while True:
@@ -137,6 +136,3 @@ class PtyRelay:
                 return
             self.sink(data)
             write_all(self.stdout_fd, data)
-
-    def _note_resize(self, _signum: int, _frame: object) -> None:
-        self._resized = True

@@ -156,6 +156,8 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             for sub, items in value.items():
                 section[sub] = _union(section.get(sub, []), items)
             out[key] = section
+        elif key == "record":
+            out[key] = {**out.get(key, {}), **value}
         elif key == "env":
             env = {"pass": list(out.get("env", {}).get("pass", [])),
                    "set": dict(out.get("env", {}).get("set", {}))}
@@ -216,6 +218,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         ))
     tests = merged.get("tests", {})
     env = merged.get("env", {})
+    record = merged.get("record", {})
     return Profile(
         name=merged.get("name", "profile"),
         source=display_name(files[-1]),
@@ -232,6 +235,9 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         rules=tuple(rules),
         tests=ProfileTests(**{k: tuple(v) for k, v in tests.items()}),
         description=merged.get("description", ""),
+        record_dir=_expand(record["dir"], host, workspace)[0] if record.get("dir") else "",
+        record_required=record.get("required", True),
+        record_input=record.get("input", False),
     )
 
 

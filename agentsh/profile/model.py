@@ -50,3 +50,6 @@ class Profile(NamedTuple):
     rules: tuple[Rule, ...]
     tests: ProfileTests = ProfileTests()
     description: str = ""
+    record_dir: str = ""  # "" means the XDG state directory
+    record_required: bool = True  # refuse to run commands that cannot be recorded
+    record_input: bool = False  # also record what the agent types ("i" events)

@@ -13,7 +13,8 @@ from .model import ANY_REST, DECISIONS, ArgPattern
 from .yamlsrc import Located, Path
 
 TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "write",
-            "path", "env", "commands", "tests"}
+            "path", "env", "commands", "tests", "record"}
+RECORD_KEYS = {"dir", "required", "input"}
 ROOT_KEYS = {"allow", "deny"}
 ENV_KEYS = {"pass", "set"}
 RULE_KEYS = {"name", "run", "args", "decision", "message", "env"}
@@ -62,6 +63,16 @@ def validate_file(src: Located) -> dict[str, Any]:
                 if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                     raise src.error(("env", "set", name), "must be a string")
             out["env"]["set"] = {k: str(v) for k, v in values.items()}
+    if "record" in data:
+        record = _mapping(src, ("record",), data["record"], RECORD_KEYS)
+        out["record"] = {}
+        if "dir" in record:
+            out["record"]["dir"] = _string(src, ("record", "dir"), record["dir"])
+        for key in ("required", "input"):
+            if key in record:
+                if not isinstance(record[key], bool):
+                    raise src.error(("record", key), "must be true or false")
+                out["record"][key] = record[key]
     if "commands" in data:
         rules = data["commands"]
         if not isinstance(rules, list):

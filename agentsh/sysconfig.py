@@ -1,0 +1,75 @@
+"""The host's agentsh configuration: which profile each user (or group) must use.
+
+When agentsh is an account's login shell, the account must not choose its own
+profile, so a mapping here overrides `-p`.  The file is the admin's: if it
+exists but is broken, agentsh refuses to run anything (fail closed).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+
+from .errors import ConfigError
+
+SYSTEM_CONFIG = "/etc/agentsh/config.yaml"
+TOP_KEYS = {"agentsh", "profiles"}
+PROFILE_KEYS = {"users", "groups", "default"}
+
+
+def enforced_profile(user: str, path: str | None = None) -> str | None:
+    """The profile the config assigns to `user`, or None when the config says nothing."""
+    path = path or SYSTEM_CONFIG
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the system config: {err}", file=path) from None
+    from .profile.yamlsrc import load_yaml
+
+    src = load_yaml(text, path)
+    data = src.data
+    if not isinstance(data, dict):
+        raise src.error((), "must be a mapping")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise src.error((key,), f"unknown key '{key}'; known keys: {', '.join(sorted(TOP_KEYS))}")
+    if data.get("agentsh") != 1:
+        raise src.error(("agentsh",), "missing or unsupported format version; write 'agentsh: 1'")
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise src.error(("profiles",), "must be a mapping")
+    for key, value in profiles.items():
+        if key not in PROFILE_KEYS:
+            raise src.error(("profiles", key), f"unknown key '{key}'; known keys: {', '.join(sorted(PROFILE_KEYS))}")
+        if key in ("users", "groups") and not (isinstance(value, dict) and
+                                                all(isinstance(v, str) for v in value.values())):
+            raise src.error(("profiles", key), "must map names to profile names")
+        if key == "default" and not isinstance(value, str):
+            raise src.error(("profiles", key), "must be a profile name")
+    users = profiles.get("users", {})
+    if user in users:
+        return str(users[user])
+    member_of = set(_groups_of(user))
+    for group, profile in profiles.get("groups", {}).items():  # first listed group wins
+        if group in member_of:
+            return str(profile)
+    default = profiles.get("default")
+    return str(default) if default else None
+
+
+def _groups_of(user: str) -> list[str]:
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return []
+    names = []
+    for gid in os.getgrouplist(user, entry.pw_gid):
+        try:
+            names.append(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue
+    return names

@@ -1,0 +1,141 @@
+"""The interactive shell, driven over a real PTY the way agent harnesses drive a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import write_profile
+
+PROFILE = """\
+agentsh: 1
+name: itest
+extends: [base]
+write: {{allow: ["{{workspace}}", "/tmp"]}}
+env: {{pass: [GOOD_VAR]}}
+record: {{dir: "{record}"}}
+path: ["{bindir}", /usr/bin, /bin]
+commands:
+  - name: tools
+    run: [ls, cat, sleep, stty, tput, python3]
+    decision: allow
+"""
+PROMPT = r"agentsh\(itest\):[^\r\n]*\$ "
+
+
+@pytest.fixture
+def record_dir(tmp_path: Path) -> Path:
+    return tmp_path / "recordings"
+
+
+@pytest.fixture
+def shell(tmp_path: Path, workspace: Path, agentsh_env: dict[str, str], record_dir: Path) -> Iterator[pexpect.spawn]:
+    profile = write_profile(tmp_path, "itest", PROFILE.format(record=record_dir, bindir=Path(sys.executable).parent))
+    child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i", "-p", str(profile)], cwd=str(workspace),
+                          env=agentsh_env, dimensions=(30, 100), encoding="utf-8", timeout=20)
+    child.expect(PROMPT)
+    yield child
+    child.close(force=True)
+
+
+def run(child: pexpect.spawn, line: str) -> str:
+    child.sendline(line)
+    child.expect(PROMPT)
+    return child.before.replace("\r\n", "\n")
+
+
+def test_allowed_and_denied_lines(shell: pexpect.spawn) -> None:
+    assert "hello" in run(shell, "echo hello")
+    out = run(shell, "curl http://127.0.0.1/")
+    assert "agentsh: denied: curl http://127.0.0.1/:" in out
+    assert "hi" in run(shell, "echo hi")  # a denial does not end the session
+
+
+def test_cd_and_exports_persist_nothing_else_leaks(shell: pexpect.spawn, workspace: Path) -> None:
+    (workspace / "sub").mkdir()
+    run(shell, "cd sub")
+    assert f"{workspace}/sub" in run(shell, "pwd")
+    run(shell, "export GOOD_VAR=kept")
+    assert "[kept]" in run(shell, 'echo "[$GOOD_VAR]"')
+    run(shell, "plain=1; set -o noglob")
+    out = run(shell, 'echo "[$plain]" "$-"')
+    assert "[]" in out and "f" not in out.split("]")[-1]
+    assert "denied" in run(shell, "cd ~/.ssh")
+    assert f"{workspace}/sub" in run(shell, "pwd")
+
+
+def test_ctrl_c_interrupts_the_command_not_the_shell(shell: pexpect.spawn) -> None:
+    shell.sendline("echo started; sleep 30")
+    shell.expect("\nstarted")
+    shell.sendintr()
+    shell.expect(PROMPT, timeout=10)
+    assert "still here" in run(shell, "echo still here")
+
+
+def test_window_size_is_passed_and_followed(shell: pexpect.spawn) -> None:
+    assert "30 100" in run(shell, "stty size")
+    shell.setwinsize(40, 120)
+    assert "40 120" in run(shell, "stty size")
+    shell.sendline("sleep 1; stty size")
+    shell.expect("sleep 1")
+    shell.setwinsize(33, 90)  # while the command runs
+    shell.expect(PROMPT)
+    assert "33 90" in shell.before
+
+
+def test_full_screen_program(shell: pexpect.spawn, workspace: Path) -> None:
+    (workspace / "screen.py").write_text(
+        "import curses\n"
+        "def main(s):\n"
+        "    s.addstr(5, 10, 'FULL SCREEN OK')\n"
+        "    s.refresh()\n"
+        "    s.getch()\n"
+        "curses.wrapper(main)\n"
+        "print('left screen')\n")
+    shell.sendline("python3 screen.py")
+    shell.expect("FULL SCREEN OK")
+    shell.send("q")
+    shell.expect("left screen")
+    shell.expect(PROMPT)
+
+
+def test_exit_and_ctrl_d_end_the_session(shell: pexpect.spawn) -> None:
+    shell.sendline("exit 3")
+    shell.expect(pexpect.EOF)
+    shell.close()
+    assert shell.exitstatus == 3
+
+
+def test_ctrl_d(shell: pexpect.spawn) -> None:
+    shell.sendeof()
+    shell.expect(pexpect.EOF)
+    shell.close()
+    assert shell.exitstatus == 0
+
+
+def test_session_is_recorded(shell: pexpect.spawn, record_dir: Path) -> None:
+    run(shell, "echo recorded-output")
+    run(shell, "curl http://127.0.0.1/")
+    shell.setwinsize(25, 81)
+    run(shell, "stty size")
+    shell.sendline("exit")
+    shell.expect(pexpect.EOF)
+    [cast] = record_dir.glob("*.cast")
+    assert cast.stat().st_mode & 0o777 == 0o600
+    lines = cast.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["version"] == 2 and isinstance(header["timestamp"], int)
+    assert header["title"].startswith("agentsh itest ")
+    events = [json.loads(line) for line in lines[1:]]
+    text = "".join(e[2] for e in events if e[1] == "o")
+    assert "agentsh(itest):" in text and "echo recorded-output" in text and "recorded-output\r\n" in text
+    assert "agentsh: denied: curl" in text
+    assert sum(1 for e in events if e[1] == "m") == 3
+    assert ["r", "81x25"] in [e[1:] for e in events]
+    times = [e[0] for e in events]
+    assert times == sorted(times)

@@ -1,0 +1,56 @@
+"""/etc/agentsh/config.yaml maps accounts to profiles; a mapped account cannot pick another."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from pathlib import Path
+
+import pytest
+
+from agentsh import main as agentsh_main
+from agentsh import sysconfig
+from agentsh.errors import ConfigError
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+MY_GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_no_config_means_no_mapping(tmp_path: Path) -> None:
+    assert sysconfig.enforced_profile(ME, str(tmp_path / "absent.yaml")) is None
+
+
+def test_user_then_first_matching_group_then_default(tmp_path: Path) -> None:
+    by_user = config(tmp_path, f"agentsh: 1\nprofiles:\n  users: {{{ME}: reviewer}}\n  groups: {{{MY_GROUP}: developer}}\n"
+                               "  default: default\n")
+    assert sysconfig.enforced_profile(ME, by_user) == "reviewer"
+    by_group = config(tmp_path, f"agentsh: 1\nprofiles:\n  groups: {{nosuchgroup: x, {MY_GROUP}: developer}}\n")
+    assert sysconfig.enforced_profile(ME, by_group) == "developer"
+    fallback = config(tmp_path, "agentsh: 1\nprofiles: {default: base}\n")
+    assert sysconfig.enforced_profile(ME, fallback) == "base"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("agentsh: 1\nprofile: {}\n", "unknown key 'profile'"),
+    ("agentsh: 1\nprofiles: {user: {}}\n", "unknown key 'user'"),
+    ("agentsh: 1\nprofiles: {users: [a]}\n", "must map names to profile names"),
+    ("profiles: {}\n", "unsupported format version"),
+    ("agentsh: 1\nprofiles: [\n", "YAML error"),
+])
+def test_broken_config_fails_closed(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        sysconfig.enforced_profile(ME, config(tmp_path, text))
+
+
+def test_mapped_account_cannot_choose_another_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: base}}}}\n"))
+    assert agentsh_main.main(["-p", "default", "-c", "true"], argv0="agentsh") == 2
+    assert "profile is set to 'base'" in capsys.readouterr().err
