@@ -52,6 +52,7 @@ def run_interactive(session: Session) -> int:
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupt)
+    session.watch_profile()
     try:
         while True:
             text = prompt(session)
@@ -72,6 +73,9 @@ def run_interactive(session: Session) -> int:
             session.record_input(line.encode("utf-8", "surrogateescape") + b"\r")
             if not line.strip():
                 continue
+            notice = session.refresh()
+            if notice:
+                session.say(notice)
             status = exit_status(line, last)
             if status is not None:
                 return status

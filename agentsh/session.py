@@ -20,6 +20,7 @@ from .profile import Host, Profile
 
 if TYPE_CHECKING:
     from .record.asciicast import Recorder
+    from .reload import ProfileWatcher
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -69,6 +70,8 @@ class Session:
         self._recorder: Recorder | None = None
         self._record_error = ""
         self._commands = 0
+        self._watcher: ProfileWatcher | None = None
+        self.revoked = ""  # why every command is refused (the profile was deleted), or ""
 
     @property
     def profile(self) -> Profile:
@@ -128,7 +131,41 @@ class Session:
             return f"cannot record this session: {self._record_error} (record.required is true)"
         return ""
 
+    # -- live profile reload -------------------------------------------------------------
+    def watch_profile(self) -> None:
+        """Follow edits of the profile's files (interactive sessions live long enough to need it)."""
+        from .reload import ProfileWatcher
+
+        self._watcher = ProfileWatcher(self.profile.paths)
+
+    def refresh(self) -> str:
+        """Apply profile edits before the next line; a message for the agent, '' if none.
+
+        A broken edit keeps the last good profile; a deleted profile refuses every
+        command until it is back (fail closed).
+        """
+        if self._watcher is None or not self._watcher.changed():
+            return ""
+        before = self.profile
+        try:
+            policy = load_policy(self.config.profile, self.host)
+        except ConfigError as err:
+            if not os.path.exists(before.paths[-1]):
+                self.revoked = f"the profile {before.source} was deleted; every command is refused until it returns"
+                return f"agentsh: {self.revoked}\n"
+            return f"agentsh: the profile edit was rejected; keeping the last good profile: {err}\n"
+        self.revoked = ""
+        self.policy = policy
+        self._watcher.watch(policy.profile.paths)
+        if policy.profile.sha256 == before.sha256:
+            return ""
+        return (f"agentsh: profile {policy.profile.name} reloaded "
+                f"({before.sha256[:12]} -> {policy.profile.sha256[:12]})\n")
+
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
@@ -163,6 +200,9 @@ class Session:
             self._recorder.marker(self.next_command_id())
             if echo:
                 self.record(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
+        if self.revoked:
+            self.say(f"agentsh: denied: {self.revoked}\n")
+            return EXIT_DENIED
         decision = self.decide(line)
         if not decision.allowed:
             self.say(denial_message(decision))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +140,32 @@ def test_session_is_recorded(shell: pexpect.spawn, record_dir: Path) -> None:
     assert ["r", "81x25"] in [e[1:] for e in events]
     times = [e[0] for e in events]
     assert times == sorted(times)
+
+
+def test_profile_edit_applies_at_the_next_line(shell: pexpect.spawn, tmp_path: Path) -> None:
+    profile = tmp_path / "itest.yaml"
+    assert "README.md" in run(shell, "ls")
+    # An editor-style save: write a new file, rename it over the old one.
+    edited = tmp_path / "itest.yaml.new"
+    edited.write_text(profile.read_text().replace("run: [ls, cat,", "run: [cat,"))
+    edited.rename(profile)
+    time.sleep(0.5)
+    out = run(shell, "ls")
+    assert "reloaded" in out and "agentsh: denied: ls" in out
+    assert "hi" in run(shell, "echo hi")
+
+
+def test_broken_edit_keeps_last_good_and_deletion_fails_closed(shell: pexpect.spawn, tmp_path: Path) -> None:
+    profile = tmp_path / "itest.yaml"
+    good = profile.read_text()
+    profile.write_text(good + "bogus_key: 1\n")
+    time.sleep(0.5)
+    out = run(shell, "ls")
+    assert "edit was rejected" in out and "unknown key 'bogus_key'" in out and "README.md" in out
+    profile.unlink()
+    time.sleep(0.5)
+    out = run(shell, "echo gone")
+    assert "was deleted; every command is refused" in out and "\ngone" not in out
+    profile.write_text(good)
+    time.sleep(0.5)
+    assert "back" in run(shell, "echo back")

@@ -223,6 +223,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         name=merged.get("name", "profile"),
         source=display_name(files[-1]),
         files=tuple(display_name(f) for f in files),
+        paths=tuple(os.path.abspath(f) for f in files),
         sha256=sha256,
         workspace=workspace,
         read_allow=roots("read", "allow"),

@@ -53,3 +53,4 @@ class Profile(NamedTuple):
     record_dir: str = ""  # "" means the XDG state directory
     record_required: bool = True  # refuse to run commands that cannot be recorded
     record_input: bool = False  # also record what the agent types ("i" events)
+    paths: tuple[str, ...] = ()  # the real paths of `files`, for watching them
