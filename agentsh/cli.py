@@ -82,6 +82,51 @@ def profile_check(strict: bool, files: tuple[str, ...]) -> None:
         sys.exit(EXIT_USAGE)
 
 
+@cli.command()
+@click.option("--spool", default=None, help="Approval spool directory.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def approvals(spool: str | None, as_json: bool) -> None:
+    """List commands waiting for approval."""
+    import time
+
+    from .approve import pending, spool_dir
+
+    requests = pending(spool or spool_dir(os.environ))
+    if as_json:
+        click.echo(json.dumps(requests, indent=2))
+        return
+    if not requests:
+        click.echo("no pending approvals")
+        return
+    for request in requests:
+        age = time.time() - float(request.get("created", 0))
+        click.echo(f"{request['id']}  {age:5.0f}s  session {request.get('session', '?')}  user {request.get('user', '?')}"
+                   f"  rule {request.get('rule', '?')}\n          {request.get('line', '')}")
+
+
+@cli.command()
+@click.option("--spool", default=None, help="Approval spool directory.")
+@click.argument("request_id")
+def approve(spool: str | None, request_id: str) -> None:
+    """Approve a waiting command (run it from your own terminal, not from an agent)."""
+    from .approve import decide, spool_dir
+
+    who = decide(spool or spool_dir(os.environ), request_id, True, "approved", os.environ)
+    click.echo(f"approved {request_id} as {who.user} (uid {who.uid})")
+
+
+@cli.command()
+@click.option("--spool", default=None, help="Approval spool directory.")
+@click.option("--reason", required=True, help="Told to the agent and kept in the audit trail.")
+@click.argument("request_id")
+def deny(spool: str | None, reason: str, request_id: str) -> None:
+    """Deny a waiting command."""
+    from .approve import decide, spool_dir
+
+    who = decide(spool or spool_dir(os.environ), request_id, False, reason, os.environ)
+    click.echo(f"denied {request_id} as {who.user} (uid {who.uid})")
+
+
 def run_cli(argv: list[str]) -> int:
     try:
         cli.main(args=argv, prog_name="agentsh", standalone_mode=False)

@@ -9,7 +9,8 @@ import sys
 
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
-SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help"})
+SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help", "approvals",
+                         "approve", "deny", "sessions", "replay", "audit"})
 MAX_STDIN_SCRIPT = 1 << 20
 
 

@@ -65,7 +65,7 @@ class Session:
         # Values of passed variables the agent exported in earlier interactive lines.
         self.exports: dict[str, str | None] = {}
         given = config.environ.get("AGENTSH_SESSION", "")
-        self.session_id = given if SESSION_ID.fullmatch(given) else ""
+        self.session_id = given if SESSION_ID.fullmatch(given) else new_session_id()
         self.user = user_name()
         self._recorder: Recorder | None = None
         self._record_error = ""
@@ -85,12 +85,11 @@ class Session:
         from .ptyrun import terminal_size
 
         try:  # TEMP-RECORDER: until agentsh.record lands
-            from .record.asciicast import RecordingError, default_directory, new_session_id, open_recording
+            from .record.asciicast import RecordingError, default_directory, open_recording
         except ModuleNotFoundError:
             self._record_error = "TEMP"
             return None
 
-        self.session_id = self.session_id or new_session_id()
         directory = self.profile.record_dir or default_directory(self.config.environ)
         rows, cols = terminal_size(1)
         try:
@@ -204,10 +203,33 @@ class Session:
             self.say(f"agentsh: denied: {self.revoked}\n")
             return EXIT_DENIED
         decision = self.decide(line)
+        if decision.decision == "ask":
+            decision = self._ask(decision)
         if not decision.allowed:
             self.say(denial_message(decision))
             return EXIT_DENIED
         return self._run(decision, args)
+
+    def _ask(self, decision: Decision) -> Decision:
+        """Wait for a person to approve or deny; return the decision to act on."""
+        from .approve import request_approval, spool_dir
+
+        deciding = decision.deciding
+        assert deciding is not None
+        outcome = request_approval(
+            spool_dir(self.config.environ),
+            {"session": self.session_id, "user": self.user, "line": decision.line, "rule": deciding.rule,
+             "command": deciding.command, "cwd": self.cwd, "profile": self.profile.name},
+            self.profile.approval_timeout,
+            on_waiting=lambda request_id: self.say(
+                f"agentsh: waiting for approval {request_id} (rule {deciding.rule})\n"))
+        who = outcome.approver
+        by = f" by {who.user} (uid {who.uid}{', ' + who.tty if who.tty else ''})" if who else ""
+        if outcome.approved:
+            self.say(f"agentsh: approved{by}\n")
+            return decision._replace(decision="allow", approver=who._asdict() if who else None)
+        verdict = deciding._replace(decision="deny", reason=f"not approved{by}: {outcome.reason}")
+        return decision._replace(decision="deny", verdicts=(verdict,), approver=who._asdict() if who else None)
 
     def _run(self, decision: Decision, args: tuple[str, ...]) -> int:
         RecordingError = _recording_error()
@@ -220,7 +242,7 @@ class Session:
             else:
                 environ[name] = value
         env = build_environment(self.profile, environ, self.cwd)
-        env["AGENTSH_SESSION"] = self.session_id or env.get("AGENTSH_SESSION", "")
+        env["AGENTSH_SESSION"] = self.session_id
         script = bash_script(decision)
         try:
             if self.config.terminal:
@@ -254,6 +276,13 @@ class Session:
         for name, value in exports.items():
             if not variable_problem(name, self.profile):
                 self.exports[name] = value
+
+
+def new_session_id() -> str:
+    """Sortable and unique: start time plus randomness."""
+    import secrets
+
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def _recording_error() -> type[Exception]:  # TEMP-RECORDER

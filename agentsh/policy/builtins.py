@@ -79,8 +79,8 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
         for word in args:
             if word.value is None:
                 return "unset of a computed name"
-            if word.value in dict(profile.env_set) or word.value == "PATH":
-                return f"unset {word.value} would remove a value the profile sets"
+            if word.value in dict(profile.env_set) or word.value == "PATH" or word.value.startswith("AGENTSH_"):
+                return f"unset {word.value} would remove a value the profile or agentsh sets"
     return ""
 
 

@@ -43,6 +43,7 @@ class Decision(NamedTuple):
     profile: str = ""
     profile_sha256: str = ""
     pins: tuple[tuple[str, str], ...] = ()  # (name, path) for `hash -p`
+    approver: dict[str, Any] | None = None  # who approved or denied an `ask`
 
     @property
     def allowed(self) -> bool:

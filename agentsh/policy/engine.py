@@ -66,7 +66,7 @@ class Policy:
                                         rule="write-roots" if redirect.writes else "read-roots"))
         decision = strictest([v.decision for v in flatten(verdicts)])
         pins = sorted({(v.name, v.path) for v in flatten(verdicts)
-                       if v.path and v.decision == "allow" and "/" not in v.name})
+                       if v.path and v.decision in ("allow", "ask") and "/" not in v.name})
         return Decision(line=parsed.source, decision=decision, verdicts=tuple(verdicts),
                         profile=self.profile.source, profile_sha256=self.profile.sha256,
                         pins=tuple(pins))

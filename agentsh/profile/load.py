@@ -156,7 +156,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             for sub, items in value.items():
                 section[sub] = _union(section.get(sub, []), items)
             out[key] = section
-        elif key == "record":
+        elif key in ("record", "approval"):
             out[key] = {**out.get(key, {}), **value}
         elif key == "env":
             env = {"pass": list(out.get("env", {}).get("pass", [])),
@@ -224,6 +224,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         source=display_name(files[-1]),
         files=tuple(display_name(f) for f in files),
         paths=tuple(os.path.abspath(f) for f in files),
+        approval_timeout=float(merged.get("approval", {}).get("timeout", 300.0)),
         sha256=sha256,
         workspace=workspace,
         read_allow=roots("read", "allow"),

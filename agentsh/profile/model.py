@@ -54,3 +54,4 @@ class Profile(NamedTuple):
     record_required: bool = True  # refuse to run commands that cannot be recorded
     record_input: bool = False  # also record what the agent types ("i" events)
     paths: tuple[str, ...] = ()  # the real paths of `files`, for watching them
+    approval_timeout: float = 300.0  # seconds an `ask` waits for a person; then it is denied

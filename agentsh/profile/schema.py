@@ -13,7 +13,7 @@ from .model import ANY_REST, DECISIONS, ArgPattern
 from .yamlsrc import Located, Path
 
 TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "write",
-            "path", "env", "commands", "tests", "record"}
+            "path", "env", "commands", "tests", "record", "approval"}
 RECORD_KEYS = {"dir", "required", "input"}
 ROOT_KEYS = {"allow", "deny"}
 ENV_KEYS = {"pass", "set"}
@@ -73,6 +73,14 @@ def validate_file(src: Located) -> dict[str, Any]:
                 if not isinstance(record[key], bool):
                     raise src.error(("record", key), "must be true or false")
                 out["record"][key] = record[key]
+    if "approval" in data:
+        approval = _mapping(src, ("approval",), data["approval"], {"timeout"})
+        out["approval"] = {}
+        if "timeout" in approval:
+            timeout = approval["timeout"]
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
+                raise src.error(("approval", "timeout"), "must be a number of seconds between 0 and 86400")
+            out["approval"]["timeout"] = float(timeout)
     if "commands" in data:
         rules = data["commands"]
         if not isinstance(rules, list):

@@ -1,0 +1,197 @@
+"""Human approval of `ask` rules through a spool directory.
+
+The waiting agentsh writes `<id>.request.json`; an approver runs `agentsh approve ID`
+or `agentsh deny ID --reason TEXT` from another terminal, which writes
+`<id>.decision.json`.  watchdog wakes the waiting command within a moment of that
+file appearing, without polling.  No decision before the timeout is a denial.
+
+An agent must not approve itself: approving is refused from inside an agentsh
+session (AGENTSH_SESSION set, or an agentsh process among the ancestors) and
+without a terminal.  In guardrail mode an agent with its own tools outside
+agentsh can still write the spool files; separated mode (approvals served by
+another account) is what closes that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .errors import UsageError
+
+DEFAULT_TIMEOUT = 300.0
+REQUEST = ".request.json"
+DECISION = ".decision.json"
+
+
+class Approver(NamedTuple):
+    user: str
+    uid: int
+    tty: str
+
+
+class Outcome(NamedTuple):
+    approved: bool
+    reason: str
+    approver: Approver | None
+
+
+def spool_dir(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
+                                                         ".local", "state")
+    return os.path.join(base, "agentsh", "approvals")
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)  # readers never see half a file
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def request_approval(spool: str, request: dict[str, Any], timeout: float,
+                     on_waiting: Any = None) -> Outcome:
+    """Write a request and block until a decision arrives or the timeout passes."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    os.makedirs(spool, mode=0o700, exist_ok=True)
+    request_id = secrets.token_hex(4)
+    request = dict(request, id=request_id, created=time.time(), pid=os.getpid())
+    decision_path = os.path.join(spool, request_id + DECISION)
+    arrived = threading.Event()
+
+    class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        def on_any_event(self, event: Any) -> None:
+            for attribute in ("src_path", "dest_path"):
+                if os.path.basename(os.fsdecode(getattr(event, attribute, "") or "")) == request_id + DECISION:
+                    arrived.set()
+
+    observer = Observer()
+    observer.daemon = True
+    observer.schedule(Handler(), spool, recursive=False)
+    observer.start()
+    try:
+        _write_json(os.path.join(spool, request_id + REQUEST), request)
+        if on_waiting is not None:
+            on_waiting(request_id)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(decision_path):  # checked first: it may have come already
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or arrived.wait(min(remaining, 3600)):
+                break
+        data = _read_json(decision_path)
+    finally:
+        observer.stop()
+        observer.join(timeout=2)
+        for suffix in (REQUEST, DECISION):
+            try:
+                os.unlink(os.path.join(spool, request_id + suffix))
+            except OSError:
+                pass
+    if data is None:
+        return Outcome(False, f"no decision within {timeout:g} s (approval {request_id} timed out)", None)
+    approver = data.get("approver") or {}
+    who = Approver(str(approver.get("user", "?")), int(approver.get("uid", -1)), str(approver.get("tty", "")))
+    approved = data.get("decision") == "approve"
+    reason = str(data.get("reason") or ("approved" if approved else "denied"))
+    return Outcome(approved, reason, who)
+
+
+def pending(spool: str) -> list[dict[str, Any]]:
+    """Open requests, oldest first; requests whose agentsh is gone are left out."""
+    found = []
+    try:
+        names = os.listdir(spool)
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(REQUEST):
+            continue
+        data = _read_json(os.path.join(spool, name))
+        if data is None or not _alive(int(data.get("pid", 0))):
+            continue
+        found.append(data)
+    return sorted(found, key=lambda r: float(r.get("created", 0)))
+
+
+def decide(spool: str, request_id: str, approve: bool, reason: str, environ: Mapping[str, str]) -> Approver:
+    """Record an approver's decision; refuse one made from inside an agentsh session."""
+    problem = self_approval_problem(environ)
+    if problem:
+        raise UsageError(problem)
+    if not all(c in "0123456789abcdef" for c in request_id) or not request_id:
+        raise UsageError(f"'{request_id}' is not an approval id")
+    if not os.path.exists(os.path.join(spool, request_id + REQUEST)):
+        raise UsageError(f"no pending approval {request_id} (see `agentsh approvals`)")
+    who = current_approver()
+    _write_json(os.path.join(spool, request_id + DECISION), {
+        "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
+        "approver": who._asdict()})
+    return who
+
+
+def current_approver() -> Approver:
+    from .session import user_name
+
+    try:
+        tty = os.ttyname(0)
+    except OSError:
+        tty = ""
+    return Approver(user_name(), os.getuid(), tty)
+
+
+def self_approval_problem(environ: Mapping[str, str]) -> str:
+    if environ.get("AGENTSH_SESSION"):
+        return "an agent cannot approve itself: this runs inside an agentsh session (AGENTSH_SESSION is set)"
+    if _agentsh_ancestor():
+        return "an agent cannot approve itself: an agentsh process is among this process's ancestors"
+    if not os.isatty(0):
+        return "approvals need a person at a terminal: standard input is not a TTY"
+    return ""
+
+
+def _agentsh_ancestor() -> bool:
+    pid = os.getppid()
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            return False
+        if any(os.path.basename(a) in (b"agentsh", b"-agentsh") for a in argv[:1]) or \
+                (len(argv) > 2 and argv[1:3] == [b"-m", b"agentsh"]):
+            return True
+        pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
