@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
-from .model import ArgPattern, Profile, ProfileTests, Rule
+from .model import ArgPattern, Credential, Profile, ProfileTests, Rule
 from .schema import validate_file
 from .yamlsrc import load_yaml
 
@@ -215,6 +215,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
             message=raw.get("message", ""),
             env=frozenset(raw.get("env", [])),
             origin=raw.get("origin", ""),
+            credentials=tuple(Credential(*c) for c in raw.get("credentials", [])),
         ))
     tests = merged.get("tests", {})
     env = merged.get("env", {})

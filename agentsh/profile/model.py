@@ -18,6 +18,13 @@ class ArgPattern(NamedTuple):
     elements: tuple[str, ...]
 
 
+class Credential(NamedTuple):
+    variable: str  # the environment variable the command receives
+    service: str  # keyring service
+    user: str  # keyring user name
+    kind: str = "env"  # "env": the value itself; "file": a 0600 file's path
+
+
 class Rule(NamedTuple):
     name: str
     run: tuple[str, ...]  # program names or absolute paths, as written in the profile
@@ -26,6 +33,7 @@ class Rule(NamedTuple):
     message: str = ""
     env: frozenset[str] = frozenset()  # variables the line may set for this command
     origin: str = ""  # file:line where the rule was written
+    credentials: tuple[Credential, ...] = ()  # injected into the command this rule allows
 
 
 class ProfileTests(NamedTuple):

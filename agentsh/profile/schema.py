@@ -17,7 +17,8 @@ TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "w
 RECORD_KEYS = {"dir", "required", "input"}
 ROOT_KEYS = {"allow", "deny"}
 ENV_KEYS = {"pass", "set"}
-RULE_KEYS = {"name", "run", "args", "decision", "message", "env"}
+RULE_KEYS = {"name", "run", "args", "decision", "message", "env", "credentials"}
+CREDENTIAL_KEYS = {"keyring", "user", "as"}
 TEST_KEYS = {"allow", "ask", "deny"}
 VERSION = 1
 
@@ -127,6 +128,35 @@ def _rule(src: Located, path: Path, data: Any) -> dict[str, Any]:
         out["env"] = _strings(src, path + ("env",), rule["env"])
         for i, name in enumerate(out["env"]):
             _env_name(src, path + ("env", i), name)
+    if "credentials" in rule:
+        out["credentials"] = _credentials(src, path + ("credentials",), rule["credentials"])
+    return out
+
+
+def _credentials(src: Located, path: Path, data: Any) -> list[list[str]]:
+    """VAR: {keyring: SERVICE, user: USER, as: env|file} -> [[VAR, SERVICE, USER, AS], ...]"""
+    entries = _mapping(src, path, data, None)
+    out = []
+    folded: dict[tuple[str, str], str] = {}
+    for variable, spec in entries.items():
+        _env_name(src, path + (variable,), variable)
+        spec = _mapping(src, path + (variable,), spec, CREDENTIAL_KEYS)
+        for key in ("keyring", "user"):
+            if key not in spec:
+                raise src.error(path + (variable,), f"credential needs '{key}'")
+        service = _string(src, path + (variable, "keyring"), spec["keyring"])
+        user = _string(src, path + (variable, "user"), spec["user"])
+        kind = _string(src, path + (variable, "as"), spec.get("as", "env"))
+        if kind not in ("env", "file"):
+            raise src.error(path + (variable, "as"), f"'{kind}' is not one of env, file")
+        # keyrings.alt's file backend folds user names to lower case: two entries that
+        # differ only in case would silently read the same secret.
+        key = (service, user.lower())
+        if key in folded and folded[key] != user:
+            raise src.error(path + (variable, "user"), f"'{user}' and '{folded[key]}' differ only in case; "
+                            "some keyring backends cannot tell them apart")
+        folded[key] = user
+        out.append([variable, service, user, kind])
     return out
 
 
