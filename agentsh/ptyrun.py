@@ -30,7 +30,8 @@ def terminal_size(fd: int) -> tuple[int, int]:
 def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
                  args: tuple[str, ...] = (), pass_fds: tuple[int, ...] = (),
                  on_input: Sink | None = None,
-                 on_resize: Callable[[int, int], None] | None = None) -> RunResult:
+                 on_resize: Callable[[int, int], None] | None = None,
+                 on_spawn: Callable[[int], None] | None = None) -> RunResult:
     """Run the script on a new PTY whose size follows agentsh's own terminal."""
     from ptyprocess import PtyProcess
 
@@ -45,6 +46,8 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
         signal.signal(signal.SIGWINCH, previous_winch)
         raise
     relay.master_fd = child.fd
+    if on_spawn is not None:
+        on_spawn(child.pid)
 
     def forward(signum: int, _frame: object) -> None:
         try:

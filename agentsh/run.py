@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
@@ -56,7 +56,7 @@ def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
 
 
 def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = (),
-             sink: Sink | None = None) -> RunResult:
+             sink: Sink | None = None, on_spawn: Callable[[int], None] | None = None) -> RunResult:
     """Run the script in its own process group; forward signals; return bash-style status.
 
     With a ``sink``, stdout and stderr go through pipes that agentsh relays (and
@@ -74,6 +74,8 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
         _exec_child(argv, dict(env), cwd, tty_fd)
     for _read_end, write_end in pipes:
         os.close(write_end)
+    if on_spawn is not None:
+        on_spawn(pid)
     try:
         os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
     except OSError:

@@ -17,9 +17,18 @@ import errno
 import os
 import select
 from collections.abc import Callable
+from typing import Protocol
 
 CHUNK = 65536
 Sink = Callable[[bytes], None]
+
+
+class Filter(Protocol):
+    """A streaming transformation of output (the credential redactor)."""
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
 
 
 def write_all(fd: int, data: bytes) -> bool:
@@ -39,12 +48,14 @@ def write_all(fd: int, data: bytes) -> bool:
     return True
 
 
-def relay_pipes(sources: dict[int, int], sink: Sink) -> None:
+def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] | None = None) -> None:
     """Copy each pipe (read fd -> our output fd) until all reach EOF.
 
-    When the agent stops reading one of our outputs, that pipe is closed too, so
-    the command gets SIGPIPE on its next write, as it would under `bash -c`.
+    Each pipe's bytes pass through its filter (if any) before the sink and the agent
+    see them.  When the agent stops reading one of our outputs, that pipe is closed
+    too, so the command gets SIGPIPE on its next write, as it would under `bash -c`.
     """
+    filters = filters or {}
     open_fds = dict(sources)
     while open_fds:
         try:
@@ -59,9 +70,17 @@ def relay_pipes(sources: dict[int, int], sink: Sink) -> None:
             except OSError:
                 data = b""
             if not data:
+                tail = filters[fd].flush() if fd in filters else b""
+                if tail:
+                    sink(tail)
+                    write_all(open_fds[fd], tail)
                 os.close(fd)
                 del open_fds[fd]
                 continue
+            if fd in filters:
+                data = filters[fd].feed(data)
+                if not data:
+                    continue
             sink(data)
             if not write_all(open_fds[fd], data):
                 os.close(fd)
@@ -72,9 +91,11 @@ class PtyRelay:
     """Relay between the agent's terminal (or pipes) and a command's PTY."""
 
     def __init__(self, master_fd: int, sink: Sink, stdin_fd: int = 0, stdout_fd: int = 1,
-                 on_input: Sink | None = None, on_resize: Callable[[], None] | None = None) -> None:
+                 on_input: Sink | None = None, on_resize: Callable[[], None] | None = None,
+                 output_filter: Filter | None = None) -> None:
         self.master_fd = master_fd
         self.sink = sink
+        self.output_filter = output_filter
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
         self.on_input = on_input
@@ -108,9 +129,9 @@ class PtyRelay:
                         raise
                     data = b""
                 if not data:
+                    self._emit(b"", final=True)
                     return
-                self.sink(data)
-                write_all(self.stdout_fd, data)
+                self._emit(data)
             elif not ready and child_done():
                 self._drain()
                 return
@@ -123,16 +144,25 @@ class PtyRelay:
                     self.on_input(data)
                 write_all(self.master_fd, data)
 
+    def _emit(self, data: bytes, final: bool = False) -> None:
+        if self.output_filter is not None:
+            data = self.output_filter.feed(data) if data else b""
+            if final:
+                data += self.output_filter.flush()
+        if data:
+            self.sink(data)
+            write_all(self.stdout_fd, data)
+
     def _drain(self) -> None:
         while True:
             ready, _, _ = select.select([self.master_fd], [], [], 0)
-            if not ready:
-                return
-            try:
-                data = os.read(self.master_fd, CHUNK)
-            except OSError:
-                return
+            data = b""
+            if ready:
+                try:
+                    data = os.read(self.master_fd, CHUNK)
+                except OSError:
+                    data = b""
             if not data:
+                self._emit(b"", final=True)
                 return
-            self.sink(data)
-            write_all(self.stdout_fd, data)
+            self._emit(data)

@@ -23,6 +23,7 @@ extends: [base]
 write: {{allow: ["{{workspace}}", "{tmp}"]}}
 path: [{path}]
 env: {{pass: [GOOD_VAR]}}
+approval: {{timeout: 1}}
 commands:
   - name: tools
     run: [cat, sleep, printenv, touch, cp, sh, kill, tool, ls, wc, head, bash]
@@ -101,10 +102,11 @@ def test_denied_line_runs_nothing(run_agentsh: Run, profile: Path, workspace: Pa
     assert "(rule default-deny)" in result.stderr and "agentsh: hint:" in result.stderr
 
 
-def test_ask_refuses_until_approvals_exist(run_agentsh: Run, profile: Path) -> None:
+def test_ask_waits_and_times_out_as_a_denial(run_agentsh: Run, profile: Path) -> None:
     result = run_agentsh("-p", str(profile), "-c", "git restart now")
     assert result.returncode == 126
-    assert "needs approval (rule restart)" in result.stderr
+    assert "waiting for approval" in result.stderr and "(rule restart)" in result.stderr
+    assert "timed out" in result.stderr
 
 
 def test_program_is_pinned_to_the_checked_file(run_agentsh: Run, tmp_path: Path) -> None:

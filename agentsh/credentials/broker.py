@@ -1,0 +1,184 @@
+"""Hand credentials to exactly the approved process, at its exec, and to nothing else.
+
+How: for a line with credentialed commands, agentsh makes a private 0700 directory
+holding a tiny exec helper (a Python script run with -IS) linked under each
+credentialed program's name, and pins those names to the links with `hash -p`.
+When bash runs, say, `aws s3 ls`, it execs the helper with that argv; the helper
+asks agentsh over a unix socket in the same directory for its credentials and
+execs the real program with them added to its environment.  agentsh answers only
+if:
+
+- the peer (SO_PEERCRED) is a descendant of this line's bash and is the helper
+  (its command line is exactly interpreter, -I, -S, helper link, arguments);
+- the argv it presents, now fully known, is decided again by the profile and
+  allowed by a rule that names credentials (an exec-time re-check);
+- that rule still has an unused issue left (one per approved command).
+
+Secrets never appear in an argv, in bash's environment, in agentsh's own
+environment, or in a file other than `as: file` ones (0600, removed when the line
+ends).  Limits (see docs/credentials.md): in guardrail mode a same-user process
+can read the credentialed process's /proc/PID/environ while it runs, which is
+why lines that mention /proc or run another program able to start programs are
+refused together with credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+SOCKET_ENV = "AGENTSH_CREDENTIALS"
+HELPER = """\
+#!{python} -IS
+import json, os, socket, sys
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    sock.connect(os.environ["{env}"])
+    name = os.path.basename(sys.argv[0])
+    sock.sendall(json.dumps({{"argv": [name] + sys.argv[1:], "cwd": os.getcwd()}}).encode() + b"\\n")
+    sock.shutdown(socket.SHUT_WR)
+    reply = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    data = json.loads(reply)
+except Exception as err:
+    sys.stderr.write("agentsh: cannot get credentials: %s\\n" % err)
+    sys.exit(126)
+if "error" in data:
+    sys.stderr.write("agentsh: denied: %s\\n" % data["error"])
+    sys.exit(126)
+env = dict(os.environ)
+env.pop("{env}", None)
+env.update(data["env"])
+os.execve(data["path"], [name] + sys.argv[1:], env)
+"""
+
+# Called with the helper's argv (all static now) and cwd; returns (real path, env to add)
+# or raises PermissionError with the reason for the agent.
+Issuer = Callable[[list[str], str], tuple[str, dict[str, str]]]
+
+
+class CredentialBroker:
+    def __init__(self, names: list[str], issuer: Issuer, bash_pid: Callable[[], int]) -> None:
+        self.names = names
+        self.issuer = issuer
+        self.bash_pid = bash_pid
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        self.dir = tempfile.mkdtemp(prefix="agentsh-cred-", dir=runtime if runtime and os.path.isdir(runtime) else None)
+        os.chmod(self.dir, 0o700)
+        self.socket_path = os.path.join(self.dir, "broker.sock")
+        self.helper = os.path.join(self.dir, "helper")
+        with open(self.helper, "w", encoding="utf-8") as handle:
+            handle.write(HELPER.format(python=sys.executable, env=SOCKET_ENV))
+        os.chmod(self.helper, 0o700)
+        self.links = {}
+        for name in names:
+            link = os.path.join(self.dir, "bin", name)
+            os.makedirs(os.path.dirname(link), mode=0o700, exist_ok=True)
+            os.symlink(self.helper, link)
+            self.links[name] = link
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.socket_path)
+        os.chmod(self.socket_path, 0o600)
+        self.server.listen(8)
+        self.issued: list[str] = []  # variable names handed out, for the audit trail
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def file_for(self, variable: str, value: str) -> str:
+        """Write an `as: file` credential to a 0600 file, removed with the directory."""
+        fd, path = tempfile.mkstemp(prefix=variable + "-", dir=self.dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+        return path
+
+    def pins(self) -> list[tuple[str, str]]:
+        return sorted(self.links.items())
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    reply = self._answer(conn)
+                except PermissionError as err:
+                    reply = {"error": str(err)}
+                except Exception as err:  # any failure must reach the helper as a refusal
+                    reply = {"error": f"credential broker error: {type(err).__name__}"}
+                try:
+                    conn.sendall(json.dumps(reply).encode())
+                except OSError:
+                    pass
+
+    def _answer(self, conn: socket.socket) -> dict[str, Any]:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", creds)
+        if uid != os.getuid():
+            raise PermissionError("credential request from another user")
+        data = b""
+        while not data.endswith(b"\n") and len(data) < 1 << 20:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        request = json.loads(data)
+        argv = [str(a) for a in request["argv"]]
+        cwd = str(request.get("cwd", "/"))
+        if not self._is_helper(pid, argv):
+            raise PermissionError("credential request from a process that is not agentsh's exec helper")
+        if not self._descends_from_bash(pid):
+            raise PermissionError("credential request from outside this command line")
+        path, env = self.issuer(argv, cwd)
+        self.issued.extend(env)
+        return {"path": path, "env": env}
+
+    def _is_helper(self, pid: int, argv: list[str]) -> bool:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = [a.decode("utf-8", "surrogateescape") for a in handle.read().split(b"\0")[:-1]]
+        except OSError:
+            return False
+        link = self.links.get(argv[0])
+        return link is not None and cmdline[:3] in ([sys.executable, "-IS", link],
+                                                    [os.path.realpath(sys.executable), "-IS", link]) \
+            and cmdline[3:] == argv[1:]
+
+    def _descends_from_bash(self, pid: int) -> bool:
+        root = self.bash_pid()
+        for _ in range(64):
+            if pid == root:
+                return True
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    stat = handle.read()
+            except OSError:
+                return False
+            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+            if pid <= 1:
+                return False
+        return False
+
+    def close(self) -> None:
+        self._stop = True
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.close()
+        self._thread.join(timeout=2)
+        shutil.rmtree(self.dir, ignore_errors=True)
