@@ -127,6 +127,95 @@ def deny(spool: str | None, reason: str, request_id: str) -> None:
     click.echo(f"denied {request_id} as {who.user} (uid {who.uid})")
 
 
+@cli.group()
+def secret() -> None:
+    """Store credentials in the OS keyring for profiles to inject (values never on the command line)."""
+
+
+@secret.command("set")
+@click.argument("service")
+@click.argument("user")
+def secret_set(service: str, user: str) -> None:
+    """Store a credential; the value is read from a hidden prompt, or from stdin."""
+    from .credentials.store import CredentialError, store
+
+    if sys.stdin.isatty():
+        value = click.prompt(f"value for {service}/{user}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read().rstrip("\n")
+    try:
+        store(os.environ, service, user, value)
+    except CredentialError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"stored {service}/{user}")
+
+
+@secret.command("get-info")
+@click.argument("service")
+@click.argument("user")
+def secret_info(service: str, user: str) -> None:
+    """Whether a credential is stored, its length and the backend (never the value)."""
+    from .credentials.store import CredentialError, info
+
+    try:
+        data = info(service, user)
+    except CredentialError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(json.dumps(data, indent=2))
+    if not data["stored"]:
+        sys.exit(1)
+
+
+@secret.command("delete")
+@click.argument("service")
+@click.argument("user")
+def secret_delete(service: str, user: str) -> None:
+    """Remove a credential."""
+    from .credentials.store import CredentialError, delete
+
+    try:
+        delete(os.environ, service, user)
+    except CredentialError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"deleted {service}/{user}")
+
+
+@secret.command("list")
+def secret_list() -> None:
+    """Names of stored credentials (service and user only)."""
+    from .credentials.store import names
+
+    for service, user in names(os.environ):
+        click.echo(f"{service}\t{user}")
+
+
+@cli.command("env")
+@click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
+@click.argument("line")
+def env_command(profile: str | None, line: str) -> None:
+    """Show the environment each command in LINE would receive (credential values masked)."""
+    from .policy.decision import flatten
+    from .run import build_environment
+    from .session import session_from_environ
+
+    session = session_from_environ(profile)
+    decision = session.decide(line)
+    base = build_environment(session.profile, session.config.environ, session.cwd)
+    rules = {rule.name: rule for rule in session.profile.rules}
+    if session.dropped:
+        click.echo("dropped from agentsh's own environment: " + ", ".join(session.dropped))
+    for verdict in flatten(decision.verdicts):
+        click.echo(f"\n{verdict.command}  [{verdict.decision}{', rule ' + verdict.rule if verdict.rule else ''}]")
+        if verdict.decision == "deny":
+            continue
+        for name, value in sorted(base.items()):
+            click.echo(f"  {name}={value}")
+        rule = rules.get(verdict.rule)
+        for credential in rule.credentials if rule else ():
+            shown = "***" if credential.kind == "env" else "<path of a 0600 file holding ***>"
+            click.echo(f"  {credential.variable}={shown}  (keyring {credential.service}/{credential.user})")
+
+
 def run_cli(argv: list[str]) -> int:
     try:
         cli.main(args=argv, prog_name="agentsh", standalone_mode=False)

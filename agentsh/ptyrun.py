@@ -13,7 +13,7 @@ import tty
 from collections.abc import Callable, Mapping
 
 from .run import FORWARDED, RunResult, bash_argv, kill_and_reap, reset_signals, result_of
-from .stream import PtyRelay, Sink
+from .stream import Filter, PtyRelay, Sink
 
 DEFAULT_SIZE = (24, 80)
 
@@ -31,12 +31,13 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
                  args: tuple[str, ...] = (), pass_fds: tuple[int, ...] = (),
                  on_input: Sink | None = None,
                  on_resize: Callable[[int, int], None] | None = None,
-                 on_spawn: Callable[[int], None] | None = None) -> RunResult:
+                 on_spawn: Callable[[int], None] | None = None,
+                 output_filter: Filter | None = None) -> RunResult:
     """Run the script on a new PTY whose size follows agentsh's own terminal."""
     from ptyprocess import PtyProcess
 
     stdin_is_tty = os.isatty(0)
-    relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input)
+    relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, output_filter=output_filter)
     previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
     size = terminal_size(0 if stdin_is_tty else 1)
     try:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from .policy import Decision
 from .profile import Profile
-from .stream import Sink, relay_pipes
+from .stream import Filter, Sink, relay_pipes
 
 BASH = "/bin/bash"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -35,14 +35,15 @@ def build_environment(profile: Profile, inherited: Mapping[str, str], cwd: str) 
     return env
 
 
-def bash_script(decision: Decision) -> str:
+def bash_script(decision: Decision, extra_pins: Iterable[tuple[str, str]] = ()) -> str:
     """The line as bash will run it, with every checked program pinned by `hash -p`.
 
     Pinning means a file that appears earlier on PATH between the check and the
     exec cannot take the checked program's place.  The pins share the first line
     so bash's line numbers in messages still match the agent's line.
     """
-    pins = "".join(f"hash -p {shlex.quote(path)} {shlex.quote(name)};" for name, path in decision.pins)
+    pins = "".join(f"hash -p {shlex.quote(path)} {shlex.quote(name)};"
+                   for name, path in [*decision.pins, *extra_pins])  # later pins win
     return pins + decision.line
 
 
@@ -56,7 +57,8 @@ def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
 
 
 def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = (),
-             sink: Sink | None = None, on_spawn: Callable[[int], None] | None = None) -> RunResult:
+             sink: Sink | None = None, on_spawn: Callable[[int], None] | None = None,
+             filters: dict[int, Filter] | None = None) -> RunResult:
     """Run the script in its own process group; forward signals; return bash-style status.
 
     With a ``sink``, stdout and stderr go through pipes that agentsh relays (and
@@ -92,7 +94,9 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
         if sink is not None:
-            relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink)
+            # filters are keyed 0 (stdout) and 1 (stderr); the relay keys them by read fd
+            relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink,
+                        {pipes[i][0]: f for i, f in (filters or {}).items()})
         _, status = os.waitpid(pid, 0)
     except BaseException:
         kill_and_reap(pid)  # a failing relay (say, the recording) must not leave it running

@@ -11,8 +11,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple, TextIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
 from .policy import Decision, Policy
@@ -72,6 +72,7 @@ class Session:
         self._commands = 0
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
+        self.dropped: list[str] = []  # names of inherited credentials removed at start
 
     @property
     def profile(self) -> Profile:
@@ -235,6 +236,16 @@ class Session:
         RecordingError = _recording_error()
         from .run import bash_script, build_environment, run_bash
 
+        injection = None
+        if any(rule.credentials for rule in self.profile.rules):  # keep the common path import-free
+            from .credentials.inject import prepare
+            from .credentials.store import CredentialError
+
+            try:
+                injection = prepare(decision, self.policy)
+            except CredentialError as err:
+                self.say(f"agentsh: denied: {err}\n")
+                return EXIT_DENIED
         environ = dict(self.config.environ)
         for name, value in self.exports.items():
             if value is None:
@@ -244,24 +255,38 @@ class Session:
         env = build_environment(self.profile, environ, self.cwd)
         env["AGENTSH_SESSION"] = self.session_id
         script = bash_script(decision)
+        secrets: tuple[str, ...] = ()
+        on_spawn = None
+        if injection is not None:
+            env.update(injection.env())
+            script = bash_script(decision, injection.pins())
+            secrets, on_spawn = injection.secrets, injection.on_spawn
         try:
             if self.config.terminal:
-                return self._run_terminal(script, env, args)
-            return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True)).status
+                return self._run_terminal(script, env, args, secrets, on_spawn)
+            filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
+            return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
+                            on_spawn=on_spawn, filters=filters).status
         except RecordingError as err:
             self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
             return EXIT_DENIED
+        finally:
+            if injection is not None:
+                injection.close()
 
-    def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...]) -> int:
+    def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...], secrets: tuple[str, ...],
+                      on_spawn: Callable[[int], None] | None) -> int:
         from .ptyrun import run_bash_pty
         from .state import StateChannel
 
         recorder = self._recorder
+        redactors = _redactors(secrets, 1)
         with StateChannel(self.profile) as state:
             result = run_bash_pty(
                 state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
                 on_input=recorder.input if recorder is not None and self.profile.record_input else None,
-                on_resize=recorder.resize if recorder is not None else None)
+                on_resize=recorder.resize if recorder is not None else None, on_spawn=on_spawn,
+                output_filter=redactors[0] if redactors else None)
             reported = state.collect()
         self._apply_state(reported)
         return result.status
@@ -276,6 +301,15 @@ class Session:
         for name, value in exports.items():
             if not variable_problem(name, self.profile):
                 self.exports[name] = value
+
+
+def _redactors(secrets: tuple[str, ...], count: int) -> list[Any]:
+    """One streaming redactor per output stream, or none when nothing is secret."""
+    if not secrets:
+        return []
+    from .redact import Redactor
+
+    return [Redactor([s.encode() for s in secrets]) for _ in range(count)]
 
 
 def new_session_id() -> str:
@@ -326,8 +360,16 @@ def user_name() -> str:
 
 
 def session_from_environ(profile: str | None, terminal: bool = False, title_command: str = "agentsh") -> Session:
-    return Session(SessionConfig(profile=profile, environ=dict(os.environ), cwd=_cwd(), terminal=terminal,
-                                 title_command=title_command))
+    """The session of this agentsh process, with inherited credentials cut out of its environment."""
+    from .credentials.envcut import cut
+
+    environ = dict(os.environ)
+    session = Session(SessionConfig(profile=profile, environ=environ, cwd=_cwd(), terminal=terminal,
+                                    title_command=title_command))
+    session.dropped = cut(os.environ, session.profile.env_pass)
+    for name in session.dropped:
+        environ.pop(name, None)
+    return session
 
 
 def _cwd() -> str:

@@ -1,0 +1,67 @@
+"""Drop inherited credentials from agentsh's own environment at start.
+
+Agents inherit their launcher's environment: cloud keys, tokens, an SSH agent
+socket.  The commands agentsh runs get a rebuilt environment anyway, but
+agentsh's own environment is visible to them as /proc/$PPID/environ of bash's
+parent.  So agentsh removes everything that looks like a credential (unless the
+profile passes it by name), and also blanks those values in the memory that
+/proc/PID/environ shows, which os.environ does not touch.  Names are recorded,
+never values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, MutableMapping
+from fnmatch import translate
+
+CREDENTIAL_PATTERNS = (
+    "*_TOKEN", "*_TOKEN_*", "*TOKEN", "*SECRET*", "*_KEY", "*_KEY_*", "*_KEYS", "*PASSWORD*", "*PASSWD*",
+    "*PASSPHRASE*", "*CREDENTIAL*", "*_AUTH", "*_AUTH_*", "AWS_*", "AZURE_*", "GOOGLE_APPLICATION_CREDENTIALS",
+    "GCP_*", "CLOUDSDK_*", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_*", "NPM_TOKEN", "PYPI_*", "VAULT_*",
+    "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KUBECONFIG", "KRB5CCNAME", "DOCKER_AUTH_CONFIG",
+    "DOCKER_CONFIG", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "*_API_KEY", "*APIKEY*", "DATABASE_URL", "*_DSN",
+)
+# Needed by agentsh itself (to reach the Secret Service keyring), never passed to commands
+# (the rebuilt environment only has what the profile passes).
+KEEP_FOR_AGENTSH = frozenset({"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"})
+
+
+_CREDENTIAL = re.compile("|".join(f"(?:{translate(p)})" for p in CREDENTIAL_PATTERNS))
+
+
+def looks_like_credential(name: str) -> bool:
+    return _CREDENTIAL.match(name.upper()) is not None
+
+
+def cut(environ: MutableMapping[str, str], passed: Iterable[str]) -> list[str]:
+    """Remove credential-like variables not passed by name; return their names, sorted."""
+    keep = set(passed) | KEEP_FOR_AGENTSH
+    dropped = sorted(n for n in environ if n not in keep and looks_like_credential(n))
+    for name in dropped:
+        del environ[name]
+    if dropped:
+        _blank_initial_environment(set(dropped))
+    return dropped
+
+
+def _blank_initial_environment(names: set[str]) -> None:
+    """Overwrite the dropped values in the process's initial environment block."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            stat = handle.read()
+        fields = stat[stat.rindex(b")") + 2:].split()
+        # env_start and env_end are fields 50 and 51 of /proc/PID/stat (1-based), i.e.
+        # indexes 47 and 48 after the command name.
+        start, end = int(fields[47]), int(fields[48])
+        import ctypes
+
+        block = ctypes.string_at(start, end - start)
+    except (OSError, ValueError, IndexError):
+        return
+    offset = 0
+    for entry in block.split(b"\0"):
+        name, eq, value = entry.partition(b"=")
+        if eq and name.decode("utf-8", "replace") in names and value:
+            ctypes.memset(start + offset + len(name) + 1, ord("*"), len(value))
+        offset += len(entry) + 1
