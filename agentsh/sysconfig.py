@@ -73,3 +73,20 @@ def _groups_of(user: str) -> list[str]:
         except KeyError:
             continue
     return names
+
+
+def admin_profile_path(spec: str) -> str:
+    """Where an enforced profile is: the admin's directory or the embedded ones, never the
+    account's own ~/.config (the account could otherwise shadow the admin's profile)."""
+    from .profile.load import EMBEDDED_DIR, SYSTEM_DIR
+
+    if "/" in spec:
+        if not os.path.isabs(spec):
+            raise ConfigError(f"profile path '{spec}' must be absolute", file=SYSTEM_CONFIG)
+        return spec
+    for directory in (SYSTEM_DIR, EMBEDDED_DIR):
+        for ext in (".yaml", ".yml"):
+            candidate = os.path.join(directory, spec + ext)
+            if os.path.isfile(candidate):
+                return candidate
+    raise ConfigError(f"profile '{spec}' not found in {SYSTEM_DIR} or the embedded profiles", file=SYSTEM_CONFIG)

@@ -54,3 +54,16 @@ def test_mapped_account_cannot_choose_another_profile(tmp_path: Path, monkeypatc
     monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: base}}}}\n"))
     assert agentsh_main.main(["-p", "default", "-c", "true"], argv0="agentsh") == 2
     assert "profile is set to 'base'" in capsys.readouterr().err
+
+
+def test_enforced_profile_never_comes_from_the_accounts_config_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    shadow = home / ".config" / "agentsh" / "profiles"
+    shadow.mkdir(parents=True)
+    (shadow / "base.yaml").write_text("agentsh: 1\ncommands: [{name: all, run: date, decision: allow}]\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: base}}}}\n"))
+    assert sysconfig.admin_profile_path("base").endswith("agentsh/data/profiles/base.yaml")
+    assert agentsh_main.main(["-c", "date"], argv0="agentsh") == 126
+    assert "no rule allows" in capsys.readouterr().err
