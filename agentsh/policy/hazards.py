@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..parse import Word
+from . import hazard_table as table
 from . import scripts
 
 
@@ -42,6 +43,8 @@ class Spec:
     stop_at_operand: bool = False
     # options that name the program to run and end option parsing (`python -m mod`)
     terminators: tuple[str, ...] = ()
+    # further readers of the whole argv (subcommands, option values, operands)
+    inspectors: tuple[Inspector, ...] = ()
 
 
 # Variables that change what any program (or the loader, or bash) executes.
@@ -146,6 +149,146 @@ _SPECS: dict[str, Spec] = {
                     operands=lambda args: [Hazard(0, args[0].shown(), "busybox runs its applets, including sh")]
                     if args else []),
 }
+
+# -- generic readers for the data in hazard_table --------------------------------------------
+
+def _operand_indexes(args: tuple[Word, ...]) -> list[int]:
+    """Words that do not look like options (static ones only; dynamic words are checked apart)."""
+    out: list[int] = []
+    for i, word in enumerate(args):
+        if word.value == "--":
+            out.extend(j for j in range(i + 1, len(args)) if args[j].value is not None)
+            break
+        if word.value is not None and not (word.value.startswith("-") and word.value != "-"):
+            out.append(i)
+    return out
+
+
+def _subcommands(program: str, table_: dict[str, str]) -> Inspector:
+    """`docker run`, `ip netns exec`: the words may follow option values, so look a word further."""
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        operands = _operand_indexes(args)
+        words = [args[i].value for i in operands]
+        found = []
+        for pattern, reason in table_.items():
+            parts = pattern.split()
+            for start in range(0, min(2, len(words) - len(parts) + 1)):
+                if words[start:start + len(parts)] == parts:
+                    found.append(Hazard(operands[start], parts[0], f"{program} {pattern} {reason}"))
+                    break
+        return found
+    return inspect
+
+
+def _values(patterns: tuple[tuple[str, str, str], ...]) -> Inspector:
+    """An option whose value (or an operand, for option "") matches a pattern."""
+    compiled = [(option, re.compile(rx), reason) for option, rx, reason in patterns]
+
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        found = []
+        for option, rx, reason in compiled:
+            if not option:
+                found.extend(Hazard(i, args[i].value or "", reason)
+                             for i in _operand_indexes(args) if rx.search(args[i].value or ""))
+                continue
+            for i, word in enumerate(args):
+                value = word.value or ""
+                if value == option and i + 1 < len(args):
+                    candidate = args[i + 1].value
+                elif value.startswith(option + "=") or (len(option) == 2 and value.startswith(option)
+                                                          and len(value) > 2):
+                    candidate = value[len(option):].lstrip("=")
+                else:
+                    continue
+                if candidate is None or rx.search(candidate):
+                    found.append(Hazard(i, option, f"{option} {reason}"))
+        return found
+    return inspect
+
+
+_INFO = ("--help", "-h", "--version", "-V")
+
+
+def _runs_operand(reason: str) -> Inspector:
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        operands = _operand_indexes(args)
+        if operands:
+            return [Hazard(operands[0], args[operands[0]].value or "", reason)]
+        if any(w.value in _INFO for w in args):
+            return []
+        return [Hazard(-1, "", reason)]
+    return inspect
+
+
+def _always(reason: str, harmless: tuple[str, ...]) -> Inspector:
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        if any(w.value in harmless or w.value in _INFO for w in args):
+            return []
+        return [Hazard(0, args[0].value or "", reason) if args else Hazard(-1, "", reason)]
+    return inspect
+
+
+def _stdin_commands(minimum: int, reason: str) -> Inspector:
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        if len(_operand_indexes(args)) >= minimum or any(w.value in _INFO for w in args):
+            return []
+        return [Hazard(-1, "", reason)]
+    return inspect
+
+
+def _remote_command(valued: tuple[str, ...]) -> Inspector:
+    """`ssh HOST CMD...`: the words after the host are a command for the remote shell."""
+    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
+        skip = False
+        host_seen = False
+        for i, word in enumerate(args):
+            value = word.value
+            if skip:
+                skip = False
+                continue
+            if value is not None and value.startswith("-") and not host_seen:
+                skip = value in valued
+                continue
+            if not host_seen:
+                host_seen = True
+                continue
+            return [Hazard(i, value or "", "runs a command on the remote host, which may be this one")]
+        return []
+    return inspect
+
+
+def _with(spec: Spec | None, options: dict[str, str] | None = None,
+          inspectors: tuple[Inspector, ...] = ()) -> Spec:
+    base = spec or Spec()
+    merged = dict(base.options)
+    merged.update(options or {})
+    return Spec(options=merged, bare=base.bare, stdin_operands=base.stdin_operands, operands=base.operands,
+                env=base.env, takes_value=base.takes_value, stop_at_operand=base.stop_at_operand,
+                terminators=base.terminators, inspectors=base.inspectors + inspectors)
+
+
+def _load_table(specs: dict[str, Spec]) -> None:
+    for name in table.SHELLS:
+        specs.setdefault(name, _SHELL)
+    for name, inline in table.INTERPRETERS.items():
+        specs.setdefault(name, _interpreter(*inline))
+    for name, options in table.OPTIONS.items():
+        specs[name] = _with(specs.get(name), options)
+    for name, subcommands in table.SUBCOMMANDS.items():
+        specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
+    for name, patterns in table.VALUE_PATTERNS.items():
+        specs[name] = _with(specs.get(name), inspectors=(_values(patterns),))
+    for name, reason in table.RUNS_OPERAND.items():
+        specs[name] = _with(specs.get(name), inspectors=(_runs_operand(f"{name} {reason}"),))
+    for name, (reason, harmless) in table.ALWAYS.items():
+        specs[name] = _with(specs.get(name), inspectors=(_always(f"{name} {reason}", harmless),))
+    for name, (minimum, reason) in table.STDIN_COMMANDS.items():
+        specs[name] = _with(specs.get(name), inspectors=(_stdin_commands(minimum, f"{name} {reason}"),))
+    for name, valued in table.REMOTE_COMMAND.items():
+        specs[name] = _with(specs.get(name), inspectors=(_remote_command(valued),))
+
+
+_load_table(_SPECS)
 _ALIASES = {
     "gawk": "awk", "mawk": "awk", "nawk": "awk", "busybox-awk": "awk",
     "vi": "vim", "view": "vim", "vimdiff": "vim", "rvim": "vim", "nvim": "vim", "ex": "vim",
@@ -163,7 +306,8 @@ def normalise(name: str) -> str:
 def spec_for(*names: str) -> list[Spec]:
     found: list[Spec] = []
     for name in names:
-        spec = _SPECS.get(normalise(name))
+        # The exact name first: `c99`, `m4` and `sqlite3` are not versions of `c`, `m`, `sqlite`.
+        spec = _SPECS.get(name) or _SPECS.get(normalise(name))
         if spec is not None and spec not in found:
             found.append(spec)
     return found
@@ -186,6 +330,8 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...]) -> list[Hazard]
             hazards.append(Hazard(operands[0], "-", "reads a program from standard input"))
         if spec.operands is not None:
             hazards.extend(spec.operands(args))
+        for inspect in spec.inspectors:
+            hazards.extend(inspect(args))
     return hazards
 
 

@@ -203,6 +203,7 @@ _GIT_ANY_HAZARDS = {
     "--extcmd": "runs a program", "--ext-diff": "runs an external diff program",
     "--textconv": "runs a text conversion program", "--open-files-in-pager": "runs a pager",
     "--template": "copies hooks from a template directory", "--config": "sets configuration",
+    "--unsafe-paths": "writes outside the working tree",
 }
 _GIT_SUBCOMMAND_SHORT = {
     ("rebase", "-x"): "runs a command after each commit",

@@ -21,6 +21,9 @@ class WrapperSpec:
     refuse: dict[str, str] | None = None  # options that make the wrapper run a shell string
     stdin_args: bool = False  # appends arguments read from stdin (`xargs`)
     numeric_flags: bool = False  # `nice -5`
+    default_shell: bool = False  # given no program, it starts a shell (`unshare`, `nsenter`)
+    long_values: bool = False  # every `--name=value` is one of its own options (`valgrind`)
+    skip_words: frozenset[str] = frozenset()  # an optional first operand (`setarch x86_64`)
 
 
 def _spec(flags: str = "", valued: str = "", **kw: object) -> WrapperSpec:
@@ -63,7 +66,78 @@ WRAPPERS: dict[str, WrapperSpec] = {
                   refuse={"-s": "starts a shell", "--shell": "starts a shell", "-i": "starts a login shell",
                           "--login": "starts a login shell", "-e": "edits files", "--edit": "edits files"}),
     "doas": _spec("-n -s", "-u -C", refuse={"-s": "starts a shell"}),
+    # Launchers: like the wrappers above, they run their operand as a command in this root,
+    # so the program they run is resolved and checked against the rules in the same way.
+    "aa-exec": _spec("-i --immediate -v --verbose -d --debug", "-p --profile -n --namespace"),
+    "aoss": _spec(),
+    "choom": _spec("", "-n --adjust", refuse={"-p": "changes another process", "--pid": "changes another process"}),
+    "cpulimit": _spec("-f --foreground -z --lazy -i --include-children -q --quiet -v --verbose -k --kill "
+                      "-r --restore", "-l --limit -s --signal",
+                      refuse={"-p": "limits another process", "--pid": "limits another process",
+                              "-e": "limits another program", "--exe": "limits another program"}),
+    "distcc": _spec("--show-hosts --show-principal -j --scan-avail"),
+    "grc": _spec("-e --stderr -s --stdout --pty", "-c --config --colour"),
+    "logsave": _spec("-a -v", "", positionals=1),
+    "ltrace": _spec("-b --no-signals -c -C --demangle -f -i -r -S -t -tt -ttt -T -L --no-plt -h --help "
+                    "-V --version", "-a --align -A -D --debug -e -F --config -l --library -n --indent "
+                    "-o --output -s -u -w --where -x",
+                    refuse={"-p": "attaches to another process"}),
+    "msgfilter": _spec("-E --escape --no-escape --force-po --indent --keep-header --no-location --no-wrap "
+                       "-s --sort-output -P --properties-input --stringtable-input",
+                       "-i --input -D --directory -o --output-file -w --width --color --style"),
+    "multitime": _spec("-q", "-n -s -i -o -f"),
+    "nsenter": _spec("-i --ipc -u --uts -n --net -p --pid -C --cgroup -U --user -T --time -F --no-fork "
+                     "--preserve-credentials -Z --follow-context", "-t --target -S --setuid -G --setgid",
+                     default_shell=True,
+                     refuse={opt: "enters another mount namespace or root, where the program cannot be pinned"
+                             for opt in ("-m", "--mount", "-a", "--all", "-r", "--root", "-w", "--wd")}),
+    "pkexec": _spec("--disable-internal-agent --keep-cwd", "-u --user", default_shell=True),
+    "rlwrap": _spec("-A --ansi-colour-aware -c --complete-filenames -i --case-insensitive -n --no-warnings "
+                    "-N --no-children -r --remember -R --renice -W --polling -a --always-readline",
+                    "-b --break-chars -C --command-name -D --history-no-dupes -f --file -g --forget-matching "
+                    "-H --history-filename -l --logfile -O --only-cook -p --prompt-colour -P --pre-given "
+                    "-q --quote-characters -s --histsize -S --substitute-prompt -w --wait-before-prompt",
+                    refuse={"-z": "runs a filter program", "--filter": "runs a filter program"}),
+    "setarch": _spec("-3 --3gb -B --32bit -F --fdpic-funcptrs -I --short-inode -L --addr-compat-layout "
+                     "-R --addr-no-randomize -S --whole-seconds -T --sticky-timeouts -X --read-implies-exec "
+                     "-Z --mmap-page-zero -v --verbose --uname-2.6", default_shell=True,
+                     skip_words=frozenset("i386 i486 i586 i686 x86_64 linux32 linux64 aarch64 arm64 armv7l "
+                                          "armv8l ppc ppc64 ppc64le s390 s390x riscv64".split())),
+    "setlock": _spec("-n -N -x -X", positionals=1),
+    "softlimit": _spec("", "-a -c -d -f -l -m -o -p -r -s -t"),
+    "sshpass": _spec("-e -v -h -V", "-p -f -d -P"),
+    "ssh-agent": _spec("-c -s -D -d", "-a -E -t -P -O"),
+    "strace": _spec("-c -C -d -D -DD -f -ff -F -h -i -k -n -q -qq -r -t -tt -ttt -T -v -V -w -x -xx -y -yy "
+                    "-z -Z --summary-only --summary --follow-forks --output-separately --quiet --no-abbrev "
+                    "--verbose --decode-fds --syscall-times --relative-timestamps --absolute-timestamps",
+                    "-a -b -e -I -o -O -P -s -S -U -X --trace --signal --status --string-limit --output "
+                    "--trace-path --summary-sort-by --columns",
+                    refuse={"-p": "attaches to another process", "--attach": "attaches to another process",
+                            "-E": "sets the traced program's environment", "--env": "sets the traced program's "
+                            "environment", "-u": "runs the program as another user",
+                            "--user": "runs the program as another user"}),
+    "torify": _spec(),
+    "torsocks": _spec("-q --quiet -d --debug -i --isolate", "-u --user -p --pass -a --address -P --port",
+                      refuse={"--shell": "starts a shell"}),
+    "unshare": _spec("-i --ipc -m --mount -n --net -p --pid -u --uts -U --user -C --cgroup -T --time -f "
+                     "--fork -r --map-root-user -c --map-current-user --kill-child --mount-proc --keep-caps "
+                     "--map-auto", "--propagation --setgroups --map-user --map-group --map-users --map-groups "
+                     "-S --setuid -G --setgid -w --wd", default_shell=True,
+                     refuse={"-R": "changes the root directory, where the program cannot be pinned",
+                             "--root": "changes the root directory, where the program cannot be pinned"}),
+    "valgrind": _spec("-q --quiet -v --verbose", long_values=True),
+    "firejail": _spec("--quiet --noprofile --private --seccomp --nonewprivs --noroot --private-tmp "
+                      "--private-dev --nosound --no3d --nodbus", long_values=True, default_shell=True,
+                      refuse={"--shell": "chooses the shell it starts", "--join": "joins another sandbox",
+                              "--chroot": "changes the root directory, where the program cannot be pinned",
+                              "--appimage": "runs an AppImage"}),
 }
+# The dynamic loader runs its operand as a program (`/lib64/ld-linux-x86-64.so.2 /bin/sh`).
+_LOADER = _spec("--list --verify --inhibit-cache --list-tunables --list-diagnostics", "--argv0",
+                refuse={opt: "loads other libraries into the program"
+                        for opt in ("--library-path", "--preload", "--audit", "--inhibit-rpath")})
+WRAPPERS.update({name: _LOADER for name in ("ld.so", "ld-linux.so.2", "ld-linux-x86-64.so.2",
+                                            "ld-linux-aarch64.so.1", "ld-musl-x86_64.so.1")})
 
 
 @dataclass(frozen=True)
@@ -81,6 +155,7 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
         return None
     assignments: list[Assignment] = []
     positionals = spec.positionals
+    skip_words = spec.skip_words
     replace = ""
     i = 0
     while i < len(args):
@@ -113,8 +188,14 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
             positionals -= 1
             i += 1
             continue
+        if value in skip_words:
+            skip_words = frozenset()  # only the first operand may be the optional word
+            i += 1
+            continue
         break
     inner = args[i:]
+    if not inner and spec.default_shell:
+        return Unwrapped(args, (), tuple(assignments), f"{name} with no program starts a shell")
     if spec.stdin_args and inner:
         # xargs fills in arguments read from stdin: unknown values, so dynamic words.
         if replace:
@@ -129,6 +210,8 @@ def _option(spec: WrapperSpec, value: str) -> int | None:
     """How many following words an option consumes, or None if unknown."""
     if value.startswith("--"):
         name, eq, _ = value.partition("=")
+        if spec.long_values and eq:
+            return 0
         if name in spec.flags:
             return 0
         if name in spec.valued:

@@ -1,0 +1,155 @@
+"""Built-in hazards: ordinary use stays allowed under an any-arguments rule; escapes do not.
+
+Every program here is allowed by a rule without `args:`, so only agentsh's hazard knowledge
+(hazards.py, hazard_table.py, scripts.py, wrappers.py) stands between the line and bash.
+Programs resolve to stub files, so the verdicts do not depend on what this host installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Decision, Policy
+from agentsh.profile import Host, load_profile
+
+PROGRAMS = """
+git python3 find tar sed awk make xargs timeout env sort grep rsync zip ssh curl docker npm
+strace nsenter unshare chroot watch script systemd-run start-stop-daemon setarch capsh sg su
+run-parts nano vim less gcc latex sqlite3 socat certbot aria2c restic split tcpdump rpm apt
+crontab at tmux ip perf fzf sysctl service xdg-user-dir valgrind ltrace firejail pkexec cpulimit
+choom logsave gdb emacs expect julia guile m4 dc cowsay openssl ld.so mosh openvpn dmsetup
+busctl man zic yt-dlp wget
+""".split()
+
+
+@pytest.fixture(scope="module")
+def decide(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Decision]:
+    root = tmp_path_factory.mktemp("hazards")
+    stubs = root / "stubs"
+    stubs.mkdir()
+    for name in PROGRAMS:
+        (stubs / name).write_text("#!/bin/sh\nexit 0\n")
+        (stubs / name).chmod(0o755)
+    home = root / "home"
+    workspace = root / "work"
+    home.mkdir()
+    workspace.mkdir()
+    profile = root / "any-args.yaml"
+    profile.write_text(
+        "agentsh: 1\nname: any-args\nextends: [base]\n"
+        f'path: ["{stubs}", /usr/bin, /bin]\n'
+        'write: {allow: ["{workspace}", "/tmp"]}\n'
+        "commands:\n  - name: tools\n"
+        f"    run: [{', '.join(repr(p) for p in PROGRAMS)}]\n"
+        "    decision: allow\n")
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    return policy.decide
+
+
+def why(decision: Decision) -> str:
+    return "; ".join(f"{v.command}: {v.reason}" for v in decision.refused)
+
+
+ORDINARY = [
+    "git log -p", "git log --oneline -n 5", "git diff --stat", "git status --short",
+    "python3 -m pytest -q -c pytest.ini", "python3 script.py -c x",
+    "find . -name '*.py' -type f", "tar -czf out.tgz src", "tar -xzf a.tgz", "tar -tf a.tar",
+    "sed -n '1,5p' f", "sed -i 's/a/b/g' f", "sed -e 's/x/y/' -e '/^$/d' f",
+    "awk '{print $1}' f", "awk -F: '$3 > 100 {print $1}' /etc/passwd",
+    "make test", "make -j4", "xargs -0 grep foo", "timeout 5 make", "env LANG=C sort f",
+    "rsync -a src/ dst/", "zip -r a.zip dir", "ssh -V",
+    # launchers run a program the rules allow
+    "strace -f -o trace.txt make test", "nsenter -t 1 -n ip addr", "unshare -r sort f",
+    "setarch x86_64 -R make", "valgrind --leak-check=full python3 script.py", "cpulimit -l 50 -- make",
+    "ltrace -c make", "logsave build.log make", "choom -n 5 make",
+    # subcommands and options that do not run anything
+    "docker ps", "docker images", "npm test", "npm run build", "ip addr show", "perf list",
+    "tmux ls", "crontab -l", "at -l", "sqlite3 db.sqlite 'select 1'", "curl -sS https://example.com",
+    "rpm -qa", "apt list --installed", "sysctl -a", "sysctl net.ipv4.ip_forward", "service nginx status",
+    "xdg-user-dir DESKTOP", "fzf --bind ctrl-a:select-all", "cowsay -f tux hello", "socat - TCP:localhost:80",
+    "nano notes.txt", "gcc -O2 -o prog prog.c", "latex paper.tex", "split -l 100 big.txt part-",
+    "tcpdump -i lo -w cap.pcap", "script --version", "man ls", "watch --help",
+]
+
+
+@pytest.mark.parametrize("line", ORDINARY)
+def test_ordinary_use_is_allowed(line: str, decide: Callable[[str], Decision]) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", why(decision)
+
+
+ESCAPES = [
+    # launchers (wrappers.py): the program they run is checked, and with none they start a shell
+    ("strace -o /dev/null sh", "no rule"), ("nsenter", "starts a shell"), ("unshare -r", "starts a shell"),
+    ("nsenter -m -t 1 make", "mount namespace"), ("unshare --root=/tmp make", "root"),
+    ("setarch x86_64", "starts a shell"), ("firejail", "starts a shell"), ("pkexec", "starts a shell"),
+    ("valgrind sh", "no rule"), ("cpulimit -l 5 -- sh", "no rule"), ("ltrace -p 1", "another process"),
+    ("ld.so --preload x.so make", "loads other libraries"), ("ld.so /bin/sh", "sh"),
+    ("choom -n 0 bash", "no rule"), ("logsave /dev/null bash -i", "no rule"),
+    # programs that run their operand, unpinned
+    ("chroot /", "another root"), ("watch 'id'", "shell command"), ("systemd-run -S", "transient service"),
+    ("run-parts /etc/cron.daily", "every program"),
+    # always hazardous unless a harmless mode is named
+    ("script -q /dev/null", "starts a shell"), ("capsh --", "runs a shell"), ("sg root", "shell"),
+    ("su -c id", "starts a shell"), ("crontab -e", "cron"), ("at now", "later"), ("tmux", "session"),
+    # options that run commands, code, libraries or configuration
+    ("start-stop-daemon -S -x /bin/sh", "-x"), ("nano -s /bin/sh", "-s"), ("gcc -wrapper /bin/sh,-s x", "-wrapper"),
+    ("latex --shell-escape doc.tex", "--shell-escape"), ("sqlite3 db -cmd '.shell id'", "-cmd"),
+    ("certbot renew --deploy-hook 'id'", "--deploy-hook"), ("aria2c --on-download-complete=/bin/sh u", "--on-download"),
+    ("restic --password-command=id backup", "--password-command"), ("split --filter='sh' f", "--filter"),
+    ("tcpdump -z /bin/sh -w x", "-z"), ("rpm --eval '%(id)'", "--eval"), ("rpm --pipe sh", "--pipe"),
+    ("apt update -o APT::Update::Pre-Invoke::=/bin/sh", "-o"), ("busctl --address=unixexec:path=/bin/sh", "--address"),
+    ("openvpn --up /bin/sh", "--up"), ("dmsetup ls --exec sh", "--exec"), ("emacs --eval '(shell)'", "--eval"),
+    ("yt-dlp URL --exec 'sh #'", "--exec"), ("zic -y /bin/sh f", "-y"), ("wget --use-askpass=/bin/sh 0", "--use-askpass"),
+    ("mosh --server=sh host", "--server"), ("openssl req -engine ./lib.so", "-engine"), ("fzf --preview 'cat {}'", "--preview"),
+    ("curl --engine x.so https://e.com", "--engine"), ("man -H/bin/sh man", "-H"),
+    # subcommands
+    ("docker run --rm -it alpine", "docker run"), ("docker cp c:/etc/shadow .", "docker cp"),
+    ("npm exec sh", "npm exec"), ("ip netns exec foo sh", "ip netns exec"), ("perf stat sh", "perf stat"),
+    # values and operands
+    ("fzf --bind 'enter:execute(sh)'", "--bind"), ("socat - exec:/bin/sh", "exec:"), ("sysctl kernel.core_pattern=|/x", "kernel"),
+    ("service ../../bin/sh", "path"), ("xdg-user-dir '}; sh #'", "shell code"), ("curl file:///etc/passwd", "local files"),
+    ("cowsay -f ./evil.cow hi", "Perl"), ("sqlite3 /dev/null '.shell sh'", "dot-command"),
+    ("ssh localhost sh", "remote host"), ("mosh host -- sh", "remote host"),
+    # interpreters and stdin readers
+    ("expect -c 'spawn sh'", "code"), ("julia -e 'run(`sh`)'", "code"), ("guile -c '(system \"sh\")'", "code"),
+    ("dc -e '!sh'", "code"), ("m4", "standard input"), ("sqlite3 db", "standard input"), ("gdb -ex '!sh'", "-ex"),
+    # git
+    ("git apply --unsafe-paths --directory / x.patch", "--unsafe-paths"), ("git -p log", "pager"),
+    # find, tar, sed, awk, make, zip, rsync (pre-existing hazards)
+    ("find . -exec sh \\;", "-exec"), ("tar cf /dev/null x --checkpoint-action=exec=sh", "--checkpoint-action"),
+    ("sed -n '1e id' f", "sed script"), ("awk 'BEGIN{system(\"id\")}'", "awk program"), ("make --eval='x:'", "--eval"),
+    ("zip a.zip f -T -TT 'sh #'", "-TT"), ("rsync -e 'sh -c id' x:y .", "-e"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), ESCAPES, ids=[e[0][:50] for e in ESCAPES])
+def test_escape_is_refused(line: str, reason: str, decide: Callable[[str], Decision]) -> None:
+    decision = decide(line)
+    assert decision.decision == "deny", f"{line!r} was allowed"
+    assert reason in why(decision), why(decision)
+
+
+def test_a_rule_naming_the_option_allows_it(tmp_path: Path) -> None:
+    """The escape hatch: a rule that names the hazard literally (never by wildcard)."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in ("certbot", "docker"):
+        (stubs / name).write_text("#!/bin/sh\n")
+        (stubs / name).chmod(0o755)
+    profile = tmp_path / "named.yaml"
+    profile.write_text(
+        "agentsh: 1\nname: named\nextends: [base]\n"
+        f'path: ["{stubs}", /usr/bin, /bin]\n'
+        "commands:\n"
+        "  - {name: hook, run: certbot, args: ['renew --deploy-hook /usr/local/bin/reload'], decision: allow}\n"
+        "  - {name: run, run: docker, args: ['run --rm alpine:3 ...'], decision: allow}\n")
+    host = Host(cwd=str(tmp_path), home=str(tmp_path), config_home=str(tmp_path / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    assert policy.decide("certbot renew --deploy-hook /usr/local/bin/reload").decision == "allow"
+    assert policy.decide("docker run --rm alpine:3 true").decision == "allow"
+    assert policy.decide("certbot renew --deploy-hook /bin/sh").decision == "deny"
