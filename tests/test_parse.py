@@ -92,6 +92,7 @@ def test_dynamic_words_are_marked(line: str, why: str) -> None:
     ("ls (", "syntax error"),
     ("echo \\$(id)", "unsupported"),
     ("echo $\"x\"", "unsupported"),
+    ("echo a\n\\touch /tmp/x", "inside a word"),
 ])
 def test_constructs_that_are_refused(line: str, reason: str) -> None:
     found = problems(line)

@@ -8,6 +8,7 @@ reproduce exactly is reported as an error so the caller can fail closed.
 from __future__ import annotations
 
 GLOB_CHARS = frozenset("*?[")
+_SEPARATORS = frozenset(" \t\n;&|<>()")
 
 
 class WordError(ValueError):
@@ -37,6 +38,9 @@ def unquoted(text: str) -> tuple[str, bool]:
             raise WordError("backtick the parser did not recognise")
         if ch == "$" and i + 1 < n:
             raise WordError("'$' expansion the parser did not recognise")
+        if ch in _SEPARATORS:
+            # bash would end the word (or the command) here; the parsers disagree.
+            raise WordError(f"unquoted {ch!r} inside a word: the parser and bash would disagree")
         if ch in GLOB_CHARS:
             glob = True
         out.append(ch)
