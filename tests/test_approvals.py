@@ -66,7 +66,7 @@ def test_approval_round_trip(profile: Path, agentsh_env: dict[str, str], workspa
     child = approver(["approve", request_id], agentsh_env)
     child.expect(pexpect.EOF)
     assert f"approved {request_id}" in child.before
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert time.monotonic() - started < 5  # woken by the spool watch, not a slow poll
     assert (workspace / "restart-web").exists()
@@ -77,7 +77,7 @@ def test_denial_is_refused_with_the_reason(profile: Path, agentsh_env: dict[str,
     proc, request_id = start(profile, agentsh_env, workspace)
     child = approver(["deny", request_id, "--reason", "not during business hours"], agentsh_env)
     child.expect(pexpect.EOF)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 126
     assert "not approved by" in err and "not during business hours" in err
     assert not (workspace / "restart-web").exists()
@@ -86,7 +86,7 @@ def test_denial_is_refused_with_the_reason(profile: Path, agentsh_env: dict[str,
 def test_timeout_is_a_denial(tmp_path: Path, agentsh_env: dict[str, str], workspace: Path) -> None:
     profile = write_profile(tmp_path, "approvals", PROFILE.format(bindir=Path(sys.executable).parent, timeout=1))
     proc, _ = start(profile, agentsh_env, workspace)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 126 and "timed out" in err
     assert not (workspace / "restart-web").exists()
 

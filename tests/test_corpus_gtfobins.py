@@ -66,8 +66,6 @@ GRANTED_READ = ("granted: reading a file is what a rule allowing this program wi
                 "the read roots decide, and this path is readable here")
 GRANTED_NET = ("granted: network transfer is this program's job, which an any-arguments rule grants; "
                "only a network policy can refuse it")
-PATHS = ("paths: writes through an option or operand the write-target table does not know (paths.py); "
-         "the exec-time Landlock confinement (issue 6) must stop it")
 PLACEHOLDER = ("placeholder: the payload is not a concrete command (`...` stands for code the corpus "
                "leaves out, or the words do not form the program's command line)")
 
@@ -101,7 +99,7 @@ EXEC_TIME: dict[tuple[str, int], str] = {
     ("msfconsole", 0): INTERACTIVE, ("nano", 1): INTERACTIVE, ("nano", 2): INTERACTIVE,
     ("ncdu", 0): INTERACTIVE, ("ncftp", 0): INTERACTIVE, ("ncftp", 1): INTERACTIVE,
     ("opencode", 0): INTERACTIVE, ("pg", 0): INTERACTIVE, ("pico", 0): INTERACTIVE, ("psftp", 0): INTERACTIVE,
-    ("psql", 0): INTERACTIVE, ("psql", 1): INTERACTIVE, ("ranger", 0): INTERACTIVE, ("red", 0): INTERACTIVE,
+    ("ranger", 0): INTERACTIVE, ("red", 0): INTERACTIVE,
     ("scanmem", 0): INTERACTIVE, ("sftp", 0): INTERACTIVE, ("smbclient", 0): INTERACTIVE,
     ("tasksh", 0): INTERACTIVE, ("tdbtool", 0): INTERACTIVE, ("telnet", 0): INTERACTIVE,
     ("vi", 1): INTERACTIVE, ("volatility", 0): INTERACTIVE, ("wireshark", 0): INTERACTIVE,
@@ -114,7 +112,6 @@ EXEC_TIME: dict[tuple[str, int], str] = {
     ("curl", 4): GRANTED_NET, ("curl", 5): GRANTED_NET, ("curl", 6): GRANTED_NET, ("kubectl", 1): GRANTED_NET,
     ("scp", 3): GRANTED_NET, ("wget", 5): GRANTED_NET, ("wget", 6): GRANTED_NET,
     # paths
-    ("ltrace", 1): PATHS, ("wget", 2): PATHS, ("zip", 0): PATHS,
     # placeholder
     ("opencode", 1): PLACEHOLDER, ("opkg", 0): PLACEHOLDER,
 }

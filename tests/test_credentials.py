@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import urllib.parse
@@ -117,7 +116,7 @@ def test_output_is_masked_everywhere(setup: tuple[Path, Path, dict[str, str]], p
 
 
 def test_file_credential_is_private_and_removed(setup: tuple[Path, Path, dict[str, str]]) -> None:
-    profile, record, env = setup
+    profile, _record, env = setup
     result = agentsh(["-p", str(profile), "-c", "show-file"], env)
     assert result.returncode == 0, result.stderr
     assert "-rw-------" in result.stdout

@@ -121,7 +121,7 @@ ESCAPES = [
     # git
     ("git apply --unsafe-paths --directory / x.patch", "--unsafe-paths"), ("git -p log", "pager"),
     # find, tar, sed, awk, make, zip, rsync (pre-existing hazards)
-    ("find . -exec sh \\;", "-exec"), ("tar cf /dev/null x --checkpoint-action=exec=sh", "--checkpoint-action"),
+    ("find . -exec sh \\;", "no rule allows"), ("tar cf /dev/null x --checkpoint-action=exec=sh", "--checkpoint-action"),
     ("sed -n '1e id' f", "sed script"), ("awk 'BEGIN{system(\"id\")}'", "awk program"), ("make --eval='x:'", "--eval"),
     ("zip a.zip f -T -TT 'sh #'", "-TT"), ("rsync -e 'sh -c id' x:y .", "-e"),
 ]

@@ -82,7 +82,7 @@ class Sshd:
             "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin no\nLogLevel VERBOSE\n"
             "Subsystem sftp /usr/lib/openssh/sftp-server\n")
         Path("/run/sshd").mkdir(exist_ok=True)
-        self.log = open(tmp / "sshd.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(tmp / "sshd.log", "w")
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20

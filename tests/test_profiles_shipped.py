@@ -127,7 +127,7 @@ REVIEWER = [
     ("make", "deny", "does not run it"),
     ("curl https://example.com", "deny", "no network"),
     ("sed -i 's/x/y/' README.md", "deny", "outside the write roots"),
-    ("find . -name '*.tmp' -delete", "deny", "-delete"),
+    ("find . -name '*.tmp' -delete", "deny", "outside the write roots"),
     ("mkdir out", "deny", "read-only"),
 ]
 

@@ -16,6 +16,7 @@ class Word(NamedTuple):
     text: str
     value: str | None
     why_dynamic: str = ""
+    prefix: str = ""  # for a dynamic word, the static text it starts with (`--since=` of `--since=$(date)`)
 
     @property
     def is_static(self) -> bool:

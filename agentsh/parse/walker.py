@@ -340,6 +340,7 @@ class _Walker:
 
     def joined(self, node: Any, depth: int, *, quoted: bool) -> Word:
         parts: list[str] = []
+        prefix: str | None = None  # static text before the first dynamic part
         dynamic = ""
         braces = ""
         for child in node.children:
@@ -355,13 +356,16 @@ class _Walker:
                 braces += _text(child)
             if part.value is None:
                 dynamic = dynamic or part.why_dynamic
+                if prefix is None:
+                    prefix = "".join(parts) + part.prefix
             else:
                 parts.append(part.value)
         if not quoted and _BRACES.search(braces):
             dynamic = dynamic or "brace expansion"
-        text = _text(node)
+            prefix = ""
+        text = node.text.decode("utf-8", "surrogateescape")
         if dynamic:
-            return Word(text, None, dynamic)
+            return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
 
     def expansion(self, node: Any, depth: int) -> None:

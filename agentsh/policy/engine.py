@@ -14,7 +14,7 @@ from ..profile import STRICTNESS, Host, Profile, Rule
 from .argmatch import match, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
-from .hazards import find_hazards, is_exec_capable
+from .hazards import FIND_EXEC, dynamic_ok, find_hazards, is_exec_capable
 from .paths import PathChecker, write_targets
 from .resolve import FileKey, Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
@@ -126,6 +126,13 @@ class Policy:
             problem = self._path_problem(program, args, cwds)
             if problem:
                 verdict = Verdict(decision="deny", reason=problem, rule="read-write-roots", **found)
+        if program.basename == "find" and not program.is_builtin:
+            inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
+                                      dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
+                                      cwds, depth + 1)
+                     for start, end in find_exec_spans(args) if start + 1 < end]
+            if inner:
+                return verdict._replace(wrapped=tuple(inner))
         wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
         if wrapped is None:
             return verdict
@@ -193,13 +200,17 @@ class Policy:
             if not names_explicitly(elements[hazard.index], hazard.option):
                 return f"{args[hazard.index].shown()}: {hazard.reason}"
         if is_exec_capable(*names):
-            after_dashdash = False
-            for word, element in zip(args, elements, strict=True):
-                after_dashdash = after_dashdash or word.value == "--"
-                if word.value is None and element == "..." and not after_dashdash:
+            for i, (word, element) in enumerate(zip(args, elements, strict=True)):
+                if word.value is None and element == "..." and not dynamic_ok(names, args, i) \
+                        and not self._in_find_exec(program, args, i):
                     return (f"{word.text} is only known at run time and {program.basename} can run "
                             "other programs (put it after --, or write it literally)")
         return ""
+
+    @staticmethod
+    def _in_find_exec(program: Program, args: tuple[Word, ...], index: int) -> bool:
+        """Words of a `find -exec CMD ... ;` are checked as CMD's own arguments."""
+        return program.basename == "find" and any(start < index <= end for start, end in find_exec_spans(args))
 
     def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str]) -> str:
         if program.basename in ("cd", "pushd") and program.is_builtin:
@@ -235,3 +246,21 @@ class Policy:
                     failures.append(f"{self.profile.source}:{lineno}: tests.{expected}: {line!r} was "
                                     f"{decision.decision}, not {expected}: {why}")
         return failures
+
+
+def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:
+    """(index of -exec, index of its terminating `;` or `+`, or len(args)) for each -exec."""
+    spans = []
+    i = 0
+    while i < len(args):
+        if args[i].value in FIND_EXEC:
+            end = next((j for j in range(i + 1, len(args)) if args[j].value in (";", "+")), len(args))
+            spans.append((i, end))
+            i = end
+        i += 1
+    return spans
+
+
+def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
+    """`{}` is replaced by find with each file name: a value known only at run time."""
+    return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)

@@ -45,6 +45,8 @@ class Spec:
     terminators: tuple[str, ...] = ()
     # further readers of the whole argv (subcommands, option values, operands)
     inspectors: tuple[Inspector, ...] = ()
+    # says whether a dynamic word at an index is harmless for this program
+    dynamic: Callable[[tuple[Word, ...], int], bool] | None = None
 
 
 # Variables that change what any program (or the loader, or bash) executes.
@@ -78,11 +80,12 @@ def _interpreter(*inline: str, bare: str = "reads a program from standard input"
 
 
 _FIND = Spec(options={
-    "-exec": "runs a program for each file", "-execdir": "runs a program for each file",
-    "-ok": "runs a program for each file", "-okdir": "runs a program for each file",
     "-fprint": "writes to a file", "-fprint0": "writes to a file", "-fprintf": "writes to a file",
-    "-fls": "writes to a file", "-delete": "deletes files anywhere under the start points",
+    "-fls": "writes to a file",
 })
+# find's -exec family is not in the table: the engine checks the command each one runs as
+# a command of its own (like xargs), and -delete makes the start points write targets.
+FIND_EXEC = ("-exec", "-execdir", "-ok", "-okdir")
 
 _TAR = Spec(options={
     "--checkpoint-action": "runs a command at checkpoints", "--to-command": "pipes files to a command",
@@ -104,7 +107,7 @@ _SPECS: dict[str, Spec] = {
                 operands=scripts.awk_hazards, env=("AWKPATH", "AWKLIBPATH")),
     # git's global options and subcommands need their own reading (`git log -p` is not
     # `git -p log`), done in scripts.git_hazards.
-    "git": Spec(operands=scripts.git_hazards, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
+    "git": Spec(operands=scripts.git_hazards, dynamic=scripts.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
     "xargs": Spec(options={}),
     "env": Spec(options={"-S": "splits a string into a command line", "--split-string": "splits a string into a command line"}),
     "make": Spec(options={"--eval": "evaluates makefile text", "-E": "evaluates makefile text"},
@@ -128,12 +131,14 @@ _SPECS: dict[str, Spec] = {
     "bash": _SHELL, "sh": _SHELL, "dash": _SHELL, "zsh": _SHELL, "ksh": _SHELL, "ash": _SHELL,
     "fish": _SHELL, "tcsh": _SHELL, "csh": _SHELL, "mksh": _SHELL, "rbash": _SHELL,
     "python": _interpreter("-c", extra={"-i": "starts an interactive interpreter"},
-                           takes_value=("-W", "-X", "--check-hash-based-pycs"), terminators=("-m",)),
+                           takes_value=("-W", "-X", "--check-hash-based-pycs"),
+                           terminators=("-m", "--version", "-V", "-VV", "-h", "--help")),
     "perl": _interpreter("-e", "-E", extra={"-M": "loads a module given on the command line",
                                             "-d": "runs the debugger"}),
     "ruby": _interpreter("-e"),
     "node": _interpreter("-e", "--eval", "-p", "--print", "-r", "--require", "--import",
-                         extra={"-i": "starts a REPL", "--interactive": "starts a REPL"}),
+                         extra={"-i": "starts a REPL", "--interactive": "starts a REPL"},
+                         terminators=("--version", "-v", "-h", "--help", "--test")),
     "php": _interpreter("-r", "-B", "-R", "-E", "-F", extra={"-a": "starts an interactive shell"}),
     "lua": _interpreter("-e", "-l"),
     "R": _interpreter("-e", "--file"),
@@ -335,6 +340,31 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...]) -> list[Hazard]
     return hazards
 
 
+def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bool:
+    """May the dynamic word at `index` be anything without letting the program run another?
+
+    True when it can no longer be an option of the program: after `--`, after an
+    interpreter's script or `-m MODULE` (it belongs to the script), the value of a
+    literal `--option=` (checked as that option), or where a program-specific reader
+    says so (git).
+    """
+    word = args[index]
+    if any(w.value == "--" for w in args[:index]):
+        return True
+    if word.prefix.startswith("-") and "=" in word.prefix:
+        static = Word(word.prefix, word.prefix)
+        patched = args[:index] + (static,) + args[index + 1:]
+        return not any(h.index == index for h in find_hazards(names, patched))
+    for spec in spec_for(*names):
+        if spec.stop_at_operand:
+            _options, operands, terminated = _split(spec, args[:index])
+            if operands or terminated:
+                return True
+        if spec.dynamic is not None and spec.dynamic(args, index):
+            return True
+    return False
+
+
 def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
     if any(fnmatchcase(name, glob) for glob in GLOBAL_ENV):
         return True
@@ -372,6 +402,11 @@ def _split(spec: Spec, args: tuple[Word, ...]) -> tuple[list[int], list[int], bo
         value = word.value
         if value == "--":
             operands.extend(range(i + 1, len(args)))
+            break
+        if value is None and spec.stop_at_operand:
+            # An interpreter's script named at run time: an operand; the engine refuses
+            # the dynamic word itself unless it is safe where it stands.
+            operands.extend(range(i, len(args)))
             break
         if value is None or (value.startswith(("-", "+")) and value not in ("-", "+")):
             options.append(i)

@@ -24,6 +24,7 @@ WRITERS: dict[str, str] = {
     "chmod": "after-first", "chown": "after-first", "chgrp": "after-first", "mkfifo": "all",
     "mknod": "all", "rsync": "last", "scp": "last", "dd": "of", "sed": "in-place", "split": "last",
     "patch": "all", "tar": "none", "unzip": "none", "sort": "none", "uniq": "last", "tree": "none",
+    "zip": "first", "find": "find-delete", "strace": "none", "ltrace": "none", "wget": "none", "curl": "none",
 }
 # Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
 OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -31,8 +32,10 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
     "sort": ("-o", "--output"), "tar": ("-C", "--directory", "-f", "--file"),
     "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
-    "wget": ("-O", "--output-document", "-P", "--directory-prefix"), "git": ("--output", "-o"),
-    "tree": ("-o",), "split": ("--additional-suffix",),
+    "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
+             "--append-output"), "git": ("--output", "-o"),
+    "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
+    "ltrace": ("-o", "--output"),
 }
 
 
@@ -40,8 +43,20 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+# The command's own streams: resolving them here would describe agentsh's descriptors,
+# not the command's.
+OWN_STREAMS = ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/null", "/dev/tty")
+OWN_STREAM_DIRS = ("/dev/fd/", "/proc/self/fd/")
+
+
 def resolve(value: str, cwd: str) -> str:
-    return os.path.realpath(os.path.join(cwd, value))
+    path = os.path.normpath(os.path.join(cwd, value))
+    if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS):
+        return path
+    try:
+        return os.path.realpath(path)
+    except OSError:  # e.g. /proc/1/ns/net: unreadable links are judged by their own path
+        return path
 
 
 class PathChecker:
@@ -65,7 +80,7 @@ class PathChecker:
         return ""
 
     def write_problem(self, path: str) -> str:
-        if any(within(path, p) for p in ALWAYS_WRITABLE) or path.startswith("/proc/self/fd/"):
+        if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS) or any(within(path, p) for p in ALWAYS_WRITABLE):
             return ""
         for root in self.profile.write_deny:
             if within(path, root):
@@ -106,14 +121,30 @@ class PathChecker:
 
 
 def _candidates(value: str) -> list[str]:
+    """The parts of an argument that may name a file (`--file=X`, `-I/x`, curl's `@X`, `k=@X`)."""
     if value.startswith("-"):
         out = []
         if "=" in value:
             out.append(value.split("=", 1)[1])
         elif "/" in value:
             out.append(value[value.index("/"):])
-        return [c for c in out if c]
-    return [value]
+    else:
+        out = [value]
+        if "=@" in value:
+            out.append(value.split("=@", 1)[1])
+    return [c[1:] if c.startswith("@") else c for c in out if c and c != "@"]
+
+
+def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
+    """find's start points: the words before its first expression (`.` if there are none)."""
+    points = []
+    for word in args:
+        if word.value is None or word.value.startswith(("-", "(", "!")) or word.value in (")",):
+            if word.value is None:
+                points.append(word)  # unknown: checked (and refused) as a write target
+            break
+        points.append(word)
+    return points or [Word(".", ".")]
 
 
 def _pathlike(value: str, cwd: str) -> bool:
@@ -170,6 +201,10 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         targets.append(operands[-1])
     elif mode == "after-first":
         targets.extend(operands[1:])
+    elif mode == "first" and operands:
+        targets.append(operands[0])
+    elif mode == "find-delete" and any(w.value == "-delete" for w in args):
+        targets.extend(_find_start_points(args))
     elif mode == "in-place" and in_place:
         targets.extend(operands[1:])
     return targets

@@ -282,3 +282,27 @@ def make_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     return [_hazard(i, (w.value or "").split("=", 1)[0] + "=",
                     "overrides the shell make runs recipes with")
             for i, w in enumerate(args) if w.value is not None and _MAKE_VARS.match(w.value)]
+
+
+# Subcommands with no option that runs a program, opens a pager or writes to a named
+# file: a word known only at run time (a file name, a message) cannot make them do so.
+_GIT_DYNAMIC_SAFE = frozenset({
+    "add", "rm", "mv", "restore", "checkout", "switch", "reset", "status", "blame", "ls-files",
+    "commit", "branch", "tag", "stash", "rev-parse", "show-ref", "cat-file", "check-ignore",
+    "merge-base", "describe", "rev-list", "shortlog", "apply", "init", "clean", "worktree",
+})
+# Options whose next word is a plain value (a message, a date, a count, a pattern).
+_GIT_VALUE_OPTIONS = frozenset({
+    "-m", "--message", "-F", "--file", "--author", "--date", "--since", "--until", "--after", "--before",
+    "--grep", "-n", "--max-count", "-S", "-G", "--format", "--pretty", "-b", "-B", "--branch", "--onto",
+})
+
+
+def git_dynamic_ok(args: tuple[Word, ...], index: int) -> bool:
+    sub = next((i for i, w in enumerate(args) if w.value is not None and not w.value.startswith("-")), None)
+    if sub is None or index <= sub:
+        return False  # before the subcommand, a word could be -c or --exec-path
+    previous = args[index - 1].value
+    if previous in _GIT_VALUE_OPTIONS:
+        return True
+    return args[sub].value in _GIT_DYNAMIC_SAFE
