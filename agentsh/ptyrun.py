@@ -4,27 +4,15 @@ programs, Ctrl-C), and agentsh relays and records everything in between."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
-import struct
 import termios
 import tty
 from collections.abc import Callable, Mapping
 
 from .run import FORWARDED, RunResult, bash_argv, kill_and_reap, reset_signals, result_of
 from .stream import Filter, PtyRelay, Sink
-
-DEFAULT_SIZE = (24, 80)
-
-
-def terminal_size(fd: int) -> tuple[int, int]:
-    """(rows, cols) of a terminal, or 24x80 when fd is not one."""
-    try:
-        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
-    except OSError:
-        return DEFAULT_SIZE
-    return (rows or DEFAULT_SIZE[0], cols or DEFAULT_SIZE[1])
+from .terminal import terminal_size
 
 
 def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,

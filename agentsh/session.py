@@ -83,7 +83,7 @@ class Session:
         """The session's recording, opened on first use; None if it cannot be written."""
         if self._recorder is not None or self._record_error:
             return self._recorder
-        from .ptyrun import terminal_size
+        from .terminal import terminal_size
 
         try:  # TEMP-RECORDER: until agentsh.record lands
             from .record.asciicast import RecordingError, default_directory, open_recording
@@ -314,9 +314,7 @@ def _redactors(secrets: tuple[str, ...], count: int) -> list[Any]:
 
 def new_session_id() -> str:
     """Sortable and unique: start time plus randomness."""
-    import secrets
-
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 def _recording_error() -> type[Exception]:  # TEMP-RECORDER

@@ -11,9 +11,7 @@ never values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, MutableMapping
-from fnmatch import translate
 
 CREDENTIAL_PATTERNS = (
     "*_TOKEN", "*_TOKEN_*", "*TOKEN", "*SECRET*", "*_KEY", "*_KEY_*", "*_KEYS", "*PASSWORD*", "*PASSWD*",
@@ -27,11 +25,17 @@ CREDENTIAL_PATTERNS = (
 KEEP_FOR_AGENTSH = frozenset({"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"})
 
 
-_CREDENTIAL = re.compile("|".join(f"(?:{translate(p)})" for p in CREDENTIAL_PATTERNS))
+# The patterns are all of the forms X, X*, *X and *X*: plain string tests, no regex to compile.
+_EXACT = tuple(p for p in CREDENTIAL_PATTERNS if "*" not in p)
+_PREFIX = tuple(p[:-1] for p in CREDENTIAL_PATTERNS if p.endswith("*") and not p.startswith("*"))
+_SUFFIX = tuple(p[1:] for p in CREDENTIAL_PATTERNS if p.startswith("*") and not p.endswith("*"))
+_INSIDE = tuple(p[1:-1] for p in CREDENTIAL_PATTERNS if p.startswith("*") and p.endswith("*"))
 
 
 def looks_like_credential(name: str) -> bool:
-    return _CREDENTIAL.match(name.upper()) is not None
+    upper = name.upper()
+    return (upper in _EXACT or upper.startswith(_PREFIX) or upper.endswith(_SUFFIX)
+            or any(part in upper for part in _INSIDE))
 
 
 def cut(environ: MutableMapping[str, str], passed: Iterable[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -26,9 +27,32 @@ MAX_LINE_BYTES = 131072 - 1
 @lru_cache(maxsize=1)
 def _ts_parser() -> Any:
     import tree_sitter
-    import tree_sitter_bash
 
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    return tree_sitter.Parser(tree_sitter.Language(_bash_language()))
+
+
+def _bash_language() -> Any:
+    """The grammar from tree_sitter_bash's compiled binding.
+
+    Loaded directly: the package's __init__ imports importlib.resources (about 5 ms
+    at every start) only to offer query files agentsh never reads.
+    """
+    try:
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.util.find_spec("tree_sitter_bash")
+        directory = spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else ""
+        binary = next(os.path.join(directory, f) for f in os.listdir(directory)
+                      if f.startswith("_binding.") and f.endswith(".so"))
+        loader = importlib.machinery.ExtensionFileLoader("tree_sitter_bash._binding", binary)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+        loader.exec_module(module)
+        return module.language()
+    except Exception:  # any surprise in that shortcut: the ordinary import
+        import tree_sitter_bash
+
+        return tree_sitter_bash.language()
 
 
 def parse_line(source: str, home: str | None = None) -> ParsedLine:

@@ -16,7 +16,7 @@ from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
 from .hazards import FIND_EXEC, dynamic_ok, find_hazards, is_exec_capable
 from .paths import PathChecker, write_targets
-from .resolve import FileKey, Program, ResolveError, resolve_command, rule_keys
+from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
 
 MAX_WRAP_DEPTH = 8
@@ -30,12 +30,13 @@ class Policy:
         self.profile = profile
         self.host = host
         self.paths = PathChecker(profile, host.home)
-        # Every rule indexed by the files its `run:` entries name (resolved once per load).
-        self._by_key: dict[FileKey, list[tuple[Rule, str]]] = {}
+        # Rules by the basename of each `run:` entry: a rule covers a command only when it
+        # is invoked under that name (resolve.py), so only those entries need resolving, and
+        # they are resolved at each decision, never from a stale earlier lookup.
+        self._by_name: dict[str, list[tuple[Rule, str]]] = {}
         for rule in profile.rules:
             for name in rule.run:
-                for key in rule_keys(name, profile.path):
-                    self._by_key.setdefault(key, []).append((rule, name))
+                self._by_name.setdefault(os.path.basename(name), []).append((rule, name))
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
@@ -152,8 +153,8 @@ class Policy:
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: dict) -> Verdict:
-        rules = list(dict.fromkeys(rule for rule, run_name in self._by_key.get(program.key, ())
-                                   if program.invoked_as(run_name)))
+        rules = list(dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
+                                   if program.key in rule_keys(run_name, self.profile.path)))
         matched: list[tuple[Rule, tuple[str, ...]]] = []
         for rule in rules:
             if rule.args is None:

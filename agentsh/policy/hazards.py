@@ -11,17 +11,17 @@ the agent-bypass reports in shared/corpus; the tests replay both.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
+from types import MappingProxyType
+from typing import NamedTuple
 
 from ..parse import Word
 from . import hazard_table as table
 from . import scripts
 
 
-@dataclass(frozen=True)
-class Hazard:
+class Hazard(NamedTuple):
     index: int  # index into the arguments (argv[1:]); -1: the invocation as a whole
     option: str  # what a rule must name literally to permit it
     reason: str
@@ -30,9 +30,8 @@ class Hazard:
 Inspector = Callable[[tuple[Word, ...]], list[Hazard]]
 
 
-@dataclass(frozen=True)
-class Spec:
-    options: dict[str, str] = field(default_factory=dict)  # option -> reason
+class Spec(NamedTuple):
+    options: Mapping[str, str] = MappingProxyType({})  # option -> reason
     bare: str = ""  # hazard when run with no operands (a shell or REPL reading stdin)
     stdin_operands: tuple[str, ...] = ()  # operands meaning "read the program from stdin"
     operands: Inspector | None = None  # looks inside script-like operands

@@ -7,13 +7,12 @@ program unknowable, and that is refused rather than guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..parse import Assignment, Word
 
 
-@dataclass(frozen=True)
-class WrapperSpec:
+class WrapperSpec(NamedTuple):
     flags: frozenset[str] = frozenset()  # options without a value
     valued: frozenset[str] = frozenset()  # options that take a value (`-n 5`, `-n5`, `--x=5`)
     positionals: int = 0  # operands before the program (`timeout DURATION`, `flock FILE`)
@@ -140,8 +139,7 @@ WRAPPERS.update({name: _LOADER for name in ("ld.so", "ld-linux.so.2", "ld-linux-
                                             "ld-linux-aarch64.so.1", "ld-musl-x86_64.so.1")})
 
 
-@dataclass(frozen=True)
-class Unwrapped:
+class Unwrapped(NamedTuple):
     wrapper_args: tuple[Word, ...]  # the wrapper's own arguments
     inner: tuple[Word, ...]  # the wrapped program's argv ((): the wrapper runs nothing)
     assignments: tuple[Assignment, ...]  # environment the wrapper sets for it

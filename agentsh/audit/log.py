@@ -1,0 +1,363 @@
+"""The audit log writer: one JSONL line per event, each HMAC-chained to the one before.
+
+Line layout (what `verify` relies on)::
+
+    {"caller":...,"kind":"line","prev":"<mac of seq-1>","seq":7,"time":"..."},"mac":"<64 hex>"}\n
+
+Everything before `,"mac":"` plus a closing brace is the canonical JSON of the event
+without `mac` (sorted keys, compact separators, ensure_ascii=False, UTF-8): exactly the
+bytes the MAC covers.  Writing `mac` last, outside the sorted order, lets the verifier
+MAC the line's own bytes instead of re-serialising a million events.  Any tool can still
+check an event the slow way: drop `mac`, re-serialise canonically, HMAC-SHA256.
+
+The head file (`<log>.head`, 0600) holds the chain's latest `seq mac size tag`, where
+`tag` is an HMAC over seq and mac, so cutting events off the end of the log (and
+writing an older-looking head) is detected without the key.  It is also the lock file:
+every writer holds an exclusive flock on it while it reads the head, appends one line
+with a single write(2) on an O_APPEND descriptor, and updates the head.
+
+Callers pass names, never values, of anything secret (credential names, not tokens).
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import hmac
+import json
+import os
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error"})
+RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
+MAC_PREFIX = b',"mac":"'
+MAC_HEX = 64
+LINE_END = b'"}\n'
+SUFFIX_LEN = len(MAC_PREFIX) + MAC_HEX + len(LINE_END)
+HEAD_SUFFIX = ".head"
+_KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_TAIL_CHUNK = 65536
+
+
+class AuditError(Exception):
+    """The audit trail cannot be written or read; the caller must refuse the action (fail closed)."""
+
+
+def default_path(environ: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/agentsh/audit.jsonl, else ~/.local/state/agentsh/audit.jsonl."""
+    return os.path.join(state_dir(environ), "audit.jsonl")
+
+
+def state_dir(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec says relative values are invalid and must be ignored
+        base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "agentsh")
+
+
+def head_path(path: str) -> str:
+    return path + HEAD_SUFFIX
+
+
+def canonical(event: Mapping[str, object]) -> bytes:
+    """The bytes an event's MAC covers."""
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (bytes a command line held that were not UTF-8, decoded with
+        # surrogateescape) cannot be written as UTF-8; the JSON escape parses back to the same string.
+        return _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+
+
+def mac_of(key: bytes, body: bytes) -> str:
+    return hmac.digest(key, body, "sha256").hex()
+
+
+def head_tag(key: bytes, seq: int, mac: str) -> str:
+    return hmac.digest(key, f"agentsh-audit-head {seq} {mac}".encode(), "sha256").hex()
+
+
+def parse_head(data: bytes) -> tuple[int, str, int, str] | None:
+    """(seq, mac, size, tag) from a head file's content, or None if it is empty or not a head."""
+    parts = data.split()
+    if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit():
+        return None
+    try:
+        return int(parts[0]), parts[1].decode("ascii"), int(parts[2]), parts[3].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def split_line(line: bytes) -> tuple[bytes, str] | None:
+    """(MACed body, mac) of a line in the writer's layout, or None."""
+    cut = len(line) - SUFFIX_LEN
+    if cut < 2 or not line.endswith(LINE_END) or line[cut:cut + len(MAC_PREFIX)] != MAC_PREFIX:
+        return None
+    return line[:cut] + b"}", line[cut + len(MAC_PREFIX):cut + len(MAC_PREFIX) + MAC_HEX].decode("ascii", "replace")
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _open_private(path: str, flags: int) -> int:
+    """Open or create a 0600 file; tighten an existing one we own that others could read."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+class AuditLog:
+    """An open audit log; `write` is safe against other processes writing the same file."""
+
+    def __init__(self, path: str, key: bytes, log_fd: int, head_fd: int, forward: Any = None) -> None:
+        self.path = path
+        self._key = key
+        self._log_fd = log_fd
+        self._head_fd = head_fd
+        self._forward = forward  # a _Forwarder, or None when syslog forwarding is off
+        self.forward_error: str = ""  # last syslog failure (forwarding is best effort; the file is the record)
+
+    def write(self, kind: str, **fields: object) -> dict[str, object]:
+        """Append one event and return it as written (as it parses back from the line)."""
+        if self._log_fd < 0:
+            raise AuditError(f"audit log {self.path} is closed")
+        if not _KIND_RE.match(kind):
+            raise ValueError(f"audit event kind must be a lower-case identifier, not {kind!r}")
+        clash = RESERVED.intersection(fields)
+        if clash:
+            raise ValueError(f"audit event fields may not be named {', '.join(sorted(clash))}")
+        try:
+            fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+        except OSError as err:
+            raise AuditError(f"cannot lock audit log {head_path(self.path)}: {err.strerror or err}") from None
+        try:
+            line = self._append(kind, fields)
+        finally:
+            fcntl.flock(self._head_fd, fcntl.LOCK_UN)
+        event: dict[str, object] = json.loads(line)
+        if self._forward is not None:
+            # Outside the lock: a slow syslog must not hold up other agentsh processes.
+            self.forward_error = self._forward.send(event, line)
+        return event
+
+    def _append(self, kind: str, fields: dict[str, object]) -> bytes:
+        try:
+            head = parse_head(os.pread(self._head_fd, 512, 0))
+            size = os.fstat(self._log_fd).st_size
+        except OSError as err:
+            raise AuditError(f"cannot read audit head {head_path(self.path)}: {err.strerror or err}") from None
+        seq, prev = (head[0], head[1]) if head else (0, "")
+        sep = b""
+        if head is None or head[2] != size:
+            # Someone wrote the log outside this protocol, or a writer died between its
+            # append and its head update.  Continue from the newest event we can link to.
+            seq, prev, sep = self._recover(head, size)
+        event = {"seq": seq + 1, "time": utc_now(), "kind": kind, **fields, "prev": prev}
+        try:
+            body = canonical(event)
+        except (TypeError, ValueError) as err:
+            raise AuditError(f"audit event for {kind} cannot be written as JSON: {err}") from None
+        mac = mac_of(self._key, body)
+        line = sep + body[:-1] + MAC_PREFIX + mac.encode() + LINE_END
+        try:
+            written = os.write(self._log_fd, line)
+        except OSError as err:
+            raise AuditError(f"cannot write audit log {self.path}: {err.strerror or err}") from None
+        if written != len(line):
+            # A short write (disk full) would glue the next event onto a partial line: undo it.
+            try:
+                os.ftruncate(self._log_fd, size)
+            except OSError:
+                pass
+            raise AuditError(f"cannot write audit log {self.path}: short write ({written} of {len(line)} bytes)")
+        new_head = f"{seq + 1} {mac} {size + len(line)} {head_tag(self._key, seq + 1, mac)}\n".encode()
+        try:
+            os.pwrite(self._head_fd, new_head, 0)
+            if head is None or len(new_head) < len(f"{head[0]} {head[1]} {head[2]} {head[3]}\n"):
+                os.ftruncate(self._head_fd, len(new_head))
+        except OSError as err:
+            raise AuditError(f"cannot update audit head {head_path(self.path)}: {err.strerror or err}") from None
+        return line[len(sep):]
+
+    def _recover(self, head: tuple[int, str, int, str] | None, size: int) -> tuple[int, str, bytes]:
+        """(seq, mac) to chain onto, and b"\\n" if the log does not end with a complete line."""
+        tail = _last_line(self._log_fd, size)
+        sep = b"\n" if size and not tail.endswith(b"\n") else b""
+        last = _authentic(self._key, tail)
+        if head is not None and last is not None and last[0] == head[0] + 1 and last[2] == head[1]:
+            return last[0], last[1], sep  # the previous writer appended, then died before its head update
+        if head is not None:
+            return head[0], head[1], sep  # the log was changed behind our back: keep the chain; verify will say where
+        if last is not None:
+            return last[0], last[1], sep  # the head file was lost: pick the chain up from the log itself
+        if size == 0:
+            return 0, "", b""
+        raise AuditError(f"audit log {self.path} has no head file and does not end with an event signed by this key; "
+                         "run `agentsh audit verify`, then move the log aside or restore its key")
+
+    def check_key(self) -> None:
+        """Refuse a key that did not sign the log's newest event (the keyring entry was lost or replaced)."""
+        try:
+            size = os.fstat(self._log_fd).st_size
+            tail = _last_line(self._log_fd, size)
+        except OSError as err:
+            raise AuditError(f"cannot read audit log {self.path}: {err.strerror or err}") from None
+        parts = split_line(tail)
+        if parts is None:
+            return  # no event at the end (empty, or a malformed tail that verify will report)
+        if not hmac.compare_digest(mac_of(self._key, parts[0]), parts[1]):
+            raise AuditError(f"audit log {self.path} was signed with another key (its last event's MAC does not "
+                             "match); restore the key, or run `agentsh audit verify` and move the log aside")
+
+    def close(self) -> None:
+        for fd in (self._log_fd, self._head_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._log_fd = self._head_fd = -1
+        if self._forward is not None:
+            self._forward.close()
+            self._forward = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _last_line(fd: int, size: int) -> bytes:
+    """The log's last line (with its newline, if it has one); b"" if the log is empty."""
+    if size == 0:
+        return b""
+    end, data = size, b""
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        data = os.pread(fd, end - start, start) + data
+        end = start
+        cut = data.rfind(b"\n", 0, len(data) - 1)
+        if cut >= 0:
+            return data[cut + 1:]
+    return data
+
+
+def _authentic(key: bytes, line: bytes) -> tuple[int, str, str] | None:
+    """(seq, mac, prev) of a line this key signed, else None."""
+    parts = split_line(line)
+    if parts is None or not hmac.compare_digest(mac_of(key, parts[0]), parts[1]):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    seq, prev = event.get("seq"), event.get("prev")
+    if type(seq) is not int or not isinstance(prev, str):
+        return None
+    return seq, parts[1], prev
+
+
+class _Forwarder:
+    """Sends each event to syslog/journald as an RFC 5424 message whose MSG is the event's JSON line."""
+
+    SEVERITY = {"error": "ERROR", "session_start": "NOTICE", "session_end": "NOTICE", "reload": "NOTICE"}
+
+    def __init__(self, address: str | tuple[str, int]) -> None:
+        import logging.handlers  # only when forwarding is on: logging costs start-up time
+
+        class Handler(logging.handlers.SysLogHandler):
+            failure = ""
+
+            def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+                # Never print a traceback into the agent's stderr; remember it for the caller.
+                import sys
+
+                self.failure = f"{type(sys.exc_info()[1]).__name__}: {sys.exc_info()[1]}"
+
+        self._logging = logging
+        try:
+            self.handler = Handler(address=address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV)
+        except OSError as err:
+            raise AuditError(f"cannot reach syslog at {address}: {err.strerror or err}") from None
+        self.handler.append_nul = False  # RFC 5424 frames end at the datagram's end, not at a NUL
+        self.hostname = socket.gethostname() or "-"
+        self.pid = str(os.getpid())
+
+    def send(self, event: dict[str, object], line: bytes) -> str:
+        kind = str(event.get("kind", "-"))
+        level = self.SEVERITY.get(kind, "INFO")
+        if kind == "decision" and event.get("decision") == "deny":
+            level = "WARNING"
+        # SysLogHandler adds "<PRI>"; the rest of the RFC 5424 header is ours:
+        # VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG
+        message = (f"1 {event.get('time', '-')} {self.hostname} agentsh {self.pid} {_msgid(kind)} "
+                   f"[agentsh@32473 seq=\"{event.get('seq')}\"] {line.decode('utf-8').rstrip()}")
+        record = self._logging.makeLogRecord({"msg": message, "levelname": level, "levelno": 20})
+        self.handler.failure = ""
+        self.handler.emit(record)
+        return self.handler.failure
+
+    def close(self) -> None:
+        self.handler.close()
+
+
+def _msgid(kind: str) -> str:
+    # MSGID is 1-32 printable US-ASCII characters without spaces.
+    return kind[:32] or "-"
+
+
+def open_audit_log(path: str, key: bytes, *, syslog: bool = False,
+                   syslog_address: str | tuple[str, int] = "/dev/log") -> AuditLog:
+    """Open (creating with 0600 files in a 0700 dir) the log at PATH for appending events signed with KEY."""
+    if len(key) < 16:
+        raise AuditError("audit key is too short (need at least 16 bytes)")
+    directory = os.path.dirname(os.path.abspath(path))
+    log_fd = head_fd = -1
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        log_fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
+        head_fd = _open_private(head_path(path), os.O_RDWR)
+    except OSError as err:
+        for fd in (log_fd, head_fd):
+            if fd >= 0:
+                os.close(fd)
+        where = err.filename or path
+        raise AuditError(f"cannot open audit log {where}: {err.strerror or err}") from None
+    log = AuditLog(path, key, log_fd, head_fd)
+    try:
+        log._log_fd_read = None  # type: ignore[attr-defined]
+        _check_key(log, path)
+        if syslog:
+            log._forward = _Forwarder(syslog_address)
+    except BaseException:
+        log.close()
+        raise
+    return log
+
+
+def _check_key(log: AuditLog, path: str) -> None:
+    # The writer's descriptor is write-only (O_APPEND); read the tail through a short-lived one.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
+    try:
+        size = os.fstat(fd).st_size
+        parts = split_line(_last_line(fd, size))
+    except OSError as err:
+        raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if parts is not None and not hmac.compare_digest(mac_of(log._key, parts[0]), parts[1]):
+        raise AuditError(f"audit log {path} was signed with another key (its last event's MAC does not "
+                         "match); restore the key, or run `agentsh audit verify` and move the log aside")
