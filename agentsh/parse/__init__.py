@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
 # The kernel refuses a single argv string longer than this (MAX_ARG_STRLEN), so a
 # longer line could not reach bash through `bash -c` anyway.
 MAX_LINE_BYTES = 131072 - 1
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @lru_cache(maxsize=1)
@@ -77,14 +79,14 @@ def screen_line(source: str) -> Problem | None:
     if len(raw) > MAX_LINE_BYTES:
         return Problem(text=_preview(source),
                        reason=f"the line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
-    for ch in source:
-        if ch < " " and ch not in "\t\n":
-            return Problem(text=_preview(source),
-                           reason=f"raw control character {ord(ch):#04x} in the line "
-                                  "(write it as $'\\x..' if you need it)")
-        if ch == "\x7f":
-            return Problem(text=_preview(source), reason="raw DEL character in the line")
-    return None
+    control = _CONTROL.search(source)
+    if control is None:
+        return None
+    ch = control.group()
+    if ch == "\x7f":
+        return Problem(text=_preview(source), reason="raw DEL character in the line")
+    return Problem(text=_preview(source), reason=f"raw control character {ord(ch):#04x} in the line "
+                                                 "(write it as $'\\x..' if you need it)")
 
 
 def _preview(source: str) -> str:

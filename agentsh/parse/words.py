@@ -7,8 +7,11 @@ reproduce exactly is reported as an error so the caller can fail closed.
 
 from __future__ import annotations
 
+import re
+
 GLOB_CHARS = frozenset("*?[")
 _SEPARATORS = frozenset(" \t\n;&|<>()")
+_SPECIAL = re.compile(r"[\\`$ \t\n;&|<>()*?\[]")
 
 
 class WordError(ValueError):
@@ -21,6 +24,8 @@ def unquoted(text: str) -> tuple[str, bool]:
     Raises WordError for an unescaped ``$`` or backtick: tree-sitter should have
     given those their own nodes, so seeing one here means the parsers disagree.
     """
+    if not _SPECIAL.search(text):
+        return text, False  # the common case: a plain word, nothing to undo
     out: list[str] = []
     glob = False
     i = 0

@@ -14,43 +14,80 @@ from ..parse import Word
 from ..profile import ANY_REST, ArgPattern
 
 ANY_VALUE = frozenset({"*", ANY_REST})
+_GLOB = frozenset("*?[")
+
+
+_LITERAL, _GLOBBED, _REST = 0, 1, 2
+Compiled = tuple[tuple[tuple[int, str], ...], tuple[str, ...]]
+_COMPILED: dict[ArgPattern, Compiled] = {}
+
+
+def _compile(pattern: ArgPattern) -> Compiled:
+    """Each element's kind, and the literal elements the pattern starts with."""
+    compiled = _COMPILED.get(pattern)
+    if compiled is None:
+        kinds = tuple((_REST if e == ANY_REST else _GLOBBED if _GLOB.intersection(e) else _LITERAL, e)
+                      for e in pattern.elements)
+        prefix = []
+        for kind, element in kinds:
+            if kind != _LITERAL:
+                break
+            prefix.append(element)
+        compiled = _COMPILED[pattern] = (kinds, tuple(prefix))
+    return compiled
 
 
 def match(pattern: ArgPattern, args: tuple[Word, ...]) -> tuple[str, ...] | None:
     """Return, per argument, the pattern element that matched it; None if no match."""
+    kinds, prefix = _compile(pattern)
+    # Most patterns start with literal words (a subcommand, a flag): a cheap first test.
+    if len(args) < len(prefix) or any(args[i].value != literal for i, literal in enumerate(prefix)):
+        return None
     elements = pattern.elements
+    count = len(kinds)
     memo: dict[tuple[int, int], tuple[str, ...] | None] = {}
 
     def walk(p: int, a: int) -> tuple[str, ...] | None:
         key = (p, a)
         if key in memo:
             return memo[key]
-        result: tuple[str, ...] | None
-        if p == len(elements):
+        result: tuple[str, ...] | None = None
+        if p == count:
             result = () if a == len(args) else None
-        elif elements[p] == ANY_REST:
-            result = None
-            # Prefer consuming as few elements as possible, so later literals bind.
-            for k in range(a, len(args) + 1):
-                rest = walk(p + 1, k)
-                if rest is not None:
-                    result = (ANY_REST,) * (k - a) + rest
-                    break
-        elif a < len(args) and element_matches(elements[p], args[a]):
-            rest = walk(p + 1, a + 1)
-            result = None if rest is None else (elements[p],) + rest
         else:
-            result = None
+            kind, element = kinds[p]
+            if kind == _REST:
+                # Prefer consuming as few elements as possible, so later literals bind.
+                for k in range(a, len(args) + 1):
+                    rest = walk(p + 1, k)
+                    if rest is not None:
+                        result = (ANY_REST,) * (k - a) + rest
+                        break
+            elif a < len(args) and _matches(kind, element, args[a]):
+                rest = walk(p + 1, a + 1)
+                result = None if rest is None else (elements[p],) + rest
         memo[key] = result
         return result
 
     return walk(0, 0)
 
 
-def element_matches(element: str, word: Word) -> bool:
-    if word.value is None:
+def literal_prefix(pattern: ArgPattern) -> tuple[str, ...]:
+    """The elements the pattern starts with that must equal argv[1], argv[2]... exactly."""
+    return _compile(pattern)[1]
+
+
+def _matches(kind: int, element: str, word: Word) -> bool:
+    value = word.value
+    if value is None:
         return element in ANY_VALUE
-    return fnmatchcase(word.value, element)
+    if kind == _LITERAL:
+        return value == element
+    return fnmatchcase(value, element)
+
+
+def element_matches(element: str, word: Word) -> bool:
+    return _matches(_GLOBBED if _GLOB.intersection(element) else _LITERAL, element, word)
 
 
 def names_explicitly(element: str, option: str) -> bool:

@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterable
 
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
-from ..profile import STRICTNESS, Host, Profile, Rule
-from .argmatch import match, names_explicitly
+from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
+from .argmatch import literal_prefix, match, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
 from .hazards import FIND_EXEC, dynamic_ok, find_hazards, is_exec_capable
@@ -34,9 +34,20 @@ class Policy:
         # is invoked under that name (resolve.py), so only those entries need resolving, and
         # they are resolved at each decision, never from a stale earlier lookup.
         self._by_name: dict[str, list[tuple[Rule, str]]] = {}
+        self._plain: dict[str, list[Rule]] = {}  # rules whose run entry is that bare name
+        self._by_path: set[str] = set()  # basenames some rule names by an absolute path
+        self._candidate_memo: dict[str, dict[tuple[str | None, str | None], list[Rule]]] = {}
+        # Each rule's patterns with up to two leading literal elements (most start with a
+        # subcommand or a flag): a pattern whose literals differ from argv[1:3] cannot match.
+        self._patterns: dict[str, list[tuple[tuple[str, ...], ArgPattern]]] = {}
         for rule in profile.rules:
             for name in rule.run:
                 self._by_name.setdefault(os.path.basename(name), []).append((rule, name))
+                if "/" in name:
+                    self._by_path.add(os.path.basename(name))
+                elif rule not in self._plain.setdefault(name, []):
+                    self._plain[name].append(rule)
+            self._patterns[rule.name] = [(literal_prefix(p)[:2], p) for p in rule.args or ()]
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
@@ -48,7 +59,8 @@ class Policy:
                     hint="rewrite the line without this construct")
             for p in parsed.problems
         ]
-        cwds = [os.path.realpath(cwd or self.host.cwd)]
+        # Every path check resolves cwd/relative itself, so cwd need not be canonical here.
+        cwds = [cwd or self.host.cwd]
         for command in parsed.commands:
             verdict = self.check_command(command, cwds)
             verdicts.append(verdict)
@@ -153,14 +165,29 @@ class Policy:
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: dict) -> Verdict:
-        rules = list(dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
-                                   if program.key in rule_keys(run_name, self.profile.path)))
+        keys: dict[str, list] = {}
+
+        def covers(run_name: str) -> bool:
+            if run_name == name and "/" not in name:
+                return True  # looked up on the same path just now: the same file
+            if run_name not in keys:
+                keys[run_name] = rule_keys(run_name, self.profile.path)
+            return program.key in keys[run_name]
+
+        head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
+        if "/" not in name and name not in self._by_path:
+            rules = self._candidates(name, head)  # the common case: no stat, no scan
+        else:
+            rules = list(dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
+                                       if covers(run_name)))
         matched: list[tuple[Rule, tuple[str, ...]]] = []
         for rule in rules:
             if rule.args is None:
                 matched.append((rule, ("...",) * len(args)))
                 continue
-            for pattern in rule.args:
+            for prefix, pattern in self._patterns[rule.name]:
+                if not _fits(prefix, head):
+                    continue
                 elements = match(pattern, args)
                 if elements is not None:
                     matched.append((rule, elements))
@@ -185,6 +212,20 @@ class Policy:
                 first_problem, first_rule = problem, rule.name
         return Verdict(decision="deny", reason=first_problem, rule=first_rule,
                        hint="a rule must name this option or variable explicitly to allow it", **found)
+
+    def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[Rule]:
+        """The rules for a bare program name that can match argv[1:3] == head.
+
+        Memoised per (name, head): with hundreds of rules for one program (git, python3),
+        most start with literal words (`status`, `-m pytest`), so only a few are worth trying.
+        """
+        memo = self._candidate_memo.setdefault(name, {})
+        if head not in memo:
+            if len(memo) > 256:
+                memo.clear()
+            memo[head] = [rule for rule in self._plain.get(name, []) if rule.args is None or any(
+                _fits(prefix, head) for prefix, _ in self._patterns[rule.name])]
+        return memo[head]
 
     def _rule_problem(self, program: Program, name: str, args: tuple[Word, ...],
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
@@ -265,3 +306,7 @@ def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """`{}` is replaced by find with each file name: a value known only at run time."""
     return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
+
+
+def _fits(prefix: tuple[str, ...], head: tuple[str | None, str | None]) -> bool:
+    return head[:len(prefix)] == prefix  # tuples compare in C

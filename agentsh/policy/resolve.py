@@ -43,9 +43,8 @@ class Program(NamedTuple):
 
     @property
     def basename(self) -> str:
-        if self.is_builtin:
-            return self.identity[len(BUILTIN_PREFIX):]
-        return os.path.basename(self.identity)
+        identity = self.identity
+        return identity[identity.rfind(":" if identity.startswith(BUILTIN_PREFIX) else "/") + 1:]
 
     def invoked_as(self, rule_name: str) -> bool:
         """May a rule written as `run: rule_name` cover this invocation of the same file?"""
@@ -110,5 +109,14 @@ def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
     return _program(name, *hit)
 
 
+_REAL: dict[tuple[str, int, int], str] = {}
+
+
 def _program(name: str, path: str, info: os.stat_result) -> Program:
-    return Program(name=name, identity=os.path.realpath(path), path=path, key=(info.st_dev, info.st_ino))
+    # realpath costs an lstat per path component on every command; the file's identity
+    # (device, inode) decides, so its real name is remembered per identity.
+    memo = (path, info.st_dev, info.st_ino)
+    real = _REAL.get(memo)
+    if real is None:
+        real = _REAL[memo] = os.path.realpath(path)
+    return Program(name=name, identity=real, path=path, key=(info.st_dev, info.st_ino))
