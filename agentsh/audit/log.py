@@ -21,15 +21,13 @@ Callers pass names, never values, of anything secret (credential names, not toke
 
 from __future__ import annotations
 
-import datetime
 import fcntl
 import hmac
 import json
 import os
-import re
-import socket
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error"})
 RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
@@ -38,8 +36,7 @@ MAC_HEX = 64
 LINE_END = b'"}\n'
 SUFFIX_LEN = len(MAC_PREFIX) + MAC_HEX + len(LINE_END)
 HEAD_SUFFIX = ".head"
-_KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _TAIL_CHUNK = 65536
 
 
@@ -71,7 +68,7 @@ def canonical(event: Mapping[str, object]) -> bytes:
     except UnicodeEncodeError:
         # Lone surrogates (bytes a command line held that were not UTF-8, decoded with
         # surrogateescape) cannot be written as UTF-8; the JSON escape parses back to the same string.
-        return _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+        return "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text).encode("utf-8")
 
 
 def mac_of(key: bytes, body: bytes) -> str:
@@ -102,7 +99,9 @@ def split_line(line: bytes) -> tuple[bytes, str] | None:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC ISO-8601 with microseconds and Z (the datetime module would cost start-up time)."""
+    now = time.time_ns() // 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 1_000_000)) + f".{now % 1_000_000:06d}Z"
 
 
 def _open_private(path: str, flags: int) -> int:
@@ -133,7 +132,7 @@ class AuditLog:
         """Append one event and return it as written (as it parses back from the line)."""
         if self._log_fd < 0:
             raise AuditError(f"audit log {self.path} is closed")
-        if not _KIND_RE.match(kind):
+        if not (0 < len(kind) <= 64 and kind[0].isalpha() and _KIND_CHARS.issuperset(kind)):
             raise ValueError(f"audit event kind must be a lower-case identifier, not {kind!r}")
         clash = RESERVED.intersection(fields)
         if clash:
@@ -154,7 +153,8 @@ class AuditLog:
 
     def _append(self, kind: str, fields: dict[str, object]) -> bytes:
         try:
-            head = parse_head(os.pread(self._head_fd, 512, 0))
+            raw = os.pread(self._head_fd, 512, 0)
+            head = parse_head(raw)
             size = os.fstat(self._log_fd).st_size
         except OSError as err:
             raise AuditError(f"cannot read audit head {head_path(self.path)}: {err.strerror or err}") from None
@@ -185,7 +185,7 @@ class AuditLog:
         new_head = f"{seq + 1} {mac} {size + len(line)} {head_tag(self._key, seq + 1, mac)}\n".encode()
         try:
             os.pwrite(self._head_fd, new_head, 0)
-            if head is None or len(new_head) < len(f"{head[0]} {head[1]} {head[2]} {head[3]}\n"):
+            if len(new_head) < len(raw):  # heads only grow in normal use; a hand-edited one may be longer
                 os.ftruncate(self._head_fd, len(new_head))
         except OSError as err:
             raise AuditError(f"cannot update audit head {head_path(self.path)}: {err.strerror or err}") from None
@@ -270,27 +270,33 @@ def _authentic(key: bytes, line: bytes) -> tuple[int, str, str] | None:
 class _Forwarder:
     """Sends each event to syslog/journald as an RFC 5424 message whose MSG is the event's JSON line."""
 
-    SEVERITY = {"error": "ERROR", "session_start": "NOTICE", "session_end": "NOTICE", "reload": "NOTICE"}
+    SEVERITY: ClassVar[dict[str, str]] = {
+        "error": "ERROR", "session_start": "NOTICE", "session_end": "NOTICE", "reload": "NOTICE"}
 
     def __init__(self, address: str | tuple[str, int]) -> None:
         import logging.handlers  # only when forwarding is on: logging costs start-up time
+        import socket
 
         class Handler(logging.handlers.SysLogHandler):
             failure = ""
 
-            def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+            def handleError(self, record: logging.LogRecord) -> None:
                 # Never print a traceback into the agent's stderr; remember it for the caller.
                 import sys
 
                 self.failure = f"{type(sys.exc_info()[1]).__name__}: {sys.exc_info()[1]}"
 
         self._logging = logging
+        self.address = address
         try:
             self.handler = Handler(address=address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV)
-        except OSError as err:
-            raise AuditError(f"cannot reach syslog at {address}: {err.strerror or err}") from None
+        except OSError as err:  # UDP: the host name does not resolve
+            raise AuditError(f"cannot forward audit events to syslog at {address}: {err.strerror or err}") from None
         self.handler.append_nul = False  # RFC 5424 frames end at the datagram's end, not at a NUL
-        self.hostname = socket.gethostname() or "-"
+        self.handler.priority_map = {**self.handler.priority_map, "NOTICE": "notice"}
+        name = socket.gethostname()[:255]
+        # RFC 5424 HOSTNAME: printable US-ASCII without spaces, "-" when unknown
+        self.hostname = name if name and name.isascii() and name.isprintable() and " " not in name else "-"
         self.pid = str(os.getpid())
 
     def send(self, event: dict[str, object], line: bytes) -> str:
@@ -305,7 +311,9 @@ class _Forwarder:
         record = self._logging.makeLogRecord({"msg": message, "levelname": level, "levelno": 20})
         self.handler.failure = ""
         self.handler.emit(record)
-        return self.handler.failure
+        if self.handler.failure:
+            return f"cannot forward audit event to syslog at {self.address}: {self.handler.failure}"
+        return ""
 
     def close(self) -> None:
         self.handler.close()
@@ -325,39 +333,26 @@ def open_audit_log(path: str, key: bytes, *, syslog: bool = False,
     log_fd = head_fd = -1
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        log_fd = _open_private(path, os.O_WRONLY | os.O_APPEND)
+        log_fd = _open_private(path, os.O_RDWR | os.O_APPEND)  # read too: recovery looks at the tail
         head_fd = _open_private(head_path(path), os.O_RDWR)
     except OSError as err:
         for fd in (log_fd, head_fd):
             if fd >= 0:
                 os.close(fd)
-        where = err.filename or path
-        raise AuditError(f"cannot open audit log {where}: {err.strerror or err}") from None
+        where = "" if err.filename in (None, path) else f" ({err.filename})"
+        raise AuditError(f"cannot open audit log {path}{where}: {err.strerror or err}") from None
     log = AuditLog(path, key, log_fd, head_fd)
     try:
-        log._log_fd_read = None  # type: ignore[attr-defined]
-        _check_key(log, path)
+        log.check_key()
         if syslog:
             log._forward = _Forwarder(syslog_address)
+            sock = getattr(log._forward.handler, "socket", None)
+            if sock is None or sock.fileno() < 0:  # the handler keeps a closed socket when connect failed
+                # Like openlog(3), a syslog socket that is not there yet is not fatal (each
+                # event retries; the file is the record), but the caller can tell the admin.
+                log.forward_error = f"cannot reach syslog at {syslog_address}"
     except BaseException:
         log.close()
         raise
     return log
 
-
-def _check_key(log: AuditLog, path: str) -> None:
-    # The writer's descriptor is write-only (O_APPEND); read the tail through a short-lived one.
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as err:
-        raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
-    try:
-        size = os.fstat(fd).st_size
-        parts = split_line(_last_line(fd, size))
-    except OSError as err:
-        raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
-    finally:
-        os.close(fd)
-    if parts is not None and not hmac.compare_digest(mac_of(log._key, parts[0]), parts[1]):
-        raise AuditError(f"audit log {path} was signed with another key (its last event's MAC does not "
-                         "match); restore the key, or run `agentsh audit verify` and move the log aside")
