@@ -53,6 +53,7 @@ def run_interactive(session: Session) -> int:
 
     previous = signal.signal(signal.SIGINT, interrupt)
     session.watch_profile()
+    session.begin()
     try:
         while True:
             text = prompt(session)
@@ -89,7 +90,7 @@ def run_interactive(session: Session) -> int:
         signal.signal(signal.SIGINT, previous)
         if readline is not None:
             _save_history(readline, session)
-        session.close()
+        session.close(last)
 
 
 @contextlib.contextmanager

@@ -110,10 +110,12 @@ def run_shell(args: ShellArgs) -> int:
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
         session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")
+        status = None
         try:
-            return session.run_line(args.command, args.args)
+            status = session.run_line(args.command, args.args)
+            return status
         finally:
-            session.close()
+            session.close(status)
     if not args.stdin and (args.interactive or os.isatty(0)):
         from .interactive import run_interactive
 
@@ -123,10 +125,12 @@ def run_shell(args: ShellArgs) -> int:
         sys.stderr.write("agentsh: denied: the script on standard input is larger than 1 MiB\n")
         return EXIT_DENIED
     session = session_from_environ(profile, title_command="agentsh -s")
+    status = None
     try:
-        return session.run_line(script.decode("utf-8", "surrogateescape"))
+        status = session.run_line(script.decode("utf-8", "surrogateescape"))
+        return status
     finally:
-        session.close()
+        session.close(status)
 
 
 def entry() -> None:

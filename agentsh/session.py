@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from .errors import EXIT_DENIED, ConfigError
 from .policy import Decision, Policy
 from .profile import Host, Profile
+from .trail import decision_fields
 
 if TYPE_CHECKING:
     from .record.asciicast import Recorder
@@ -73,6 +74,11 @@ class Session:
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
         self.dropped: list[str] = []  # names of inherited credentials removed at start
+        self.owns_session = not SESSION_ID.fullmatch(given)  # not joined through AGENTSH_SESSION
+        from .trail import Trail, identity
+
+        self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
+        self._begun = False
 
     @property
     def profile(self) -> Profile:
@@ -152,20 +158,45 @@ class Session:
         except ConfigError as err:
             if not os.path.exists(before.paths[-1]):
                 self.revoked = f"the profile {before.source} was deleted; every command is refused until it returns"
+                self._audit("reload", outcome="deleted", profile=before.source, old_sha256=before.sha256)
                 return f"agentsh: {self.revoked}\n"
+            self._audit("error", what="profile reload", profile=before.source, error=str(err),
+                        kept_sha256=before.sha256)
             return f"agentsh: the profile edit was rejected; keeping the last good profile: {err}\n"
         self.revoked = ""
         self.policy = policy
         self._watcher.watch(policy.profile.paths)
         if policy.profile.sha256 == before.sha256:
             return ""
+        self._audit("reload", outcome="applied", profile=policy.profile.source, old_sha256=before.sha256,
+                    new_sha256=policy.profile.sha256)
         return (f"agentsh: profile {policy.profile.name} reloaded "
                 f"({before.sha256[:12]} -> {policy.profile.sha256[:12]})\n")
 
-    def close(self) -> None:
+    def begin(self) -> None:
+        """The session_start event (written once, before the first line)."""
+        if self._begun:
+            return
+        self._begun = True
+        if self.owns_session:
+            self.trail.write("session_start", profile=self.profile.source, profile_sha256=self.profile.sha256,
+                             dropped_env=self.dropped, cwd=self.cwd, command=self.config.title_command,
+                             recording=self.recording_path())
+
+    def recording_path(self) -> str:
+        recorder = self._recorder
+        return getattr(recorder, "path", "") if recorder is not None else ""
+
+    def close(self, status: int | None = None) -> None:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._begun and self.owns_session:
+            try:
+                self.trail.write("session_end", status=status, commands=self._commands)
+            except Exception as err:  # the session is over: say so, do not crash
+                self.stderr.write(f"agentsh: cannot write the audit trail: {err}\n")
+        self.trail.close()
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
@@ -191,40 +222,79 @@ class Session:
             pass  # the next line is refused by record_problem
 
     def run_line(self, line: str, args: tuple[str, ...] = (), echo: bool = True) -> int:
-        """Check the line; run it if every command is allowed; return its exit status."""
+        """Check the line; run it if every command is allowed; return its exit status.
+
+        Nothing runs that is not recorded and audited: a recording or audit trail that
+        cannot be written refuses the line.
+        """
+        from .audit.log import AuditError
+
         problem = self.record_problem()
         if problem:
             self.stderr.write(f"agentsh: denied: {problem}\n")
             return EXIT_DENIED
+        command_id = self.next_command_id()
+        try:
+            self.begin()
+            self.trail.write("line", command=command_id, line=line, cwd=self.cwd)
+        except AuditError as err:
+            self.stderr.write(f"agentsh: denied: cannot write the audit trail: {err}\n")
+            return EXIT_DENIED
         if self._recorder is not None:
-            self._recorder.marker(self.next_command_id())
+            self._recorder.marker(command_id)
             if echo:
                 self.record(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
         if self.revoked:
             self.say(f"agentsh: denied: {self.revoked}\n")
+            self._audit("decision", command=command_id, line=line, decision="deny", rule="", reason=self.revoked)
             return EXIT_DENIED
         decision = self.decide(line)
         if decision.decision == "ask":
-            decision = self._ask(decision)
+            decision = self._ask(decision, command_id)
+        if not self._audit("decision", command=command_id, recording=self.recording_path(),
+                           **decision_fields(decision, self.profile)):
+            return EXIT_DENIED
         if not decision.allowed:
             self.say(denial_message(decision))
             return EXIT_DENIED
-        return self._run(decision, args)
+        started = time.monotonic()
+        status, credentials = self._run(decision, args)
+        self._audit("command_end", command=command_id, status=status, credentials=list(credentials),
+                    duration=round(time.monotonic() - started, 6), recording=self.recording_path())
+        return status
 
-    def _ask(self, decision: Decision) -> Decision:
+    def _audit(self, kind: str, **fields: Any) -> bool:
+        """Write an event; on failure tell the agent and return False (the caller refuses)."""
+        from .audit.log import AuditError
+
+        try:
+            self.trail.write(kind, **fields)
+        except AuditError as err:
+            self.stderr.write(f"agentsh: denied: cannot write the audit trail: {err}\n")
+            return False
+        return True
+
+    def _ask(self, decision: Decision, command_id: str) -> Decision:
         """Wait for a person to approve or deny; return the decision to act on."""
         from .approve import request_approval, spool_dir
 
         deciding = decision.deciding
         assert deciding is not None
+
+        def waiting(request_id: str) -> None:
+            self._audit("approval", command=command_id, step="requested", request=request_id, rule=deciding.rule,
+                        line=decision.line)
+            self.say(f"agentsh: waiting for approval {request_id} (rule {deciding.rule})\n")
+
         outcome = request_approval(
             spool_dir(self.config.environ),
             {"session": self.session_id, "user": self.user, "line": decision.line, "rule": deciding.rule,
              "command": deciding.command, "cwd": self.cwd, "profile": self.profile.name},
-            self.profile.approval_timeout,
-            on_waiting=lambda request_id: self.say(
-                f"agentsh: waiting for approval {request_id} (rule {deciding.rule})\n"))
+            self.profile.approval_timeout, on_waiting=waiting)
         who = outcome.approver
+        self._audit("approval", command=command_id, rule=deciding.rule, approver=who._asdict() if who else None,
+                    step="approved" if outcome.approved else ("denied" if who else "timed out"),
+                    reason=outcome.reason)
         by = f" by {who.user} (uid {who.uid}{', ' + who.tty if who.tty else ''})" if who else ""
         if outcome.approved:
             self.say(f"agentsh: approved{by}\n")
@@ -232,7 +302,8 @@ class Session:
         verdict = deciding._replace(decision="deny", reason=f"not approved{by}: {outcome.reason}")
         return decision._replace(decision="deny", verdicts=(verdict,), approver=who._asdict() if who else None)
 
-    def _run(self, decision: Decision, args: tuple[str, ...]) -> int:
+    def _run(self, decision: Decision, args: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
+        """Run an allowed line; (exit status, names of the credentials injected)."""
         RecordingError = _recording_error()
         from .run import bash_script, build_environment, run_bash
 
@@ -245,7 +316,7 @@ class Session:
                 injection = prepare(decision, self.policy)
             except CredentialError as err:
                 self.say(f"agentsh: denied: {err}\n")
-                return EXIT_DENIED
+                return EXIT_DENIED, ()
         environ = dict(self.config.environ)
         for name, value in self.exports.items():
             if value is None:
@@ -261,15 +332,16 @@ class Session:
             env.update(injection.env())
             script = bash_script(decision, injection.pins())
             secrets, on_spawn = injection.secrets, injection.on_spawn
+        names = injection.variables if injection is not None else ()
         try:
             if self.config.terminal:
-                return self._run_terminal(script, env, args, secrets, on_spawn)
+                return self._run_terminal(script, env, args, secrets, on_spawn), names
             filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
             return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
-                            on_spawn=on_spawn, filters=filters).status
+                            on_spawn=on_spawn, filters=filters).status, names
         except RecordingError as err:
             self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
-            return EXIT_DENIED
+            return EXIT_DENIED, names
         finally:
             if injection is not None:
                 injection.close()

@@ -53,7 +53,12 @@ def _keyring() -> Any:
 
 
 def _from_keyring(keyring: Any, path: str, create: bool) -> bytes:
-    key = _keyring_get(keyring)
+    try:
+        key = _keyring_get(keyring)
+    except AuditError:
+        if not create:
+            raise
+        key = None  # maybe another process is writing the entry right now: re-read under the lock
     if key is not None:
         return key
     if not create:

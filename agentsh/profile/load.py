@@ -156,7 +156,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             for sub, items in value.items():
                 section[sub] = _union(section.get(sub, []), items)
             out[key] = section
-        elif key in ("record", "approval"):
+        elif key in ("record", "approval", "audit"):
             out[key] = {**out.get(key, {}), **value}
         elif key == "env":
             env = {"pass": list(out.get("env", {}).get("pass", [])),
@@ -226,6 +226,9 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         files=tuple(display_name(f) for f in files),
         paths=tuple(os.path.abspath(f) for f in files),
         approval_timeout=float(merged.get("approval", {}).get("timeout", 300.0)),
+        audit_file=_expand(merged["audit"]["file"], host, workspace)[0] if merged.get("audit", {}).get("file") else "",
+        audit_syslog=bool(merged.get("audit", {}).get("syslog", False)),
+        audit_keyring=bool(merged.get("audit", {}).get("keyring", False)),
         sha256=sha256,
         workspace=workspace,
         read_allow=roots("read", "allow"),

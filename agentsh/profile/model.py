@@ -63,3 +63,6 @@ class Profile(NamedTuple):
     record_input: bool = False  # also record what the agent types ("i" events)
     paths: tuple[str, ...] = ()  # the real paths of `files`, for watching them
     approval_timeout: float = 300.0  # seconds an `ask` waits for a person; then it is denied
+    audit_file: str = ""  # "" means the XDG state directory's audit.jsonl
+    audit_syslog: bool = False  # also send every event to syslog (RFC 5424)
+    audit_keyring: bool = False  # keep the audit HMAC key in the OS keyring (costs start-up time)

@@ -13,7 +13,7 @@ from .model import ANY_REST, DECISIONS, ArgPattern
 from .yamlsrc import Located, Path
 
 TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "write",
-            "path", "env", "commands", "tests", "record", "approval"}
+            "path", "env", "commands", "tests", "record", "approval", "audit"}
 RECORD_KEYS = {"dir", "required", "input"}
 ROOT_KEYS = {"allow", "deny"}
 ENV_KEYS = {"pass", "set"}
@@ -74,6 +74,16 @@ def validate_file(src: Located) -> dict[str, Any]:
                 if not isinstance(record[key], bool):
                     raise src.error(("record", key), "must be true or false")
                 out["record"][key] = record[key]
+    if "audit" in data:
+        audit = _mapping(src, ("audit",), data["audit"], {"file", "syslog", "keyring"})
+        out["audit"] = {}
+        if "file" in audit:
+            out["audit"]["file"] = _string(src, ("audit", "file"), audit["file"])
+        for key in ("syslog", "keyring"):
+            if key in audit:
+                if not isinstance(audit[key], bool):
+                    raise src.error(("audit", key), "must be true or false")
+                out["audit"][key] = audit[key]
     if "approval" in data:
         approval = _mapping(src, ("approval",), data["approval"], {"timeout"})
         out["approval"] = {}
