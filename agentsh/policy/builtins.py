@@ -10,7 +10,6 @@ from fnmatch import fnmatchcase
 
 from ..parse import Word
 from ..profile import Profile
-from .hazards import env_hazard
 
 # Always refused, with the reason shown to the agent.
 REFUSED: dict[str, str] = {
@@ -167,6 +166,8 @@ def variable_problem(name: str, profile: Profile, rule_env: frozenset[str] = fro
     """Why the line may not set this environment variable for a command."""
     if name in rule_env:
         return ""
+    from .hazards import env_hazard
+
     if name.startswith("BASH") or env_hazard(name):
         return (f"setting {name} can change what programs run "
                 "(a rule must name it under env:)")
@@ -179,6 +180,8 @@ def variable_problem(name: str, profile: Profile, rule_env: frozenset[str] = fro
 
 def shell_variable_problem(name: str, profile: Profile) -> str:
     """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env."""
+    from .hazards import env_hazard
+
     if name.startswith("BASH") or env_hazard(name):
         return f"assigning {name} changes how bash or later programs behave"
     if name in profile.env_pass or name in dict(profile.env_set):

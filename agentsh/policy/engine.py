@@ -14,7 +14,6 @@ from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
 from .argmatch import literal_prefix, match, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
-from .hazards import FIND_EXEC, dynamic_ok, find_hazards, is_exec_capable
 from .paths import PathChecker, write_targets
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
@@ -236,6 +235,9 @@ class Policy:
             problem = variable_problem(assignment.name, self.profile, rule.env)
             if problem:
                 return problem
+        # Imported here: a line of builtins (`true`, `cd`, `echo`) never needs the hazard tables.
+        from .hazards import dynamic_ok, find_hazards, is_exec_capable
+
         for hazard in find_hazards(names, args):
             if hazard.index < 0:
                 return hazard.reason
@@ -295,7 +297,7 @@ def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:
     spans = []
     i = 0
     while i < len(args):
-        if args[i].value in FIND_EXEC:
+        if args[i].value in ("-exec", "-execdir", "-ok", "-okdir"):  # hazards.FIND_EXEC
             end = next((j for j in range(i + 1, len(args)) if args[j].value in (";", "+")), len(args))
             spans.append((i, end))
             i = end
