@@ -323,6 +323,43 @@ def audit_search(file: str | None, as_json: bool, last: int | None, **filters: o
         raise click.UsageError("give at least one filter (--session, --user, --decision, --rule, --since, --until, --kind)")
     _audit_print(file, as_json, last, filters)
 
+@cli.command()
+@click.option("--dir", "directory", default=None, help="Recordings directory (default: the XDG state dir).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sessions(directory: str | None, as_json: bool) -> None:
+    """List recorded sessions: id, user, profile, start, commands, size."""
+    import time
+
+    from .record.asciicast import default_directory
+    from .record.store import list_sessions
+
+    found = list_sessions(directory or default_directory(os.environ))
+    if as_json:
+        click.echo(json.dumps([s._asdict() for s in found], indent=2))
+        return
+    for info in found:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.start))
+        click.echo(f"{info.session}  {info.user:<12} {info.profile:<16} {started}  "
+                   f"{info.commands:>5} commands  {info.size:>9} bytes")
+
+
+@cli.command()
+@click.option("--dir", "directory", default=None, help="Recordings directory (default: the XDG state dir).")
+@click.option("--speed", default=1.0, type=float, help="Playback speed factor.")
+@click.option("--idle-limit", default=None, type=float, help="Cap pauses at this many seconds.")
+@click.argument("recording")
+def replay(directory: str | None, speed: float, idle_limit: float | None, recording: str) -> None:
+    """Play a recorded session (by id or file) in the terminal."""
+    from .record.asciicast import default_directory
+    from .record.store import play, resolve
+
+    try:
+        path = resolve(recording, directory or default_directory(os.environ))
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+    play(path, sys.stdout.buffer, speed=speed, idle_limit=idle_limit)
+
+
 def run_cli(argv: list[str]) -> int:
     try:
         cli.main(args=argv, prog_name="agentsh", standalone_mode=False)

@@ -70,6 +70,7 @@ def run_interactive(session: Session) -> int:
                 continue
             finally:
                 at_prompt = False
+            session.follow_resize()  # the window may have changed while the prompt waited
             session.record(f"{text}{line}\n".encode("utf-8", "surrogateescape"), crlf=True)
             session.record_input(line.encode("utf-8", "surrogateescape") + b"\r")
             if not line.strip():
@@ -120,10 +121,8 @@ def _readline(session: Session):  # type: ignore[no-untyped-def]
 
 
 def _history_path(session: Session) -> str:
-    try:  # TEMP-RECORDER
-        from .record.asciicast import default_directory
-    except ModuleNotFoundError:
-        return "/tmp/agentsh-history-TEMP"
+    from .record.asciicast import default_directory
+
     return os.path.join(session.profile.record_dir or default_directory(session.config.environ), "history")
 
 

@@ -71,6 +71,7 @@ class Session:
         self._recorder: Recorder | None = None
         self._record_error = ""
         self._commands = 0
+        self._size: tuple[int, int] | None = None  # (rows, cols) last seen, for "r" events
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
         self.dropped: list[str] = []  # names of inherited credentials removed at start
@@ -89,13 +90,8 @@ class Session:
         """The session's recording, opened on first use; None if it cannot be written."""
         if self._recorder is not None or self._record_error:
             return self._recorder
+        from .record.asciicast import RecordingError, default_directory, open_recording
         from .terminal import terminal_size
-
-        try:  # TEMP-RECORDER: until agentsh.record lands
-            from .record.asciicast import RecordingError, default_directory, open_recording
-        except ModuleNotFoundError:
-            self._record_error = "TEMP"
-            return None
 
         directory = self.profile.record_dir or default_directory(self.config.environ)
         rows, cols = terminal_size(1)
@@ -124,6 +120,17 @@ class Session:
             if self.profile.record_required:
                 raise
 
+    def follow_resize(self) -> None:
+        """Record an "r" event if agentsh's terminal changed size since the last look."""
+        from .terminal import terminal_size
+
+        recorder = self.recorder()
+        size = terminal_size(0)
+        if recorder is not None and size != self._size:
+            if self._size is not None:
+                recorder.resize(size[1], size[0])
+            self._size = size
+
     def record_input(self, data: bytes) -> None:
         """What the agent typed, as "i" events, only if the profile asks for it."""
         recorder = self.recorder()
@@ -133,7 +140,7 @@ class Session:
     def record_problem(self) -> str:
         """Why commands may not run for lack of a recording ('' if they may)."""
         self.recorder()
-        if self._record_error and self._record_error != "TEMP" and self.profile.record_required:
+        if self._record_error and self.profile.record_required:
             return f"cannot record this session: {self._record_error} (record.required is true)"
         return ""
 
@@ -211,7 +218,7 @@ class Session:
 
     def say(self, text: str) -> None:
         """A message for the agent (stderr), recorded like everything it sees."""
-        RecordingError = _recording_error()
+        from .record.asciicast import RecordingError
 
         # A terminal session may be in raw mode (no output processing): end lines with CRLF.
         self.stderr.write(text.replace("\n", "\r\n") if self.config.terminal else text)
@@ -304,7 +311,7 @@ class Session:
 
     def _run(self, decision: Decision, args: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
         """Run an allowed line; (exit status, names of the credentials injected)."""
-        RecordingError = _recording_error()
+        from .record.asciicast import RecordingError
         from .run import bash_script, build_environment, run_bash
 
         injection = None
@@ -357,11 +364,16 @@ class Session:
             result = run_bash_pty(
                 state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
                 on_input=recorder.input if recorder is not None and self.profile.record_input else None,
-                on_resize=recorder.resize if recorder is not None else None, on_spawn=on_spawn,
+                on_resize=self._resized if recorder is not None else None, on_spawn=on_spawn,
                 output_filter=redactors[0] if redactors else None)
             reported = state.collect()
         self._apply_state(reported)
         return result.status
+
+    def _resized(self, cols: int, rows: int) -> None:
+        self._size = (rows, cols)
+        if self._recorder is not None:
+            self._recorder.resize(cols, rows)
 
     def _apply_state(self, reported: tuple[str | None, dict[str, str | None]]) -> None:
         """Keep `cd` and exports of passed variables for the next line, if they are allowed."""
@@ -387,14 +399,6 @@ def _redactors(secrets: tuple[str, ...], count: int) -> list[Any]:
 def new_session_id() -> str:
     """Sortable and unique: start time plus randomness."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
-
-
-def _recording_error() -> type[Exception]:  # TEMP-RECORDER
-    try:
-        from .record.asciicast import RecordingError
-    except ModuleNotFoundError:
-        return OSError
-    return RecordingError
 
 
 def denial_message(decision: Decision, limit: int = 5) -> str:

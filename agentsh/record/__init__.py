@@ -1,0 +1,1 @@
+"""Recording stage: every session as an asciicast v2 file that asciinema plays."""
