@@ -72,6 +72,7 @@ class Session:
         self._record_error = ""
         self._commands = 0
         self._size: tuple[int, int] | None = None  # (rows, cols) last seen, for "r" events
+        self._warned = False
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
         self.dropped: list[str] = []  # names of inherited credentials removed at start
@@ -142,6 +143,9 @@ class Session:
         self.recorder()
         if self._record_error and self.profile.record_required:
             return f"cannot record this session: {self._record_error} (record.required is true)"
+        if self._record_error and not self._warned:
+            self._warned = True
+            self.stderr.write(f"agentsh: warning: this session is not recorded: {self._record_error}\n")
         return ""
 
     # -- live profile reload -------------------------------------------------------------
