@@ -131,7 +131,21 @@ class PtyRelay:
                 if not data:
                     self._emit(b"", final=True)
                     return
-                self._emit(data)
+                # A PTY hands over at most a few KiB per read: take what is already
+                # waiting too, so the agent, recorder and redactor see fewer, larger
+                # chunks (no waiting: only what is there now).
+                parts = [data]
+                size = len(data)
+                while size < CHUNK and select.select([self.master_fd], [], [], 0)[0]:
+                    try:
+                        more = os.read(self.master_fd, CHUNK - size)
+                    except OSError:
+                        break
+                    if not more:
+                        break
+                    parts.append(more)
+                    size += len(more)
+                self._emit(b"".join(parts) if len(parts) > 1 else data)
             elif not ready and child_done():
                 self._drain()
                 return

@@ -30,7 +30,7 @@ name: bench
 extends: [base]
 record: {{dir: "{record}"}}
 commands:
-  - {{name: gen, run: [head, "yes"], decision: allow}}
+  - {{name: gen, run: [head, "yes"], decision: allow{credentials}}}
 """
 
 
@@ -81,6 +81,8 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", default="")
+    parser.add_argument("--secrets", type=int, default=0,
+                        help="inject this many keyring credentials into the command, so its output is masked")
     args = parser.parse_args()
     # Text lines of ordinary length, produced faster than any PTY carries them.
     command = f"yes 'agentsh bench 0123456789 abcdefghijklmnopqrstuvwxyz' | head -c {args.mb * 1_000_000}"
@@ -89,8 +91,19 @@ def main() -> None:
         agentsh = [sys.executable, "-m", "agentsh"]
     with tempfile.TemporaryDirectory() as tmp:
         profile = Path(tmp) / "bench.yaml"
-        profile.write_text(PROFILE.format(record=Path(tmp) / "rec"))
-        env = dict(os.environ, HOME=tmp)
+        env = dict(os.environ, HOME=tmp, XDG_DATA_HOME=f"{tmp}/data",
+                   PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring")
+        credentials = ""
+        if args.secrets:
+            import subprocess
+
+            entries = []
+            for i in range(args.secrets):
+                subprocess.run([*agentsh, "secret", "set", "bench", f"s{i}"], input=f"secret-value-{i:04d}-xyz",
+                               text=True, env=env, check=True, capture_output=True)
+                entries.append(f"S{i}: {{keyring: bench, user: s{i}}}")
+            credentials = ", credentials: {" + ", ".join(entries) + "}"
+        profile.write_text(PROFILE.format(record=Path(tmp) / "rec", credentials=credentials))
         script_runs, agentsh_runs, memory = [], [], []
         for _ in range(args.runs):  # interleaved, so both see the same machine state
             seconds, size = bench_script(command)
@@ -101,14 +114,15 @@ def main() -> None:
         recorded = sum(f.stat().st_size for f in (Path(tmp) / "rec").glob("*.cast")) / 1e6 \
             if (Path(tmp) / "rec").exists() else 0.0
     result = {
-        "output_mb": args.mb, "runs": args.runs,
+        "output_mb": args.mb, "runs": args.runs, "secrets": args.secrets,
         "script_mb_s": statistics.median(script_runs), "agentsh_mb_s": statistics.median(agentsh_runs),
         "ratio": statistics.median(agentsh_runs) / statistics.median(script_runs),
         "agentsh_peak_rss_mb": max(memory), "recording_mb": recorded,
     }
     print("| measure | value |\n|---|---|")
     print(f"| `script -q -c` throughput | {result['script_mb_s']:.0f} MB/s |")
-    print(f"| agentsh -i (recording on) throughput | {result['agentsh_mb_s']:.0f} MB/s |")
+    masked = f", {args.secrets} secrets masked" if args.secrets else ""
+    print(f"| agentsh -i (recording on{masked}) throughput | {result['agentsh_mb_s']:.0f} MB/s |")
     print(f"| ratio (target >= 0.90) | {result['ratio']:.2f} |")
     print(f"| agentsh peak RSS, {args.mb} MB of output (target < 60 MB) | {result['agentsh_peak_rss_mb']:.1f} MB |")
     print(f"| recordings written | {recorded:.0f} MB |")

@@ -61,6 +61,9 @@ if "error" in data:
 env = dict(os.environ)
 env.pop("{env}", None)
 env.update(data["env"])
+import signal
+for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; the program must not inherit that
+    signal.signal(sig, signal.SIG_DFL)
 os.execve(data["path"], [name] + sys.argv[1:], env)
 """
 
