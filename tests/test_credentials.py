@@ -113,6 +113,10 @@ def test_output_is_masked_everywhere(setup: tuple[Path, Path, dict[str, str]], p
     assert "***" in result.stdout
     assert_absent(result.stdout + result.stderr)
     assert_absent(recording_text(record))
+    audit = Path(env["XDG_STATE_HOME"]) / "agentsh" / "audit.jsonl"
+    trail = audit.read_text()
+    assert '"credentials":["MY_TOKEN","TOKEN_FILE"]' in trail  # names are audited...
+    assert_absent(trail)  # ...values never
 
 
 def test_file_credential_is_private_and_removed(setup: tuple[Path, Path, dict[str, str]]) -> None:
