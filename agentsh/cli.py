@@ -326,12 +326,25 @@ def audit_search(file: str | None, as_json: bool, last: int | None, **filters: o
 @cli.command()
 @click.option("--dir", "directory", default=None, help="Recordings directory (default: the XDG state dir).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def sessions(directory: str | None, as_json: bool) -> None:
-    """List recorded sessions: id, user, profile, start, commands, size."""
+@click.option("--live", is_flag=True, help="List running sessions instead.")
+def sessions(directory: str | None, as_json: bool, live: bool) -> None:
+    """List recorded sessions: id, user, profile, start, commands, size (--live: running ones)."""
     import time
 
     from .record.asciicast import default_directory
     from .record.store import list_sessions
+
+    if live:
+        from .live import list_live, live_dir
+
+        running = list_live(live_dir(os.environ))
+        if as_json:
+            click.echo(json.dumps(running, indent=2))
+        for entry in running if not as_json else ():
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(entry.get("started", 0))))
+            click.echo(f"{entry['session']}  pid {entry['pid']:<7} {entry.get('user', '?'):<12} "
+                       f"{entry.get('profile', '?'):<16} {started}  {entry.get('command', '')}")
+        return
 
     found = list_sessions(directory or default_directory(os.environ))
     if as_json:
@@ -358,6 +371,25 @@ def replay(directory: str | None, speed: float, idle_limit: float | None, record
     except FileNotFoundError as err:
         raise click.ClickException(str(err)) from None
     play(path, sys.stdout.buffer, speed=speed, idle_limit=idle_limit)
+
+
+@cli.command("kill")
+@click.argument("session")
+def kill_session(session: str) -> None:
+    """End a running session and its command; recorded in the audit trail."""
+    from .audit.key import load_key
+    from .audit.log import default_path, open_audit_log
+    from .live import kill, live_dir
+    from .session import user_name
+
+    pids = kill(live_dir(os.environ), session)
+    if not pids:
+        raise click.ClickException(f"no running session '{session}' (see `agentsh sessions --live`)")
+    key, _ = load_key(os.environ, use_keyring=False)
+    with open_audit_log(default_path(os.environ), key) as log:
+        log.write("kill", session=session, pids=pids, user=user_name(),
+                  identity={"user": user_name(), "uid": os.getuid(), "host": os.uname().nodename})
+    click.echo(f"ended session {session} ({len(pids)} process{'es' if len(pids) != 1 else ''})")
 
 
 def run_cli(argv: list[str]) -> int:

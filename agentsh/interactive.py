@@ -18,6 +18,10 @@ from .session import Session
 HISTORY_LENGTH = 2000
 
 
+class SessionEnded(Exception):
+    pass
+
+
 def prompt(session: Session) -> str:
     home = session.host.home.rstrip("/")
     cwd = session.cwd
@@ -51,7 +55,11 @@ def run_interactive(session: Session) -> int:
         if at_prompt:
             raise KeyboardInterrupt
 
+    def terminate(_signum: int, _frame: object) -> None:
+        raise SessionEnded  # `agentsh kill` (or any SIGTERM) at the prompt ends the session
+
     previous = signal.signal(signal.SIGINT, interrupt)
+    previous_term = signal.signal(signal.SIGTERM, terminate)
     session.watch_profile()
     session.begin()
     try:
@@ -85,10 +93,17 @@ def run_interactive(session: Session) -> int:
                 # Keystrokes typed from now on (Ctrl-C included) wait as bytes for the
                 # command's terminal instead of signalling agentsh.
                 last = session.run_line(line, echo=False)
+            if session.killed:
+                raise SessionEnded
             if last == EXIT_DENIED:
                 continue
+    except SessionEnded:
+        session.say("agentsh: this session was ended by an operator\n")
+        last = 143
+        return last
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
         if readline is not None:
             _save_history(readline, session)
         session.close(last)

@@ -10,7 +10,7 @@ import sys
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
 SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help", "approvals",
-                         "approve", "deny", "sessions", "replay", "audit", "secret", "env"})
+                         "approve", "deny", "sessions", "replay", "audit", "secret", "env", "kill"})
 MAX_STDIN_SCRIPT = 1 << 20
 
 

@@ -73,6 +73,7 @@ class Session:
         self._commands = 0
         self._size: tuple[int, int] | None = None  # (rows, cols) last seen, for "r" events
         self._warned = False
+        self._live = ""  # this process's entry in the live-session registry
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
         self.dropped: list[str] = []  # names of inherited credentials removed at start
@@ -185,10 +186,17 @@ class Session:
                 f"({before.sha256[:12]} -> {policy.profile.sha256[:12]})\n")
 
     def begin(self) -> None:
-        """The session_start event (written once, before the first line)."""
+        """The session_start event (written once, before the first line); listed as live."""
         if self._begun:
             return
         self._begun = True
+        from .live import live_dir, register
+
+        try:
+            self._live = register(live_dir(self.config.environ), self.session_id,
+                                  {"user": self.user, "profile": self.profile.name, "command": self.config.title_command})
+        except OSError:
+            self._live = ""  # listing is a convenience; the audit trail is the record
         if self.owns_session:
             self.trail.write("session_start", profile=self.profile.source, profile_sha256=self.profile.sha256,
                              dropped_env=self.dropped, cwd=self.cwd, command=self.config.title_command,
@@ -198,7 +206,19 @@ class Session:
         recorder = self._recorder
         return getattr(recorder, "path", "") if recorder is not None else ""
 
+    @property
+    def killed(self) -> bool:
+        """Did an operator end this session with `agentsh kill`?"""
+        from .live import killed
+
+        return bool(self._live) and killed(self._live)
+
     def close(self, status: int | None = None) -> None:
+        if self._live:
+            from .live import unregister
+
+            unregister(self._live)
+            self._live = ""
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
