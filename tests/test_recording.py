@@ -131,3 +131,38 @@ def test_full_disk_stops_the_command(profile: Path, agentsh_env: dict[str, str],
     assert result.returncode == 126
     assert "cannot record it" in result.stderr
     assert len(result.stdout) < 1000000  # the command did not run to the end unrecorded
+
+
+def test_sessions_and_replay(run_agentsh: Run, profile: Path, record: Path, agentsh_env: dict[str, str]) -> None:
+    env = dict(agentsh_env, AGENTSH_SESSION="listed-1", XDG_STATE_HOME=str(record.parent / "state"))
+    assert run_agentsh("-p", str(profile), "-c", "seq 7 9", env=env).returncode == 0
+    listing = run_agentsh("sessions", "--dir", str(record), "--json")
+    [entry] = json.loads(listing.stdout)
+    assert entry["session"] == "listed-1" and entry["profile"] == "rec" and entry["commands"] == 1
+    assert entry["user"] and entry["size"] == (record / "listed-1.cast").stat().st_size
+    replay = run_agentsh("replay", "listed-1", "--dir", str(record), "--speed", "1000")
+    assert replay.returncode == 0 and "7\n8\n9\n" in replay.stdout  # text mode folds \r\n
+    missing = run_agentsh("replay", "nope", "--dir", str(record))
+    assert missing.returncode == 2 and "no recording 'nope'" in missing.stderr
+
+
+def test_input_is_recorded_only_when_asked(tmp_path: Path, agentsh_env: dict[str, str], workspace: Path) -> None:
+    import pexpect
+
+    for wanted in (False, True):
+        record = tmp_path / f"rec-{wanted}"
+        profile = write_profile(tmp_path, f"in-{wanted}", PROFILE.format(record=record, required="true")
+                                .replace("required: true}", f"required: true, input: {str(wanted).lower()}}}"))
+        child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i", "-p", str(profile)], env=agentsh_env,
+                              cwd=str(workspace), encoding="utf-8", timeout=20)
+        child.expect(r"\$ ")
+        child.sendline("seq 1 2")
+        child.expect(r"\$ ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+        [cast] = record.glob("*.cast")
+        _, events = parse(cast)
+        inputs = [e for e in events if e[1] == "i"]
+        assert bool(inputs) == wanted
+        if wanted:
+            assert "seq 1 2\r" in "".join(e[2] for e in inputs)
