@@ -20,12 +20,13 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
                  on_input: Sink | None = None,
                  on_resize: Callable[[int, int], None] | None = None,
                  on_spawn: Callable[[int], None] | None = None,
-                 output_filter: Filter | None = None) -> RunResult:
+                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None) -> RunResult:
     """Run the script on a new PTY whose size follows agentsh's own terminal."""
     from ptyprocess import PtyProcess
 
     stdin_is_tty = os.isatty(0)
-    relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, output_filter=output_filter)
+    relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, output_filter=output_filter,
+                     on_idle=on_idle)
     previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
     size = terminal_size(0 if stdin_is_tty else 1)
     try:

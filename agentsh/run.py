@@ -58,7 +58,7 @@ def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
 
 def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = (),
              sink: Sink | None = None, on_spawn: Callable[[int], None] | None = None,
-             filters: dict[int, Filter] | None = None) -> RunResult:
+             filters: dict[int, Filter] | None = None, on_idle: Callable[[], None] | None = None) -> RunResult:
     """Run the script in its own process group; forward signals; return bash-style status.
 
     With a ``sink``, stdout and stderr go through pipes that agentsh relays (and
@@ -96,7 +96,7 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
         if sink is not None:
             # filters are keyed 0 (stdout) and 1 (stderr); the relay keys them by read fd
             relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink,
-                        {pipes[i][0]: f for i, f in (filters or {}).items()})
+                        {pipes[i][0]: f for i, f in (filters or {}).items()}, on_idle)
         _, status = os.waitpid(pid, 0)
     except BaseException:
         kill_and_reap(pid)  # a failing relay (say, the recording) must not leave it running

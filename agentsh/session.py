@@ -133,6 +133,19 @@ class Session:
                 recorder.resize(size[1], size[0])
             self._size = size
 
+    def flush_recording(self) -> None:
+        """Write the output the recorder is holding (it joins bursts into one event)."""
+        from .record.asciicast import RecordingError
+
+        if self._recorder is not None:
+            try:
+                self._recorder.flush()
+            except RecordingError as err:
+                self._record_error = str(err)
+                self._recorder = None
+                if self.profile.record_required:
+                    raise
+
     def record_input(self, data: bytes) -> None:
         """What the agent typed, as "i" events, only if the profile asks for it."""
         recorder = self.recorder()
@@ -290,6 +303,12 @@ class Session:
             return EXIT_DENIED
         started = time.monotonic()
         status, credentials = self._run(decision, args)
+        from .record.asciicast import RecordingError
+
+        try:
+            self.flush_recording()
+        except RecordingError as err:  # the command is over; the next line will be refused
+            self.stderr.write(f"agentsh: cannot record the end of this command: {err}\n")
         self._audit("command_end", command=command_id, status=status, credentials=list(credentials),
                     duration=round(time.monotonic() - started, 6), recording=self.recording_path())
         return status
@@ -369,7 +388,7 @@ class Session:
                 return self._run_terminal(script, env, args, secrets, on_spawn), names
             filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
             return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
-                            on_spawn=on_spawn, filters=filters).status, names
+                            on_spawn=on_spawn, filters=filters, on_idle=self.flush_recording).status, names
         except RecordingError as err:
             self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
             return EXIT_DENIED, names
@@ -389,7 +408,7 @@ class Session:
                 state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
                 on_input=recorder.input if recorder is not None and self.profile.record_input else None,
                 on_resize=self._resized if recorder is not None else None, on_spawn=on_spawn,
-                output_filter=redactors[0] if redactors else None)
+                output_filter=redactors[0] if redactors else None, on_idle=self.flush_recording)
             reported = state.collect()
         self._apply_state(reported)
         return result.status

@@ -48,7 +48,8 @@ def write_all(fd: int, data: bytes) -> bool:
     return True
 
 
-def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] | None = None) -> None:
+def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] | None = None,
+                on_idle: Callable[[], None] | None = None) -> None:
     """Copy each pipe (read fd -> our output fd) until all reach EOF.
 
     Each pipe's bytes pass through its filter (if any) before the sink and the agent
@@ -59,8 +60,11 @@ def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] 
     open_fds = dict(sources)
     while open_fds:
         try:
-            ready, _, _ = select.select(list(open_fds), [], [])
+            ready, _, _ = select.select(list(open_fds), [], [], 0.05 if on_idle else None)
         except InterruptedError:
+            continue
+        if not ready and on_idle is not None:
+            on_idle()  # output paused: let the recorder write what it holds
             continue
         for fd in ready:
             try:
@@ -92,7 +96,8 @@ class PtyRelay:
 
     def __init__(self, master_fd: int, sink: Sink, stdin_fd: int = 0, stdout_fd: int = 1,
                  on_input: Sink | None = None, on_resize: Callable[[], None] | None = None,
-                 output_filter: Filter | None = None) -> None:
+                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None) -> None:
+        self.on_idle = on_idle
         self.master_fd = master_fd
         self.sink = sink
         self.output_filter = output_filter
@@ -116,7 +121,7 @@ class PtyRelay:
                 self.on_resize()
             fds = [self.master_fd] + ([self.stdin_fd] if reading_stdin else [])
             try:
-                ready, _, _ = select.select(fds, [], [], 0.2)
+                ready, _, _ = select.select(fds, [], [], 0.05)
             except InterruptedError:
                 continue
             if self.master_fd in ready:
@@ -146,9 +151,12 @@ class PtyRelay:
                     parts.append(more)
                     size += len(more)
                 self._emit(b"".join(parts) if len(parts) > 1 else data)
-            elif not ready and child_done():
-                self._drain()
-                return
+            elif not ready:
+                if self.on_idle is not None:
+                    self.on_idle()  # output paused: let the recorder write what it holds
+                if child_done():
+                    self._drain()
+                    return
             if reading_stdin and self.stdin_fd in ready:
                 data = os.read(self.stdin_fd, CHUNK)
                 if not data:

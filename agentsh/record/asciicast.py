@@ -19,6 +19,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+COALESCE = 0.02  # seconds
+COALESCE_BYTES = 65536
+
 
 class RecordingError(Exception):
     """The recording cannot be created or written; names the file and the OS error."""
@@ -45,24 +48,51 @@ class Recorder:
         self.size = size  # the file size after this writer's last look or write
         self.record_input = record_input
         self._decoders = {code: codecs.getincrementaldecoder("utf-8")("replace") for code in "oi"}
+        # Output arriving in a burst is joined into one "o" event (at most COALESCE seconds
+        # or COALESCE_BYTES): a PTY hands over a few KiB per read, and one event per read
+        # costs more than the copy itself.  flush() writes what is pending; the relay calls
+        # it whenever output pauses, and every other event, and close(), flush first.
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._pending_at = 0.0  # wall-clock time of the first pending chunk
+
 
     def output(self, data: bytes) -> None:
-        self._bytes("o", data)
+        text = self._decoders["o"].decode(data)  # joins a character split across reads
+        if not text:
+            return
+        now = time.time()
+        if self._pending and (now - self._pending_at > COALESCE or self._pending_size > COALESCE_BYTES):
+            self.flush()
+        if not self._pending:
+            self._pending_at = now
+        self._pending.append(text)
+        self._pending_size += len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending, self._pending_size = [], 0
+            self._event("o", text, self._pending_at)
 
     def input(self, data: bytes) -> None:
         if self.record_input:
+            self.flush()
             self._bytes("i", data)
 
     def marker(self, label: str) -> None:
+        self.flush()
         self._event("m", label)
 
     def resize(self, cols: int, rows: int) -> None:
+        self.flush()
         self._event("r", f"{cols}x{rows}")
 
     def close(self) -> None:
         if self.fd < 0:
             return
         try:
+            self.flush()
             for code, decoder in self._decoders.items():
                 tail = decoder.decode(b"", final=True)  # a character cut off at the end: U+FFFD
                 if tail:
@@ -76,7 +106,7 @@ class Recorder:
         if text:
             self._event(code, text)
 
-    def _event(self, code: str, data: str) -> None:
+    def _event(self, code: str, data: str, at: float | None = None) -> None:
         if self.fd < 0:
             raise RecordingError(f"recording {self.path} is closed")
         try:
@@ -85,7 +115,7 @@ class Recorder:
                 size = os.fstat(self.fd).st_size
                 if size != self.size:  # another process appended: continue after its events
                     self.last = max(self.last, _last_time(self.fd, size))
-                when = max(round(time.time() - self.start, 6), self.last)
+                when = max(round((at or time.time()) - self.start, 6), self.last)
                 line = (json.dumps([when, code, data], ensure_ascii=False) + "\n").encode("utf-8", "replace")
                 _write_line(self.fd, line, size, self.path)
                 self.last = when
