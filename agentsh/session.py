@@ -137,9 +137,10 @@ class Session:
         """Write the output the recorder is holding (it joins bursts into one event)."""
         from .record.asciicast import RecordingError
 
-        if self._recorder is not None:
+        flush = getattr(self._recorder, "flush", None)  # a recorder that joins output events
+        if flush is not None:
             try:
-                self._recorder.flush()
+                flush()
             except RecordingError as err:
                 self._record_error = str(err)
                 self._recorder = None
