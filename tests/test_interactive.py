@@ -71,11 +71,25 @@ def test_cd_and_exports_persist_nothing_else_leaks(shell: pexpect.spawn, workspa
 
 
 def test_ctrl_c_interrupts_the_command_not_the_shell(shell: pexpect.spawn) -> None:
-    shell.sendline("echo started; sleep 30")
-    shell.expect("\nstarted")
+    shell.sendline("sleep 30.25")
+    # Interrupt once sleep runs: bash itself lets a SIGINT that lands between two of its
+    # commands go by, with or without agentsh.
+    deadline = time.monotonic() + 20
+    while not _running("sleep\x0030.25\x00") and time.monotonic() < deadline:
+        time.sleep(0.05)
     shell.sendintr()
     shell.expect(PROMPT, timeout=10)
     assert "still here" in run(shell, "echo still here")
+
+
+def _running(cmdline: str) -> bool:
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == cmdline.encode():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def test_window_size_is_passed_and_followed(shell: pexpect.spawn) -> None:
