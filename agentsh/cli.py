@@ -358,8 +358,8 @@ def sessions(directory: str | None, as_json: bool, live: bool) -> None:
 
 @cli.command()
 @click.option("--dir", "directory", default=None, help="Recordings directory (default: the XDG state dir).")
-@click.option("--speed", default=1.0, type=float, help="Playback speed factor.")
-@click.option("--idle-limit", default=None, type=float, help="Cap pauses at this many seconds.")
+@click.option("--speed", default=1.0, type=click.FloatRange(min=0, min_open=True), help="Playback speed factor.")
+@click.option("--idle-limit", default=None, type=click.FloatRange(min=0), help="Cap pauses at this many seconds.")
 @click.argument("recording")
 def replay(directory: str | None, speed: float, idle_limit: float | None, recording: str) -> None:
     """Play a recorded session (by id or file) in the terminal."""
@@ -368,9 +368,9 @@ def replay(directory: str | None, speed: float, idle_limit: float | None, record
 
     try:
         path = resolve(recording, directory or default_directory(os.environ))
-    except FileNotFoundError as err:
+        play(path, sys.stdout.buffer, speed=speed, idle_limit=idle_limit)
+    except (OSError, ValueError) as err:  # missing, unreadable or not a recording: say so, no traceback
         raise click.ClickException(str(err)) from None
-    play(path, sys.stdout.buffer, speed=speed, idle_limit=idle_limit)
 
 
 @cli.command("kill")

@@ -1,51 +1,99 @@
-"""Find recorded sessions and play one back in the terminal."""
+"""Find recorded sessions and play one back in the terminal.
+
+Recordings are read defensively: an auditor lists and replays whatever is in the
+directory, including files cut short by a killed session or written by other tools.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import time
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any, NamedTuple
+
+_MARKER = re.compile(rb'^\[[^,\n]*,\s*"m"\s*,', re.MULTILINE)  # a "m" event at a line start
+_CHUNK = 1 << 20
 
 
 class SessionInfo(NamedTuple):
     session: str
     user: str
     profile: str
-    start: int
-    commands: int
+    start: int  # the header's Unix timestamp
+    commands: int  # "m" markers: one per command line run
     size: int
     path: str
 
 
-def list_sessions(directory: str) -> list[SessionInfo]:
-    found = []
+def read_header(path: str) -> dict[str, Any] | None:
+    """The asciicast v2 header of `path`, or None if it is not one."""
     try:
-        names = sorted(os.listdir(directory))
+        with open(path, "rb") as handle:
+            header = json.loads(handle.readline(1 << 20))
+    except (OSError, ValueError):
+        return None
+    return header if isinstance(header, dict) and header.get("version") == 2 else None
+
+
+def parse_title(title: object) -> tuple[str, str, str] | None:
+    """(profile, session, user) from the title agentsh writes: "agentsh <profile> <session> <user>"."""
+    parts = str(title).split(" ") if isinstance(title, str) else []
+    if len(parts) == 4 and parts[0] == "agentsh" and all(parts[1:]):
+        return parts[1], parts[2], parts[3]
+    return None
+
+
+def count_markers(path: str) -> int:
+    """Count "m" events without decoding the (possibly huge) output events."""
+    count = 0
+    carry = b""
+    with open(path, "rb") as handle:
+        handle.readline(1 << 20)  # the header
+        while chunk := handle.read(_CHUNK):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1  # count whole lines only; the rest waits for the next chunk
+            # A marker is found by its start, so a long output line need not be carried whole.
+            count += len(_MARKER.findall(data, 0, cut))
+            carry = data[cut:][:64] if cut else data[:64]
+    return count
+
+
+def list_sessions(directory: str) -> list[SessionInfo]:
+    """Every asciicast v2 recording in `directory`, oldest session id first."""
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".cast"))
     except OSError:
         return []
+    found = []
     for name in names:
-        if not name.endswith(".cast"):
-            continue
         path = os.path.join(directory, name)
-        try:
-            with open(path, "rb") as handle:
-                header: Any = json.loads(handle.readline())
-                commands = sum(1 for line in handle if line.startswith(b"[") and b', "m", ' in line)
-        except (OSError, ValueError):
+        header = read_header(path)
+        if header is None:
             continue
-        # The title is "agentsh <profile> <session> <user>" (see Session.recorder).
-        parts = str(header.get("title", "")).split()
-        profile, user = (parts[1], parts[3]) if len(parts) == 4 and parts[0] == "agentsh" else ("?", "?")
-        found.append(SessionInfo(name[:-5], user, profile, int(header.get("timestamp", 0)), commands,
-                                 os.path.getsize(path), path))
+        try:
+            size = os.path.getsize(path)
+            commands = count_markers(path)
+        except OSError:
+            continue
+        profile, _, user = parse_title(header.get("title")) or ("?", "", "?")
+        stamp = header.get("timestamp")
+        start = int(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else 0
+        found.append(SessionInfo(name[:-5], user, profile, start, commands, size, path))
     return found
 
 
+list_recordings = list_sessions
+
+
 def resolve(spec: str, directory: str) -> str:
-    """A recording by session id (or a prefix of one) or by file path."""
+    """A recording by file path, by session id, or by a unique prefix of one."""
     if os.path.isfile(spec):
         return spec
+    exact = os.path.join(directory, spec + ".cast")
+    if "/" not in spec and os.path.isfile(exact):
+        return exact
     matches = [s.path for s in list_sessions(directory) if s.session.startswith(spec)]
     if len(matches) == 1:
         return matches[0]
@@ -53,22 +101,39 @@ def resolve(spec: str, directory: str) -> str:
                             else f"'{spec}' matches {len(matches)} recordings; give more of the id")
 
 
-def play(path: str, out: BinaryIO, speed: float = 1.0, idle_limit: float | None = None) -> None:
-    """Write the output events with their timing (scaled by speed, idle gaps capped)."""
-    previous = 0.0
+def play(path: str, out: IO[bytes] | IO[str], speed: float = 1.0, idle_limit: float | None = None) -> int:
+    """Write the "o" events to `out` with their timing; return how many were written.
+
+    Gaps are capped at idle_limit (else the header's idle_time_limit), then divided by
+    speed.  Each event is due at a time on one schedule (not a sleep per gap), so
+    sleeping overhead does not add up over a long recording.  Stops quietly at the
+    first line that is not an event (a torn last line, or a blank one as asciinema does)."""
+    text_out = isinstance(out, io.TextIOBase)
+    header = read_header(path)
+    if header is None:
+        raise ValueError(f"{path} is not an asciicast v2 recording")
+    if idle_limit is None and isinstance(header.get("idle_time_limit"), int | float):
+        idle_limit = float(header["idle_time_limit"])
+    speed = speed if speed > 0 else 1.0
+    played, previous, due = 0, 0.0, 0.0
+    begin = time.monotonic()
     with open(path, "rb") as handle:
-        handle.readline()
+        handle.readline(1 << 20)
         for line in handle:
             try:
                 when, code, data = json.loads(line)
-            except ValueError:
-                break  # a torn last line: play what came before
-            gap = max(0.0, float(when) - previous)
-            previous = float(when)
-            if idle_limit is not None:
-                gap = min(gap, idle_limit)
-            if code == "o":
-                if gap > 0 and speed > 0:
-                    time.sleep(gap / speed)
-                out.write(str(data).encode("utf-8", "replace"))
-                out.flush()
+                when = float(when)
+            except (ValueError, TypeError):
+                break
+            gap = max(0.0, when - previous)
+            previous = when
+            due += (min(gap, idle_limit) if idle_limit is not None else gap) / speed
+            if code != "o" or not isinstance(data, str):
+                continue
+            wait = begin + due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            out.write(data if text_out else data.encode("utf-8", "replace"))  # type: ignore[arg-type]
+            out.flush()
+            played += 1
+    return played
