@@ -262,3 +262,33 @@ def test_multi_call_binary_is_matched_by_invoked_name(tmp_path: Path, home: Path
     assert policy.decide(f"{bin_dir}/ls").decision == "allow"
     for line in ("sh", "multi", f"{bin_dir}/sh"):
         assert policy.decide(line).decision == "deny", line
+
+
+@pytest.mark.parametrize("line", [
+    "for GIT_EDITOR in 'date > x; true'; do git status; done",
+    "for PATH in 0; do ls; done",
+    "read PATH <<< 0; ls",
+    "printf -v PATH %s 0; ls",
+    "getopts ab PATH",
+    "mapfile -t LD_PRELOAD < README.md",
+    "echo $((PATH=0)); ls",
+    "((PATH=0)); ls",
+    "((BASH_ENV++))",
+    ": ${CDPATH:=/etc}; ls",
+    "echo ${PAGER=sh}",
+])
+def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Decision], line: str) -> None:
+    """Found by review: only NAME=value and export were checked; for/read/printf -v/getopts/
+    mapfile/arithmetic/${V:=} could set PATH or GIT_EDITOR and run an unchecked program."""
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any("changes how bash or later programs behave" in v.reason for v in decision.refused)
+
+
+@pytest.mark.parametrize("line", [
+    "for f in *.py; do echo $f; done", "i=0; ((i++)); echo $((i + 1))", "read -r line < README.md",
+    "echo ${x:=default}", "mapfile -t lines < README.md",
+])
+def test_ordinary_variables_may_still_be_set(decide: Callable[[str], Decision], line: str) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", [v.reason for v in decision.refused]

@@ -73,6 +73,9 @@ class ParsedLine(NamedTuple):
     commands: tuple[SimpleCommand, ...] = ()
     redirects: tuple[Redirect, ...] = ()
     problems: tuple[Problem, ...] = ()
+    # Variables the line sets other than by NAME=value: `for NAME in`, `${NAME:=x}`,
+    # arithmetic (`$((NAME=1))`, `((NAME++))`); (name, text, line) each.
+    assigned: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def ok(self) -> bool:

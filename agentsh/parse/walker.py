@@ -41,6 +41,7 @@ _KEYWORDS_AS_NAMES = frozenset({
     "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
+_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
@@ -59,6 +60,7 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
         commands=tuple(walker.commands),
         redirects=tuple(walker.redirects),
         problems=tuple(walker.problems),
+        assigned=tuple(walker.assigned),
     )
 
 
@@ -70,6 +72,7 @@ class _Walker:
         self.commands: list[SimpleCommand] = []
         self.redirects: list[Redirect] = []
         self.problems: list[Problem] = []
+        self.assigned: list[tuple[str, str, int]] = []
 
     # -- helpers -----------------------------------------------------------
     def problem(self, node: Any, reason: str) -> None:
@@ -116,6 +119,7 @@ class _Walker:
                 self.walk(child, depth + 1)
         elif kind in _STRUCTURE:
             self.check_gaps(node)
+            self.note_assignment(node)
             for child in node.children:
                 self.walk(child, depth + 1)
         elif kind in _INERT:
@@ -137,6 +141,20 @@ class _Walker:
                 self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
                 return
             pos = max(pos, child.end_byte)
+
+    def note_assignment(self, node: Any) -> None:
+        """Record variables set by `for NAME`, arithmetic assignment and ++/--."""
+        kind = node.type
+        target = None
+        if kind == "for_statement":
+            target = node.child_by_field_name("variable")
+        elif kind == "binary_expression" and any(not c.is_named and c.type in _ASSIGN_OPS for c in node.children):
+            target = node.children[0]
+        elif kind in ("postfix_expression", "unary_expression") and \
+                any(not c.is_named and c.type in ("++", "--") for c in node.children):
+            target = next((c for c in node.named_children), None)
+        if target is not None and target.type in ("variable_name", "word"):
+            self.assigned.append((_text(target), _text(node), node.start_point[0] + 1))
 
     def lost_words(self, node: Any) -> list[Word] | None:
         """Plain words between a command and its first redirection that no node covers."""
@@ -370,6 +388,10 @@ class _Walker:
 
     def expansion(self, node: Any, depth: int) -> None:
         kids = node.children
+        if node.type == "expansion" and any(not c.is_named and c.type in (":=", "=") for c in kids):
+            name = next((c for c in node.named_children if c.type == "variable_name"), None)
+            if name is not None:  # ${NAME:=value} assigns NAME
+                self.assigned.append((_text(name), _text(node), node.start_point[0] + 1))
         if node.type == "expansion" and len(kids) > 1 and kids[1].type == "!":
             self.problem(node, "indirect expansion ${!name} (bash can evaluate the target as code)")
         if node.type == "expansion":

@@ -68,6 +68,10 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
             return f"{name}: computed variable name"
         if "[" in variable:
             return f"{name}: array subscript in a variable name is evaluated as code"
+        if name in ("read", "printf", "getopts", "mapfile", "readarray"):
+            problem = shell_variable_problem(variable, profile)  # these assign the variable
+            if problem:
+                return problem
     if name == "set":
         return _set_problem(values)
     if name == "shopt":
@@ -83,7 +87,9 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
     return ""
 
 
-_READ_VALUED = ("-d", "-i", "-n", "-N", "-p", "-t", "-u", "-C", "-c", "-s", "-O")
+# Options that take a value, so the next word is not a variable name.
+_VALUED = {"read": ("-d", "-i", "-n", "-N", "-p", "-t", "-u"),
+           "mapfile": ("-d", "-n", "-O", "-s", "-u", "-C", "-c")}
 
 
 def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
@@ -104,7 +110,7 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
             continue
         value = word.value
         if value is not None and value.startswith("-"):
-            if name in ("read", "mapfile", "readarray") and value in _READ_VALUED:
+            if value in _VALUED.get("mapfile" if name == "readarray" else name, ()):
                 skip = True
             elif name in ("read", "wait") and value in ("-a", "-p") and i + 1 < len(args):
                 out.append(name_of(args[i + 1]))

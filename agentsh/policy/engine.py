@@ -58,6 +58,11 @@ class Policy:
                     hint="rewrite the line without this construct")
             for p in parsed.problems
         ]
+        for name, text, line in parsed.assigned:
+            problem = shell_variable_problem(name, self.profile)
+            if problem:
+                verdicts.append(Verdict(command=text, decision="deny", reason=problem, rule="environment",
+                                        line=line))
         # Every path check resolves cwd/relative itself, so cwd need not be canonical here.
         cwds = [cwd or self.host.cwd]
         for command in parsed.commands:

@@ -64,7 +64,9 @@ class PathChecker:
         self.profile = profile
         home_relative = []
         for root in profile.read_deny:
-            name = os.path.relpath(root, home) if within(root, home) and root != home else os.path.basename(root)
+            # Under HOME, the relative name (`.ssh`) is what a line spells after $HOME or ~;
+            # elsewhere the full path, since a bare basename (`agentsh`, `shadow`) is too common.
+            name = os.path.relpath(root, home) if within(root, home) and root != home else root
             if name:
                 home_relative.append(name)
         # For words only known at run time (`"$HOME/.ssh/id_rsa"`), look for the denied
