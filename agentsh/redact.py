@@ -24,10 +24,13 @@ and a prompt that does not look like the start of a secret is emitted immediatel
 The output does not depend on how the stream was split into reads.
 
 Speed: matching is done by ahocorasick-rs (Rust, imported only when there is a secret).
-A leftmost-longest automaton scans each chunk; only the few places where it reports a
-match are re-searched for overlapping occurrences.  With up to 64 forms the crate uses a
-SIMD prefilter (several GB/s) that can misfire on some secrets; then we switch, once, to
-a plain DFA (about 600 MB/s on one core whatever the secrets) if that measures faster.
+Leftmost-longest automata over groups of at most 64 forms (so the crate's SIMD prefilter
+applies) scan each chunk; only the few places where they report a match are re-searched
+for overlapping occurrences, and the held-back tail is found by one more automaton call,
+so no Python code runs per byte.  When the prefilter misfires on some secrets and text,
+a plain DFA (~600 MB/s on one core whatever the secrets) is faster: both are timed on
+a few large chunks every 64 MB and the faster is kept.  bench/bench_redact.py: 10
+secrets, 64 KiB chunks: ~2 GB/s on text without them, ~500 MB/s with one every 4 KB.
 
 What it cannot catch (measured in tests/test_redact.py where it can be):
 
@@ -43,8 +46,8 @@ What it cannot catch (measured in tests/test_redact.py where it can be):
 - anything that is not a form: a 3-byte secret is refused, because masking it would
   destroy ordinary output and its position would reveal it anyway;
 - side channels: the label has a fixed length, so it does not reveal the secret's
-  length, but the time at which held-back bytes appear, the number of labels, and a
-  secret that contains the label or ends a label-adjacent string can;
+  length, but the number of labels and the moment held-back bytes appear can hint at
+  a secret; a secret that contains the label can be rebuilt by label + nearby output;
 - output that reaches the agent without going through a Redactor (files the command
   writes, the network).
 Forms shorter than 6 bytes (4- or 5-byte secrets) also match ordinary output by
@@ -57,18 +60,19 @@ import base64
 import json
 import time
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 MIN_SECRET = 4
 # RFC 3986 unreserved characters: percent-encoders leave these alone.
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-# The crate's SIMD prefilter (Teddy) is only used for up to 64 patterns; padding past that
-# gives the plain DFA, the fallback when the prefilter misfires.
+# The crate's SIMD prefilter (Teddy) is only used for up to 64 patterns: the fast path
+# splits the forms into groups that size.  Padding past it gives the plain DFA fallback.
 _TEDDY_LIMIT = 64
-_TRIAL_CHUNKS = 8  # slow chunks compared before choosing a scanner for good
-_TRIAL_MIN_BYTES = 16384
-_SLOW_BYTES_PER_NS = 1.0  # under 1 GB/s the prefilter is not paying for itself
-
+_HEAD = 4  # forms are found in the held-back tail by their first 4 bytes (no form is shorter)
+_TRIAL_MIN_BYTES = 16384  # only chunks this large are timed (timer noise)
+_TRIAL_CHUNKS = 8  # chunks timed with both scanners before choosing one
+_RETRIAL_EVERY = 1024  # large chunks between trials (the output may change character)
 
 def _check(secret: bytes) -> bytes:
     secret = bytes(secret)
@@ -148,43 +152,50 @@ class Redactor:
         # pending[:_open] is secret that a label already emitted stands for (-1: none).  A
         # match overlapping or touching it continues that label instead of adding another.
         self._open = -1
-        self._scanner: Any = None
-        self._slow: Any = None
-        self._trial: list[int] | None = None
+        self._groups: list[Any] = []
+        self._dfa: Any = None
+        self._use_dfa = False
+        self._large_chunks = 0
+        self._trial_ns = [0, 0]  # time spent in this trial by the groups and by the DFA
         if not patterns:
             return
-        import ahocorasick_rs as ac  # 10-20 ms: only when there is something to mask
+        import ahocorasick_rs as ac  # 1-10 ms: only when there is something to mask
 
-        ordered = sorted(patterns)
-        self._longest = max(map(len, ordered))
-        # Forms by first byte: finds the held-back tail without a scan of every form.
-        self._by_first: dict[int, tuple[bytes, ...]] = {}
-        for form in ordered:
-            self._by_first[form[0]] = (*self._by_first.get(form[0], ()), form)
-        # The exact automaton only re-searches small windows around reported matches: an NFA
-        # builds ten times faster than a DFA and is fast enough there.
-        self._exact = ac.BytesAhoCorasick(ordered, matchkind=ac.MatchKind.Standard,
+        self._forms = sorted(patterns)
+        self._longest = max(map(len, self._forms))
+        # The held-back tail is found without a Python loop over its bytes: one automaton
+        # call finds where a form's first 4 bytes occur in it, a set holds the 1-3 byte
+        # prefixes that the last bytes of the stream may be.
+        by_head: dict[bytes, list[bytes]] = {}
+        for form in self._forms:
+            by_head.setdefault(form[:_HEAD], []).append(form)
+        self._head_forms = list(by_head.values())
+        self._heads = ac.BytesAhoCorasick(list(by_head), matchkind=ac.MatchKind.Standard,
                                           implementation=ac.Implementation.ContiguousNFA)
-        self._scanner = ac.BytesAhoCorasick(ordered, matchkind=ac.MatchKind.LeftmostLongest,
-                                            implementation=ac.Implementation.DFA)
-        if len(ordered) <= _TEDDY_LIMIT:
-            self._trial = [0, 0, 0]  # slow chunks seen, ns spent by the prefilter, ns by the DFA
+        self._short = frozenset(form[:k] for form in self._forms for k in range(1, min(_HEAD, len(form))))
+        # Only small windows around reported matches are re-searched with this one: an NFA
+        # builds ten times faster than a DFA and is fast enough there.
+        self._exact = ac.BytesAhoCorasick(self._forms, matchkind=ac.MatchKind.Standard,
+                                          implementation=ac.Implementation.ContiguousNFA)
+        count = -(-len(self._forms) // _TEDDY_LIMIT)
+        self._groups = [ac.BytesAhoCorasick(self._forms[i::count], matchkind=ac.MatchKind.LeftmostLongest,
+                                            implementation=ac.Implementation.ContiguousNFA) for i in range(count)]
 
     @property
     def active(self) -> bool:
         """False when there is nothing to mask: feed() then returns its input unchanged."""
-        return self._scanner is not None
+        return bool(self._groups)
 
     def feed(self, data: bytes) -> bytes:
         """Return what is safe to emit now; keep only a tail that may still become a secret."""
-        if self._scanner is None:
+        if not self._groups:
             return data
         buffer = self._pending + data if self._pending else data if type(data) is bytes else bytes(data)
         return self._process(buffer, final=False)
 
     def flush(self) -> bytes:
         """End of stream: emit the held-back tail (masked where it is a complete form)."""
-        if self._scanner is None or not self._pending:
+        if not self._groups or not self._pending:
             self._pending, self._open = b"", -1
             return b""
         out = self._process(self._pending, final=True)
@@ -216,15 +227,15 @@ class Redactor:
 
     def _held(self, buffer: bytes) -> int:
         """Length of the longest tail of buffer that is a proper prefix of some form."""
-        size = len(buffer)
-        by_first = self._by_first
-        # Bounded by the longest form, so this loop is per chunk, never per byte of output.
-        for index in range(max(0, size - self._longest + 1), size):
-            candidates = by_first.get(buffer[index])
-            if candidates:
-                tail = buffer[index:]
-                if any(len(form) > len(tail) and form.startswith(tail) for form in candidates):
-                    return size - index
+        start = max(0, len(buffer) - self._longest + 1)
+        tail = buffer[start:]
+        for index, at, _ in sorted(self._heads.find_matches_as_indexes(tail, overlapping=True), key=itemgetter(1)):
+            rest = tail[at:]
+            if any(len(form) > len(rest) and form.startswith(rest) for form in self._head_forms[index]):
+                return len(tail) - at
+        for length in range(min(_HEAD - 1, len(buffer)), 0, -1):
+            if buffer[-length:] in self._short:
+                return length
         return 0
 
     def _spans(self, buffer: bytes) -> list[tuple[int, int]]:
@@ -256,34 +267,42 @@ class Redactor:
         return merged
 
     def _scan(self, buffer: bytes) -> list[tuple[int, int, int]]:
-        if self._trial is None or len(buffer) < _TRIAL_MIN_BYTES:
-            return self._scanner.find_matches_as_indexes(buffer)
+        """Leftmost-longest matches in order of position, from the faster of the two scanners.
+
+        The crate's prefilter makes the groups several GB/s on most output, but on some
+        secrets and texts it misfires and falls below the plain DFA's ~600 MB/s.  So, now
+        and then, both are timed on the same large chunks and the faster one is kept.
+        """
+        phase = 0
+        if len(buffer) >= _TRIAL_MIN_BYTES:
+            self._large_chunks += 1
+            phase = self._large_chunks % _RETRIAL_EVERY
+        if not 1 <= phase <= _TRIAL_CHUNKS:
+            return self._run(self._use_dfa, buffer)
         began = time.perf_counter_ns()
-        reported = self._scanner.find_matches_as_indexes(buffer)
-        spent = time.perf_counter_ns() - began
-        if len(buffer) >= _SLOW_BYTES_PER_NS * spent:
-            return reported  # fast enough
-        # The prefilter misfires on this output: time the plain DFA on the same chunk.
-        if self._slow is None:
-            self._slow = self._padded_scanner()
-        began = time.perf_counter_ns()
-        reported = self._slow.find_matches_as_indexes(buffer)
-        trial = self._trial
-        trial[0] += 1
-        trial[1] += spent
-        trial[2] += time.perf_counter_ns() - began
-        if trial[0] >= _TRIAL_CHUNKS:
-            if trial[2] < trial[1]:
-                self._scanner = self._slow
-            self._trial = self._slow = None
+        reported = self._run(False, buffer)
+        middle = time.perf_counter_ns()
+        self._run(True, buffer)
+        self._trial_ns[0] += middle - began
+        self._trial_ns[1] += time.perf_counter_ns() - middle
+        if phase == _TRIAL_CHUNKS:
+            self._use_dfa = self._trial_ns[1] < self._trial_ns[0]
+            self._trial_ns = [0, 0]
         return reported
 
-    def _padded_scanner(self) -> Any:
-        """The same forms plus enough padding (which masks nothing) to rule out the SIMD prefilter."""
-        import ahocorasick_rs as ac
+    def _run(self, dfa: bool, buffer: bytes) -> list[tuple[int, int, int]]:
+        if dfa:
+            if self._dfa is None:  # built on first use: 5 ms for 10 secrets
+                import ahocorasick_rs as ac
 
-        # Bytes that real output seldom contains; a hit only costs one re-search of a window.
-        padding = [b"\xff\xfe\x00" + i.to_bytes(2, "big") + b"\x00\xfe\xff" for i in range(_TEDDY_LIMIT + 1)]
-        ordered = sorted(form for group in self._by_first.values() for form in group)
-        return ac.BytesAhoCorasick(ordered + padding, matchkind=ac.MatchKind.LeftmostLongest,
-                                   implementation=ac.Implementation.DFA)
+                # Padding (bytes output seldom holds; a hit masks nothing) rules out the prefilter.
+                padding = [b"\xff\xfe\x00" + i.to_bytes(2, "big") + b"\x00\xfe\xff"
+                           for i in range(max(0, _TEDDY_LIMIT + 1 - len(self._forms)))]
+                self._dfa = ac.BytesAhoCorasick(self._forms + padding, matchkind=ac.MatchKind.LeftmostLongest,
+                                                implementation=ac.Implementation.DFA)
+            return self._dfa.find_matches_as_indexes(buffer)
+        if len(self._groups) == 1:
+            return self._groups[0].find_matches_as_indexes(buffer)
+        reported = [match for group in self._groups for match in group.find_matches_as_indexes(buffer)]
+        reported.sort(key=itemgetter(1))
+        return reported
