@@ -10,7 +10,8 @@ import sys
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
 SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help", "approvals",
-                         "approve", "deny", "sessions", "replay", "audit", "secret", "env", "kill"})
+                         "approve", "deny", "sessions", "replay", "audit", "secret", "env", "kill",
+                         "hook", "mcp", "shim", "launch", "doctor"})
 MAX_STDIN_SCRIPT = 1 << 20
 
 

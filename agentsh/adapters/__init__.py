@@ -1,0 +1,1 @@
+"""Adapters for the agents people use: their shell wrappers, hooks, MCP, launch."""
