@@ -156,7 +156,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             for sub, items in value.items():
                 section[sub] = _union(section.get(sub, []), items)
             out[key] = section
-        elif key in ("record", "approval", "audit"):
+        elif key in ("record", "approval", "audit", "network"):
             out[key] = {**out.get(key, {}), **value}
         elif key == "env":
             env = {"pass": list(out.get("env", {}).get("pass", [])),
@@ -216,6 +216,8 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
             env=frozenset(raw.get("env", [])),
             origin=raw.get("origin", ""),
             credentials=tuple(Credential(*c) for c in raw.get("credentials", [])),
+            children=raw.get("children", "check"),
+            background=raw.get("background", False),
         ))
     tests = merged.get("tests", {})
     env = merged.get("env", {})
@@ -244,7 +246,15 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         record_dir=_expand(record["dir"], host, workspace)[0] if record.get("dir") else "",
         record_required=record.get("required", True),
         record_input=record.get("input", False),
+        network_connect=_ports(merged, "connect"),
+        network_bind=_ports(merged, "bind"),
+        strict=bool(merged.get("strict", False)),
     )
+
+
+def _ports(merged: dict[str, Any], kind: str) -> tuple[int, ...] | None:
+    ports = merged.get("network", {}).get(kind, [])
+    return None if ports == "any" else tuple(ports)
 
 
 def _json_default(value: Any) -> Any:

@@ -34,6 +34,8 @@ class Rule(NamedTuple):
     env: frozenset[str] = frozenset()  # variables the line may set for this command
     origin: str = ""  # file:line where the rule was written
     credentials: tuple[Credential, ...] = ()  # injected into the command this rule allows
+    children: str = "check"  # what the command may exec: "check" (each exec allowed by a rule), "none", "any"
+    background: bool = False  # may its processes outlive the line (else they are killed when it ends)
 
 
 class ProfileTests(NamedTuple):
@@ -66,3 +68,7 @@ class Profile(NamedTuple):
     audit_file: str = ""  # "" means the XDG state directory's audit.jsonl
     audit_syslog: bool = False  # also send every event to syslog (RFC 5424)
     audit_keyring: bool = False  # keep the audit HMAC key in the OS keyring (costs start-up time)
+    # TCP ports commands may connect to / bind (Landlock); None means not restricted.
+    network_connect: tuple[int, ...] | None = ()
+    network_bind: tuple[int, ...] | None = ()
+    strict: bool = False  # refuse to run commands when an exec-time layer is unavailable

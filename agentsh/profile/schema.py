@@ -13,11 +13,13 @@ from .model import ANY_REST, DECISIONS, ArgPattern
 from .yamlsrc import Located, Path
 
 TOP_KEYS = {"agentsh", "name", "description", "extends", "workspace", "read", "write",
-            "path", "env", "commands", "tests", "record", "approval", "audit"}
+            "path", "env", "commands", "tests", "record", "approval", "audit", "network", "strict"}
 RECORD_KEYS = {"dir", "required", "input"}
 ROOT_KEYS = {"allow", "deny"}
 ENV_KEYS = {"pass", "set"}
-RULE_KEYS = {"name", "run", "args", "decision", "message", "env", "credentials"}
+RULE_KEYS = {"name", "run", "args", "decision", "message", "env", "credentials", "children", "background"}
+CHILDREN = ("check", "none", "any")
+NETWORK_KEYS = {"connect", "bind"}
 CREDENTIAL_KEYS = {"keyring", "user", "as"}
 TEST_KEYS = {"allow", "ask", "deny"}
 VERSION = 1
@@ -92,6 +94,13 @@ def validate_file(src: Located) -> dict[str, Any]:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
                 raise src.error(("approval", "timeout"), "must be a number of seconds between 0 and 86400")
             out["approval"]["timeout"] = float(timeout)
+    if "network" in data:
+        network = _mapping(src, ("network",), data["network"], NETWORK_KEYS)
+        out["network"] = {key: _ports(src, ("network", key), value) for key, value in network.items()}
+    if "strict" in data:
+        if not isinstance(data["strict"], bool):
+            raise src.error(("strict",), "must be true or false")
+        out["strict"] = data["strict"]
     if "commands" in data:
         rules = data["commands"]
         if not isinstance(rules, list):
@@ -140,7 +149,27 @@ def _rule(src: Located, path: Path, data: Any) -> dict[str, Any]:
             _env_name(src, path + ("env", i), name)
     if "credentials" in rule:
         out["credentials"] = _credentials(src, path + ("credentials",), rule["credentials"])
+    if "children" in rule:
+        out["children"] = _string(src, path + ("children",), rule["children"])
+        if out["children"] not in CHILDREN:
+            raise src.error(path + ("children",), f"'{out['children']}' is not one of {', '.join(CHILDREN)}")
+    if "background" in rule:
+        if not isinstance(rule["background"], bool):
+            raise src.error(path + ("background",), "must be true or false")
+        out["background"] = rule["background"]
     return out
+
+
+def _ports(src: Located, path: Path, data: Any) -> list[int] | str:
+    """`any`, or a list of TCP port numbers (Landlock rules are per port, so no ranges)."""
+    if data == "any":
+        return "any"
+    if not isinstance(data, list):
+        raise src.error(path, "must be 'any' or a list of TCP port numbers")
+    for i, port in enumerate(data):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise src.error(path + (i,), "must be a TCP port number (0-65535)")
+    return sorted(set(data))
 
 
 def _credentials(src: Located, path: Path, data: Any) -> list[list[str]]:
