@@ -100,14 +100,9 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
 
 def run_shell(args: ShellArgs) -> int:
     from .session import session_from_environ, user_name
-    from .sysconfig import SYSTEM_CONFIG, admin_profile_path, enforced_profile
+    from .sysconfig import profile_for
 
-    profile = args.profile
-    enforced = enforced_profile(user_name())
-    if enforced is not None:
-        if profile is not None and profile != enforced:
-            raise UsageError(f"this account's profile is set to '{enforced}' by {SYSTEM_CONFIG}; -p cannot change it")
-        profile = admin_profile_path(enforced)
+    profile = profile_for(args.profile, user_name())
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
         session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")

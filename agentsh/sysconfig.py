@@ -11,7 +11,7 @@ import grp
 import os
 import pwd
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 SYSTEM_CONFIG = "/etc/agentsh/config.yaml"
 TOP_KEYS = {"agentsh", "profiles"}
@@ -59,6 +59,17 @@ def enforced_profile(user: str, path: str | None = None) -> str | None:
             return str(profile)
     default = profiles.get("default")
     return str(default) if default else None
+
+
+def profile_for(requested: str | None, user: str) -> str | None:
+    """The profile to load for `user`: the one this host's config enforces (found only in the
+    admin's directories), else the requested one (`-p`, None for the default)."""
+    enforced = enforced_profile(user)
+    if enforced is None:
+        return requested
+    if requested is not None and requested != enforced:
+        raise UsageError(f"this account's profile is set to '{enforced}' by {SYSTEM_CONFIG}; -p cannot change it")
+    return admin_profile_path(enforced)
 
 
 def _groups_of(user: str) -> list[str]:
