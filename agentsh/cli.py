@@ -392,6 +392,25 @@ def kill_session(session: str) -> None:
     click.echo(f"ended session {session} ({len(pids)} process{'es' if len(pids) != 1 else ''})")
 
 
+@cli.command()
+@click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
+@click.argument("agent", type=click.Choice(["claude-code", "codex", "gemini"]))
+def hook(profile: str | None, agent: str) -> None:
+    """Answer AGENT's pre-tool hook (JSON on stdin) from the profile: allow, deny or ask, audited."""
+    from .adapters.hooks import run_hook
+
+    sys.exit(run_hook(agent, profile, sys.stdin.buffer, sys.stdout, sys.stderr, os.environ))
+
+
+@cli.command()
+@click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
+def mcp(profile: str | None) -> None:
+    """MCP server on stdio with one tool, run_command, checked, recorded and audited like agentsh -c."""
+    from .adapters.mcp_server import serve
+
+    sys.exit(serve(profile))
+
+
 def run_cli(argv: list[str]) -> int:
     try:
         cli.main(args=argv, prog_name="agentsh", standalone_mode=False)
