@@ -65,6 +65,11 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     problem = screen_line(source)
     if problem is not None:
         return ParsedLine(source=source, problems=(problem,))
+    from .plain import parse_plain
+
+    plain = parse_plain(source)  # the same result for the plainest lines, without the tree walk
+    if plain is not None:
+        return plain
     from .walker import parse_line as walk
 
     return walk(source, home)

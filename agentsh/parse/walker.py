@@ -244,6 +244,12 @@ class _Walker:
     def redirect(self, node: Any, depth: int) -> list[Redirect]:
         op = next((c.type for c in node.children if not c.is_named), "")
         found: list[Redirect] = []
+        descriptor = next((c for c in node.children if c.type == "file_descriptor"), None)
+        if descriptor is not None and not _text(descriptor).isdigit():
+            # tree-sitter reads `-Ish2>x` as descriptor `-Ish2`; bash passes `-Ish2` to the
+            # command and redirects stdout: a word the checker would never see.
+            self.problem(node, f"'{_text(descriptor)}' before a redirection: put a space between "
+                               "an argument and a redirection")
         if node.type == "heredoc_redirect":
             start = next((c for c in node.named_children if c.type == "heredoc_start"), None)
             quoted = start is not None and any(q in _text(start) for q in "'\"\\")
@@ -362,6 +368,13 @@ class _Walker:
         dynamic = ""
         braces = ""
         for child in node.children:
+            if quoted and child.type != "string_content" and child.start_byte > node.start_byte:
+                # tree-sitter puts blanks inside quotes into the span of the token after
+                # them unless other text joins them (`" "`, `" $a"`): they are literal text.
+                child_text = _text(child)
+                lead = child_text[:len(child_text) - len(child_text.lstrip(" \t\n"))]
+                if lead:
+                    parts.append(lead)
             if not child.is_named:
                 if child.type not in ('"', "$"):
                     self.problem(child, f"unexpected token {child.type!r} in a word")

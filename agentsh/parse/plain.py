@@ -1,0 +1,162 @@
+"""A fast path for the plainest lines: simple commands of literal words joined by `|`, `&&`,
+`||` and `;`, with trailing redirections.
+
+Most agent lines (`git status`, `ls -la | head -n 20`, `cd src && make test 2>&1 | tail`)
+are made of nothing else, and walking tree-sitter's tree for them in Python costs far
+more than deciding them.  This scanner accepts only a small, closed subset of the shell
+and hands back exactly the ParsedLine the tree walker would (tests compare the two on
+the test corpora and on thousands of generated lines); anything outside the subset,
+however harmless, returns None and goes to tree-sitter.  It never refuses a line itself,
+so it cannot make a decision stricter or looser: at worst it declines.
+
+The subset, in ASCII only, one line:
+- a word is a run of plain characters ``A-Za-z0-9_./:+,=-``, single-quoted text
+  without control characters, and double-quoted text without ``$``, backquote,
+  backslash or ``!``, glued together (``--include='*.py'``); no glob, tilde, brace,
+  ``$``, backslash or ``#`` outside quotes;
+- the first word of a command is plain (no quotes) and neither a shell keyword, a
+  declaration builtin (``export``, ``local`` ...) nor an assignment (no ``=``);
+- after the words, redirections ``>``, ``>>``, ``<`` with a word, ``>&N``, each with an
+  optional single-digit descriptor (``2>&1``, ``2>/dev/null``);
+- commands separated by ``|``, ``&&``, ``||``, ``;`` (not a trailing one, not ``&``).
+"""
+
+from __future__ import annotations
+
+from .model import ParsedLine, Redirect, SimpleCommand, Word
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:+,=-")
+_SINGLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"'"}
+_DOUBLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - set('"$`\\!')
+_BLANK = " \t"
+# Words tree-sitter gives a meaning of their own in command position, and builtins it
+# parses as declarations: all left to the tree walker.
+_NOT_A_NAME = frozenset({
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do", "done",
+    "in", "function", "time", "coproc", "declare", "typeset", "export", "readonly", "local", "unset",
+    "unsetenv",
+})
+
+
+def parse_plain(source: str) -> ParsedLine | None:
+    """The ParsedLine of a line in the plain subset; None for any other line."""
+    if not source.isascii():
+        return None
+    n = len(source)
+    i = 0
+    commands: list[SimpleCommand] = []
+    redirects: list[Redirect] = []
+    while True:
+        # One simple command: words, then redirections.
+        while i < n and source[i] in _BLANK:
+            i += 1
+        start = i
+        argv: list[Word] = []
+        end = start
+        while True:
+            digits = i
+            while digits < n and source[digits].isdigit():
+                digits += 1
+            if digits > i and digits < n and source[digits] in "<>":
+                if digits - i > 1:
+                    return None  # `10>x`: a descriptor this scanner does not take
+                break  # `2>...`: a redirection, not a word
+            scanned = _word(source, i)
+            if scanned is None:
+                break
+            word, i = scanned
+            if i < n and source[i] in "<>":
+                return None  # `-n2>&1`: tree-sitter splits such words its own way
+            argv.append(word)
+            end = i
+            while i < n and source[i] in _BLANK:
+                i += 1
+        if not argv:
+            return None
+        name = argv[0]
+        if name.text != name.value or "=" in name.text or name.text in _NOT_A_NAME:
+            return None
+        while i < n and source[i] not in "|&;":
+            scanned_redirect = _redirect(source, i)
+            if scanned_redirect is None:
+                return None
+            redirect, i = scanned_redirect
+            redirects.append(redirect)
+            while i < n and source[i] in _BLANK:
+                i += 1
+        commands.append(SimpleCommand(argv=tuple(argv), text=source[start:end]))
+        if i == n:
+            break
+        if source.startswith(("&&", "||"), i):
+            i += 2
+        elif source[i] in "|;" and source[i + 1:i + 2] not in ("&", "|", ";"):
+            i += 1
+        else:
+            return None  # `&`, `|&`, `;;`, `&>` ...
+        if not source[i:].strip(_BLANK):
+            return None  # a trailing operator
+    return ParsedLine(source=source, commands=tuple(commands), redirects=tuple(redirects))
+
+
+def _word(source: str, i: int) -> tuple[Word, int] | None:
+    """The word starting at i and the index after it; None if none starts there (or an unsupported one)."""
+    n = len(source)
+    start = i
+    parts: list[str] = []
+    while i < n:
+        ch = source[i]
+        if ch in _PLAIN:
+            j = i + 1
+            while j < n and source[j] in _PLAIN:
+                j += 1
+            parts.append(source[i:j])
+            i = j
+        elif ch == "'" or ch == '"':
+            allowed = _SINGLE_QUOTED if ch == "'" else _DOUBLE_QUOTED
+            j = i + 1
+            while j < n and source[j] in allowed:
+                j += 1
+            if j >= n or source[j] != ch:
+                return None
+            parts.append(source[i + 1:j])
+            i = j + 1
+        elif ch in _BLANK or ch in "|&;<>":
+            break
+        else:
+            return None  # anything else: tree-sitter's business
+    if i == start:
+        return None
+    text = source[start:i]
+    if text == "-":
+        return None  # tree-sitter drops a lone `-` in some places (see walker.lost_words)
+    return Word(text, "".join(parts)), i
+
+
+def _redirect(source: str, i: int) -> tuple[Redirect, int] | None:
+    n = len(source)
+    start = i
+    if source[i].isdigit():
+        i += 1
+    if source.startswith(">&", i):
+        j = i + 2
+        if j < n and source[j].isdigit() and (j + 1 == n or source[j + 1] in _BLANK or source[j + 1] in "|&;"):
+            if j + 1 < n and source[j + 1] == "&":
+                return None
+            return Redirect(op=">&", target=None, text=source[start:j + 1]), j + 1
+        return None
+    if source.startswith(">>", i):
+        op = ">>"
+    elif source[i:i + 1] in (">", "<"):
+        op = source[i]
+    else:
+        return None
+    i += len(op)
+    if source[i:i + 1] in ("|", "&", "<", ">", "("):
+        return None  # `>|`, `>&`, `<<`, `<>`, `>(`
+    while i < n and source[i] in _BLANK:
+        i += 1
+    scanned = _word(source, i)
+    if scanned is None:
+        return None
+    target, i = scanned
+    return Redirect(op=op, target=target, text=source[start:i]), i
