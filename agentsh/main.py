@@ -82,6 +82,12 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
 def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     argv0 = sys.argv[0] if argv0 is None else argv0
+    if argv[:1] == ["hook"]:  # runs on every agent tool call: answer without loading click
+        from .adapters.hooks import main as hook_main
+
+        status = hook_main(argv[1:])
+        if status is not None:
+            return status
     if argv and argv[0] in SUBCOMMANDS:
         from .cli import run_cli
 

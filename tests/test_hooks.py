@@ -230,3 +230,16 @@ def test_system_config_mapping_overrides_and_forbids_p(tmp_path: Path, monkeypat
     assert status == 0 and decision_of(out)["permissionDecision"] == "deny" and "no rule allows" in out
     status, out, err = ask("default")
     assert status == 2 and out == "" and "profile is set to 'base'" in err
+
+
+def test_option_forms_and_usage_errors(hook, agentsh_env: dict[str, str], workspace: Path) -> None:
+    write_profile(workspace, "pushes", ASK_PROFILE)
+    call = claude_payload("git push origin main", workspace)
+    for options in (("-p", "pushes.yaml"), ("--profile=pushes.yaml",)):  # the fast path, without click
+        assert decision_of(hook("claude-code", call, *options).stdout)["permissionDecision"] == "ask"
+    done = subprocess.run([sys.executable, "-m", "agentsh", "hook", "claude-code", "-p", "pushes.yaml"],
+                          input=json.dumps(call), capture_output=True, text=True, cwd=workspace,
+                          env=agentsh_env)  # an option after the agent: click parses it
+    assert decision_of(done.stdout)["permissionDecision"] == "ask"
+    wrong = hook("aider", call)
+    assert wrong.returncode == 2 and "'aider' is not one of" in wrong.stderr and wrong.stdout == ""

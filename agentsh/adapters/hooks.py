@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import IO, Any, NamedTuple
 
@@ -224,3 +225,16 @@ def run_hook(agent: str, profile_spec: str | None, stdin: IO[bytes], stdout: IO[
         return EXIT_BLOCK
     stdout.write(answer.stdout)
     return 0
+
+
+def main(argv: list[str]) -> int | None:
+    """`agentsh hook [-p PROFILE] AGENT` without click (see main.py); None when the arguments
+    are anything else (--help, a mistake), for click to handle."""
+    profile = None
+    if len(argv) == 3 and argv[0] in ("-p", "--profile"):
+        profile, argv = argv[1], argv[2:]
+    elif len(argv) == 2 and argv[0].startswith("--profile="):
+        profile, argv = argv[0].split("=", 1)[1], argv[1:]
+    if len(argv) != 1 or argv[0] not in AGENT_HOOKS:
+        return None
+    return run_hook(argv[0], profile, sys.stdin.buffer, sys.stdout, sys.stderr, os.environ)
