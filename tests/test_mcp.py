@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp.client.stdio as mcp_client  # the test extra installs mcp: a missing package fails, never skips
 import pytest
-
-anyio = pytest.importorskip("anyio")
-mcp_client = pytest.importorskip("mcp.client.stdio")
-from mcp import Client  # noqa: E402
+from mcp import Client
 
 IGNORES_TERM = """\
 import os, signal, subprocess, time
@@ -66,6 +65,7 @@ def test_run_command_checked_recorded_and_audited(agentsh_env: dict[str, str], w
         {"command": "ls", "cwd": str(home / ".ssh")},
         {"command": "python3 ignores_term.py", "timeout_ms": 1500},
         {"command": "ls", "shell": "zsh"},
+        {"command": "yes | head -c 3000000"},
     ]
     started = time.monotonic()
     tools, results = run_session(agentsh_env, workspace, calls)
@@ -97,18 +97,21 @@ def test_run_command_checked_recorded_and_audited(agentsh_env: dict[str, str], w
     assert elapsed < 30  # not the 60 s the command wanted
 
     assert results[7].is_error and "unknown argument(s): shell" in results[7].content[0].text
+    big = results[8].structured_content["stdout"]
+    assert big.startswith("y\ny\n") and len(big) < 1_100_000  # at most 1 MiB per stream, then a note
+    assert big.endswith(f"[agentsh: {3_000_000 - (1 << 20)} more bytes not shown; the recording has them]\n")
 
     events = audit_events(home)
     session = events[0]["session"]
     assert events[0]["kind"] == "session_start" and events[0]["command"] == "agentsh mcp"
-    assert events[-1]["kind"] == "session_end" and events[-1]["commands"] == 7
+    assert events[-1]["kind"] == "session_end" and events[-1]["commands"] == 8
     assert {e["session"] for e in events} == {session}
     lines = [e["line"] for e in events if e["kind"] == "line"]
-    assert lines == [c["command"] for c in calls[:5]] + ["python3 ignores_term.py"]  # the bad cwd never ran
+    assert lines == [c["command"] for c in calls[:5]] + ["python3 ignores_term.py", calls[8]["command"]]  # not the bad cwd
     decisions = [(e["line"], e["decision"]) for e in events if e["kind"] == "decision"]
     assert ("touch canary && curl -s https://example.com", "deny") in decisions
     assert ("ls", "deny") in decisions and all(e["identity"]["agent"] == "mcp" for e in events)
-    assert [e["status"] for e in events if e["kind"] == "command_end"] == [3, 0, 0, 0, 137]
+    assert [e["status"] for e in events if e["kind"] == "command_end"] == [3, 0, 0, 0, 137, 0]
     assert any(e["kind"] == "error" and e["what"] == "timeout" for e in events)
 
     [recording] = (home / ".local" / "state" / "agentsh").glob("*.cast")
@@ -129,3 +132,23 @@ def test_profile_path_relative_to_the_server(agentsh_env: dict[str, str], worksp
     assert results[1].structured_content["exit_code"] == 126
     assert {e["profile"] for e in audit_events(home) if e["kind"] == "decision"} == {str(workspace / "only-date.yaml")}
     assert os.path.isdir(workspace / "sub")
+
+
+def test_agentsh_kill_ends_the_server_with_session_end(agentsh_env: dict[str, str], workspace: Path,
+                                                       home: Path, run_agentsh) -> None:  # type: ignore[no-untyped-def]
+    params = mcp_client.StdioServerParameters(command=sys.executable, args=["-m", "agentsh", "mcp"],
+                                              env=agentsh_env, cwd=str(workspace))
+
+    async def main() -> str:
+        async with Client(params) as client:
+            await client.call_tool("run_command", {"command": "true"})
+            [live] = json.loads(run_agentsh("sessions", "--live", "--json").stdout)
+            assert run_agentsh("kill", live["session"]).returncode == 0
+            with pytest.raises(Exception, match="Connection closed"):
+                await client.call_tool("run_command", {"command": "touch after-kill"})
+            return str(live["session"])
+
+    session = anyio.run(main)
+    assert not (workspace / "after-kill").exists()
+    kinds = [e["kind"] for e in audit_events(home) if e["session"] == session]
+    assert kinds[-2:] == ["kill", "session_end"]

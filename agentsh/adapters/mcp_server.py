@@ -355,6 +355,10 @@ def serve(profile_spec: str | None) -> int:
         async with stdio_server() as (read_stream, write_stream):
             await app.run(read_stream, write_stream, app.create_initialization_options())
 
+    def terminated(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # `agentsh kill SESSION`: end cleanly, with session_end
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         anyio.run(main)
     except KeyboardInterrupt:
