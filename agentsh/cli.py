@@ -411,6 +411,20 @@ def mcp(profile: str | None) -> None:
     sys.exit(serve(profile))
 
 
+@cli.command()
+@click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(profile: str | None, as_json: bool) -> None:
+    """Which protection layers work on this host and why any does not; exit 1 if the profile needs a missing one."""
+    from .guard.doctor import diagnose, render
+    from .profile import Host
+    from .session import load_policy
+
+    report = diagnose(load_policy(profile, Host.from_environ(os.environ)).profile, os.environ)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report), nl=as_json)
+    sys.exit(0 if report.ok else 1)
+
+
 def run_cli(argv: list[str]) -> int:
     try:
         cli.main(args=argv, prog_name="agentsh", standalone_mode=False)

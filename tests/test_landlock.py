@@ -330,12 +330,12 @@ def test_plan_shape(plan: landlock.LandlockPlan, tree: dict[str, Path]) -> None:
 
 
 # -- Landlock missing: simulated by a seccomp filter, as a container runtime would ------
-def _refuse_landlock_syscalls(errno_value: int) -> None:
-    """Make syscall 444 fail with errno_value in this process (no real kernel without
-    Landlock is at hand; a container's seccomp profile does exactly this)."""
+def refuse_syscall(number: int, errno_value: int) -> None:
+    """Make syscall `number` fail with errno_value in this process and what it execs (no
+    real kernel without Landlock is at hand; a container's seccomp profile does exactly this)."""
     program = b"".join(struct.pack("HBBI", *insn) for insn in [
         (0x20, 0, 0, 0),  # ld seccomp_data.nr
-        (0x15, 0, 1, landlock.SYS_LANDLOCK_CREATE_RULESET),  # jeq 444
+        (0x15, 0, 1, number),  # jeq number
         (0x06, 0, 0, 0x00050000 | errno_value),  # ret ERRNO
         (0x06, 0, 0, 0x7FFF0000),  # ret ALLOW
     ])
@@ -355,7 +355,7 @@ def test_missing_landlock_is_reported_and_restrict_refuses(plan: landlock.Landlo
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _refuse_landlock_syscalls(errno_value)
+        refuse_syscall(landlock.SYS_LANDLOCK_CREATE_RULESET, errno_value)
         info = landlock.status()
         try:
             landlock.restrict_self(plan)
