@@ -39,12 +39,28 @@ def _compile(pattern: ArgPattern) -> Compiled:
 
 def match(pattern: ArgPattern, args: tuple[Word, ...]) -> tuple[str, ...] | None:
     """Return, per argument, the pattern element that matched it; None if no match."""
-    kinds, prefix = _compile(pattern)
+    return match_compiled(_compile(pattern), pattern.elements, args)
+
+
+def compiled(pattern: ArgPattern) -> Compiled:
+    """The pattern's compiled form, for callers that match it many times (the engine)."""
+    return _compile(pattern)
+
+
+def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Word, ...]) -> tuple[str, ...] | None:
+    """`match` for a pattern compiled once: `compiled(pattern)` and `pattern.elements`."""
+    kinds, prefix = compiled
     # Most patterns start with literal words (a subcommand, a flag): a cheap first test.
-    if len(args) < len(prefix) or any(args[i].value != literal for i, literal in enumerate(prefix)):
+    if len(args) < len(prefix):
         return None
-    elements = pattern.elements
+    for i, literal in enumerate(prefix):
+        if args[i].value != literal:
+            return None
     count = len(kinds)
+    if count == len(prefix):  # all literal: already compared
+        return elements if len(args) == count else None
+    if count == len(prefix) + 1 and kinds[-1][0] == _REST:  # literals then `...`: the commonest shape
+        return elements[:-1] + (ANY_REST,) * (len(args) - len(prefix))
     memo: dict[tuple[int, int], tuple[str, ...] | None] = {}
 
     def walk(p: int, a: int) -> tuple[str, ...] | None:

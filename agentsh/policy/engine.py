@@ -11,14 +11,16 @@ from collections.abc import Iterable
 
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
-from .argmatch import literal_prefix, match, names_explicitly
+from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
-from .paths import PathChecker, write_targets
+from .paths import PathChecker, real_path, write_targets
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
 
 MAX_WRAP_DEPTH = 8
+# A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
+Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
 HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
 
 
@@ -35,10 +37,10 @@ class Policy:
         self._by_name: dict[str, list[tuple[Rule, str]]] = {}
         self._plain: dict[str, list[Rule]] = {}  # rules whose run entry is that bare name
         self._by_path: set[str] = set()  # basenames some rule names by an absolute path
-        self._candidate_memo: dict[str, dict[tuple[str | None, str | None], list[Rule]]] = {}
+        self._candidate_memo: dict[str, dict[tuple[str | None, str | None], list[tuple[Rule, Fitting]]]] = {}
         # Each rule's patterns with up to two leading literal elements (most start with a
         # subcommand or a flag): a pattern whose literals differ from argv[1:3] cannot match.
-        self._patterns: dict[str, list[tuple[tuple[str, ...], ArgPattern]]] = {}
+        self._patterns: dict[str, list[tuple[tuple[str, ...], ArgPattern, Compiled]]] = {}
         for rule in profile.rules:
             for name in rule.run:
                 self._by_name.setdefault(os.path.basename(name), []).append((rule, name))
@@ -46,7 +48,7 @@ class Policy:
                     self._by_path.add(os.path.basename(name))
                 elif rule not in self._plain.setdefault(name, []):
                     self._plain[name].append(rule)
-            self._patterns[rule.name] = [(literal_prefix(p)[:2], p) for p in rule.args or ()]
+            self._patterns[rule.name] = [(compiled(p)[1][:2], p, compiled(p)) for p in rule.args or ()]
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
@@ -99,11 +101,11 @@ class Policy:
     def _cd_targets(self, args: tuple[Word, ...], cwds: Iterable[str]) -> list[str]:
         operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
         if not operands:
-            return [os.path.realpath(self.host.home)]
+            return [real_path(self.host.home)]
         value = operands[0].value
         if value is None or value == "-":
             return []
-        return [os.path.realpath(os.path.join(cwd, value)) for cwd in cwds]
+        return [real_path(os.path.join(cwd, value)) for cwd in cwds]
 
     # -- commands --------------------------------------------------------------
     def check_command(self, command: SimpleCommand, cwds: list[str]) -> Verdict:
@@ -169,30 +171,29 @@ class Policy:
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: dict) -> Verdict:
-        keys: dict[str, list] = {}
-
-        def covers(run_name: str) -> bool:
-            if run_name == name and "/" not in name:
-                return True  # looked up on the same path just now: the same file
-            if run_name not in keys:
-                keys[run_name] = rule_keys(run_name, self.profile.path)
-            return program.key in keys[run_name]
-
         head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
         if "/" not in name and name not in self._by_path:
-            rules = self._candidates(name, head)  # the common case: no stat, no scan
+            candidates = self._candidates(name, head)  # the common case: no stat, no scan
         else:
-            rules = list(dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
-                                       if covers(run_name)))
+            keys: dict[str, list] = {}
+
+            def covers(run_name: str) -> bool:
+                if run_name == name and "/" not in name:
+                    return True  # looked up on the same path just now: the same file
+                if run_name not in keys:
+                    keys[run_name] = rule_keys(run_name, self.profile.path)
+                return program.key in keys[run_name]
+
+            rules = dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
+                                  if covers(run_name))
+            candidates = [(rule, self._fitting(rule, head)) for rule in rules]
         matched: list[tuple[Rule, tuple[str, ...]]] = []
-        for rule in rules:
-            if rule.args is None:
+        for rule, patterns in candidates:
+            if patterns is None:
                 matched.append((rule, ("...",) * len(args)))
                 continue
-            for prefix, pattern in self._patterns[rule.name]:
-                if not _fits(prefix, head):
-                    continue
-                elements = match(pattern, args)
+            for pattern, compiled_pattern in patterns:
+                elements = match_compiled(compiled_pattern, pattern.elements, args)
                 if elements is not None:
                     matched.append((rule, elements))
                     break
@@ -217,19 +218,28 @@ class Policy:
         return Verdict(decision="deny", reason=first_problem, rule=first_rule,
                        hint="a rule must name this option or variable explicitly to allow it", **found)
 
-    def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[Rule]:
-        """The rules for a bare program name that can match argv[1:3] == head.
+    def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[tuple[Rule, Fitting]]:
+        """The rules for a bare program name that can match argv[1:3] == head, each with the
+        patterns worth trying (None: the rule takes any arguments).
 
         Memoised per (name, head): with hundreds of rules for one program (git, python3),
         most start with literal words (`status`, `-m pytest`), so only a few are worth trying.
         """
         memo = self._candidate_memo.setdefault(name, {})
-        if head not in memo:
+        found = memo.get(head)
+        if found is None:
             if len(memo) > 256:
                 memo.clear()
-            memo[head] = [rule for rule in self._plain.get(name, []) if rule.args is None or any(
-                _fits(prefix, head) for prefix, _ in self._patterns[rule.name])]
-        return memo[head]
+            found = memo[head] = [(rule, patterns) for rule in self._plain.get(name, [])
+                                  for patterns in (self._fitting(rule, head),)
+                                  if patterns is None or patterns]
+        return found
+
+    def _fitting(self, rule: Rule, head: tuple[str | None, str | None]) -> Fitting:
+        if rule.args is None:
+            return None
+        return tuple((pattern, compiled_pattern) for prefix, pattern, compiled_pattern in self._patterns[rule.name]
+                     if _fits(prefix, head))
 
     def _rule_problem(self, program: Program, name: str, args: tuple[Word, ...],
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:

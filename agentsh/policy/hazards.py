@@ -302,9 +302,17 @@ _ALIASES = {
 _VERSION_SUFFIX = re.compile(r"[-.]?[0-9][0-9.]*$")
 
 
+_NORMALISED: dict[str, str] = {}
+
+
 def normalise(name: str) -> str:
-    base = _VERSION_SUFFIX.sub("", name) or name
-    return _ALIASES.get(base, base)
+    found = _NORMALISED.get(name)
+    if found is None:
+        base = _VERSION_SUFFIX.sub("", name) or name
+        found = _ALIASES.get(base, base)
+        if len(_NORMALISED) < 4096:  # a pure function of the name; bounded
+            _NORMALISED[name] = found
+    return found
 
 
 def spec_for(*names: str) -> list[Spec]:

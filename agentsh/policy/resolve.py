@@ -36,19 +36,17 @@ class Program(NamedTuple):
     identity: str  # real path of the file, or "builtin:NAME"
     path: str  # the path bash will execute ("" for builtins)
     key: FileKey  # (st_dev, st_ino), or ("builtin", NAME)
-
-    @property
-    def is_builtin(self) -> bool:
-        return self.identity.startswith(BUILTIN_PREFIX)
-
-    @property
-    def basename(self) -> str:
-        identity = self.identity
-        return identity[identity.rfind(":" if identity.startswith(BUILTIN_PREFIX) else "/") + 1:]
+    # Derived from identity once (the engine asks for them many times per command).
+    basename: str = ""  # the file's or builtin's own name
+    is_builtin: bool = False
 
     def invoked_as(self, rule_name: str) -> bool:
         """May a rule written as `run: rule_name` cover this invocation of the same file?"""
         return os.path.basename(self.name) == os.path.basename(rule_name)
+
+
+def _basename(identity: str) -> str:
+    return identity[identity.rfind(":" if identity.startswith(BUILTIN_PREFIX) else "/") + 1:]
 
 
 class ResolveError(ValueError):
@@ -57,7 +55,8 @@ class ResolveError(ValueError):
 
 def lookup(name: str, path: Iterable[str]) -> tuple[str, os.stat_result] | None:
     for directory in path:
-        candidate = os.path.join(directory, name)
+        # The profile's path entries are absolute; join by hand (posixpath.join is slow).
+        candidate = directory + name if directory.endswith("/") else directory + "/" + name
         try:
             info = os.stat(candidate)
         except (OSError, ValueError):
@@ -95,7 +94,8 @@ def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
     dirs = tuple(path)
     if "/" not in name:
         if name in BASH_BUILTINS:
-            return Program(name=name, identity=BUILTIN_PREFIX + name, path="", key=("builtin", name))
+            return Program(name=name, identity=BUILTIN_PREFIX + name, path="", key=("builtin", name),
+                           basename=name, is_builtin=True)
         hit = lookup(name, dirs)
         if hit is None:
             raise ResolveError(f"'{name}' is not found on the profile's path ({':'.join(dirs)})")
@@ -119,4 +119,4 @@ def _program(name: str, path: str, info: os.stat_result) -> Program:
     real = _REAL.get(memo)
     if real is None:
         real = _REAL[memo] = os.path.realpath(path)
-    return Program(name=name, identity=real, path=path, key=(info.st_dev, info.st_ino))
+    return Program(name=name, identity=real, path=path, key=(info.st_dev, info.st_ino), basename=_basename(real))
