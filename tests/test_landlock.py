@@ -262,6 +262,30 @@ def test_a_nested_ruleset_cannot_widen_access(plan: landlock.LandlockPlan, tree:
     assert not canary.exists()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="capabilities matter only for root; CI runs as root")
+def test_root_loses_the_capabilities_that_bypass_rules(plan: landlock.LandlockPlan, tree: dict[str, Path]) -> None:
+    node = tree["workspace"] / "src" / "disk"
+    script = ("import json, os, socket\nout = {}\n"
+              "out['bnd'] = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapBnd')][0]\n"
+              f"try:\n    os.mknod({str(node)!r}, 0o600 | 0o060000, os.makedev(8, 0))\n    out['mknod'] = 0\n"
+              "except OSError as e:\n    out['mknod'] = e.errno\n"
+              "try:\n    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)\n    out['raw'] = 0\n"
+              "except OSError as e:\n    out['raw'] = e.errno\n"
+              "print(json.dumps(out))\n")
+    out = in_child(plan, lambda: json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                                           text=True).stdout))
+    bounding = int(out["bnd"], 16)
+    assert not any(bounding & (1 << cap) for cap in landlock.DROPPED_CAPABILITIES)
+    assert bounding & (1 << 0)  # CAP_CHOWN stays: ordinary root work in the write roots
+    assert out["mknod"] == 13 and out["raw"] == 1  # Landlock refuses MAKE_BLOCK before the capability check
+    # With every right granted, only the dropped CAP_MKNOD stops the device node.
+    everything = plan._replace(rules=(("/", landlock.handled_fs(landlock.abi_version())),))
+    out = in_child(everything, lambda: json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                                                 text=True).stdout))
+    assert out["mknod"] == 1 and out["raw"] == 1
+    assert not node.exists()
+
+
 @pytest.fixture
 def listeners() -> Iterator[tuple[int, int]]:
     servers = []

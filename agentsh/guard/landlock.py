@@ -89,12 +89,18 @@ TTY = "/dev/tty"  # the controlling terminal, whichever it is; ENXIO when there 
 # Only the devices below, the command's own stdio and /dev/shm are granted.
 DEVICE_DIR = "/dev"
 # Capabilities dropped from the bounding set before exec, so that a command running as root
-# does not get them: the raw-I/O, device-node and file-handle ways around path rules
-# (/proc/kcore, mknod of a disk, open_by_handle_at).
-CAP_DAC_READ_SEARCH = 2
-CAP_SYS_RAWIO = 17
-CAP_MKNOD = 27
-DROPPED_CAPABILITIES = (CAP_DAC_READ_SEARCH, CAP_SYS_RAWIO, CAP_MKNOD)
+# does not have them: the ways around path and port rules that Landlock does not see.
+CAP_DAC_READ_SEARCH = 2  # open_by_handle_at: files by handle, not by path
+CAP_NET_ADMIN = 12  # firewall and routing changes
+CAP_NET_RAW = 13  # raw sockets: hand-made TCP packets past the port rules
+CAP_SYS_MODULE = 16  # kernel modules
+CAP_SYS_RAWIO = 17  # /proc/kcore, I/O ports
+CAP_SYS_ADMIN = 21  # mounts in new namespaces, bpf, keyctl, swapon, ...
+CAP_SYS_BOOT = 22  # reboot, kexec
+CAP_MKNOD = 27  # a device node for the disk, made inside a write root
+CAP_BPF = 39
+DROPPED_CAPABILITIES = (CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_MODULE, CAP_SYS_RAWIO,
+                        CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_MKNOD, CAP_BPF)
 PR_CAPBSET_DROP = 24
 # With read.allow, what programs need just to start (loader, libraries, locale, passwd).
 RUNTIME_ROOTS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc")
