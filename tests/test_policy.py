@@ -292,3 +292,12 @@ def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Deci
 def test_ordinary_variables_may_still_be_set(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)
     assert decision.decision == "allow", [v.reason for v in decision.refused]
+
+
+def test_no_builtin_has_hazards() -> None:
+    """The engine skips the hazard tables for builtins (start-up time); that is sound only
+    while the tables name none.  A table entry for a builtin must remove that shortcut."""
+    from agentsh.policy.hazards import spec_for
+    from agentsh.policy.resolve import BASH_BUILTINS
+
+    assert [name for name in sorted(BASH_BUILTINS) if spec_for(name)] == []

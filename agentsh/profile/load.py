@@ -8,8 +8,6 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from .model import ArgPattern, Credential, Profile, ProfileTests, Rule
-from .schema import validate_file
-from .yamlsrc import load_yaml
 
 EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "profiles")
 SYSTEM_DIR = "/etc/agentsh/profiles"
@@ -106,6 +104,10 @@ def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any],
                           + " -> ".join(display_name(p) for p in chain + [real]) + ")", file=shown)
     if depth > MAX_EXTENDS_DEPTH:
         raise ConfigError("extends chain is deeper than 16 profiles", file=shown)
+    # Imported here: a cached profile (every `agentsh -c` once warm) needs neither.
+    from .schema import validate_file
+    from .yamlsrc import load_yaml
+
     data = validate_file(load_yaml(_read(path), shown))
     merged: dict[str, Any] = {}
     files: list[str] = []
