@@ -9,6 +9,7 @@ from json.encoder import encode_basestring_ascii
 
 import pytest
 
+from agentsh.record.asciicast import json_body
 from agentsh.record.lines import MIN_ROOM, PAGE, page_lines, safe_cut
 
 ALPHABET = ["a", "b", " ", "\x1b", "[", "\\", '"', "\n", "\r", "\t", "\x00", "é", "✓", "😀", "\u2028", "\ufffd"]
@@ -18,15 +19,21 @@ def random_text(rng: random.Random, size: int) -> str:
     return "".join(rng.choice(ALPHABET) for _ in range(size))
 
 
+def encode(text: str, utf8: bool) -> bytes:
+    """The body as the recorder writes it (UTF-8 kept raw), or all-ASCII with \\u escapes."""
+    return json_body(text.encode()) if utf8 else encode_basestring_ascii(text)[1:-1].encode()
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_lines_stay_inside_pages_and_join_back(seed: int) -> None:
+@pytest.mark.parametrize("utf8", [True, False])
+def test_lines_stay_inside_pages_and_join_back(seed: int, utf8: bool) -> None:
     rng = random.Random(seed)
     text = random_text(rng, rng.choice([0, 5, 300, 3000, 20_000, 70_000]))
-    body = encode_basestring_ascii(text)[1:-1].encode()
+    body = encode(text, utf8)
     code = rng.choice("oimr")
     if code in "mr":
         text = text[:rng.choice([10, 1000])]
-        body = encode_basestring_ascii(text)[1:-1].encode()
+        body = encode(text, utf8)
     # Offsets as our writer leaves them: a fresh page or at least MIN_ROOM bytes of room.
     offset = rng.randrange(PAGE * 3) // 1 if seed % 2 else PAGE * 2
     while 0 < PAGE - offset % PAGE < MIN_ROOM:
@@ -63,3 +70,20 @@ def test_safe_cut_never_splits_an_escape() -> None:
         json.loads(b'"' + body[:cut] + b'"')
         json.loads(b'"' + body[cut:] + b'"')
         assert "\ud83d" not in json.loads(b'"' + body[:cut] + b'"')  # a pair is never cut in two
+
+
+def test_json_body_is_json() -> None:
+    """Every byte value, and text in every alphabet, round-trips through json.loads."""
+    rng = random.Random(3)
+    texts = ["".join(map(chr, range(128))), "".join(rng.choice(ALPHABET) for _ in range(5000)), "\u2028\x7f\x85"]
+    for text in texts:
+        assert json.loads(b'"' + json_body(text.encode()) + b'"') == text
+
+
+def test_safe_cut_never_splits_a_utf8_character() -> None:
+    body = json_body("aé✓😀\x1b\\b".encode())
+    for end in range(len(body) + 1):
+        cut = safe_cut(body, 0, end)
+        assert cut <= end
+        json.loads(b'"' + body[:cut] + b'"')  # both halves decode as UTF-8 and parse
+        json.loads(b'"' + body[cut:] + b'"')
