@@ -394,3 +394,32 @@ def test_missing_landlock_is_reported_and_restrict_refuses(plan: landlock.Landlo
     os.waitpid(pid, 0)
     assert abi == 0 and words in reason
     assert "Landlock unavailable" in refused and words in refused
+
+
+def test_ordinary_work_runs_confined(tmp_path: Path, home: Path, workspace: Path) -> None:
+    # The default profile's write section without /tmp (tmp_path is under /tmp): git with
+    # its lock files under the .git/hooks and .git/config denies, pytest, make, a pipeline.
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    text = ("agentsh: 1\nname: work\nextends: [base]\nworkspace: ['.']\n"
+            "write:\n  allow: ['{workspace}']\n  deny: ['{workspace}/.git/hooks', '{workspace}/.git/config']\n")
+    (workspace / "test_small.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    (workspace / "Makefile").write_text("all:\n\techo built > out.txt\n\tcat out.txt | wc -l\n")
+    subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
+    plan = landlock.plan_for(load_profile(str(write_profile(tmp_path, "work", text)), host))
+    script = ("set -e; git add -A; git -c user.name=a -c user.email=a@b commit -qm one; git status --short;"
+              "echo more >> README.md; git add README.md; git -c user.name=a -c user.email=a@b commit -qm two;"
+              "git log --oneline | wc -l; python3 -m pytest -q -p no:cacheprovider test_small.py | tail -1;"
+              f"make -s; ls | grep -c txt; echo x > {tmp_path}/escaped || echo refused")
+
+    def action() -> Any:
+        os.chdir(workspace)
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                              env={"PATH": os.environ["PATH"], "HOME": str(home)})
+        return [done.returncode, done.stdout, done.stderr]
+    status, out, err = in_child(plan, action)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "2" and "1 passed" in lines[1]
+    assert lines[2:] == ["1", "1", "refused"]
+    assert (workspace / "out.txt").read_text() == "built\n"
+    assert not (tmp_path / "escaped").exists()
