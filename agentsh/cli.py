@@ -412,6 +412,36 @@ def mcp(profile: str | None) -> None:
 
 
 @cli.command()
+@click.option("-p", "--profile", "profile", default=None, help="Profile to bake into the shim (name or path).")
+@click.option("--force", is_flag=True, help="Replace existing bash/sh files that are not agentsh shims.")
+@click.argument("directory")
+def shim(profile: str | None, force: bool, directory: str) -> None:
+    """Make DIRECTORY with `bash` and `sh` entries that run agentsh (put it first on an agent's PATH)."""
+    from .adapters.shim import ShimError, write_shim
+
+    try:
+        for path in write_shim(directory, profile, force=force):
+            click.echo(path)
+    except (ShimError, OSError) as err:
+        click.echo(f"agentsh: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@cli.command(context_settings={"allow_interspersed_args": False})
+@click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
+@click.option("--name", "name", default="", help="The agent's name in the audit trail (AGENTSH_AGENT).")
+@click.option("--keep-env", "keep_env", multiple=True, metavar="NAME",
+              help="Pass this credential-like variable to the agent itself (e.g. its own API key).")
+@click.argument("command", nargs=-1, required=True)
+def launch(profile: str | None, name: str, keep_env: tuple[str, ...], command: tuple[str, ...]) -> None:
+    """Start an agent under agentsh: one session, re-cut environment, shim first on PATH, SHELL set,
+    its whole terminal recorded.  Usage: agentsh launch [-p PROFILE] [--name AGENT] -- COMMAND..."""
+    from .adapters.launch import launch as run_launch
+
+    sys.exit(run_launch(list(command), profile, name, keep_env))
+
+
+@cli.command()
 @click.option("-p", "--profile", "profile", default=None, help="Profile name or path.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(profile: str | None, as_json: bool) -> None:

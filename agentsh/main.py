@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
 SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help", "approvals",
                          "approve", "deny", "sessions", "replay", "audit", "secret", "env", "kill",
                          "hook", "mcp", "shim", "launch", "doctor"})
+if TYPE_CHECKING:
+    from .session import Session
+
 MAX_STDIN_SCRIPT = 1 << 20
+# How agents' wrappers start (adapters/wrappers.py); only these strings pay for importing it.
+WRAPPER_STARTS = ("source ", "if . '", "__CODEX_SNAPSHOT_", '. "$1" && shift')
 
 
 class ShellArgs:
@@ -25,7 +31,8 @@ class ShellArgs:
         self.login = False
         self.interactive = False
         self.stdin = False
-        self.flags: list[str] = []
+        self.options = ""  # bash options given as flags (-e, -u, -x), set before the line runs
+        self.argv0 = "agentsh"  # $0 of a script read with -s
 
 
 def parse_shell_args(argv: list[str]) -> ShellArgs:
@@ -63,7 +70,8 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
                 elif letter == "s":
                     out.stdin = True
                 elif letter in "eux":
-                    out.flags.append("-" + letter)
+                    if letter not in out.options:
+                        out.options += letter
                 else:
                     raise UsageError(f"unknown option -{letter}")
         else:
@@ -74,6 +82,8 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
         if not rest:
             raise UsageError("-c: option requires an argument")
         out.command, out.args = rest[0], tuple(rest[1:])
+    elif rest and out.stdin:
+        out.args = tuple(rest)  # as bash -s: positional parameters $1...
     elif rest:
         raise UsageError("running script files is not supported; use -c 'LINE'")
     return out
@@ -96,6 +106,7 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
         args = parse_shell_args(argv)
         # sshd and login(1) start a login shell as "-agentsh".
         args.login = args.login or os.path.basename(argv0).startswith("-")
+        args.argv0 = argv0
         return run_shell(args)
     except AgentshError as err:
         sys.stderr.write(f"agentsh: {err}\n")
@@ -112,12 +123,18 @@ def run_shell(args: ShellArgs) -> int:
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
         session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")
-        status = None
-        try:
-            status = session.run_line(args.command, args.args)
-            return status
-        finally:
-            session.close(status)
+        line, positional = args.command, args.args
+        if line.startswith(WRAPPER_STARTS) or os.environ.get("CLAUDE_CODE_SHELL_PREFIX"):
+            from functools import partial
+
+            from .adapters.wrappers import plumbing_script, unwrap
+
+            unwrapped = unwrap(line, positional, session.config.environ)
+            if unwrapped is not None:  # only the model's command is checked; agentsh does the plumbing
+                line, positional = unwrapped.line, unwrapped.args
+                session.plumbing = partial(plumbing_script, unwrapped)
+                session.line_context.update(unwrapped.audit_fields())
+        return _run_line(session, line, positional, args)
     if not args.stdin and (args.interactive or os.isatty(0)):
         from .interactive import run_interactive
 
@@ -127,9 +144,18 @@ def run_shell(args: ShellArgs) -> int:
         sys.stderr.write("agentsh: denied: the script on standard input is larger than 1 MiB\n")
         return EXIT_DENIED
     session = session_from_environ(profile, title_command="agentsh -s")
+    return _run_line(session, script.decode("utf-8", "surrogateescape"), (args.argv0, *args.args), args)
+
+
+def _run_line(session: Session, line: str, positional: tuple[str, ...], args: ShellArgs) -> int:
+    session.shell_options = args.options
+    if not session.owns_session:  # joined an agent's session: link an outer recording if it has one
+        from .adapters.launch import link_terminal_recording
+
+        link_terminal_recording(session)
     status = None
     try:
-        status = session.run_line(script.decode("utf-8", "surrogateescape"))
+        status = session.run_line(line, positional)
         return status
     finally:
         session.close(status)

@@ -78,6 +78,13 @@ class Session:
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
         self.dropped: list[str] = []  # names of inherited credentials removed at start
         self.owns_session = not SESSION_ID.fullmatch(given)  # not joined through AGENTSH_SESSION
+        # Set by bash-style frontends: -e/-u/-x letters; bash's text around the checked line (an
+        # agent's plumbing, see adapters/wrappers.py); extra fields for the `line` audit event;
+        # a call with each command id (links an outer recording, see adapters/launch.py).
+        self.shell_options = ""
+        self.plumbing: Callable[[str], str] | None = None
+        self.line_context: dict[str, Any] = {}
+        self.on_line: Callable[[str], None] | None = None
         from .trail import Trail, identity
 
         self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
@@ -281,7 +288,7 @@ class Session:
         command_id = self.next_command_id()
         try:
             self.begin()
-            self.trail.write("line", command=command_id, line=line, cwd=self.cwd)
+            self.trail.write("line", command=command_id, line=line, cwd=self.cwd, **self.line_context)
         except AuditError as err:
             self.stderr.write(f"agentsh: denied: cannot write the audit trail: {err}\n")
             return EXIT_DENIED
@@ -289,6 +296,8 @@ class Session:
             self._recorder.marker(command_id)
             if echo:
                 self.record(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
+        if self.on_line is not None:
+            self.on_line(command_id)
         if self.revoked:
             self.say(f"agentsh: denied: {self.revoked}\n")
             self._audit("decision", command=command_id, line=line, decision="deny", rule="", reason=self.revoked)
@@ -376,6 +385,7 @@ class Session:
                 environ[name] = value
         env = build_environment(self.profile, environ, self.cwd)
         env["AGENTSH_SESSION"] = self.session_id
+        decision = self._as_run(decision)
         script = bash_script(decision)
         secrets: tuple[str, ...] = ()
         on_spawn = None
@@ -396,6 +406,14 @@ class Session:
         finally:
             if injection is not None:
                 injection.close()
+
+    def _as_run(self, decision: Decision) -> Decision:
+        """The checked line as bash gets it: inside the frontend's plumbing, after `set -eux`
+        (set in the script rather than on bash's command line, so -x does not trace the pins)."""
+        line = decision.line if self.plumbing is None else self.plumbing(decision.line)
+        if self.shell_options:
+            line = f"set -{self.shell_options};{line}"
+        return decision._replace(line=line)
 
     def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...], secrets: tuple[str, ...],
                       on_spawn: Callable[[int], None] | None) -> int:
