@@ -118,9 +118,10 @@ class _Walker:
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
         elif kind in _STRUCTURE:
-            self.check_gaps(node)
+            children = node.children
+            self.check_gaps(node, children)
             self.note_assignment(node)
-            for child in node.children:
+            for child in children:
                 self.walk(child, depth + 1)
         elif kind in _INERT:
             self.word(node, depth)
@@ -132,15 +133,19 @@ class _Walker:
         else:
             self.problem(node, f"unsupported shell syntax ({kind})")
 
-    def check_gaps(self, node: Any) -> None:
+    def check_gaps(self, node: Any, children: list[Any] | None = None) -> None:
         """Refuse text between a node's children that no child accounts for."""
         pos = node.start_byte
-        for child in node.children:
-            gap = self.raw[pos:child.start_byte] if pos < child.start_byte else b""
-            if gap.replace(b"\\\n", b"").strip(b" \t\n"):
-                self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
-                return
-            pos = max(pos, child.end_byte)
+        for child in node.children if children is None else children:
+            start = child.start_byte
+            if pos < start:
+                gap = self.raw[pos:start]
+                if gap.replace(b"\\\n", b"").strip(b" \t\n"):
+                    self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
+                    return
+            end = child.end_byte
+            if end > pos:
+                pos = end
 
     def note_assignment(self, node: Any) -> None:
         """Record variables set by `for NAME`, arithmetic assignment and ++/--."""
@@ -168,12 +173,12 @@ class _Walker:
         return [Word(w, w) for w in words]
 
     def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
-        self.check_gaps(node)
+        children = node.children
+        self.check_gaps(node, children)
         assignments: list[Assignment] = []
         argv: list[Word] = []
         redirects: list[Redirect] = []
-        for i, child in enumerate(node.children):
-            field = node.field_name_for_child(i)
+        for i, child in enumerate(children):
             kind = child.type
             if kind == "variable_assignment":
                 assignment = self.assignment(child, depth + 1)
@@ -190,7 +195,7 @@ class _Walker:
                 argv.append(word)
             elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
                 redirects.extend(self.redirect(child, depth + 1))
-            elif field == "argument" or kind in _WORDISH:
+            elif kind in _WORDISH or node.field_name_for_child(i) == "argument":
                 argv.append(self.word(child, depth + 1))
             elif kind == "comment" or not child.is_named:
                 continue
