@@ -24,13 +24,18 @@ and a prompt that does not look like the start of a secret is emitted immediatel
 The output does not depend on how the stream was split into reads.
 
 Speed: matching is done by ahocorasick-rs (Rust, imported only when there is a secret).
-Leftmost-longest automata over groups of at most 64 forms (so the crate's SIMD prefilter
-applies) scan each chunk; only the few places where they report a match are re-searched
-for overlapping occurrences, and the held-back tail is found by one more automaton call,
-so no Python code runs per byte.  When the prefilter misfires on some secrets and text,
-a plain DFA (~600 MB/s on one core whatever the secrets) is faster: both are timed on
-a few large chunks every 64 MB and the faster is kept.  bench/bench_redact.py: 10
-secrets, 64 KiB chunks: ~2 GB/s on text without them, ~500 MB/s with one every 4 KB.
+Each chunk is scanned for short anchors, 4 bytes of each form chosen where they look least
+like ordinary text (punctuation, upper case), by leftmost-longest automata of at most 64
+anchors (so the crate's SIMD prefilter applies); only small windows around anchor hits are
+re-searched for every (overlapping) occurrence of every form, and the held-back tail is
+found by one more automaton call, so no Python code runs per byte.  Anchors make the scan
+fast where whole forms are not: forms that share a long prefix (`secret-value-0000`,
+`secret-value-0001`, ...) or start with common letters make the crate's prefilter misfire
+on ordinary text (40-100 MB/s); their anchors scan at several GB/s.  When the anchors hit
+often anyway, a plain DFA over the whole forms (~500 MB/s on one core whatever the text)
+is faster: both ways (scan plus windows) are timed on a few large chunks every 64 MB and
+the faster is kept.  bench/bench_redact.py: 10 secrets, 64 KiB chunks: ~2 GB/s on text
+without them, ~500 MB/s with one every 4 KB.
 
 What it cannot catch (measured in tests/test_redact.py where it can be):
 
@@ -70,6 +75,9 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 # splits the forms into groups that size.  Padding past it gives the plain DFA fallback.
 _TEDDY_LIMIT = 64
 _HEAD = 4  # forms are found in the held-back tail by their first 4 bytes (no form is shorter)
+_ANCHOR = 4  # bytes of each form that the fast scan looks for
+# Bytes that ordinary output is full of: an anchor avoids them where the form allows.
+_COMMON = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789 \t\r\n.,:;/")
 _TRIAL_MIN_BYTES = 16384  # only chunks this large are timed (timer noise)
 _TRIAL_CHUNKS = 8  # chunks timed with both scanners before choosing one
 _RETRIAL_EVERY = 1024  # large chunks between trials (the output may change character)
@@ -132,6 +140,17 @@ def _json_forms(secret: bytes) -> set[bytes]:
     return found
 
 
+def _anchor(form: bytes) -> tuple[bytes, int]:
+    """The 4 bytes of `form` least like ordinary text, and their offset in it (the first such)."""
+    size = min(_ANCHOR, len(form))
+
+    def rarity(offset: int) -> tuple[int, int]:
+        return sum(0 if b in _COMMON else 1 if 0x41 <= b <= 0x5A else 2 for b in form[offset:offset + size]), -offset
+
+    offset = max(range(len(form) - size + 1), key=rarity)
+    return form[offset:offset + size], offset
+
+
 def forms(secret: bytes) -> set[bytes]:
     """Every encoded form of `secret` that a Redactor masks."""
     secret = _check(secret)
@@ -177,8 +196,14 @@ class Redactor:
         # builds ten times faster than a DFA and is fast enough there.
         self._exact = ac.BytesAhoCorasick(self._forms, matchkind=ac.MatchKind.Standard,
                                           implementation=ac.Implementation.ContiguousNFA)
-        count = -(-len(self._forms) // _TEDDY_LIMIT)
-        self._groups = [ac.BytesAhoCorasick(self._forms[i::count], matchkind=ac.MatchKind.LeftmostLongest,
+        # An occurrence of a form holds its anchor this many bytes after its start (at most).
+        reach: dict[bytes, int] = {}
+        for anchor, offset in map(_anchor, self._forms):
+            reach[anchor] = max(offset, reach.get(anchor, 0))
+        unique = sorted(reach)
+        count = -(-len(unique) // _TEDDY_LIMIT)
+        self._reach = [[reach[anchor] for anchor in unique[i::count]] for i in range(count)]
+        self._groups = [ac.BytesAhoCorasick(unique[i::count], matchkind=ac.MatchKind.LeftmostLongest,
                                             implementation=ac.Implementation.ContiguousNFA) for i in range(count)]
 
     @property
@@ -240,21 +265,10 @@ class Redactor:
 
     def _spans(self, buffer: bytes) -> list[tuple[int, int]]:
         """Every occurrence of every form, merged where they overlap or touch, plus the open label."""
-        reported = self._scan(buffer)
-        spans: list[tuple[int, int]] = [(0, self._open)] if self._open >= 0 else []
-        # Leftmost-longest scanning skips occurrences that begin inside a reported match, but
-        # every occurrence begins inside one, so a windowed overlapping search finds them all.
-        windows: list[list[int]] = []
-        for _, start, end in reported:
-            stop = min(len(buffer), end + self._longest - 1)
-            if windows and start <= windows[-1][1]:
-                windows[-1][1] = max(windows[-1][1], stop)
-            else:
-                windows.append([start, stop])
-        for begin, stop in windows:
-            for _, s, e in self._exact.find_matches_as_indexes(buffer[begin:stop], overlapping=True):
-                spans.append((begin + s, begin + e))
-        if not reported and self._open < 0:
+        spans = self._scan(buffer)
+        if self._open >= 0:
+            spans.append((0, self._open))
+        elif not spans:
             return []
         spans.sort()
         merged: list[tuple[int, int]] = []
@@ -266,31 +280,47 @@ class Redactor:
                 merged.append((start, end))
         return merged
 
-    def _scan(self, buffer: bytes) -> list[tuple[int, int, int]]:
-        """Leftmost-longest matches in order of position, from the faster of the two scanners.
+    def _scan(self, buffer: bytes) -> list[tuple[int, int]]:
+        """Every occurrence of every form, found the faster of the two ways.
 
-        The crate's prefilter makes the groups several GB/s on most output, but on some
-        secrets and texts it misfires and falls below the plain DFA's ~600 MB/s.  So, now
-        and then, both are timed on the same large chunks and the faster one is kept.
-        """
+        The anchors make the groups several GB/s on most output, but on some secrets and
+        texts the anchors hit often (or the crate's prefilter misfires) and the plain DFA
+        over the forms is faster.  So, now and then, both ways are timed on the same large
+        chunks and the faster one is kept."""
         phase = 0
         if len(buffer) >= _TRIAL_MIN_BYTES:
             self._large_chunks += 1
             phase = self._large_chunks % _RETRIAL_EVERY
         if not 1 <= phase <= _TRIAL_CHUNKS:
-            return self._run(self._use_dfa, buffer)
+            return self._occurrences(buffer, self._use_dfa)
         began = time.perf_counter_ns()
-        reported = self._run(False, buffer)
+        found = self._occurrences(buffer, False)
         middle = time.perf_counter_ns()
-        self._run(True, buffer)
+        self._occurrences(buffer, True)
         self._trial_ns[0] += middle - began
         self._trial_ns[1] += time.perf_counter_ns() - middle
         if phase == _TRIAL_CHUNKS:
             self._use_dfa = self._trial_ns[1] < self._trial_ns[0]
             self._trial_ns = [0, 0]
-        return reported
+        return found
 
-    def _run(self, dfa: bool, buffer: bytes) -> list[tuple[int, int, int]]:
+    def _occurrences(self, buffer: bytes, dfa: bool) -> list[tuple[int, int]]:
+        """Leftmost-longest scanning reports no match that begins inside an earlier one, but
+        every occurrence (of an anchor; of the form around it) begins inside a reported
+        match, so a windowed overlapping search around the reports finds them all."""
+        windows: list[list[int]] = []
+        for begin, end in self._run(dfa, buffer):
+            begin = max(0, begin)
+            stop = min(len(buffer), end + self._longest - 1)
+            if windows and begin <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], stop)
+            else:
+                windows.append([begin, stop])
+        return [(begin + s, begin + e) for begin, stop in windows
+                for _, s, e in self._exact.find_matches_as_indexes(buffer[begin:stop], overlapping=True)]
+
+    def _run(self, dfa: bool, buffer: bytes) -> list[tuple[int, int]]:
+        """(earliest start of a form around the match, end of the match), in order."""
         if dfa:
             if self._dfa is None:  # built on first use: 5 ms for 10 secrets
                 import ahocorasick_rs as ac
@@ -300,9 +330,9 @@ class Redactor:
                            for i in range(max(0, _TEDDY_LIMIT + 1 - len(self._forms)))]
                 self._dfa = ac.BytesAhoCorasick(self._forms + padding, matchkind=ac.MatchKind.LeftmostLongest,
                                                 implementation=ac.Implementation.DFA)
-            return self._dfa.find_matches_as_indexes(buffer)
-        if len(self._groups) == 1:
-            return self._groups[0].find_matches_as_indexes(buffer)
-        reported = [match for group in self._groups for match in group.find_matches_as_indexes(buffer)]
-        reported.sort(key=itemgetter(1))
-        return reported
+            return [(start, end) for _, start, end in self._dfa.find_matches_as_indexes(buffer)]
+        found = [(start - reach[index], end) for group, reach in zip(self._groups, self._reach, strict=True)
+                 for index, start, end in group.find_matches_as_indexes(buffer)]
+        if len(self._groups) > 1 or len(found) > 1:
+            found.sort()  # windows are merged in order of position
+        return found

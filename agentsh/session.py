@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
@@ -20,6 +20,7 @@ from .profile import Host, Profile
 from .trail import decision_fields
 
 if TYPE_CHECKING:
+    from .guard.spawn import Confinement
     from .record.asciicast import Recorder
     from .reload import ProfileWatcher
 
@@ -394,12 +395,16 @@ class Session:
             script = bash_script(decision, injection.pins())
             secrets, on_spawn = injection.secrets, injection.on_spawn
         names = injection.variables if injection is not None else ()
+        confinement = self._confinement(decision, injection.pins() if injection is not None else ())
         try:
             if self.config.terminal:
-                return self._run_terminal(script, env, args, secrets, on_spawn), names
+                return self._run_terminal(script, env, args, secrets, on_spawn, confinement), names
             filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
-            return run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
-                            on_spawn=on_spawn, filters=filters, on_idle=self.flush_recording).status, names
+            result = run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
+                              on_spawn=on_spawn, filters=filters, on_idle=self.flush_recording,
+                              confinement=confinement)
+            self._guard_reports(result.reports)
+            return result.status, names
         except RecordingError as err:
             self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
             return EXIT_DENIED, names
@@ -415,8 +420,33 @@ class Session:
             line = f"set -{self.shell_options};{line}"
         return decision._replace(line=line)
 
+    def _confinement(self, decision: Decision, credential_links: Iterable[tuple[str, str]]) -> Confinement:
+        """The exec guard and Landlock around each approved line (docs/security-model.md)."""
+        from .guard.execcheck import ExecChecker
+        from .guard.spawn import Confinement
+
+        landlock = None
+        try:
+            from .guard.landlock import plan_for
+        except ImportError:
+            plan_for = None
+        if plan_for is not None:
+            landlock = plan_for(self.profile)
+        approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
+        return Confinement(checker=ExecChecker(self.policy, credential_links, approved), landlock=landlock,
+                           strict=self.profile.strict)
+
+    def _guard_reports(self, reports: Iterable[dict[str, Any]]) -> None:
+        """What the exec guard refused or ended goes to the audit trail."""
+        for report in reports:
+            kind = report.pop("kind", "")
+            if kind == "exec_denied":
+                self._audit("exec_denied", **report)
+            elif kind == "ended":
+                self._audit("leftovers_ended", **report)
+
     def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...], secrets: tuple[str, ...],
-                      on_spawn: Callable[[int], None] | None) -> int:
+                      on_spawn: Callable[[int], None] | None, confinement: Confinement) -> int:
         from .ptyrun import run_bash_pty
         from .state import StateChannel
 
@@ -427,8 +457,10 @@ class Session:
                 state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
                 on_input=recorder.input if recorder is not None and self.profile.record_input else None,
                 on_resize=self._resized if recorder is not None else None, on_spawn=on_spawn,
-                output_filter=redactors[0] if redactors else None, on_idle=self.flush_recording)
+                output_filter=redactors[0] if redactors else None, on_idle=self.flush_recording,
+                confinement=confinement)
             reported = state.collect()
+        self._guard_reports(result.reports)
         self._apply_state(reported)
         return result.status
 

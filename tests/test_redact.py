@@ -212,3 +212,26 @@ def test_documented_limits_do_leak(name: str) -> None:
     assert output == encoded  # passed through unmasked
     if name == "base64 wrapped at 76":  # the part before the line break is still masked
         assert b"***" not in output and len(base64.b64encode(b"x" * 50 + secret)) > 76
+
+
+def test_anchor_avoids_ordinary_text() -> None:
+    assert redact._anchor(b"secret-value-0001-xyz") == (b"ret-", 3)  # the first run with the most punctuation
+    assert redact._anchor(b"abcdefgh") == (b"abcd", 0)  # nothing rarer: the first four bytes
+    assert redact._anchor(b"AKIAabcd")[1] == 0
+
+
+@pytest.mark.parametrize("use_dfa", [False, True])
+def test_forms_sharing_a_long_prefix_at_every_split(monkeypatch: pytest.MonkeyPatch, use_dfa: bool) -> None:
+    """Secrets that differ only near their end (their anchors lie deep inside the forms), planted
+    in ordinary text in every form, with a read boundary at every position of the occurrence."""
+    secrets = [b"secret-value-%04d-xyz" % i for i in range(10)]
+    filler = b"agentsh bench 0123456789 abcdefghijklmnopqrstuvwxyz\r\n" * 3
+    monkeypatch.setattr(redact, "_TRIAL_MIN_BYTES", 1 << 40)  # keep the chosen scanner
+    for secret in (secrets[0], secrets[7]):
+        for form in sorted(forms(secret)):
+            data = filler + form + filler
+            for cut in range(len(filler), len(filler) + len(form) + 1):
+                redactor = Redactor(secrets)
+                redactor._use_dfa = use_dfa
+                output = run(redactor, data, [cut])
+                assert output == filler + b"***" + filler, (form, cut)
