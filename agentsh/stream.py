@@ -114,43 +114,36 @@ class PtyRelay:
 
     def run(self, child_done: Callable[[], bool]) -> None:
         """Relay until the command has exited and its output is drained."""
+        # Non-blocking reads of the PTY: a burst is read until the kernel has nothing more,
+        # with no select() per read (a PTY hands over at most 4 KiB at a time).
+        was_blocking = os.get_blocking(self.master_fd)
+        os.set_blocking(self.master_fd, False)
+        try:
+            self._relay(child_done)
+        finally:
+            try:
+                os.set_blocking(self.master_fd, was_blocking)
+            except OSError:
+                pass
+
+    def _relay(self, child_done: Callable[[], bool]) -> None:
         reading_stdin = self.stdin_fd >= 0
         while True:
             if self.resized and self.on_resize is not None:
                 self.resized = False
                 self.on_resize()
-            fds = [self.master_fd] + ([self.stdin_fd] if reading_stdin else [])
+            fds = [self.master_fd, self.stdin_fd] if reading_stdin else [self.master_fd]
             try:
                 ready, _, _ = select.select(fds, [], [], 0.05)
             except InterruptedError:
                 continue
             if self.master_fd in ready:
-                try:
-                    data = os.read(self.master_fd, CHUNK)
-                except InterruptedError:
-                    continue
-                except OSError as err:  # EIO: the last holder of the PTY slave closed it
-                    if err.errno != errno.EIO:
-                        raise
-                    data = b""
-                if not data:
+                data, ended = self._read_burst()
+                if data:
+                    self._emit(data)
+                if ended:
                     self._emit(b"", final=True)
                     return
-                # A PTY hands over at most a few KiB per read: take what is already
-                # waiting too, so the agent, recorder and redactor see fewer, larger
-                # chunks (no waiting: only what is there now).
-                parts = [data]
-                size = len(data)
-                while size < CHUNK and select.select([self.master_fd], [], [], 0)[0]:
-                    try:
-                        more = os.read(self.master_fd, CHUNK - size)
-                    except OSError:
-                        break
-                    if not more:
-                        break
-                    parts.append(more)
-                    size += len(more)
-                self._emit(b"".join(parts) if len(parts) > 1 else data)
             elif not ready:
                 if self.on_idle is not None:
                     self.on_idle()  # output paused: let the recorder write what it holds
@@ -166,6 +159,32 @@ class PtyRelay:
                     self.on_input(data)
                 write_all(self.master_fd, data)
 
+    def _read_burst(self) -> tuple[bytes, bool]:
+        """What the PTY holds now, up to CHUNK bytes (no waiting), and whether it has ended.
+
+        Taking all that is waiting gives the agent, recorder and redactor fewer, larger
+        chunks."""
+        parts: list[bytes] = []
+        size = 0
+        ended = False
+        while size < CHUNK:
+            try:
+                data = os.read(self.master_fd, CHUNK - size)
+            except BlockingIOError:
+                break
+            except InterruptedError:
+                continue
+            except OSError as err:  # EIO: the last holder of the PTY slave closed it
+                if err.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:
+                ended = True
+                break
+            parts.append(data)
+            size += len(data)
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
+
     def _emit(self, data: bytes, final: bool = False) -> None:
         if self.output_filter is not None:
             data = self.output_filter.feed(data) if data else b""
@@ -176,15 +195,11 @@ class PtyRelay:
             write_all(self.stdout_fd, data)
 
     def _drain(self) -> None:
+        """The command has exited: relay what its PTY still holds."""
         while True:
-            ready, _, _ = select.select([self.master_fd], [], [], 0)
-            data = b""
-            if ready:
-                try:
-                    data = os.read(self.master_fd, CHUNK)
-                except OSError:
-                    data = b""
-            if not data:
+            data, ended = self._read_burst()
+            if data:
+                self._emit(data)
+            if ended or not data:
                 self._emit(b"", final=True)
                 return
-            self._emit(data)
