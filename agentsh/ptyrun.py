@@ -10,7 +10,8 @@ import termios
 import tty
 from collections.abc import Callable, Mapping
 
-from .run import FORWARDED, RunResult, bash_argv, kill_and_reap, reset_signals, result_of
+from .guard.spawn import Confinement, set_window_size, spawn
+from .run import FORWARDED, UNCONFINED, RunResult, bash_argv, reset_signals, result_of
 from .stream import Filter, PtyRelay, Sink
 from .terminal import terminal_size
 
@@ -20,22 +21,21 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
                  on_input: Sink | None = None,
                  on_resize: Callable[[int, int], None] | None = None,
                  on_spawn: Callable[[int], None] | None = None,
-                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None) -> RunResult:
+                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None,
+                 confinement: Confinement = UNCONFINED) -> RunResult:
     """Run the script on a new PTY whose size follows agentsh's own terminal."""
-    from ptyprocess import PtyProcess
-
     stdin_is_tty = os.isatty(0)
     relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, output_filter=output_filter,
                      on_idle=on_idle)
     previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
     size = terminal_size(0 if stdin_is_tty else 1)
     try:
-        child = PtyProcess.spawn(bash_argv(script, args), cwd=cwd, env=dict(env), dimensions=size,
-                                 pass_fds=pass_fds, preexec_fn=reset_signals)
+        child = spawn(bash_argv(script, args), env, cwd, confinement, pty_size=size, pass_fds=pass_fds,
+                      reset_signals=reset_signals)
     except BaseException:
         signal.signal(signal.SIGWINCH, previous_winch)
         raise
-    relay.master_fd = child.fd
+    relay.master_fd = child.master_fd
     if on_spawn is not None:
         on_spawn(child.pid)
 
@@ -47,7 +47,7 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
 
     def resized() -> None:
         rows, cols = terminal_size(0 if stdin_is_tty else 1)
-        child.setwinsize(rows, cols)
+        set_window_size(child.master_fd, rows, cols)
         if on_resize is not None:
             on_resize(cols, rows)
 
@@ -57,24 +57,13 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
     # reaches agentsh instead (typed just before raw mode took effect) is passed on.
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     saved = termios.tcgetattr(0) if stdin_is_tty else None
-    statuses: list[int] = []
-
-    def reaped() -> bool:
-        if not statuses:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-            if pid:
-                statuses.append(status)
-        return bool(statuses)
-
     try:
         if saved is not None:
             tty.setraw(0)  # keystrokes, Ctrl-C included, go to the command's terminal
-        relay.run(reaped)
-        if not statuses:
-            statuses.append(os.waitpid(child.pid, 0)[1])
+        relay.run(lambda: child.poll() is not None)
+        status = child.wait()
     except BaseException:
-        if not statuses:
-            kill_and_reap(child.pid)  # a failing relay (say, the recording) must not leave it running
+        child.kill()  # a failing relay (say, the recording) must not leave it running
         raise
     finally:
         if saved is not None:
@@ -82,8 +71,7 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         signal.signal(signal.SIGWINCH, previous_winch)
-        # We reaped the child ourselves; tell ptyprocess so it neither waits nor sleeps.
-        child.terminated = True
-        child.fileobj.close()
-        child.closed = True
-    return result_of(statuses[0])
+        os.close(child.master_fd)
+    reports = tuple(child.drain_reports())
+    child.close()
+    return result_of(status)._replace(reports=reports)

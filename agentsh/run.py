@@ -12,8 +12,9 @@ import shlex
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from .guard.spawn import Confinement, spawn
 from .policy import Decision
 from .profile import Profile
 from .stream import Filter, Sink, relay_pipes
@@ -50,15 +51,20 @@ def bash_script(decision: Decision, extra_pins: Iterable[tuple[str, str]] = ()) 
 class RunResult(NamedTuple):
     status: int
     signal: int = 0
+    reports: tuple[dict[str, Any], ...] = ()  # what the exec guard saw: refused execs, ended leftovers
 
 
 def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
     return [BASH, "--noprofile", "--norc", "-c", script, *args]
 
 
+UNCONFINED = Confinement(checker=None, seccomp=False)
+
+
 def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...] = (),
              sink: Sink | None = None, on_spawn: Callable[[int], None] | None = None,
-             filters: dict[int, Filter] | None = None, on_idle: Callable[[], None] | None = None) -> RunResult:
+             filters: dict[int, Filter] | None = None, on_idle: Callable[[], None] | None = None,
+             confinement: Confinement = UNCONFINED) -> RunResult:
     """Run the script in its own process group; forward signals; return bash-style status.
 
     With a ``sink``, stdout and stderr go through pipes that agentsh relays (and
@@ -66,22 +72,15 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
     stdout and stderr.  fork/exec by hand rather than subprocess: this is on
     every command's path and subprocess costs milliseconds to import.
     """
-    argv = bash_argv(script, args)
     tty_fd = _foreground_tty()
     pipes = [os.pipe(), os.pipe()] if sink is not None else []
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        for target, (_, write_end) in zip((1, 2), pipes, strict=False):
-            os.dup2(write_end, target)
-        _exec_child(argv, dict(env), cwd, tty_fd)
+    child = spawn(bash_argv(script, args), env, cwd, confinement, tty_fd=tty_fd, reset_signals=reset_signals,
+                  stdout_fds=(pipes[0][1], pipes[1][1]) if pipes else None)
     for _read_end, write_end in pipes:
         os.close(write_end)
+    pid = child.pid
     if on_spawn is not None:
         on_spawn(pid)
-    try:
-        os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
-    except OSError:
-        pass
     if tty_fd is not None:
         _set_foreground(tty_fd, pid)
 
@@ -97,16 +96,18 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
             # filters are keyed 0 (stdout) and 1 (stderr); the relay keys them by read fd
             relay_pipes({pipes[0][0]: 1, pipes[1][0]: 2}, sink,
                         {pipes[i][0]: f for i, f in (filters or {}).items()}, on_idle)
-        _, status = os.waitpid(pid, 0)
+        status = child.wait()
     except BaseException:
-        kill_and_reap(pid)  # a failing relay (say, the recording) must not leave it running
+        child.kill()  # a failing relay (say, the recording) must not leave it running
         raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if tty_fd is not None:
             _set_foreground(tty_fd, os.getpgrp())
-    return result_of(status)
+    reports = tuple(child.drain_reports())
+    child.close()
+    return result_of(status)._replace(reports=reports)
 
 
 def kill_and_reap(pid: int) -> None:
@@ -132,22 +133,6 @@ def reset_signals() -> None:
     `yes | head -1` would never end."""
     for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTTOU, signal.SIGWINCH):
         signal.signal(sig, signal.SIG_DFL)
-
-
-def _exec_child(argv: list[str], env: dict[str, str], cwd: str, tty_fd: int | None) -> None:
-    try:
-        os.setpgid(0, 0)
-        if tty_fd is not None:
-            _set_foreground(tty_fd, os.getpgrp())
-        reset_signals()
-        os.chdir(cwd)
-        os.closerange(3, 1 << 20)
-        os.execve(argv[0], argv, env)
-    except BaseException as err:  # anything at all here must end the child
-        try:
-            os.write(2, f"agentsh: cannot run {argv[0]}: {err}\n".encode())
-        finally:
-            os._exit(127)
 
 
 def _foreground_tty() -> int | None:

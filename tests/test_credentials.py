@@ -30,7 +30,7 @@ record: {{dir: "{record}"}}
 approval: {{timeout: 1}}
 commands:
   - name: tools
-    run: [printenv, cat, ls, env, head, base64, grep, ps]
+    run: [printenv, cat, ls, env, head, base64, grep, ps, sed, cut, sleep]
     decision: allow
   - name: deploy
     run: [show-token, show-slowly, show-b64, show-lines, show-file, show-json]

@@ -288,7 +288,7 @@ REAL = [
 def real_profile(tmp_path: Path) -> Path:
     """The developer profile with this interpreter's bin dir first, so pytest is importable."""
     data = yaml.safe_load(DEVELOPER.read_text())
-    data["path"] = [os.path.dirname(sys.executable), *BASE_PATH]
+    data["path"] = [os.path.dirname(sys.executable), *data.get("path", BASE_PATH)]
     out = tmp_path / "developer-real.yaml"
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out

@@ -1,0 +1,1 @@
+"""Exec-time layers: the exec guard (ptrace) and Landlock confinement of each approved command."""

@@ -1,0 +1,226 @@
+"""Decide one exec seen inside an approved command's process tree.
+
+The guard stops every process at the moment its new program is loaded and asks
+`ExecChecker.check` with what the kernel says runs: the file (/proc/PID/exe, by
+device and inode), the argv, and the working directory.  The answer reuses the
+policy engine, so an exec is allowed exactly when the same command typed by the
+agent would be:
+
+- a program is named as the profile's path finds it (argv[0]'s name, else the
+  file's own name) and its argv is decided as the line `NAME ARG...`;
+- a shell run as `sh -c STRING` (how make recipes, git aliases, `os.system` and npm
+  scripts run commands) is decided by STRING, parsed like any agent line;
+- a `#!` script is decided as the script, not as its interpreter;
+- what an allowed program may run is its rule's `children:`: `check` (the above,
+  plus the program's own helpers such as /usr/lib/git-core/*), `none` (only its own
+  helpers), `any` (no checks below it).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from ..policy import Policy
+from ..policy.resolve import lookup
+from ..profile.model import Rule
+
+SHELLS = frozenset({"bash", "sh", "dash", "ash", "zsh", "ksh", "mksh"})
+# Shell options that do not change what `-c STRING` runs.
+HARMLESS_SHELL_FLAGS = frozenset("eux")
+HARMLESS_SHELL_OPTIONS = frozenset({"errexit", "nounset", "xtrace", "pipefail"})
+HARMLESS_LONG_OPTIONS = frozenset({"--noprofile", "--norc", "--posix"})
+
+# Private helper programs a program runs as part of itself; they are allowed with it.
+HELPER_DIRS: dict[str, tuple[str, ...]] = {
+    "git": ("/usr/lib/git-core/", "/usr/libexec/git-core/"),
+    "gcc": ("/usr/lib/gcc/", "/usr/libexec/gcc/"),
+    "cc": ("/usr/lib/gcc/", "/usr/libexec/gcc/"),
+    "g++": ("/usr/lib/gcc/", "/usr/libexec/gcc/"),
+    "c++": ("/usr/lib/gcc/", "/usr/libexec/gcc/"),
+    "ssh": ("/usr/lib/openssh/",),
+    "scp": ("/usr/lib/openssh/",),
+    "man": ("/usr/lib/man-db/", "/usr/libexec/man-db/"),
+}
+
+MAX_ARGV_BYTES = 256 * 1024  # beyond this an exec is refused rather than parsed
+
+
+class Lineage(NamedTuple):
+    """What the process tree below an allowed exec may do."""
+
+    rule: str  # the rule that allowed the program ("" for the line's own bash)
+    program: str  # that program's name, for its helpers
+    children: str = "check"
+    background: bool = False
+
+
+LINE = Lineage(rule="", program="bash")  # the bash agentsh started for the approved line
+
+
+class ExecVerdict(NamedTuple):
+    allowed: bool
+    reason: str
+    rule: str
+    lineage: Lineage  # for the new program when allowed
+    shown: str  # the command as checked, for messages and the audit trail
+
+
+class ExecChecker:
+    def __init__(self, policy: Policy, credential_links: Iterable[tuple[str, str]] = (),
+                 approved_rules: Iterable[str] = ()) -> None:
+        self.policy = policy
+        # `ask` rules a person approved for this line: their commands may exec as approved.
+        self.approved_rules = frozenset(approved_rules)
+        self.path = tuple(policy.profile.path)
+        self.rules: dict[str, Rule] = {rule.name: rule for rule in policy.profile.rules}
+        # The credential exec helper's links (path -> program name), made by agentsh for this line.
+        self.links: dict[str, str] = {os.path.normpath(link): name for name, link in credential_links}
+
+    def check(self, exe: str, key: tuple[int, int], argv: list[str], cwd: str, lineage: Lineage) -> ExecVerdict:
+        shown = shlex.join(argv)[:500]
+        if lineage.children == "any":
+            return ExecVerdict(True, f"rule {lineage.rule} allows any child program", lineage.rule, lineage, shown)
+        if sum(len(a) for a in argv) > MAX_ARGV_BYTES:
+            return self._deny("the argument list is too long to check", "", lineage, shown)
+        script = script_invocation(exe, argv, cwd, self.path)
+        helper_dirs = HELPER_DIRS.get(lineage.program, ())
+        if any((script[0] if script else exe).startswith(d) for d in helper_dirs):
+            return ExecVerdict(True, f"a helper of {lineage.program}", lineage.rule, lineage, shown)
+        if lineage.children == "none":
+            return self._deny(f"rule {lineage.rule} lets {lineage.program} run no other program (children: none)",
+                              lineage.rule, lineage, shown)
+        if script is not None:
+            return self._script(script[0], script[1], cwd, lineage, shown)
+        if os.path.basename(exe) in SHELLS:
+            shell_string = _shell_command_string(argv)
+            if shell_string is not None:
+                return self._line(shell_string, cwd, lineage, shown)
+        name = self._name_on_path(exe, key, argv[0] if argv else "")
+        if name is None:
+            return self._deny(f"{exe} is not a program on the profile's path under the name it was run by",
+                              "", lineage, shown)
+        return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
+
+    def _script(self, script: str, argv: list[str], cwd: str, lineage: Lineage, shown: str) -> ExecVerdict:
+        link_name = self.links.get(script)
+        if link_name is not None:  # the credential helper, linked under the program's name
+            return self._line(shlex.join([link_name, *argv[1:]]), cwd, lineage, shown, program=link_name)
+        # The script must be the very file on the profile's path, not a link or copy elsewhere:
+        # a file in a writable directory could be swapped between this check and its reading.
+        name = os.path.basename(script)
+        hit = lookup(name, self.path)
+        if hit is None or os.path.normpath(hit[0]) != script:
+            return self._deny(f"the script {script} is not the '{name}' on the profile's path", "", lineage, shown)
+        return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
+
+    def _name_on_path(self, exe: str, key: tuple[int, int], argv0: str) -> str | None:
+        """The name under which the profile's path finds exactly this file."""
+        candidates = [os.path.basename(argv0)] if argv0 else []
+        candidates.append(os.path.basename(exe))
+        for name in candidates:
+            if not name or name.startswith("-"):
+                continue
+            hit = lookup(name, self.path)
+            if hit is not None and (hit[1].st_dev, hit[1].st_ino) == key:
+                return name
+        for rule in self.policy.profile.rules:  # rules may name a program by absolute path
+            for run in rule.run:
+                if run.startswith("/"):
+                    try:
+                        info = os.stat(run)
+                    except OSError:
+                        continue
+                    if (info.st_dev, info.st_ino) == key:
+                        return run
+        return None
+
+    def _line(self, line: str, cwd: str, lineage: Lineage, shown: str, program: str = "") -> ExecVerdict:
+        decision = self.policy.decide(line, cwd)
+        if decision.decision == "ask" and all(v.rule in self.approved_rules for v in decision.refused):
+            decision = decision._replace(decision="allow")
+        if decision.decision != "allow":
+            deciding = decision.deciding
+            reason = deciding.reason if deciding else decision.decision
+            if decision.decision == "ask":
+                reason += " (an exec inside a running command cannot wait for approval)"
+            return self._deny(reason, deciding.rule if deciding else "", lineage, shown)
+        if not program:  # a shell string: the shell is plumbing, its programs are checked as they run
+            return ExecVerdict(True, "shell string allowed", lineage.rule, lineage, shown)
+        verdict = decision.verdicts[0]
+        rule = self.rules.get(verdict.rule)
+        if rule is None:  # a builtin-only rule or a built-in check allowed it
+            child = Lineage(rule=verdict.rule, program=os.path.basename(program))
+        else:
+            child = Lineage(rule=rule.name, program=os.path.basename(program), children=rule.children,
+                            background=rule.background)
+        return ExecVerdict(True, "allowed", verdict.rule, child, shown)
+
+    @staticmethod
+    def _deny(reason: str, rule: str, lineage: Lineage, shown: str) -> ExecVerdict:
+        return ExecVerdict(False, reason, rule, lineage, shown)
+
+
+def _shell_command_string(argv: list[str]) -> str | None:
+    """STRING of `sh [-eux...] [-o OPT] -c STRING [NAME ARG...]`; None for any other shell use."""
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        letters = set(arg[1:])
+        if arg.startswith("-") and "c" in letters and letters <= HARMLESS_SHELL_FLAGS | {"c"}:
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if arg in ("-o", "+o") and i + 1 < len(argv) and argv[i + 1] in HARMLESS_SHELL_OPTIONS:
+            i += 2
+            continue
+        if arg in HARMLESS_LONG_OPTIONS or (arg[:1] in "-+" and len(arg) > 1 and letters <= HARMLESS_SHELL_FLAGS):
+            i += 1
+            continue
+        return None
+    return None
+
+
+def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """For a `#!` script the kernel runs `INTERPRETER [OPTARG] SCRIPT ARG...` (and a
+    `#!/usr/bin/env NAME` script is then run again as `NAME SCRIPT ARG...`): return
+    (script path, [SCRIPT, ARG...]) when argv has exactly one of those shapes and the
+    script names the interpreter that is running."""
+    for at in (1, 2):
+        if len(argv) <= at or argv[at].startswith("-"):
+            continue
+        script = os.path.normpath(os.path.join(cwd, argv[at]))
+        try:
+            with open(script, "rb") as f:
+                first = f.readline(256)
+        except OSError:
+            continue
+        if not first.startswith(b"#!"):
+            continue
+        words = first[2:].decode("utf-8", "replace").split(None, 1)
+        if not words:
+            continue
+        interpreter = words[0]
+        optional = [words[1].strip()] if len(words) > 1 and words[1].strip() else []
+        shapes = [(1 + len(optional), interpreter)]
+        if os.path.basename(interpreter) == "env" and len(optional) == 1 and " " not in optional[0]:
+            shapes.append((1, optional[0]))
+        for expected_at, program in shapes:
+            if at == expected_at and argv[1:at] == optional[:at - 1] and _same_file(program, exe, path):
+                return script, [script, *argv[at + 1:]]
+    return None
+
+
+def _same_file(program: str, exe: str, path: tuple[str, ...]) -> bool:
+    try:
+        if "/" in program:
+            a = os.stat(program)
+        else:
+            hit = lookup(program, path)
+            if hit is None:
+                return False
+            a = hit[1]
+        b = os.stat(exe)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

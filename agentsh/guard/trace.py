@@ -1,0 +1,217 @@
+"""The exec guard: a process that traces the approved command's whole tree.
+
+agentsh forks the guard; the guard forks the command (bash), which asks to be
+traced, confines itself (Landlock, seccomp), stops, and execs.  From then on the
+kernel stops every process of the tree at each fork, clone and exec, and the guard
+decides each exec (execcheck.py) before the new program runs one instruction.  A
+refused exec is killed there.  PTRACE_O_EXITKILL means that if the guard itself
+dies, every process it traces dies too: nothing goes on unguarded.
+
+The guard tells agentsh what happened over a pipe, one JSON object per line:
+`{"kind": "exec_denied", ...}`, `{"kind": "ended", ...}` and, when the line's bash
+ends, `{"kind": "exit", "status": WAIT_STATUS}`.  What the command left running is
+killed then, unless the rule that allowed it says `background: true`; those go on
+being traced after agentsh has its status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+from . import ptrace
+from .execcheck import LINE, ExecChecker, Lineage
+
+# What the guard must survive: these reach the whole process group (Ctrl-C, agentsh
+# forwarding a signal), and are meant for the command, not for its guard.
+IGNORED_BY_GUARD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP,
+                    signal.SIGTTIN, signal.SIGTTOU, signal.SIGPIPE)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Tracer:
+    def __init__(self, checker: ExecChecker, report_fd: int, message_fd: int = 2) -> None:
+        self.checker = checker
+        self.report_fd = report_fd
+        self.message_fd = message_fd
+        self.lineage: dict[int, Lineage] = {}
+        self.held: dict[int, int] = {}  # new tracees stopped before their parent's fork event: pid -> signal
+        self.started: set[int] = set()  # tracees past their first stop
+        self.top = 0
+        self.top_exec_seen = False
+
+    # -- reporting -----------------------------------------------------------------
+    def report(self, kind: str, **fields: Any) -> None:
+        data = (json.dumps({"kind": kind, **fields}, default=str) + "\n").encode()
+        try:
+            os.write(self.report_fd, data)
+        except OSError:
+            pass  # agentsh is gone; the guard goes on guarding
+
+    def say(self, text: str) -> None:
+        try:
+            os.write(self.message_fd, text.encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+    # -- the loop --------------------------------------------------------------------
+    def run(self, top: int) -> int:
+        """Trace `top` (stopped by its own SIGSTOP after PTRACE_TRACEME) and its tree;
+        return top's wait status."""
+        self.top = top
+        _, status = os.waitpid(top, ptrace.WALL | os.WUNTRACED)  # its own SIGSTOP, or its early end
+        if not os.WIFSTOPPED(status):
+            self.report("exit", status=status)
+            return status
+        try:
+            ptrace.set_options(top)
+        except OSError:  # it could not be traced (it said why); it runs unguarded, as it was allowed to
+            os.kill(top, signal.SIGCONT)
+            status = os.waitpid(top, 0)[1]
+            self.report("exit", status=status)
+            return status
+        self.lineage[top] = LINE
+        self.started.add(top)
+        ptrace.cont(top)
+        top_status: int | None = None
+        while self.lineage or self.held:
+            try:
+                pid, status = os.waitpid(-1, ptrace.WALL)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self.lineage.pop(pid, None)
+                self.held.pop(pid, None)
+                self.started.discard(pid)
+                if pid == top:
+                    top_status = status
+                    self.report("exit", status=status)
+                    self._end_leftovers()
+                continue
+            if os.WIFSTOPPED(status):
+                self._stopped(pid, status)
+        if top_status is None:  # it vanished without a word: report it as killed
+            top_status = int(signal.SIGKILL)
+            self.report("exit", status=top_status)
+        return top_status
+
+    def _stopped(self, pid: int, status: int) -> None:
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        if sig == signal.SIGTRAP and event:
+            if event in ptrace.NEW_PROCESS_EVENTS:
+                self._new_process(pid)
+            elif event == ptrace.EVENT_EXEC:
+                self._exec(pid)
+                return
+            ptrace.cont(pid)
+            return
+        if pid not in self.lineage and pid not in self.held and pid not in self.started:
+            # A new tracee's first stop, seen before its parent's fork event: hold it
+            # until we know what it descends from.
+            self.held[pid] = sig
+            return
+        if pid not in self.started:
+            self.started.add(pid)
+            if sig == signal.SIGSTOP:
+                ptrace.cont(pid)  # the stop every auto-attached child starts with
+                return
+        if ptrace.is_signal_delivery(pid):
+            ptrace.cont(pid, sig)  # pass the signal on, as if nobody were tracing
+        else:
+            ptrace.cont(pid)  # a group-stop: job control is not kept under the guard
+
+    def _new_process(self, parent: int) -> None:
+        try:
+            child = ptrace.event_message(parent)
+        except OSError:
+            return
+        self.lineage[child] = self.lineage.get(parent, LINE)
+        if child in self.held:
+            sig = self.held.pop(child)
+            self.started.add(child)
+            ptrace.cont(child, 0 if sig == signal.SIGSTOP else sig)
+
+    def _exec(self, pid: int) -> None:
+        try:
+            former = ptrace.event_message(pid)  # a thread that exec'd takes the leader's pid
+        except OSError:
+            former = pid
+        lineage = self.lineage.get(pid) or self.lineage.get(former) or LINE
+        if former != pid:
+            self.lineage.pop(former, None)
+        if pid == self.top and not self.top_exec_seen:
+            self.top_exec_seen = True  # the line's own bash, started by agentsh
+            ptrace.cont(pid)
+            return
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            info = os.stat(f"/proc/{pid}/exe")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                raw = f.read()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]] if raw else []
+            verdict = self.checker.check(exe, (info.st_dev, info.st_ino), argv, cwd, lineage)
+        except Exception as err:  # anything we cannot read or decide is refused
+            self._refuse(pid, f"/proc/{pid}", f"cannot check it: {err}", "")
+            return
+        if verdict.allowed:
+            self.lineage[pid] = verdict.lineage
+            ptrace.cont(pid)
+            return
+        self._refuse(pid, verdict.shown, verdict.reason, verdict.rule, exe=exe)
+
+    def _refuse(self, pid: int, shown: str, reason: str, rule: str, exe: str = "") -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        ptrace.cont(pid)
+        self.lineage.pop(pid, None)
+        self.say(f"agentsh: denied at exec: {shown}: {reason} (rule {rule or 'default-deny'})\n")
+        self.report("exec_denied", pid=pid, command=shown, exe=exe, reason=reason, rule=rule)
+
+    def _end_leftovers(self) -> None:
+        """The line is over: what it started and left running ends too, unless allowed."""
+        ended = []
+        for pid, lineage in list(self.lineage.items()):
+            if lineage.background:
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    ended.append(f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200])
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if ended:
+            self.report("ended", commands=ended)
+
+
+def guard_process(checker: ExecChecker, top: int, report_fd: int) -> None:
+    """The body of the guard process (never returns): trace, then exit as the command did."""
+    import resource
+
+    status = 0x7F00 | signal.SIGKILL  # unused if run() returns
+    try:
+        ptrace.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the tree come to us
+        status = Tracer(checker, report_fd).run(top)
+    except BaseException as err:  # the guard failing must never let the tree run on
+        try:
+            os.write(2, f"agentsh: exec guard failed: {err}\n".encode())
+            os.kill(top, signal.SIGKILL)
+        finally:
+            os._exit(126)
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 0:
+        os._exit(code)
+    try:  # die of the same signal, so agentsh sees what bash's own parent would have seen
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    finally:
+        os._exit(128 - code)
