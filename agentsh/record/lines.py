@@ -87,7 +87,7 @@ def page_parts(when: str, code: str, body: bytes, offset: int) -> list[tuple[Par
             lines.append(_fill(head, view[pos:], room + PAGE))
             return lines
         lines.append(line)
-        offset += sum(map(len, line))
+        offset += len(head) + len(line[1]) + len(line[2])  # (a padding line's head is as long)
 
 
 _CLOSE = b'"]\n'
