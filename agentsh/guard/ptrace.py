@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 TRACEME = 0
@@ -120,9 +119,9 @@ _ARCHES = {
 
 
 def _filter_program() -> bytes:
-    arches = _ARCHES.get(platform.machine())
+    arches = _ARCHES.get(os.uname().machine)
     if arches is None:
-        raise OSError(f"no seccomp filter for this architecture ({platform.machine()})")
+        raise OSError(f"no seccomp filter for this architecture ({os.uname().machine})")
     prog: list[tuple[int, int, int, int]] = []
 
     def op(code: int, k: int, jt: int = 0, jf: int = 0) -> None:
