@@ -90,11 +90,11 @@ def tree(tmp_path: Path, home: Path, workspace: Path) -> dict[str, Path]:
     return {"home": home, "workspace": workspace, "outside": tmp_path / "outside"}
 
 
-def profile_from(tmp_path: Path, home: Path, workspace: Path, body: str) -> Profile:
+def profile_from(tmp_path: Path, home: Path, workspace: Path, body: str, read_allow: str = "") -> Profile:
     host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
     text = ("agentsh: 1\nname: t\nextends: [base]\nworkspace: ['.']\n"
             "write:\n  allow: ['{workspace}']\n  deny: ['{workspace}/protected']\n"
-            "read:\n  deny: ['{workspace}/secret']\n" + body)
+            "read:\n  deny: ['{workspace}/secret']\n" + (f"  allow: {read_allow}\n" if read_allow else "") + body)
     return load_profile(str(write_profile(tmp_path, "t", text)), host)
 
 
@@ -423,3 +423,20 @@ def test_ordinary_work_runs_confined(tmp_path: Path, home: Path, workspace: Path
     assert lines[2:] == ["1", "1", "refused"]
     assert (workspace / "out.txt").read_text() == "built\n"
     assert not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs the system python3")
+def test_read_allow_confines_reads_and_programs_still_start(tmp_path: Path, tree: dict[str, Path]) -> None:
+    profile = profile_from(tmp_path, tree["home"], tree["workspace"], "", read_allow="['{workspace}']")
+    helper = tmp_path / "helper-dir"
+    helper.mkdir()
+    (helper / "note").write_text("for the command\n")
+    plan = landlock.plan_for(profile, extra_read=[str(helper)])
+
+    def action() -> list[Any]:
+        py = subprocess.run(["/usr/bin/python3", "-c", "print(open('README.md').read().strip())"],
+                            capture_output=True, text=True, cwd=tree["workspace"])
+        return [attempt(read_file(tree["outside"] / "readable.txt")), attempt(read_file(helper / "note")),
+                subprocess.run(["bash", "-c", "echo ok"], capture_output=True, text=True).stdout, py.stdout,
+                attempt(read_file(tree["workspace"] / "secret" / "token"))]
+    assert in_child(plan, action) == ["errno 13", "for the command\n", "ok\n", "hello\n", "errno 13"]

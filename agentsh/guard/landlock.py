@@ -151,7 +151,7 @@ def handled_fs(abi: int) -> int:
 
 
 # -- planning (parent) ------------------------------------------------------------------
-def plan_for(profile: Profile, *, exact_write_deny: bool = False) -> LandlockPlan:
+def plan_for(profile: Profile, *, exact_write_deny: bool = False, extra_read: Iterable[str] = ()) -> LandlockPlan:
     """The rules that confine a command to `profile`'s roots.
 
     Read roots: `read_allow`, or `/` when it is empty (plus, when it is given, the write
@@ -160,11 +160,14 @@ def plan_for(profile: Profile, *, exact_write_deny: bool = False) -> LandlockPla
     with `exact_write_deny`, minus `write_deny`: splitting a write root cuts the directories
     on the way, and git's lock-then-rename in `.git` (the default profile denies
     `.git/hooks` and `.git/config`) then fails.  Without it those denies are left to the
-    static check and the exec guard, and listed in `unenforced`.
+    static check and the exec guard, and listed in `unenforced`.  `extra_read`: real paths
+    agentsh itself puts there for the command (the credential helper's directory), readable
+    and executable even with `read.allow` (denies still win).
     """
     read_roots = list(profile.read_allow) or ["/"]
     if profile.read_allow:
         read_roots += list(profile.write_allow) + [r for r in RUNTIME_ROOTS + profile.path if os.path.exists(r)]
+    read_roots += list(extra_read)
     grants: dict[str, int] = {}
     read_denies = tuple(profile.read_deny) + (DEVICE_DIR,)
     for root in _outermost(read_roots):
