@@ -423,18 +423,36 @@ class Session:
     def _confinement(self, decision: Decision, credential_links: Iterable[tuple[str, str]]) -> Confinement:
         """The exec guard and Landlock around each approved line (docs/security-model.md)."""
         from .guard.execcheck import ExecChecker
+        from .guard.landlock import plan_for, status
         from .guard.spawn import Confinement
 
+        links = tuple(credential_links)
         landlock = None
-        try:
-            from .guard.landlock import plan_for
-        except ImportError:
-            plan_for = None
-        if plan_for is not None:
-            landlock = plan_for(self.profile)
+        missing = status()
+        if missing.abi or self.profile.strict:  # strict: restrict_self fails in the child and nothing runs
+            # the credential helper lives in the broker's private directory (DIR/bin/NAME links)
+            landlock = plan_for(self.profile, extra_read=[os.path.dirname(os.path.dirname(link)) for _, link in links])
+        else:
+            self._warn_once("landlock", f"Landlock is not available ({missing.reason}); commands run without "
+                            "file and network confinement (`agentsh doctor` explains)")
         approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
-        return Confinement(checker=ExecChecker(self.policy, credential_links, approved), landlock=landlock,
+        return Confinement(checker=ExecChecker(self.policy, links, approved), landlock=landlock,
                            strict=self.profile.strict)
+
+    def _warn_once(self, topic: str, text: str) -> None:
+        """A missing layer is said once per session (not on every `agentsh -c` of it), and audited."""
+        from .audit.log import state_dir
+
+        marks = os.path.join(state_dir(self.config.environ), "warned")
+        try:
+            os.makedirs(marks, mode=0o700, exist_ok=True)
+            os.close(os.open(os.path.join(marks, f"{self.session_id}.{topic}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return
+        except OSError:
+            pass  # cannot remember it: say it again rather than never
+        self.say(f"agentsh: warning: {text}\n")
+        self._audit("layer_missing", layer=topic, reason=text)
 
     def _guard_reports(self, reports: Iterable[dict[str, Any]]) -> None:
         """What the exec guard refused or ended goes to the audit trail."""

@@ -263,3 +263,53 @@ def test_pytest_on_a_small_project(run_agentsh: Run, profile: Path, workspace: P
     result = run_agentsh("-p", str(pytest_profile), "-c", "python3 -m pytest -q -p no:cacheprovider test_small.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+# -- a kernel without Landlock (a real one: a seccomp filter makes its syscalls fail with ENOSYS,
+# as a container runtime that does not know them does) ----------------------------------------------
+NO_LANDLOCK = """\
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+insns = [(0x20, 0, 0, 0)]  # A = seccomp_data.nr
+for nr in (444, 445, 446):  # landlock_create_ruleset, add_rule, restrict_self
+    insns += [(0x15, 0, 1, nr), (0x06, 0, 0, 0x00050000 | 38)]  # == nr: ERRNO(ENOSYS)
+insns.append((0x06, 0, 0, 0x7FFF0000))  # allow
+prog = b"".join(struct.pack("HBBI", *i) for i in insns)
+buf = ctypes.create_string_buffer(prog)
+class Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+fprog = Fprog(len(insns), ctypes.cast(buf, ctypes.c_void_p))
+assert libc.prctl(38, 1, 0, 0, 0) == 0
+assert libc.prctl(22, 2, ctypes.c_void_p(ctypes.addressof(fprog)), 0, 0) == 0, ctypes.get_errno()
+os.execv(sys.executable, [sys.executable, "-m", "agentsh", *sys.argv[1:]])
+"""
+
+
+def test_without_landlock_warns_once_per_session(agentsh_env: dict[str, str], profile: Path, workspace: Path,
+                                                 home: Path, tmp_path: Path) -> None:
+    wrapper = tmp_path / "no_landlock.py"
+    wrapper.write_text(NO_LANDLOCK)
+    env = dict(agentsh_env, AGENTSH_SESSION="nolandlock-1")
+    calls = [subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", "ls"], cwd=workspace, env=env,
+                            capture_output=True, text=True, timeout=60) for _ in range(2)]
+    assert all(c.returncode == 0 and "README.md" in c.stdout for c in calls), calls[0].stderr
+    assert "Landlock is not available" in calls[0].stderr
+    assert "Landlock" not in calls[1].stderr
+    assert audit_events(home, "layer_missing")
+    # the exec guard still stands without Landlock
+    escape = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c",
+                             py("import os; os.system('touch canary')")], cwd=workspace, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert "denied at exec" in escape.stderr and not (workspace / "canary").exists()
+
+
+def test_without_landlock_strict_runs_nothing(agentsh_env: dict[str, str], profile: Path, workspace: Path,
+                                              tmp_path: Path) -> None:
+    wrapper = tmp_path / "no_landlock.py"
+    wrapper.write_text(NO_LANDLOCK)
+    strict = write_profile(tmp_path, "strict", f"agentsh: 1\nname: strict\nextends: [{profile}]\nstrict: true\n")
+    result = subprocess.run([sys.executable, str(wrapper), "-p", str(strict), "-c", "mkdir made"], cwd=workspace,
+                            env=agentsh_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 126, result.stderr
+    assert "strict" in result.stderr and "Landlock" in result.stderr
+    assert not (workspace / "made").exists()
