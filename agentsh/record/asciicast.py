@@ -96,7 +96,7 @@ class Recorder:
         # or COALESCE_BYTES): a PTY hands over a few KiB per read, and one event per read
         # costs more than the copy itself.  flush() writes what is pending; the relay calls
         # it whenever output pauses, and every other event, and close(), flush first.
-        self._pending: list[bytes] = []  # JSON string bodies
+        self._pending: list[bytes] = []  # valid UTF-8, escaped for JSON when written
         self._pending_size = 0
         self._pending_at = 0.0  # wall-clock time of the first pending chunk
 
@@ -107,31 +107,31 @@ class Recorder:
         self.close()
 
     def output(self, data: bytes) -> None:
-        body = self._body("o", data)
-        if not body:
+        text = self._utf8("o", data)
+        if not text:
             return
         now = time.time()
         if self._pending and now - self._pending_at > COALESCE:
             self.flush()
         if not self._pending:
             self._pending_at = now
-        self._pending.append(body)
+        self._pending.append(text)
         self._pending_size += len(data)  # bytes read, so a 64 KiB read is one event
         if self._pending_size >= COALESCE_BYTES:  # big enough: write now, no joining copy of a big read
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
-            body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            text = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
             self._pending, self._pending_size = [], 0
-            self._event("o", body, self._pending_at)
+            self._event("o", json_body(text), self._pending_at)
 
     def input(self, data: bytes) -> None:
         if self.record_input:
             self.flush()
-            body = self._body("i", data)
-            if body:
-                self._event("i", body)
+            text = self._utf8("i", data)
+            if text:
+                self._event("i", json_body(text))
 
     def marker(self, label: str) -> None:
         self.flush()
@@ -154,14 +154,14 @@ class Recorder:
             os.close(self.fd)
             self.fd = -1
 
-    def _body(self, code: str, data: bytes) -> bytes:
-        """`data` as a JSON string body: a character split across reads is joined, invalid
-        bytes become U+FFFD.  ASCII with no character pending skips decoding altogether."""
+    def _utf8(self, code: str, data: bytes) -> bytes:
+        """`data` as valid UTF-8: a character split across reads is joined, invalid bytes
+        become U+FFFD.  ASCII with no character pending skips decoding altogether."""
         if not data.isascii() or self._split[code]:
             decoder = self._decoders[code]
             data = decoder.decode(data).encode()
             self._split[code] = bool(decoder.getstate()[0])
-        return json_body(data)
+        return data
 
     def _event(self, code: str, body: bytes, at: float | None = None) -> None:
         if self.fd < 0:
