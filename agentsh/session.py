@@ -436,7 +436,8 @@ class Session:
             self._warn_once("landlock", f"Landlock is not available ({missing.reason}); commands run without "
                             "file and network confinement (`agentsh doctor` explains)")
         approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
-        return Confinement(checker=ExecChecker(self.policy, links, approved), landlock=landlock,
+        pins = [*decision.pins, *links]  # later pins win, as in bash_script
+        return Confinement(checker=ExecChecker(self.policy, links, approved, pins), landlock=landlock,
                            strict=self.profile.strict)
 
     def _warn_once(self, topic: str, text: str) -> None:

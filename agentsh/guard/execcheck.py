@@ -70,8 +70,11 @@ class ExecVerdict(NamedTuple):
 
 class ExecChecker:
     def __init__(self, policy: Policy, credential_links: Iterable[tuple[str, str]] = (),
-                 approved_rules: Iterable[str] = ()) -> None:
+                 approved_rules: Iterable[str] = (), pins: Iterable[tuple[str, str]] = ()) -> None:
         self.policy = policy
+        # The files the static check resolved the line's names to (bash runs them by `hash -p`):
+        # they stay the right files for those names even if the path changed since.
+        self.pins: dict[str, str] = dict(pins)
         # `ask` rules a person approved for this line: their commands may exec as approved.
         self.approved_rules = frozenset(approved_rules)
         self.path = tuple(policy.profile.path)
@@ -112,7 +115,7 @@ class ExecChecker:
         # a file in a writable directory could be swapped between this check and its reading.
         name = os.path.basename(script)
         hit = lookup(name, self.path)
-        if hit is None or os.path.normpath(hit[0]) != script:
+        if self.pins.get(name) != script and (hit is None or os.path.normpath(hit[0]) != script):
             return self._deny(f"the script {script} is not the '{name}' on the profile's path", "", lineage, shown)
         return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
 
@@ -125,6 +128,8 @@ class ExecChecker:
                 continue
             hit = lookup(name, self.path)
             if hit is not None and (hit[1].st_dev, hit[1].st_ino) == key:
+                return name
+            if name in self.pins and _key(self.pins[name]) == key:
                 return name
         for rule in self.policy.profile.rules:  # rules may name a program by absolute path
             for run in rule.run:
@@ -209,6 +214,14 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
             if at == expected_at and argv[1:at] == optional[:at - 1] and _same_file(program, exe, path):
                 return script, [script, *argv[at + 1:]]
     return None
+
+
+def _key(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _same_file(program: str, exe: str, path: tuple[str, ...]) -> bool:
