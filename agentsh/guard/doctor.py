@@ -199,9 +199,9 @@ def _ports(ports: tuple[int, ...] | None) -> str:
 def probe_no_new_privs() -> Check:
     """Set no_new_privs in a child (as restrict_self does) and report whether it worked."""
     inherited = landlock.no_new_privs()
+    lib = ctypes.CDLL(None, use_errno=True)
     pid = os.fork()
     if pid == 0:
-        lib = ctypes.CDLL(None, use_errno=True)
         ok = lib.prctl(ctypes.c_int(landlock.PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), ctypes.c_ulong(0),
                        ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
         os._exit(0 if ok else 100 + ctypes.get_errno() % 100)

@@ -122,14 +122,25 @@ class LandlockStatus(NamedTuple):
     reason: str  # why it is unavailable, or ""
 
 
+def _load_libc() -> ctypes.CDLL:
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.syscall.restype = ctypes.c_long
+    lib.prctl.restype = ctypes.c_int
+    return lib
+
+
+# Loaded when the parent imports this module, not in the forked child: dlopen there could
+# wait forever on a loader lock that another thread of agentsh held at the fork.
+_LIBC = _load_libc()
+
+
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    return _LIBC
 
 
 def status() -> LandlockStatus:
     """The kernel's Landlock ABI version, or 0 and the reason it is unavailable."""
     lib = _libc()
-    lib.syscall.restype = ctypes.c_long
     version = lib.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0),
                           ctypes.c_uint32(CREATE_RULESET_VERSION))
     if version >= 1:
@@ -259,7 +270,6 @@ def restrict_self(plan: LandlockPlan, abi: int | None = None) -> None:
     Raises OSError with a message naming the step that failed; on error the process may
     already have no_new_privs but is not restricted, so the caller must not exec."""
     lib = _libc()
-    lib.syscall.restype = ctypes.c_long
     abi = status().abi if abi is None else abi
     if abi < 1:
         raise OSError(38, f"Landlock unavailable: {status().reason}")
@@ -284,7 +294,6 @@ def restrict_self(plan: LandlockPlan, abi: int | None = None) -> None:
                     _check(lib.syscall(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset),
                                        ctypes.c_int(RULE_NET_PORT), ctypes.byref(rule), ctypes.c_uint32(0)),
                            f"landlock_add_rule (TCP port {port})")
-        lib.prctl.restype = ctypes.c_int
         if plan.drop_capabilities:
             _drop_capabilities(lib)
         _check(_prctl(lib, PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
@@ -375,5 +384,4 @@ def _check(result: int, step: str) -> int:
 def no_new_privs() -> bool:
     """Whether this process already has no_new_privs set (inherited, e.g. from a container)."""
     lib = _libc()
-    lib.prctl.restype = ctypes.c_int
     return _prctl(lib, PR_GET_NO_NEW_PRIVS, 0) == 1
