@@ -313,3 +313,30 @@ def test_without_landlock_strict_runs_nothing(agentsh_env: dict[str, str], profi
     assert result.returncode == 126, result.stderr
     assert "strict" in result.stderr and "Landlock" in result.stderr
     assert not (workspace / "made").exists()
+
+
+def test_a_decision_that_hangs_refuses_the_exec(profile: Path, workspace: Path, home: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug that made deciding hang must not hang the command (or let it run): the guard gives
+    each decision a deadline and refuses the exec when it passes."""
+    from agentsh.guard import trace
+    from agentsh.guard.execcheck import ExecChecker
+    from agentsh.guard.spawn import Confinement
+    from agentsh.policy import Policy
+    from agentsh.profile import Host, load_profile
+    from agentsh.run import run_bash
+
+    class HangingChecker(ExecChecker):
+        def check(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            time.sleep(60)
+            return super().check(*args, **kwargs)
+
+    monkeypatch.setattr(trace, "DECISION_SECONDS", 0.5)  # the guard is a fork of this process
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    started = time.monotonic()
+    result = run_bash("/usr/bin/touch canary; echo status=$?", {"PATH": "/usr/bin:/bin"}, str(workspace),
+                      confinement=Confinement(HangingChecker(policy)), sink=lambda data: None)
+    assert time.monotonic() - started < 20
+    assert not (workspace / "canary").exists()
+    assert any("longer than" in r.get("reason", "") for r in result.reports), result.reports

@@ -29,6 +29,16 @@ from .execcheck import LINE, ExecChecker, Lineage
 IGNORED_BY_GUARD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP,
                     signal.SIGTTIN, signal.SIGTTOU, signal.SIGPIPE)
 PR_SET_CHILD_SUBREAPER = 36
+DECISION_SECONDS = 5.0  # parsing and deciding one exec takes well under a millisecond
+
+
+class DecisionTimeout(Exception):
+    def __str__(self) -> str:
+        return f"deciding took longer than {DECISION_SECONDS:g} s"
+
+
+def _decision_timed_out(_signum: int, _frame: object) -> None:
+    raise DecisionTimeout
 
 
 class Tracer:
@@ -148,6 +158,7 @@ class Tracer:
             self.top_exec_seen = True  # the line's own bash, started by agentsh
             ptrace.cont(pid)
             return
+        signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)  # a decision that hangs refuses, never blocks
         try:
             exe = os.readlink(f"/proc/{pid}/exe")
             info = os.stat(f"/proc/{pid}/exe")
@@ -156,9 +167,11 @@ class Tracer:
             cwd = os.readlink(f"/proc/{pid}/cwd")
             argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]] if raw else []
             verdict = self.checker.check(exe, (info.st_dev, info.st_ino), argv, cwd, lineage)
-        except Exception as err:  # anything we cannot read or decide is refused
-            self._refuse(pid, f"/proc/{pid}", f"cannot check it: {err}", "")
+        except Exception as err:  # anything we cannot read or decide in time is refused
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._refuse(pid, f"/proc/{pid}", f"cannot check it: {err or type(err).__name__}", "")
             return
+        signal.setitimer(signal.ITIMER_REAL, 0)
         if verdict.allowed:
             self.lineage[pid] = verdict.lineage
             ptrace.cont(pid)
@@ -198,6 +211,7 @@ def guard_process(checker: ExecChecker, top: int, report_fd: int) -> None:
     status = 0x7F00 | signal.SIGKILL  # unused if run() returns
     try:
         ptrace.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the tree come to us
+        signal.signal(signal.SIGALRM, _decision_timed_out)
         status = Tracer(checker, report_fd).run(top)
     except BaseException as err:  # the guard failing must never let the tree run on
         try:
