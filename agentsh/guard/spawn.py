@@ -161,6 +161,12 @@ def spawn(argv: list[str], env: Mapping[str, str], cwd: str, confinement: Confin
     ``tty_fd``: agentsh's terminal, whose foreground the command takes.
     ``pty_size``: (rows, cols) to run on a new PTY instead; Spawned.master_fd is its master.
     """
+    if confinement.checker is not None or confinement.seccomp:
+        # Load what the children need here, not after fork: a lock another thread (the
+        # credential broker's) holds at fork time would stay held in the child forever.
+        from . import ptrace, trace  # noqa: F401
+
+        ptrace.libc()
     master = slave = -1
     if pty_size is not None:
         master, slave = os.openpty()
