@@ -57,3 +57,9 @@ def test_bad_values_name_the_key(tmp_path: Path, host: Host, body: str, words: l
     assert "p.yaml" in text
     for word in words:
         assert word in text
+
+
+def test_workspace_in_terms_of_itself_is_an_error(tmp_path: Path, host: Host) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, host, 'workspace: ["{workspace}/src"]\n')
+    assert "workspace[0]" in str(err.value) and "p.yaml" in str(err.value)

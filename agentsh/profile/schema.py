@@ -41,6 +41,9 @@ def validate_file(src: Located) -> dict[str, Any]:
         out["extends"] = _strings(src, ("extends",), data["extends"], allow_single=True)
     if "workspace" in data:
         out["workspace"] = _strings(src, ("workspace",), data["workspace"], allow_single=True)
+        for i, root in enumerate(out["workspace"]):
+            if "{workspace}" in root:
+                raise src.error(("workspace", i), "a workspace root cannot be written in terms of {workspace}")
     for key in ("read", "write"):
         if key in data:
             section = _mapping(src, (key,), data[key], ROOT_KEYS)
