@@ -34,12 +34,23 @@ def explain(profile: str | None, as_json: bool, line: str) -> None:
     from .explain import render_decision
     from .session import session_from_environ
 
-    session = session_from_environ(profile)
+    session = session_from_environ(_account_profile(profile))
     decision = session.decide(line)
     if as_json:
         click.echo(json.dumps(decision.to_dict(), indent=2))
     else:
         click.echo(render_decision(decision, session.profile), nl=False)
+
+
+def _account_profile(requested: str | None) -> str | None:
+    """For commands that run nothing (explain, env): without -p, the profile this account's
+    shell would use (/etc/agentsh/config.yaml); with -p, the one asked about."""
+    if requested is not None:
+        return requested
+    from .session import user_name
+    from .sysconfig import profile_for
+
+    return profile_for(None, user_name())
 
 
 @cli.command()
@@ -199,7 +210,7 @@ def env_command(profile: str | None, line: str) -> None:
     from .run import build_environment
     from .session import session_from_environ
 
-    session = session_from_environ(profile)
+    session = session_from_environ(_account_profile(profile))
     decision = session.decide(line)
     base = build_environment(session.profile, session.config.environ, session.cwd)
     rules = {rule.name: rule for rule in session.profile.rules}

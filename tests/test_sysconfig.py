@@ -67,3 +67,13 @@ def test_enforced_profile_never_comes_from_the_accounts_config_dir(
     assert sysconfig.admin_profile_path("base").endswith("agentsh/data/profiles/base.yaml")
     assert agentsh_main.main(["-c", "date"], argv0="agentsh") == 126
     assert "no rule allows" in capsys.readouterr().err
+
+
+def test_explain_without_p_uses_the_accounts_enforced_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: base}}}}\n"))
+    assert agentsh_main.main(["explain", "--json", "git status"], argv0="agentsh") == 0
+    assert '"decision": "deny"' in capsys.readouterr().out  # base has no git: not the default the shell would not use
+    assert agentsh_main.main(["explain", "-p", "default", "--json", "git status"], argv0="agentsh") == 0
+    assert '"decision": "allow"' in capsys.readouterr().out  # asking about another profile runs nothing
