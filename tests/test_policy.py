@@ -301,3 +301,18 @@ def test_no_builtin_has_hazards() -> None:
     from agentsh.policy.resolve import BASH_BUILTINS
 
     assert [name for name in sorted(BASH_BUILTINS) if spec_for(name)] == []
+
+
+def test_ask_rules_refuse_hazards_before_asking(tmp_path: Path, home: Path, workspace: Path) -> None:
+    """A person approves what the line shows: options that run other programs and refused
+    variables are denied before anyone is asked, as for allow rules."""
+    text = "agentsh: 1\nname: askp\nextends: [base]\ncommands:\n  - {name: push, run: git, args: ['push ...'], decision: ask}\n"
+    profile = tmp_path / "askp.yaml"
+    profile.write_text(text)
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    assert policy.decide("git push origin main").decision == "ask"
+    for line in ("git push --receive-pack=evil origin main", "GIT_SSH_COMMAND=x git push origin"):
+        decision = policy.decide(line)
+        assert decision.decision == "deny", line
+        assert decision.deciding is not None and decision.deciding.rule == "push"

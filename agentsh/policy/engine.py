@@ -201,7 +201,14 @@ class Policy:
             shown = program.basename if program.is_builtin else program.identity
             return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
                            rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
-        strictest_rule = max(matched, key=lambda m: STRICTNESS[m[0].decision])[0]
+        strictest_rule, strictest_elements = max(matched, key=lambda m: STRICTNESS[m[0].decision])
+        if strictest_rule.decision == "ask":
+            # A person approves what the line shows; an option that makes the program run
+            # something else, or a refused variable, is refused before anyone is asked.
+            problem = self._rule_problem(program, name, args, assignments, strictest_rule, strictest_elements)
+            if problem:
+                return Verdict(decision="deny", reason=problem, rule=strictest_rule.name,
+                               hint="a rule must name this option or variable explicitly to allow it", **found)
         if strictest_rule.decision != "allow":
             reason = strictest_rule.message or (
                 "needs approval" if strictest_rule.decision == "ask" else "denied by rule")
