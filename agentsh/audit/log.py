@@ -22,6 +22,7 @@ Callers pass names, never values, of anything secret (credential names, not toke
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import time
@@ -88,19 +89,28 @@ def hmac_sha256(key: bytes, message: bytes) -> bytes:
     `import hmac` loads OpenSSL's _hashlib, ~2.5 ms at every `agentsh -c`, for a few
     hundred bytes per event; tests check this against hmac.digest.
     """
-    try:
-        from _sha2 import sha256  # Python >= 3.12
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.11
-        except ImportError:  # a build without the built-in hashes
-            import hmac
+    sha256 = _builtin_sha256()
+    if sha256 is None:  # a build without the built-in hashes
+        import hmac
 
-            return hmac.digest(key, message, "sha256")
+        return hmac.digest(key, message, "sha256")
     if len(key) > 64:
         key = sha256(key).digest()
     key = key.ljust(64, b"\0")
     return sha256(key.translate(_OPAD) + sha256(key.translate(_IPAD) + message).digest()).digest()
+
+
+@functools.cache
+def _builtin_sha256() -> Any:
+    """The built-in module's constructor, looked up once (a failed import is not cached)."""
+    try:
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python >= 3.12
+        except ImportError:
+            return None
+    return sha256
 
 
 def compare_digest(a: str, b: str) -> bool:

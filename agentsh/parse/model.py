@@ -1,6 +1,7 @@
 """Plain data produced by the shell parser and consumed by the policy engine."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 from typing import NamedTuple
 

@@ -1,6 +1,7 @@
 """What the policy engine returns: plain data, ready for the runner, explain and audit."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -22,7 +23,7 @@ class Verdict(NamedTuple):
     name: str = ""  # the command name as typed
     hint: str = ""
     line: int = 1
-    wrapped: tuple[Verdict, ...] = ()  # programs run by a wrapper (env, timeout, xargs...)
+    wrapped: "tuple[Verdict, ...]" = ()  # programs run by a wrapper (env, timeout, xargs...)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -8,7 +8,8 @@ permitted only when the deciding rule names it explicitly (see argmatch's
 the agent-bypass reports in shared/corpus; the tests replay both.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 import re
 from collections.abc import Callable, Mapping

@@ -14,7 +14,8 @@ agent account is never cached in the agent's home: the agent could forge the
 entry, and that would widen the admin's policy.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 import marshal
 import os

@@ -1,6 +1,7 @@
 """Find profile files, follow `extends`, merge, and resolve paths."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 import os
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ class Host(NamedTuple):
     cache_dir: str = ""  # where validated profiles are cached; "" for no cache
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], cwd: str | None = None) -> Host:
+    def from_environ(cls, environ: Mapping[str, str], cwd: str | None = None) -> "Host":
         from .cache import cache_dir
 
         home = environ.get("HOME") or os.path.expanduser("~")

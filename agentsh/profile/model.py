@@ -1,6 +1,7 @@
 """The profile as the policy engine sees it: validated, merged, paths resolved."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple compiles every string
+# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
 from typing import NamedTuple
 
