@@ -1,21 +1,37 @@
 """The interactive shell: a prompt with line editing and history; each line is checked
-exactly as `agentsh -c` checks it and, if allowed, runs on a PTY."""
+exactly as `agentsh -c` checks it and, if allowed, runs on a PTY.
+
+It behaves as interactive bash does for programs that drive a shell over a PTY (SWE-ReX,
+OpenHands, pexpect scripts): PS1/PS2/PS0 and PROMPT_COMMAND, `$?` carried from line to
+line, PS2 continuation of unfinished lines, no echo when the terminal's echo is off, and
+Ctrl-C for the running command.  Prompt variables are the shell's own state, never
+environment: a line that only sets them is done by agentsh itself, and whatever in them
+would run code (PROMPT_COMMAND, `$(...)` in a prompt) is checked and run like a line
+(docs/pty-harnesses.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import termios
 import tty
 from collections.abc import Iterator
+from typing import Any
 
 from .errors import EXIT_DENIED
 from .parse import parse_line
-from .session import Session
+from .parse.model import SimpleCommand
+from .prompt import PROMPT_VARIABLES, PromptContext, ansi_c_quote, decode, expand_simple, needs_shell, shell_word, visible
+from .session import Session, denial_message
 
 HISTORY_LENGTH = 2000
+DEFAULT_PS2 = "> "
+_PROMPT_ASSIGNMENT = re.compile(r"(PS0|PS1|PS2|PROMPT_COMMAND)(\+?=)(.*)", re.S)
+_INCOMPLETE = ("unexpected end of file", "unexpected EOF", "delimited by end-of-file")
 
 
 class SessionEnded(Exception):
@@ -23,6 +39,7 @@ class SessionEnded(Exception):
 
 
 def prompt(session: Session) -> str:
+    """agentsh's own prompt, used while the agent has not set PS1."""
     home = session.host.home.rstrip("/")
     cwd = session.cwd
     if home and (cwd == home or cwd.startswith(home + "/")):
@@ -44,9 +61,275 @@ def exit_status(line: str, last: int) -> int | None:
     return int(value) & 0xFF if value.isdigit() else None
 
 
+class Statement:
+    """One change a prompt-setting line makes: NAME=value, NAME+=value, unset NAME, export NAME."""
+
+    def __init__(self, name: str, op: str, source: str = "", value: str | None = None) -> None:
+        self.name, self.op = name, op
+        self.source = source  # the value as bash source text (what bash would expand)
+        self.value = value  # its value when it is static, else None
+
+
+def prompt_statements(line: str, home: str | None = None) -> list[Statement] | None:
+    """The changes, if the line does nothing but set, export or unset prompt variables."""
+    parsed = parse_line(line, home)
+    if not parsed.ok:
+        return None
+    found: list[Statement] = []
+    rest = line
+    for command in parsed.commands:
+        statements = _statements(command)
+        if statements is None:
+            continue  # a command inside a value's substitution, or one that makes this no prompt line
+        found.extend(statements)
+        rest = rest.replace(command.text, "", 1)
+    if not found or rest.strip(" \t\n;&"):
+        return None
+    return found
+
+
+def _statements(command: SimpleCommand) -> list[Statement] | None:
+    if command.redirects:
+        return None
+    if not command.argv:
+        if command.assignments and all(a.name in PROMPT_VARIABLES for a in command.assignments):
+            return [Statement(a.name, "+=" if a.append else "=", a.value.text, a.value.value)
+                    for a in command.assignments]
+        return None
+    head = command.argv[0].value
+    args = command.argv[1:]
+    if head == "unset":
+        names = [w.value for w in args if w.value != "-v"]
+        if names and all(n in PROMPT_VARIABLES for n in names):
+            return [Statement(str(n), "unset") for n in names]
+        return None
+    if head not in ("export", "declare", "typeset") or not command.declaration:
+        return None
+    out = []
+    for word in args:
+        if word.value in ("-x", "-g", "-gx", "-xg"):
+            continue
+        match = _PROMPT_ASSIGNMENT.fullmatch(word.text)
+        if match:
+            value = word.value.split("=", 1)[1] if word.value is not None else None
+            out.append(Statement(match.group(1), match.group(2), match.group(3), value))
+        elif word.value in PROMPT_VARIABLES:
+            out.append(Statement(word.value, "export"))
+        else:
+            return None
+    return out or None
+
+
+def continuation(text: str) -> str | None:
+    """How an unfinished command goes on: 'join' (a trailing backslash), 'newline', or None."""
+    if _ends_in_backslash(text):
+        return "join"
+    if parse_line(text).ok and "<<" not in text:
+        return None
+    import subprocess
+
+    # bash -n only parses (it runs nothing); its message tells unfinished from wrong.
+    checked = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-n"], input=text.encode("utf-8", "surrogateescape"),
+                             capture_output=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False)
+    message = checked.stderr.decode("utf-8", "replace")
+    return "newline" if any(m in message for m in _INCOMPLETE) else None
+
+
+def _ends_in_backslash(text: str) -> bool:
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote == "'":
+            quote = "" if ch == "'" else quote
+        elif ch == "\\":
+            if i == len(text) - 1:
+                return True
+            i += 1
+        elif ch in "'\"":
+            quote = "" if quote == ch else (quote or ch)
+        i += 1
+    return False
+
+
+class InteractiveShell:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        # Prompt variables in agentsh's own environment are not taken: a PROMPT_COMMAND there
+        # is code nobody typed, and bash as installed replaces an inherited PS1 in its rc file
+        # (harnesses such as SWE-ReX count on that: they export their PS1 after start-up).
+        self.variables: dict[str, str] = {}
+        self.status = 0  # $?
+        self.count = 1  # \#
+        self.noticed: set[str] = set()  # refusals of prompt code already said once
+        session.plumbing = self._plumbing
+
+    # -- prompts ----------------------------------------------------------------------
+    def _plumbing(self, line: str) -> str:
+        """Each line's bash gets the prompt variables (as shell variables) and `$?`."""
+        prefix = "".join(f"{name}={ansi_c_quote(value)};" for name, value in sorted(self.variables.items()))
+        if self.status:
+            prefix += f"(exit {self.status});"
+        return prefix + line
+
+    def context(self) -> PromptContext:
+        import socket
+
+        from .run import build_environment
+
+        session = self.session
+        variables = build_environment(session.profile, session.config.environ, session.cwd)
+        variables.update({k: v for k, v in session.exports.items() if v is not None})
+        variables.update(self.variables)
+        try:
+            terminal = os.ttyname(0)
+        except OSError:
+            terminal = ""
+        return PromptContext(user=session.user, host=socket.gethostname(), cwd=session.cwd, home=session.host.home,
+                             euid=os.geteuid(), status=self.status, command_number=self.count,
+                             history_number=self.count, tty=terminal, pid=os.getpid(), variables=variables)
+
+    def expand(self, name: str) -> str | None:
+        """The prompt variable as bash would print it; None if it is unset."""
+        value = self.variables.get(name)
+        if value is None:
+            return None
+        ctx = self.context()
+        decoded = decode(value, ctx)
+        if not needs_shell(decoded):
+            return expand_simple(decoded, ctx)
+        values = self.evaluate([shell_word(decoded)], origin=name)
+        return values[0] if values is not None else expand_simple(decoded, ctx)
+
+    def evaluate(self, words: list[str], origin: str, typed: bool = False) -> list[str] | None:
+        """Bash's values of words that run code, by one line checked and run like any other
+        (so it is audited and recorded); None if the profile refuses it."""
+        session = self.session
+        names = tuple(f"__agentsh_value{i}" for i in range(len(words)))
+        line = ";".join(f"{name}={word}" for name, word in zip(names, words, strict=True))
+        decision = session.decide(line)
+        if not decision.allowed:
+            message = denial_message(decision)
+            if typed:
+                session.say(message)
+            elif line not in self.noticed:  # a prompt is printed often: say it once
+                self.noticed.add(line)
+                session.say(f"agentsh: {origin} is shown unexpanded; what it runs is refused:\n{message}")
+            return None
+        session.report_names, session.reported = names, {}
+        session.line_context = {"origin": origin}
+        try:
+            self.run_checked(line)
+            return [session.reported.get(name) or "" for name in names]
+        finally:
+            session.report_names, session.line_context = (), {}
+
+    def apply(self, statements: list[Statement], origin: str, typed: bool) -> int:
+        """Make the changes of a prompt-setting line; its status."""
+        dynamic = [s for s in statements if s.op in ("=", "+=") and s.value is None]
+        if dynamic:
+            values = self.evaluate([s.source for s in dynamic], origin, typed)
+            if values is None:
+                return EXIT_DENIED
+            for statement, value in zip(dynamic, values, strict=True):
+                statement.value = value
+        for statement in statements:
+            if statement.op == "unset":
+                self.variables.pop(statement.name, None)
+            elif statement.op == "=":
+                self.variables[statement.name] = statement.value or ""
+            elif statement.op == "+=":
+                self.variables[statement.name] = self.variables.get(statement.name, "") + (statement.value or "")
+        return 0
+
+    def prompt_command(self) -> None:
+        """Run PROMPT_COMMAND before the prompt, checked; `$?` stays the last line's."""
+        command = self.variables.get("PROMPT_COMMAND", "")
+        if not command.strip():
+            return
+        statements = prompt_statements(command, self.session.host.home)
+        if statements is not None:
+            self.apply(statements, "PROMPT_COMMAND", typed=False)
+            return
+        decision = self.session.decide(command)
+        if not decision.allowed:
+            if command not in self.noticed:
+                self.noticed.add(command)
+                self.session.say("agentsh: PROMPT_COMMAND is not run; the profile refuses it:\n"
+                                 + denial_message(decision))
+            return
+        self.session.line_context = {"origin": "PROMPT_COMMAND"}
+        try:
+            self.run_checked(command)
+        finally:
+            self.session.line_context = {}
+
+    # -- lines ------------------------------------------------------------------------
+    def run_checked(self, line: str) -> int:
+        """Run a line on a PTY that starts with this terminal's modes, as bash's commands share
+        its terminal; modes the command leaves (`stty -echo`) are kept if it exits normally."""
+        session = self.session
+        modes = _terminal_modes()
+        left: list[list[Any]] = []
+        session.pty_modes, session.on_pty_modes = modes, left.append
+        try:
+            with _raw_terminal():
+                # Keystrokes typed from now on (Ctrl-C included) wait as bytes for the
+                # command's terminal instead of signalling agentsh.
+                status = session.run_line(line, echo=False)
+        finally:
+            session.pty_modes, session.on_pty_modes = None, None
+        if modes is not None and left and left[-1][:4] + left[-1][6:] != modes[:4] + modes[6:] and status < 128:
+            # keep our own line speeds; take the flags and control characters
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(0, termios.TCSADRAIN, left[-1][:4] + modes[4:6] + left[-1][6:])
+        return status
+
+    def read(self, ps1: str) -> str:
+        """One command: a line, and more lines after PS2 while it is unfinished."""
+        line = self._input(ps1)
+        while True:
+            more = continuation(line)
+            if more is None:
+                return line
+            ps2 = self.expand("PS2")
+            following = self._input(DEFAULT_PS2 if ps2 is None else ps2)
+            line = line[:-1] + following if more == "join" else line + "\n" + following
+
+    def _input(self, text: str) -> str:
+        line = input(text)
+        echoing = _echoing()
+        shown = visible(text) + (line + "\n" if echoing else "")
+        self.session.record(shown.encode("utf-8", "surrogateescape"), crlf=True)
+        self.session.record_input(line.encode("utf-8", "surrogateescape") + b"\r")
+        return line
+
+    def do(self, line: str) -> int:
+        """Run one command typed at the prompt; its status becomes `$?`."""
+        statements = prompt_statements(line, self.session.host.home)
+        if statements is not None:
+            if any(s.value is None and s.op in ("=", "+=") for s in statements):
+                return self.apply(statements, "line", typed=True)
+            return self._audited_prompt_line(line, statements)
+        return self.run_checked(line)
+
+    def _audited_prompt_line(self, line: str, statements: list[Statement]) -> int:
+        """A line that sets prompt variables to plain text: agentsh does it; the audit trail says so."""
+        from .audit.log import AuditError
+
+        session = self.session
+        try:
+            session.trail.write("line", command=session.next_command_id(), line=line, cwd=session.cwd,
+                                done_by="agentsh", sets=sorted({s.name for s in statements}))
+        except AuditError as err:
+            session.say(f"agentsh: denied: cannot write the audit trail: {err}\n")
+            return EXIT_DENIED
+        return self.apply(statements, "line", typed=True)
+
+
 def run_interactive(session: Session) -> int:
     readline = _readline(session)
-    last = 0
+    shell = InteractiveShell(session)
     at_prompt = False
 
     def interrupt(_signum: int, _frame: object) -> None:
@@ -64,49 +347,66 @@ def run_interactive(session: Session) -> int:
     session.begin()
     try:
         while True:
-            text = prompt(session)
+            shell.prompt_command()
+            ps1 = shell.expand("PS1")
+            text = prompt(session) if ps1 is None else ps1
             try:
                 at_prompt = True
-                line = input(text)
+                line = shell.read(text)
             except EOFError:
                 sys.stdout.write("exit\n")
-                session.record(f"{text}exit\n".encode(), crlf=True)
-                return last
+                session.record(b"exit\n", crlf=True)
+                return shell.status
             except KeyboardInterrupt:
                 sys.stdout.write("^C\n")
-                session.record(f"{text}^C\n".encode(), crlf=True)
+                session.record(b"^C\n", crlf=True)
+                shell.status = 130
                 continue
             finally:
                 at_prompt = False
             session.follow_resize()  # the window may have changed while the prompt waited
-            session.record(f"{text}{line}\n".encode("utf-8", "surrogateescape"), crlf=True)
-            session.record_input(line.encode("utf-8", "surrogateescape") + b"\r")
             if not line.strip():
-                continue
+                continue  # bash keeps $? over an empty line
             notice = session.refresh()
             if notice:
                 session.say(notice)
-            status = exit_status(line, last)
+            status = exit_status(line, shell.status)
             if status is not None:
                 return status
-            with _raw_terminal():
-                # Keystrokes typed from now on (Ctrl-C included) wait as bytes for the
-                # command's terminal instead of signalling agentsh.
-                last = session.run_line(line, echo=False)
+            ps0 = shell.expand("PS0")
+            if ps0:
+                sys.stdout.write(visible(ps0))
+                sys.stdout.flush()
+                session.record(visible(ps0).encode("utf-8", "surrogateescape"), crlf=True)
+            shell.status = shell.do(line)
+            shell.count += 1
             if session.killed:
                 raise SessionEnded
-            if last == EXIT_DENIED:
-                continue
     except SessionEnded:
         session.say("agentsh: this session was ended by an operator\n")
-        last = 143
-        return last
+        shell.status = 143
+        return shell.status
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
         if readline is not None:
             _save_history(readline, session)
-        session.close(last)
+        session.close(shell.status)
+
+
+def _terminal_modes() -> list[Any] | None:
+    try:
+        return termios.tcgetattr(0)
+    except termios.error:
+        return None
+
+
+def _echoing() -> bool:
+    """Is the terminal's echo on?  A harness turns it off (`stty -echo`, pexpect echo=False)."""
+    try:
+        return bool(termios.tcgetattr(0)[3] & termios.ECHO)
+    except termios.error:
+        return True
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ class ShellArgs:
         self.stdin = False
         self.options = ""  # bash options given as flags (-e, -u, -x), set before the line runs
         self.argv0 = "agentsh"  # $0 of a script read with -s
+        self.noexec = False  # -n: only check the syntax (SWE-ReX runs `bash -n` before each command)
 
 
 def parse_shell_args(argv: list[str]) -> ShellArgs:
@@ -69,6 +70,8 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
                     out.interactive = True
                 elif letter == "s":
                     out.stdin = True
+                elif letter == "n":
+                    out.noexec = True
                 elif letter in "eux":
                     if letter not in out.options:
                         out.options += letter
@@ -119,6 +122,8 @@ def run_shell(args: ShellArgs) -> int:
     from .session import session_from_environ, user_name
     from .sysconfig import profile_for
 
+    if args.noexec and not args.interactive:
+        _syntax_check(args)
     profile = profile_for(args.profile, user_name())
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
@@ -145,6 +150,15 @@ def run_shell(args: ShellArgs) -> int:
         return EXIT_DENIED
     session = session_from_environ(profile, title_command="agentsh -s")
     return _run_line(session, script.decode("utf-8", "surrogateescape"), (args.argv0, *args.args), args)
+
+
+def _syntax_check(args: ShellArgs) -> None:
+    """`-n`: bash's own syntax check, which runs nothing (no start-up files, no inherited
+    BASH_ENV), with bash's messages and status."""
+    argv = ["bash", "--noprofile", "--norc", "-n"]
+    if args.command is not None:
+        argv += ["-c", args.command, *args.args]
+    os.execve("/bin/bash", argv, {"PATH": "/usr/bin:/bin", "LC_ALL": os.environ.get("LC_ALL", "C.UTF-8")})
 
 
 def _run_line(session: Session, line: str, positional: tuple[str, ...], args: ShellArgs) -> int:

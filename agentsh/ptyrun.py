@@ -4,11 +4,13 @@ programs, Ctrl-C), and agentsh relays and records everything in between."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import termios
 import tty
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .guard.spawn import Confinement, set_window_size, spawn
 from .run import FORWARDED, UNCONFINED, RunResult, bash_argv, reset_signals, result_of
@@ -22,8 +24,12 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
                  on_resize: Callable[[int, int], None] | None = None,
                  on_spawn: Callable[[int], None] | None = None,
                  output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None,
-                 confinement: Confinement = UNCONFINED) -> RunResult:
-    """Run the script on a new PTY whose size follows agentsh's own terminal."""
+                 confinement: Confinement = UNCONFINED, pty_modes: list[Any] | None = None,
+                 on_modes: Callable[[list[Any]], None] | None = None) -> RunResult:
+    """Run the script on a new PTY whose size follows agentsh's own terminal.
+
+    ``pty_modes``: the PTY's termios attributes to start with; ``on_modes`` is told the
+    attributes the command left it with (the interactive shell keeps `stty -echo`)."""
     stdin_is_tty = os.isatty(0)
     relay = PtyRelay(-1, sink, stdin_fd=0, stdout_fd=1, on_input=on_input, output_filter=output_filter,
                      on_idle=on_idle)
@@ -31,7 +37,7 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
     size = terminal_size(0 if stdin_is_tty else 1)
     try:
         child = spawn(bash_argv(script, args), env, cwd, confinement, pty_size=size, pass_fds=pass_fds,
-                      reset_signals=reset_signals)
+                      reset_signals=reset_signals, pty_modes=pty_modes)
     except BaseException:
         signal.signal(signal.SIGWINCH, previous_winch)
         raise
@@ -71,6 +77,9 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         signal.signal(signal.SIGWINCH, previous_winch)
+        if on_modes is not None:
+            with contextlib.suppress(termios.error):
+                on_modes(termios.tcgetattr(child.master_fd))
         os.close(child.master_fd)
     reports = tuple(child.drain_reports())
     child.close()

@@ -86,6 +86,13 @@ class Session:
         self.plumbing: Callable[[str], str] | None = None
         self.line_context: dict[str, Any] = {}
         self.on_line: Callable[[str], None] | None = None
+        # Shell variables (not environment) whose values an interactive frontend wants back
+        # from the next line, and what that line reported for them (None: unset).
+        self.report_names: tuple[str, ...] = ()
+        self.reported: dict[str, str | None] = {}
+        # The interactive shell's terminal modes for a command's PTY, and who hears the modes it left.
+        self.pty_modes: list[Any] | None = None
+        self.on_pty_modes: Callable[[list[Any]], None] | None = None
         from .trail import Trail, identity
 
         self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
@@ -471,13 +478,13 @@ class Session:
 
         recorder = self._recorder
         redactors = _redactors(secrets, 1)
-        with StateChannel(self.profile) as state:
+        with StateChannel(self.profile, self.report_names) as state:
             result = run_bash_pty(
                 state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
                 on_input=recorder.input if recorder is not None and self.profile.record_input else None,
                 on_resize=self._resized if recorder is not None else None, on_spawn=on_spawn,
                 output_filter=redactors[0] if redactors else None, on_idle=self.flush_recording,
-                confinement=confinement)
+                confinement=confinement, pty_modes=self.pty_modes, on_modes=self.on_pty_modes)
             reported = state.collect()
         self._guard_reports(result.reports)
         self._apply_state(reported)
@@ -496,7 +503,9 @@ class Session:
         from .policy.builtins import variable_problem
 
         for name, value in exports.items():
-            if not variable_problem(name, self.profile):
+            if name in self.report_names:
+                self.reported[name] = value
+            elif not variable_problem(name, self.profile):
                 self.exports[name] = value
 
 

@@ -22,8 +22,9 @@ MAX_STATE = 1 << 20
 
 
 class StateChannel:
-    def __init__(self, profile: Profile) -> None:
-        self.names = sorted(n for n in profile.env_pass if _NAME.fullmatch(n))
+    def __init__(self, profile: Profile, extra: tuple[str, ...] = ()) -> None:
+        # extra: shell variables a frontend asked to see (the interactive shell's prompt evaluation)
+        self.names = sorted({n for n in (*profile.env_pass, *extra) if _NAME.fullmatch(n)})
         self.read_fd = -1
         self.write_fd = -1
 

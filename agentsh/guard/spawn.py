@@ -154,12 +154,14 @@ def _waitpid(pid: int) -> int:
 def spawn(argv: list[str], env: Mapping[str, str], cwd: str, confinement: Confinement, *,
           stdout_fds: tuple[int, int] | None = None, tty_fd: int | None = None,
           pty_size: tuple[int, int] | None = None, pass_fds: tuple[int, ...] = (),
-          reset_signals: ChildSetup) -> Spawned:
+          reset_signals: ChildSetup, pty_modes: list[Any] | None = None) -> Spawned:
     """Fork the line's process tree.
 
     ``stdout_fds``: write ends to put on fds 1 and 2 (pipes agentsh relays).
     ``tty_fd``: agentsh's terminal, whose foreground the command takes.
     ``pty_size``: (rows, cols) to run on a new PTY instead; Spawned.master_fd is its master.
+    ``pty_modes``: termios attributes for that PTY (the interactive shell's own, as bash's
+    commands share its terminal), set before the command starts.
     """
     if confinement.checker is not None or confinement.seccomp:
         # Load what the children need here, not after fork: a lock another thread (the
@@ -171,6 +173,8 @@ def spawn(argv: list[str], env: Mapping[str, str], cwd: str, confinement: Confin
     if pty_size is not None:
         master, slave = os.openpty()
         set_window_size(master, *pty_size)
+        if pty_modes is not None:
+            termios.tcsetattr(slave, termios.TCSANOW, pty_modes)
     report_r, report_w = os.pipe() if confinement.checker is not None else (-1, -1)
     pid = os.fork()
     if pid == 0:  # never returns
