@@ -121,3 +121,15 @@ def test_walker_keeps_blanks_inside_quotes() -> None:
     values = [[w.value for w in c.argv] for c in parse_line('echo " " "  "x " a" "a "', HOME).commands]
     assert values == [["echo", " ", "  x", " a", "a "]]
     assert parse_line('echo " $a"', HOME).commands[0].argv[1].prefix == " "
+
+
+def test_walker_refuses_a_variable_descriptor(tmp_path: Path) -> None:
+    """`{fd}>file` makes bash assign a new descriptor's number to fd; tree-sitter shows `{fd}` as an argument."""
+    import subprocess
+
+    shown = subprocess.run(["bash", "-c", "true {fd}>/dev/null; echo \"$fd\""], capture_output=True, text=True).stdout
+    assert shown.strip().isdigit()  # bash really assigns it
+    for line in ("true {fd}>/dev/null", "x {PATH}>&-", "cat {fd}<<EOF\nx\nEOF", "x 2>&1 {a}<y"):
+        assert not parse_line(line, HOME).ok, line
+    for line in ("true {fd} >/dev/null", "echo {} > f", "x {a}\n>y"):
+        assert parse_line(line, HOME).ok, line

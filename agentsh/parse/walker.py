@@ -43,6 +43,8 @@ _KEYWORDS_AS_NAMES = frozenset({
 })
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
+# `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
+_VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -249,6 +251,10 @@ class _Walker:
     def redirect(self, node: Any, depth: int) -> list[Redirect]:
         op = next((c.type for c in node.children if not c.is_named), "")
         found: list[Redirect] = []
+        if _VARIABLE_DESCRIPTOR.search(self.raw, max(0, node.start_byte - 80), node.start_byte):
+            # `{fd}>file`: bash opens a new descriptor and assigns its number to fd, an
+            # assignment tree-sitter shows as an argument `{fd}`.
+            self.problem(node, "a {name} redirection assigns a shell variable")
         descriptor = next((c for c in node.children if c.type == "file_descriptor"), None)
         if descriptor is not None and not _text(descriptor).isdigit():
             # tree-sitter reads `-Ish2>x` as descriptor `-Ish2`; bash passes `-Ish2` to the
