@@ -83,8 +83,9 @@ class Policy:
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
                                         rule="write-roots" if redirect.writes else "read-roots"))
-        decision = strictest([v.decision for v in flatten(verdicts)])
-        pins = sorted({(v.name, v.path) for v in flatten(verdicts)
+        every = list(flatten(verdicts))
+        decision = strictest([v.decision for v in every])
+        pins = sorted({(v.name, v.path) for v in every
                        if v.path and v.decision in ("allow", "ask") and "/" not in v.name})
         return Decision(line=parsed.source, decision=decision, verdicts=tuple(verdicts),
                         profile=self.profile.source, profile_sha256=self.profile.sha256,
@@ -261,19 +262,20 @@ class Policy:
             # The hazard tables name no bash builtin (tests/test_policy.py checks it), so a line
             # of builtins (`true`, `cd`, `echo`) never imports them: ~2.5 ms of start-up.
             return ""
-        from .hazards import dynamic_ok, find_hazards, is_exec_capable
+        from .hazards import dynamic_ok, find_hazards, spec_for
 
+        if not spec_for(*names):
+            return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
         for hazard in find_hazards(names, args):
             if hazard.index < 0:
                 return hazard.reason
             if not names_explicitly(elements[hazard.index], hazard.option):
                 return f"{args[hazard.index].shown()}: {hazard.reason}"
-        if is_exec_capable(*names):
-            for i, (word, element) in enumerate(zip(args, elements, strict=True)):
-                if word.value is None and element == "..." and not dynamic_ok(names, args, i) \
-                        and not self._in_find_exec(program, args, i):
-                    return (f"{word.text} is only known at run time and {program.basename} can run "
-                            "other programs (put it after --, or write it literally)")
+        for i, (word, element) in enumerate(zip(args, elements, strict=True)):
+            if word.value is None and element == "..." and not dynamic_ok(names, args, i) \
+                    and not self._in_find_exec(program, args, i):
+                return (f"{word.text} is only known at run time and {program.basename} can run "
+                        "other programs (put it after --, or write it literally)")
         return ""
 
     @staticmethod
