@@ -29,7 +29,8 @@ PIECES = [
     ">|", "/dev/null", "out.txt", "if", "then", "fi", "time", "export", "local", "for", "do", "done", "in", "!",
     "{", "}", "(", ")", "$x", "~", "*", "#", "\\", "\t", " ", "%", "@", ":", ",", "+", ".", "..", "-", "--",
     "-n", "20", "-n2", "-Ish2", "'a\"b'", "\"it's\"", "'$x'", '"#"', "'!'", "&>", "|&", "a=b", "case", "esac",
-    "[[", "]]", "[", "]", "coproc", "declare", '" "', "é", "{fd}",
+    "[[", "]]", "[", "]", "coproc", "declare", '" "', "é", "{fd}", "HEAD~1", "~", "~/x", "a=~", ":~", "x~",
+    "'~'", "{fd}>x",
 ]
 
 
@@ -86,6 +87,7 @@ def test_generated_lines_parse_the_same(seed: int) -> None:
 @pytest.mark.parametrize("line", [
     "git status", "ls -la | head -n 20", "cd src && python3 -m pytest -q 2>&1 | tail -n 20",
     "grep -rn TODO --include='*.py' . | head", "sed -n '1,40p' src/app.py", "make test > out.txt 2>&1",
+    "git diff HEAD~1 -- src/ | head -n 100", "git log HEAD~3..HEAD",
     "curl -fsSL https://example.com/install.sh | sh", "git log --oneline -n 5; git diff",
 ])
 def test_fast_path_takes_ordinary_lines(line: str) -> None:
@@ -95,7 +97,8 @@ def test_fast_path_takes_ordinary_lines(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "echo $HOME", "ls *.py", "echo ~", "a &", "a;", "x=1 cmd", "export A=1", "if true; then a; fi", "time ls",
     "cat <<EOF\nx\nEOF", "echo {a,b}", "a |& b", "a 10>x", "cat -n2>x", "echo \"$(id)\"", "echo a\\ b", "a # c",
-    "a - b", "é", "a >(b)", "a <<< x", "a &> f", "a >| f", "echo \"!x\"", "(a)", "a\nb",
+    "a - b", "é", "a >(b)", "a <<< x", "a &> f", "a >| f", "echo \"!x\"", "(a)", "a\nb", "ls ~/x", "a x=~/y",
+    "a b:~/c", "a 'q'~",
 ])
 def test_fast_path_declines_everything_else(line: str) -> None:
     assert parse_plain(line) is None

@@ -10,9 +10,10 @@ however harmless, returns None and goes to tree-sitter.  It never refuses a line
 so it cannot make a decision stricter or looser: at worst it declines.
 
 The subset, in ASCII only, one line:
-- a word is a run of plain characters ``A-Za-z0-9_./:+,=-``, single-quoted text
+- a word is a run of plain characters ``A-Za-z0-9_./:+,=-`` (and ``~`` inside an unquoted
+  word, never first or after ``=`` or ``:``: ``HEAD~1``), single-quoted text
   without control characters, and double-quoted text without ``$``, backquote,
-  backslash or ``!``, glued together (``--include='*.py'``); no glob, tilde, brace,
+  backslash or ``!``, glued together (``--include='*.py'``); no glob, tilde expansion, brace,
   ``$``, backslash or ``#`` outside quotes;
 - the first word of a command is plain (no quotes) and neither a shell keyword, a
   declaration builtin (``export``, ``local`` ...) nor an assignment (no ``=``);
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from .model import ParsedLine, Redirect, SimpleCommand, Word
 
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:+,=-")
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:+,=-~")
 _SINGLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"'"}
 _DOUBLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - set('"$`\\!')
 _BLANK = " \t"
@@ -129,6 +130,8 @@ def _word(source: str, i: int) -> tuple[Word, int] | None:
     text = source[start:i]
     if text == "-":
         return None  # tree-sitter drops a lone `-` in some places (see walker.lost_words)
+    if "~" in text and (text[0] == "~" or "=~" in text or ":~" in text or "'" in text or '"' in text):
+        return None  # a tilde that may expand (or that the walker treats as if it might)
     return Word(text, "".join(parts)), i
 
 
