@@ -316,3 +316,14 @@ def test_ask_rules_refuse_hazards_before_asking(tmp_path: Path, home: Path, work
         decision = policy.decide(line)
         assert decision.decision == "deny", line
         assert decision.deciding is not None and decision.deciding.rule == "push"
+
+
+def test_hazard_value_patterns_compile() -> None:
+    """They are compiled on first use (start-up time), so a broken one must fail here, not in a decision."""
+    import re
+
+    from agentsh.policy import hazard_table
+
+    for name, patterns in hazard_table.VALUE_PATTERNS.items():
+        for _option, pattern, _reason in patterns:
+            assert re.compile(pattern), name

@@ -187,11 +187,13 @@ def _subcommands(program: str, table_: dict[str, str]) -> Inspector:
 
 def _values(patterns: tuple[tuple[str, str, str], ...]) -> Inspector:
     """An option whose value (or an operand, for option "") matches a pattern."""
-    compiled = [(option, re.compile(rx), reason) for option, rx, reason in patterns]
 
     def inspect(args: tuple[Word, ...]) -> list[Hazard]:
         found = []
-        for option, rx, reason in compiled:
+        for option, pattern, reason in patterns:
+            # Compiled on first use, from re's cache after: a line for another program
+            # should not pay for compiling these at every start-up.
+            rx = re.compile(pattern)
             if not option:
                 found.extend(Hazard(i, args[i].value or "", reason)
                              for i in _operand_indexes(args) if rx.search(args[i].value or ""))
