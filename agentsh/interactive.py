@@ -201,34 +201,36 @@ class InteractiveShell:
         values = self.evaluate([shell_word(decoded)], origin=name)
         return values[0] if values is not None else expand_simple(decoded, ctx)
 
-    def evaluate(self, words: list[str], origin: str, typed: bool = False) -> list[str] | None:
+    def evaluate(self, words: list[str], origin: str, typed_line: str | None = None) -> list[str] | None:
         """Bash's values of words that run code, by one line checked and run like any other
-        (so it is audited and recorded); None if the profile refuses it."""
+        (audited and recorded, with the line the agent typed if it typed one); None if the
+        profile refuses it."""
         session = self.session
         names = tuple(f"__agentsh_value{i}" for i in range(len(words)))
         line = ";".join(f"{name}={word}" for name, word in zip(names, words, strict=True))
-        decision = session.decide(line)
-        if not decision.allowed:
-            message = denial_message(decision)
-            if typed:
-                session.say(message)
-            elif line not in self.noticed:  # a prompt is printed often: say it once
-                self.noticed.add(line)
-                session.say(f"agentsh: {origin} is shown unexpanded; what it runs is refused:\n{message}")
-            return None
+        if typed_line is None:
+            decision = session.decide(line)
+            if not decision.allowed:
+                if line not in self.noticed:  # a prompt is printed often: say it once
+                    self.noticed.add(line)
+                    session.say(f"agentsh: {origin} is shown unexpanded; what it runs is refused:\n"
+                                + denial_message(decision))
+                return None
         session.report_names, session.reported = names, {}
-        session.line_context = {"origin": origin}
+        session.line_context = {"origin": origin} if typed_line is None else {"origin": origin, "typed": typed_line}
         try:
             self.run_checked(line)
+            if not session.reported:
+                return None  # refused (run_line said why): nothing ran, so nothing reported
             return [session.reported.get(name) or "" for name in names]
         finally:
             session.report_names, session.line_context = (), {}
 
-    def apply(self, statements: list[Statement], origin: str, typed: bool) -> int:
+    def apply(self, statements: list[Statement], origin: str, typed_line: str | None = None) -> int:
         """Make the changes of a prompt-setting line; its status."""
         dynamic = [s for s in statements if s.op in ("=", "+=") and s.value is None]
         if dynamic:
-            values = self.evaluate([s.source for s in dynamic], origin, typed)
+            values = self.evaluate([s.source for s in dynamic], origin, typed_line)
             if values is None:
                 return EXIT_DENIED
             for statement, value in zip(dynamic, values, strict=True):
@@ -249,7 +251,7 @@ class InteractiveShell:
             return
         statements = prompt_statements(command, self.session.host.home)
         if statements is not None:
-            self.apply(statements, "PROMPT_COMMAND", typed=False)
+            self.apply(statements, "PROMPT_COMMAND")
             return
         decision = self.session.decide(command)
         if not decision.allowed:
@@ -309,7 +311,7 @@ class InteractiveShell:
         statements = prompt_statements(line, self.session.host.home)
         if statements is not None:
             if any(s.value is None and s.op in ("=", "+=") for s in statements):
-                return self.apply(statements, "line", typed=True)
+                return self.apply(statements, "prompt variables", typed_line=line)
             return self._audited_prompt_line(line, statements)
         return self.run_checked(line)
 
@@ -324,7 +326,7 @@ class InteractiveShell:
         except AuditError as err:
             session.say(f"agentsh: denied: cannot write the audit trail: {err}\n")
             return EXIT_DENIED
-        return self.apply(statements, "line", typed=True)
+        return self.apply(statements, "prompt variables")
 
 
 def run_interactive(session: Session) -> int:

@@ -210,6 +210,11 @@ def shell_word(decoded: str) -> str:
             end = _closing(decoded, i + 1)
             out.append(decoded[i:end])
             i = end
+        elif (ord(ch) < 0x20 and ch not in "\t\n") or ch == "\x7f":
+            # colours (\e) and readline's markers: a line may not hold raw control characters,
+            # so they leave the quotes for a moment as $'\xNN' (the word stays one word)
+            out.append(f"\"$'\\x{ord(ch):02x}'\"")
+            i += 1
         else:
             out.append(ch)
             i += 1

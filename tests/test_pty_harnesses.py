@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -261,11 +261,14 @@ def _audit_lines(env: dict[str, str]) -> list[dict[str, object]]:
     return events
 
 
-def test_code_in_prompts_is_checked(shell: pexpect.spawn, workspace: Path, tmp_path: Path) -> None:
+def test_code_in_prompts_is_checked(shell: pexpect.spawn, workspace: Path, tmp_path: Path,
+                                    agentsh_env: dict[str, str]) -> None:
     canary = tmp_path / "ps1-canary"
     # an allowed substitution in PS1 runs (as a checked line)...
     shell.sendline("export PS1='[$(pwd)] '")
     shell.expect_exact(f"[{workspace}] ")
+    shell.sendline(r"export PS1='\[\e[1m\]$(pwd)\[\e[0m\]> '")  # colours around a substitution
+    shell.expect_exact(f"\x1b[1m{workspace}\x1b[0m> ")
     # ...a refused one does not: the prompt is shown unexpanded, and the refusal said once
     shell.sendline(f"export PS1='[$(curl -s http://127.0.0.1:9/; touch {canary})] '")
     shell.expect(r"PS1 is shown unexpanded.*?agentsh: denied: curl.*?\[\$\(curl")
@@ -278,10 +281,22 @@ def test_code_in_prompts_is_checked(shell: pexpect.spawn, workspace: Path, tmp_p
     shell.expect_exact("P> ")
     assert shell.before.replace("\r\n", "\n") == "ok\n"
     assert not canary.exists()
+    # a value computed when it is set: the substitution is checked like the rest of a line
+    shell.sendline(f'export PS1="$(curl -s http://127.0.0.1:9/; touch {canary})> "')
+    shell.expect_exact("P> ")
+    assert "agentsh: denied: curl" in shell.before and not canary.exists()
+    shell.sendline('export PS1="{$(pwd)}"; PS1+=" > "')
+    shell.expect_exact(f"{{{workspace}}} > ")
+    shell.sendline("cd /")
+    shell.expect_exact(f"{{{workspace}}} > ")  # computed once, when it was set
+    shell.sendline("export PS1='P> '")
+    shell.expect_exact("P> ")
     # a line that mixes prompt variables with other commands is checked as a whole (refused)
     shell.sendline("export PS1='x> '; echo mixed")
     shell.expect_exact("P> ")
     assert "setting PS1" in shell.before and "mixed\n" not in shell.before.replace("\r\n", "\n")
+    typed = [e for e in _audit_lines(agentsh_env) if e["kind"] == "line" and e.get("typed")]
+    assert [e["typed"] for e in typed][:1] == [f'export PS1="$(curl -s http://127.0.0.1:9/; touch {canary})> "']
 
 
 # -- prompt expansion against bash's own -------------------------------------------------------
@@ -323,3 +338,22 @@ def test_prompts_that_run_code_become_one_checked_word() -> None:
     run = subprocess.run(["/bin/bash", "-c", f"x() {{ :; }}; printf %s {word}"], capture_output=True, text=True)
     assert run.stdout == '"a" b c  /w 3 d'
     assert not needs_shell(decode(r"$? \$ ${HOME} \u", ctx))
+    # colours and readline markers leave the quotes as $'\xNN': a checked line holds no raw control bytes
+    coloured = r"\[\e[32m\]$(echo \"$HOME\")\[\e[0m\] \u "
+    word = shell_word(decode(coloured, ctx))
+    assert not re.search("[\x00-\x08\x0b-\x1f]", word)
+    ours = subprocess.run(["/bin/bash", "-c", f"printf %s {word}"], capture_output=True, text=True,
+                          env={"HOME": "/home/u"}).stdout
+    theirs = subprocess.run(["/bin/bash", "-c", 'printf %s "${P@P}"'], capture_output=True, text=True,
+                            env={"HOME": "/home/u", "P": coloured.replace("\\u", "u")}).stdout
+    assert ours.startswith("\x01\x1b[32m\x02")  # readline's markers for invisible text (bash -c has none)
+    assert visible(ours) == visible(theirs) == '\x1b[32m"/home/u"\x1b[0m u '
+
+
+def test_syntax_check_runs_nothing(run_agentsh: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    canary = tmp_path / "n-canary"
+    assert run_agentsh("-n", "-c", f"touch {canary}").returncode == 0
+    bad = run_agentsh("-n", input="echo 'open\n")
+    assert bad.returncode == 2 and "unexpected EOF" in bad.stderr
+    assert run_agentsh("-n", input=f"cat <<EOF\nx\nEOF\ntouch {canary}\n").returncode == 0
+    assert not canary.exists()
