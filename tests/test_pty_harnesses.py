@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,15 +40,13 @@ def profile(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def shim(tmp_path: Path, profile: Path) -> Path:
-    """A directory whose `bash` is agentsh with the test profile, to put first on PATH.
-    It starts Python by absolute path: a `python3` found on PATH may itself be a
-    `#!/usr/bin/env bash` script (pyenv), which would find this shim again."""
+def shim(tmp_path: Path, profile: Path, run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> Path:
+    """`agentsh shim DIR -p PROFILE`: a directory whose `bash` is agentsh with the test
+    profile, to put first on PATH (it starts Python by absolute path, so a `python3` on
+    PATH that is itself a `#!/usr/bin/env bash` script, as pyenv's is, cannot loop back)."""
     directory = tmp_path / "shim"
-    directory.mkdir()
-    bash = directory / "bash"
-    bash.write_text(f'#!/bin/sh\nexec {sys.executable} -m agentsh -p {profile} "$@"\n')
-    bash.chmod(0o755)
+    made = run_agentsh("shim", "-p", str(profile), str(directory))
+    assert made.returncode == 0, made.stderr
     return directory
 
 
