@@ -198,6 +198,11 @@ def test_ctrl_c_ps2_and_ps0(shell: pexpect.spawn) -> None:
     shell.sendline("up")
     shell.expect(SWE_PROMPT)
     assert shell.before.replace("\r\n", "\n") == "first\nsecond\njoined up\n"
+    shell.sendline("echo 'never")  # Ctrl-D at PS2 drops the unfinished command (status 2), not the shell
+    shell.expect_exact("more> ")
+    shell.sendeof()
+    shell.expect(SWE_PROMPT)
+    assert shell.match.group(1) == "2" and "unexpected end of file" in shell.before
     shell.sendline("export PS0='[ps0]'")
     shell.expect(SWE_PROMPT)
     assert _swe(shell, "echo x")[0] == "[ps0]x\n"
@@ -354,3 +359,32 @@ def test_syntax_check_runs_nothing(run_agentsh: Callable[..., subprocess.Complet
     assert bad.returncode == 2 and "unexpected EOF" in bad.stderr
     assert run_agentsh("-n", input=f"cat <<EOF\nx\nEOF\ntouch {canary}\n").returncode == 0
     assert not canary.exists()
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("export PS1='x> ' ; export PS2='' ; export PS0=''", [("PS1", "=", "x> "), ("PS2", "=", ""), ("PS0", "=", "")]),
+    ('export PS1="$(pwd) > "', [("PS1", "=", None)]),
+    ("PS1+=' >'; unset PROMPT_COMMAND; declare -x PS2", [("PS1", "+=", " >"), ("PROMPT_COMMAND", "unset", None),
+                                                       ("PS2", "export", None)]),
+    ("export PS1=x; ls", None),  # anything else in the line: checked as a whole
+    ("export PS1=x > /tmp/f", None),
+    ("export PS1=x HOME=/", None),
+    ("export -n PS1", None),
+    ("echo $(export PS1=x)", None),
+])
+def test_prompt_statements(line: str, expected: list[tuple[str, str, str | None]] | None) -> None:
+    from agentsh.shellinput import prompt_statements
+
+    found = prompt_statements(line)
+    assert (None if found is None else [(s.name, s.op, s.value) for s in found]) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("echo a", None), ("echo 'a", "newline"), ("echo a &&", "newline"), ("if true; then", "newline"),
+    ("cat <<EOF\nx", "newline"), ("cat <<EOF\nx\nEOF", None), ("echo a \\", "join"), ("echo 'a\\", "newline"),
+    ("echo )", None),  # wrong, not unfinished: it goes on to be refused
+])
+def test_continuation(text: str, expected: str | None) -> None:
+    from agentsh.shellinput import continuation
+
+    assert continuation(text) == expected
