@@ -340,3 +340,20 @@ def test_a_decision_that_hangs_refuses_the_exec(profile: Path, workspace: Path, 
     assert time.monotonic() - started < 20
     assert not (workspace / "canary").exists()
     assert any("longer than" in r.get("reason", "") for r in result.reports), result.reports
+
+
+def test_interpreter_cannot_write_outside_roots_or_read_denied_paths(run_agentsh: Run, profile: Path,
+                                                                     workspace: Path, home: Path) -> None:
+    """What an allowed interpreter does in-process is Landlock's: end to end through agentsh -c."""
+    outside = Path("/var/lib/agentsh-test-outside-canary")  # the profile writes only the workspace and /tmp
+    code = (f"import os\n"
+            f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError as e:\n    print('write refused', e.errno)\n"
+            f"try:\n    print(open({str(home / '.ssh' / 'id_rsa')!r}).read())\nexcept OSError as e:\n"
+            f"    print('read refused', e.errno)\n"
+            f"open('inside', 'w').write('ok')\n")
+    result = run_agentsh("-p", str(profile), "-c", py(code))
+    assert result.returncode == 0, result.stderr
+    assert "write refused 13" in result.stdout and "read refused 13" in result.stdout
+    assert not outside.exists()
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+    assert (workspace / "inside").read_text() == "ok"
