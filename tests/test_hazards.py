@@ -153,3 +153,13 @@ def test_a_rule_naming_the_option_allows_it(tmp_path: Path) -> None:
     assert policy.decide("certbot renew --deploy-hook /usr/local/bin/reload").decision == "allow"
     assert policy.decide("docker run --rm alpine:3 true").decision == "allow"
     assert policy.decide("certbot renew --deploy-hook /bin/sh").decision == "deny"
+
+
+@pytest.mark.parametrize(("line", "allowed"), [
+    ("tar --checkpoint=1 -cf /dev/null README.md", True),  # an option of its own, not an abbreviation
+    ("tar --checkpoint -cf /dev/null README.md", True),
+    ("tar --checkpoint-a=exec=sh -cf /dev/null README.md", False),  # the abbreviation still counts
+    ("tar --checkpoint-action=exec=sh -cf /dev/null README.md", False),
+])
+def test_exact_long_option_is_not_an_abbreviation(decide: Callable[[str], Decision], line: str, allowed: bool) -> None:
+    assert (decide(line).decision == "allow") is allowed, decide(line).refused

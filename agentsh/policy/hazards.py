@@ -386,11 +386,17 @@ def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
             for option, reason in spec.options.items() if _option_matches(option, value)]
 
 
+# Long options that exist under exactly this name and are also prefixes of a hazardous one:
+# getopt_long takes an exact match over any abbreviation, so `--checkpoint=1` is not
+# `--checkpoint-action`.
+EXACT_LONG_OPTIONS = frozenset({"--checkpoint"})
+
+
 def _option_matches(option: str, arg: str) -> bool:
     name = arg.split("=", 1)[0]
     if option.startswith("--"):
         # getopt_long accepts any unambiguous prefix: --to-com means --to-command.
-        return name == option or (len(name) >= 4 and option.startswith(name))
+        return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS)
     if len(option) == 2 and not arg.startswith("--"):
         # A cluster of short flags (`-xvf`), or one flag with its value attached (`-Icmd`).
         return option[1] in arg[1:] if arg[1:].isalpha() else arg[1:2] == option[1]
