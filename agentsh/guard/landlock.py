@@ -224,20 +224,27 @@ def _split(root: str, denies: Iterable[str], mask: int, grants: dict[str, int]) 
     if not inner:
         _grant(grants, root, mask)
         return
+    prefix = root.rstrip("/") + "/"
+    below: dict[str, list[str]] = {}  # child name -> the denied roots inside (or equal to) it
+    for deny in inner:
+        below.setdefault(deny[len(prefix):].split("/", 1)[0], []).append(deny)
     try:
-        names = os.listdir(root)
+        entries = list(os.scandir(root))
     except OSError:  # not a directory any more, or unlistable: grant nothing (fail closed)
         return
-    for name in names:
-        child = os.path.join(root, name)
+    for entry in entries:
         try:
-            if stat.S_ISLNK(os.lstat(child).st_mode):
+            if entry.is_symlink():
                 # The target is reachable by its real path, which has rules of its own; a
                 # link could point into the denied root.
                 continue
         except OSError:
             continue
-        _split(child, inner, mask, grants)
+        child = prefix + entry.name
+        if entry.name in below:
+            _split(child, below[entry.name], mask, grants)
+        else:  # nothing denied inside: the whole child (listed just now, so it exists)
+            grants[child] = grants.get(child, 0) | mask
 
 
 def _writable_in(grants: dict[str, int], path: str) -> bool:
