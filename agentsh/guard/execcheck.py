@@ -195,6 +195,8 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
         if len(argv) <= at or argv[at].startswith("-"):
             continue
         script = os.path.normpath(os.path.join(cwd, argv[at]))
+        if script.startswith(("/dev/", "/proc/")):
+            continue  # /dev/fd/N names the tracee's descriptor, not ours: decided as the interpreter's argument
         try:
             with open(script, "rb") as f:
                 first = f.readline(256)
