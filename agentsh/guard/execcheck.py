@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -197,10 +198,8 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
         script = os.path.normpath(os.path.join(cwd, argv[at]))
         if script.startswith(("/dev/", "/proc/")):
             continue  # /dev/fd/N names the tracee's descriptor, not ours: decided as the interpreter's argument
-        try:
-            with open(script, "rb") as f:
-                first = f.readline(256)
-        except OSError:
+        first = _first_line(script)
+        if first is None:
             continue
         if not first.startswith(b"#!"):
             continue
@@ -216,6 +215,22 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
             if at == expected_at and argv[1:at] == optional[:at - 1] and _same_file(program, exe, path):
                 return script, [script, *argv[at + 1:]]
     return None
+
+
+def _first_line(path: str) -> bytes | None:
+    """The first line of a regular file, without ever blocking (a FIFO named as a script)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, 256).split(b"\n", 1)[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _key(path: str) -> tuple[int, int] | None:
