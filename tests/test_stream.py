@@ -1,0 +1,43 @@
+"""PtyRelay on a real PTY: every byte reaches the agent and the sink in order, however the
+kernel splits it, and the PTY's descriptor is left as it was found."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import threading
+
+from agentsh.stream import PtyRelay
+
+
+def test_relay_carries_every_byte_and_restores_blocking() -> None:
+    master, slave = pty.openpty()
+    out_r, out_w = os.pipe()
+    received: list[bytes] = []
+
+    def read_all() -> None:  # the agent's side of the pipe, read until the relay closes it
+        while data := os.read(out_r, 65536):
+            received.append(data)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    # 300 KB of numbered lines with a 3-byte character: several 64 KiB bursts, 4 KiB reads.
+    script = 'for i in $(seq 1 5000); do printf "line %05d \\342\\234\\223 %s\\n" "$i" "$(printf x%.0s $(seq 1 40))"; done'
+    child = subprocess.Popen(["bash", "-c", script], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    sunk: list[bytes] = []
+    relay = PtyRelay(master, sunk.append, stdin_fd=-1, stdout_fd=out_w)
+    relay.run(lambda: child.poll() is not None)
+    assert os.get_blocking(master)  # restored for whoever uses the PTY next
+    os.close(master)
+    os.close(out_w)
+    reader.join(timeout=120)
+    assert not reader.is_alive()
+    os.close(out_r)
+    child.wait()
+    expected = b"".join(b"line %05d \xe2\x9c\x93 %s\r\n" % (i, b"x" * 40) for i in range(1, 5001))
+    assert len(b"".join(received)) == len(expected), (len(b"".join(received)), len(b"".join(sunk)), len(expected))
+    assert b"".join(received) == expected  # the PTY turned \n into \r\n; nothing lost or reordered
+    assert b"".join(sunk) == expected
+    assert len(sunk) < 5000  # bursts, not one chunk per line
