@@ -320,12 +320,7 @@ GIT_DISPATCH_RULES = ("  - {name: py, run: python3, args: [\"-c ...\"], decision
 
 @pytest.mark.parametrize("argv0", [
     "git",
-    pytest.param("git-config", marks=pytest.mark.xfail(strict=True, reason=(
-        "ExecChecker._name_on_path falls back to the file's own name when argv[0] ('git-config') is not on the "
-        "profile's path, and decides `git ARGS`; git dispatches on argv[0] and runs `git config ARGS`. So "
-        "execv('/usr/bin/git', ['git-config', 'core.fsmonitor', CMD]) is decided as `git core.fsmonitor CMD` (no "
-        "hazard) and writes the config the hazard check refuses. The command CMD itself is still refused when "
-        "git later runs it (it is an exec)"))),
+    "git-config",  # git run under this name runs `git config`: decided by argv[0], refused
 ])
 def test_argv0_dispatch_does_not_change_what_is_decided(argv0: str, tmp_path: Path) -> None:
     """A program that picks its subcommand from argv[0] must be decided by what it will do."""

@@ -104,8 +104,9 @@ class ExecChecker:
                 return self._line(shell_string, cwd, lineage, shown)
         name = self._name_on_path(exe, key, argv[0] if argv else "")
         if name is None:
-            return self._deny(f"{exe} is not a program on the profile's path under the name it was run by",
-                              "", lineage, shown)
+            run_as = os.path.basename(argv[0]) if argv else ""
+            return self._deny(f"{exe} was run as '{run_as}', which is not the name the profile's path finds "
+                              "it under", "", lineage, shown)
         return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
 
     def _script(self, script: str, argv: list[str], cwd: str, lineage: Lineage, shown: str) -> ExecVerdict:
@@ -121,12 +122,13 @@ class ExecChecker:
         return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
 
     def _name_on_path(self, exe: str, key: tuple[int, int], argv0: str) -> str | None:
-        """The name under which the profile's path finds exactly this file."""
-        candidates = [os.path.basename(argv0)] if argv0 else []
-        candidates.append(os.path.basename(exe))
-        for name in candidates:
-            if not name or name.startswith("-"):
-                continue
+        """argv[0]'s name, if the profile's path finds exactly this file under it.
+
+        Only argv[0]: multi-call programs pick what they do from it (busybox applets, `git`
+        run as `git-config` runs `git config`), so the name it was run by is what is decided,
+        never the file's own name."""
+        name = os.path.basename(argv0)
+        if name and not name.startswith("-"):
             hit = lookup(name, self.path)
             if hit is not None and (hit[1].st_dev, hit[1].st_ino) == key:
                 return name
