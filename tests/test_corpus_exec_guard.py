@@ -304,7 +304,8 @@ def test_summary(outcomes: dict[str, Result], capsys: pytest.CaptureFixture[str]
         f"(NOT_WORKING lists {len(NOT_WORKING)})",
         f"with the payload's exact arguments allowed: the program itself ran in {len(program_ran)} of {len(exact)}, "
         "and what it started was stopped",
-        f"time: {outcomes['__seconds__']:.0f} s with {WORKERS} workers",
+        f"runs killed at their time limit: {sum(r[0].timed_out for v in ran.values() for r in v.values())} of "
+        f"{sum(len(v) for v in ran.values())}; time: {outcomes['__seconds__']:.0f} s with {WORKERS} workers",
     ]
     with capsys.disabled():  # shown in the test output, not only on failure
         print("".join(f"\nexec guard corpus: {line}" for line in lines))
