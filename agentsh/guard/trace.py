@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource  # here, not in the forked guard: it is on every line's path
 import signal
 from typing import Any
 
@@ -206,8 +207,6 @@ class Tracer:
 
 def guard_process(checker: ExecChecker, top: int, report_fd: int) -> None:
     """The body of the guard process (never returns): trace, then exit as the command did."""
-    import resource
-
     status = 0x7F00 | signal.SIGKILL  # unused if run() returns
     try:
         ptrace.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the tree come to us
