@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .errors import EXIT_DENIED, ConfigError
@@ -20,7 +20,6 @@ from .profile import Host, Profile
 from .trail import decision_fields
 
 if TYPE_CHECKING:
-    from .guard.spawn import Confinement
     from .record.asciicast import Recorder
     from .reload import ProfileWatcher
 
@@ -199,9 +198,9 @@ class Session:
         except ConfigError as err:
             if not os.path.exists(before.paths[-1]):
                 self.revoked = f"the profile {before.source} was deleted; every command is refused until it returns"
-                self._audit("reload", outcome="deleted", profile=before.source, old_sha256=before.sha256)
+                self.audit("reload", outcome="deleted", profile=before.source, old_sha256=before.sha256)
                 return f"agentsh: {self.revoked}\n"
-            self._audit("error", what="profile reload", profile=before.source, error=str(err),
+            self.audit("error", what="profile reload", profile=before.source, error=str(err),
                         kept_sha256=before.sha256)
             return f"agentsh: the profile edit was rejected; keeping the last good profile: {err}\n"
         self.revoked = ""
@@ -209,7 +208,7 @@ class Session:
         self._watcher.watch(policy.profile.paths)
         if policy.profile.sha256 == before.sha256:
             return ""
-        self._audit("reload", outcome="applied", profile=policy.profile.source, old_sha256=before.sha256,
+        self.audit("reload", outcome="applied", profile=policy.profile.source, old_sha256=before.sha256,
                     new_sha256=policy.profile.sha256)
         return (f"agentsh: profile {policy.profile.name} reloaded "
                 f"({before.sha256[:12]} -> {policy.profile.sha256[:12]})\n")
@@ -308,30 +307,32 @@ class Session:
             self.on_line(command_id)
         if self.revoked:
             self.say(f"agentsh: denied: {self.revoked}\n")
-            self._audit("decision", command=command_id, line=line, decision="deny", rule="", reason=self.revoked)
+            self.audit("decision", command=command_id, line=line, decision="deny", rule="", reason=self.revoked)
             return EXIT_DENIED
         decision = self.decide(line)
         if decision.decision == "ask":
             decision = self._ask(decision, command_id)
-        if not self._audit("decision", command=command_id, recording=self.recording_path(),
+        if not self.audit("decision", command=command_id, recording=self.recording_path(),
                            **decision_fields(decision, self.profile)):
             return EXIT_DENIED
         if not decision.allowed:
             self.say(denial_message(decision))
             return EXIT_DENIED
         started = time.monotonic()
-        status, credentials = self._run(decision, args)
+        from .execute import run_approved
+
+        status, credentials = run_approved(self, decision, args)
         from .record.asciicast import RecordingError
 
         try:
             self.flush_recording()
         except RecordingError as err:  # the command is over; the next line will be refused
             self.stderr.write(f"agentsh: cannot record the end of this command: {err}\n")
-        self._audit("command_end", command=command_id, status=status, credentials=list(credentials),
+        self.audit("command_end", command=command_id, status=status, credentials=list(credentials),
                     duration=round(time.monotonic() - started, 6), recording=self.recording_path())
         return status
 
-    def _audit(self, kind: str, **fields: Any) -> bool:
+    def audit(self, kind: str, **fields: Any) -> bool:
         """Write an event; on failure tell the agent and return False (the caller refuses)."""
         from .audit.log import AuditError
 
@@ -350,7 +351,7 @@ class Session:
         assert deciding is not None
 
         def waiting(request_id: str) -> None:
-            self._audit("approval", command=command_id, step="requested", request=request_id, rule=deciding.rule,
+            self.audit("approval", command=command_id, step="requested", request=request_id, rule=deciding.rule,
                         line=decision.line)
             self.say(f"agentsh: waiting for approval {request_id} (rule {deciding.rule})\n")
 
@@ -360,7 +361,7 @@ class Session:
              "command": deciding.command, "cwd": self.cwd, "profile": self.profile.name},
             self.profile.approval_timeout, on_waiting=waiting)
         who = outcome.approver
-        self._audit("approval", command=command_id, rule=deciding.rule, approver=who._asdict() if who else None,
+        self.audit("approval", command=command_id, rule=deciding.rule, approver=who._asdict() if who else None,
                     step="approved" if outcome.approved else ("denied" if who else "timed out"),
                     reason=outcome.reason)
         by = f" by {who.user} (uid {who.uid}{', ' + who.tty if who.tty else ''})" if who else ""
@@ -370,152 +371,10 @@ class Session:
         verdict = deciding._replace(decision="deny", reason=f"not approved{by}: {outcome.reason}")
         return decision._replace(decision="deny", verdicts=(verdict,), approver=who._asdict() if who else None)
 
-    def _run(self, decision: Decision, args: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
-        """Run an allowed line; (exit status, names of the credentials injected)."""
-        from .record.asciicast import RecordingError
-        from .run import bash_script, build_environment, run_bash
-
-        injection = None
-        if any(rule.credentials for rule in self.profile.rules):  # keep the common path import-free
-            from .credentials.inject import prepare
-            from .credentials.store import CredentialError
-
-            try:
-                injection = prepare(decision, self.policy)
-            except CredentialError as err:
-                self.say(f"agentsh: denied: {err}\n")
-                return EXIT_DENIED, ()
-        environ = dict(self.config.environ)
-        for name, value in self.exports.items():
-            if value is None:
-                environ.pop(name, None)
-            else:
-                environ[name] = value
-        env = build_environment(self.profile, environ, self.cwd)
-        env["AGENTSH_SESSION"] = self.session_id
-        decision = self._as_run(decision)
-        script = bash_script(decision)
-        secrets: tuple[str, ...] = ()
-        on_spawn = None
-        if injection is not None:
-            env.update(injection.env())
-            script = bash_script(decision, injection.pins())
-            secrets, on_spawn = injection.secrets, injection.on_spawn
-        names = injection.variables if injection is not None else ()
-        confinement = self._confinement(decision, injection.pins() if injection is not None else ())
-        try:
-            if self.config.terminal:
-                return self._run_terminal(script, env, args, secrets, on_spawn, confinement), names
-            filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
-            result = run_bash(script, env, self.cwd, args, sink=lambda data: self.record(data, crlf=True),
-                              on_spawn=on_spawn, filters=filters, on_idle=self.flush_recording,
-                              confinement=confinement)
-            self._guard_reports(result.reports)
-            return result.status, names
-        except RecordingError as err:
-            self.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
-            return EXIT_DENIED, names
-        finally:
-            if injection is not None:
-                injection.close()
-
-    def _as_run(self, decision: Decision) -> Decision:
-        """The checked line as bash gets it: inside the frontend's plumbing, after `set -eux`
-        (set in the script rather than on bash's command line, so -x does not trace the pins)."""
-        line = decision.line if self.plumbing is None else self.plumbing(decision.line)
-        if self.shell_options:
-            line = f"set -{self.shell_options};{line}"
-        return decision._replace(line=line)
-
-    def _confinement(self, decision: Decision, credential_links: Iterable[tuple[str, str]]) -> Confinement:
-        """The exec guard and Landlock around each approved line (docs/security-model.md)."""
-        from .guard.execcheck import ExecChecker
-        from .guard.landlock import plan_for, status
-        from .guard.spawn import Confinement
-
-        links = tuple(credential_links)
-        landlock = None
-        missing = status()
-        if missing.abi or self.profile.strict:  # strict: restrict_self fails in the child and nothing runs
-            # the credential helper lives in the broker's private directory (DIR/bin/NAME links)
-            landlock = plan_for(self.profile, extra_read=[os.path.dirname(os.path.dirname(link)) for _, link in links])
-        else:
-            self._warn_once("landlock", f"Landlock is not available ({missing.reason}); commands run without "
-                            "file and network confinement (`agentsh doctor` explains)")
-        approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
-        pins = [*decision.pins, *links]  # later pins win, as in bash_script
-        return Confinement(checker=ExecChecker(self.policy, links, approved, pins), landlock=landlock,
-                           strict=self.profile.strict)
-
-    def _warn_once(self, topic: str, text: str) -> None:
-        """A missing layer is said once per session (not on every `agentsh -c` of it), and audited."""
-        from .audit.log import state_dir
-
-        marks = os.path.join(state_dir(self.config.environ), "warned")
-        try:
-            os.makedirs(marks, mode=0o700, exist_ok=True)
-            os.close(os.open(os.path.join(marks, f"{self.session_id}.{topic}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            return
-        except OSError:
-            pass  # cannot remember it: say it again rather than never
-        self.say(f"agentsh: warning: {text}\n")
-        self._audit("layer_missing", layer=topic, reason=text)
-
-    def _guard_reports(self, reports: Iterable[dict[str, Any]]) -> None:
-        """What the exec guard refused or ended goes to the audit trail."""
-        for report in reports:
-            kind = report.pop("kind", "")
-            if kind == "exec_denied":
-                self._audit("exec_denied", **report)
-            elif kind == "ended":
-                self._audit("leftovers_ended", **report)
-
-    def _run_terminal(self, script: str, env: dict[str, str], args: tuple[str, ...], secrets: tuple[str, ...],
-                      on_spawn: Callable[[int], None] | None, confinement: Confinement) -> int:
-        from .ptyrun import run_bash_pty
-        from .state import StateChannel
-
-        recorder = self._recorder
-        redactors = _redactors(secrets, 1)
-        with StateChannel(self.profile, self.report_names) as state:
-            result = run_bash_pty(
-                state.wrap(script), env, self.cwd, self.record, args=args, pass_fds=state.fds,
-                on_input=recorder.input if recorder is not None and self.profile.record_input else None,
-                on_resize=self._resized if recorder is not None else None, on_spawn=on_spawn,
-                output_filter=redactors[0] if redactors else None, on_idle=self.flush_recording,
-                confinement=confinement, pty_modes=self.pty_modes, on_modes=self.on_pty_modes)
-            reported = state.collect()
-        self._guard_reports(result.reports)
-        self._apply_state(reported)
-        return result.status
-
-    def _resized(self, cols: int, rows: int) -> None:
+    def resized(self, cols: int, rows: int) -> None:
         self._size = (rows, cols)
         if self._recorder is not None:
             self._recorder.resize(cols, rows)
-
-    def _apply_state(self, reported: tuple[str | None, dict[str, str | None]]) -> None:
-        """Keep `cd` and exports of passed variables for the next line, if they are allowed."""
-        cwd, exports = reported
-        if cwd and os.path.isdir(cwd) and not self.policy.paths.read_problem(os.path.realpath(cwd)):
-            self.cwd = cwd
-        from .policy.builtins import variable_problem
-
-        for name, value in exports.items():
-            if name in self.report_names:
-                self.reported[name] = value
-            elif not variable_problem(name, self.profile):
-                self.exports[name] = value
-
-
-def _redactors(secrets: tuple[str, ...], count: int) -> list[Any]:
-    """One streaming redactor per output stream, or none when nothing is secret."""
-    if not secrets:
-        return []
-    from .redact import Redactor
-
-    return [Redactor([s.encode() for s in secrets]) for _ in range(count)]
 
 
 def new_session_id() -> str:
