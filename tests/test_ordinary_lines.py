@@ -158,9 +158,7 @@ ORDINARY = [
     'node --version',
     'node --test',
     'while IFS= read -r line; do echo "$line"; done < notes.txt',
-    fp("find . -name '*.txt' | xargs -I{} cp {} /tmp/",
-       "'writes to <arguments from stdin>': the attached form -I{} is not taken as -I",
-       "wrappers.unwrap: test value.startswith('-I') (and '--replace=') when setting the replace string"),
+    "find . -name '*.txt' | xargs -I{} cp {} /tmp/",  # the attached -I{} form is -I
     'git commit -m "$(cat <<\'EOF\'\nfix: the thing\n\nlonger text\nEOF\n)"',
     'git commit -m "$MSG"',
     'git log --since="$(date +%F)" --oneline',

@@ -173,7 +173,7 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
             consumed = _option(spec, value)
             if consumed is None:
                 return Unwrapped(args[:i + 1], (), (), f"unknown option {value} for {name}")
-            if spec.stdin_args and value.split("=", 1)[0] in ("-I", "--replace"):
+            if spec.stdin_args and (value.split("=", 1)[0] in ("-I", "--replace") or value.startswith("-I")):
                 replace = (args[i + 1].value if consumed and i + 1 < len(args) else
                            value.partition("=")[2] or value[2:]) or "{}"
             i += 1 + consumed
