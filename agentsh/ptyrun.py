@@ -19,14 +19,20 @@ from .terminal import terminal_size
 
 
 def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
-                 args: tuple[str, ...] = (), pass_fds: tuple[int, ...] = (),
-                 on_input: Sink | None = None,
-                 on_resize: Callable[[int, int], None] | None = None,
-                 on_spawn: Callable[[int], None] | None = None,
-                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None,
-                 confinement: Confinement = UNCONFINED, pty_modes: list[Any] | None = None,
-                 on_modes: Callable[[list[Any]], None] | None = None) -> RunResult:
-    """Run the script on a new PTY whose size follows agentsh's own terminal.
+                 args: tuple[str, ...] = (), **options: Any) -> RunResult:
+    """Run the script under bash on a new PTY (see run_pty for the options)."""
+    return run_pty(bash_argv(script, args), env, cwd, sink, **options)
+
+
+def run_pty(argv: list[str], env: Mapping[str, str], cwd: str, sink: Sink, *,
+            pass_fds: tuple[int, ...] = (),
+            on_input: Sink | None = None,
+            on_resize: Callable[[int, int], None] | None = None,
+            on_spawn: Callable[[int], None] | None = None,
+            output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None,
+            confinement: Confinement = UNCONFINED, pty_modes: list[Any] | None = None,
+            on_modes: Callable[[list[Any]], None] | None = None) -> RunResult:
+    """Run argv on a new PTY whose size follows agentsh's own terminal.
 
     ``pty_modes``: the PTY's termios attributes to start with; ``on_modes`` is told the
     attributes the command left it with (the interactive shell keeps `stty -echo`)."""
@@ -36,7 +42,7 @@ def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
     previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
     size = terminal_size(0 if stdin_is_tty else 1)
     try:
-        child = spawn(bash_argv(script, args), env, cwd, confinement, pty_size=size, pass_fds=pass_fds,
+        child = spawn(argv, env, cwd, confinement, pty_size=size, pass_fds=pass_fds,
                       reset_signals=reset_signals, pty_modes=pty_modes)
     except BaseException:
         signal.signal(signal.SIGWINCH, previous_winch)

@@ -110,17 +110,6 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
     return result_of(status)._replace(reports=reports)
 
 
-def kill_and_reap(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
 def result_of(wait_status: int) -> RunResult:
     code = os.waitstatus_to_exitcode(wait_status)
     if code < 0:

@@ -144,73 +144,12 @@ def launch(command: Sequence[str], profile: str | None = None, name: str = "", k
 def _run_agent(argv: list[str], env: dict[str, str], session: Session, outer: Recorder | None) -> int:
     """The agent on a PTY that follows our terminal, every byte to the outer recording.
 
-    Its own spawn rather than the command runner's: the agent is not a checked line, and
-    must not get the confinement agentsh puts around one."""
-    import signal
-    import termios
-    import tty
-
-    from ptyprocess import PtyProcess
-
-    from ..run import FORWARDED, kill_and_reap, reset_signals, result_of
-    from ..stream import PtyRelay
-    from ..terminal import terminal_size
+    Unconfined (the runner's default): the agent is not a checked line, and must not get
+    the confinement agentsh puts around one."""
+    from ..ptyrun import run_pty
 
     record_input = outer is not None and session.profile.record_input
-    relay = PtyRelay(-1, outer.output if outer else (lambda _data: None), stdin_fd=0, stdout_fd=1,
-                     on_input=outer.input if outer and record_input else None,
-                     on_idle=outer.flush if outer else None)
-    size_fd = 0 if os.isatty(0) else 1
-    previous_winch = signal.signal(signal.SIGWINCH, relay.note_resize)  # before reading the size
-    try:
-        child = PtyProcess.spawn(argv, cwd=session.cwd, env=env, dimensions=terminal_size(size_fd),
-                                 preexec_fn=reset_signals)
-    except BaseException:
-        signal.signal(signal.SIGWINCH, previous_winch)
-        raise
-    relay.master_fd = child.fd
-
-    def resized() -> None:
-        rows, cols = terminal_size(size_fd)
-        child.setwinsize(rows, cols)
-        if outer is not None:
-            outer.resize(cols, rows)
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.killpg(child.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    relay.on_resize = resized
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    saved = termios.tcgetattr(0) if os.isatty(0) else None
-    statuses: list[int] = []
-
-    def ended() -> bool:
-        if not statuses:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-            if pid:
-                statuses.append(status)
-        return bool(statuses)
-
-    try:
-        if saved is not None:
-            tty.setraw(0)  # every key, Ctrl-C included, goes to the agent's terminal
-        relay.run(ended)
-        if not statuses:
-            statuses.append(os.waitpid(child.pid, 0)[1])
-    except BaseException:
-        if not statuses:
-            kill_and_reap(child.pid)
-        raise
-    finally:
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        signal.signal(signal.SIGWINCH, previous_winch)
-        child.terminated = True  # reaped here: ptyprocess must neither wait nor sleep
-        child.fileobj.close()
-        child.closed = True
-    return result_of(statuses[0]).status
+    return run_pty(argv, env, session.cwd, outer.output if outer else (lambda _data: None),
+                   on_input=outer.input if outer and record_input else None,
+                   on_resize=outer.resize if outer else None,
+                   on_idle=outer.flush if outer else None).status
