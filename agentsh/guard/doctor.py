@@ -21,11 +21,6 @@ from . import landlock
 
 EXEC_TIME_LAYERS = ("exec guard", "landlock", "network", "no_new_privs")
 
-_PTRACE_TRACEME = 0
-_PTRACE_CONT = 7
-_PTRACE_SETOPTIONS = 0x4200
-_PTRACE_OPTIONS = 0x02 | 0x04 | 0x08 | 0x10 | 0x100000  # TRACEFORK|VFORK|CLONE|EXEC|EXITKILL
-_PTRACE_EVENT_EXEC = 4
 _YAMA = "/proc/sys/kernel/yama/ptrace_scope"
 _YAMA_MEANING = {0: "classic", 1: "restricted to descendants", 2: "admin only (CAP_SYS_PTRACE)",
                  3: "no ptrace at all"}
@@ -91,21 +86,21 @@ def probe_exec_guard() -> Check:
     return Check("exec guard", True, True, f"ptrace traced a test child through its exec; {detail}")
 
 
-def _ptrace(lib: ctypes.CDLL, request: int, pid: int, data: int) -> int:
-    return int(lib.ptrace(ctypes.c_long(request), ctypes.c_long(pid), ctypes.c_void_p(0), ctypes.c_void_p(data)))
-
-
 def _trace_a_child() -> str:
-    """"" when a traced child stopped at its exec and finished; else what went wrong."""
+    """"" when a traced child stopped at its exec and finished; else what went wrong.
+    The same calls, with the same options, as the exec guard (guard/ptrace.py)."""
+    from . import ptrace
+
     program = shutil.which("true") or "/bin/true"
-    lib = ctypes.CDLL(None, use_errno=True)
-    lib.ptrace.restype = ctypes.c_long
+    ptrace.libc()  # loaded here, not in the forked child
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            if _ptrace(lib, _PTRACE_TRACEME, 0, 0) != 0:
-                code = 100 + ctypes.get_errno() % 100
+            try:
+                ptrace.traceme()
+            except OSError as err:
+                code = 100 + (err.errno or 0) % 100
             else:
                 os.kill(os.getpid(), signal.SIGSTOP)
                 os.execv(program, [program])
@@ -116,13 +111,15 @@ def _trace_a_child() -> str:
         if os.WIFEXITED(status):
             code = os.WEXITSTATUS(status)
             return f"PTRACE_TRACEME failed: {os.strerror(code - 100)}" if code >= 100 else "the child did not stop"
-        if _ptrace(lib, _PTRACE_SETOPTIONS, pid, _PTRACE_OPTIONS) != 0:
-            return f"PTRACE_SETOPTIONS failed: {os.strerror(ctypes.get_errno())}"
-        _ptrace(lib, _PTRACE_CONT, pid, 0)
+        try:
+            ptrace.set_options(pid)
+        except OSError as err:
+            return f"PTRACE_SETOPTIONS failed: {err.strerror}"
+        ptrace.cont(pid)
         _, status = os.waitpid(pid, 0)
-        if not (os.WIFSTOPPED(status) and status >> 8 == signal.SIGTRAP | _PTRACE_EVENT_EXEC << 8):
+        if not (os.WIFSTOPPED(status) and status >> 8 == signal.SIGTRAP | ptrace.EVENT_EXEC << 8):
             return "no exec stop was reported"
-        _ptrace(lib, _PTRACE_CONT, pid, 0)
+        ptrace.cont(pid)
         _, status = os.waitpid(pid, 0)
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
             return "the traced child did not finish normally"
