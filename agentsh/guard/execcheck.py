@@ -244,15 +244,10 @@ def _key(path: str) -> tuple[int, int] | None:
 
 
 def _same_file(program: str, exe: str, path: tuple[str, ...]) -> bool:
-    try:
-        if "/" in program:
-            a = os.stat(program)
-        else:
-            hit = lookup(program, path)
-            if hit is None:
-                return False
-            a = hit[1]
-        b = os.stat(exe)
-    except OSError:
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    """Is `program` (a path, or a name looked up on `path`) the file `exe`?"""
+    if "/" in program:
+        wanted = _key(program)
+    else:
+        hit = lookup(program, path)
+        wanted = (hit[1].st_dev, hit[1].st_ino) if hit is not None else None
+    return wanted is not None and wanted == _key(exe)

@@ -118,35 +118,34 @@ _ARCHES = {
 }
 
 
+Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
+
+
+def _arch_block(clone: int, clone3: int, ptrace_nr: int, vm_write: int, marker: int) -> list[Insn]:
+    """The checks for one architecture's system call numbers; every path ends in a return."""
+    block: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, 0)]  # seccomp_data.nr
+    if marker:
+        block += [(_BPF_JGE_K, 0, 1, marker), (_BPF_RET_K, 0, 0, _RET_ERRNO | ENOSYS)]
+    for nr, errno_value in ((clone3, ENOSYS), (ptrace_nr, EPERM), (vm_write, EPERM)):
+        block += [(_BPF_JEQ_K, 0, 1, nr), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno_value)]
+    return block + [
+        (_BPF_JEQ_K, 0, 3, clone),
+        (_BPF_LD_W_ABS, 0, 0, 16),  # low half of args[0], the flags (little-endian)
+        (_BPF_JSET_K, 0, 1, CLONE_UNTRACED),
+        (_BPF_RET_K, 0, 0, _RET_ERRNO | EPERM),
+        (_BPF_RET_K, 0, 0, _RET_ALLOW),
+    ]
+
+
 def _filter_program() -> bytes:
     arches = _ARCHES.get(os.uname().machine)
     if arches is None:
         raise OSError(f"no seccomp filter for this architecture ({os.uname().machine})")
-    prog: list[tuple[int, int, int, int]] = []
-
-    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> None:
-        prog.append((code, jt, jf, k))
-
-    op(_BPF_LD_W_ABS, 4)  # seccomp_data.arch
-    for arch, clone, clone3, ptrace_nr, vm_write, marker in arches:
-        block: list[tuple[int, int, int, int]] = []
-        saved, prog[:] = prog[:], []
-        op(_BPF_LD_W_ABS, 0)  # seccomp_data.nr
-        if marker:
-            op(_BPF_JGE_K, marker, 0, 1)
-            op(_BPF_RET_K, _RET_ERRNO | ENOSYS)
-        for nr, errno_value in ((clone3, ENOSYS), (ptrace_nr, EPERM), (vm_write, EPERM)):
-            op(_BPF_JEQ_K, nr, 0, 1)
-            op(_BPF_RET_K, _RET_ERRNO | errno_value)
-        op(_BPF_JEQ_K, clone, 0, 3)
-        op(_BPF_LD_W_ABS, 16)  # low half of args[0], the flags (little-endian)
-        op(_BPF_JSET_K, CLONE_UNTRACED, 0, 1)
-        op(_BPF_RET_K, _RET_ERRNO | EPERM)
-        op(_BPF_RET_K, _RET_ALLOW)
-        block, prog[:] = prog[:], saved
-        op(_BPF_JEQ_K, arch, 0, len(block))  # not this arch: skip its block
-        prog.extend(block)
-    op(_BPF_RET_K, _RET_ALLOW)
+    prog: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, 4)]  # seccomp_data.arch
+    for arch, *numbers in arches:
+        block = _arch_block(*numbers)
+        prog += [(_BPF_JEQ_K, 0, len(block), arch), *block]  # not this arch: skip its block
+    prog.append((_BPF_RET_K, 0, 0, _RET_ALLOW))
     return b"".join(struct.pack("HBBI", *insn) for insn in prog)
 
 

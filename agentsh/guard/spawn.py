@@ -72,21 +72,20 @@ class Spawned:
                 self._guard_reaped = True
         return self.status
 
-    def _read_reports(self, block: bool) -> None:
+    def _read_reports(self, block: bool) -> bool:
+        """Read what the guard sent; False when nothing was there (or it has gone)."""
         os.set_blocking(self.report_fd, block)
         try:
             data = os.read(self.report_fd, 65536)
-        except BlockingIOError:
-            return
-        except InterruptedError:
-            return
-        if not data:  # the guard is gone without telling: its own status stands for the line's
+        except (BlockingIOError, InterruptedError):
+            return False
+        if not data:  # the guard is gone: if it did not tell, its own status stands for the line's
             os.close(self.report_fd)
             self.report_fd = -1
             if self.status is None:
                 self.status = _waitpid(self.pid)
                 self._guard_reaped = True
-            return
+            return False
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
@@ -98,22 +97,13 @@ class Spawned:
                 self.status = int(report["status"])
             else:
                 self.reports.append(report)
+        return True
 
     def drain_reports(self) -> list[dict[str, Any]]:
         """Reports that arrived until now (a guard that goes on with background work may send more)."""
-        if self.report_fd >= 0 and self.status is not None:
-            os.set_blocking(self.report_fd, False)
-            try:
-                while data := os.read(self.report_fd, 65536):
-                    self._buffer += data
-            except (BlockingIOError, InterruptedError):
+        if self.status is not None:
+            while self.report_fd >= 0 and self._read_reports(block=False):
                 pass
-            *lines, self._buffer = self._buffer.split(b"\n")
-            for line in lines:
-                try:
-                    self.reports.append(json.loads(line))
-                except ValueError:
-                    pass
         out, self.reports = self.reports, []
         return out
 
