@@ -7,11 +7,13 @@ import os
 import pty
 import subprocess
 import threading
+import time
+from pathlib import Path
 
 from agentsh.stream import PtyRelay
 
 
-def test_relay_carries_every_byte_and_restores_blocking() -> None:
+def test_relay_carries_every_byte_and_restores_blocking(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     out_r, out_w = os.pipe()
     received: list[bytes] = []
@@ -23,9 +25,19 @@ def test_relay_carries_every_byte_and_restores_blocking() -> None:
     reader = threading.Thread(target=read_all)
     reader.start()
     # 300 KB of numbered lines with a 3-byte character: several 64 KiB bursts, 4 KiB reads.
-    script = 'for i in $(seq 1 5000); do printf "line %05d \\342\\234\\223 %s\\n" "$i" "$(printf x%.0s $(seq 1 40))"; done'
-    child = subprocess.Popen(["bash", "-c", script], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    # The first 50 lines are written before the relay starts (the child says so with a marker
+    # file), so the relay's first read finds many lines waiting whatever the machine's speed.
+    line = 'printf "line %05d \\342\\234\\223 %s\\n" "$i" "$(printf x%.0s $(seq 1 40))"'
+    marker = tmp_path / "first-lines-written"
+    script = (f'for i in $(seq 1 50); do {line}; done; : > "$1"; '
+              f'for i in $(seq 51 5000); do {line}; done')
+    child = subprocess.Popen(["bash", "-c", script, "bash", str(marker)], stdin=slave, stdout=slave,
+                             stderr=slave, start_new_session=True)
     os.close(slave)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
     sunk: list[bytes] = []
     relay = PtyRelay(master, sunk.append, stdin_fd=-1, stdout_fd=out_w)
     relay.run(lambda: child.poll() is not None)
@@ -40,4 +52,4 @@ def test_relay_carries_every_byte_and_restores_blocking() -> None:
     assert len(b"".join(received)) == len(expected), (len(b"".join(received)), len(b"".join(sunk)), len(expected))
     assert b"".join(received) == expected  # the PTY turned \n into \r\n; nothing lost or reordered
     assert b"".join(sunk) == expected
-    assert len(sunk) < 5000  # bursts, not one chunk per line
+    assert len(sunk) < 5000  # the 50 waiting lines came as one burst, not one chunk per line
