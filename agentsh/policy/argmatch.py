@@ -18,7 +18,9 @@ _GLOB = frozenset("*?[")
 
 
 _LITERAL, _GLOBBED, _REST = 0, 1, 2
-Compiled = tuple[tuple[tuple[int, str], ...], tuple[str, ...]]
+# (each element's kind, the literal elements it starts with, how many arguments it needs at
+# least, whether it takes exactly that many (no `...`))
+Compiled = tuple[tuple[tuple[int, str], ...], tuple[str, ...], int, bool]
 _COMPILED: dict[ArgPattern, Compiled] = {}
 
 
@@ -33,7 +35,8 @@ def _compile(pattern: ArgPattern) -> Compiled:
             if kind != _LITERAL:
                 break
             prefix.append(element)
-        compiled = _COMPILED[pattern] = (kinds, tuple(prefix))
+        rest = sum(1 for kind, _ in kinds if kind == _REST)
+        compiled = _COMPILED[pattern] = (kinds, tuple(prefix), len(kinds) - rest, rest == 0)
     return compiled
 
 
@@ -49,18 +52,26 @@ def compiled(pattern: ArgPattern) -> Compiled:
 
 def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Word, ...]) -> tuple[str, ...] | None:
     """`match` for a pattern compiled once: `compiled(pattern)` and `pattern.elements`."""
-    kinds, prefix = compiled
-    # Most patterns start with literal words (a subcommand, a flag): a cheap first test.
-    if len(args) < len(prefix):
+    kinds, prefix, least, exact = compiled
+    # Every element but `...` takes exactly one argument: a pattern that needs more arguments
+    # than there are (or, without `...`, another number) cannot match.
+    if len(args) < least or (exact and len(args) != least):
         return None
+    # Most patterns start with literal words (a subcommand, a flag): a cheap first test.
     for i, literal in enumerate(prefix):
         if args[i].value != literal:
             return None
     count = len(kinds)
     if count == len(prefix):  # all literal: already compared
         return elements if len(args) == count else None
-    if count == len(prefix) + 1 and kinds[-1][0] == _REST:  # literals then `...`: the commonest shape
-        return elements[:-1] + (ANY_REST,) * (len(args) - len(prefix))
+    if exact or (least == count - 1 and kinds[-1][0] == _REST):
+        # No `...`, or one at the end (the commonest shapes): every other element takes the
+        # argument in its own position, so there is nothing to search.
+        for i in range(len(prefix), least):
+            kind, element = kinds[i]
+            if not _matches(kind, element, args[i]):
+                return None
+        return elements if exact else elements[:-1] + (ANY_REST,) * (len(args) - least)
     memo: dict[tuple[int, int], tuple[str, ...] | None] = {}
 
     def walk(p: int, a: int) -> tuple[str, ...] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from types import ModuleType
 
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
@@ -83,8 +84,10 @@ class Policy:
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
                                         rule="write-roots" if redirect.writes else "read-roots"))
-        every = list(flatten(verdicts))
-        decision = strictest([v.decision for v in every])
+        # Most lines have no wrapper (env, xargs ...): no nested verdicts to walk.
+        every = list(flatten(verdicts)) if any(v.wrapped for v in verdicts) else verdicts
+        decisions = {v.decision for v in every}
+        decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
         pins = sorted({(v.name, v.path) for v in every
                        if v.path and v.decision in ("allow", "ask") and "/" not in v.name})
         return Decision(line=parsed.source, decision=decision, verdicts=tuple(verdicts),
@@ -127,13 +130,16 @@ class Policy:
                            **base)
         name = name_word.value
         try:
-            # A relative path such as `./git` must name the pinned file from every
-            # directory the line may have cd'd to by then.
-            programs = {resolve_command(name, self.profile.path, cwd) for cwd in
-                        (cwds if "/" in name and not name.startswith("/") else cwds[:1])}
-            if len(programs) != 1:
-                raise ResolveError(f"'{name}' names different files depending on the directory")
-            program = programs.pop()
+            if "/" not in name:
+                program = resolve_command(name, self.profile.path, cwds[0])  # no directory involved
+            else:
+                # A relative path such as `./git` must name the pinned file from every
+                # directory the line may have cd'd to by then.
+                programs = {resolve_command(name, self.profile.path, cwd) for cwd in
+                            (cwds if not name.startswith("/") else cwds[:1])}
+                if len(programs) != 1:
+                    raise ResolveError(f"'{name}' names different files depending on the directory")
+                program = programs.pop()
         except ResolveError as err:
             return Verdict(decision="deny", reason=str(err), name=name, **base)
         found = dict(base, program=program.identity, path=program.path, name=name)
@@ -202,7 +208,8 @@ class Policy:
             shown = program.basename if program.is_builtin else program.identity
             return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
                            rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
-        strictest_rule, strictest_elements = max(matched, key=lambda m: STRICTNESS[m[0].decision])
+        strictest_rule, strictest_elements = matched[0] if len(matched) == 1 else \
+            max(matched, key=lambda m: STRICTNESS[m[0].decision])
         if strictest_rule.decision == "ask":
             # A person approves what the line shows; an option that makes the program run
             # something else, or a refused variable, is refused before anyone is asked.
@@ -251,7 +258,7 @@ class Policy:
 
     def _rule_problem(self, program: Program, name: str, args: tuple[Word, ...],
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
-        names = (os.path.basename(name), program.basename)
+        names = (name if "/" not in name else os.path.basename(name), program.basename)
         for assignment in assignments:
             if assignment.name == "IFS" and program.identity == "builtin:read":
                 continue  # `IFS= read -r line`: only read's own word splitting changes
@@ -262,17 +269,17 @@ class Policy:
             # The hazard tables name no bash builtin (tests/test_policy.py checks it), so a line
             # of builtins (`true`, `cd`, `echo`) never imports them: ~2.5 ms of start-up.
             return ""
-        from .hazards import dynamic_ok, find_hazards, spec_for
-
-        if not spec_for(*names):
+        hazards = _hazards()
+        specs = hazards.spec_for(*names)
+        if not specs:
             return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
-        for hazard in find_hazards(names, args):
+        for hazard in hazards.find_hazards(names, args, specs):
             if hazard.index < 0:
                 return hazard.reason
             if not names_explicitly(elements[hazard.index], hazard.option):
                 return f"{args[hazard.index].shown()}: {hazard.reason}"
         for i, (word, element) in enumerate(zip(args, elements, strict=True)):
-            if word.value is None and element == "..." and not dynamic_ok(names, args, i) \
+            if word.value is None and element == "..." and not hazards.dynamic_ok(names, args, i) \
                     and not self._in_find_exec(program, args, i):
                 return (f"{word.text} is only known at run time and {program.basename} can run "
                         "other programs (put it after --, or write it literally)")
@@ -317,6 +324,20 @@ class Policy:
                     failures.append(f"{self.profile.source}:{lineno}: tests.{expected}: {line!r} was "
                                     f"{decision.decision}, not {expected}: {why}")
         return failures
+
+
+def _hazards() -> ModuleType:
+    """agentsh.policy.hazards, imported on first use (a statement-level import in a hot
+    function costs a microsecond at every call)."""
+    global _HAZARDS
+    if _HAZARDS is None:
+        from . import hazards
+
+        _HAZARDS = hazards
+    return _HAZARDS
+
+
+_HAZARDS: ModuleType | None = None
 
 
 def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:

@@ -332,10 +332,13 @@ def is_exec_capable(*names: str) -> bool:
     return bool(spec_for(*names))
 
 
-def find_hazards(names: tuple[str, ...], args: tuple[Word, ...]) -> list[Hazard]:
-    """Hazards in one invocation; ``names`` are the typed and the resolved basenames."""
+def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spec] | None = None) -> list[Hazard]:
+    """Hazards in one invocation; ``names`` are the typed and the resolved basenames.
+
+    ``specs``, if given, is ``spec_for(*names)`` (callers that have it already).
+    """
     hazards: list[Hazard] = []
-    for spec in spec_for(*names):
+    for spec in spec_for(*names) if specs is None else specs:
         options, operands, terminated = _split(spec, args)
         for i in options:
             hazards.extend(_option_hazards(spec, i, args[i].value or ""))

@@ -128,9 +128,18 @@ class PathChecker:
         return self.read_problem(path)
 
     def check_read_word(self, word: Word, cwds: Iterable[str]) -> str:
-        if word.value is None:
+        value = word.value
+        if value is None:
             return self._dynamic(word, "read")
-        for candidate in _candidates(word.value):
+        # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
+        # and a plain operand (the word itself is the only candidate).
+        if value[:1] == "-" and "=" not in value and "/" not in value:
+            return ""
+        if value and value[0] != "-" and value[0] != "@" and "=@" not in value:
+            candidates = [value]
+        else:
+            candidates = _candidates(value)
+        for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
                     problem = self.read_problem(resolve(candidate, cwd))
@@ -188,10 +197,13 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
 def _pathlike(value: str, cwd: str) -> bool:
     if "/" in value or value.startswith(".") or value == "~":
         return True
+    # os.path.lexists(os.path.join(cwd, value)) for a value without a slash, without their
+    # Python-level layers: this runs for most arguments of most commands.
     try:
-        return os.path.lexists(os.path.join(cwd, value))
+        os.lstat(cwd + value if not cwd or cwd.endswith("/") else cwd + "/" + value)
     except (OSError, ValueError):
-        return True
+        return False
+    return True
 
 
 def _glob_dir(text: str) -> str:
@@ -204,6 +216,8 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     """The arguments `program` will write to, as far as the line shows."""
     mode = WRITERS.get(program)
     options = OUTPUT_OPTIONS.get(program, ())
+    if mode is None and not options:
+        return []  # most programs (git aside): nothing below could add a target
     targets: list[Word] = []
     operands: list[Word] = []
     in_place = False

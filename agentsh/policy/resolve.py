@@ -111,13 +111,21 @@ def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
 
 
 _REAL: dict[tuple[str, int, int], str] = {}
+_PROGRAMS: dict[tuple[str, str, int, int], Program] = {}
 
 
 def _program(name: str, path: str, info: os.stat_result) -> Program:
     # realpath costs an lstat per path component on every command; the file's identity
-    # (device, inode) decides, so its real name is remembered per identity.
+    # (device, inode) decides, so its real name is remembered per identity.  The Program
+    # is a function of (name, path, identity, real name) alone, so it is remembered with it.
+    found = _PROGRAMS.get((name, path, info.st_dev, info.st_ino))
+    if found is not None:
+        return found
     memo = (path, info.st_dev, info.st_ino)
     real = _REAL.get(memo)
     if real is None:
         real = _REAL[memo] = os.path.realpath(path)
-    return Program(name=name, identity=real, path=path, key=(info.st_dev, info.st_ino), basename=_basename(real))
+    program = Program(name=name, identity=real, path=path, key=(info.st_dev, info.st_ino), basename=_basename(real))
+    if len(_PROGRAMS) < 4096:
+        _PROGRAMS[(name, path, info.st_dev, info.st_ino)] = program
+    return program
