@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
+from .plain import parse_plain
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -65,14 +66,19 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     problem = screen_line(source)
     if problem is not None:
         return ParsedLine(source=source, problems=(problem,))
-    from .plain import parse_plain
-
     plain = parse_plain(source)  # the same result for the plainest lines, without the tree walk
     if plain is not None:
         return plain
+    return _walk()(source, home)
+
+
+@lru_cache(maxsize=1)
+def _walk() -> Any:
+    """walker.parse_line, imported on first use: it needs tree-sitter, which plain lines
+    never load (an import statement in parse_line would cost a microsecond at every call)."""
     from .walker import parse_line as walk
 
-    return walk(source, home)
+    return walk
 
 
 def screen_line(source: str) -> Problem | None:

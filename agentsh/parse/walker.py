@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import _ts_parser  # walker is imported lazily, after the package itself
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .words import WordError, ansi_c, double_quoted, unquoted
 
@@ -50,8 +51,6 @@ _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 def parse_line(source: str, home: str | None = None) -> ParsedLine:
-    from . import _ts_parser
-
     tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
     walker = _Walker(source, home)
     walker.walk(tree.root_node, 0)
@@ -299,8 +298,6 @@ class _Walker:
             return
         body = self.raw[node.start_byte:node.end_byte].decode("utf-8", "surrogateescape")
         quoted = _as_double_quoted(body)
-        from . import _ts_parser
-
         source = ': "' + quoted + '"'
         tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
         inner = _Walker(source, self.home)
