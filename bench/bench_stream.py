@@ -96,7 +96,9 @@ def run_script(command: str, typescript: str) -> dict[str, float]:
 
 
 def run_agentsh(command: str, agentsh: list[str], profile: Path, env: dict[str, str]) -> dict[str, float]:
-    child = PtyProcess.spawn([*agentsh, "-i", "-p", str(profile)], dimensions=(50, 200), env=env)
+    # Started in HOME (the temp dir), not here: `python -m agentsh` puts its working directory
+    # first on sys.path, so run from a checkout it would import that tree, whatever --tree says.
+    child = PtyProcess.spawn([*agentsh, "-i", "-p", str(profile)], dimensions=(50, 200), env=env, cwd=env["HOME"])
     drain_until(child, PROMPT)
     before = proc_cpu(child.pid)
     marks: list[float] = []
@@ -160,7 +162,7 @@ def main() -> None:
             entries = []
             for i in range(args.secrets):
                 subprocess.run([*agentsh, "secret", "set", "bench", f"s{i}"], input=f"secret-value-{i:04d}-xyz",
-                               text=True, env=env, check=True, capture_output=True)
+                               text=True, env=env, check=True, capture_output=True, cwd=tmp)
                 entries.append(f"S{i}: {{keyring: bench, user: s{i}}}")
             masked = Path(tmp) / "bench-secrets.yaml"
             masked.write_text(PROFILE.format(name="bench-secrets", record=record,
