@@ -14,6 +14,7 @@ another account) is what closes that.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -178,11 +179,19 @@ def _agentsh_ancestor() -> bool:
                 stat = handle.read()
         except OSError:
             return False
-        if any(os.path.basename(a) in (b"agentsh", b"-agentsh") for a in argv[:1]) or \
-                (len(argv) > 2 and argv[1:3] == [b"-m", b"agentsh"]):
+        if _is_agentsh(argv):
             return True
         pid = int(stat[stat.rindex(b")") + 2:].split()[1])
     return False
+
+
+def _is_agentsh(argv: list[bytes]) -> bool:
+    """agentsh's console script, a login shell "-agentsh", `python -m agentsh`, or a warm
+    server or worker (`python -P -m agentsh.warm.server`)."""
+    if argv and os.path.basename(argv[0]) in (b"agentsh", b"-agentsh"):
+        return True
+    return any(flag == b"-m" and (name == b"agentsh" or name.startswith(b"agentsh."))
+               for flag, name in itertools.pairwise(argv[1:5]))
 
 
 def _alive(pid: int) -> bool:

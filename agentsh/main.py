@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from .errors import EXIT_DENIED, AgentshError, UsageError
 
 SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version", "help", "approvals",
                          "approve", "deny", "sessions", "replay", "audit", "secret", "env", "kill",
                          "hook", "mcp", "shim", "launch", "doctor"})
+# typing costs ~10 ms to import, paid by every `agentsh -c`: its TYPE_CHECKING is not worth it.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .session import Session
 
@@ -34,6 +35,7 @@ class ShellArgs:
         self.options = ""  # bash options given as flags (-e, -u, -x), set before the line runs
         self.argv0 = "agentsh"  # $0 of a script read with -s
         self.noexec = False  # -n: only check the syntax (SWE-ReX runs `bash -n` before each command)
+        self.warm_caller: int | None = None  # the agent's `agentsh -c` process, when a warm worker runs its line
 
 
 def parse_shell_args(argv: list[str]) -> ShellArgs:
@@ -92,7 +94,7 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
     return out
 
 
-def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
+def main(argv: list[str] | None = None, argv0: str | None = None, warm_caller: int | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     argv0 = sys.argv[0] if argv0 is None else argv0
     if argv[:1] == ["hook"]:  # runs on every agent tool call: answer without loading click
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
         # sshd and login(1) start a login shell as "-agentsh".
         args.login = args.login or os.path.basename(argv0).startswith("-")
         args.argv0 = argv0
+        args.warm_caller = warm_caller
         return run_shell(args)
     except AgentshError as err:
         sys.stderr.write(f"agentsh: {err}\n")
@@ -128,6 +131,8 @@ def run_shell(args: ShellArgs) -> int:
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
         session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")
+        if args.warm_caller is not None:  # audited: which process asked, since this one was forked for it
+            session.line_context["warm_caller"] = args.warm_caller
         line, positional = args.command, args.args
         if line.startswith(WRAPPER_STARTS) or os.environ.get("CLAUDE_CODE_SHELL_PREFIX"):
             from functools import partial
@@ -176,4 +181,22 @@ def _run_line(session: Session, line: str, positional: tuple[str, ...], args: Sh
 
 
 def entry() -> None:
+    argv = sys.argv[1:]
+    if _warm_eligible(argv):
+        from .warm.client import run_warm
+
+        status = run_warm(argv, sys.argv[0])
+        if status is not None:
+            sys.exit(status)
     sys.exit(main())
+
+
+def _warm_eligible(argv: list[str]) -> bool:
+    """A plain `-c LINE` (the agent's every command) may go to the warm server."""
+    if not argv or argv[0] in SUBCOMMANDS or argv[0] == "hook":
+        return False
+    try:
+        args = parse_shell_args(argv)
+    except AgentshError:
+        return False  # this process says what is wrong
+    return args.command is not None and not args.interactive and not args.noexec

@@ -7,11 +7,13 @@ machine hits all variants alike), after a few warm-up rounds that also fill
 agentsh's per-user profile cache; wall time of spawn to exit, with stdin and
 stdout not a terminal (as an agent calls a shell):
 
-    bash -c true                    agentsh -c true      (profile cache warm: the steady state)
+    bash -c true                    agentsh -c true      (profile cache and warm server up: the steady state)
+    agentsh -c true, AGENTSH_WARM=0      (the line run in the calling process, no warm server)
     bash -c 'git status'            agentsh -c 'git status'   (in a temp git repo)
     agentsh -c true, AGENTSH_NO_CACHE=1  (YAML, validation and self-tests on every call)
     agentsh -c true, GITHUB_TOKEN set    (a credential-like variable: dropped and blanked in /proc)
-    agentsh -c true, interpreter -S      (the same console script, without site.py and .pth files)
+    agentsh -c true, interpreter -S      (the same console script, without site.py and .pth files),
+                                         also with AGENTSH_WARM=0
     python3 -c pass                 python3 -S -c pass   (same interpreter as agentsh's)
 
 The interpreter of this sandbox runs a sandbox-injected
@@ -22,7 +24,8 @@ the .pth files cost here, so the added time can be stated raw and adjusted.
 
 Every variant gets the same small fixed environment (PATH, HOME, USER, TERM, LANG, XDG
 dirs): HOME and the XDG dirs point into a temp dir, so the benchmark neither reads nor
-writes the user's agentsh cache, and nothing touches the network.
+writes the user's agentsh cache, uses its own warm server (stopped at the end), and
+nothing touches the network.
 
     pip install /work/main -q && python3 bench/bench_startup.py [--runs 40] [--json FILE]
 """
@@ -42,6 +45,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from agentsh.warm.wire import stop_servers
 
 TARGET_MS = 30.0
 SANDBOX_PTH = "_sandboxing_egress_ca.pth"
@@ -106,7 +111,9 @@ def build_variants(root: Path) -> tuple[list[Variant], dict[str, str]]:
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "USER": "bench", "LOGNAME": "bench",
            "TERM": "dumb", "LANG": "C.UTF-8"}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(root / "cache"), XDG_CONFIG_HOME=str(root / "config"),
-               XDG_STATE_HOME=str(root / "state"), XDG_DATA_HOME=str(root / "data"), LC_ALL="C")
+               XDG_STATE_HOME=str(root / "state"), XDG_DATA_HOME=str(root / "data"), LC_ALL="C",
+               XDG_RUNTIME_DIR=str(root / "run"))
+    (root / "run").mkdir(mode=0o700)
     repo = root / "repo"
     make_repo(repo, env)
     bash = shutil.which("bash") or "/bin/bash"
@@ -114,6 +121,8 @@ def build_variants(root: Path) -> tuple[list[Variant], dict[str, str]]:
     site = sysconfig.get_paths()["purelib"]
     no_cache = dict(env, AGENTSH_NO_CACHE="1")
     with_token = dict(env, GITHUB_TOKEN="ghp_" + "0" * 36)
+    cold = dict(env, AGENTSH_WARM="0")
+    no_site = [sys.executable, "-S", "-c", NO_SITE_SCRIPT.format(site=site), "-c", "true"]
     here = str(root)
     variants = [
         Variant("bash_true", "bash -c true", [bash, "-c", "true"], here, env),
@@ -124,8 +133,10 @@ def build_variants(root: Path) -> tuple[list[Variant], dict[str, str]]:
                 no_cache),
         Variant("agentsh_true_token", "agentsh -c true, GITHUB_TOKEN set (dropped)", [*agentsh, "-c", "true"], here,
                 with_token),
-        Variant("agentsh_true_nosite", "agentsh -c true, interpreter -S (no site, no .pth)",
-                [sys.executable, "-S", "-c", NO_SITE_SCRIPT.format(site=site), "-c", "true"], here, env),
+        Variant("agentsh_true_cold", "agentsh -c true, AGENTSH_WARM=0 (in the calling process)",
+                [*agentsh, "-c", "true"], here, cold),
+        Variant("agentsh_true_nosite", "agentsh -c true, interpreter -S (no site, no .pth)", no_site, here, env),
+        Variant("agentsh_true_nosite_cold", "agentsh -c true, interpreter -S, AGENTSH_WARM=0", no_site, here, cold),
         Variant("python_pass", "python3 -c pass", [sys.executable, "-c", "pass"], here, env),
         Variant("python_S_pass", "python3 -S -c pass", [sys.executable, "-S", "-c", "pass"], here, env),
     ]
@@ -179,6 +190,8 @@ def summarise(samples: dict[str, list[float]], variants: list[Variant]) -> dict[
         "added_true_minus_site_ms": round(med["agentsh_true"] - med["bash_true"] - site_cost, 2),
         # Upper-ish bound measured directly: no .pth, but also no site.py at all (~1 ms on a real host).
         "added_true_nosite_ms": round(med["agentsh_true_nosite"] - med["bash_true"], 2),
+        "added_true_cold_ms": round(med["agentsh_true_cold"] - med["bash_true"], 2),
+        "added_true_nosite_cold_ms": round(med["agentsh_true_nosite_cold"] - med["bash_true"], 2),
     }
 
 
@@ -187,7 +200,8 @@ def markdown(results: dict[str, Any]) -> str:
     med, p10, p90, labels = s["medians_ms"], s["p10_ms"], s["p90_ms"], s["labels"]
     base = {"agentsh_true": "bash_true", "agentsh_git": "bash_git", "agentsh_true_nocache": "bash_true",
             "agentsh_true_token": "bash_true",
-            "agentsh_true_nosite": "bash_true", "python_pass": "bash_true", "python_S_pass": "bash_true"}
+            "agentsh_true_nosite": "bash_true", "agentsh_true_cold": "bash_true",
+            "agentsh_true_nosite_cold": "bash_true", "python_pass": "bash_true", "python_S_pass": "bash_true"}
     out = [f"Start-up, {results['runs']} interleaved runs each after {results['warmup']} warm-up rounds "
            f"(Python {results['python_version']}, {results['machine']}); wall time, ms:", "",
            "| command | median | p10 | p90 | added vs bash, median |", "|---|---:|---:|---:|---:|"]
@@ -199,14 +213,16 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- `agentsh -c true` adds **{s['added_true_ms']:.1f} ms** to `bash -c true` (raw, this machine): "
         f"{verdict} the {TARGET_MS:.0f} ms target; `git status` adds {s['added_git_status_ms']:.1f} ms; "
-        f"without the profile cache, {s['added_true_nocache_ms']:.1f} ms.",
+        f"without the profile cache, {s['added_true_nocache_ms']:.1f} ms. Without the warm server "
+        f"(`AGENTSH_WARM=0`, the line run in the calling process) it adds {s['added_true_cold_ms']:.1f} ms.",
         (f"- This interpreter's start-up includes the sandbox-injected `{SANDBOX_PTH}` "
         f"(imports certifi: {results['certifi_importtime_ms']:.1f} ms by `-X importtime`); a real host does not "
         f"run it. site.py plus all .pth files cost {s['site_and_pth_ms']:.1f} ms here "
         "(`python3 -c pass` minus `python3 -S -c pass`)." if results["sandbox_pth_present"] else
          f"- No `{SANDBOX_PTH}` here; site.py plus .pth files cost {s['site_and_pth_ms']:.1f} ms."),
         f"- Adjusted: measured with `-S` (same console script, no .pth files, no site.py) agentsh adds "
-        f"**{s['added_true_nosite_ms']:.1f} ms**; on a real host add site.py's own 1-2 ms. Subtracting the whole "
+        f"**{s['added_true_nosite_ms']:.1f} ms** ({s['added_true_nosite_cold_ms']:.1f} ms without the warm "
+        "server); on a real host add site.py's own 1-2 ms. Subtracting the whole "
         f"site.py + .pth cost from the raw figure instead gives {s['added_true_minus_site_ms']:.1f} ms, which is "
         "too low: the .pth pre-imports modules agentsh imports anyway (re, typing, pathlib, tempfile ...).",
     ]
@@ -222,7 +238,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="agentsh-startup-") as tmp:
         variants, info = build_variants(Path(tmp))
-        samples = measure(variants, args.runs, args.warmup)
+        try:
+            samples = measure(variants, args.runs, args.warmup)
+            info["warm_server_ran"] = str(bool(list((Path(tmp) / "run" / "agentsh").glob("*.sock"))))
+        finally:
+            stop_servers(str(Path(tmp) / "run" / "agentsh"))
     results: dict[str, Any] = {
         **info, "python_version": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "runs": args.runs, "warmup": args.warmup,

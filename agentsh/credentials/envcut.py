@@ -45,11 +45,11 @@ def cut(environ: MutableMapping[str, str], passed: Iterable[str]) -> list[str]:
     for name in dropped:
         del environ[name]
     if dropped:
-        _blank_initial_environment(set(dropped))
+        blank_initial_environment(set(dropped))
     return dropped
 
 
-def _blank_initial_environment(names: set[str]) -> None:
+def blank_initial_environment(names: set[str]) -> None:
     """Overwrite the dropped values in the process's initial environment block."""
     try:
         with open("/proc/self/stat", "rb") as handle:

@@ -1,0 +1,178 @@
+"""The agent's side of the warm server: hand `agentsh -c LINE` to it, or say why not.
+
+This runs before anything else in every `agentsh -c`, so it imports only built-in
+modules. It gives up (returns None, and the line runs in this process as it always did)
+whenever the server cannot take the line *before* the line could have started: no
+server, another key, a caller inside an agentsh line, a terminal on stdin/stdout/stderr.
+Once it has told the worker to go, it never runs the line itself.
+"""
+
+from __future__ import annotations
+
+import _signal
+import _socket
+import os
+import sys
+
+from .wire import (
+    DISABLE_VARIABLE,
+    Request,
+    confinement_of,
+    digest,
+    encode_request,
+    read_line,
+    server_environ,
+    server_key,
+    socket_path,
+)
+
+REPLY_TIMEOUT = 5.0  # seconds for the server to fork a worker; past it, this process runs the line
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
+FAILED_BACKOFF = 60.0  # seconds not to restart a server that failed to start
+
+
+def run_warm(argv: list[str], argv0: str) -> int | None:
+    """Run `agentsh ARGV` (a -c line) in the warm server; its exit status, or None if
+    this process must run it itself."""
+    environ = dict(os.environ)
+    if environ.get(DISABLE_VARIABLE) == "0":
+        return None
+    try:
+        if any(os.isatty(fd) for fd in (0, 1, 2)):
+            return None  # a terminal stays the line's controlling terminal: run here
+        with open("/proc/self/status", "rb") as handle:
+            if confinement_of(handle.read()):
+                return None  # inside an agentsh line: its guard decides this agentsh as it is
+    except OSError:
+        return None
+    key = server_key(environ)
+    path = socket_path(environ, key)
+    if path is None:
+        return None
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        try:
+            sock.connect(path)
+        except OSError:
+            start_server(path, key, environ)
+            return None
+        return _hand_over(sock, Request(digest(key), 0, argv0, argv, environ))
+    finally:
+        sock.close()
+
+
+def _hand_over(sock: _socket.socket, request: Request) -> int | None:
+    try:
+        cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None  # no working directory: this process reports it as it always did
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)  # a closed standard descriptor cannot be handed over
+        request.umask = os.umask(0o022)
+        os.umask(request.umask)
+        _blank_credentials(request.environ)
+        data = encode_request(request)
+        fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2, cwd))
+        sock.settimeout(REPLY_TIMEOUT)
+        sent = sock.sendmsg([data[:65536]], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        sock.sendall(data[sent:])
+    except OSError:
+        return None
+    finally:
+        os.close(cwd)
+    try:
+        reply = read_line(sock)
+    except OSError:
+        return None  # no worker said it started, and none starts without our "go"
+    if not reply.startswith(b"pid "):
+        return None
+    worker = int(reply[4:])
+    forwarded = [0]
+
+    def forward(signum: int, _frame: object) -> None:
+        forwarded[0] = signum
+        try:
+            os.kill(worker, signum)
+        except ProcessLookupError:
+            pass
+
+    try:
+        sock.sendall(b"go\n")
+    except OSError:
+        return None  # the worker is gone before it was told to start: nothing ran
+    for signum in FORWARDED:
+        _signal.signal(signum, forward)
+    sock.settimeout(None)
+    try:
+        reply = read_line(sock)
+    except OSError:
+        reply = b""
+    if reply.startswith(b"status "):
+        return int(reply[7:])
+    if forwarded[0]:  # the worker died of the signal we passed on: so do we, as bash would
+        _signal.signal(forwarded[0], _signal.SIG_DFL)
+        os.kill(os.getpid(), forwarded[0])
+    os.write(2, b"agentsh: the warm server's worker ended without an exit status\n")
+    return 1
+
+
+def _blank_credentials(environ: dict[str, str]) -> None:
+    """This process stays alive while the line runs, and its initial environment is readable
+    as /proc/PID/environ: credential-like values go from it before the line is sent (the
+    request carries them; the worker drops them as agentsh always does)."""
+    from ..credentials.envcut import blank_initial_environment, looks_like_credential
+
+    names = {name for name in environ if looks_like_credential(name)}
+    if names:
+        blank_initial_environment(names)
+
+
+def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
+    """Start a server for this key in the background, unless one holds its lock or one
+    failed to start lately. It is not this process's job to wait for it."""
+    import fcntl
+
+    base = path[: -len(".sock")]
+    try:
+        if _now() - os.stat(base + ".failed").st_mtime < FAILED_BACKOFF:
+            return
+    except OSError:
+        pass
+    try:
+        lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError:
+        return  # a server is starting or running
+    finally:
+        os.close(lock)
+    env = server_environ(environ)
+    actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+    for name in os.listdir("/proc/self/fd"):  # descriptors the agent let us inherit are not the server's
+        fd = int(name)
+        if fd > 2 and _inheritable(fd):
+            actions.append((os.POSIX_SPAWN_CLOSE, fd))
+    # -P: the caller's directory (an agent's workspace) must not be on the server's sys.path
+    argv = [sys.executable, "-P", "-m", "agentsh.warm.server", path, digest(key)]
+    try:
+        os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    except OSError:
+        return
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

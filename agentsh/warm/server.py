@@ -1,0 +1,328 @@
+"""The warm server: one process per user and key that has imported agentsh's line path
+once, and forks a worker per `agentsh -c`.
+
+The worker takes on the caller's standard descriptors, working directory, umask,
+environment and argv, then runs the very same `main()` the caller would have run: the
+profile is loaded, the line checked, approved, run under its exec guard and audited
+exactly as in the caller's own process. Only the imports were done beforehand.
+
+What the server trusts: a peer of its own uid (SO_PEERCRED) that is not inside an agentsh
+line (not traced, no no_new_privs; checked through a pidfd of the peer, SO_PEERPIDFD, so
+a recycled PID cannot stand in), asking with the server's own key. It holds no state
+between lines: each worker is a fresh fork of the warmed-up process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import traceback
+
+from .wire import HEADER, MAX_REQUEST, Request, confinement_of, decode_request, digest, read_line, server_key
+
+IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
+REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
+SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)  # Linux >= 6.5
+F_SETSIG = getattr(fcntl, "F_SETSIG", 10)
+# agentsh's own line path; importing them here is the whole point of the server.
+WARM_MODULES = (
+    "agentsh.main", "agentsh.session", "agentsh.execute", "agentsh.sysconfig", "agentsh.run", "agentsh.stream",
+    "agentsh.guard.spawn", "agentsh.guard.trace", "agentsh.guard.execcheck", "agentsh.guard.landlock",
+    "agentsh.guard.ptrace", "agentsh.parse", "agentsh.parse.walker", "agentsh.parse.plain", "agentsh.policy",
+    "agentsh.policy.engine", "agentsh.policy.hazards", "agentsh.policy.scripts", "agentsh.profile.cache",
+    "agentsh.profile.load", "agentsh.audit.log", "agentsh.credentials.envcut", "agentsh.record.asciicast",
+    "agentsh.live", "agentsh.trail", "json", "shlex", "select", "termios", "resource", "ctypes",
+)
+
+
+class Stale(Exception):
+    """agentsh's code changed on disk since this server imported it."""
+
+
+def main(path: str, key_digest: str) -> None:
+    """Serve at `path` until idle; return at once if another server holds the lock."""
+    os.chdir("/")  # started in an agent's directory: do not hold it or resolve anything in it
+    base = path[: -len(".sock")]
+    lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another server for this key is starting or serving
+    os.ftruncate(lock, 0)
+    os.write(lock, b"%d\n" % os.getpid())  # who to signal to stop this server (docs/usage.md)
+    try:
+        if digest(server_key(dict(os.environ))) != key_digest:
+            raise RuntimeError("this interpreter computes another key than its client did")
+        _warm_up()
+        stamp = _module_stamp()  # before the socket exists: a change after it is seen
+        listener = _listen(path)
+    except Exception as err:
+        # Clients do not start another server for a while, and the reason is on disk.
+        with open(base + ".failed", "w") as handle:
+            handle.write(f"{type(err).__name__}: {err}\n")
+        return
+    try:
+        os.unlink(base + ".failed")
+    except FileNotFoundError:
+        pass
+    Server(listener, path, lock, key_digest, stamp).serve()
+
+
+def _warm_up() -> None:
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    from ..guard import ptrace
+    from ..parse import _ts_parser
+
+    _ts_parser()
+    ptrace.libc()
+
+
+def _listen(path: str) -> socket.socket:
+    try:
+        os.unlink(path)  # we hold the lock: a socket left here is a dead server's
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    return listener
+
+
+def _module_stamp() -> tuple[tuple[str, int], ...]:
+    """The modification times of agentsh's imported source files."""
+    stamp = []
+    for name, module in sorted(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if name.startswith("agentsh") and source:
+            try:
+                stamp.append((source, os.stat(source).st_mtime_ns))
+            except OSError:
+                stamp.append((source, -1))
+    return tuple(stamp)
+
+
+class Server:
+    def __init__(self, listener: socket.socket, path: str, lock: int, key_digest: str,
+                 stamp: tuple[tuple[str, int], ...]) -> None:
+        self.listener = listener
+        self.path = path
+        self.lock = lock
+        self.key_digest = key_digest
+        self.inode = os.stat(path).st_ino
+        self.stamp = stamp
+        self.surroundings = _surroundings("self")
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+        _reap_ended_workers()  # of the server this process was before a restart
+        signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket removed
+        try:
+            while select.select([self.listener], [], [], IDLE_SECONDS)[0] and self._still_ours():
+                conn, _ = self.listener.accept()
+                try:
+                    self._answer(conn)
+                except Stale:
+                    self._step_down()
+                    conn.sendall(b"no stale\n")  # this caller runs its line itself
+                    conn.close()
+                    _restart(self.path, self.key_digest)
+                except (OSError, ValueError):
+                    pass  # this client's problem; the next one is served
+                finally:
+                    conn.close()
+        finally:
+            self._step_down()
+
+    def _still_ours(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == self.inode  # removed or replaced: stop serving
+        except OSError:
+            return False
+
+    def _step_down(self) -> None:
+        """No new client can reach this server after this; workers already forked go on."""
+        if self.listener.fileno() < 0:
+            return
+        if self._still_ours():
+            os.unlink(self.path)
+        self.listener.close()
+        os.close(self.lock)
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(REQUEST_TIMEOUT)
+        fds: list[int] = []
+        try:
+            payload = _receive(conn, fds)
+            refusal, caller = self._refusal(conn, fds)
+            request = decode_request(payload)
+            if not refusal and request.key != self.key_digest:
+                refusal = "another key"
+            if refusal:
+                conn.sendall(b"no " + refusal.encode() + b"\n")
+                return
+            if _module_stamp() != self.stamp:
+                raise Stale
+            if os.fork() == 0:
+                self._work(conn, fds, request, caller)  # never returns
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _refusal(self, conn: socket.socket, fds: list[int]) -> tuple[str, int]:
+        """Why this peer is not served ("" if it is), and its PID."""
+        pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        if uid != os.getuid():
+            return "another user", pid
+        if len(fds) != 4:
+            return "descriptors missing", pid
+        try:
+            pidfd = conn.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
+        except OSError:
+            return "no pidfd of the caller (Linux < 6.5)", pid
+        try:
+            with open(f"/proc/{pid}/status", "rb") as handle:
+                status = handle.read()
+            surroundings = _surroundings(str(pid))
+            signal.pidfd_send_signal(pidfd, 0)  # what was read was this very caller's
+        except OSError:
+            return "the caller is gone", pid
+        finally:
+            os.close(pidfd)
+        if confinement_of(status):
+            return "confined caller", pid
+        if surroundings != self.surroundings:
+            return "other namespaces, cgroup or resource limits", pid
+        return "", pid
+
+    def _work(self, conn: socket.socket, fds: list[int], request: Request, caller: int) -> None:
+        status = 1
+        try:
+            for signum in (signal.SIGCHLD, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
+            self.listener.close()
+            os.close(self.lock)  # the lock is the server's life, not this line's
+            os.setsid()
+            for target, fd in zip((0, 1, 2), fds, strict=False):
+                os.dup2(fd, target)
+            os.fchdir(fds[3])
+            for fd in fds:
+                os.close(fd)
+            fds.clear()
+            os.umask(request.umask)
+            os.environ.clear()
+            os.environ.update(request.environ)
+            sys.argv = [request.argv0, *request.argv]
+            conn.sendall(b"pid %d\n" % os.getpid())
+            if read_line(conn) != b"go\n":
+                os._exit(0)  # the client ran the line itself, or died: nothing ran here
+            _hang_up_with(conn)
+            from ..main import main
+
+            status = main(request.argv, request.argv0, warm_caller=caller)
+        except SystemExit as stop:
+            status = stop.code if isinstance(stop.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            try:
+                conn.sendall(b"status %d\n" % status)
+            finally:
+                os._exit(0)
+
+
+def _surroundings(pid: str) -> tuple[object, ...]:
+    """What a worker inherits from this server rather than from its caller, and cannot take
+    on: namespaces (a caller without network must not get a line run with it), cgroup and
+    resource limits (`ulimit -f` must hold). A caller that differs runs its line itself."""
+    names = sorted(os.listdir(f"/proc/{pid}/ns"))
+    spaces = tuple((name, os.stat(f"/proc/{pid}/ns/{name}").st_ino) for name in names)
+    with open(f"/proc/{pid}/cgroup", "rb") as handle:
+        cgroup = handle.read()
+    with open(f"/proc/{pid}/limits", "rb") as handle:
+        limits = handle.read()
+    return spaces, cgroup, limits
+
+
+def _reap_ended_workers() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _restart(path: str, key_digest: str) -> None:
+    """Become a server of the code now on disk (the lock and socket are released; workers
+    already forked go on)."""
+    os.execv(sys.executable, [sys.executable, "-P", "-m", "agentsh.warm.server", path, key_digest])
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _hang_up_with(conn: socket.socket) -> None:
+    """The client sends nothing after "go": when its socket turns readable it has gone
+    (killed, say, by the agent's timeout). The kernel then sends this worker SIGHUP, and
+    the line ends as it would when agentsh's terminal hangs up."""
+    fd = conn.fileno()
+    conn.setblocking(True)
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, F_SETSIG, signal.SIGHUP)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    if select.select([fd], [], [], 0)[0]:
+        os._exit(0)  # gone already, between "go" and now
+
+
+def _receive(conn: socket.socket, fds: list[int]) -> bytes:
+    data, ancillary, flags, _ = conn.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % 4
+            fds.extend(int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, usable, 4))
+    if flags & socket.MSG_CTRUNC:
+        raise ValueError("too many descriptors")
+    while len(data) < HEADER:
+        data += _recv_some(conn)
+    size = int.from_bytes(data[:HEADER], "big")
+    if size > MAX_REQUEST:
+        raise ValueError("request too large")
+    chunks = [data[HEADER:]]
+    have = len(chunks[0])
+    while have < size:
+        chunk = _recv_some(conn, min(size - have, 1 << 20))
+        chunks.append(chunk)
+        have += len(chunk)
+    payload = b"".join(chunks)
+    if len(payload) != size:
+        raise ValueError("request longer than it said")
+    return payload
+
+
+def _recv_some(conn: socket.socket, size: int = 65536) -> bytes:
+    chunk = conn.recv(size)
+    if not chunk:
+        raise ValueError("request cut short")
+    return chunk
+
+
+if __name__ == "__main__":  # started by the client as `python -P -m agentsh.warm.server PATH KEY_DIGEST`
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,173 @@
+"""What the warm client and server agree on: where the socket is, which server may serve
+which client, and the bytes of a request.
+
+Imported by every `agentsh -c`, so only built-in modules (no re, typing, json, socket).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PROTOCOL = b"agentsh-warm/1"
+# Variables read when an interpreter starts (stdio encoding, import path): a server started
+# under other values could import or answer differently, so they are part of the key.
+STARTUP_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")  # and every PYTHON* variable
+DISABLE_VARIABLE = "AGENTSH_WARM"  # "0": never use or start a warm server
+MAX_REQUEST = 16 << 20  # argv + environment; the kernel allows far less on exec
+HEADER = 4  # big-endian length of the request that follows
+
+
+class Request:
+    """One `agentsh -c` as the client saw it: its argv, environment and umask (its stdin,
+    stdout, stderr and working directory travel as descriptors beside it), and the digest
+    of its server key."""
+
+    def __init__(self, key: str, umask: int, argv0: str, argv: list[str], environ: dict[str, str]) -> None:
+        self.key = key
+        self.umask = umask
+        self.argv0 = argv0
+        self.argv = argv
+        self.environ = environ
+
+
+def server_key(environ: dict[str, str]) -> bytes:
+    """Everything that makes a server's answer differ from this process's own: the
+    interpreter and its PYTHON* variables, where agentsh is imported from, the locale and
+    the user. A server answers only a client with its exact key."""
+    parts = [PROTOCOL, sys.executable, package_parent(), str(os.getuid()),
+             *(f"{name}={environ.get(name, '')}" for name in STARTUP_VARIABLES),
+             *sorted(f"{name}={value}" for name, value in environ.items() if name.startswith("PYTHON"))]
+    return b"\0".join(p if isinstance(p, bytes) else os.fsencode(p) for p in parts)
+
+
+def server_environ(environ: dict[str, str]) -> dict[str, str]:
+    """The environment a server starts with: only what its key covers (no credentials; each
+    line brings its own environment)."""
+    env = {name: environ[name] for name in STARTUP_VARIABLES if name in environ}
+    env.update((name, value) for name, value in environ.items() if name.startswith("PYTHON"))
+    env["PATH"] = "/usr/bin:/bin"
+    return env
+
+
+def package_parent() -> str:
+    """The directory agentsh is imported from (a server that imports it from elsewhere
+    computes another key and refuses to serve)."""
+    import agentsh
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(agentsh.__file__)))
+
+
+def socket_path(environ: dict[str, str], key: bytes) -> str | None:
+    """The server's socket for this key, in a directory only this user can enter; None
+    when there is no such directory (then nothing is started or trusted)."""
+    uid = os.getuid()
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    directory = os.path.join(runtime, "agentsh") if runtime.startswith("/") and _private(runtime, uid) \
+        else f"/tmp/agentsh-{uid}"
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    if not _private(directory, uid):
+        return None  # someone else's directory at our name: do not use it
+    name = f"warm-{digest(key)[:16]}.sock"
+    path = os.path.join(directory, name)
+    return path if len(os.fsencode(path)) < 108 else None  # sun_path holds 108 bytes
+
+
+def _private(directory: str, uid: int) -> bool:
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
+
+
+def digest(data: bytes) -> str:
+    try:
+        from _sha256 import sha256  # built in, Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python >= 3.12
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
+
+
+def encode_request(request: Request) -> bytes:
+    fields = [PROTOCOL, request.key.encode("ascii"), b"%o" % request.umask, os.fsencode(request.argv0),
+              b"%d" % len(request.argv), *map(os.fsencode, request.argv),
+              *(os.fsencode(f"{k}={v}") for k, v in request.environ.items())]
+    payload = b"\0".join(fields)
+    return len(payload).to_bytes(HEADER, "big") + payload
+
+
+def decode_request(payload: bytes) -> Request:
+    """The request in `payload` (without its length header); ValueError if malformed."""
+    fields = payload.split(b"\0")
+    if len(fields) < 5 or fields[0] != PROTOCOL:
+        raise ValueError("not an agentsh-warm/1 request")
+    count = int(fields[4])
+    if count < 0 or 5 + count > len(fields):
+        raise ValueError("argument count out of range")
+    argv = [os.fsdecode(f) for f in fields[5:5 + count]]
+    environ = {}
+    for entry in fields[5 + count:]:
+        name, eq, value = os.fsdecode(entry).partition("=")
+        if not eq or not name:
+            raise ValueError("malformed environment entry")
+        environ[name] = value
+    return Request(fields[1].decode("ascii"), int(fields[2], 8), os.fsdecode(fields[3]), argv, environ)
+
+
+def confinement_of(status: bytes) -> str:
+    """Why a process (its /proc/PID/status) is inside an agentsh line, or "".
+
+    Every process of an approved line is traced by its exec guard, and has no_new_privs
+    set by its Landlock or seccomp layer. Such a process must not reach a server that
+    runs lines outside its guard, so either mark refuses it."""
+    for line in status.splitlines():
+        name, _, value = line.partition(b":")
+        value = value.strip()
+        if name == b"TracerPid" and value != b"0":
+            return "the caller is traced (an exec guard watches it)"
+        if name == b"NoNewPrivs" and value != b"0":
+            return "the caller has no_new_privs set (it runs confined)"
+    return ""
+
+
+def read_line(conn: Any) -> bytes:
+    """One short reply line from a socket (either side's socket object), or what came before EOF."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 64:
+        chunk = conn.recv(64 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def stop_servers(directory: str) -> list[int]:
+    """SIGTERM every server whose lock is in `directory` (a lock holds its server's PID);
+    the PIDs signalled."""
+    stopped = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        if not name.endswith(".lock"):
+            continue
+        with open(os.path.join(directory, name), "rb") as handle:
+            text = handle.read().strip()
+        if text.isdigit():
+            try:
+                os.kill(int(text), 15)  # SIGTERM; the signal module costs an import here
+                stopped.append(int(text))
+            except ProcessLookupError:
+                pass
+    return stopped

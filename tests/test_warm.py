@@ -1,0 +1,243 @@
+"""The warm server (agentsh/warm): a plain `agentsh -c` is handed to a per-user process
+that has imported agentsh already. Real processes throughout: the client is `python -m
+agentsh`, the server is started by it, the line runs under its exec guard.
+
+Each test gets its own XDG_RUNTIME_DIR, hence its own server, stopped at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentsh.warm import wire
+
+AGENTSH = [sys.executable, "-m", "agentsh"]
+
+
+@pytest.fixture
+def warm_env(agentsh_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = dict(agentsh_env, XDG_RUNTIME_DIR=str(runtime), LANG="C.UTF-8")
+    yield env
+    wire.stop_servers(str(runtime / "agentsh"))
+
+
+def run(env: dict[str, str], line: str, cwd: Path, *, input: str | None = None,
+        extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AGENTSH, *extra, "-c", line], env=env, cwd=cwd, input=input, capture_output=True,
+                          text=True, timeout=60)
+
+
+def server_pid(env: dict[str, str]) -> int | None:
+    for lock in (Path(env["XDG_RUNTIME_DIR"]) / "agentsh").glob("*.lock"):
+        text = lock.read_text().strip()
+        if text and Path(f"/proc/{text}").exists():
+            return int(text)
+    return None
+
+
+def wait_for_server(env: dict[str, str], workspace: Path) -> int:
+    """The first call runs in its own process and starts the server; wait until it serves."""
+    run(env, "true", workspace)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pid = server_pid(env)
+        if pid is not None and list((Path(env["XDG_RUNTIME_DIR"]) / "agentsh").glob("*.sock")):
+            return pid
+        time.sleep(0.05)
+    failed = list((Path(env["XDG_RUNTIME_DIR"]) / "agentsh").glob("*.failed"))
+    raise AssertionError(f"no warm server started: {[f.read_text() for f in failed]}")
+
+
+def audit_lines(home: Path) -> list[dict[str, object]]:
+    path = home / ".local" / "state" / "agentsh" / "audit.jsonl"
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in events if e["kind"] == "line"]
+
+
+def test_a_line_runs_in_a_worker_exactly_as_it_would_in_process(warm_env: dict[str, str], workspace: Path,
+                                                                 home: Path) -> None:
+    server = wait_for_server(warm_env, workspace)
+    (workspace / "sub").mkdir()
+    line = "pwd; umask; cat; echo to-stderr >&2; printf '%s\\n' \"$AGENTSH_TEST_VALUE\"; exit 7"
+    env = dict(warm_env, AGENTSH_TEST_VALUE="passed?")
+    done = subprocess.run([*AGENTSH, "-c", line], env=env, cwd=workspace / "sub", input="from-stdin\n",
+                          capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.umask(0o027))
+    assert done.returncode == 7
+    assert done.stdout.splitlines() == [str(workspace / "sub"), "0027", "from-stdin", ""]  # not passed by the profile
+    assert "to-stderr" in done.stderr
+    last = audit_lines(home)[-1]
+    assert last["warm_caller"] not in (None, os.getpid())  # the client's PID, recorded by the worker
+    assert server_pid(warm_env) == server  # served, not restarted
+
+
+def test_the_worker_is_not_the_caller_and_the_caller_holds_no_credentials(warm_env: dict[str, str],
+                                                                          workspace: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    env = dict(warm_env, GITHUB_TOKEN="ghp_warmclientsecret0000000000000000000")
+    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 1"], env=env, cwd=workspace, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.6)
+    environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert b"GITHUB_TOKEN=" in environ and b"ghp_warmclientsecret" not in environ  # blanked in the client
+
+
+def test_disabled_or_terminal_callers_run_in_their_own_process(warm_env: dict[str, str], workspace: Path,
+                                                               home: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    done = run(dict(warm_env, AGENTSH_WARM="0"), "echo here", workspace)
+    assert done.stdout == "here\n"
+    assert "warm_caller" not in audit_lines(home)[-1]
+
+
+def test_a_caller_inside_a_confined_process_is_refused_by_the_server(warm_env: dict[str, str],
+                                                                     workspace: Path, home: Path) -> None:
+    """A process with no_new_privs (as every process of an agentsh line has) must not get a
+    line run outside its own guard: the server refuses it and it runs the line itself."""
+    wait_for_server(warm_env, workspace)
+    done = subprocess.run(["setpriv", "--no-new-privs", *AGENTSH, "-c", "echo confined"], env=warm_env,
+                          cwd=workspace, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "confined\n"
+    assert "warm_caller" not in audit_lines(home)[-1]
+    # and the server's own check, with the client's check bypassed: a raw request is refused
+    code = ("import os,sys,_socket; from agentsh.warm import wire; env=dict(os.environ);"
+            "key=wire.server_key(env); s=_socket.socket(_socket.AF_UNIX,_socket.SOCK_STREAM);"
+            "s.connect(wire.socket_path(env,key));"
+            "data=wire.encode_request(wire.Request(wire.digest(key),0o22,'agentsh',['-c','touch canary'],env));"
+            "fds=b''.join(fd.to_bytes(4,sys.byteorder) for fd in (0,1,2,os.open('.',os.O_PATH)));"
+            "s.sendmsg([data],[(_socket.SOL_SOCKET,_socket.SCM_RIGHTS,fds)]); print(wire.read_line(s))")
+    refused = subprocess.run(["setpriv", "--no-new-privs", sys.executable, "-c", code], env=warm_env,
+                             cwd=workspace, capture_output=True, text=True, timeout=60)
+    assert "no confined caller" in refused.stdout, refused.stderr
+    assert not (workspace / "canary").exists()
+
+
+def test_nothing_runs_without_the_clients_go(warm_env: dict[str, str], workspace: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    key = wire.server_key(warm_env)
+    path = wire.socket_path(warm_env, key)
+    assert path is not None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        data = wire.encode_request(wire.Request(wire.digest(key), 0o22, "agentsh", ["-c", "touch canary"],
+                                                warm_env))
+        cwd = os.open(workspace, os.O_PATH)
+        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(
+            b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2, cwd))))])
+        os.close(cwd)
+        assert wire.read_line(sock).startswith(b"pid ")
+    time.sleep(1)  # the worker saw EOF instead of "go"
+    assert not (workspace / "canary").exists()
+    assert run(warm_env, "echo still serving", workspace).stdout == "still serving\n"
+
+
+def test_garbage_on_the_socket_does_not_stop_the_server(warm_env: dict[str, str], workspace: Path) -> None:
+    server = wait_for_server(warm_env, workspace)
+    path = wire.socket_path(warm_env, wire.server_key(warm_env))
+    assert path is not None
+    for junk in (b"", b"\xff" * 10, b"\x00\x00\x00\x05hello", b"\x7f\xff\xff\xff"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall(junk)
+            sock.shutdown(socket.SHUT_WR)
+            assert not wire.read_line(sock).startswith(b"pid ")
+    assert run(warm_env, "echo ok", workspace).stdout == "ok\n"
+    assert server_pid(warm_env) == server
+
+
+def test_killing_the_client_ends_the_line(warm_env: dict[str, str], workspace: Path) -> None:
+    """An agent's timeout SIGKILLs its shell: the worker sees the socket close and the line
+    ends, so the canary the line would write later never appears."""
+    wait_for_server(warm_env, workspace)
+    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 3; touch canary"], env=warm_env, cwd=workspace,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=30)  # the pipes close: nothing of the line holds them any more
+    time.sleep(3)
+    assert not (workspace / "canary").exists()
+
+
+def test_a_signal_to_the_client_reaches_the_line(warm_env: dict[str, str], workspace: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 5; touch canary"], env=warm_env, cwd=workspace,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM  # bash's status for a line ended by SIGTERM
+    time.sleep(0.5)
+    assert not (workspace / "canary").exists()
+
+
+def test_changed_code_makes_the_server_restart(warm_env: dict[str, str], workspace: Path, home: Path) -> None:
+    """A server must not run code older than what is on disk: when a module changed, it
+    refuses the line (the caller runs it) and re-executes itself."""
+    wait_for_server(warm_env, workspace)
+    source = Path(wire.__file__)
+    info = source.stat()
+    os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    done = run(warm_env, "echo after-change", workspace)
+    assert done.stdout == "after-change\n"
+    assert "warm_caller" not in audit_lines(home)[-1]  # refused by the stale server; the caller ran it
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if run(warm_env, "true", workspace).returncode == 0 and "warm_caller" in audit_lines(home)[-1]:
+            break  # served again, by the re-executed server
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the server did not come back")
+
+
+def test_the_socket_directory_must_be_private(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    key = wire.server_key({})
+    path = wire.socket_path({"XDG_RUNTIME_DIR": str(shared)}, key)
+    assert path is not None and not path.startswith(str(shared))  # not a directory others can enter
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "agentsh").mkdir(mode=0o755)  # ours, but open to others: not used
+    assert wire.socket_path({"XDG_RUNTIME_DIR": str(private)}, key) is None
+
+
+def test_requests_round_trip_and_malformed_ones_are_refused() -> None:
+    request = wire.Request("ab" * 32, 0o027, "-agentsh", ["-c", "echo \udcff é", ""], {"A": "1=2", "É": ""})
+    data = wire.encode_request(request)
+    back = wire.decode_request(data[wire.HEADER:])
+    assert (back.key, back.umask, back.argv0, back.argv, back.environ) == \
+        (request.key, request.umask, request.argv0, request.argv, request.environ)
+    for bad in (b"", b"other/1\0k\0" + b"22\0a\x000", data[wire.HEADER:].replace(b"\x003\x00", b"\x009\x00"),
+                data[wire.HEADER:] + b"\0no-equals-sign"):
+        with pytest.raises(ValueError):
+            wire.decode_request(bad)
+
+
+@pytest.mark.parametrize("wrapper", [
+    ["bash", "-c", 'ulimit -f 64; exec "$@"', "bash"],  # a lower resource limit than the server's
+    ["unshare", "--net"],  # no network: a worker forked in the server's namespace would have it
+])
+def test_callers_the_server_cannot_stand_in_for_run_their_line_themselves(
+        wrapper: list[str], warm_env: dict[str, str], workspace: Path, home: Path) -> None:
+    if wrapper[0] == "unshare" and os.geteuid() != 0:
+        pytest.skip("unshare --net needs root here (no user namespaces assumed)")
+    wait_for_server(warm_env, workspace)
+    done = subprocess.run([*wrapper, *AGENTSH, "-c", "echo served"], env=warm_env, cwd=workspace,
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout == "served\n", done.stderr
+    assert "warm_caller" not in audit_lines(home)[-1]
+    assert run(warm_env, "true", workspace).returncode == 0
+    assert "warm_caller" in audit_lines(home)[-1]  # while a plain caller is still served
