@@ -52,11 +52,11 @@ TARGET_MS = 30.0
 SANDBOX_PTH = "_sandboxing_egress_ca.pth"
 
 # The console script pip writes (agentsh.main:entry), run by an interpreter started with -S:
-# site.py and every .pth file skipped, site-packages put on sys.path by hand.
+# site.py and every .pth file skipped, site-packages put on sys.path by hand. (A real host's
+# site.py imports os, stat, io and builtins, which -S still loads; not re, whatever agentsh needs.)
 NO_SITE_SCRIPT = """\
 import sys
 sys.path.append({site!r})
-import re
 from agentsh.main import entry
 sys.argv[0] = 'agentsh'
 sys.exit(entry())

@@ -23,8 +23,12 @@ NOT_ON_THE_WARM_PATH = ("yaml", "tree_sitter", "tree_sitter_bash", "agentsh.pars
                         "agentsh.profile.schema", "agentsh.profile.yamlsrc", "_hashlib", "hmac", "click", "dataclasses")
 
 
-def imported(home: Path, line: str) -> set[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "PYTHONPATH": str(REPO)}
+def imported(home: Path, line: str, warm: bool = False) -> set[str]:
+    """What `agentsh -c LINE` imports: in the calling process (AGENTSH_WARM=0), or, with
+    `warm`, with a warm server of its own serving the line."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
+           "AGENTSH_WARM": "1" if warm else "0", "XDG_RUNTIME_DIR": str(home / "run")}
+    (home / "run").mkdir(mode=0o700, exist_ok=True)
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "agentsh", "-c", line], env=env,
                             cwd=home, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -36,6 +40,24 @@ def test_warm_builtin_line_imports_no_heavy_module(tmp_path: Path, line: str) ->
     imported(tmp_path, line)  # fills the per-user profile cache
     heavy = sorted(m for m in imported(tmp_path, line) if m in NOT_ON_THE_WARM_PATH)
     assert heavy == []
+
+
+def test_the_warm_client_imports_only_itself(tmp_path: Path) -> None:
+    """Served by a warm server, `agentsh -c` imports none of the line path."""
+    from agentsh.warm.wire import stop_servers
+
+    try:
+        imported(tmp_path, "true", warm=True)  # runs here, starts the server
+        for _ in range(100):
+            mods = imported(tmp_path, "true", warm=True)
+            if "agentsh.session" not in mods:
+                break  # served
+        ours = sorted(m for m in mods if m.startswith("agentsh"))
+        assert ours == ["agentsh", "agentsh.credentials", "agentsh.credentials.envcut", "agentsh.errors",
+                        "agentsh.main", "agentsh.warm", "agentsh.warm.client", "agentsh.warm.wire"]
+        assert not mods & {*NOT_ON_THE_WARM_PATH, "json", "ctypes", "socket", "signal", "select"}
+    finally:
+        stop_servers(str(tmp_path / "run" / "agentsh"))
 
 
 def test_models_have_no_string_annotations() -> None:

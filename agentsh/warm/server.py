@@ -36,7 +36,8 @@ WARM_MODULES = (
     "agentsh.guard.ptrace", "agentsh.parse", "agentsh.parse.walker", "agentsh.parse.plain", "agentsh.policy",
     "agentsh.policy.engine", "agentsh.policy.hazards", "agentsh.policy.scripts", "agentsh.profile.cache",
     "agentsh.profile.load", "agentsh.audit.log", "agentsh.credentials.envcut", "agentsh.record.asciicast",
-    "agentsh.live", "agentsh.trail", "json", "shlex", "select", "termios", "resource", "ctypes",
+    "agentsh.live", "agentsh.trail", "agentsh.audit.key", "agentsh.terminal",
+    "json", "shlex", "select", "termios", "resource", "ctypes",
 )
 
 
@@ -78,11 +79,13 @@ def _warm_up() -> None:
 
     for name in WARM_MODULES:
         importlib.import_module(name)
+    from ..audit.log import _builtin_sha256
     from ..guard import ptrace
     from ..parse import _ts_parser
 
     _ts_parser()
     ptrace.libc()
+    _builtin_sha256()  # the audit chain's HMAC: a C module loaded on first use
 
 
 def _listen(path: str) -> socket.socket:
