@@ -241,3 +241,18 @@ def test_callers_the_server_cannot_stand_in_for_run_their_line_themselves(
     assert "warm_caller" not in audit_lines(home)[-1]
     assert run(warm_env, "true", workspace).returncode == 0
     assert "warm_caller" in audit_lines(home)[-1]  # while a plain caller is still served
+
+
+def test_concurrent_callers_each_get_their_own_worker(warm_env: dict[str, str], workspace: Path,
+                                                      home: Path) -> None:
+    """One worker waits in accept() at a time; the others queue until the server has forked
+    the next. Every caller gets its own line's output and status."""
+    wait_for_server(warm_env, workspace)
+    procs = [subprocess.Popen([*AGENTSH, "-c", f"sleep 0.3; echo line-{i}; exit {i}"], env=warm_env, cwd=workspace,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    for i, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=60)
+        assert (out, proc.returncode) == (f"line-{i}\n", i), err
+    callers = [e.get("warm_caller") for e in audit_lines(home)[-6:]]
+    assert sorted(callers) == sorted(p.pid for p in procs)  # all six served by workers

@@ -21,6 +21,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 
 from .wire import HEADER, MAX_REQUEST, Request, confinement_of, decode_request, digest, read_line, server_key
@@ -41,10 +42,6 @@ WARM_MODULES = (
 )
 
 
-class Stale(Exception):
-    """agentsh's code changed on disk since this server imported it."""
-
-
 def main(path: str, key_digest: str) -> None:
     """Serve at `path` until idle; return at once if another server holds the lock."""
     os.chdir("/")  # started in an agent's directory: do not hold it or resolve anything in it
@@ -57,10 +54,13 @@ def main(path: str, key_digest: str) -> None:
     os.ftruncate(lock, 0)
     os.write(lock, b"%d\n" % os.getpid())  # who to signal to stop this server (docs/usage.md)
     try:
-        if digest(server_key(dict(os.environ))) != key_digest:
-            raise RuntimeError("this interpreter computes another key than its client did")
+        key = server_key(dict(os.environ))
+        if digest(key) != key_digest:
+            shown = os.fsdecode(key).replace("\0", " | ")
+            raise RuntimeError(f"this interpreter computes another key than its client did: {shown}")
         _warm_up()
-        stamp = _module_stamp()  # before the socket exists: a change after it is seen
+        sources = _sources()
+        stamp = _module_stamp(sources)  # before the socket exists: a change after it is seen
         listener = _listen(path)
     except Exception as err:
         # Clients do not start another server for a while, and the reason is on disk.
@@ -71,7 +71,7 @@ def main(path: str, key_digest: str) -> None:
         os.unlink(base + ".failed")
     except FileNotFoundError:
         pass
-    Server(listener, path, lock, key_digest, stamp).serve()
+    Server(listener, path, lock, key_digest, sources, stamp).serve()
 
 
 def _warm_up() -> None:
@@ -103,27 +103,36 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _module_stamp() -> tuple[tuple[str, int], ...]:
-    """The modification times of agentsh's imported source files."""
+def _sources() -> tuple[str, ...]:
+    """agentsh's imported source files."""
+    return tuple(sorted(getattr(module, "__file__", None) or "" for name, module in sys.modules.items()
+                        if name.startswith("agentsh") and getattr(module, "__file__", None)))
+
+
+def _module_stamp(sources: tuple[str, ...]) -> tuple[int, ...]:
+    """Their modification times (-1 for one that is gone)."""
     stamp = []
-    for name, module in sorted(sys.modules.items()):
-        source = getattr(module, "__file__", None)
-        if name.startswith("agentsh") and source:
-            try:
-                stamp.append((source, os.stat(source).st_mtime_ns))
-            except OSError:
-                stamp.append((source, -1))
+    for source in sources:
+        try:
+            stamp.append(os.stat(source).st_mtime_ns)
+        except OSError:
+            stamp.append(-1)
     return tuple(stamp)
 
 
 class Server:
+    """Keeps one worker forked ahead, waiting in accept(): the fork is paid between lines,
+    not during one. When that worker takes a client it says so on a pipe, and the server
+    forks the next."""
+
     def __init__(self, listener: socket.socket, path: str, lock: int, key_digest: str,
-                 stamp: tuple[tuple[str, int], ...]) -> None:
+                 sources: tuple[str, ...], stamp: tuple[int, ...]) -> None:
         self.listener = listener
         self.path = path
         self.lock = lock
         self.key_digest = key_digest
         self.inode = os.stat(path).st_ino
+        self.sources = sources
         self.stamp = stamp
         self.surroundings = _surroundings("self")
 
@@ -131,21 +140,32 @@ class Server:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
         _reap_ended_workers()  # of the server this process was before a restart
         signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket removed
+        waiting, note_r = -1, -1
         try:
-            while select.select([self.listener], [], [], IDLE_SECONDS)[0] and self._still_ours():
-                conn, _ = self.listener.accept()
-                try:
-                    self._answer(conn)
-                except Stale:
+            while self._still_ours():
+                note_r, note_w = os.pipe()
+                waiting = os.fork()
+                if waiting == 0:
+                    os.close(note_r)
+                    self._wait_and_work(note_w)  # never returns
+                os.close(note_w)
+                note = _await_note(waiting, note_r)
+                os.close(note_r)
+                note_r = -1
+                if note is None:
+                    break  # idle
+                if note == b"s":
                     self._step_down()
-                    conn.sendall(b"no stale\n")  # this caller runs its line itself
-                    conn.close()
                     _restart(self.path, self.key_digest)
-                except (OSError, ValueError):
-                    pass  # this client's problem; the next one is served
-                finally:
-                    conn.close()
+                if note == b"a":
+                    waiting = -1  # it has a client now: not the server's to end
+                else:
+                    time.sleep(0.1)  # it died before taking a client; do not spin on a fault
         finally:
+            if waiting > 0 and not (note_r >= 0 and _noted(note_r)):
+                _end(waiting)  # still in accept(): nothing of a client's has started there
+            if note_r >= 0:
+                os.close(note_r)
             self._step_down()
 
     def _still_ours(self) -> bool:
@@ -155,7 +175,7 @@ class Server:
             return False
 
     def _step_down(self) -> None:
-        """No new client can reach this server after this; workers already forked go on."""
+        """No new client can reach this server after this; workers that took one go on."""
         if self.listener.fileno() < 0:
             return
         if self._still_ours():
@@ -163,25 +183,38 @@ class Server:
         self.listener.close()
         os.close(self.lock)
 
+    def _wait_and_work(self, note_w: int) -> None:
+        """A worker: take one client, check it, run its line."""
+        try:
+            for signum in (signal.SIGCHLD, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
+            os.close(self.lock)  # the lock is the server's life, not a line's
+            os.setsid()
+            conn, _ = self.listener.accept()
+            self.listener.close()
+            stale = _module_stamp(self.sources) != self.stamp
+            os.write(note_w, b"s" if stale else b"a")
+            os.close(note_w)
+            if stale:
+                conn.sendall(b"no stale\n")  # this caller runs its line itself
+                os._exit(0)
+            self._answer(conn)
+        except BaseException:  # a client's bad request, or a kill while waiting: this worker ends
+            pass
+        os._exit(0)
+
     def _answer(self, conn: socket.socket) -> None:
         conn.settimeout(REQUEST_TIMEOUT)
         fds: list[int] = []
-        try:
-            payload = _receive(conn, fds)
-            refusal, caller = self._refusal(conn, fds)
-            request = decode_request(payload)
-            if not refusal and request.key != self.key_digest:
-                refusal = "another key"
-            if refusal:
-                conn.sendall(b"no " + refusal.encode() + b"\n")
-                return
-            if _module_stamp() != self.stamp:
-                raise Stale
-            if os.fork() == 0:
-                self._work(conn, fds, request, caller)  # never returns
-        finally:
-            for fd in fds:
-                os.close(fd)
+        payload = _receive(conn, fds)
+        refusal, caller = self._refusal(conn, fds)
+        request = decode_request(payload)
+        if not refusal and request.key != self.key_digest:
+            refusal = "another key"
+        if refusal:
+            conn.sendall(b"no " + refusal.encode() + b"\n")
+            return
+        self._work(conn, fds, request, caller)  # never returns
 
     def _refusal(self, conn: socket.socket, fds: list[int]) -> tuple[str, int]:
         """Why this peer is not served ("" if it is), and its PID."""
@@ -212,11 +245,6 @@ class Server:
     def _work(self, conn: socket.socket, fds: list[int], request: Request, caller: int) -> None:
         status = 1
         try:
-            for signum in (signal.SIGCHLD, signal.SIGTERM):
-                signal.signal(signum, signal.SIG_DFL)
-            self.listener.close()
-            os.close(self.lock)  # the lock is the server's life, not this line's
-            os.setsid()
             for target, fd in zip((0, 1, 2), fds, strict=False):
                 os.dup2(fd, target)
             os.fchdir(fds[3])
@@ -269,6 +297,37 @@ def _reap_ended_workers() -> None:
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
     except ChildProcessError:
+        pass
+
+
+def _await_note(worker: int, note_r: int) -> bytes | None:
+    """What the waiting worker noted: b"a" (took a client), b"s" (found the code changed),
+    b"" (died without a client), or None if nobody came for IDLE_SECONDS."""
+    try:
+        ended = os.pidfd_open(worker)
+    except ProcessLookupError:
+        return os.read(note_r, 1)
+    try:
+        ready = select.select([note_r, ended], [], [], IDLE_SECONDS)[0]
+    finally:
+        os.close(ended)
+    if not ready:
+        return None if not _noted(note_r) else b"a"
+    return os.read(note_r, 1)
+
+
+def _noted(note_r: int) -> bool:
+    os.set_blocking(note_r, False)
+    try:
+        return bool(os.read(note_r, 1))
+    except BlockingIOError:
+        return False
+
+
+def _end(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)  # still in accept(): it has no client and runs nothing
+    except ProcessLookupError:
         pass
 
 
