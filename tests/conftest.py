@@ -63,6 +63,19 @@ def decide(home: Path, workspace: Path) -> Callable[..., Decision]:
     return run
 
 
+def peer_pidfd_supported() -> bool:
+    """SO_PEERPIDFD (Linux >= 6.5), without which the warm server serves nobody."""
+    import socket
+
+    left, right = socket.socketpair()
+    with left, right:
+        try:
+            os.close(left.getsockopt(socket.SOL_SOCKET, 77))
+            return True
+        except OSError:
+            return False
+
+
 def write_profile(directory: Path, name: str, text: str) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(text)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, peer_pidfd_supported
 
 # Needed only without a cached profile, for lines that are not plain, or for programs
 # with hazard tables; never for `agentsh -c true` once warm.
@@ -42,6 +42,7 @@ def test_warm_builtin_line_imports_no_heavy_module(tmp_path: Path, line: str) ->
     assert heavy == []
 
 
+@pytest.mark.skipif(not peer_pidfd_supported(), reason="SO_PEERPIDFD needs Linux >= 6.5: no warm server")
 def test_the_warm_client_imports_only_itself(tmp_path: Path) -> None:
     """Served by a warm server, `agentsh -c` imports none of the line path."""
     from agentsh.warm.wire import stop_servers

@@ -19,8 +19,14 @@ from pathlib import Path
 import pytest
 
 from agentsh.warm import wire
+from tests.conftest import peer_pidfd_supported
 
 AGENTSH = [sys.executable, "-m", "agentsh"]
+
+
+# Without SO_PEERPIDFD (Linux < 6.5) the server refuses every peer by design, and the
+# tests below that need a line served would fail for that reason alone.
+pytestmark = pytest.mark.skipif(not peer_pidfd_supported(), reason="SO_PEERPIDFD needs Linux >= 6.5")
 
 
 @pytest.fixture
