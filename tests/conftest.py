@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,25 @@ sys.path.insert(0, str(REPO))
 
 from agentsh.policy import Decision, Policy  # noqa: E402
 from agentsh.profile import Host, load_profile  # noqa: E402
+
+
+def _warm_server_pids() -> set[int]:
+    from agentsh.warm.wire import live_server
+
+    return {pid for lock in Path("/tmp").glob("agentsh-*/warm-*.lock") if (pid := live_server(str(lock)))}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_warm_servers_started_by_the_tests() -> Iterator[None]:
+    """`agentsh -c` in the tests starts warm servers under /tmp/agentsh-UID (they would idle
+    10 minutes after the run); the ones that were there before the run are left alone."""
+    before = _warm_server_pids()
+    yield
+    for pid in _warm_server_pids() - before:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 @pytest.fixture

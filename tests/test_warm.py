@@ -46,9 +46,8 @@ def run(env: dict[str, str], line: str, cwd: Path, *, input: str | None = None,
 
 def server_pid(env: dict[str, str]) -> int | None:
     for lock in (Path(env["XDG_RUNTIME_DIR"]) / "agentsh").glob("*.lock"):
-        text = lock.read_text().strip()
-        if text and Path(f"/proc/{text}").exists():
-            return int(text)
+        if (pid := wire.live_server(str(lock))) is not None:
+            return pid
     return None
 
 
@@ -262,3 +261,13 @@ def test_concurrent_callers_each_get_their_own_worker(warm_env: dict[str, str], 
         assert (out, proc.returncode) == (f"line-{i}\n", i), err
     callers = [e.get("warm_caller") for e in audit_lines(home)[-6:]]
     assert sorted(callers) == sorted(p.pid for p in procs)  # all six served by workers
+
+
+def test_a_lock_nobody_holds_names_no_server(tmp_path: Path) -> None:
+    """A dead server's lock still holds its PID, which may be another process's by now:
+    stop_servers must not signal it (here: this test's own PID)."""
+    directory = tmp_path / "agentsh"
+    directory.mkdir()
+    (directory / "warm-0.lock").write_text(f"{os.getpid()}\n")
+    assert wire.live_server(str(directory / "warm-0.lock")) is None
+    assert wire.stop_servers(str(directory)) == []

@@ -155,19 +155,36 @@ def read_line(conn: Any) -> bytes:
     return data
 
 
+def live_server(lock_path: str) -> int | None:
+    """The PID of the server holding this lock, or None if none holds it (a dead server's
+    PID may be another process's by now, so the lock decides, not the PID)."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def stop_servers(directory: str) -> list[int]:
-    """SIGTERM every server whose lock is in `directory` (a lock holds its server's PID);
-    the PIDs signalled."""
+    """SIGTERM every live server whose lock is in `directory`; the PIDs signalled."""
     stopped = []
     for name in os.listdir(directory) if os.path.isdir(directory) else ():
-        if not name.endswith(".lock"):
-            continue
-        with open(os.path.join(directory, name), "rb") as handle:
-            text = handle.read().strip()
-        if text.isdigit():
+        pid = live_server(os.path.join(directory, name)) if name.endswith(".lock") else None
+        if pid is not None:
             try:
-                os.kill(int(text), 15)  # SIGTERM; the signal module costs an import here
-                stopped.append(int(text))
+                os.kill(pid, 15)  # SIGTERM; the signal module costs an import here
+                stopped.append(pid)
             except ProcessLookupError:
                 pass
     return stopped
