@@ -271,3 +271,42 @@ def test_a_lock_nobody_holds_names_no_server(tmp_path: Path) -> None:
     (directory / "warm-0.lock").write_text(f"{os.getpid()}\n")
     assert wire.live_server(str(directory / "warm-0.lock")) is None
     assert wire.stop_servers(str(directory)) == []
+
+
+DIFFERENTIAL_LINES = [
+    "echo plain",
+    "printf '%s' \"$(seq 1 3)\" | wc -c",
+    "cat ~/.ssh/id_rsa",  # refused by the profile: 126 and the same message
+    "echo $((",  # a syntax error
+    "echo " + "x" * 100_000 + " | wc -c",  # larger than one socket buffer
+    "echo " + "y" * 131_000,  # near the line limit (the kernel's per-argument limit is the same)
+    "echo $'\\x01' | od -c",  # a control character, as an escape
+    "(" * 2000 + "true" + ")" * 2000,  # deep nesting
+    "exit 3",
+    "echo to-stderr >&2; false",
+]
+
+
+@pytest.mark.parametrize("line", DIFFERENTIAL_LINES, ids=range(len(DIFFERENTIAL_LINES)))
+def test_warm_and_in_process_give_the_same_result(line: str, warm_env: dict[str, str], workspace: Path,
+                                                  home: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    warm = run(warm_env, line, workspace)
+    assert "warm_caller" in audit_lines(home)[-1] or warm.returncode == 126 or warm.returncode == 2
+    cold = run(dict(warm_env, AGENTSH_WARM="0"), line, workspace)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+
+
+def test_invalid_utf8_in_the_line_and_environment_survives_the_hand_over(warm_env: dict[str, str],
+                                                                         workspace: Path) -> None:
+    wait_for_server(warm_env, workspace)
+    env = {os.fsencode(k): os.fsencode(v) for k, v in warm_env.items()}
+    env[b"LC_BYTES"] = b"\xff\xfe"
+    line = b"printf '%s' '\xff\xfe' | od -An -tx1"
+
+    def call(extra: dict[bytes, bytes]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*map(os.fsencode, AGENTSH), b"-c", line], env={**env, **extra}, cwd=workspace,
+                              capture_output=True, timeout=60)
+
+    warm, cold = call({}), call({b"AGENTSH_WARM": b"0"})
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
