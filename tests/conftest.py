@@ -84,16 +84,9 @@ def decide(home: Path, workspace: Path) -> Callable[..., Decision]:
 
 
 def peer_pidfd_supported() -> bool:
-    """SO_PEERPIDFD (Linux >= 6.5), without which the warm server serves nobody."""
-    import socket
+    from agentsh.warm.wire import peer_pidfd_supported as supported
 
-    left, right = socket.socketpair()
-    with left, right:
-        try:
-            os.close(left.getsockopt(socket.SOL_SOCKET, 77))
-            return True
-        except OSError:
-            return False
+    return supported()
 
 
 def write_profile(directory: Path, name: str, text: str) -> Path:

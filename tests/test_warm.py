@@ -310,3 +310,19 @@ def test_invalid_utf8_in_the_line_and_environment_survives_the_hand_over(warm_en
 
     warm, cold = call({}), call({b"AGENTSH_WARM": b"0"})
     assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+
+
+def test_doctor_reports_the_warm_server(warm_env: dict[str, str], workspace: Path) -> None:
+    def layer(env: dict[str, str]) -> dict[str, object]:
+        done = subprocess.run([*AGENTSH, "doctor", "--json"], env=env, cwd=workspace, capture_output=True,
+                              text=True, timeout=60)
+        found = [entry for entry in json.loads(done.stdout)["layers"] if entry["layer"] == "warm server"]
+        assert len(found) == 1
+        return found[0]
+
+    assert "not running" in str(layer(warm_env)["detail"])
+    server = wait_for_server(warm_env, workspace)
+    running = layer(warm_env)
+    assert running["active"] is True and running["needed"] is False
+    assert f"running (PID {server})" in str(running["detail"])
+    assert layer(dict(warm_env, AGENTSH_WARM="0"))["active"] is False

@@ -70,6 +70,7 @@ def diagnose(profile: Profile, environ: Mapping[str, str]) -> Report:
         _keyring_check(profile),
         _recording_check(profile, environ),
         _audit_check(profile, environ),
+        warm_server_check(environ),
     ]
     return Report(profile.name, profile.source, profile.strict, tuple(checks))
 
@@ -245,6 +246,26 @@ def _audit_check(profile: Profile, environ: Mapping[str, str]) -> Check:
     if problem:
         return Check("audit trail", False, True, f"{path}: {problem}; every command is refused without it")
     return Check("audit trail", True, True, f"{path} is writable")
+
+
+def warm_server_check(environ: Mapping[str, str]) -> Check:
+    """Whether `agentsh -c` here can be served by a warm server (a speed feature, not a
+    protection layer: never needed), and whether one is running for this interpreter."""
+    from ..warm.wire import DISABLE_VARIABLE, live_server, peer_pidfd_supported, server_key, socket_path
+
+    if environ.get(DISABLE_VARIABLE) == "0":
+        return Check("warm server", False, False, f"{DISABLE_VARIABLE}=0: every line runs in its own agentsh process")
+    if not peer_pidfd_supported():
+        return Check("warm server", False, False, "no SO_PEERPIDFD (Linux < 6.5): a server could not "
+                     "tell who calls it, so lines run in their own agentsh process")
+    path = socket_path(dict(environ), server_key(dict(environ)))
+    if path is None:
+        return Check("warm server", False, False, "no private socket directory (XDG_RUNTIME_DIR/agentsh or "
+                     f"/tmp/agentsh-{os.getuid()}, mode 0700, this user's): lines run in their own process")
+    pid = live_server(path[: -len(".sock")] + ".lock")
+    running = f"running (PID {pid})" if pid is not None else "not running; the next `agentsh -c` starts it"
+    return Check("warm server", True, False, f"{running}, at {path}; plain `agentsh -c` lines without a "
+                 "terminal run in its pre-imported workers")
 
 
 def _not_writable(path: str, *, directory: bool) -> str:

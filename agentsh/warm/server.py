@@ -24,11 +24,10 @@ import sys
 import time
 import traceback
 
-from .wire import HEADER, MAX_REQUEST, Request, confinement_of, decode_request, digest, read_line, server_key
+from .wire import HEADER, MAX_REQUEST, SO_PEERPIDFD, Request, confinement_of, decode_request, digest, read_line, server_key
 
 IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
 REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
-SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)  # Linux >= 6.5
 F_SETSIG = getattr(fcntl, "F_SETSIG", 10)
 # agentsh's own line path; importing them here is the whole point of the server.
 WARM_MODULES = (

@@ -21,6 +21,7 @@ STARTUP_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")  # and every PYTHON* variable
 DISABLE_VARIABLE = "AGENTSH_WARM"  # "0": never use or start a warm server
 MAX_REQUEST = 16 << 20  # argv + environment; the kernel allows far less on exec
 HEADER = 4  # big-endian length of the request that follows
+SO_PEERPIDFD = 77  # Linux >= 6.5; the socket module of Python < 3.13 does not name it
 
 
 class Request:
@@ -153,6 +154,20 @@ def read_line(conn: Any) -> bytes:
             break
         data += chunk
     return data
+
+
+def peer_pidfd_supported() -> bool:
+    """SO_PEERPIDFD (Linux >= 6.5), without which a server cannot tell who calls it and
+    serves nobody."""
+    import socket
+
+    left, right = socket.socketpair()
+    with left, right:
+        try:
+            os.close(left.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD))
+            return True
+        except OSError:
+            return False
 
 
 def live_server(lock_path: str) -> int | None:
