@@ -234,11 +234,13 @@ def test_requests_round_trip_and_malformed_ones_are_refused() -> None:
 @pytest.mark.parametrize("wrapper", [
     ["bash", "-c", 'ulimit -f 64; exec "$@"', "bash"],  # a lower resource limit than the server's
     ["unshare", "--net"],  # no network: a worker forked in the server's namespace would have it
+    ["setpriv", "--groups", "4242"],  # other supplementary groups: a worker would have the server's
+    ["setpriv", "--inh-caps", "-all", "--bounding-set", "-net_raw"],  # fewer capabilities
 ])
 def test_callers_the_server_cannot_stand_in_for_run_their_line_themselves(
         wrapper: list[str], warm_env: dict[str, str], workspace: Path, home: Path) -> None:
-    if wrapper[0] == "unshare" and os.geteuid() != 0:
-        pytest.skip("unshare --net needs root here (no user namespaces assumed)")
+    if wrapper[0] in ("unshare", "setpriv") and "--no-new-privs" not in wrapper and os.geteuid() != 0:
+        pytest.skip(f"{wrapper[0]} {wrapper[1]} needs root here (no user namespaces assumed)")
     wait_for_server(warm_env, workspace)
     done = subprocess.run([*wrapper, *AGENTSH, "-c", "echo served"], env=warm_env, cwd=workspace,
                           capture_output=True, text=True, timeout=60)

@@ -238,7 +238,7 @@ class Server:
         if confinement_of(status):
             return "confined caller", pid
         if surroundings != self.surroundings:
-            return "other namespaces, cgroup or resource limits", pid
+            return "another identity, root, namespace, security context, cgroup or resource limits", pid
         return "", pid
 
     def _work(self, conn: socket.socket, fds: list[int], request: Request, caller: int) -> None:
@@ -278,17 +278,34 @@ class Server:
                 os._exit(0)
 
 
+# Lines of /proc/PID/status a worker has from the server, not from its caller: who it is
+# (uids, gids, supplementary groups, capabilities) and what filters it runs under.
+_IDENTITY_FIELDS = (b"Uid", b"Gid", b"Groups", b"CapInh", b"CapPrm", b"CapEff", b"CapBnd", b"CapAmb",
+                    b"NoNewPrivs", b"Seccomp", b"Seccomp_filters")
+
+
 def _surroundings(pid: str) -> tuple[object, ...]:
     """What a worker inherits from this server rather than from its caller, and cannot take
-    on: namespaces (a caller without network must not get a line run with it), cgroup and
-    resource limits (`ulimit -f` must hold). A caller that differs runs its line itself."""
+    on: its identity (a caller with fewer groups or capabilities must not get the server's),
+    root directory and namespaces (a caller without network must not get a line run with
+    it), LSM context, cgroup and resource limits (`ulimit -f` must hold). A caller that
+    differs in any of them runs its line itself."""
+    with open(f"/proc/{pid}/status", "rb") as handle:
+        status = handle.read()
+    identity = tuple(line for line in status.splitlines() if line.partition(b":")[0] in _IDENTITY_FIELDS)
+    root = os.stat(f"/proc/{pid}/root")
     names = sorted(os.listdir(f"/proc/{pid}/ns"))
     spaces = tuple((name, os.stat(f"/proc/{pid}/ns/{name}").st_ino) for name in names)
+    try:
+        with open(f"/proc/{pid}/attr/current", "rb") as handle:
+            context = handle.read()
+    except OSError:  # no LSM that keeps one
+        context = b""
     with open(f"/proc/{pid}/cgroup", "rb") as handle:
         cgroup = handle.read()
     with open(f"/proc/{pid}/limits", "rb") as handle:
         limits = handle.read()
-    return spaces, cgroup, limits
+    return identity, (root.st_dev, root.st_ino), spaces, context, cgroup, limits
 
 
 def _reap_ended_workers() -> None:
