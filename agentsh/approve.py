@@ -191,7 +191,7 @@ def _is_agentsh(argv: list[bytes]) -> bool:
     if argv and os.path.basename(argv[0]) in (b"agentsh", b"-agentsh"):
         return True
     return any(flag == b"-m" and (name == b"agentsh" or name.startswith(b"agentsh."))
-               for flag, name in itertools.pairwise(argv[1:5]))
+               for flag, name in itertools.pairwise(argv[1:7]))
 
 
 def _alive(pid: int) -> bool:

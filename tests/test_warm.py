@@ -328,3 +328,26 @@ def test_doctor_reports_the_warm_server(warm_env: dict[str, str], workspace: Pat
     assert running["active"] is True and running["needed"] is False
     assert f"running (PID {server})" in str(running["detail"])
     assert layer(dict(warm_env, AGENTSH_WARM="0"))["active"] is False
+
+
+def test_an_isolated_caller_gets_an_isolated_server(warm_env: dict[str, str], workspace: Path, home: Path,
+                                                    tmp_path: Path) -> None:
+    """agentsh's shims run `python -I`, which ignores PYTHONPATH. The server such a caller
+    starts must ignore it too, or it would import a module planted there (here `json`,
+    which the server imports), outside any line's confinement."""
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    canary = tmp_path / "imported"
+    (planted / "json.py").write_text(f"open({str(canary)!r}, 'w').close()\n")
+    env = dict(warm_env, PYTHONPATH=str(planted))  # the installed agentsh, as a shim runs it
+    argv = [sys.executable, "-I", "-m", "agentsh", "-c", "echo isolated"]
+    served = False
+    for _ in range(50):
+        done = subprocess.run(argv, env=env, cwd=workspace, capture_output=True, text=True, timeout=60)
+        assert done.stdout == "isolated\n", done.stderr
+        if "warm_caller" in audit_lines(home)[-1]:
+            served = True
+            break
+        time.sleep(0.1)
+    assert served
+    assert not canary.exists()

@@ -20,6 +20,7 @@ from .wire import (
     confinement_of,
     digest,
     encode_request,
+    interpreter_flags,
     read_line,
     server_environ,
     server_key,
@@ -157,8 +158,7 @@ def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
         fd = int(name)
         if fd > 2 and _inheritable(fd):
             actions.append((os.POSIX_SPAWN_CLOSE, fd))
-    # -P: the caller's directory (an agent's workspace) must not be on the server's sys.path
-    argv = [sys.executable, "-P", "-m", "agentsh.warm.server", path, digest(key)]
+    argv = [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, digest(key)]
     try:
         os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
     except OSError:

@@ -24,7 +24,18 @@ import sys
 import time
 import traceback
 
-from .wire import HEADER, MAX_REQUEST, SO_PEERPIDFD, Request, confinement_of, decode_request, digest, read_line, server_key
+from .wire import (
+    HEADER,
+    MAX_REQUEST,
+    SO_PEERPIDFD,
+    Request,
+    confinement_of,
+    decode_request,
+    digest,
+    interpreter_flags,
+    read_line,
+    server_key,
+)
 
 IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
 REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
@@ -350,7 +361,7 @@ def _end(pid: int) -> None:
 def _restart(path: str, key_digest: str) -> None:
     """Become a server of the code now on disk (the lock and socket are released; workers
     already forked go on)."""
-    os.execv(sys.executable, [sys.executable, "-P", "-m", "agentsh.warm.server", path, key_digest])
+    os.execv(sys.executable, [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, key_digest])
 
 
 def _stop(_signum: int, _frame: object) -> None:
@@ -402,5 +413,5 @@ def _recv_some(conn: socket.socket, size: int = 65536) -> bytes:
     return chunk
 
 
-if __name__ == "__main__":  # started by the client as `python -P -m agentsh.warm.server PATH KEY_DIGEST`
+if __name__ == "__main__":  # started by the client as `python -P|-I -m agentsh.warm.server PATH KEY_DIGEST`
     main(sys.argv[1], sys.argv[2])

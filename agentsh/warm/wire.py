@@ -41,10 +41,20 @@ def server_key(environ: dict[str, str]) -> bytes:
     """Everything that makes a server's answer differ from this process's own: the
     interpreter and its PYTHON* variables, where agentsh is imported from, the locale and
     the user. A server answers only a client with its exact key."""
-    parts = [PROTOCOL, sys.executable, package_parent(), str(os.getuid()),
+    parts = [PROTOCOL, sys.executable, package_parent(), str(os.getuid()), " ".join(interpreter_flags()),
              *(f"{name}={environ.get(name, '')}" for name in STARTUP_VARIABLES),
              *sorted(f"{name}={value}" for name, value in environ.items() if name.startswith("PYTHON"))]
     return b"\0".join(p if isinstance(p, bytes) else os.fsencode(p) for p in parts)
+
+
+def interpreter_flags() -> list[str]:
+    """The isolation this interpreter runs with, for the server to run with too: a client
+    started with -I (agentsh's shims are) ignores PYTHONPATH and user site-packages, and a
+    server that honoured them would import what the agent put there. -P always: the server
+    starts in the caller's directory."""
+    if sys.flags.isolated:
+        return ["-I"]
+    return ["-P", *(["-E"] if sys.flags.ignore_environment else []), *(["-s"] if sys.flags.no_user_site else [])]
 
 
 def server_environ(environ: dict[str, str]) -> dict[str, str]:
