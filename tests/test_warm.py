@@ -119,7 +119,7 @@ def test_a_caller_inside_a_confined_process_is_refused_by_the_server(warm_env: d
     # and the server's own check, with the client's check bypassed: a raw request is refused
     code = ("import os,sys,_socket; from agentsh.warm import wire; env=dict(os.environ);"
             "key=wire.server_key(env); s=_socket.socket(_socket.AF_UNIX,_socket.SOCK_STREAM);"
-            "s.connect(wire.socket_path(env,key));"
+            "s.connect(wire.socket_path(env,key)); assert wire.read_line(s)==b'ready\\n';"
             "data=wire.encode_request(wire.Request(wire.digest(key),0o22,'agentsh',['-c','touch canary'],env));"
             "fds=b''.join(fd.to_bytes(4,sys.byteorder) for fd in (0,1,2,os.open('.',os.O_PATH)));"
             "s.sendmsg([data],[(_socket.SOL_SOCKET,_socket.SCM_RIGHTS,fds)]); print(wire.read_line(s))")
@@ -136,6 +136,7 @@ def test_nothing_runs_without_the_clients_go(warm_env: dict[str, str], workspace
     assert path is not None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(path)
+        assert wire.read_line(sock) == b"ready\n"
         data = wire.encode_request(wire.Request(wire.digest(key), 0o22, "agentsh", ["-c", "touch canary"],
                                                 warm_env))
         cwd = os.open(workspace, os.O_PATH)
@@ -155,6 +156,7 @@ def test_garbage_on_the_socket_does_not_stop_the_server(warm_env: dict[str, str]
     for junk in (b"", b"\xff" * 10, b"\x00\x00\x00\x05hello", b"\x7f\xff\xff\xff"):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(path)
+            assert wire.read_line(sock) == b"ready\n"
             sock.sendall(junk)
             sock.shutdown(socket.SHUT_WR)
             assert not wire.read_line(sock).startswith(b"pid ")
@@ -351,3 +353,26 @@ def test_an_isolated_caller_gets_an_isolated_server(warm_env: dict[str, str], wo
         time.sleep(0.1)
     assert served
     assert not canary.exists()
+
+
+def test_a_stopped_server_costs_one_caller_the_timeout_and_no_one_else(warm_env: dict[str, str],
+                                                                       workspace: Path, home: Path) -> None:
+    server = wait_for_server(warm_env, workspace)
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    stopped = [server, *map(int, children)]  # the server and the worker waiting in accept()
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        first = run(warm_env, "echo first", workspace)
+        waited = time.monotonic() - start
+        assert first.stdout == "first\n"
+        assert "warm_caller" not in audit_lines(home)[-1]
+        start = time.monotonic()
+        second = run(warm_env, "echo second", workspace)
+        assert second.stdout == "second\n"
+        assert time.monotonic() - start < waited  # not another timeout: the socket is gone
+        assert "warm_caller" not in audit_lines(home)[-1]
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)

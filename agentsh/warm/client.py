@@ -57,12 +57,39 @@ def run_warm(argv: list[str], argv0: str) -> int | None:
         except OSError:
             start_server(path, key, environ)
             return None
-        return _hand_over(sock, Request(digest(key), 0, argv0, argv, environ))
+        status = _hand_over(sock, Request(digest(key), 0, argv0, argv, environ))
+        if status == _UNRESPONSIVE:
+            _retire(path)
+            return None
+        return status
     finally:
         sock.close()
 
 
+_UNRESPONSIVE = -1  # not an exit status (0-255): the server took the connection and said nothing
+
+
+def _retire(path: str) -> None:
+    """A server that does not answer (stopped, or stuck) costs one caller REPLY_TIMEOUT;
+    its socket goes, so later callers run their lines at once. Its lock stays held while
+    it lives, so no other server starts beside it."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _hand_over(sock: _socket.socket, request: Request) -> int | None:
+    # A worker says "ready" once it has accepted. Until then nothing is sent: descriptors
+    # queued on a socket nobody accepts would hold the agent's pipes open.
+    sock.settimeout(REPLY_TIMEOUT)
+    try:
+        if read_line(sock) != b"ready\n":
+            return None  # refused (a changed agentsh): this process runs the line
+    except TimeoutError:
+        return _UNRESPONSIVE
+    except OSError:
+        return None
     try:
         cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
@@ -75,7 +102,6 @@ def _hand_over(sock: _socket.socket, request: Request) -> int | None:
         _blank_credentials(request.environ)
         data = encode_request(request)
         fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2, cwd))
-        sock.settimeout(REPLY_TIMEOUT)
         sent = sock.sendmsg([data[:65536]], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         sock.sendall(data[sent:])
     except OSError:
@@ -84,8 +110,10 @@ def _hand_over(sock: _socket.socket, request: Request) -> int | None:
         os.close(cwd)
     try:
         reply = read_line(sock)
+    except TimeoutError:
+        return _UNRESPONSIVE  # no worker said it started, and none starts without our "go"
     except OSError:
-        return None  # no worker said it started, and none starts without our "go"
+        return None
     if not reply.startswith(b"pid "):
         return None
     worker = int(reply[4:])

@@ -208,6 +208,7 @@ class Server:
             if stale:
                 conn.sendall(b"no stale\n")  # this caller runs its line itself
                 os._exit(0)
+            conn.sendall(b"ready\n")  # only now does the client send its descriptors
             self._answer(conn)
         except BaseException:  # a client's bad request, or a kill while waiting: this worker ends
             pass
@@ -253,7 +254,6 @@ class Server:
         return "", pid
 
     def _work(self, conn: socket.socket, fds: list[int], request: Request, caller: int) -> None:
-        status = 1
         try:
             for target, fd in zip((0, 1, 2), fds, strict=False):
                 os.dup2(fd, target)
@@ -266,8 +266,13 @@ class Server:
             os.environ.update(request.environ)
             sys.argv = [request.argv0, *request.argv]
             conn.sendall(b"pid %d\n" % os.getpid())
-            if read_line(conn) != b"go\n":
-                os._exit(0)  # the client ran the line itself, or died: nothing ran here
+            go = read_line(conn) == b"go\n"
+        except OSError:
+            go = False
+        if not go:
+            os._exit(0)  # the client ran the line itself, or died: nothing ran here
+        status = 1
+        try:
             _hang_up_with(conn)
             from ..main import main
 
@@ -276,7 +281,6 @@ class Server:
             status = stop.code if isinstance(stop.code, int) else 1
         except BaseException:
             traceback.print_exc()
-            status = 1
         finally:
             for stream in (sys.stdout, sys.stderr):
                 try:
