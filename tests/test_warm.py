@@ -64,6 +64,14 @@ def wait_for_server(env: dict[str, str], workspace: Path) -> int:
     raise AssertionError(f"no warm server started: {[f.read_text() for f in failed]}")
 
 
+def wait_for_file(path: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until the line has written `path` (so it is running, whatever the machine's speed)."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def audit_lines(home: Path) -> list[dict[str, object]]:
     path = home / ".local" / "state" / "agentsh" / "audit.jsonl"
     events = [json.loads(line) for line in path.read_text().splitlines()]
@@ -90,9 +98,9 @@ def test_the_worker_is_not_the_caller_and_the_caller_holds_no_credentials(warm_e
                                                                           workspace: Path) -> None:
     wait_for_server(warm_env, workspace)
     env = dict(warm_env, GITHUB_TOKEN="ghp_warmclientsecret0000000000000000000")
-    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 1"], env=env, cwd=workspace, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.6)
+    proc = subprocess.Popen([*AGENTSH, "-c", "touch started; sleep 1"], env=env, cwd=workspace,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_file(workspace / "started", proc)
     environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
     proc.communicate(timeout=30)
     assert proc.returncode == 0
@@ -168,9 +176,9 @@ def test_killing_the_client_ends_the_line(warm_env: dict[str, str], workspace: P
     """An agent's timeout SIGKILLs its shell: the worker sees the socket close and the line
     ends, so the canary the line would write later never appears."""
     wait_for_server(warm_env, workspace)
-    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 3; touch canary"], env=warm_env, cwd=workspace,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    proc = subprocess.Popen([*AGENTSH, "-c", "touch started; sleep 3; touch canary"], env=warm_env,
+                            cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_file(workspace / "started", proc)
     proc.kill()
     proc.communicate(timeout=30)  # the pipes close: nothing of the line holds them any more
     time.sleep(3)
@@ -179,9 +187,9 @@ def test_killing_the_client_ends_the_line(warm_env: dict[str, str], workspace: P
 
 def test_a_signal_to_the_client_reaches_the_line(warm_env: dict[str, str], workspace: Path) -> None:
     wait_for_server(warm_env, workspace)
-    proc = subprocess.Popen([*AGENTSH, "-c", "sleep 5; touch canary"], env=warm_env, cwd=workspace,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    proc = subprocess.Popen([*AGENTSH, "-c", "touch started; sleep 5; touch canary"], env=warm_env,
+                            cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_file(workspace / "started", proc)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM  # bash's status for a line ended by SIGTERM
