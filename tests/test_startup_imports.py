@@ -54,8 +54,8 @@ def test_the_warm_client_imports_only_itself(tmp_path: Path) -> None:
             if "agentsh.session" not in mods:
                 break  # served
         ours = sorted(m for m in mods if m.startswith("agentsh"))
-        assert ours == ["agentsh", "agentsh.credentials", "agentsh.credentials.envcut", "agentsh.errors",
-                        "agentsh.main", "agentsh.warm", "agentsh.warm.client", "agentsh.warm.wire"]
+        assert ours == ["agentsh", "agentsh.builtin_sha256", "agentsh.credentials", "agentsh.credentials.envcut",
+                        "agentsh.errors", "agentsh.main", "agentsh.warm", "agentsh.warm.client", "agentsh.warm.wire"]
         assert not mods & {*NOT_ON_THE_WARM_PATH, "json", "ctypes", "socket", "signal", "select"}
     finally:
         stop_servers(str(tmp_path / "run" / "agentsh"))

@@ -29,6 +29,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ..builtin_sha256 import builtin_sha256
+
 KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error"})
 RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
 MAC_PREFIX = b',"mac":"'
@@ -100,17 +102,7 @@ def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return sha256(key.translate(_OPAD) + sha256(key.translate(_IPAD) + message).digest()).digest()
 
 
-@functools.cache
-def _builtin_sha256() -> Any:
-    """The built-in module's constructor, looked up once (a failed import is not cached)."""
-    try:
-        from _sha256 import sha256  # Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python >= 3.12
-        except ImportError:
-            return None
-    return sha256
+_builtin_sha256 = functools.cache(builtin_sha256)  # looked up once per process
 
 
 def compare_digest(a: str, b: str) -> bool:

@@ -13,6 +13,7 @@ import _signal
 import _socket
 import os
 import sys
+import time
 
 from .wire import (
     DISABLE_VARIABLE,
@@ -164,7 +165,7 @@ def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
 
     base = path[: -len(".sock")]
     try:
-        if _now() - os.stat(base + ".failed").st_mtime < FAILED_BACKOFF:
+        if time.time() - os.stat(base + ".failed").st_mtime < FAILED_BACKOFF:
             return
     except OSError:
         pass
@@ -198,9 +199,3 @@ def _inheritable(fd: int) -> bool:
         return os.get_inheritable(fd)
     except OSError:
         return False
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -1,5 +1,5 @@
 """The warm server: one process per user and key that has imported agentsh's line path
-once, and forks a worker per `agentsh -c`.
+once, and keeps a worker forked ahead for the next `agentsh -c`.
 
 The worker takes on the caller's standard descriptors, working directory, umask,
 environment and argv, then runs the very same `main()` the caller would have run: the
@@ -7,8 +7,9 @@ profile is loaded, the line checked, approved, run under its exec guard and audi
 exactly as in the caller's own process. Only the imports were done beforehand.
 
 What the server trusts: a peer of its own uid (SO_PEERCRED) that is not inside an agentsh
-line (not traced, no no_new_privs; checked through a pidfd of the peer, SO_PEERPIDFD, so
-a recycled PID cannot stand in), asking with the server's own key. It holds no state
+line (not traced, no no_new_privs), whose identity, root, namespaces, security context,
+cgroup and limits are the server's own (all read through a pidfd of the peer,
+SO_PEERPIDFD, so a recycled PID cannot stand in), asking with the server's own key. It holds no state
 between lines: each worker is a fresh fork of the warmed-up process.
 """
 
@@ -115,8 +116,8 @@ def _listen(path: str) -> socket.socket:
 
 def _sources() -> tuple[str, ...]:
     """agentsh's imported source files."""
-    return tuple(sorted(getattr(module, "__file__", None) or "" for name, module in sys.modules.items()
-                        if name.startswith("agentsh") and getattr(module, "__file__", None)))
+    files = (getattr(module, "__file__", None) for name, module in sys.modules.items() if name.startswith("agentsh"))
+    return tuple(sorted(file for file in files if file))
 
 
 def _module_stamp(sources: tuple[str, ...]) -> tuple[int, ...]:
@@ -144,7 +145,8 @@ class Server:
         self.inode = os.stat(path).st_ino
         self.sources = sources
         self.stamp = stamp
-        self.surroundings = _surroundings("self")
+        with open("/proc/self/status", "rb") as handle:
+            self.surroundings = _surroundings("self", handle.read())
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
@@ -241,7 +243,7 @@ class Server:
         try:
             with open(f"/proc/{pid}/status", "rb") as handle:
                 status = handle.read()
-            surroundings = _surroundings(str(pid))
+            surroundings = _surroundings(str(pid), status)
             signal.pidfd_send_signal(pidfd, 0)  # what was read was this very caller's
         except OSError:
             return "the caller is gone", pid
@@ -299,14 +301,12 @@ _IDENTITY_FIELDS = (b"Uid", b"Gid", b"Groups", b"CapInh", b"CapPrm", b"CapEff", 
                     b"NoNewPrivs", b"Seccomp", b"Seccomp_filters")
 
 
-def _surroundings(pid: str) -> tuple[object, ...]:
+def _surroundings(pid: str, status: bytes) -> tuple[object, ...]:
     """What a worker inherits from this server rather than from its caller, and cannot take
     on: its identity (a caller with fewer groups or capabilities must not get the server's),
     root directory and namespaces (a caller without network must not get a line run with
     it), LSM context, cgroup and resource limits (`ulimit -f` must hold). A caller that
-    differs in any of them runs its line itself."""
-    with open(f"/proc/{pid}/status", "rb") as handle:
-        status = handle.read()
+    differs in any of them runs its line itself. `status` is the process's /proc/PID/status."""
     identity = tuple(line for line in status.splitlines() if line.partition(b":")[0] in _IDENTITY_FIELDS)
     root = os.stat(f"/proc/{pid}/root")
     names = sorted(os.listdir(f"/proc/{pid}/ns"))

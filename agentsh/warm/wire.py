@@ -103,13 +103,11 @@ def _private(directory: str, uid: int) -> bool:
 
 
 def digest(data: bytes) -> str:
-    try:
-        from _sha256 import sha256  # built in, Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python >= 3.12
-        except ImportError:
-            from hashlib import sha256
+    from ..builtin_sha256 import builtin_sha256
+
+    sha256 = builtin_sha256()
+    if sha256 is None:  # a build without the built-in hashes
+        from hashlib import sha256
     return str(sha256(data).hexdigest())
 
 
