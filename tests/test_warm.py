@@ -275,6 +275,28 @@ def test_concurrent_callers_each_get_their_own_worker(warm_env: dict[str, str], 
     assert sorted(callers) == sorted(p.pid for p in procs)  # all six served by workers
 
 
+def test_the_waiting_worker_has_copied_the_servers_memory_ahead(warm_env: dict[str, str],
+                                                               workspace: Path) -> None:
+    """The worker in accept() breaks copy-on-write sharing before a client comes (so a line
+    does not take ~1,200 page faults in its start): its dirty memory is its own, not the
+    server's. A fresh fork that had not done so would share nearly all of it."""
+    server = wait_for_server(warm_env, workspace)
+    assert run(warm_env, "true", workspace).returncode == 0  # served; the next worker forks after it
+    deadline = time.monotonic() + 30
+    while True:
+        children = [int(pid) for task in Path(f"/proc/{server}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        sizes = {}
+        for child in children:
+            rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+            sizes = {k: int(v.split()[0]) for k, _, v in (line.partition(":") for line in rollup.splitlines())
+                     if k in ("Private_Dirty", "Shared_Dirty")}
+        if sizes and sizes["Private_Dirty"] > 4 * max(sizes["Shared_Dirty"], 256):
+            break
+        assert time.monotonic() < deadline, f"worker memory still shared with the server: {sizes}"
+        time.sleep(0.05)
+
+
 def test_a_lock_nobody_holds_names_no_server(tmp_path: Path) -> None:
     """A dead server's lock still holds its PID, which may be another process's by now:
     stop_servers must not signal it (here: this test's own PID)."""
