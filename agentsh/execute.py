@@ -90,8 +90,9 @@ def confinement_for(session: Session, decision: Decision, credential_links: Iter
                         "file and network confinement (`agentsh doctor` explains)")
     approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
     pins = [*decision.pins, *links]  # later pins win, as in bash_script
+    ruleset = session.warm.ruleset_for(landlock) if session.warm is not None and landlock is not None else None
     return Confinement(checker=ExecChecker(session.policy, links, approved, pins), landlock=landlock,
-                       strict=session.profile.strict)
+                       strict=session.profile.strict, ruleset=ruleset)
 
 def _warn_once(session: Session, topic: str, text: str) -> None:
     """A missing layer is said once per session (not on every `agentsh -c` of it), and audited."""

@@ -16,6 +16,7 @@ SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version",
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .session import Session
+    from .warm.server import WarmLine
 
 MAX_STDIN_SCRIPT = 1 << 20
 # How agents' wrappers start (adapters/wrappers.py); only these strings pay for importing it.
@@ -35,7 +36,7 @@ class ShellArgs:
         self.options = ""  # bash options given as flags (-e, -u, -x), set before the line runs
         self.argv0 = "agentsh"  # $0 of a script read with -s
         self.noexec = False  # -n: only check the syntax (SWE-ReX runs `bash -n` before each command)
-        self.warm_caller: int | None = None  # the agent's `agentsh -c` process, when a warm worker runs its line
+        self.warm: WarmLine | None = None  # when a warm server's worker runs the line: the agent's client and more
 
 
 def parse_shell_args(argv: list[str]) -> ShellArgs:
@@ -94,7 +95,7 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
     return out
 
 
-def main(argv: list[str] | None = None, argv0: str | None = None, warm_caller: int | None = None) -> int:
+def main(argv: list[str] | None = None, argv0: str | None = None, warm: WarmLine | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     argv0 = sys.argv[0] if argv0 is None else argv0
     if argv[:1] == ["hook"]:  # runs on every agent tool call: answer without loading click
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None, argv0: str | None = None, warm_caller: i
         # sshd and login(1) start a login shell as "-agentsh".
         args.login = args.login or os.path.basename(argv0).startswith("-")
         args.argv0 = argv0
-        args.warm_caller = warm_caller
+        args.warm = warm
         return run_shell(args)
     except AgentshError as err:
         sys.stderr.write(f"agentsh: {err}\n")
@@ -131,8 +132,9 @@ def run_shell(args: ShellArgs) -> int:
     terminal = os.isatty(0) and os.isatty(1)
     if args.command is not None:
         session = session_from_environ(profile, terminal=terminal, title_command="agentsh -c")
-        if args.warm_caller is not None:  # audited: which process asked, since this one was forked for it
-            session.line_context["warm_caller"] = args.warm_caller
+        if args.warm is not None:  # audited: which process asked, since this one was forked for it
+            session.line_context["warm_caller"] = args.warm.caller
+            session.warm = args.warm
         line, positional = args.command, args.args
         if line.startswith(WRAPPER_STARTS) or os.environ.get("CLAUDE_CODE_SHELL_PREFIX"):
             from functools import partial

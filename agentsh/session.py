@@ -22,6 +22,7 @@ from .trail import decision_fields
 if TYPE_CHECKING:
     from .record.asciicast import Recorder
     from .reload import ProfileWatcher
+    from .warm.server import WarmLine
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -92,6 +93,7 @@ class Session:
         # The interactive shell's terminal modes for a command's PTY, and who hears the modes it left.
         self.pty_modes: list[Any] | None = None
         self.on_pty_modes: Callable[[list[Any]], None] | None = None
+        self.warm: WarmLine | None = None  # set when a warm server's worker runs this session's line
         from .trail import Trail, identity
 
         self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))

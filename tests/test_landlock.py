@@ -28,8 +28,9 @@ DISK = next((f"/dev/{name}" for name in sorted(os.listdir("/dev"))
 
 
 def in_child(plan: landlock.LandlockPlan, action: Callable[[], Any], abi: int | None = None,
-             stdio: tuple[int, int, int] | None = None) -> Any:
-    """Run `action` in a forked child after restrict_self(plan); return what it returned."""
+             stdio: tuple[int, int, int] | None = None, ruleset: landlock.Ruleset | None = None) -> Any:
+    """Run `action` in a forked child after restrict_self(plan) (or enforce(ruleset), one
+    built in this process); return what it returned."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -42,7 +43,10 @@ def in_child(plan: landlock.LandlockPlan, action: Callable[[], Any], abi: int | 
                 import fcntl
                 import termios
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            landlock.restrict_self(plan, abi)
+            if ruleset is not None:
+                landlock.enforce(ruleset)
+            else:
+                landlock.restrict_self(plan, abi)
             result = {"ok": action()}
         except BaseException as err:  # reported to the parent
             result = {"error": f"{type(err).__name__}: {err}"}
@@ -132,6 +136,68 @@ def test_denied_reads_fail_and_others_work(plan: landlock.LandlockPlan, tree: di
     assert SECRET.decode() not in json.dumps(results)
     assert results[3] == 1
     assert results[4:] == ["public\n", "hello\n", ["README.md", "protected", "secret", "src"], "root:"]
+
+
+def confined_outcomes(plan: landlock.LandlockPlan, tree: dict[str, Path], ruleset: landlock.Ruleset | None) -> Any:
+    canary = tree["outside"] / "canary"
+    return in_child(plan, lambda: [attempt(write_file(canary)), attempt(read_file(tree["home"] / ".ssh" / "id_rsa")),
+                                   attempt(read_file(tree["workspace"] / "secret" / "token")),
+                                   attempt(write_file(tree["workspace"] / "src" / "ok", "ok")),
+                                   attempt(read_file(tree["outside"] / "readable.txt"))], ruleset=ruleset)
+
+
+def test_a_ruleset_built_ahead_confines_as_one_built_in_the_child(plan: landlock.LandlockPlan,
+                                                                   tree: dict[str, Path]) -> None:
+    """What a warm worker does while it waits (prebuild) and when its line comes (take_prebuilt)."""
+    fresh = confined_outcomes(plan, tree, None)
+    prebuilt = landlock.prebuild(plan)
+    ruleset = landlock.take_prebuilt(prebuilt, plan)
+    assert ruleset is not None
+    try:
+        ahead = confined_outcomes(plan, tree, ruleset)
+    finally:
+        os.close(ruleset.fd)
+    assert ahead == fresh == ["errno 13", "errno 13", "errno 13", 2, "public\n"]
+    assert not (tree["outside"] / "canary").exists()
+
+
+def test_a_ruleset_built_ahead_is_dropped_once_its_plan_or_a_file_changed(tmp_path: Path,
+                                                                         tree: dict[str, Path]) -> None:
+    profile = profile_from(tmp_path, tree["home"], tree["workspace"], "")
+    plan = landlock.plan_for(profile)
+    src = tree["workspace"] / "src"
+    assert str(src) in dict(plan.rules)  # the workspace is split (it holds `secret`): src has its own rule
+
+    def dropped(prebuilt: landlock.Prebuilt, now: landlock.LandlockPlan) -> bool:
+        taken = landlock.take_prebuilt(prebuilt, now)
+        if taken is not None:
+            os.close(taken.fd)
+            return False
+        with pytest.raises(OSError):
+            os.fstat(prebuilt.ruleset.fd)  # closed by take_prebuilt
+        return True
+
+    assert not dropped(landlock.prebuild(plan), plan)
+    assert dropped(landlock.prebuild(plan), landlock.plan_for(profile, exact_write_deny=True))  # another plan
+    before = landlock.prebuild(plan)
+    src.rmdir()
+    src.mkdir()  # the same path, another directory (inode): its rule would be for the old one
+    assert dropped(before, landlock.plan_for(profile))
+    before = landlock.prebuild(plan)
+    src.rmdir()
+    src.symlink_to(tree["outside"])  # swapped for a link since it was built
+    assert dropped(before, plan)
+    # a fresh build (what the line then does) grants nothing through the link
+    assert in_child(plan, lambda: attempt(write_file(src / "through-link"))) == "errno 13"
+    assert not (tree["outside"] / "through-link").exists()
+
+
+def test_plans_travel_as_json_and_anything_else_is_refused(plan: landlock.LandlockPlan) -> None:
+    data = landlock.plan_to_json(plan)
+    assert landlock.plan_from_json(data) == plan
+    for bad in (b"", b"[]", b"{}", b"not json", data[:-1], data.replace(b"[[", b"[[[", 1),
+                b'[[["/", "x"]], null, null, true, true, []]'):
+        assert landlock.plan_from_json(bad) is None
 
 
 def test_exact_write_deny_splits_the_write_root(tmp_path: Path, tree: dict[str, Path]) -> None:

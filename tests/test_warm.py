@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.warm import wire
-from tests.conftest import peer_pidfd_supported
+from tests.conftest import peer_pidfd_supported, write_profile
 
 AGENTSH = [sys.executable, "-m", "agentsh"]
 
@@ -284,17 +285,56 @@ def test_the_waiting_worker_has_copied_the_servers_memory_ahead(warm_env: dict[s
     assert run(warm_env, "true", workspace).returncode == 0  # served; the next worker forks after it
     deadline = time.monotonic() + 30
     while True:
-        children = [int(pid) for task in Path(f"/proc/{server}/task").iterdir()
-                    for pid in (task / "children").read_text().split()]
         sizes = {}
-        for child in children:
-            rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+        for child in waiting_workers(server):
+            try:
+                rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+            except FileNotFoundError:
+                continue  # the worker of the line before, ending
             sizes = {k: int(v.split()[0]) for k, _, v in (line.partition(":") for line in rollup.splitlines())
                      if k in ("Private_Dirty", "Shared_Dirty")}
         if sizes and sizes["Private_Dirty"] > 4 * max(sizes["Shared_Dirty"], 256):
             break
         assert time.monotonic() < deadline, f"worker memory still shared with the server: {sizes}"
         time.sleep(0.05)
+
+
+def test_the_next_worker_builds_the_last_lines_landlock_ruleset_and_lines_stay_confined(
+        warm_env: dict[str, str], workspace: Path, home: Path, tmp_path: Path) -> None:
+    """A worker waiting for a client builds the Landlock ruleset of the line before (the
+    server has its plan from that line's worker); a line with the same plan uses it. The
+    confinement must hold either way: an allowed interpreter cannot read ~/.ssh."""
+    profile = write_profile(tmp_path, "py", (
+        "agentsh: 1\nname: py\nextends: [base]\n"
+        f"path: [{os.path.dirname(os.path.realpath(sys.executable))}, /usr/local/bin, /usr/bin, /bin]\n"
+        "commands:\n  - {name: py, run: python3, args: ['-c ...'], decision: allow}\n"))
+    code = (f"try:\n    print(open({str(home / '.ssh' / 'id_rsa')!r}).read())\n"
+            "except OSError as e:\n    print('read refused', e.errno)\n")
+    line = "python3 -c " + shlex.quote(code)
+    server = wait_for_server(warm_env, workspace)
+    for attempt in range(3):
+        done = run(warm_env, line, workspace, extra=("-p", str(profile)))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "read refused 13\n" and "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+        if attempt == 0:
+            deadline = time.monotonic() + 30
+            while not any("landlock-ruleset" in link for child in waiting_workers(server) for link in fd_links(child)):
+                assert time.monotonic() < deadline, "the waiting worker built no ruleset"
+                time.sleep(0.05)
+    assert [e["warm_caller"] is not None for e in audit_lines(home)[-3:]] == [True] * 3
+
+
+def waiting_workers(server: int) -> list[int]:
+    """The server's children: the worker waiting for a client (and any still running a line)."""
+    return [int(pid) for task in Path(f"/proc/{server}/task").iterdir() for pid in (task / "children").read_text().split()]
+
+
+def fd_links(pid: int) -> list[str]:
+    """What a process's descriptors are; [] once it has gone (a worker ending its line)."""
+    try:
+        return [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except FileNotFoundError:
+        return []
 
 
 def test_a_lock_nobody_holds_names_no_server(tmp_path: Path) -> None:

@@ -1,14 +1,18 @@
 """Landlock confinement of an approved command's process tree, through ctypes.
 
-Two steps, split so that the child does as little as possible between fork and exec:
+Three steps, split so that the child does as little as possible between fork and exec:
 
 - `plan_for(profile)` runs in agentsh (the parent).  It turns the profile's read and write
   roots into Landlock allow rules: plain data, one access mask per real path, and the TCP
   ports the command may connect to or bind.
-- `restrict_self(plan)` runs in the forked child just before exec.  It opens each path,
-  builds a ruleset that handles every access right this kernel's ABI knows, adds the
-  rules, sets no_new_privs and restricts the process.  Everything the child execs after
-  that, and all of its descendants, stay inside the ruleset; nothing can lift it.
+- `build_ruleset(plan)` also runs in the parent.  It opens each path and builds a ruleset
+  that handles every access right this kernel's ABI knows, with the plan's rules: a
+  file descriptor the forked child inherits.  (Done in the child, the same loop ran
+  slower: a fresh fork pays a page copy for each page of Python objects it touches.)
+- `enforce(ruleset)` runs in the forked child just before exec.  It adds the child's own
+  standard descriptors, drops capabilities, sets no_new_privs and restricts the process.
+  Everything the child execs after that, and all of its descendants, stay inside the
+  ruleset; nothing can lift it.  `restrict_self(plan)` does the last two in one process.
 
 Landlock can only allow.  "Everything readable except ~/.ssh" therefore becomes allow
 rules on the siblings of every directory on the way from / to ~/.ssh (see `_split`).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import stat
 from collections.abc import Iterable
@@ -270,12 +275,28 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
+class Ruleset(NamedTuple):
+    """A built ruleset, for `enforce` in the child: the descriptor and what it handles."""
+
+    fd: int  # close-on-exec; enforce() closes it
+    fs: int  # the file-system rights handled (ABI-downgraded)
+    drop_capabilities: bool
+    stdio: bool
+
+
 def restrict_self(plan: LandlockPlan, abi: int | None = None) -> None:
     """Confine this process (and everything it will exec or fork) to `plan`.
 
     Call it in the forked child after its stdio is in place and just before exec.
     Raises OSError with a message naming the step that failed; on error the process may
     already have no_new_privs but is not restricted, so the caller must not exec."""
+    enforce(build_ruleset(plan, abi))
+
+
+def build_ruleset(plan: LandlockPlan, abi: int | None = None,
+                  opened: list[tuple[int, ...] | None] | None = None) -> Ruleset:
+    """The ruleset for `plan`, every path opened and added now (in the parent). `opened`
+    gets, per rule, what `_add_path_rule` says it added."""
     lib = _libc()
     abi = status().abi if abi is None else abi
     if abi < 1:
@@ -291,9 +312,9 @@ def restrict_self(plan: LandlockPlan, abi: int | None = None) -> None:
                                  ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset")
     try:
         for path, mask in plan.rules:
-            _add_path_rule(lib, ruleset, path, mask & fs)
-        if plan.stdio:
-            _add_stdio_rules(lib, ruleset, fs)
+            added = _add_path_rule(lib, ruleset, path, mask & fs)
+            if opened is not None:
+                opened.append(added)
         for ports, right in ((plan.connect_ports, CONNECT_TCP), (plan.bind_ports, BIND_TCP)):
             if net & right:
                 for port in ports or ():
@@ -301,13 +322,86 @@ def restrict_self(plan: LandlockPlan, abi: int | None = None) -> None:
                     _check(lib.syscall(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset),
                                        ctypes.c_int(RULE_NET_PORT), ctypes.byref(rule), ctypes.c_uint32(0)),
                            f"landlock_add_rule (TCP port {port})")
-        if plan.drop_capabilities:
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return Ruleset(ruleset, fs, plan.drop_capabilities, plan.stdio)
+
+
+class Prebuilt(NamedTuple):
+    """A ruleset built ahead of need (a warm worker builds one while it waits for a
+    client, for the plan of the line before), with what each rule was added for."""
+
+    plan: LandlockPlan
+    ruleset: Ruleset
+    opened: tuple[tuple[int, ...] | None, ...]
+
+
+def prebuild(plan: LandlockPlan) -> Prebuilt:
+    opened: list[tuple[int, ...] | None] = []
+    return Prebuilt(plan, build_ruleset(plan, opened=opened), tuple(opened))
+
+
+def take_prebuilt(prebuilt: Prebuilt, plan: LandlockPlan) -> Ruleset | None:
+    """The prebuilt ruleset if it is what `build_ruleset(plan)` would build now, else None
+    (and it is closed): the same plan, and every path it added a rule for still the very
+    file (device and inode, not a symlink) it was then. Rules hold inodes, so the two
+    rulesets then grant the same. A path that could not be opened then is not checked
+    again: any such path means a fresh build."""
+    usable = prebuilt.plan == plan and None not in prebuilt.opened
+    if usable:
+        for (path, _mask), added in zip(plan.rules, prebuilt.opened, strict=True):
+            if not added:
+                continue
+            try:
+                info = os.lstat(path)
+            except OSError:
+                usable = False
+                break
+            if stat.S_ISLNK(info.st_mode) or (info.st_dev, info.st_ino) != added:
+                usable = False
+                break
+    if not usable:
+        os.close(prebuilt.ruleset.fd)
+        return None
+    return prebuilt.ruleset
+
+
+def plan_to_json(plan: LandlockPlan) -> bytes:
+    return json.dumps([[list(rule) for rule in plan.rules], plan.connect_ports, plan.bind_ports,
+                       plan.drop_capabilities, plan.stdio, list(plan.unenforced)]).encode()
+
+
+def plan_from_json(data: bytes) -> LandlockPlan | None:
+    """The plan `plan_to_json` wrote; None for anything else."""
+    try:
+        rules, connect, bind, drop, stdio, unenforced = json.loads(data)
+        plan = LandlockPlan(
+            rules=tuple((str(path), int(mask)) for path, mask in rules),
+            connect_ports=None if connect is None else tuple(int(port) for port in connect),
+            bind_ports=None if bind is None else tuple(int(port) for port in bind),
+            drop_capabilities=bool(drop), stdio=bool(stdio), unenforced=tuple(str(u) for u in unenforced))
+    except (ValueError, TypeError):
+        return None
+    return plan if plan_to_json(plan) == data else None
+
+
+def enforce(ruleset: Ruleset) -> None:
+    """Restrict this process to `ruleset` (plus re-opening its own fds 0-2); closes it.
+
+    The ruleset is shared with the process that built it: call this in a child of a
+    parent that will not use the ruleset again."""
+    lib = _libc()
+    try:
+        if ruleset.stdio:
+            _add_stdio_rules(lib, ruleset.fd, ruleset.fs)
+        if ruleset.drop_capabilities:
             _drop_capabilities(lib)
         _check(_prctl(lib, PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
-        _check(lib.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+        _check(lib.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset.fd), ctypes.c_uint32(0)),
                "landlock_restrict_self")
     finally:
-        os.close(ruleset)
+        os.close(ruleset.fd)
 
 
 def _prctl(lib: ctypes.CDLL, option: int, arg: int) -> int:
@@ -324,16 +418,20 @@ def _drop_capabilities(lib: ctypes.CDLL) -> None:
             raise OSError(err, f"prctl(PR_CAPBSET_DROP, {cap}) failed: {os.strerror(err)}")
 
 
-def _add_path_rule(lib: ctypes.CDLL, ruleset: int, path: str, mask: int) -> None:
+def _add_path_rule(lib: ctypes.CDLL, ruleset: int, path: str, mask: int) -> tuple[int, ...] | None:
+    """Add the rule; the (device, inode) it was added for, () if no right applies, None if
+    the path could not be opened."""
     if not mask:
-        return
+        return ()
     fd = _open_path(lib, path)
     if fd < 0:  # gone or replaced by a symlink since the plan: grant nothing
-        return
+        return None
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISDIR(info.st_mode):
             mask &= READ_FILE | WRITE_FILE | TRUNCATE | EXECUTE | IOCTL_DEV  # the kernel refuses others on files
         _add(lib, ruleset, fd, mask, path)
+        return (info.st_dev, info.st_ino)
     finally:
         os.close(fd)
 

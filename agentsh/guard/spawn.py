@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .execcheck import ExecChecker
+    from .landlock import Ruleset
+
+    Landlock = Ruleset | str | None  # a ruleset built before fork, or why it could not be
 
 ChildSetup = Callable[[], None]
 
@@ -37,6 +40,7 @@ class Confinement(NamedTuple):
     landlock: Any = None  # a landlock plan (guard/landlock.py), or None
     strict: bool = False  # a layer that cannot be set up refuses the line instead of a warning
     seccomp: bool = True
+    ruleset: Any = None  # that plan's ruleset, built already (landlock.take_prebuilt), or None
 
 
 class Spawned:
@@ -166,7 +170,12 @@ def spawn(argv: list[str], env: Mapping[str, str], cwd: str, confinement: Confin
         if pty_modes is not None:
             termios.tcsetattr(slave, termios.TCSANOW, pty_modes)
     report_r, report_w = os.pipe() if confinement.checker is not None else (-1, -1)
-    pid = os.fork()
+    landlock = _landlock_ruleset(confinement)
+    try:
+        pid = os.fork()
+    except BaseException:
+        _close_ruleset(landlock)
+        raise
     if pid == 0:  # never returns
         try:
             if slave >= 0:
@@ -186,17 +195,18 @@ def spawn(argv: list[str], env: Mapping[str, str], cwd: str, confinement: Confin
                     os.dup2(stdout_fds[1], 2)
             os.chdir(cwd)
             keep = sorted({*pass_fds, report_w} - {-1})
-            _close_fds_except(keep)
+            _close_fds_except(keep, private=_ruleset_fds(landlock))
             if confinement.checker is None:
                 reset_signals()
-                _confine(confinement)
+                _confine(confinement, landlock)
                 os.execve(argv[0], argv, dict(env))
-            _guarded_child(argv, dict(env), confinement, report_w, reset_signals)
+            _guarded_child(argv, dict(env), confinement, landlock, report_w, reset_signals)
         except BaseException as err:  # anything at all here must end the child
             try:
                 os.write(2, f"agentsh: cannot run {argv[0]}: {err}\n".encode())
             finally:
                 os._exit(126 if isinstance(err, ConfinementError) else 127)
+    _close_ruleset(landlock)
     if slave >= 0:
         os.close(slave)
     if report_w >= 0:
@@ -213,8 +223,8 @@ class ConfinementError(OSError):
     pass
 
 
-def _guarded_child(argv: list[str], env: dict[str, str], confinement: Confinement, report_w: int,
-                   reset_signals: ChildSetup) -> None:
+def _guarded_child(argv: list[str], env: dict[str, str], confinement: Confinement, landlock: Landlock,
+                   report_w: int, reset_signals: ChildSetup) -> None:
     from . import ptrace
     from .trace import IGNORED_BY_GUARD, guard_process
 
@@ -229,7 +239,7 @@ def _guarded_child(argv: list[str], env: dict[str, str], confinement: Confinemen
                 ptrace.traceme()
             except OSError as err:
                 _layer_missing(confinement, f"the exec guard cannot trace this command ({err.strerror})")
-            _confine(confinement)
+            _confine(confinement, landlock)
             os.kill(os.getpid(), signal.SIGSTOP)  # the guard sets its options, then lets us exec
             os.execve(argv[0], argv, env)
         except BaseException as err:
@@ -237,17 +247,44 @@ def _guarded_child(argv: list[str], env: dict[str, str], confinement: Confinemen
                 os.write(2, f"agentsh: cannot run {argv[0]}: {err}\n".encode())
             finally:
                 os._exit(126 if isinstance(err, ConfinementError) else 127)
+    _close_ruleset(landlock)  # the command's own; the guard stays outside it
     assert confinement.checker is not None
     guard_process(confinement.checker, top, report_w)
 
 
-def _confine(confinement: Confinement) -> None:
+def _landlock_ruleset(confinement: Confinement) -> Landlock:
+    """Build the command's ruleset in this process, before fork; a failure is said (or, if
+    strict, refuses the command) in the child, as if the child had tried."""
+    if confinement.landlock is None:
+        return None
+    if confinement.ruleset is not None:
+        return confinement.ruleset
+    from .landlock import build_ruleset
+
+    try:
+        return build_ruleset(confinement.landlock)
+    except OSError as err:
+        return f"Landlock could not confine this command ({err})"
+
+
+def _ruleset_fds(landlock: Landlock) -> tuple[int, ...]:
+    return (landlock.fd,) if landlock is not None and not isinstance(landlock, str) else ()
+
+
+def _close_ruleset(landlock: Landlock) -> None:
+    for fd in _ruleset_fds(landlock):
+        os.close(fd)
+
+
+def _confine(confinement: Confinement, landlock: Landlock) -> None:
     """Landlock, then the seccomp filter (which sets no_new_privs), in the command's first process."""
-    if confinement.landlock is not None:
-        from .landlock import restrict_self
+    if isinstance(landlock, str):
+        _layer_missing(confinement, landlock)
+    elif landlock is not None:
+        from .landlock import enforce
 
         try:
-            restrict_self(confinement.landlock)
+            enforce(landlock)
         except OSError as err:
             _layer_missing(confinement, f"Landlock could not confine this command ({err})")
     if confinement.seccomp:
@@ -265,9 +302,11 @@ def _layer_missing(confinement: Confinement, what: str) -> None:
     os.write(2, f"agentsh: warning: {what}; running without it\n".encode())
 
 
-def _close_fds_except(keep: list[int]) -> None:
+def _close_fds_except(keep: list[int], private: tuple[int, ...] = ()) -> None:
+    """Close every descriptor above 2 but `keep` (made inheritable) and `private` (left
+    close-on-exec: this process's own, never the command's)."""
     low = 3
-    for fd in keep:
+    for fd in sorted({*keep, *private}):
         if fd >= low:
             os.closerange(low, fd)
             low = fd + 1

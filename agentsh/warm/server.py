@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 
+from ..guard.landlock import LandlockPlan, Prebuilt, Ruleset, plan_from_json, plan_to_json, prebuild, take_prebuilt
 from .wire import (
     HEADER,
     MAX_REQUEST,
@@ -41,7 +42,6 @@ from .wire import (
 
 IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
 REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
-NEXT_WORKER_DELAY = 0.25  # seconds at most from a worker taking a client to the next fork
 MADV_POPULATE_WRITE = 23  # Linux >= 5.14; older kernels say EINVAL and the faults come later
 OWN_MEMORY_LIMIT = 256 << 20  # bytes: a worker copies no more of the server's memory ahead
 F_SETSIG = getattr(fcntl, "F_SETSIG", 10)
@@ -152,6 +152,7 @@ class Server:
         self.stamp = stamp
         with open("/proc/self/status", "rb") as handle:
             self.surroundings = _surroundings("self", handle.read())
+        self.last_plan: LandlockPlan | None = None  # the Landlock plan of the last line a worker ran
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
@@ -187,11 +188,14 @@ class Server:
             self._step_down()
 
     def _until_needed(self, note_r: int) -> None:
-        """Fork the next worker once this one's line is over (it writes to or closes the
-        note pipe), or at once if another client is waiting, or after NEXT_WORKER_DELAY:
-        the fork and the new worker's page copying (_own_memory) then take no CPU from
-        the line that is starting."""
-        select.select([note_r, self.listener], [], [], NEXT_WORKER_DELAY)
+        """Fork the next worker once this one's line is over (it writes its plan to the note
+        pipe, or just closes it), or at once when another client is waiting: the fork and the
+        new worker's page copying (_own_memory) then take no CPU from the line that runs, and
+        the new worker can build that line's ruleset."""
+        if note_r in select.select([note_r, self.listener], [], [], IDLE_SECONDS)[0]:
+            note = _read_note(note_r)
+            if note[:1] == b"d" and len(note) > 1:
+                self.last_plan = plan_from_json(note[1:])
 
     def _still_ours(self) -> bool:
         try:
@@ -215,8 +219,10 @@ class Server:
                 signal.signal(signum, signal.SIG_DFL)
             os.close(self.lock)  # the lock is the server's life, not a line's
             os.setsid()
-            if not select.select([self.listener], [], [], 0)[0]:
-                _own_memory()  # nobody is waiting yet: take the copy-on-write faults now
+            prebuilt = None
+            if not select.select([self.listener], [], [], 0)[0]:  # nobody is waiting yet:
+                _own_memory()  # take the copy-on-write faults now,
+                prebuilt = _prebuild(self.last_plan)  # and build the Landlock ruleset the last line had
             conn, _ = self.listener.accept()
             self.listener.close()
             stale = _module_stamp(self.sources) != self.stamp
@@ -225,12 +231,12 @@ class Server:
                 conn.sendall(b"no stale\n")  # this caller runs its line itself
                 os._exit(0)
             conn.sendall(b"ready\n")  # only now does the client send its descriptors
-            self._answer(conn, note_w)
+            self._answer(conn, note_w, prebuilt)
         except BaseException:  # a client's bad request, or a kill while waiting: this worker ends
             pass
         os._exit(0)
 
-    def _answer(self, conn: socket.socket, note_w: int) -> None:
+    def _answer(self, conn: socket.socket, note_w: int, prebuilt: Prebuilt | None) -> None:
         conn.settimeout(REQUEST_TIMEOUT)
         fds: list[int] = []
         # The peer is checked while it is still writing its request. Checking it after the
@@ -244,7 +250,7 @@ class Server:
         if refusal:
             conn.sendall(b"no " + refusal.encode() + b"\n")
             return
-        self._work(conn, fds, request, caller, note_w)  # never returns
+        self._work(conn, fds, request, WarmLine(caller, prebuilt), note_w)  # never returns
 
     def _refusal(self, conn: socket.socket) -> tuple[str, int]:
         """Why this peer is not served ("" if it is), and its PID."""
@@ -270,7 +276,7 @@ class Server:
             return "another identity, root, namespace, security context, cgroup or resource limits", pid
         return "", pid
 
-    def _work(self, conn: socket.socket, fds: list[int], request: Request, caller: int, note_w: int) -> None:
+    def _work(self, conn: socket.socket, fds: list[int], request: Request, warm: WarmLine, note_w: int) -> None:
         try:
             for target, fd in zip((0, 1, 2), fds, strict=False):
                 os.dup2(fd, target)
@@ -293,12 +299,13 @@ class Server:
             _hang_up_with(conn)
             from ..main import main
 
-            status = main(request.argv, request.argv0, warm_caller=caller)
+            status = main(request.argv, request.argv0, warm=warm)
         except SystemExit as stop:
             status = stop.code if isinstance(stop.code, int) else 1
         except BaseException:
             traceback.print_exc()
         finally:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the line is over: the client may go now
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()
@@ -306,9 +313,50 @@ class Server:
                     pass
             try:
                 conn.sendall(b"status %d\n" % status)
-                os.write(note_w, b"d")  # done: the server forks the next worker now
+                # Done: the server forks the next worker now, which builds this plan's ruleset.
+                os.write(note_w, b"d" + (plan_to_json(warm.plan) if warm.plan is not None else b""))
             finally:
                 os._exit(0)
+
+
+class WarmLine:
+    """What a worker hands the line it runs besides the caller's request: the caller's PID
+    (audited) and a Landlock ruleset built while it waited; and what it takes back: the
+    line's Landlock plan, for the next worker to build ahead."""
+
+    def __init__(self, caller: int, prebuilt: Prebuilt | None = None) -> None:
+        self.caller = caller
+        self.prebuilt = prebuilt
+        self.plan: LandlockPlan | None = None
+
+    def ruleset_for(self, plan: LandlockPlan) -> Ruleset | None:
+        """The prebuilt ruleset if it is exactly `plan`'s now (landlock.take_prebuilt), once."""
+        self.plan = plan
+        prebuilt, self.prebuilt = self.prebuilt, None
+        return take_prebuilt(prebuilt, plan) if prebuilt is not None else None
+
+
+def _prebuild(plan: LandlockPlan | None) -> Prebuilt | None:
+    if plan is None:
+        return None
+    try:
+        return prebuild(plan)
+    except OSError:  # no Landlock here: the line says so when it builds its own
+        return None
+
+
+def _read_note(note_r: int, limit: int = 1 << 20) -> bytes:
+    """What a worker wrote on its note pipe until it closed it (at most `limit` bytes, and
+    no more than a second of waiting for each piece)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit and select.select([note_r], [], [], 1.0)[0]:
+        part = os.read(note_r, 65536)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 # Lines of /proc/PID/status a worker has from the server, not from its caller: who it is
