@@ -57,6 +57,7 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
                           on_spawn=on_spawn, filters=filters, on_idle=session.flush_recording,
                           confinement=confinement)
         audit_guard_reports(session, result.reports)
+        session.reap_later(result.guard)
         return result.status, names
     except RecordingError as err:
         session.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
@@ -134,6 +135,7 @@ def _run_terminal(session: Session, script: str, env: dict[str, str], args: tupl
             confinement=confinement, pty_modes=session.pty_modes, on_modes=session.on_pty_modes)
         reported = state.collect()
     audit_guard_reports(session, result.reports)
+    session.reap_later(result.guard)
     _apply_state(session, reported)
     return result.status
 

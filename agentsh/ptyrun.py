@@ -89,4 +89,4 @@ def run_pty(argv: list[str], env: Mapping[str, str], cwd: str, sink: Sink, *,
         os.close(child.master_fd)
     reports = tuple(child.drain_reports())
     child.close()
-    return result_of(status)._replace(reports=reports)
+    return result_of(status)._replace(reports=reports, guard=child.unreaped())

@@ -52,6 +52,7 @@ class RunResult(NamedTuple):
     status: int
     signal: int = 0
     reports: tuple[dict[str, Any], ...] = ()  # what the exec guard saw: refused execs, ended leftovers
+    guard: int = 0  # the guard's PID while it still exits (or traces background work): reap it later
 
 
 def bash_argv(script: str, args: tuple[str, ...] = ()) -> list[str]:
@@ -107,7 +108,7 @@ def run_bash(script: str, env: Mapping[str, str], cwd: str, args: tuple[str, ...
             _set_foreground(tty_fd, os.getpgrp())
     reports = tuple(child.drain_reports())
     child.close()
-    return result_of(status)._replace(reports=reports)
+    return result_of(status)._replace(reports=reports, guard=child.unreaped())
 
 
 def result_of(wait_status: int) -> RunResult:

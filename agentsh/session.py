@@ -94,6 +94,7 @@ class Session:
         self.pty_modes: list[Any] | None = None
         self.on_pty_modes: Callable[[list[Any]], None] | None = None
         self.warm: WarmLine | None = None  # set when a warm server's worker runs this session's line
+        self._guards: list[int] = []  # exec guards of earlier lines not reaped yet (see reap_later)
         from .trail import Trail, identity
 
         self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
@@ -243,7 +244,23 @@ class Session:
 
         return bool(self._live) and killed(self._live)
 
+    def reap_later(self, guard: int) -> None:
+        """A line's guard that was still exiting when the line ended (or still traces its
+        background work) is reaped at a later line or at close, never waited for: a
+        session of many lines must not keep one zombie per line."""
+        if guard:
+            self._guards.append(guard)
+        kept = []
+        for pid in self._guards:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    kept.append(pid)
+            except ChildProcessError:
+                pass
+        self._guards = kept
+
     def close(self, status: int | None = None) -> None:
+        self.reap_later(0)
         if self._live:
             from .live import unregister
 

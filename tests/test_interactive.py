@@ -183,3 +183,21 @@ def test_broken_edit_keeps_last_good_and_deletion_fails_closed(shell: pexpect.sp
     profile.write_text(good)
     time.sleep(0.5)
     assert "back" in run(shell, "echo back")
+
+
+def test_a_long_session_keeps_no_zombie_per_line(shell: pexpect.spawn) -> None:
+    """Each line's exec guard closes the line's output before its own exit is over, so the
+    line ends sooner; the session reaps that guard at a later line or at its end. A long
+    interactive session must not keep one zombie per line."""
+    zombies = []
+    for _ in range(8):
+        assert "ok" in run(shell, "echo ok")
+        states = []
+        for task in Path(f"/proc/{shell.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                try:
+                    states.append(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0])
+                except FileNotFoundError:
+                    pass  # reaped meanwhile
+        zombies.append(states.count("Z"))
+    assert max(zombies) <= 1, zombies  # at most the last line's guard, still exiting

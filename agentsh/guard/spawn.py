@@ -123,6 +123,11 @@ class Spawned:
             except ChildProcessError:
                 self._guard_reaped = True
 
+    def unreaped(self) -> int:
+        """The guard's PID if close() could not reap it yet (it closes the line's output
+        before its own exit is over), else 0."""
+        return 0 if self._guard_reaped else self.pid
+
     def kill(self) -> None:
         try:
             os.killpg(self.pid, signal.SIGKILL)
