@@ -82,16 +82,18 @@ def confinement_for(session: Session, decision: Decision, credential_links: Iter
 
     links = tuple(credential_links)
     landlock = None
+    inodes: dict[str, tuple[int, int]] = {}  # what plan_for listed: checks a prebuilt ruleset cheaply
     missing = status()
     if missing.abi or session.profile.strict:  # strict: restrict_session fails in the child and nothing runs
         # the credential helper lives in the broker's private directory (DIR/bin/NAME links)
-        landlock = plan_for(session.profile, extra_read=[os.path.dirname(os.path.dirname(link)) for _, link in links])
+        landlock = plan_for(session.profile, extra_read=[os.path.dirname(os.path.dirname(link)) for _, link in links],
+                            inodes=inodes)
     else:
         _warn_once(session, "landlock", f"Landlock is not available ({missing.reason}); commands run without "
                         "file and network confinement (`agentsh doctor` explains)")
     approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
     pins = [*decision.pins, *links]  # later pins win, as in bash_script
-    ruleset = session.warm.ruleset_for(landlock) if session.warm is not None and landlock is not None else None
+    ruleset = session.warm.ruleset_for(landlock, inodes) if session.warm is not None and landlock is not None else None
     return Confinement(checker=ExecChecker(session.policy, links, approved, pins), landlock=landlock,
                        strict=session.profile.strict, ruleset=ruleset)
 

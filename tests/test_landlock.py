@@ -168,8 +168,12 @@ def test_a_ruleset_built_ahead_is_dropped_once_its_plan_or_a_file_changed(tmp_pa
     src = tree["workspace"] / "src"
     assert str(src) in dict(plan.rules)  # the workspace is split (it holds `secret`): src has its own rule
 
-    def dropped(prebuilt: landlock.Prebuilt, now: landlock.LandlockPlan) -> bool:
-        taken = landlock.take_prebuilt(prebuilt, now)
+    def dropped(prebuilt: landlock.Prebuilt, listed: bool, **options: Any) -> bool:
+        """Whether take_prebuilt refuses it against a plan made now (with or without what
+        that plan's directory listing saw)."""
+        inodes: dict[str, tuple[int, int]] = {}
+        now = landlock.plan_for(profile, inodes=inodes if listed else None, **options)
+        taken = landlock.take_prebuilt(prebuilt, now, inodes if listed else None)
         if taken is not None:
             os.close(taken.fd)
             return False
@@ -177,16 +181,18 @@ def test_a_ruleset_built_ahead_is_dropped_once_its_plan_or_a_file_changed(tmp_pa
             os.fstat(prebuilt.ruleset.fd)  # closed by take_prebuilt
         return True
 
-    assert not dropped(landlock.prebuild(plan), plan)
-    assert dropped(landlock.prebuild(plan), landlock.plan_for(profile, exact_write_deny=True))  # another plan
-    before = landlock.prebuild(plan)
-    src.rmdir()
-    src.mkdir()  # the same path, another directory (inode): its rule would be for the old one
-    assert dropped(before, landlock.plan_for(profile))
-    before = landlock.prebuild(plan)
+    for listed in (True, False):
+        assert not dropped(landlock.prebuild(plan), listed)
+        assert dropped(landlock.prebuild(plan), listed, exact_write_deny=True)  # another plan
+        before = landlock.prebuild(plan)
+        src.rmdir()
+        src.mkdir()  # the same path, another directory (inode): its rule would be for the old one
+        assert dropped(before, listed)
+    before, same_plan = landlock.prebuild(plan), landlock.prebuild(plan)
     src.rmdir()
     src.symlink_to(tree["outside"])  # swapped for a link since it was built
-    assert dropped(before, plan)
+    assert dropped(before, True)  # the plan made now has no rule there
+    assert landlock.take_prebuilt(same_plan, plan) is None  # and if it had: lstat sees the link
     # a fresh build (what the line then does) grants nothing through the link
     assert in_child(plan, lambda: attempt(write_file(src / "through-link"))) == "errno 13"
     assert not (tree["outside"] / "through-link").exists()

@@ -167,7 +167,8 @@ def handled_fs(abi: int) -> int:
 
 
 # -- planning (parent) ------------------------------------------------------------------
-def plan_for(profile: Profile, *, exact_write_deny: bool = False, extra_read: Iterable[str] = ()) -> LandlockPlan:
+def plan_for(profile: Profile, *, exact_write_deny: bool = False, extra_read: Iterable[str] = (),
+             inodes: dict[str, tuple[int, int]] | None = None) -> LandlockPlan:
     """The rules that confine a command to `profile`'s roots.
 
     Read roots: `read_allow`, or `/` when it is empty (plus, when it is given, the write
@@ -178,7 +179,9 @@ def plan_for(profile: Profile, *, exact_write_deny: bool = False, extra_read: It
     `.git/hooks` and `.git/config`) then fails.  Without it those denies are left to the
     static check and the exec guard, and listed in `unenforced`.  `extra_read`: real paths
     agentsh itself puts there for the command (the credential helper's directory), readable
-    and executable even with `read.allow` (denies still win).
+    and executable even with `read.allow` (denies still win). `inodes` gets, for each entry
+    of a listed directory it granted, the directory's device and the inode number the
+    listing gave (see take_prebuilt).
     """
     read_roots = list(profile.read_allow) or ["/"]
     if profile.read_allow:
@@ -189,10 +192,10 @@ def plan_for(profile: Profile, *, exact_write_deny: bool = False, extra_read: It
     for root in _outermost(read_roots):
         if not any(within(root, deny) for deny in profile.read_deny):
             _grant(grants, root, READ_DIR)  # listing: names below a denied root stay visible
-        _split(root, read_denies, READ_RIGHTS, grants)
+        _split(root, read_denies, READ_RIGHTS, grants, inodes)
     write_denies = read_denies + (tuple(profile.write_deny) if exact_write_deny else ())
     for root in _outermost(profile.write_allow):
-        _split(root, write_denies, WRITE_RIGHTS, grants)
+        _split(root, write_denies, WRITE_RIGHTS, grants, inodes)
     unenforced = () if exact_write_deny else tuple(
         f"write.deny {deny}: inside a write root; not split by Landlock (it would break git's lock files)"
         for deny in profile.write_deny if any(within(deny, root) for root in profile.write_allow))
@@ -220,7 +223,8 @@ def _outermost(roots: Iterable[str]) -> list[str]:
     return [root for root in unique if not any(other != root and within(root, other) for other in unique)]
 
 
-def _split(root: str, denies: Iterable[str], mask: int, grants: dict[str, int]) -> None:
+def _split(root: str, denies: Iterable[str], mask: int, grants: dict[str, int],
+           inodes: dict[str, tuple[int, int]] | None = None) -> None:
     """Grant `mask` on everything under `root` except the denied roots: on `root` itself if
     no denied root is inside it, else on each child of it, recursively."""
     if any(within(root, deny) for deny in denies):
@@ -235,6 +239,7 @@ def _split(root: str, denies: Iterable[str], mask: int, grants: dict[str, int]) 
         below.setdefault(deny[len(prefix):].split("/", 1)[0], []).append(deny)
     try:
         entries = list(os.scandir(root))
+        device = os.stat(root).st_dev if inodes is not None else 0
     except OSError:  # not a directory any more, or unlistable: grant nothing (fail closed)
         return
     for entry in entries:
@@ -247,9 +252,11 @@ def _split(root: str, denies: Iterable[str], mask: int, grants: dict[str, int]) 
             continue
         child = prefix + entry.name
         if entry.name in below:
-            _split(child, below[entry.name], mask, grants)
+            _split(child, below[entry.name], mask, grants, inodes)
         else:  # nothing denied inside: the whole child (listed just now, so it exists)
             grants[child] = grants.get(child, 0) | mask
+            if inodes is not None:
+                inodes[child] = (device, entry.inode())  # from the listing: no system call per entry
 
 
 def _writable_in(grants: dict[str, int], path: str) -> bool:
@@ -342,16 +349,25 @@ def prebuild(plan: LandlockPlan) -> Prebuilt:
     return Prebuilt(plan, build_ruleset(plan, opened=opened), tuple(opened))
 
 
-def take_prebuilt(prebuilt: Prebuilt, plan: LandlockPlan) -> Ruleset | None:
+def take_prebuilt(prebuilt: Prebuilt, plan: LandlockPlan,
+                  inodes: dict[str, tuple[int, int]] | None = None) -> Ruleset | None:
     """The prebuilt ruleset if it is what `build_ruleset(plan)` would build now, else None
     (and it is closed): the same plan, and every path it added a rule for still the very
     file (device and inode, not a symlink) it was then. Rules hold inodes, so the two
     rulesets then grant the same. A path that could not be opened then is not checked
-    again: any such path means a fresh build."""
+    again: any such path means a fresh build.
+
+    The ruleset holds a reference to each inode it has a rule for, so none of those inode
+    numbers can have been given to a new file meanwhile. `inodes` (from plan_for, made
+    just now) saves the `lstat` of a path whose directory entry (not a symlink) still
+    names the device and inode the rule was added for. A mount on that entry since then
+    would hide the granted inode, which only narrows what the ruleset grants. Other
+    paths are checked with `lstat`."""
     usable = prebuilt.plan == plan and None not in prebuilt.opened
     if usable:
+        listed = inodes or {}
         for (path, _mask), added in zip(plan.rules, prebuilt.opened, strict=True):
-            if not added:
+            if not added or listed.get(path) == added:
                 continue
             try:
                 info = os.lstat(path)

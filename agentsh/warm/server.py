@@ -329,11 +329,11 @@ class WarmLine:
         self.prebuilt = prebuilt
         self.plan: LandlockPlan | None = None
 
-    def ruleset_for(self, plan: LandlockPlan) -> Ruleset | None:
+    def ruleset_for(self, plan: LandlockPlan, inodes: dict[str, tuple[int, int]]) -> Ruleset | None:
         """The prebuilt ruleset if it is exactly `plan`'s now (landlock.take_prebuilt), once."""
         self.plan = plan
         prebuilt, self.prebuilt = self.prebuilt, None
-        return take_prebuilt(prebuilt, plan) if prebuilt is not None else None
+        return take_prebuilt(prebuilt, plan, inodes) if prebuilt is not None else None
 
 
 def _prebuild(plan: LandlockPlan | None) -> Prebuilt | None:
