@@ -16,7 +16,7 @@ SUBCOMMANDS = frozenset({"explain", "profile", "version", "--help", "--version",
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .session import Session
-    from .warm.server import WarmLine
+    from .warm.worker import WarmLine
 
 MAX_STDIN_SCRIPT = 1 << 20
 # How agents' wrappers start (adapters/wrappers.py); only these strings pay for importing it.

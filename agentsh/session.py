@@ -22,7 +22,7 @@ from .trail import decision_fields
 if TYPE_CHECKING:
     from .record.asciicast import Recorder
     from .reload import ProfileWatcher
-    from .warm.server import WarmLine
+    from .warm.worker import WarmLine
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agentsh.guard import landlock  # noqa: E402
+from agentsh.guard import landlock, ruleset  # noqa: E402
 from agentsh.profile import Host, Profile  # noqa: E402
 from agentsh.session import load_policy  # noqa: E402
 
@@ -49,7 +49,7 @@ def time_restrict(plan: landlock.LandlockPlan) -> float:
     if pid == 0:
         try:
             start = time.perf_counter()
-            landlock.restrict_self(plan)
+            ruleset.restrict_self(plan)
             os.write(write_end, repr(time.perf_counter() - start).encode())
         except BaseException as err:
             os.write(write_end, f"error: {err}".encode())
@@ -71,7 +71,7 @@ def spawn(plan: landlock.LandlockPlan | None) -> float:
     if pid == 0:
         try:
             if plan is not None:
-                landlock.restrict_self(plan)
+                ruleset.restrict_self(plan)
             os.execv(TRUE, [TRUE])
         finally:
             os._exit(127)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agentsh.guard import landlock
+from agentsh.guard import landlock, ruleset
 from agentsh.profile import Host, Profile, load_profile
 from tests.conftest import REPO, write_profile
 
@@ -28,9 +28,9 @@ DISK = next((f"/dev/{name}" for name in sorted(os.listdir("/dev"))
 
 
 def in_child(plan: landlock.LandlockPlan, action: Callable[[], Any], abi: int | None = None,
-             stdio: tuple[int, int, int] | None = None, ruleset: landlock.Ruleset | None = None) -> Any:
-    """Run `action` in a forked child after restrict_self(plan) (or enforce(ruleset), one
-    built in this process); return what it returned."""
+             stdio: tuple[int, int, int] | None = None, built: ruleset.Ruleset | None = None) -> Any:
+    """Run `action` in a forked child after restrict_self(plan) (or enforce(built), a
+    ruleset built in this process); return what it returned."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -43,10 +43,10 @@ def in_child(plan: landlock.LandlockPlan, action: Callable[[], Any], abi: int | 
                 import fcntl
                 import termios
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            if ruleset is not None:
-                landlock.enforce(ruleset)
+            if built is not None:
+                ruleset.enforce(built)
             else:
-                landlock.restrict_self(plan, abi)
+                ruleset.restrict_self(plan, abi)
             result = {"ok": action()}
         except BaseException as err:  # reported to the parent
             result = {"error": f"{type(err).__name__}: {err}"}
@@ -138,25 +138,25 @@ def test_denied_reads_fail_and_others_work(plan: landlock.LandlockPlan, tree: di
     assert results[4:] == ["public\n", "hello\n", ["README.md", "protected", "secret", "src"], "root:"]
 
 
-def confined_outcomes(plan: landlock.LandlockPlan, tree: dict[str, Path], ruleset: landlock.Ruleset | None) -> Any:
+def confined_outcomes(plan: landlock.LandlockPlan, tree: dict[str, Path], built: ruleset.Ruleset | None) -> Any:
     canary = tree["outside"] / "canary"
     return in_child(plan, lambda: [attempt(write_file(canary)), attempt(read_file(tree["home"] / ".ssh" / "id_rsa")),
                                    attempt(read_file(tree["workspace"] / "secret" / "token")),
                                    attempt(write_file(tree["workspace"] / "src" / "ok", "ok")),
-                                   attempt(read_file(tree["outside"] / "readable.txt"))], ruleset=ruleset)
+                                   attempt(read_file(tree["outside"] / "readable.txt"))], built=built)
 
 
 def test_a_ruleset_built_ahead_confines_as_one_built_in_the_child(plan: landlock.LandlockPlan,
                                                                    tree: dict[str, Path]) -> None:
     """What a warm worker does while it waits (prebuild) and when its line comes (take_prebuilt)."""
     fresh = confined_outcomes(plan, tree, None)
-    prebuilt = landlock.prebuild(plan)
-    ruleset = landlock.take_prebuilt(prebuilt, plan)
-    assert ruleset is not None
+    prebuilt = ruleset.prebuild(plan)
+    built = ruleset.take_prebuilt(prebuilt, plan)
+    assert built is not None
     try:
-        ahead = confined_outcomes(plan, tree, ruleset)
+        ahead = confined_outcomes(plan, tree, built)
     finally:
-        os.close(ruleset.fd)
+        os.close(built.fd)
     assert ahead == fresh == ["errno 13", "errno 13", "errno 13", 2, "public\n"]
     assert not (tree["outside"] / "canary").exists()
 
@@ -168,12 +168,12 @@ def test_a_ruleset_built_ahead_is_dropped_once_its_plan_or_a_file_changed(tmp_pa
     src = tree["workspace"] / "src"
     assert str(src) in dict(plan.rules)  # the workspace is split (it holds `secret`): src has its own rule
 
-    def dropped(prebuilt: landlock.Prebuilt, listed: bool, **options: Any) -> bool:
+    def dropped(prebuilt: ruleset.Prebuilt, listed: bool, **options: Any) -> bool:
         """Whether take_prebuilt refuses it against a plan made now (with or without what
         that plan's directory listing saw)."""
         inodes: dict[str, tuple[int, int]] = {}
         now = landlock.plan_for(profile, inodes=inodes if listed else None, **options)
-        taken = landlock.take_prebuilt(prebuilt, now, inodes if listed else None)
+        taken = ruleset.take_prebuilt(prebuilt, now, inodes if listed else None)
         if taken is not None:
             os.close(taken.fd)
             return False
@@ -182,28 +182,28 @@ def test_a_ruleset_built_ahead_is_dropped_once_its_plan_or_a_file_changed(tmp_pa
         return True
 
     for listed in (True, False):
-        assert not dropped(landlock.prebuild(plan), listed)
-        assert dropped(landlock.prebuild(plan), listed, exact_write_deny=True)  # another plan
-        before = landlock.prebuild(plan)
+        assert not dropped(ruleset.prebuild(plan), listed)
+        assert dropped(ruleset.prebuild(plan), listed, exact_write_deny=True)  # another plan
+        before = ruleset.prebuild(plan)
         src.rmdir()
         src.mkdir()  # the same path, another directory (inode): its rule would be for the old one
         assert dropped(before, listed)
-    before, same_plan = landlock.prebuild(plan), landlock.prebuild(plan)
+    before, same_plan = ruleset.prebuild(plan), ruleset.prebuild(plan)
     src.rmdir()
     src.symlink_to(tree["outside"])  # swapped for a link since it was built
     assert dropped(before, True)  # the plan made now has no rule there
-    assert landlock.take_prebuilt(same_plan, plan) is None  # and if it had: lstat sees the link
+    assert ruleset.take_prebuilt(same_plan, plan) is None  # and if it had: lstat sees the link
     # a fresh build (what the line then does) grants nothing through the link
     assert in_child(plan, lambda: attempt(write_file(src / "through-link"))) == "errno 13"
     assert not (tree["outside"] / "through-link").exists()
 
 
 def test_plans_travel_as_json_and_anything_else_is_refused(plan: landlock.LandlockPlan) -> None:
-    data = landlock.plan_to_json(plan)
-    assert landlock.plan_from_json(data) == plan
+    data = ruleset.plan_to_json(plan)
+    assert ruleset.plan_from_json(data) == plan
     for bad in (b"", b"[]", b"{}", b"not json", data[:-1], data.replace(b"[[", b"[[[", 1),
                 b'[[["/", "x"]], null, null, true, true, []]'):
-        assert landlock.plan_from_json(bad) is None
+        assert ruleset.plan_from_json(bad) is None
 
 
 def test_exact_write_deny_splits_the_write_root(tmp_path: Path, tree: dict[str, Path]) -> None:
@@ -328,7 +328,7 @@ def test_a_nested_ruleset_cannot_widen_access(plan: landlock.LandlockPlan, tree:
                                        connect_ports=None, bind_ports=None)
 
     def action() -> Any:
-        landlock.restrict_self(everything)  # allowed (stacking), but only narrows
+        ruleset.restrict_self(everything)  # allowed (stacking), but only narrows
         return attempt(write_file(canary))
     assert in_child(plan, action) == "errno 13"
     assert not canary.exists()
@@ -454,7 +454,7 @@ def test_missing_landlock_is_reported_and_restrict_refuses(plan: landlock.Landlo
         refuse_syscall(landlock.SYS_LANDLOCK_CREATE_RULESET, errno_value)
         info = landlock.status()
         try:
-            landlock.restrict_self(plan)
+            ruleset.restrict_self(plan)
             refused = ""
         except OSError as err:
             refused = str(err)

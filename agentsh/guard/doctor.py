@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..profile import Profile
-from . import landlock
+from . import landlock, ruleset
 
 EXEC_TIME_LAYERS = ("exec guard", "landlock", "network", "no_new_privs")
 
@@ -196,7 +196,7 @@ def _ports(ports: tuple[int, ...] | None) -> str:
 
 def probe_no_new_privs() -> Check:
     """Set no_new_privs in a child (as restrict_self does) and report whether it worked."""
-    inherited = landlock.no_new_privs()
+    inherited = ruleset.no_new_privs()
     lib = ctypes.CDLL(None, use_errno=True)
     pid = os.fork()
     if pid == 0:

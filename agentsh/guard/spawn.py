@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .execcheck import ExecChecker
-    from .landlock import Ruleset
+    from .ruleset import Ruleset
 
     Landlock = Ruleset | str | None  # a ruleset built before fork, or why it could not be
 
@@ -40,7 +40,7 @@ class Confinement(NamedTuple):
     landlock: Any = None  # a landlock plan (guard/landlock.py), or None
     strict: bool = False  # a layer that cannot be set up refuses the line instead of a warning
     seccomp: bool = True
-    ruleset: Any = None  # that plan's ruleset, built already (landlock.take_prebuilt), or None
+    ruleset: Any = None  # that plan's ruleset, built already (ruleset.take_prebuilt), or None
 
 
 class Spawned:
@@ -264,7 +264,7 @@ def _landlock_ruleset(confinement: Confinement) -> Landlock:
         return None
     if confinement.ruleset is not None:
         return confinement.ruleset
-    from .landlock import build_ruleset
+    from .ruleset import build_ruleset
 
     try:
         return build_ruleset(confinement.landlock)
@@ -286,7 +286,7 @@ def _confine(confinement: Confinement, landlock: Landlock) -> None:
     if isinstance(landlock, str):
         _layer_missing(confinement, landlock)
     elif landlock is not None:
-        from .landlock import enforce
+        from .ruleset import enforce
 
         try:
             enforce(landlock)

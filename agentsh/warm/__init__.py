@@ -2,6 +2,7 @@
 already imported everything, so an agent does not pay Python's imports on every command.
 
 client.py runs in the agent's `agentsh -c` (built-in modules only), server.py is the
-long-lived process and the worker it forks per line, wire.py is what both must agree on.
+long-lived process, worker.py the worker it forks ahead of each line, wire.py is what
+client and server must agree on.
 See docs/security-model.md ("Warm server") for what it trusts and why.
 """
