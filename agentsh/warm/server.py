@@ -4,13 +4,16 @@ once, and keeps a worker forked ahead for the next `agentsh -c`.
 The worker takes on the caller's standard descriptors, working directory, umask,
 environment and argv, then runs the very same `main()` the caller would have run: the
 profile is loaded, the line checked, approved, run under its exec guard and audited
-exactly as in the caller's own process. Only the imports were done beforehand.
+exactly as in the caller's own process (worker.py). Done beforehand: the imports, the
+copying of the pages a worker writes, and the Landlock ruleset of the line before.
 
 What the server trusts: a peer of its own uid (SO_PEERCRED) that is not inside an agentsh
 line (not traced, no no_new_privs), whose identity, root, namespaces, security context,
 cgroup and limits are the server's own (all read through a pidfd of the peer,
-SO_PEERPIDFD, so a recycled PID cannot stand in), asking with the server's own key. It holds no state
-between lines: each worker is a fresh fork of the warmed-up process.
+SO_PEERPIDFD, so a recycled PID cannot stand in), asking with the server's own key. It
+holds no state between lines but the last line's Landlock plan (a line uses the ruleset
+built from it only when it is exactly its own plan): each worker is a fresh fork of the
+warmed-up process.
 """
 
 from __future__ import annotations
