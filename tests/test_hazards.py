@@ -163,3 +163,19 @@ def test_a_rule_naming_the_option_allows_it(tmp_path: Path) -> None:
 ])
 def test_exact_long_option_is_not_an_abbreviation(decide: Callable[[str], Decision], line: str, allowed: bool) -> None:
     assert (decide(line).decision == "allow") is allowed, decide(line).refused
+
+
+def test_env_hazard_is_fnmatchcase_over_each_global_glob() -> None:
+    """env_hazard matches one alternation of the globs' translations: the same answer as
+    fnmatchcase against each glob in turn, for names on either side of every glob."""
+    from fnmatch import fnmatchcase
+
+    from agentsh.policy.hazards import GLOBAL_ENV, env_hazard
+
+    names = {"", "f", "PATHS", "XPATH", "path", "LD_", "LD", "ld_preload", "PS", "PS12", "GIT", "GITX",
+             "HOME\n", "\nHOME", "PROMPT_", "LUA_INIT_5_4", "LESSKEY_SYSTEM", "MY_VAR", "TERM"}
+    for glob in GLOBAL_ENV:
+        literal = glob.rstrip("*")
+        names.update({glob, literal, literal + "X", literal + "\n", "X" + literal, literal[:-1], literal.lower()})
+    for name in sorted(names):
+        assert env_hazard(name) == any(fnmatchcase(name, glob) for glob in GLOBAL_ENV), name

@@ -11,6 +11,7 @@ the agent-bypass reports in shared/corpus; the tests replay both.
 # No `from __future__ import annotations`: typing.NamedTuple compiles every string
 # annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
@@ -378,8 +379,18 @@ def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bo
     return False
 
 
+_global_env_match: Callable[[str], re.Match[str] | None] | None = None
+
+
 def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
-    if any(fnmatchcase(name, glob) for glob in GLOBAL_ENV):
+    global _global_env_match
+    if _global_env_match is None:
+        # fnmatchcase(name, glob) is re.compile(fnmatch.translate(glob)).match(name); one
+        # alternation of the same translations answers for all of GLOBAL_ENV in one match
+        # (~0.5 µs) instead of ~65 fnmatchcase calls (~17 µs for a name that matches none).
+        # Compiled on first use, not at import (start-up).
+        _global_env_match = re.compile("|".join(fnmatch.translate(glob) for glob in GLOBAL_ENV)).match
+    if _global_env_match(name) is not None:
         return True
     return any(fnmatchcase(name, glob) for spec in spec_for(*program_names) for glob in spec.env)
 
