@@ -58,11 +58,16 @@ def lookup(name: str, path: Iterable[str]) -> tuple[str, os.stat_result] | None:
     for directory in path:
         # The profile's path entries are absolute; join by hand (posixpath.join is slow).
         candidate = directory + name if directory.endswith("/") else directory + "/" + name
+        # The same test as stat, S_ISREG, access in that order, with access first: most
+        # directories on the path lack the name, and a failed access returns False where a
+        # failed stat raises (~0.7 µs more per directory missed).
         try:
+            if not os.access(candidate, os.X_OK):
+                continue
             info = os.stat(candidate)
         except (OSError, ValueError):
             continue
-        if stat.S_ISREG(info.st_mode) and os.access(candidate, os.X_OK):
+        if stat.S_ISREG(info.st_mode):
             return candidate, info
     return None
 
