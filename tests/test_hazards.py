@@ -179,3 +179,42 @@ def test_env_hazard_is_fnmatchcase_over_each_global_glob() -> None:
         names.update({glob, literal, literal + "X", literal + "\n", "X" + literal, literal[:-1], literal.lower()})
     for name in sorted(names):
         assert env_hazard(name) == any(fnmatchcase(name, glob) for glob in GLOBAL_ENV), name
+
+
+# git's own reader (scripts.git_hazards), option by option: long options after the
+# subcommand and their abbreviations of 5 or more characters, subcommand-specific short
+# options, `--` ending the options. Expected lists as the table-by-table loops gave them.
+GIT_HAZARD_CASES = [
+    ('git log --oneline -n 5', []),
+    ('git log --ext-diff', [(1, '--ext-diff')]),
+    ('git log --ext-d', [(1, '--ext-diff')]),
+    ('git log --ext', [(1, '--extcmd'), (1, '--ext-diff')]),
+    ('git log --ex', []),
+    ('git diff --textconv=x -- --ext-diff', [(1, '--textconv')]),
+    ('git rebase -x make', [(1, '-x')]),
+    ('git rebase -ix make', []),
+    ('git rebase --exec make', [(1, '--exec')]),
+    ('git grep -O less x', [(1, '-O')]),
+    ('git grep -Oless x', [(1, '-O')]),
+    ('git log -O x', []),
+    ('git clone -u x -c a=b r', [(1, '-u'), (3, '-c')]),
+    ('git difftool -t vim -x c', [(0, 'difftool'), (1, '-t'), (3, '-x')]),
+    ('git fetch --upload-pack=sh r', [(1, '--upload-pack')]),
+    ('git fetch --upload r', [(1, '--upload-pack')]),
+    ('git show --open-files-in-pager=x', [(1, '--open-files-in-pager')]),
+    ('git commit --template=t', [(1, '--template')]),
+    ('git -c a=b log --config', [(0, '-c'), (3, '--config')]),
+    ('git mergetool -t x', [(0, 'mergetool'), (1, '-t')]),
+    ('git log --e=1 --exec', [(2, '--exec')]),
+    ('git log ---ext', []),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), GIT_HAZARD_CASES)
+def test_git_hazards_option_by_option(line: str, expected: list[tuple[int, str]]) -> None:
+    from agentsh.parse import parse_line
+    from agentsh.policy import hazards, scripts
+
+    assert hazards.Hazard  # scripts builds Hazard values through the hazards module
+    args = parse_line(line, "/nonexistent").commands[0].argv[1:]
+    assert [(h.index, h.option) for h in scripts.git_hazards(args)] == expected

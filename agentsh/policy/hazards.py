@@ -341,8 +341,9 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spe
     hazards: list[Hazard] = []
     for spec in spec_for(*names) if specs is None else specs:
         options, operands, terminated = _split(spec, args)
-        for i in options:
-            hazards.extend(_option_hazards(spec, i, args[i].value or ""))
+        if spec.options:  # git's and others' options are read by their own inspector
+            for i in options:
+                hazards.extend(_option_hazards(spec, i, args[i].value or ""))
         if spec.bare and not operands and not terminated:
             hazards.append(Hazard(-1, "", spec.bare))
         if spec.stop_at_operand and operands and args[operands[0]].value in spec.stdin_operands:

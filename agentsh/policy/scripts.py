@@ -213,6 +213,14 @@ _GIT_SUBCOMMAND_SHORT = {
     ("difftool", "-x"): "runs a program", ("difftool", "-t"): "runs a configured tool",
     ("mergetool", "-t"): "runs a configured tool",
 }
+# Every name the loop over _GIT_ANY_HAZARDS accepts: each option and its abbreviations
+# of 5 characters or more (getopt_long's unambiguous prefixes).
+_GIT_ANY_ABBREVIATIONS = frozenset(option[:end] for option in _GIT_ANY_HAZARDS
+                                   for end in range(5, len(option) + 1))
+# _GIT_SUBCOMMAND_SHORT by subcommand, in the table's order (most subcommands have none).
+_GIT_SHORT_BY_SUBCOMMAND: dict[str, tuple[tuple[str, str], ...]] = {}
+for (_command, _option), _reason in _GIT_SUBCOMMAND_SHORT.items():
+    _GIT_SHORT_BY_SUBCOMMAND[_command] = (*_GIT_SHORT_BY_SUBCOMMAND.get(_command, ()), (_option, _reason))
 _GIT_HAZARD_SUBCOMMANDS = {
     "config": "changes configuration that can run programs (core.pager, alias.*, core.fsmonitor)",
     "filter-branch": "runs shell commands", "bisect": "'bisect run' runs commands",
@@ -257,18 +265,25 @@ def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
         readonly = sub == "config" and any(r in _GIT_READONLY_CONFIG for r in rest)
         if not readonly:
             found.append(_hazard(sub_index, sub, f"git {sub} {_GIT_HAZARD_SUBCOMMANDS[sub]}"))
+    short_hazards = _GIT_SHORT_BY_SUBCOMMAND.get(sub, ())
     for i in range(sub_index + 1, len(args)):
         value = args[i].value
         if value is None or not value.startswith("-"):
             continue
         if value == "--":
             break
-        name = value.split("=", 1)[0]
-        for option, reason in _GIT_ANY_HAZARDS.items():
-            if name == option or (name.startswith("--") and len(name) >= 5 and option.startswith(name)):
-                found.append(_hazard(i, option, f"git {option} {reason}"))
-        for (command, option), reason in _GIT_SUBCOMMAND_SHORT.items():
-            if sub == command and not value.startswith("--") and value[1:2] == option[1]:
+        # Every _GIT_ANY_HAZARDS option is long (`--...`), so only a long word can name one
+        # (exactly or abbreviated); _GIT_SUBCOMMAND_SHORT is only for words that are not long.
+        if value.startswith("--"):
+            name = value.split("=", 1)[0]
+            if name not in _GIT_ANY_ABBREVIATIONS:
+                continue  # names none of them (--oneline, --stat): nothing to loop over
+            for option, reason in _GIT_ANY_HAZARDS.items():
+                if name == option or (len(name) >= 5 and option.startswith(name)):
+                    found.append(_hazard(i, option, f"git {option} {reason}"))
+            continue
+        for option, reason in short_hazards:
+            if value[1:2] == option[1]:
                 found.append(_hazard(i, option, f"git {sub} {option} {reason}"))
     return found
 
