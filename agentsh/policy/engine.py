@@ -68,10 +68,13 @@ class Policy:
                                         line=line))
         # Every path check resolves cwd/relative itself, so cwd need not be canonical here.
         cwds = [cwd or self.host.cwd]
+        # The real paths of `cd` targets, for this line only: a `cd DIR` is followed to the
+        # very directory its read check saw, without resolving it a second time.
+        cd_real: dict[str, str] = {}
         for command in parsed.commands:
-            verdict = self.check_command(command, cwds)
+            verdict = self.check_command(command, cwds, cd_real)
             verdicts.append(verdict)
-            self._follow_cd(command, verdict, cwds)
+            self._follow_cd(command, verdict, cwds, cd_real)
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
@@ -94,25 +97,37 @@ class Policy:
                         profile=self.profile.source, profile_sha256=self.profile.sha256,
                         pins=tuple(pins))
 
-    def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str]) -> None:
+    def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
+                   cd_real: dict[str, str] | None = None) -> None:
         """After `cd DIR`, relative paths in later commands may be relative to DIR."""
         if verdict.program not in ("builtin:cd", "builtin:pushd") or verdict.decision == "deny":
             return
-        for target in self._cd_targets(command.argv[1:], cwds):
+        for target in self._cd_targets(command.argv[1:], cwds, cd_real):
             if target not in cwds:
                 cwds.append(target)
 
-    def _cd_targets(self, args: tuple[Word, ...], cwds: Iterable[str]) -> list[str]:
+    def _cd_targets(self, args: tuple[Word, ...], cwds: Iterable[str],
+                    cd_real: dict[str, str] | None = None) -> list[str]:
+        """The directories `cd ARGS` may change to; `cd_real` (one line's) remembers each
+        path's real path from the command's read check to its _follow_cd."""
         operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
         if not operands:
-            return [real_path(self.host.home)]
-        value = operands[0].value
-        if value is None or value == "-":
-            return []
-        return [real_path(os.path.join(cwd, value)) for cwd in cwds]
+            paths = [self.host.home]
+        else:
+            value = operands[0].value
+            if value is None or value == "-":
+                return []
+            paths = [os.path.join(cwd, value) for cwd in cwds]
+        if cd_real is None:
+            return [real_path(path) for path in paths]
+        for path in paths:
+            if path not in cd_real:
+                cd_real[path] = real_path(path)
+        return [cd_real[path] for path in paths]
 
     # -- commands --------------------------------------------------------------
-    def check_command(self, command: SimpleCommand, cwds: list[str]) -> Verdict:
+    def check_command(self, command: SimpleCommand, cwds: list[str],
+                      cd_real: dict[str, str] | None = None) -> Verdict:
         base = dict(command=command.text, line=command.line)
         if not command.argv:
             for assignment in command.assignments:
@@ -120,10 +135,10 @@ class Policy:
                 if problem:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)
-        return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0)
+        return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real)
 
     def _invocation(self, name_word: Word, args: tuple[Word, ...], assignments: tuple,
-                    base: dict, cwds: list[str], depth: int) -> Verdict:
+                    base: dict, cwds: list[str], depth: int, cd_real: dict[str, str] | None = None) -> Verdict:
         if name_word.value is None:
             return Verdict(decision="deny", reason=f"the command name {name_word.text} is only known at "
                            f"run time ({name_word.why_dynamic})", hint="write the program name literally",
@@ -149,13 +164,13 @@ class Policy:
                 return Verdict(decision="deny", reason=problem, rule="shell-builtin", **found)
         verdict = self._rules(program, name, args, assignments, found)
         if verdict.decision != "deny":
-            problem = self._path_problem(program, args, cwds)
+            problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = Verdict(decision="deny", reason=problem, rule="read-write-roots", **found)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
-                                      cwds, depth + 1)
+                                      cwds, depth + 1, cd_real)
                      for start, end in find_exec_spans(args) if start + 1 < end]
             if inner:
                 return verdict._replace(wrapped=tuple(inner))
@@ -171,7 +186,7 @@ class Policy:
         else:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
             inner = self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
-                                     inner_base, cwds, depth + 1)
+                                     inner_base, cwds, depth + 1, cd_real)
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,))
@@ -290,12 +305,13 @@ class Policy:
         """Words of a `find -exec CMD ... ;` are checked as CMD's own arguments."""
         return program.basename == "find" and any(start < index <= end for start, end in find_exec_spans(args))
 
-    def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str]) -> str:
+    def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str],
+                      cd_real: dict[str, str] | None = None) -> str:
         if program.basename in ("cd", "pushd") and program.is_builtin:
             operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
             if operands and (operands[0].value is None or operands[0].value == "-"):
                 return "cd needs a literal directory so the read roots can be checked"
-            for target in self._cd_targets(args, cwds):
+            for target in self._cd_targets(args, cwds, cd_real):
                 problem = self.paths.read_problem(target)
                 if problem:
                     return problem
