@@ -28,14 +28,20 @@ def build_tree(root: Path) -> list[str]:
     names = ["", "dir", "dir/sub", "dir/file.txt", "secret/key", "abs-link", "rel-link", "dir-link",
              "dir-link/file.txt", "dir-link/sub", "chain", "dangling", "dangling/x", "loop-a", "loop-a/x",
              "dir/up", "dir/up/secret/key", "null-link", "fifo", "nothing", "nothing/deeper", "dir/file.txt/x",
-             "locked/inner", "dir/a file (deleted)"]
+             "locked/inner", "dir/a file (deleted)",
+             # a missing last component (a file about to be written), and its neighbours
+             "new.txt", "dir/new.txt", "dir/.new", "dir-link/new.txt", "dir/up/new", "dir/sub/../new",
+             "nothing/../dir/file.txt", "nothing/../new", "dir//new", "dir/./new", "dir/new/", "dangling-new",
+             "fifo/new", "dir/file.txt/new"]
+    os.symlink("nothing/../dir", root / "dangling-new")
     (root / "dir" / "a file (deleted)").write_text("x")
     return [str(root / n) if n else str(root) for n in names]
 
 
 def test_real_path_equals_realpath(tmp_path: Path) -> None:
     paths = build_tree(tmp_path) + ["/", "/dev/null", "/proc/self/cwd", "/proc/self/root", "/proc/self/exe",
-                                    "/proc/self/fd/0", "/proc/1/ns/net", "/etc/passwd", "/usr/bin/env"]
+                                    "/proc/self/fd/0", "/proc/1/ns/net", "/etc/passwd", "/usr/bin/env",
+                                    "/no-such-top-level", "/proc/self/no-such", "/dev/fd/999/x"]
     for path in paths:
         try:
             expected = os.path.realpath(path)

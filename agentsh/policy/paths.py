@@ -68,24 +68,58 @@ def real_path(path: str) -> str:
     os.path.realpath walks the path in Python with an lstat per component (~15 µs for a
     file in a workspace); the kernel resolves it in one open(O_PATH), which neither reads
     the file nor has an open's side effects (FIFOs, devices), and names the result in
-    /proc/self/fd.  Anything unusual (a missing file, no /proc, a link to a pipe, a
-    deleted file) takes os.path.realpath, so the result is always realpath's.
+    /proc/self/fd.  A path whose last component alone is missing (a file about to be
+    written) is its directory's real path and the name.  Anything else unusual (no /proc,
+    a link to a pipe, a deleted file, a dangling link) takes os.path.realpath, so the
+    result is always realpath's.
     """
     if not _O_PATH or not path.startswith("/"):
         return os.path.realpath(path)
+    real = _opened_real_path(path)
+    if real is None:
+        real = _missing_real_path(path)
+    return real
+
+
+def _opened_real_path(path: str) -> str | None:
+    """The name the kernel gives `path` once resolved; None if it cannot give it plainly."""
     try:
         fd = os.open(path, _O_PATH | os.O_CLOEXEC)
     except (OSError, ValueError):
-        return os.path.realpath(path)
+        return None
     try:
         real = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
-        return os.path.realpath(path)
+        return None
     finally:
         os.close(fd)
     if not real.startswith("/") or real.endswith(" (deleted)"):
-        return os.path.realpath(path)
+        return None
     return real
+
+
+def _missing_real_path(path: str) -> str:
+    """realpath of a path open() did not resolve.
+
+    realpath resolves the directory part, then appends a last component that lstat does not
+    find as it stands: so when lstat finds no such name (ENOENT: not even a dangling link)
+    in a directory that resolves, the result is that directory's real path and the name.
+    Every other case takes os.path.realpath itself, and so, to keep this easy to check, do
+    paths with `.`, `..` or empty components (realpath takes `..` after a missing component
+    lexically, the kernel does not; the directory would not resolve then, but no matter).
+    """
+    parent, _, name = path.rpartition("/")
+    if name in ("", ".", "..") or "//" in path or "/./" in path or "/../" in path:
+        return os.path.realpath(path)
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        parent_real = _opened_real_path(parent or "/")
+        if parent_real is not None:
+            return os.path.join(parent_real, name)
+    except (OSError, ValueError):
+        pass
+    return os.path.realpath(path)
 
 
 class PathChecker:
