@@ -49,7 +49,9 @@ class Policy:
                     self._by_path.add(os.path.basename(name))
                 elif rule not in self._plain.setdefault(name, []):
                     self._plain[name].append(rule)
-            self._patterns[rule.name] = [(compiled(p)[1][:2], p, compiled(p)) for p in rule.args or ()]
+            # A pattern repeated in one rule matches exactly when its first copy does, and
+            # the first match decides: later copies are never worth trying.
+            self._patterns[rule.name] = [(compiled(p)[1][:2], p, compiled(p)) for p in dict.fromkeys(rule.args or ())]
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
