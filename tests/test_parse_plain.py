@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.parse import parse_line
-from agentsh.parse.plain import parse_plain
+from agentsh.parse.plain import _scan, parse_plain
 from agentsh.parse.walker import parse_line as walk
 from agentsh.policy import Policy
 from agentsh.profile import Host, load_profile
@@ -102,6 +102,20 @@ def test_fast_path_takes_ordinary_lines(line: str) -> None:
 ])
 def test_fast_path_declines_everything_else(line: str) -> None:
     assert parse_plain(line) is None
+
+
+def test_declining_before_the_scan_changes_nothing() -> None:
+    """parse_plain declines some lines before scanning them (a `$`, backquote, backslash or `!`
+    and no single quote; a newline): the scanner must give None for every one of them."""
+    lines = known_lines() + [line for seed in range(4) for line in generated(seed, 25000)] + [
+        "echo '$x' \"$y\"", "echo 'a!' b!", "grep -n '\\$' x", "a '`' `b`", "a\nb", "echo 'x\ny'"]
+    declined_early = 0
+    for line in lines:
+        scanned = _scan(line) if line.isascii() else None
+        assert parse_plain(line) == scanned, line
+        early = "\n" in line or ("'" not in line and any(c in line for c in "$`\\!"))
+        declined_early += line.isascii() and early
+    assert declined_early > 1000
 
 
 def test_decisions_are_the_same_either_way() -> None:
