@@ -8,7 +8,9 @@ only a pattern element that accepts any value.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import re
+from collections.abc import Callable
+from fnmatch import translate
 
 from ..parse import Word
 from ..profile import ANY_REST, ArgPattern
@@ -18,25 +20,45 @@ _GLOB = frozenset("*?[")
 
 
 _LITERAL, _GLOBBED, _REST = 0, 1, 2
-# (each element's kind, the literal elements it starts with, how many arguments it needs at
-# least, whether it takes exactly that many (no `...`))
-Compiled = tuple[tuple[tuple[int, str], ...], tuple[str, ...], int, bool]
+# A glob element's compiled test: fnmatchcase(value, glob) is exactly
+# `re.compile(fnmatch.translate(glob)).match(value) is not None`; compiled once per element
+# here, it skips fnmatchcase's per-call layers (its cache lookup and a call).
+GlobMatch = Callable[[str], "re.Match[str] | None"]
+Element = tuple[int, str, GlobMatch | None]  # kind, the element, its glob test (None: not a glob)
+# (each element, the literal elements the pattern starts with, how many arguments it needs
+# at least, whether it takes exactly that many (no `...`), and for a pattern whose every
+# element but a final `...` takes the argument in its own position, the (position, element,
+# glob test) of each after the literal start; None for patterns that need a search)
+Compiled = tuple[tuple[Element, ...], tuple[str, ...], int, bool, tuple[tuple[int, str, GlobMatch | None], ...] | None]
 _COMPILED: dict[ArgPattern, Compiled] = {}
+
+
+def _glob_match(glob: str) -> GlobMatch:
+    return re.compile(translate(glob)).match
+
+
+def _kind(element: str) -> int:
+    return _REST if element == ANY_REST else _GLOBBED if _GLOB.intersection(element) else _LITERAL
 
 
 def _compile(pattern: ArgPattern) -> Compiled:
     """Each element's kind, and the literal elements the pattern starts with."""
     compiled = _COMPILED.get(pattern)
     if compiled is None:
-        kinds = tuple((_REST if e == ANY_REST else _GLOBBED if _GLOB.intersection(e) else _LITERAL, e)
-                      for e in pattern.elements)
+        kinds = tuple((kind, e, _glob_match(e) if kind == _GLOBBED else None)
+                      for e in pattern.elements for kind in (_kind(e),))
         prefix = []
-        for kind, element in kinds:
+        for kind, element, _ in kinds:
             if kind != _LITERAL:
                 break
             prefix.append(element)
-        rest = sum(1 for kind, _ in kinds if kind == _REST)
-        compiled = _COMPILED[pattern] = (kinds, tuple(prefix), len(kinds) - rest, rest == 0)
+        rest = sum(1 for kind, _, _ in kinds if kind == _REST)
+        least = len(kinds) - rest
+        # No `...`, or one at the end (the commonest shapes): nothing to search.
+        positional = rest == 0 or (rest == 1 and kinds[-1][0] == _REST)
+        checks = tuple((i, element, glob) for i, (_, element, glob) in enumerate(kinds[len(prefix):least],
+                                                                                  start=len(prefix)))
+        compiled = _COMPILED[pattern] = (kinds, tuple(prefix), least, rest == 0, checks if positional else None)
     return compiled
 
 
@@ -52,26 +74,38 @@ def compiled(pattern: ArgPattern) -> Compiled:
 
 def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Word, ...]) -> tuple[str, ...] | None:
     """`match` for a pattern compiled once: `compiled(pattern)` and `pattern.elements`."""
-    kinds, prefix, least, exact = compiled
+    kinds, prefix, least, exact, checks = compiled
+    count = len(args)
     # Every element but `...` takes exactly one argument: a pattern that needs more arguments
     # than there are (or, without `...`, another number) cannot match.
-    if len(args) < least or (exact and len(args) != least):
+    if count < least or (exact and count != least):
         return None
     # Most patterns start with literal words (a subcommand, a flag): a cheap first test.
-    for i, literal in enumerate(prefix):
-        if args[i].value != literal:
-            return None
-    count = len(kinds)
-    if count == len(prefix):  # all literal: already compared
-        return elements if len(args) == count else None
-    if exact or (least == count - 1 and kinds[-1][0] == _REST):
-        # No `...`, or one at the end (the commonest shapes): every other element takes the
-        # argument in its own position, so there is nothing to search.
-        for i in range(len(prefix), least):
-            kind, element = kinds[i]
-            if not _matches(kind, element, args[i]):
+    if prefix:
+        i = 0
+        for literal in prefix:
+            if args[i].value != literal:
                 return None
-        return elements if exact else elements[:-1] + (ANY_REST,) * (len(args) - least)
+            i += 1
+    if checks is None:
+        return _search(kinds, elements, args)
+    # Every other element takes the argument in its own position (_matches, inlined).
+    for i, element, glob in checks:
+        value = args[i].value
+        if value is None:
+            if element not in ANY_VALUE:
+                return None
+        elif glob is None:
+            if value != element:
+                return None
+        elif glob(value) is None:
+            return None
+    return elements if exact else elements[:-1] + (ANY_REST,) * (count - least)
+
+
+def _search(kinds: tuple[Element, ...], elements: tuple[str, ...], args: tuple[Word, ...]) -> tuple[str, ...] | None:
+    """Match a pattern with `...` before its end: a search over where each `...` stops."""
+    count = len(kinds)
     memo: dict[tuple[int, int], tuple[str, ...] | None] = {}
 
     def walk(p: int, a: int) -> tuple[str, ...] | None:
@@ -82,7 +116,7 @@ def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Wo
         if p == count:
             result = () if a == len(args) else None
         else:
-            kind, element = kinds[p]
+            kind, element, glob = kinds[p]
             if kind == _REST:
                 # Prefer consuming as few elements as possible, so later literals bind.
                 for k in range(a, len(args) + 1):
@@ -90,7 +124,7 @@ def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Wo
                     if rest is not None:
                         result = (ANY_REST,) * (k - a) + rest
                         break
-            elif a < len(args) and _matches(kind, element, args[a]):
+            elif a < len(args) and _matches(element, glob, args[a]):
                 rest = walk(p + 1, a + 1)
                 result = None if rest is None else (elements[p],) + rest
         memo[key] = result
@@ -104,17 +138,17 @@ def literal_prefix(pattern: ArgPattern) -> tuple[str, ...]:
     return _compile(pattern)[1]
 
 
-def _matches(kind: int, element: str, word: Word) -> bool:
+def _matches(element: str, glob: GlobMatch | None, word: Word) -> bool:
     value = word.value
     if value is None:
         return element in ANY_VALUE
-    if kind == _LITERAL:
+    if glob is None:  # a literal
         return value == element
-    return fnmatchcase(value, element)
+    return glob(value) is not None
 
 
 def element_matches(element: str, word: Word) -> bool:
-    return _matches(_GLOBBED if _GLOB.intersection(element) else _LITERAL, element, word)
+    return _matches(element, _glob_match(element) if _GLOB.intersection(element) else None, word)
 
 
 def names_explicitly(element: str, option: str) -> bool:
