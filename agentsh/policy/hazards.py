@@ -341,7 +341,7 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spe
     hazards: list[Hazard] = []
     for spec in spec_for(*names) if specs is None else specs:
         options, operands, terminated = _split(spec, args)
-        if spec.options:  # git's and others' options are read by their own inspector
+        if spec.options:  # an empty table matches nothing (git's options are read by git_hazards)
             for i in options:
                 hazards.extend(_option_hazards(spec, i, args[i].value or ""))
         if spec.bare and not operands and not terminated:
