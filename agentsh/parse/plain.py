@@ -39,17 +39,15 @@ _NOT_A_NAME = frozenset({
 })
 
 
-# The scanner accepts these only inside single quotes (and a newline nowhere): a line that
-# has one and no single quote is declined before any scanning, not at that character.
-_SINGLE_QUOTED_ONLY = frozenset("$`\\!")
-
-
 def parse_plain(source: str) -> ParsedLine | None:
     """The ParsedLine of a line in the plain subset; None for any other line."""
     if not source.isascii() or "\n" in source:
         return None
-    if "'" not in source and not _SINGLE_QUOTED_ONLY.isdisjoint(source):
-        return None  # `echo "exit=$?"`, `a\ b`: outside the subset, whatever comes before
+    # The scanner accepts `$`, backquote, backslash and `!` only inside single quotes (and a
+    # newline nowhere): a line with one of them and no single quote is declined before any
+    # scanning, not at that character (`echo "exit=$?"`). Four `in` tests: ~0.06 µs.
+    if "'" not in source and ("$" in source or "`" in source or "\\" in source or "!" in source):
+        return None
     return _scan(source)
 
 
