@@ -147,10 +147,6 @@ def _matches(element: str, glob: GlobMatch | None, word: Word) -> bool:
     return glob(value) is not None
 
 
-def element_matches(element: str, word: Word) -> bool:
-    return _matches(element, _glob_match(element) if _GLOB.intersection(element) else None, word)
-
-
 def names_explicitly(element: str, option: str) -> bool:
     """Does a pattern element name `option` itself, rather than accept it by wildcard?
 
