@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsh.guard import landlock
 from agentsh.warm import wire
 from tests.conftest import peer_pidfd_supported, write_profile
 
@@ -299,6 +300,7 @@ def test_the_waiting_worker_has_copied_the_servers_memory_ahead(warm_env: dict[s
         time.sleep(0.05)
 
 
+@pytest.mark.skipif(landlock.abi_version() < 1, reason="needs a kernel with Landlock")
 def test_the_next_worker_builds_the_last_lines_landlock_ruleset_and_lines_stay_confined(
         warm_env: dict[str, str], workspace: Path, home: Path, tmp_path: Path) -> None:
     """A worker waiting for a client builds the Landlock ruleset of the line before (the
