@@ -82,7 +82,9 @@ def confinement_for(session: Session, decision: Decision, credential_links: Iter
 
     links = tuple(credential_links)
     landlock = None
-    inodes: dict[str, tuple[int, int]] = {}  # what plan_for listed: checks a prebuilt ruleset cheaply
+    # What plan_for's listing saw, to check a warm worker's prebuilt ruleset cheaply; not
+    # gathered where there is no prebuilt ruleset to check.
+    inodes: dict[str, tuple[int, int]] | None = {} if session.warm is not None else None
     missing = status()
     if missing.abi or session.profile.strict:  # strict: restrict_session fails in the child and nothing runs
         # the credential helper lives in the broker's private directory (DIR/bin/NAME links)

@@ -158,7 +158,7 @@ class WarmLine:
         self.prebuilt = prebuilt
         self.plan: LandlockPlan | None = None
 
-    def ruleset_for(self, plan: LandlockPlan, inodes: dict[str, tuple[int, int]]) -> Ruleset | None:
+    def ruleset_for(self, plan: LandlockPlan, inodes: dict[str, tuple[int, int]] | None) -> Ruleset | None:
         """The prebuilt ruleset if it is exactly `plan`'s now (ruleset.take_prebuilt), once."""
         self.plan = plan
         prebuilt, self.prebuilt = self.prebuilt, None
