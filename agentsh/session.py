@@ -250,6 +250,10 @@ class Session:
         session of many lines must not keep one zombie per line."""
         if guard:
             self._guards.append(guard)
+        self._reap_guards()
+
+    def _reap_guards(self) -> None:
+        """Reap the guards of earlier lines that have exited by now."""
         kept = []
         for pid in self._guards:
             try:
@@ -260,7 +264,7 @@ class Session:
         self._guards = kept
 
     def close(self, status: int | None = None) -> None:
-        self.reap_later(0)
+        self._reap_guards()
         if self._live:
             from .live import unregister
 

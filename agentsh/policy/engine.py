@@ -121,7 +121,7 @@ class Policy:
                 return []
             paths = [os.path.join(cwd, value) for cwd in cwds]
         if cd_real is None:
-            return [real_path(path) for path in paths]
+            cd_real = {}  # a command checked alone (credentials/inject.py): nothing to share
         for path in paths:
             if path not in cd_real:
                 cd_real[path] = real_path(path)
