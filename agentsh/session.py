@@ -51,6 +51,12 @@ def load_policy(spec: str | None, host: Host) -> Policy:
     policy = Policy(profile, host)
     failures = policy.self_test()
     if failures:
+        # The examples are decided as if run here: in a directory the profile may not read,
+        # they fail for that reason alone, which is what the caller needs to hear first.
+        unreadable = policy.paths.read_problem(os.path.realpath(host.cwd))
+        if unreadable:
+            failures.insert(0, f"the working directory {host.cwd} is not readable under this profile "
+                               f"({unreadable}), and the profile's tests are decided as if run there")
         raise ConfigError("profile self-test failed:\n  " + "\n  ".join(failures), file=profile.source)
     if host.cache_dir:
         cache.write(host.cache_dir, path, host, merged, files, profile.sha256)

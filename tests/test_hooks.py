@@ -130,7 +130,7 @@ def test_codex_gets_nothing_for_allow_and_deny_for_deny_and_ask(hook, audit, wor
     assert [(e["decision"], e["answer"]) for e in audit()] == [("allow", "none"), ("deny", "deny"), ("ask", "deny")]
 
 
-def test_gemini_before_tool(hook, audit, workspace: Path) -> None:
+def test_gemini_before_tool(hook, audit, workspace: Path, home: Path) -> None:
     allowed = json.loads(hook("gemini", gemini_payload("wc -l README.md", workspace)).stdout)
     assert allowed == {"decision": "allow", "reason": "agentsh: allowed by rule read-and-inspect of profile default"}
     denied = json.loads(hook("gemini", gemini_payload("curl -s https://example.com", workspace)).stdout)
@@ -138,10 +138,17 @@ def test_gemini_before_tool(hook, audit, workspace: Path) -> None:
     # dir_path is relative to the workspace; one the profile may not read refuses the command.
     (workspace / "sub").mkdir()
     assert json.loads(hook("gemini", gemini_payload("ls", workspace, dir_path="sub")).stdout)["decision"] == "allow"
-    outside = json.loads(hook("gemini", gemini_payload("ls", workspace, dir_path="/root/.ssh")).stdout)
-    assert outside["decision"] == "deny" and "working directory" in outside["reason"]
+    missing = str(workspace / "no-such-dir")
+    outside = json.loads(hook("gemini", gemini_payload("ls", workspace, dir_path=missing)).stdout)
+    assert outside["decision"] == "deny" and f"the working directory {missing} does not exist" in outside["reason"]
+    # A directory the profile may not read (the test's own ~/.ssh; whether /root/.ssh exists
+    # differs between machines): the profile's examples cannot pass there, so the call is
+    # blocked, and the reason says the directory is why.
+    blocked = hook("gemini", gemini_payload("ls", workspace, dir_path=str(home / ".ssh")))
+    assert blocked.returncode == 2 and blocked.stdout == ""
+    assert f"the working directory {home / '.ssh'} is not readable under this profile" in blocked.stderr
     events = audit()
-    assert [e["cwd"] for e in events[2:]] == [str(workspace / "sub"), "/root/.ssh"]
+    assert [e["cwd"] for e in events[2:]] == [str(workspace / "sub"), missing]
     assert all(e["agent"] == "gemini" and e["session"] == "gemini-gem-42" for e in events)
 
 
