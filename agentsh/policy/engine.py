@@ -70,8 +70,9 @@ class Policy:
                                         line=line))
         # Every path check resolves cwd/relative itself, so cwd need not be canonical here.
         cwds = [cwd or self.host.cwd]
-        # The real paths of `cd` targets, for this line only: a `cd DIR` is followed to the
-        # very directory its read check saw, without resolving it a second time.
+        # Real paths for this line only: of `cd` targets (a `cd DIR` is followed to the very
+        # directory its read check saw, without resolving it a second time), and of the
+        # directories the line's relative paths are resolved from (paths.resolve).
         cd_real: dict[str, str] = {}
         for command in parsed.commands:
             verdict = self.check_command(command, cwds, cd_real)
@@ -81,9 +82,9 @@ class Policy:
             if redirect.target is None:
                 continue
             if redirect.writes:
-                problem = self.paths.check_write_word(redirect.target, cwds)
+                problem = self.paths.check_write_word(redirect.target, cwds, cd_real)
             elif redirect.op in ("<", "<<<"):
-                problem = self.paths.check_read_word(redirect.target, cwds) if redirect.op == "<" else ""
+                problem = self.paths.check_read_word(redirect.target, cwds, cd_real) if redirect.op == "<" else ""
             else:
                 problem = ""
             if problem:
@@ -319,11 +320,11 @@ class Policy:
                     return problem
             return ""
         for word in args:
-            problem = self.paths.check_read_word(word, cwds)
+            problem = self.paths.check_read_word(word, cwds, cd_real)
             if problem:
                 return problem
         for word in write_targets(program.basename, args):
-            problem = self.paths.check_write_word(word, cwds)
+            problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:
                 return problem
         return ""

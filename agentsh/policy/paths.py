@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from stat import S_ISDIR, S_ISLNK
 
 from ..parse import Word
 from ..profile import Profile
@@ -49,7 +50,16 @@ OWN_STREAMS = ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/null", "/dev/tt
 OWN_STREAM_DIRS = ("/dev/fd/", "/proc/self/fd/")
 
 
-def resolve(value: str, cwd: str) -> str:
+def resolve(value: str, cwd: str, reals: dict[str, str] | None = None) -> str:
+    """The real path `value` names from `cwd` (own streams by their own name).
+
+    `reals` is one line's scratch of directories' real paths (never kept past the line):
+    given it, a short relative value takes _resolve_under.
+    """
+    if reals is not None:
+        found = _resolve_under(value, cwd, reals)
+        if found is not None:
+            return found
     path = os.path.normpath(os.path.join(cwd, value))
     if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS):
         return path
@@ -57,6 +67,60 @@ def resolve(value: str, cwd: str) -> str:
         return real_path(path)
     except OSError:  # e.g. /proc/1/ns/net: unreadable links are judged by their own path
         return path
+
+
+# Longer relative values take real_path: an lstat per component stops paying past a few.
+_UNDER_PARTS = 4
+
+
+def _resolve_under(value: str, cwd: str, reals: dict[str, str]) -> str | None:
+    """resolve(value, cwd) for a relative value of a few plain components (`a.txt`,
+    `src/app.py`, `src/`, `.`) when cwd is its own real path, else None.
+
+    A line's file arguments are mostly such names in one directory.  os.path.realpath walks
+    a path left to right, appending each component that lstat finds is no symlink (or, last,
+    finds missing); from a directory already known real that is an lstat per component
+    (~1.5 µs each) instead of resolve's normpath + open(O_PATH) + readlink + close (~8 µs).
+    cwd's real path is found once per line, in `reals`.  Symlinks, `.`/`..`/empty
+    components, absolute values and errors other than a missing last component return None:
+    resolve then does what it always did.  What this returns is also the value's normalised
+    path, which is what resolve answers for an own stream (/dev/null, /dev/fd/1) anyway.
+    """
+    if value == ".":
+        parts = []
+    else:
+        parts = value.split("/")
+        if len(parts) > 1 and not parts[-1]:
+            parts.pop()  # one trailing slash: normpath drops it, and realpath never sees it
+        if len(parts) > _UNDER_PARTS or "" in parts or "." in parts or ".." in parts:
+            return None
+    real = reals.get(cwd)
+    if real is None:
+        if len(parts) > 1:
+            return None  # first in the line: real_path(cwd) and two lstats cost more than resolve
+        try:
+            real = reals[cwd] = real_path(cwd)
+        except OSError:
+            return None
+    if real != cwd:
+        return None  # cwd reached through a link, or not normalised: not worth the cases
+    base = "" if cwd == "/" else cwd
+    if not parts:
+        return cwd
+    full = base + "/" + "/".join(parts)
+    path = base
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        path = path + "/" + part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return full if i == last else None
+        except (OSError, ValueError):
+            return None
+        if S_ISLNK(mode) or (i < last and not S_ISDIR(mode)):
+            return None
+    return full
 
 
 _O_PATH = getattr(os, "O_PATH", 0)
@@ -161,7 +225,7 @@ class PathChecker:
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
         return self.read_problem(path)
 
-    def check_read_word(self, word: Word, cwds: Iterable[str]) -> str:
+    def check_read_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         value = word.value
         if value is None:
             return self._dynamic(word, "read")
@@ -176,20 +240,20 @@ class PathChecker:
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
-                    problem = self.read_problem(resolve(candidate, cwd))
+                    problem = self.read_problem(resolve(candidate, cwd, reals))
                     if problem:
                         return problem
         return ""
 
-    def check_write_word(self, word: Word, cwds: Iterable[str]) -> str:
+    def check_write_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         if word.value is None:
             if word.why_dynamic == "glob":
                 # A glob expands to names under its literal directory prefix.
                 prefix = _glob_dir(word.text)
-                return "".join(self.write_problem(resolve(prefix, cwd)) for cwd in cwds)[:300]
+                return "".join(self.write_problem(resolve(prefix, cwd, reals)) for cwd in cwds)[:300]
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
-            problem = self.write_problem(resolve(word.value, cwd))
+            problem = self.write_problem(resolve(word.value, cwd, reals))
             if problem:
                 return problem
         return ""
@@ -232,12 +296,14 @@ def _pathlike(value: str, cwd: str) -> bool:
     if "/" in value or value.startswith(".") or value == "~":
         return True
     # os.path.lexists(os.path.join(cwd, value)) for a value without a slash, without their
-    # Python-level layers: this runs for most arguments of most commands.
+    # Python-level layers: this runs for most arguments of most commands, and most of them
+    # (`status`, `HEAD~1`, `20`) name no file: access(F_OK) without following a link answers
+    # as lstat would, but a miss returns False where lstat raises (~0.7 µs less).
     try:
-        os.lstat(cwd + value if not cwd or cwd.endswith("/") else cwd + "/" + value)
-    except (OSError, ValueError):
+        return os.access(cwd + value if not cwd or cwd.endswith("/") else cwd + "/" + value, os.F_OK,
+                         follow_symlinks=False)
+    except (OSError, ValueError):  # a NUL in the word
         return False
-    return True
 
 
 def _glob_dir(text: str) -> str:

@@ -1,0 +1,93 @@
+"""The path checks' fast paths must answer exactly as the code they stand in for:
+paths._pathlike as os.path.lexists, and paths.resolve with a line's `reals` scratch
+(_resolve_under) as resolve without it, on many generated values and directories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy.paths import _pathlike, resolve
+from tests.test_real_path import build_tree
+
+COMPONENTS = ["dir", "sub", "file.txt", "secret", "key", "abs-link", "rel-link", "dir-link", "chain", "dangling",
+              "loop-a", "up", "null-link", "fifo", "nothing", "new.txt", "locked", "inner", ".", "..", "", "~",
+              "stdin", "null", "fd", "0", "self", "a\0b"]
+
+
+def directories(root: Path) -> list[str]:
+    """Where a line may resolve from: real ones, through links, unnormalised, missing, special."""
+    named = ["", "dir", "dir/sub", "dir-link", "dir-link/sub", "dir/up", "nothing", "dangling", "loop-a",
+             "secret", "locked", "dir/./sub", "dir//sub", "dir/sub/..", "dir/"]
+    return [str(root / n) if n else str(root) for n in named] + [
+        str(root) + "/dir/", "/", "/dev", "/dev/fd", "/proc/self/fd", "/proc/self", "/proc", "//", "/tmp"]
+
+
+def values(rng: random.Random, count: int) -> list[str]:
+    out = [".", "..", "./", "/", "//", "", "dir/", "dir//", "dir/sub/", "file.txt/", "a\0b", "/etc/passwd",
+           "dir/sub/../file.txt", "null", "stdin", "fd/0", "self/fd/1", "dev/null", "dev/fd/0", "proc/self/fd/0"]
+    for _ in range(count):
+        parts = [rng.choice(COMPONENTS) for _ in range(rng.randint(1, 6))]
+        value = "/".join(parts)
+        if rng.random() < 0.15:
+            value += "/"
+        out.append(value)
+    return out
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    build_tree(tmp_path)
+    (tmp_path / "dir" / "sub" / "deep.txt").write_text("x")
+    os.symlink("file.txt", tmp_path / "dir" / "sub-link")
+    return tmp_path
+
+
+def test_pathlike_is_lexists(tree: Path) -> None:
+    cwds = directories(tree)
+    for cwd, value in itertools.product(cwds, values(random.Random(1), 200)):
+        if "/" in value or value.startswith(".") or value == "~":
+            expected = True
+        else:
+            try:
+                expected = os.path.lexists(os.path.join(cwd, value))
+            except ValueError:
+                expected = False
+        assert _pathlike(value, cwd) == expected, (cwd, value)
+
+
+def _resolved(value: str, cwd: str, reals: dict[str, str] | None) -> str:
+    try:
+        return resolve(value, cwd, reals)
+    except (OSError, ValueError) as err:
+        return f"raises {type(err).__name__}"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_resolve_with_reals_is_resolve(tree: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    cwds = directories(tree)
+    generated = values(rng, 400)
+    for cwd in cwds:
+        reals: dict[str, str] = {}  # one line's scratch: fresh, then warm for every later value
+        for value in generated:
+            assert _resolved(value, cwd, reals) == _resolved(value, cwd, None), (cwd, value)
+    # A line resolving from several directories shares one scratch.
+    reals = {}
+    for value, cwd in zip(generated, itertools.cycle(cwds)):
+        assert _resolved(value, cwd, reals) == _resolved(value, cwd, None), (cwd, value)
+
+
+def test_resolve_with_reals_sees_a_swap_in_the_next_line(tree: Path) -> None:
+    """The scratch lives one line: a directory swapped for a link between lines is seen."""
+    cwd = str(tree / "work")
+    os.mkdir(cwd)
+    (tree / "work" / "a.txt").write_text("a")
+    assert resolve("a.txt", cwd, {}) == cwd + "/a.txt"
+    os.rename(cwd, str(tree / "elsewhere"))
+    os.symlink(str(tree / "secret"), cwd)
+    assert resolve("key", cwd, {}) == str(tree / "secret" / "key")
