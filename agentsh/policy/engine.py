@@ -62,7 +62,7 @@ class Policy:
             Verdict(command=p.text, decision="deny", reason=p.reason, line=p.line,
                     hint="rewrite the line without this construct")
             for p in parsed.problems
-        ]
+        ] if parsed.problems else []
         for name, text, line in parsed.assigned:
             problem = shell_variable_problem(name, self.profile)
             if problem:
@@ -91,14 +91,21 @@ class Policy:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
                                         rule="write-roots" if redirect.writes else "read-roots"))
         # Most lines have no wrapper (env, xargs ...): no nested verdicts to walk.
-        every = list(flatten(verdicts)) if any(v.wrapped for v in verdicts) else verdicts
-        decisions = {v.decision for v in every}
+        every: list[Verdict] = verdicts
+        for v in verdicts:
+            if v.wrapped:
+                every = list(flatten(verdicts))
+                break
+        # One plain loop for the decisions and the pins (comprehensions are calls of their own).
+        decisions: set[str] = set()
+        pinned: set[tuple[str, str]] = set()
+        for v in every:
+            decisions.add(v.decision)
+            if v.path and v.decision in ("allow", "ask") and "/" not in v.name:
+                pinned.add((v.name, v.path))
         decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
-        pins = sorted({(v.name, v.path) for v in every
-                       if v.path and v.decision in ("allow", "ask") and "/" not in v.name})
-        return Decision(line=parsed.source, decision=decision, verdicts=tuple(verdicts),
-                        profile=self.profile.source, profile_sha256=self.profile.sha256,
-                        pins=tuple(pins))
+        return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
+                        tuple(sorted(pinned)))
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
                    cd_real: dict[str, str] | None = None) -> None:
