@@ -60,26 +60,30 @@ def test_pathlike_is_lexists(tree: Path) -> None:
         assert _pathlike(value, cwd) == expected, (cwd, value)
 
 
-def _resolved(value: str, cwd: str, reals: dict[str, str] | None) -> str:
+def _resolved(value: str, cwd: str, reals: dict[str, str] | None, read: bool = False) -> str:
     try:
-        return resolve(value, cwd, reals)
+        return resolve(value, cwd, reals, read)
     except (OSError, ValueError) as err:
         return f"raises {type(err).__name__}"
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_resolve_with_reals_is_resolve(tree: Path, seed: int) -> None:
+@pytest.mark.parametrize("read", [True, False])
+def test_resolve_with_reals_is_resolve(tree: Path, seed: int, read: bool) -> None:
+    """Read and write checks find cwd's real path their own ways, first or later in a line."""
     rng = random.Random(seed)
     cwds = directories(tree)
     generated = values(rng, 400)
     for cwd in cwds:
-        reals: dict[str, str] = {}  # one line's scratch: fresh, then warm for every later value
-        for value in generated:
-            assert _resolved(value, cwd, reals) == _resolved(value, cwd, None), (cwd, value)
+        for first in generated[:25]:
+            # Each value first in its line (the scratch cold), then a few after it (warm).
+            reals: dict[str, str] = {}
+            for value in (first, *rng.sample(generated, 5)):
+                assert _resolved(value, cwd, reals, read) == _resolved(value, cwd, None), (cwd, first, value)
     # A line resolving from several directories shares one scratch.
     reals = {}
     for value, cwd in zip(generated, itertools.cycle(cwds)):
-        assert _resolved(value, cwd, reals) == _resolved(value, cwd, None), (cwd, value)
+        assert _resolved(value, cwd, reals, read) == _resolved(value, cwd, None), (cwd, value)
 
 
 def test_resolve_with_reals_sees_a_swap_in_the_next_line(tree: Path) -> None:
@@ -87,7 +91,9 @@ def test_resolve_with_reals_sees_a_swap_in_the_next_line(tree: Path) -> None:
     cwd = str(tree / "work")
     os.mkdir(cwd)
     (tree / "work" / "a.txt").write_text("a")
-    assert resolve("a.txt", cwd, {}) == cwd + "/a.txt"
+    for read in (True, False):
+        assert resolve("a.txt", cwd, {}, read) == cwd + "/a.txt"
     os.rename(cwd, str(tree / "elsewhere"))
     os.symlink(str(tree / "secret"), cwd)
-    assert resolve("key", cwd, {}) == str(tree / "secret" / "key")
+    for read in (True, False):
+        assert resolve("key", cwd, {}, read) == str(tree / "secret" / "key")

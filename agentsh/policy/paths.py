@@ -50,14 +50,14 @@ OWN_STREAMS = ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/null", "/dev/tt
 OWN_STREAM_DIRS = ("/dev/fd/", "/proc/self/fd/")
 
 
-def resolve(value: str, cwd: str, reals: dict[str, str] | None = None) -> str:
+def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: bool = False) -> str:
     """The real path `value` names from `cwd` (own streams by their own name).
 
     `reals` is one line's scratch of directories' real paths (never kept past the line):
     given it, a short relative value takes _resolve_under.
     """
     if reals is not None:
-        found = _resolve_under(value, cwd, reals)
+        found = _resolve_under(value, cwd, reals, read)
         if found is not None:
             return found
     path = os.path.normpath(os.path.join(cwd, value))
@@ -73,7 +73,7 @@ def resolve(value: str, cwd: str, reals: dict[str, str] | None = None) -> str:
 _UNDER_PARTS = 4
 
 
-def _resolve_under(value: str, cwd: str, reals: dict[str, str]) -> str | None:
+def _resolve_under(value: str, cwd: str, reals: dict[str, str], read: bool) -> str | None:
     """resolve(value, cwd) for a relative value of a few plain components (`a.txt`,
     `src/app.py`, `src/`, `.`) when cwd is its own real path, else None.
 
@@ -81,7 +81,8 @@ def _resolve_under(value: str, cwd: str, reals: dict[str, str]) -> str | None:
     a path left to right, appending each component that lstat finds is no symlink (or, last,
     finds missing); from a directory already known real that is an lstat per component
     (~1.5 µs each) instead of resolve's normpath + open(O_PATH) + readlink + close (~8 µs).
-    cwd's real path is found once per line, in `reals`.  Symlinks, `.`/`..`/empty
+    cwd's real path is found once per line, in `reals`: from the first value read there
+    (`read`), or by real_path(cwd) for a write target (often missing).  Symlinks, `.`/`..`/empty
     components, absolute values and errors other than a missing last component return None:
     resolve then does what it always did.  What this returns is also the value's normalised
     path, which is what resolve answers for an own stream (/dev/null, /dev/fd/1) anyway.
@@ -96,8 +97,19 @@ def _resolve_under(value: str, cwd: str, reals: dict[str, str]) -> str | None:
             return None
     real = reals.get(cwd)
     if real is None:
+        if parts and read:
+            # The first value read from cwd in this line (it exists, as a rule): the kernel's
+            # name for the whole path, as real_path would ask it.  When that is the path as
+            # written, cwd, a prefix of a real path, is real itself (the kernel's name has no
+            # symlink or `.` in it), and later values take the lstat way.  Otherwise resolve
+            # decides, as it always did.
+            full = ("" if cwd == "/" else cwd) + "/" + "/".join(parts)
+            if _opened_real_path(full) != full:
+                return None
+            reals[cwd] = cwd
+            return full
         if len(parts) > 1:
-            return None  # first in the line: real_path(cwd) and two lstats cost more than resolve
+            return None  # a write target: real_path(cwd) and two lstats cost more than resolve
         try:
             real = reals[cwd] = real_path(cwd)
         except OSError:
@@ -240,7 +252,7 @@ class PathChecker:
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
-                    problem = self.read_problem(resolve(candidate, cwd, reals))
+                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True))
                     if problem:
                         return problem
         return ""
