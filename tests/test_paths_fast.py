@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsh.policy import paths
 from agentsh.policy.paths import _pathlike, resolve
 from tests.test_real_path import build_tree
 
@@ -47,7 +48,10 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_pathlike_is_lexists(tree: Path) -> None:
+@pytest.mark.parametrize("nofollow_access", [True, False])
+def test_pathlike_is_lexists(tree: Path, nofollow_access: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways _pathlike asks: access(F_OK, no follow), and lstat where that call fails."""
+    monkeypatch.setattr(paths, "_NOFOLLOW_ACCESS", nofollow_access)
     cwds = directories(tree)
     for cwd, value in itertools.product(cwds, values(random.Random(1), 200)):
         if "/" in value or value.startswith(".") or value == "~":
@@ -97,3 +101,18 @@ def test_resolve_with_reals_sees_a_swap_in_the_next_line(tree: Path) -> None:
     os.symlink(str(tree / "secret"), cwd)
     for read in (True, False):
         assert resolve("key", cwd, {}, read) == str(tree / "secret" / "key")
+
+
+def test_pathlike_without_faccessat2(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a seccomp filter that fails faccessat2 with EPERM, os.access(..., follow_symlinks=False)
+    says False for every path: the probe sees it, and operands are still found by lstat."""
+    real_access = os.access
+
+    def blocked(path: str, mode: int, *, follow_symlinks: bool = True, **kw: object) -> bool:
+        return False if not follow_symlinks else real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", blocked)
+    assert paths.nofollow_access_works() is False
+    monkeypatch.setattr(paths, "_NOFOLLOW_ACCESS", paths.nofollow_access_works())
+    assert _pathlike("file.txt", str(tree / "dir")) and _pathlike("dangling", str(tree))
+    assert not _pathlike("nothing", str(tree))

@@ -304,6 +304,23 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
     return points or [Word(".", ".")]
 
 
+def nofollow_access_works() -> bool:
+    """Does access(F_OK) without following links answer here?
+
+    Python makes it faccessat(..., AT_SYMLINK_NOFOLLOW), which glibc 2.33 and later turn
+    into the faccessat2 system call.  A seccomp filter older than that call (container
+    runtimes before 2021) fails it with EPERM, and os.access then says False for every
+    path: every operand would be taken for a word that names no file and go unchecked.
+    So it is used only where it answers for "/", which always exists."""
+    try:
+        return os.access("/", os.F_OK, follow_symlinks=False)
+    except (NotImplementedError, OSError, ValueError):
+        return False
+
+
+_NOFOLLOW_ACCESS = nofollow_access_works()
+
+
 def _pathlike(value: str, cwd: str) -> bool:
     if "/" in value or value.startswith(".") or value == "~":
         return True
@@ -311,11 +328,14 @@ def _pathlike(value: str, cwd: str) -> bool:
     # Python-level layers: this runs for most arguments of most commands, and most of them
     # (`status`, `HEAD~1`, `20`) name no file: access(F_OK) without following a link answers
     # as lstat would, but a miss returns False where lstat raises (~0.7 µs less).
+    path = cwd + value if not cwd or cwd.endswith("/") else cwd + "/" + value
     try:
-        return os.access(cwd + value if not cwd or cwd.endswith("/") else cwd + "/" + value, os.F_OK,
-                         follow_symlinks=False)
+        if _NOFOLLOW_ACCESS:
+            return os.access(path, os.F_OK, follow_symlinks=False)
+        os.lstat(path)
     except (OSError, ValueError):  # a NUL in the word
         return False
+    return True
 
 
 def _glob_dir(text: str) -> str:
