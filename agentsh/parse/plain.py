@@ -24,12 +24,10 @@ The subset, in ASCII only, one line:
 
 from __future__ import annotations
 
+import re
+
 from .model import ParsedLine, Redirect, SimpleCommand, Word
 
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:+,=-~")
-_SINGLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"'"}
-_DOUBLE_QUOTED = frozenset(chr(c) for c in range(0x20, 0x7F)) - set('"$`\\!')
-_BLANK = " \t"
 # Words tree-sitter gives a meaning of their own in command position, and builtins it
 # parses as declarations: all left to the tree walker.
 _NOT_A_NAME = frozenset({
@@ -38,6 +36,47 @@ _NOT_A_NAME = frozenset({
     "unsetenv",
 })
 
+# The subset as regular expressions, so that a line is scanned by re's C loop, one match per
+# command, instead of a Python loop per character (~0.1 µs a word instead of ~1 µs;
+# tests/test_parse_plain_scan.py holds the scanner to the character-by-character one it
+# replaced).  Every repetition is possessive (`++`, `*+`): a word ends where the old scanner's
+# greedy loop ended it, and a line that fails cannot make re backtrack through the ways of
+# splitting a long run.
+# A word: plain runs, '...' (0x20-0x7E but the quote) and "..." (0x20-0x7E but " $ \ ` !), glued.
+_PIECES = r"""(?:[A-Za-z0-9_./:+,=~-]++|'[ -&(-~]*+'|"[ #%-\[\]-_a-~]*+")++"""
+_NOT_A_LONE_DASH = r"(?!-(?![^ \t|&;<>]))"  # tree-sitter drops a lone `-` in some places
+# A word in argv must end at a blank, an operator or the end: one glued to `<` or `>` is
+# declined (`-n2>&1`: tree-sitter splits such words its own way), and so is `12>x` (the
+# word `12` ends at `>`, and a descriptor has one digit here).  A command name has no quote
+# and no `=`: a name glued to either is declined the same way.
+_ARGUMENTS = (rf"{_NOT_A_LONE_DASH}[A-Za-z0-9_./:+,~-]++(?=[ \t|&;]|\Z)"
+              rf"(?:[ \t]++{_NOT_A_LONE_DASH}{_PIECES}(?=[ \t|&;]|\Z))*+")
+
+
+def _redirect(group: str) -> str:
+    """A redirection: `>&N` ends at a blank, `|`, `;` or the end; `>`, `>>`, `<` take a word
+    that may be glued to the next redirection (`>a 2>&1`, `>a>b`), but not `>|`, `>&`, `<<`,
+    `<>`, `>(` ...  group is `(` to capture `>&`, the other operator and the word, `(?:` not to:
+    re in Python 3.11 raises SystemError on a capturing group inside a possessive repetition
+    (CPython issue 101955), as in _COMMAND's group 2."""
+    return (rf"[0-9]?+(?:{group}>&)[0-9](?=[ \t|;]|\Z)"
+            rf"|{group}>>|[<>])(?![|&<>(])[ \t]*+{group}{_NOT_A_LONE_DASH}{_PIECES})(?=[ \t|&;<>]|\Z))")
+
+
+# One command: its words (group 1), its redirections (group 2), blanks, then an operator
+# (`&&`, `||`, or a `|` or `;` not followed by `&`, `|`, `;`) or the end.
+_COMMAND = re.compile(rf"[ \t]*+({_ARGUMENTS})((?:[ \t]*+{_redirect('(?:')})*+)[ \t]*+"
+                      r"(?:(&&|\|\||[|;](?![&|;]))|\Z)")
+_REDIRECTS = re.compile(rf"[ \t]*+({_redirect('(')})")  # in group 2 of a _COMMAND match: (text, `>&`, op, word)
+_EXPANDING_TILDE = re.compile(r"(?:^|[ \t|&;<>=:])~")  # in a line without quotes
+_WORDS = re.compile(_PIECES)  # in group 1 of a _COMMAND match, with quotes
+_QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
+# The model's tuples are built with tuple.__new__ and every field given, not through the
+# NamedTuple constructors, whose generated Python __new__ costs ~0.3 µs a call (a Word each
+# word).  A field added to the model makes these differ from the walker's and the oracle's
+# and fails tests/test_parse_plain*.py.
+_new = tuple.__new__
+
 
 def parse_plain(source: str) -> ParsedLine | None:
     """The ParsedLine of a line in the plain subset; None for any other line."""
@@ -45,131 +84,69 @@ def parse_plain(source: str) -> ParsedLine | None:
         return None
     # The scanner accepts `$`, backquote, backslash and `!` only inside single quotes (and a
     # newline nowhere): a line with one of them and no single quote is declined before any
-    # scanning, not at that character (`echo "exit=$?"`). Four `in` tests: ~0.06 µs.
+    # scanning. Four `in` tests: ~0.06 µs.
     if "'" not in source and ("$" in source or "`" in source or "\\" in source or "!" in source):
         return None
     return _scan(source)
 
 
 def _scan(source: str) -> ParsedLine | None:
-    """parse_plain's scanner, character by character."""
-    n = len(source)
-    i = 0
+    """parse_plain's scanner: one _COMMAND match a command."""
     commands: list[SimpleCommand] = []
     redirects: list[Redirect] = []
+    # A tilde that may expand (or that the walker treats as if it might) declines the line: one
+    # starting a word, after `=` or `:`, or in a word with a quote.  Without quotes, a word starts
+    # only at the start, after a blank or after `|&;<>`, so one search of the line finds them all
+    # (`HEAD~1` lines are common); with quotes, each word is looked at.
+    tilde = "~" in source
+    if tilde and "'" not in source and '"' not in source:
+        if _EXPANDING_TILDE.search(source):
+            return None
+        tilde = False
+    match = _COMMAND.match
+    pos = 0
     while True:
-        # One simple command: words, then redirections.
-        while i < n and source[i] in _BLANK:
-            i += 1
-        start = i
-        argv: list[Word] = []
-        end = start
-        while True:
-            digits = i
-            while digits < n and source[digits].isdigit():
-                digits += 1
-            if digits > i and digits < n and source[digits] in "<>":
-                if digits - i > 1:
-                    return None  # `10>x`: a descriptor this scanner does not take
-                break  # `2>...`: a redirection, not a word
-            scanned = _word(source, i)
-            if scanned is None:
-                break
-            word, i = scanned
-            if i < n and source[i] in "<>":
-                return None  # `-n2>&1`: tree-sitter splits such words its own way
-            argv.append(word)
-            end = i
-            while i < n and source[i] in _BLANK:
-                i += 1
-        if not argv:
+        found = match(source, pos)
+        if found is None:
             return None
-        name = argv[0]
-        if name.text != name.value or "=" in name.text or name.text in _NOT_A_NAME:
+        text, redirections, operator = found.groups()
+        if "'" in text or '"' in text:
+            words = _WORDS.findall(text)
+            argv = tuple([_new(Word, (word, _value(word), "", "")) for word in words])
+        else:
+            words = text.split()  # only plain characters and blanks
+            argv = tuple([_new(Word, (word, word, "", "")) for word in words])
+        if words[0] in _NOT_A_NAME or (tilde and any(map(_may_expand, words))):
             return None
-        while i < n and source[i] not in "|&;":
-            scanned_redirect = _redirect(source, i)
-            if scanned_redirect is None:
-                return None
-            redirect, i = scanned_redirect
-            redirects.append(redirect)
-            while i < n and source[i] in _BLANK:
-                i += 1
-        commands.append(SimpleCommand(argv=tuple(argv), text=source[start:end]))
-        if i == n:
-            break
-        if source.startswith(("&&", "||"), i):
-            i += 2
-        elif source[i] in "|;" and source[i + 1:i + 2] not in ("&", "|", ";"):
-            i += 1
-        else:
-            return None  # `&`, `|&`, `;;`, `&>` ...
-        if not source[i:].strip(_BLANK):
-            return None  # a trailing operator
-    return ParsedLine(source=source, commands=tuple(commands), redirects=tuple(redirects))
+        if redirections:
+            for redirect_text, dup, op, target in _REDIRECTS.findall(redirections):
+                if dup:
+                    redirects.append(_new(Redirect, (dup, None, redirect_text)))
+                elif tilde and _may_expand(target):
+                    return None
+                else:
+                    redirects.append(_new(Redirect, (op, _new(Word, (target, _value(target), "", "")), redirect_text)))
+        commands.append(_new(SimpleCommand, (argv, (), (), text, 1, False)))
+        if operator is None:
+            return _new(ParsedLine, (source, tuple(commands), tuple(redirects), (), ()))
+        pos = found.end()
 
 
-def _word(source: str, i: int) -> tuple[Word, int] | None:
-    """The word starting at i and the index after it; None if none starts there (or an unsupported one)."""
-    n = len(source)
-    start = i
-    parts: list[str] = []
-    while i < n:
-        ch = source[i]
-        if ch in _PLAIN:
-            j = i + 1
-            while j < n and source[j] in _PLAIN:
-                j += 1
-            parts.append(source[i:j])
-            i = j
-        elif ch == "'" or ch == '"':
-            allowed = _SINGLE_QUOTED if ch == "'" else _DOUBLE_QUOTED
-            j = i + 1
-            while j < n and source[j] in allowed:
-                j += 1
-            if j >= n or source[j] != ch:
-                return None
-            parts.append(source[i + 1:j])
-            i = j + 1
-        elif ch in _BLANK or ch in "|&;<>":
-            break
-        else:
-            return None  # anything else: tree-sitter's business
-    if i == start:
-        return None
-    text = source[start:i]
-    if text == "-":
-        return None  # tree-sitter drops a lone `-` in some places (see walker.lost_words)
-    if "~" in text and (text[0] == "~" or "=~" in text or ":~" in text or "'" in text or '"' in text):
-        return None  # a tilde that may expand (or that the walker treats as if it might)
-    return Word(text, "".join(parts)), i
+def _value(word: str) -> str:
+    """A word's value: its text with the quotes of each quoted part removed.  A quote of one
+    kind only is always a delimiter (neither kind of quoted text holds its own quote); with
+    both, a `'` may sit inside "..." (`"it's"`), so the parts are told apart by _QUOTED."""
+    if '"' not in word:
+        return word.replace("'", "")
+    if "'" not in word:
+        return word.replace('"', "")
+    return _QUOTED.sub(_unquote, word)
 
 
-def _redirect(source: str, i: int) -> tuple[Redirect, int] | None:
-    n = len(source)
-    start = i
-    if source[i].isdigit():
-        i += 1
-    if source.startswith(">&", i):
-        j = i + 2
-        if j < n and source[j].isdigit() and (j + 1 == n or source[j + 1] in _BLANK or source[j + 1] in "|&;"):
-            if j + 1 < n and source[j + 1] == "&":
-                return None
-            return Redirect(op=">&", target=None, text=source[start:j + 1]), j + 1
-        return None
-    if source.startswith(">>", i):
-        op = ">>"
-    elif source[i:i + 1] in (">", "<"):
-        op = source[i]
-    else:
-        return None
-    i += len(op)
-    if source[i:i + 1] in ("|", "&", "<", ">", "("):
-        return None  # `>|`, `>&`, `<<`, `<>`, `>(`
-    while i < n and source[i] in _BLANK:
-        i += 1
-    scanned = _word(source, i)
-    if scanned is None:
-        return None
-    target, i = scanned
-    return Redirect(op=op, target=target, text=source[start:i]), i
+def _unquote(quoted: re.Match[str]) -> str:
+    return quoted[1] if quoted[1] is not None else quoted[2]
+
+
+def _may_expand(word: str) -> bool:
+    """A tilde that may expand (or that the walker treats as if it might)."""
+    return "~" in word and (word[0] == "~" or "=~" in word or ":~" in word or "'" in word or '"' in word)
