@@ -91,7 +91,9 @@ class ExecChecker:
             return self._deny("the argument list is too long to check", "", lineage, shown)
         script = script_invocation(exe, argv, cwd, self.path)
         helper_dirs = HELPER_DIRS.get(lineage.program, ())
-        if any((script[0] if script else exe).startswith(d) for d in helper_dirs):
+        where = script[0] if script else exe
+        # (a script path with `..` is kept as written, and is no helper wherever it starts)
+        if ".." not in where.split("/") and any(where.startswith(d) for d in helper_dirs):
             return ExecVerdict(True, f"a helper of {lineage.program}", lineage.rule, lineage, shown)
         if lineage.children == "none":
             return self._deny(f"rule {lineage.rule} lets {lineage.program} run no other program (children: none)",
@@ -197,7 +199,11 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
     for at in (1, 2):
         if len(argv) <= at or argv[at].startswith("-"):
             continue
-        script = os.path.normpath(os.path.join(cwd, argv[at]))
+        joined = os.path.join(cwd, argv[at])
+        # A path with `..` is kept as written: after a symbolic link the interpreter's open
+        # goes up from the link's target, not where normpath would put it, so such a path is
+        # never taken for the script on the profile's path (the file is still read as written).
+        script = joined if ".." in joined.split("/") else os.path.normpath(joined)
         if script.startswith(("/dev/", "/proc/")):
             continue  # /dev/fd/N names the tracee's descriptor, not ours: decided as the interpreter's argument
         first = _first_line(script)

@@ -60,11 +60,16 @@ def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: boo
         found = _resolve_under(value, cwd, reals, read)
         if found is not None:
             return found
-    path = os.path.normpath(os.path.join(cwd, value))
-    if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS):
+    joined = os.path.join(cwd, value)
+    path = os.path.normpath(joined)
+    # `..` is resolved the kernel's way: after a link it goes up from the link's target, so
+    # `link/../id_rsa` names a file beside what link points to, whatever normpath says.
+    # Only a path without `..` is the same file written either way.
+    physical = ".." in joined.split("/")
+    if (path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS)) and not physical:
         return path
     try:
-        return real_path(path)
+        return real_path(joined if physical else path)
     except OSError:  # e.g. /proc/1/ns/net: unreadable links are judged by their own path
         return path
 

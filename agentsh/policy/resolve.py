@@ -106,6 +106,11 @@ def resolve_command(name: str, path: Iterable[str], cwd: str) -> Program:
         if hit is None:
             raise ResolveError(f"'{name}' is not found on the profile's path ({':'.join(dirs)})")
         return _program(name, *hit)
+    if ".." in name.split("/"):
+        # After a symbolic link, `..` goes up from the link's target: `x/../../usr/bin/git`
+        # can name a file elsewhere that normpath would call /usr/bin/git.
+        raise ResolveError(f"'{name}' goes up with '..', which need not end where it seems to; "
+                           "run programs by name or by their path on the profile's path")
     full = os.path.normpath(os.path.join(cwd, name))
     base = os.path.basename(full)
     hit = lookup(base, dirs)
