@@ -6,6 +6,7 @@ a program computes at run time are the exec-time layer's job (Landlock).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterable
 from stat import S_ISDIR, S_ISLNK
@@ -206,6 +207,7 @@ def _missing_real_path(path: str) -> str:
 class PathChecker:
     def __init__(self, profile: Profile, home: str) -> None:
         self.profile = profile
+        self.home = home
         home_relative = []
         for root in profile.read_deny:
             # Under HOME, the relative name (`.ssh`) is what a line spells after $HOME or ~;
@@ -245,7 +247,7 @@ class PathChecker:
     def check_read_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         value = word.value
         if value is None:
-            return self._dynamic(word, "read")
+            return self._dynamic(word, "read") or (self._glob(word, cwds) if word.why_dynamic == "glob" else "")
         # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
         if value[:1] == "-" and "=" not in value and "/" not in value:
@@ -276,9 +278,39 @@ class PathChecker:
         return ""
 
     def _dynamic(self, word: Word, what: str) -> str:
+        # Quotes and backslashes cut no name short: `.ss"h"` spells `.ssh`.
+        text = word.text
+        bare = text.replace('"', "").replace("'", "").replace("\\", "") if "'" in text or '"' in text or \
+            "\\" in text else text
         for fragment in self.denied_fragments:
-            if fragment in word.text:
+            if fragment in bare:
                 return f"{what}s {word.text}, which names the denied root {fragment}"
+        return ""
+
+    def _glob(self, word: Word, cwds: Iterable[str]) -> str:
+        """A read glob expands to names under its literal directory, as bash matches them:
+        refused when that directory is inside a denied root (`link/*` with link -> ~/.ssh),
+        or when its pattern can name a denied root below it (`~/.s*/id_rsa`, `/etc/sha*`).
+        Globs with quotes, escapes or expansions are left to the fragment check above."""
+        text = word.text
+        if any(c in text for c in "'\"\\$`{"):
+            return ""
+        if text == "~" or text.startswith("~/"):
+            text = self.home.rstrip("/") + text[1:]
+        elif "~" in text:
+            return ""
+        head = text[:min(text.find(c) for c in _GLOB if c in text)]
+        directory = head[:head.rfind("/") + 1] or "."
+        pattern = text[len(directory):].split("/")
+        for cwd in cwds:
+            base = resolve(directory, cwd)
+            problem = self.read_problem(base)
+            if problem:
+                return f"{word.text} expands under {base}: {problem}"
+            for root in self.profile.read_deny:
+                if root != base and within(root, base) and \
+                        _glob_may_name(pattern, root[len(base.rstrip("/")) + 1:].split("/")):
+                    return f"reads {word.text}, which can name {root}, the denied read root"
         return ""
 
 
@@ -340,6 +372,20 @@ def _pathlike(value: str, cwd: str) -> bool:
         os.lstat(path)
     except (OSError, ValueError):  # a NUL in the word
         return False
+    return True
+
+
+def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
+    """Can a glob's components (from its literal directory on) match these path components
+    and so name that path or something below it?  As bash matches: `*`, `?` and `**` never
+    match a leading `.`; a bracket expression is taken to match anything it might."""
+    if len(pattern) < len(names):
+        return False  # the glob names directories above the root at most, like a literal parent
+    for part, name in zip(pattern, names, strict=False):  # the pattern may go deeper
+        if name.startswith(".") and part[:1] in ("*", "?"):
+            return False
+        if "[" not in part and not fnmatch.fnmatchcase(name, part):
+            return False
     return True
 
 

@@ -1,0 +1,68 @@
+"""A glob read is checked by what bash can expand it to: its literal directory (resolved,
+symlinks and all) and, below that, whether its pattern can name a denied root. Quotes and
+backslashes in a dynamic word do not hide a denied root's name from the fragment check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Policy
+from agentsh.policy.paths import _glob_may_name
+from agentsh.profile import Host, load_profile
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+SECRET = "SECRET-KEY-BYTES"
+
+
+@pytest.fixture
+def default_policy(home: Path, workspace: Path) -> Policy:
+    (home / ".aws").mkdir()
+    (home / ".aws" / "credentials").write_text(SECRET + "\n")
+    (home / "notes.txt").write_text("notes\n")
+    os.symlink(home / ".ssh", workspace / "keys")
+    (workspace / "src").mkdir()
+    (workspace / "src" / "app.py").write_text("print(1)\n")
+    (workspace / "README.md").write_text("# readme\n")
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(None, host), host)
+
+
+@pytest.mark.parametrize("line", [
+    "cat keys/*",  # the literal directory is a link into ~/.ssh
+    "cat keys/id_rs?",
+    "head ~/.s*/id_rsa",  # the pattern can name ~/.ssh
+    "cat ~/.ss[h]/id_rsa",
+    "cat ~/.*/credentials",
+    "grep -h KEY ~/.a*/credentials",
+    'cat "$HOME"/.ss"h"/id_rsa',  # quotes split the name
+    "cat ~/.s\\sh/id_rsa",
+])
+def test_globs_that_reach_a_denied_root_are_refused(line: str, default_policy: Policy, run_agentsh: Run) -> None:
+    decision = default_policy.decide(line)
+    assert decision.decision == "deny", line
+    done = run_agentsh("-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "cat *.md", "wc -l src/*.py", "ls src/*", "cat ~/*.txt", "cat ~/*", "ls -d ~/*/", "head -n 3 src/app.p?",
+])
+def test_ordinary_globs_are_allowed(line: str, default_policy: Policy) -> None:
+    assert default_policy.decide(line).decision == "allow", default_policy.decide(line).refused
+
+
+def test_glob_may_name_follows_bash_matching() -> None:
+    assert _glob_may_name([".s*", "id_rsa"], [".ssh"])
+    assert _glob_may_name(["sha*"], ["shadow"])
+    assert not _glob_may_name(["*"], [".ssh"])  # * never matches a leading dot
+    assert not _glob_may_name(["?ssh"], [".ssh"])
+    assert not _glob_may_name(["*"], ["config", "gh"])  # only a parent: like a literal ~/.config
+    assert _glob_may_name(["*", "gh"], ["config", "gh"])
+    assert _glob_may_name(["[.]ssh", "x"], [".ssh"])  # brackets: taken to match what they might
+    assert not _glob_may_name(["x*"], ["shadow"])
