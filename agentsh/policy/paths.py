@@ -247,7 +247,7 @@ class PathChecker:
     def check_read_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         value = word.value
         if value is None:
-            return self._dynamic(word, "read") or (self._glob(word, cwds) if word.why_dynamic == "glob" else "")
+            return self._dynamic(word, "read") or (self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else "")
         # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
         if value[:1] == "-" and "=" not in value and "/" not in value:
@@ -267,9 +267,7 @@ class PathChecker:
     def check_write_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         if word.value is None:
             if word.why_dynamic == "glob":
-                # A glob expands to names under its literal directory prefix.
-                prefix = _glob_dir(word.text)
-                return "".join(self.write_problem(resolve(prefix, cwd, reals)) for cwd in cwds)[:300]
+                return self._glob(word, cwds, write=True)
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
             problem = self.write_problem(resolve(word.value, cwd, reals))
@@ -287,30 +285,27 @@ class PathChecker:
                 return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
-    def _glob(self, word: Word, cwds: Iterable[str]) -> str:
-        """A read glob expands to names under its literal directory, as bash matches them:
-        refused when that directory is inside a denied root (`link/*` with link -> ~/.ssh),
+    def _glob(self, word: Word, cwds: Iterable[str], *, write: bool) -> str:
+        """A glob expands to names under its literal directory, as bash matches them: refused
+        when that directory is outside the roots (`link/*` with link -> ~/.ssh, `rm ~/.bash*`),
         or when its pattern can name a denied root below it (`~/.s*/id_rsa`, `/etc/sha*`).
-        Globs with quotes, escapes or expansions are left to the fragment check above."""
-        text = word.text
-        if any(c in text for c in "'\"\\$`{"):
-            return ""
-        if text == "~" or text.startswith("~/"):
-            text = self.home.rstrip("/") + text[1:]
-        elif "~" in text:
-            return ""
-        head = text[:min(text.find(c) for c in _GLOB if c in text)]
-        directory = head[:head.rfind("/") + 1] or "."
-        pattern = text[len(directory):].split("/")
+        A glob with quotes, escapes or expansions is left to the fragment check when read,
+        and refused as a write target, whose directory it would hide."""
+        found = _glob_parts(word.text, self.home)
+        if found is None:
+            return f"writes to {word.text}, which is only known at run time" if write else ""
+        directory, pattern = found
+        check = self.write_problem if write else self.read_problem
+        denied = (*self.profile.read_deny, *self.profile.write_deny) if write else self.profile.read_deny
         for cwd in cwds:
             base = resolve(directory, cwd)
-            problem = self.read_problem(base)
+            problem = check(base)
             if problem:
                 return f"{word.text} expands under {base}: {problem}"
-            for root in self.profile.read_deny:
+            for root in denied:
                 if root != base and within(root, base) and \
                         _glob_may_name(pattern, root[len(base.rstrip("/")) + 1:].split("/")):
-                    return f"reads {word.text}, which can name {root}, the denied read root"
+                    return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
         return ""
 
 
@@ -375,6 +370,20 @@ def _pathlike(value: str, cwd: str) -> bool:
     return True
 
 
+def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
+    """(literal directory, components of the pattern from there) of a plain glob, `~/` as
+    HOME; None when quotes, escapes, expansions or another `~` make the text not the path."""
+    if any(c in text for c in "'\"\\$`{"):
+        return None
+    if text == "~" or text.startswith("~/"):
+        text = home.rstrip("/") + text[1:]
+    elif "~" in text:
+        return None
+    head = text[:min((text.find(c) for c in _GLOB if c in text), default=len(text))]
+    directory = head[:head.rfind("/") + 1] or "."
+    return directory, text[len(directory):].split("/")
+
+
 def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
     """Can a glob's components (from its literal directory on) match these path components
     and so name that path or something below it?  As bash matches: `*`, `?` and `**` never
@@ -387,12 +396,6 @@ def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
         if "[" not in part and not fnmatch.fnmatchcase(name, part):
             return False
     return True
-
-
-def _glob_dir(text: str) -> str:
-    cut = min((text.find(c) for c in _GLOB if c in text), default=len(text))
-    head = text[:cut]
-    return head[: head.rfind("/") + 1] or "."
 
 
 def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:

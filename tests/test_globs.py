@@ -1,4 +1,4 @@
-"""A glob read is checked by what bash can expand it to: its literal directory (resolved,
+"""A glob is checked by what bash can expand it to: its literal directory (resolved,
 symlinks and all) and, below that, whether its pattern can name a denied root. Quotes and
 backslashes in a dynamic word do not hide a denied root's name from the fragment check."""
 
@@ -66,3 +66,37 @@ def test_glob_may_name_follows_bash_matching() -> None:
     assert _glob_may_name(["*", "gh"], ["config", "gh"])
     assert _glob_may_name(["[.]ssh", "x"], [".ssh"])  # brackets: taken to match what they might
     assert not _glob_may_name(["x*"], ["shadow"])
+
+
+@pytest.fixture
+def far_home_policy(tmp_path: Path, workspace: Path) -> Policy:
+    """HOME outside every write root (the tests' own homes sit under /tmp, which is one)."""
+    host = Host(cwd=str(workspace), home="/nonexistent-agentsh-home", config_home=str(tmp_path / "config"))
+    return Policy(load_profile(None, host), host)
+
+
+@pytest.mark.parametrize("line", [
+    "rm -f ~/.bash*",  # `~/` is HOME, not a directory named ~ in the working directory
+    "touch ~/x*",
+    'rm -f "/etc"/host*',  # quotes would hide the directory: refused as known only at run time
+    "rm -rf .git/hoo*",  # can name the denied write root .git/hooks
+    "echo x > ~/.prof*",
+])
+def test_write_globs_outside_the_roots_are_refused(line: str, far_home_policy: Policy) -> None:
+    decision = far_home_policy.decide(line)
+    assert decision.decision == "deny", line
+
+
+@pytest.mark.parametrize("line", ["rm -f *.o", "rm -rf build/*", "echo x > out*.txt", "touch src/new*"])
+def test_ordinary_write_globs_are_allowed(line: str, far_home_policy: Policy) -> None:
+    decision = far_home_policy.decide(line)
+    assert decision.decision == "allow", decision.refused
+
+
+def test_write_glob_in_a_denied_place_does_not_run(tmp_path: Path, run_agentsh: Run, workspace: Path,
+                                                   home: Path) -> None:
+    canary_dir = home / ".ssh"
+    before = sorted(p.name for p in canary_dir.iterdir())
+    done = run_agentsh("-c", "touch ~/.ssh/planted* ~/.ss*/planted2")
+    assert done.returncode == 126, done.stderr
+    assert sorted(p.name for p in canary_dir.iterdir()) == before
