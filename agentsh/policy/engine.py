@@ -128,12 +128,16 @@ class Policy:
             if value is None or value == "-":
                 return []
             paths = [os.path.join(cwd, value) for cwd in cwds]
+        return [self._real_dir(path, cd_real) for path in paths]
+
+    @staticmethod
+    def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
+        """real_path(path), once per line (`cd_real`, None for a command checked alone)."""
         if cd_real is None:
-            cd_real = {}  # a command checked alone (credentials/inject.py): nothing to share
-        for path in paths:
-            if path not in cd_real:
-                cd_real[path] = real_path(path)
-        return [cd_real[path] for path in paths]
+            return real_path(path)
+        if path not in cd_real:
+            cd_real[path] = real_path(path)
+        return cd_real[path]
 
     # -- commands --------------------------------------------------------------
     def check_command(self, command: SimpleCommand, cwds: list[str],
@@ -193,10 +197,17 @@ class Policy:
             return verdict
         elif depth >= MAX_WRAP_DEPTH:
             inner = Verdict(decision="deny", reason="wrappers nested too deeply", rule="wrapper", **found)
+        elif wrapped.chdir is not None and wrapped.chdir.value is None:
+            inner = Verdict(decision="deny", reason=f"{program.basename} runs it in {wrapped.chdir.text}, a "
+                            "directory only known at run time", rule="wrapper", **found)
         else:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
+            # `env -C DIR cmd`: cmd's relative paths are relative to DIR, from wherever the line is.
+            inner_cwds = cwds if wrapped.chdir is None else \
+                list(dict.fromkeys(self._real_dir(os.path.join(cwd, wrapped.chdir.value or ""), cd_real)
+                                   for cwd in cwds))
             inner = self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
-                                     inner_base, cwds, depth + 1, cd_real)
+                                     inner_base, inner_cwds, depth + 1, cd_real)
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,))

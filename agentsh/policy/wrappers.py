@@ -24,6 +24,7 @@ class WrapperSpec(NamedTuple):
     default_shell: bool = False  # given no program, it starts a shell (`unshare`, `nsenter`)
     long_values: bool = False  # every `--name=value` is one of its own options (`valgrind`)
     skip_words: frozenset[str] = frozenset()  # an optional first operand (`setarch x86_64`)
+    chdir: frozenset[str] = frozenset()  # options naming the directory the program runs in (`env -C DIR`)
 
 
 def _spec(flags: str = "", valued: str = "", **kw: object) -> WrapperSpec:
@@ -32,7 +33,7 @@ def _spec(flags: str = "", valued: str = "", **kw: object) -> WrapperSpec:
 
 WRAPPERS: dict[str, WrapperSpec] = {
     "env": _spec("-i --ignore-environment -0 --null -v --debug -", "-u --unset -C --chdir",
-                 assignments=True, refuse={"-S": "splits a string into a command line",
+                 assignments=True, chdir=frozenset({"-C", "--chdir"}), refuse={"-S": "splits a string into a command line",
                                            "--split-string": "splits a string into a command line"}),
     "nice": _spec("", "-n --adjustment", numeric_flags=True),
     "nohup": _spec(),
@@ -62,7 +63,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "sudo": _spec("-A --askpass -b --background -E --preserve-env -H --set-home -k --reset-timestamp "
                   "-n --non-interactive -P --preserve-groups -S --stdin", "-u --user -g --group "
                   "-C --close-from -D --chdir -h --host -p --prompt -r --role -t --type -T "
-                  "--command-timeout -U --other-user",
+                  "--command-timeout -U --other-user", chdir=frozenset({"-D", "--chdir"}),
                   refuse={"-s": "starts a shell", "--shell": "starts a shell", "-i": "starts a login shell",
                           "--login": "starts a login shell", "-e": "edits files", "--edit": "edits files"}),
     "doas": _spec("-n -s", "-u -C", refuse={"-s": "starts a shell"}),
@@ -122,7 +123,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "unshare": _spec("-i --ipc -m --mount -n --net -p --pid -u --uts -U --user -C --cgroup -T --time -f "
                      "--fork -r --map-root-user -c --map-current-user --kill-child --mount-proc --keep-caps "
                      "--map-auto", "--propagation --setgroups --map-user --map-group --map-users --map-groups "
-                     "-S --setuid -G --setgid -w --wd", default_shell=True,
+                     "-S --setuid -G --setgid -w --wd", default_shell=True, chdir=frozenset({"-w", "--wd"}),
                      refuse={"-R": "changes the root directory, where the program cannot be pinned",
                              "--root": "changes the root directory, where the program cannot be pinned"}),
     "valgrind": _spec("-q --quiet -v --verbose", long_values=True),
@@ -145,6 +146,7 @@ class Unwrapped(NamedTuple):
     inner: tuple[Word, ...]  # the wrapped program's argv ((): the wrapper runs nothing)
     assignments: tuple[Assignment, ...]  # environment the wrapper sets for it
     problem: str = ""  # why the wrapped program cannot be known
+    chdir: Word | None = None  # the directory the wrapper runs it in, if it says one
 
 
 def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
@@ -156,6 +158,7 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
     positionals = spec.positionals
     skip_words = spec.skip_words
     replace = ""
+    chdir: Word | None = None
     i = 0
     while i < len(args):
         word = args[i]
@@ -173,6 +176,11 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
             consumed = _option(spec, value)
             if consumed is None:
                 return Unwrapped(args[:i + 1], (), (), f"unknown option {value} for {name}")
+            if spec.chdir:
+                found = _chdir(spec, value, args[i + 1] if consumed and i + 1 < len(args) else None, word)
+                if isinstance(found, str):
+                    return Unwrapped(args[:i + 1], (), (), f"{name} {value}: {found}")
+                chdir = found or chdir
             if spec.stdin_args and (value.split("=", 1)[0] in ("-I", "--replace") or value.startswith("-I")):
                 replace = (args[i + 1].value if consumed and i + 1 < len(args) else
                            value.partition("=")[2] or value[2:]) or "{}"
@@ -202,7 +210,24 @@ def unwrap(name: str, args: tuple[Word, ...]) -> Unwrapped | None:
                                       else w for w in inner[1:])
         else:
             inner = inner + (Word("<arguments from stdin>", None, "arguments read by xargs"),)
-    return Unwrapped(args[:i], inner, tuple(assignments))
+    return Unwrapped(args[:i], inner, tuple(assignments), chdir=chdir)
+
+
+def _chdir(spec: WrapperSpec, value: str, following: Word | None, word: Word) -> Word | str | None:
+    """The directory a working-directory option (`-C DIR`, `-CDIR`, `--chdir=DIR`) names;
+    None for another option; a reason when it hides in a cluster of flags (`-iC DIR`)."""
+    if value.startswith("--"):
+        name, eq, rest = value.partition("=")
+        if name not in spec.chdir:
+            return None
+        return Word(word.text, rest) if eq else following
+    if value in spec.chdir:
+        return following
+    if value[:2] in spec.chdir:
+        return Word(word.text, value[2:])
+    if any("-" + letter in spec.chdir for letter in value[1:]):
+        return "a working-directory option inside a cluster of flags: write it on its own"
+    return None
 
 
 def _option(spec: WrapperSpec, value: str) -> int | None:
