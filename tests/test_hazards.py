@@ -21,7 +21,7 @@ strace nsenter unshare chroot watch script systemd-run start-stop-daemon setarch
 run-parts nano vim less gcc latex sqlite3 socat certbot aria2c restic split tcpdump rpm apt
 crontab at tmux ip perf fzf sysctl service xdg-user-dir valgrind ltrace firejail pkexec cpulimit
 choom logsave gdb emacs expect julia guile m4 dc cowsay openssl ld.so mosh openvpn dmsetup
-busctl man zic yt-dlp wget
+busctl man zic yt-dlp wget node
 """.split()
 
 
@@ -73,6 +73,7 @@ ORDINARY = [
     "xdg-user-dir DESKTOP", "fzf --bind ctrl-a:select-all", "cowsay -f tux hello", "socat - TCP:localhost:80",
     "nano notes.txt", "gcc -O2 -o prog prog.c", "latex paper.tex", "split -l 100 big.txt part-",
     "tcpdump -i lo -w cap.pcap", "script --version", "man ls", "watch --help",
+    "sort -S 1k big.txt", "sort -u -o out.txt big.txt", "npm run test -- --watch=false", "python3 /dev/null",
 ]
 
 
@@ -124,6 +125,14 @@ ESCAPES = [
     ("find . -exec sh \\;", "no rule allows"), ("tar cf /dev/null x --checkpoint-action=exec=sh", "--checkpoint-action"),
     ("sed -n '1e id' f", "sed script"), ("awk 'BEGIN{system(\"id\")}'", "awk program"), ("make --eval='x:'", "--eval"),
     ("zip a.zip f -T -TT 'sh #'", "-TT"), ("rsync -e 'sh -c id' x:y .", "-e"),
+    # found in review (stop 12)
+    ("sort -S 1k --compress-program=sh big.txt", "--compress-program"),
+    ("sort --compress-prog sh big.txt", "--compress-program"),
+    ("npm --script-shell=/bin/sh run test", "--script-shell"), ("npm run test --script-shell sh", "--script-shell"),
+    ("python3 /dev/stdin", "standard input"), ("python3 /dev/fd/0", "standard input"),
+    ("python3 /proc/self/fd/0 x", "standard input"), ("node /dev/stdin", "standard input"),
+    ("node --loader ./x.mjs app.js", "--loader"), ("node --experimental-loader=./x.mjs app.js", "--experimental-loader"),
+    ("node --inspect=0.0.0.0:9229 app.js", "debugger port"), ("node --inspect-brk app.js", "debugger port"),
 ]
 
 

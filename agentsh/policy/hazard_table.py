@@ -97,6 +97,7 @@ OPTIONS: dict[str, dict[str, str]] = {
     "pip": _opts(CMD="--editor"), "pip3": _opts(CMD="--editor"),
     "plymouth": _opts(CMD="--command"),
     "psql": _opts(CODE="-c --command", SCRIPT="-f --file"),
+    "npm": _opts(CMD="--script-shell"),  # the program every package script is handed to
     "puppet": _opts(CODE="-e --execute"),
     "rake": _opts(CODE="-e --execute -p --execute-print -E --execute-continue", SCRIPT="-f --rakefile -r "
                   "--require -R --rakelibdir --libdir -I"),
@@ -105,6 +106,7 @@ OPTIONS: dict[str, dict[str, str]] = {
     "yum": _opts(CONFIG="-c --config --setopt --pluginpath"), "dnf": _opts(CONFIG="-c --config --setopt"),
     "rpm": _RPM, "rpmdb": _RPM, "rpmquery": _RPM, "rpmverify": _RPM, "rpmbuild": _RPM,
     "scrot": _opts(CMD="-e --exec"),
+    "sort": _opts(CMD="--compress-program"),  # run to compress temporary files (`-S 1k` forces them)
     "split": _opts(CMD="--filter"),
     "sqlite3": _opts(CODE="-cmd -init"),
     "sqlmap": _opts(CODE="--eval", CMD="--os-cmd --os-shell --os-pwn"),

@@ -68,7 +68,12 @@ _SHELL_OPTS = {"-c": "runs the given string as shell commands", "-i": "starts an
                "-s": "reads commands from standard input", "--init-file": "runs a startup file",
                "--rcfile": "runs a startup file"}
 _SHELL = Spec(options=_SHELL_OPTS, bare="a shell with no script reads commands from standard input",
-              stdin_operands=("-",), stop_at_operand=True, takes_value=("-o", "+o", "-O", "+O"))
+              stdin_operands=("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0"),
+              stop_at_operand=True, takes_value=("-o", "+o", "-O", "+O"))
+
+
+# Operands that name the program's own standard input: `python3 /dev/stdin <<EOF` is `python3 -`.
+STDIN_NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0")
 
 
 def _interpreter(*inline: str, bare: str = "reads a program from standard input",
@@ -76,7 +81,7 @@ def _interpreter(*inline: str, bare: str = "reads a program from standard input"
                  terminators: tuple[str, ...] = ()) -> Spec:
     options = {opt: "runs code given on the command line" for opt in inline}
     options.update(extra or {})
-    return Spec(options=options, bare=bare, stdin_operands=("-",), takes_value=takes_value,
+    return Spec(options=options, bare=bare, stdin_operands=STDIN_NAMES, takes_value=takes_value,
                 stop_at_operand=True, terminators=terminators)
 
 
@@ -137,8 +142,11 @@ _SPECS: dict[str, Spec] = {
     "perl": _interpreter("-e", "-E", extra={"-M": "loads a module given on the command line",
                                             "-d": "runs the debugger"}),
     "ruby": _interpreter("-e"),
-    "node": _interpreter("-e", "--eval", "-p", "--print", "-r", "--require", "--import",
-                         extra={"-i": "starts a REPL", "--interactive": "starts a REPL"},
+    "node": _interpreter("-e", "--eval", "-p", "--print", "-r", "--require", "--import", "--loader",
+                         "--experimental-loader",
+                         extra={"-i": "starts a REPL", "--interactive": "starts a REPL",
+                                **{opt: "opens a debugger port that runs code sent to it"
+                                   for opt in ("--inspect", "--inspect-brk", "--inspect-wait")}},
                          terminators=("--version", "-v", "-h", "--help", "--test")),
     "php": _interpreter("-r", "-B", "-R", "-E", "-F", extra={"-a": "starts an interactive shell"}),
     "lua": _interpreter("-e", "-l"),
