@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Policy
-from agentsh.policy.paths import _glob_may_name
+from agentsh.policy.paths import _brace_alternatives, _components_may_spell, _glob_may_name
 from agentsh.profile import Host, load_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -40,6 +40,10 @@ def default_policy(home: Path, workspace: Path) -> Policy:
     "cat ~/.*/credentials",
     "grep -h KEY ~/.a*/credentials",
     'cat "$HOME"/.ss"h"/id_rsa',  # quotes split the name
+    "cat ~/.{ssh,aws}/id_rsa",  # brace expansion spells it
+    "cat ~/.s{s,x}h/id_rsa",
+    "cat $HOME/.s*h/id_rsa",  # a glob component stands for it, after a variable
+    "cat $HOME/.[s]sh/id_rsa",
     "cat ~/.s\\sh/id_rsa",
 ])
 def test_globs_that_reach_a_denied_root_are_refused(line: str, default_policy: Policy, run_agentsh: Run) -> None:
@@ -51,10 +55,19 @@ def test_globs_that_reach_a_denied_root_are_refused(line: str, default_policy: P
 
 
 @pytest.mark.parametrize("line", [
+    "cat $HOME/*.txt", "ls $HOME/[a-z]*", "cat src/{app,main}.py", "ls $PWD/src/*",
     "cat *.md", "wc -l src/*.py", "ls src/*", "cat ~/*.txt", "cat ~/*", "ls -d ~/*/", "head -n 3 src/app.p?",
 ])
 def test_ordinary_globs_are_allowed(line: str, default_policy: Policy) -> None:
     assert default_policy.decide(line).decision == "allow", default_policy.decide(line).refused
+
+
+def test_brace_alternatives_and_components() -> None:
+    assert _brace_alternatives("~/.{ssh,aws}/id_rsa") == ["~/.ssh/id_rsa", "~/.aws/id_rsa"]
+    assert _brace_alternatives("a{1,2}b{x,y}") == ["a1bx", "a1by", "a2bx", "a2by"]
+    assert _brace_alternatives("{a}") == ["{a}"] and len(_brace_alternatives("{a,b}" * 20)) == 256
+    assert _components_may_spell("$HOME/.s*h/id_rsa", ".ssh") and _components_may_spell("/etc/sha*", "/etc/shadow")
+    assert _components_may_spell("x/.config/g?", ".config/gh") and not _components_may_spell("x/*", ".ssh")
 
 
 def test_glob_may_name_follows_bash_matching() -> None:
@@ -64,7 +77,9 @@ def test_glob_may_name_follows_bash_matching() -> None:
     assert not _glob_may_name(["?ssh"], [".ssh"])
     assert not _glob_may_name(["*"], ["config", "gh"])  # only a parent: like a literal ~/.config
     assert _glob_may_name(["*", "gh"], ["config", "gh"])
-    assert _glob_may_name(["[.]ssh", "x"], [".ssh"])  # brackets: taken to match what they might
+    assert not _glob_may_name(["[.]ssh", "x"], [".ssh"])  # a leading dot only matches a literal dot
+    assert _glob_may_name([".[s]sh", "x"], [".ssh"])
+    assert _glob_may_name(["sha[!x]ow"], ["shadow"])  # brackets: taken to match what they might
     assert not _glob_may_name(["x*"], ["shadow"])
 
 

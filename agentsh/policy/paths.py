@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable
 from stat import S_ISDIR, S_ISLNK
 
@@ -276,13 +277,18 @@ class PathChecker:
         return ""
 
     def _dynamic(self, word: Word, what: str) -> str:
-        # Quotes and backslashes cut no name short: `.ss"h"` spells `.ssh`.
+        """Does a word known only at run time spell a denied root's name?  Quotes and
+        backslashes cut no name short (`.ss"h"` spells `.ssh`), each alternative of a brace
+        expansion is read (`~/.{ssh,aws}`), and a glob component may stand for a component
+        of the name (`$HOME/.s*h/id_rsa`)."""
         text = word.text
         bare = text.replace('"', "").replace("'", "").replace("\\", "") if "'" in text or '"' in text or \
             "\\" in text else text
-        for fragment in self.denied_fragments:
-            if fragment in bare:
-                return f"{what}s {word.text}, which names the denied root {fragment}"
+        for spelled in _brace_alternatives(bare) if "{" in bare else (bare,):
+            globbed = any(c in spelled for c in _GLOB)
+            for fragment in self.denied_fragments:
+                if fragment in spelled or (globbed and _components_may_spell(spelled, fragment)):
+                    return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
     def _glob(self, word: Word, cwds: Iterable[str], *, write: bool) -> str:
@@ -384,14 +390,44 @@ def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
     return directory, text[len(directory):].split("/")
 
 
+# A brace group with a comma and nothing that would change its meaning inside it.
+_BRACE_GROUP = re.compile(r"\{([^{}'\"\\\\$`]*,[^{}'\"\\\\$`]*)\}")
+_MAX_ALTERNATIVES = 256
+
+
+def _brace_alternatives(text: str) -> list[str]:
+    """The words bash's brace expansion makes of `text`, for its simple comma groups (up to
+    _MAX_ALTERNATIVES; a group it cannot read stays as written)."""
+    out = [text]
+    while len(out) < _MAX_ALTERNATIVES:
+        found = [(i, _BRACE_GROUP.search(t)) for i, t in enumerate(out)]
+        first = next(((i, m) for i, m in found if m is not None), None)
+        if first is None:
+            break
+        i, match = first
+        alternatives = [out[i][:match.start()] + alt + out[i][match.end():] for alt in match.group(1).split(",")]
+        out[i:i + 1] = alternatives
+    return out[:_MAX_ALTERNATIVES]
+
+
+def _components_may_spell(text: str, fragment: str) -> bool:
+    """Can consecutive components of `text`, globs matched as bash matches names, spell the
+    components of `fragment` (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?"""
+    parts = text.split("/")
+    wanted = fragment.split("/")
+    return any(all(_glob_may_name([parts[j + k]], [wanted[k]]) for k in range(len(wanted)))
+               for j in range(len(parts) - len(wanted) + 1))
+
+
 def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
     """Can a glob's components (from its literal directory on) match these path components
-    and so name that path or something below it?  As bash matches: `*`, `?` and `**` never
-    match a leading `.`; a bracket expression is taken to match anything it might."""
+    and so name that path or something below it?  As bash matches: a leading `.` is matched
+    only by a literal `.` (not by `*`, `?`, `**` or a bracket); a bracket expression is
+    otherwise taken to match anything it might."""
     if len(pattern) < len(names):
         return False  # the glob names directories above the root at most, like a literal parent
     for part, name in zip(pattern, names, strict=False):  # the pattern may go deeper
-        if name.startswith(".") and part[:1] in ("*", "?"):
+        if name.startswith(".") and not part.startswith("."):
             return False
         if "[" not in part and not fnmatch.fnmatchcase(name, part):
             return False
