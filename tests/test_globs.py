@@ -55,7 +55,8 @@ def test_globs_that_reach_a_denied_root_are_refused(line: str, default_policy: P
 
 
 @pytest.mark.parametrize("line", [
-    "cat $HOME/*.txt", "ls $HOME/[a-z]*", "cat src/{app,main}.py", "ls $PWD/src/*",
+    "cat $HOME/*.txt", "ls $HOME/[a-z]*", "cat src/{app,main}.py", "ls $PWD/src/*", 'echo "exit=$?"',
+    'echo "args: $* $@ $#"',
     "cat *.md", "wc -l src/*.py", "ls src/*", "cat ~/*.txt", "cat ~/*", "ls -d ~/*/", "head -n 3 src/app.p?",
 ])
 def test_ordinary_globs_are_allowed(line: str, default_policy: Policy) -> None:
@@ -66,8 +67,14 @@ def test_brace_alternatives_and_components() -> None:
     assert _brace_alternatives("~/.{ssh,aws}/id_rsa") == ["~/.ssh/id_rsa", "~/.aws/id_rsa"]
     assert _brace_alternatives("a{1,2}b{x,y}") == ["a1bx", "a1by", "a2bx", "a2by"]
     assert _brace_alternatives("{a}") == ["{a}"] and len(_brace_alternatives("{a,b}" * 20)) == 256
-    assert _components_may_spell("$HOME/.s*h/id_rsa", ".ssh") and _components_may_spell("/etc/sha*", "/etc/shadow")
-    assert _components_may_spell("x/.config/g?", ".config/gh") and not _components_may_spell("x/*", ".ssh")
+    def spells(text: str, name: str) -> bool:
+        parts = text.split("/")
+        globs = [i for i, part in enumerate(parts) if any(c in part for c in "*?[")]
+        return _components_may_spell(parts, globs, tuple(name.split("/")))
+
+    assert spells("$HOME/.s*h/id_rsa", ".ssh") and spells("/etc/sha*", "/etc/shadow")
+    assert spells("x/.config/g?", ".config/gh") and not spells("x/*", ".ssh")
+    assert not spells("/etc/passwd/s*", "/etc/shadow")
 
 
 def test_glob_may_name_follows_bash_matching() -> None:

@@ -219,6 +219,7 @@ class PathChecker:
         # For words only known at run time (`"$HOME/.ssh/id_rsa"`), look for the denied
         # roots' names in the text as written.
         self.denied_fragments = tuple(home_relative)
+        self._fragment_parts = tuple((fragment, tuple(fragment.split("/"))) for fragment in home_relative)
         # Every path argument is checked against every root: one C-level startswith over
         # all of them first (what `within` tests), the loop only to name the root.
         self._deny_roots = frozenset(profile.read_deny)
@@ -285,9 +286,16 @@ class PathChecker:
         bare = text.replace('"', "").replace("'", "").replace("\\", "") if "'" in text or '"' in text or \
             "\\" in text else text
         for spelled in _brace_alternatives(bare) if "{" in bare else (bare,):
-            globbed = any(c in spelled for c in _GLOB)
             for fragment in self.denied_fragments:
-                if fragment in spelled or (globbed and _components_may_spell(spelled, fragment)):
+                if fragment in spelled:
+                    return f"{what}s {word.text}, which names the denied root {fragment}"
+            # `$?`, `$*` are parameters, not globs: only a component with a glob left in it
+            # can stand for a component of a name.
+            parts = spelled.split("/")
+            globs = [i for i, part in enumerate(parts)
+                     if any(c in _PARAMETERS.sub("", part) for c in _GLOB)]
+            for fragment, wanted in self._fragment_parts if globs else ():
+                if _components_may_spell(parts, globs, wanted):
                     return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
@@ -410,13 +418,16 @@ def _brace_alternatives(text: str) -> list[str]:
     return out[:_MAX_ALTERNATIVES]
 
 
-def _components_may_spell(text: str, fragment: str) -> bool:
-    """Can consecutive components of `text`, globs matched as bash matches names, spell the
-    components of `fragment` (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?"""
-    parts = text.split("/")
-    wanted = fragment.split("/")
-    return any(all(_glob_may_name([parts[j + k]], [wanted[k]]) for k in range(len(wanted)))
-               for j in range(len(parts) - len(wanted) + 1))
+_PARAMETERS = re.compile(r"\$[?*@#$!-]")
+
+
+def _components_may_spell(parts: list[str], globs: list[int], wanted: tuple[str, ...]) -> bool:
+    """Can consecutive components of a word (`parts`, `globs` the indexes of those with a
+    glob in them), globs matched as bash matches names, spell the components of a name
+    (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?  Windows without a glob were
+    already compared as text."""
+    starts = {g - k for g in globs for k in range(len(wanted)) if 0 <= g - k <= len(parts) - len(wanted)}
+    return any(all(_glob_may_name([parts[j + k]], [wanted[k]]) for k in range(len(wanted))) for j in starts)
 
 
 def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
