@@ -1,0 +1,148 @@
+"""A writer's targets are found the way getopt reads its options: clusters (`cp -rt DIR`,
+`tar -czf FILE`, `sort -uo FILE`), values glued or in the next word, abbreviated long options
+(`--outp=`), options whose value is no operand (`cp A DEST -S .bak`), tar's dashless first
+word; compressors and mktemp write too, and so does a writer that names no place (tar
+extracting, `ln -s TARGET`, `split FILE`), in the working directory.  Each line below was
+allowed before, and wrote into a denied write root (which Landlock leaves to the static
+check) or outside the write roots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Policy
+from agentsh.policy.paths import write_targets
+from agentsh.profile import Host, load_profile
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+SECRET = "SECRET-KEY-BYTES"
+
+
+@pytest.fixture
+def git_workspace(workspace: Path, home: Path) -> Path:
+    """A workspace with .git/hooks and .git/config (the default profile's denied write roots),
+    an archive with a member planted in `.`, and one with an absolute member in ~/.ssh."""
+    (workspace / ".git" / "hooks").mkdir(parents=True)
+    (workspace / ".git" / "config").write_text("[core]\n")
+    (workspace / "src").mkdir()
+    (workspace / "src" / "app.py").write_text("print(1)\n")
+    (workspace / "pre-commit").write_text("#!/bin/sh\necho planted\n")
+    with tarfile.open(workspace / "hook.tar", "w") as archive:
+        archive.add(workspace / "pre-commit", arcname="pre-commit")
+    with tarfile.open(workspace / "abs.tar", "w") as archive:
+        archive.add(workspace / "pre-commit", arcname=str(home / ".ssh" / "planted"))
+    (workspace / "pre-commit").unlink()
+    return workspace
+
+
+def _snapshot(*roots: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file and directory below the roots: mode and content."""
+    out = {}
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                path = Path(dirpath) / name
+                out[str(path)] = (path.lstat().st_mode, b"" if path.is_dir() else path.read_bytes())
+        out[str(root)] = (root.lstat().st_mode, b"")
+    return out
+
+
+@pytest.fixture
+def default_policy(home: Path, git_workspace: Path) -> Policy:
+    host = Host(cwd=str(git_workspace), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(None, host), host)
+
+
+@pytest.mark.parametrize("line", [
+    "tar -czf .git/hooks/pre-commit src",  # -f at the end of a cluster
+    "tar czf .git/hooks/pre-commit src",  # tar's old dashless first word
+    "tar --create --fil=.git/hooks/pre-commit src",  # an abbreviated --file
+    "tar -cg .git/hooks/pre-commit -f /dev/null src",  # the snapshot file is written
+    "cp -vt .git/hooks README.md",  # -t inside a cluster
+    "cp README.md --target=.git/hooks",  # an abbreviated --target-directory
+    "cp README.md .git/hooks/pre-commit -S .bak",  # -S takes `.bak`: the destination is before it
+    "sort -uo .git/hooks/pre-commit README.md",
+    "sort --outp=.git/hooks/pre-commit README.md",
+    "sort -T .git/hooks README.md",  # the temporary directory is written
+    "sed -i -es/core/x/ .git/config",  # the script is an option: no operand is the script
+    "sed -i --expression=s/core/x/ .git/config",
+    "gzip .git/config",  # writes .git/config.gz and deletes .git/config
+    "xz -k .git/config",
+    "mktemp .git/hooks/pre-commitXXX",
+    "mktemp -p .git/hooks",
+    "mktemp --tmpdir=.git/hooks x.XXX",
+    "chmod --reference=README.md .git/config",  # no mode operand
+    "chmod -w .git/config",  # the mode as an option
+    "uniq README.md .git/hooks/pre-commit -f 1",  # -f takes 1: the output is before it
+    "split README.md .git/hooks/x -l 1",
+    "cd .git/hooks && ln -s ../../README.md",  # one operand: the link is made in .
+    "cd .git/hooks && split -l 1 ../../README.md",  # writes ./xaa
+    "cd .git/hooks && tar -xf ../../hook.tar",  # extracts into .
+    "tar -xPf abs.tar",  # members with absolute names go where they say (~/.ssh/planted)
+])
+def test_writes_into_denied_roots_are_refused(line: str, default_policy: Policy, git_workspace: Path,
+                                              home: Path, run_agentsh: Run) -> None:
+    decision = default_policy.decide(line)
+    assert decision.decision == "deny", line
+    assert decision.refused[0].rule == "read-write-roots", decision.refused
+    before = _snapshot(git_workspace / ".git", home / ".ssh")
+    done = run_agentsh("-c", line, cwd=git_workspace)
+    assert done.returncode == 126, done.stderr
+    assert _snapshot(git_workspace / ".git", home / ".ssh") == before
+    assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def far_home_policy(tmp_path: Path, git_workspace: Path) -> Policy:
+    """HOME outside every write root (the tests' own homes sit under /tmp, which is one)."""
+    host = Host(cwd=str(git_workspace), home="/nonexistent-agentsh-home", config_home=str(tmp_path / "config"))
+    return Policy(load_profile(None, host), host)
+
+
+@pytest.mark.parametrize("line", [
+    "tar -czf ~/x.tgz src", "cp -rt ~ src", "cp README.md ~/.bashrc -S .bak", "sort -uo ~/.bashrc README.md",
+    "gzip ~/.bashrc", "bzip2 ~/.bashrc", "gunzip ~/x.gz", "mktemp ~/.bashrcXXX", "mktemp -p ~",
+    "cd ~ && tar -xf /tmp/x.tar", "cd ~ && ln -s /tmp/evil", "cd ~ && split /etc/hostname",
+    "uniq README.md ~/.bashrc -f 1", "chmod -x ~/.bashrc",
+])
+def test_writes_outside_the_write_roots_are_refused(line: str, far_home_policy: Policy) -> None:
+    assert far_home_policy.decide(line).decision == "deny", line
+
+
+@pytest.mark.parametrize("line", [
+    "tar -xzf ~/Downloads/x.tgz", "tar -tzf ~/x.tgz", "tar xzf ~/x.tgz -C src", "tar -czf out.tgz src",
+    "tar -xf hook.tar", "gzip -c ~/.bashrc", "gunzip -c ~/x.gz", "zcat ~/x.gz", "gzip -dc ~/x.gz",
+    "xz -l ~/x.xz", "mktemp", "mktemp -d", "mktemp -t x.XXXX", "mktemp --tmpdir x.XXXX", "mktemp out.XXXX",
+    "sed -i s/a/b/ README.md", "sed -i -e s/a/b/ -e s/c/d/ README.md", "sed -n 1p ~/.bashrc",
+    "sort -o out.txt README.md", "sort -k2 -t, README.md", "cp -rt src README.md", "cp -t src ~/.bashrc", "cp ~/.bashrc .",
+    "chmod -R u+x src", "chmod 644 README.md", "split -l 10 README.md part-", "ln -s README.md link",
+    "ln -sf ~/.bashrc src/", "uniq -c README.md",
+])
+def test_ordinary_writers_are_allowed(line: str, far_home_policy: Policy) -> None:
+    decision = far_home_policy.decide(line)
+    assert decision.decision == "allow", decision.refused
+
+
+def test_write_targets_reads_options_as_getopt_does() -> None:
+    def targets(line: str) -> list[str | None]:
+        from agentsh.parse import parse_line
+
+        argv = parse_line(line, "/h").commands[0].argv
+        return [w.value for w in write_targets(argv[0].value or "", argv[1:])]
+
+    assert targets("cp -rt dst a b") == ["dst"]
+    assert targets("cp a b -S .bak") == ["b"]
+    assert targets("install a b -m 755") == ["b"]
+    assert targets("sed -i.bak -e s/a/b/ f g") == ["f", "g"]
+    assert targets("sed -i s/a/b/ f") == ["f"]
+    assert targets("tar -xzf a.tgz") == ["."]
+    assert targets("tar -czf a.tgz src") == ["a.tgz"]
+    assert targets("tar cvfC a.tgz dir src") == ["a.tgz", "dir"]
+    assert targets("mktemp -p d x.XXX") == ["d", "d/x.XXX"]
+    assert targets("gcc -static -o out x.c") == ["out"]
