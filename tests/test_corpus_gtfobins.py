@@ -116,7 +116,7 @@ EXEC_TIME: dict[tuple[str, int], str] = {
     ("opencode", 1): PLACEHOLDER, ("opkg", 0): PLACEHOLDER,
 }
 
-# Decided differently depending on what the test process's own stdout is: paths.py resolves
+# Decided differently depending on what the test process's own stdout is: realpaths.py resolves
 # /dev/stdout with realpath in *this* process (a pipe or a file is outside the write roots,
 # a terminal is not).  Either verdict is accepted, but only for that reason.
 STDOUT_DEPENDENT: dict[tuple[str, int], str] = {

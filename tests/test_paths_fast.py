@@ -1,5 +1,5 @@
 """The path checks' fast paths must answer exactly as the code they stand in for:
-paths._pathlike as os.path.lexists, and paths.resolve with a line's `reals` scratch
+realpaths._pathlike as os.path.lexists, and realpaths.resolve with a line's `reals` scratch
 (_resolve_under) as resolve without it, on many generated values and directories."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agentsh.policy import paths
-from agentsh.policy.paths import _pathlike, resolve
+from agentsh.policy import realpaths
+from agentsh.policy.realpaths import _pathlike, resolve
 from tests.test_real_path import build_tree
 
 COMPONENTS = ["dir", "sub", "file.txt", "secret", "key", "abs-link", "rel-link", "dir-link", "chain", "dangling",
@@ -51,7 +51,7 @@ def tree(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("nofollow_access", [True, False])
 def test_pathlike_is_lexists(tree: Path, nofollow_access: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways _pathlike asks: access(F_OK, no follow), and lstat where that call fails."""
-    monkeypatch.setattr(paths, "_NOFOLLOW_ACCESS", nofollow_access)
+    monkeypatch.setattr(realpaths, "_NOFOLLOW_ACCESS", nofollow_access)
     cwds = directories(tree)
     for cwd, value in itertools.product(cwds, values(random.Random(1), 200)):
         if "/" in value or value.startswith(".") or value == "~":
@@ -112,7 +112,7 @@ def test_pathlike_without_faccessat2(tree: Path, monkeypatch: pytest.MonkeyPatch
         return False if not follow_symlinks else real_access(path, mode, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "access", blocked)
-    assert paths.nofollow_access_works() is False
-    monkeypatch.setattr(paths, "_NOFOLLOW_ACCESS", paths.nofollow_access_works())
+    assert realpaths.nofollow_access_works() is False
+    monkeypatch.setattr(realpaths, "_NOFOLLOW_ACCESS", realpaths.nofollow_access_works())
     assert _pathlike("file.txt", str(tree / "dir")) and _pathlike("dangling", str(tree))
     assert not _pathlike("nothing", str(tree))

@@ -1,11 +1,11 @@
-"""paths.real_path (open(O_PATH) + /proc/self/fd) must always equal os.path.realpath."""
+"""realpaths.real_path (open(O_PATH) + /proc/self/fd) must always equal os.path.realpath."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from agentsh.policy.paths import real_path
+from agentsh.policy.realpaths import real_path
 
 
 def build_tree(root: Path) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Policy
-from agentsh.policy.paths import write_targets
+from agentsh.policy.writes import write_targets
 from agentsh.profile import Host, load_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

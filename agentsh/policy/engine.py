@@ -15,9 +15,11 @@ from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
-from .paths import PathChecker, real_path, write_targets
+from .paths import PathChecker
+from .realpaths import real_path
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
+from .writes import write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -72,7 +74,7 @@ class Policy:
         cwds = [cwd or self.host.cwd]
         # Real paths for this line only: of `cd` targets (a `cd DIR` is followed to the very
         # directory its read check saw, without resolving it a second time), and of the
-        # directories the line's relative paths are resolved from (paths.resolve).
+        # directories the line's relative paths are resolved from (realpaths.resolve).
         cd_real: dict[str, str] = {}
         for command in parsed.commands:
             verdict = self.check_command(command, cwds, cd_real)

@@ -1,0 +1,257 @@
+"""Which arguments a program writes to, as far as the line shows: operands of known writers
+(`rm`, `cp DEST`, `gzip FILE`, `tar -x` into the working directory) and output options
+(`-o FILE`, `--target-directory=DIR`), read the way getopt reads options.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..parse import Word
+
+# Programs whose operands they create, change or delete.  Value: which operands.
+#   "all": every operand; "last": the last one (cp's destination); "after-first": all but the
+#   first (chmod MODE FILE...); "compress": every operand unless the output goes to stdout
+#   (gzip FILE writes FILE.gz beside it and deletes FILE); "mktemp": the template, in -p DIR.
+WRITERS: dict[str, str] = {
+    "rm": "all", "rmdir": "all", "mkdir": "all", "touch": "all", "tee": "all", "truncate": "all",
+    "shred": "all", "unlink": "all", "mv": "all", "ln": "last", "cp": "last", "install": "last",
+    "chmod": "after-first", "chown": "after-first", "chgrp": "after-first", "mkfifo": "all",
+    "mknod": "all", "rsync": "last", "scp": "last", "dd": "of", "sed": "in-place", "split": "last",
+    "patch": "all", "tar": "none", "unzip": "none", "sort": "none", "uniq": "last", "tree": "none",
+    "zip": "first", "find": "find-delete", "strace": "none", "ltrace": "none", "wget": "none", "curl": "none",
+    "gzip": "compress", "gunzip": "compress", "bzip2": "compress", "bunzip2": "compress",
+    "xz": "compress", "unxz": "compress", "lzma": "compress", "unlzma": "compress", "zstd": "compress",
+    "unzstd": "compress", "mktemp": "mktemp",
+}
+# Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
+OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "cp": ("-t", "--target-directory"), "mv": ("-t", "--target-directory"),
+    "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
+    "sort": ("-o", "--output", "-T", "--temporary-directory"),
+    "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file"),
+    "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
+    "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
+             "--append-output"), "git": ("--output", "-o"),
+    "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
+    "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
+    "mktemp": ("-p", "--tmpdir"),
+}
+# Options that take a value, besides the output options: getopt takes the rest of a cluster
+# (`-S.bak`) or the next word (`-S .bak`) as the value, so that word is no operand, and the
+# letters after such an option in a cluster are no options.  Misreading either way moved the
+# write target (`cp a ~/.bashrc -S .bak` has the destination ~/.bashrc, not `.bak`).
+VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "cp": ("-S", "--suffix", "--no-preserve", "--sparse"),
+    "mv": ("-S", "--suffix"), "ln": ("-S", "--suffix"),
+    "install": ("-S", "--suffix", "-m", "--mode", "-o", "--owner", "-g", "--group", "--strip-program"),
+    "mkdir": ("-m", "--mode"), "mkfifo": ("-m", "--mode"), "mknod": ("-m", "--mode"),
+    "touch": ("-d", "--date", "-r", "--reference", "-t", "--time"),
+    "truncate": ("-s", "--size", "-r", "--reference"),
+    "shred": ("-n", "--iterations", "-s", "--size", "--random-source"),
+    "chmod": ("--reference",), "chown": ("--reference", "--from"), "chgrp": ("--reference",),
+    "sed": ("-e", "--expression", "-f", "--file", "-l", "--line-length"),
+    "split": ("-a", "--suffix-length", "-b", "--bytes", "-C", "--line-bytes", "-l", "--lines", "-n",
+              "--number", "-t", "--separator", "--filter"),
+    "sort": ("-k", "--key", "-t", "--field-separator", "-S", "--buffer-size", "--compress-program",
+             "--files0-from", "--batch-size", "--parallel", "--random-source", "--sort"),
+    "uniq": ("-f", "--skip-fields", "-s", "--skip-chars", "-w", "--check-chars"),
+    "tar": ("-b", "--blocking-factor", "-H", "--format", "-K", "--starting-file", "-L", "--tape-length",
+            "-N", "--newer", "-T", "--files-from", "-V", "--label", "-X", "--exclude-from", "-I",
+            "--use-compress-program", "-F", "--info-script", "--new-volume-script", "--exclude",
+            "--transform", "--xform", "--owner", "--group", "--mode", "--mtime", "--checkpoint-action",
+            "--to-command", "--rsh-command", "--rmt-command"),
+    "patch": ("-B", "--prefix", "-D", "--ifdef", "-F", "--fuzz", "-i", "--input", "-p", "--strip",
+              "-V", "--version-control", "-Y", "--basename-prefix", "-z", "--suffix", "-g", "--get",
+              "--quoting-style", "--reject-format"),
+    "gzip": ("-S", "--suffix"), "gunzip": ("-S", "--suffix"),
+    "xz": ("-S", "--suffix", "-F", "--format", "-C", "--check", "-T", "--threads", "-M", "--memlimit"),
+    "unxz": ("-S", "--suffix", "-F", "--format", "-T", "--threads", "-M", "--memlimit"),
+    "mktemp": ("--suffix",),
+}
+# gzip and friends write to stdout (or write nothing) with these: their operands are only read.
+_COMPRESS_NO_WRITE = ("-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test")
+# Letters that make a compressor's cluster (`-dc`) write to stdout or nothing.
+_COMPRESS_NO_WRITE_LETTERS = "clt"
+# tar's modes that read the archive (-f) and those that write it.
+_TAR_READS_ARCHIVE = frozenset({"-x", "--extract", "--get", "-t", "--list", "-d", "--diff", "--compare"})
+_TAR_WRITES_ARCHIVE = frozenset({"-c", "--create", "-r", "--append", "-u", "--update", "-A", "--catenate",
+                                 "--concatenate", "--delete"})
+# unzip options that list, test or print members instead of extracting them.
+_UNZIP_NO_WRITE = ("-l", "-t", "-p", "-c", "-v", "-z", "-Z")
+# A chmod mode may be written as an option (`chmod -w FILE`): then no operand is the mode.
+_CHMOD_MODE_OPTION = re.compile(r"-[rwxXstugoa0-7=+,-]+")
+
+
+def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
+    """find's start points: the words before its first expression (`.` if there are none)."""
+    points = []
+    for word in args:
+        if word.value is None or word.value.startswith(("-", "(", "!")) or word.value in (")",):
+            if word.value is None:
+                points.append(word)  # unknown: checked (and refused) as a write target
+            break
+        points.append(word)
+    return points or [Word(".", ".")]
+
+
+# Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
+# as an output option glued to its value.
+_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "tree"})
+
+
+def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """"out", "value" or "" for `--name`: getopt takes any unambiguous prefix of a long option
+    (`--outp` is `--output`), so a prefix of an output option counts as one (fail closed)."""
+    if name in outputs:
+        return "out"
+    if name in values:
+        return "value"
+    if any(o.startswith(name) for o in outputs if o.startswith("--")):
+        return "out"
+    if any(o.startswith(name) for o in values if o.startswith("--")):
+        return "value"
+    return ""
+
+
+def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
+    """The arguments `program` will write to, as far as the line shows.
+
+    Options are read the way getopt reads them: clusters (`-rt DIR`, `-czf FILE`), values glued
+    or in the next word, long options abbreviated, tar's old dashless first word (`czf FILE`).
+    Where the program writes without naming the place (tar extracting, `ln -s TARGET`, `split
+    FILE`, `patch`, `unzip`), the working directory `.` is a target."""
+    mode = WRITERS.get(program)
+    options = OUTPUT_OPTIONS.get(program, ())
+    if mode is None and not options:
+        return []  # most programs (git aside): nothing below could add a target
+    values = VALUE_OPTIONS.get(program, ())
+    targets: list[Word] = []
+    operands: list[Word] = []
+    seen: set[str] = set()  # options given (long ones by their full name when known)
+    archives: list[Word] = []  # tar's -f: written when tar creates or adds to it, else read
+    in_place = False
+    after_dashdash = False
+    i = 0
+
+    def take(option: str, rest: str, word: Word) -> None:
+        """An option with a value: `rest` glued to it, else the next word."""
+        nonlocal i
+        if rest:
+            value: Word | None = Word(word.text, rest)
+        elif i + 1 < len(args):
+            i += 1
+            value = args[i]
+        else:
+            value = None
+        if value is not None and option in options:
+            targets.append(value)
+            if option in ("-f", "--file") and program == "tar":
+                archives.append(value)
+
+    while i < len(args):
+        word = args[i]
+        value = word.value
+        if program == "tar" and i == 0 and value and value[0] != "-" and value.isalpha():
+            # Old-style tar: `czf ARCHIVE ...`, each letter that takes a value takes the next word.
+            for letter in value:
+                option = "-" + letter
+                seen.add(option)
+                if option in options or option in values:
+                    take(option, "", word)
+            i += 1
+            continue
+        if value is not None and not after_dashdash and value.startswith("-") and value != "-":
+            if value == "--":
+                after_dashdash = True
+            elif value.startswith("--"):
+                name, eq, rest = value.partition("=")
+                kind = _long_option(name, options, values)
+                full = next((o for o in (*options, *values) if o.startswith(name)), name) if kind else name
+                seen.add(full)
+                if kind == "out":
+                    if eq:
+                        targets.append(Word(word.text, rest))
+                    elif full != "--tmpdir":  # mktemp's value is optional: only with `=`
+                        take(full, "", word)
+                elif kind == "value" and not eq:
+                    take(full, "", word)
+            elif program in _NO_CLUSTERS:
+                seen.add(value[:2])
+                if value[:2] in options:
+                    take(value[:2], value[2:], word)
+            elif program == "chmod" and _CHMOD_MODE_OPTION.fullmatch(value):
+                seen.add("-MODE")  # `chmod -w FILE`: the mode is this word, not an operand
+            else:
+                for at, letter in enumerate(value[1:], start=2):
+                    option = "-" + letter
+                    seen.add(option)
+                    if program == "sed" and letter == "i":
+                        in_place = True  # its value (a backup suffix) is optional: the rest
+                        break
+                    if option in options or option in values:
+                        take(option, value[at:], word)
+                        break
+            if program == "sed" and value.startswith("--in-place"):
+                in_place = True
+            i += 1
+            continue
+        if program == "dd" and value is not None and value.startswith("of="):
+            targets.append(Word(word.text, value[3:]))
+        operands.append(word)
+        i += 1
+    here = Word(".", ".")
+    if mode in ("all", "patch"):
+        targets.extend(operands)
+    elif mode == "last" and not {"-t", "--target-directory"} & seen:  # with -t, operands are sources
+        if len(operands) > 1:
+            targets.append(operands[-1])
+        elif program in ("ln", "split"):
+            targets.append(here)  # `ln -s /x/y` links ./y; `split FILE` writes ./xaa ...
+    elif mode == "after-first":
+        mode_given = seen & {"--reference", "-MODE"}
+        targets.extend(operands if mode_given else operands[1:])
+    elif mode == "first" and operands:
+        targets.append(operands[0])
+    elif mode == "find-delete" and any(w.value == "-delete" for w in args):
+        targets.extend(_find_start_points(args))
+    elif mode == "in-place" and in_place:
+        script_given = seen & {"-e", "--expression", "-f", "--file"}
+        targets.extend(operands if script_given else operands[1:])
+    elif mode == "compress":
+        to_stdout = seen & {*_COMPRESS_NO_WRITE, *("-" + c for c in _COMPRESS_NO_WRITE_LETTERS)}
+        if not to_stdout:
+            targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
+    elif mode == "mktemp":
+        targets.extend(_mktemp_targets(operands, targets, seen))
+    if program == "patch" and not seen & {"-d", "--directory"}:
+        targets.append(here)  # the files the patch names, from here
+    if program == "unzip" and not seen & {"-d", *_UNZIP_NO_WRITE}:
+        targets.append(here)
+    if program == "tar" and archives and seen & _TAR_READS_ARCHIVE and not seen & _TAR_WRITES_ARCHIVE:
+        targets = [t for t in targets if t not in archives]  # read: `tar -xzf ~/Downloads/x.tgz`
+    if program == "tar" and seen & {"-x", "--extract", "--get"}:
+        if seen & {"-P", "--absolute-names"}:
+            # Members with absolute names or `..` land wherever they say: only the archive knows.
+            targets.append(Word("the archive's member names (tar -P)", None, "archive"))
+        if not seen & {"-C", "--directory"}:
+            targets.append(here)
+    return targets
+
+
+def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -> list[Word]:
+    """mktemp's file: TEMPLATE under `-p DIR`/`--tmpdir=DIR` when given (already a target),
+    under /tmp with a bare `--tmpdir` or `-t` (the profile's environment has no TMPDIR, and a
+    line cannot set it), else TEMPLATE from the working directory."""
+    if not operands:
+        return []  # /tmp/tmp.XXXXXXXXXX, or under -p DIR, which is a target already
+    template = operands[-1]
+    if template.value is None:
+        return [template]
+    directory = targets[-1].value if targets else None
+    if directory is None and seen & {"-t", "--tmpdir"}:
+        directory = "/tmp"
+    if directory is None:
+        return [template]
+    return [Word(template.text, os.path.join(directory, template.value))]
