@@ -16,10 +16,10 @@ from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
 from .paths import PathChecker
-from .realpaths import real_path
+from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
-from .writes import write_targets
+from .writes import move_sources, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -347,6 +347,11 @@ class Policy:
             problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:
                 return problem
+        for word in move_sources(program.basename, args):
+            for cwd in cwds:  # (a dynamic source is refused above, as a write target)
+                problem = self.paths.move_problem(resolve(word.value or "", cwd))
+                if problem:
+                    return problem
         return ""
 
     # -- self-tests --------------------------------------------------------------

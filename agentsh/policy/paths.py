@@ -63,6 +63,14 @@ class PathChecker:
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
         return self.read_problem(path)
 
+    def move_problem(self, path: str) -> str:
+        """Moving `path` moves what is below it: a denied root inside it would land somewhere
+        the profile no longer denies (`mv proj/a /tmp/b && cat /tmp/b/secrets/key`)."""
+        for root in (*self.profile.read_deny, *self.profile.write_deny):
+            if root != path and within(root, path):
+                return f"moves {path}, which holds the denied root {root}"
+        return ""
+
     def check_read_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         value = word.value
         if value is None:

@@ -255,3 +255,35 @@ def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -
     if directory is None:
         return [template]
     return [Word(template.text, os.path.join(directory, template.value))]
+
+
+def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
+    """What `mv` moves: every operand but the destination (all of them after `-t DIR`).
+    A moved directory takes everything below it along, denied roots included."""
+    if program != "mv":
+        return []
+    outputs, values = OUTPUT_OPTIONS["mv"], VALUE_OPTIONS["mv"]
+    operands: list[Word] = []
+    to_directory = False
+    after_dashdash = False
+    i = 0
+    while i < len(args):
+        value = args[i].value
+        if after_dashdash or value is None or not value.startswith("-") or value == "-":
+            operands.append(args[i])
+        elif value == "--":
+            after_dashdash = True
+        elif value.startswith("--"):
+            name, eq, _ = value.partition("=")
+            kind = _long_option(name, outputs, values)
+            to_directory = to_directory or kind == "out"
+            i += 1 if kind and not eq else 0
+        else:
+            for at, letter in enumerate(value[1:], start=2):
+                option = "-" + letter
+                if option in outputs or option in values:
+                    to_directory = to_directory or option in outputs
+                    i += 0 if value[at:] else 1  # its value: the rest of the cluster, or the next word
+                    break
+        i += 1
+    return operands if to_directory else operands[:-1]
