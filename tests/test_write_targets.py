@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsh.parse import Word
 from agentsh.policy import Policy
 from agentsh.policy.writes import write_targets
 from agentsh.profile import Host, load_profile
@@ -146,3 +147,14 @@ def test_write_targets_reads_options_as_getopt_does() -> None:
     assert targets("tar cvfC a.tgz dir src") == ["a.tgz", "dir"]
     assert targets("mktemp -p d x.XXX") == ["d", "d/x.XXX"]
     assert targets("gcc -static -o out x.c") == ["out"]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (("init", "/etc/x"), ["/etc/x"]), (("init",), ["."]), (("init", "-b", "main", "sub"), ["sub"]),
+    (("init", "--separate-git-dir=/etc/g", "x"), ["/etc/g", "x"]),
+    (("init", "--separate-git-dir", "/etc/g", "x"), ["/etc/g", "x"]),
+    (("worktree", "add", "/etc/x"), ["/etc/x"]), (("worktree", "add", "-b", "feat", "../wt", "main"), ["../wt"]),
+    (("worktree", "list"), []), (("status",), []), (("log", "-o", "/etc/x"), ["/etc/x"]),
+])
+def test_git_creates_what_init_and_worktree_add_name(argv: tuple[str, ...], expected: list[str]) -> None:
+    assert [w.value for w in write_targets("git", tuple(Word(a, a) for a in argv))] == expected

@@ -122,10 +122,16 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     or in the next word, long options abbreviated, tar's old dashless first word (`czf FILE`).
     Where the program writes without naming the place (tar extracting, `ln -s TARGET`, `split
     FILE`, `patch`, `unzip`), the working directory `.` is a target."""
+    if program == "git":
+        return _git_targets(args) + _option_targets(program, args)
+    return _option_targets(program, args)
+
+
+def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     mode = WRITERS.get(program)
     options = OUTPUT_OPTIONS.get(program, ())
     if mode is None and not options:
-        return []  # most programs (git aside): nothing below could add a target
+        return []  # most programs: nothing below could add a target
     values = VALUE_OPTIONS.get(program, ())
     targets: list[Word] = []
     operands: list[Word] = []
@@ -287,3 +293,42 @@ def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
                     break
         i += 1
     return operands if to_directory else operands[:-1]
+
+
+# git subcommands that create a directory named by an operand, and the options of theirs
+# that take a value (so that value is no operand).
+_GIT_CREATES = {"init": ("--template", "--separate-git-dir", "-b", "--initial-branch", "--object-format",
+                         "--ref-format"),
+                "worktree": ("-b", "-B", "--reason")}
+
+
+def _git_targets(args: tuple[Word, ...]) -> list[Word]:
+    """`git init DIR`, `git init --separate-git-dir=DIR` and `git worktree add PATH` create
+    what they name; `git init` alone creates .git in the working directory."""
+    words = [w for w in args if w.value is not None]
+    sub = next((i for i, w in enumerate(words) if not (w.value or "").startswith("-")), None)
+    if sub is None or words[sub].value not in _GIT_CREATES:
+        return []
+    values = _GIT_CREATES[words[sub].value or ""]
+    rest = words[sub + 1:]
+    if words[sub].value == "worktree":
+        if not rest or rest[0].value != "add":
+            return []
+        rest = rest[1:]
+    targets: list[Word] = []
+    operands: list[Word] = []
+    i = 0
+    while i < len(rest):
+        value = rest[i].value or ""
+        name, eq, given = value.partition("=")
+        if value.startswith("-") and name in values:
+            if name == "--separate-git-dir":
+                targets.append(Word(rest[i].text, given) if eq else rest[min(i + 1, len(rest) - 1)])
+            i += 1 if eq else 2
+            continue
+        if not value.startswith("-"):
+            operands.append(rest[i])
+        i += 1
+    if words[sub].value == "init":
+        return targets + (operands[:1] or [Word(".", ".")])
+    return targets + operands[:1]
