@@ -305,6 +305,8 @@ _GIT_CREATES = {"init": ("--template", "--separate-git-dir", "-b", "--initial-br
 def _git_targets(args: tuple[Word, ...]) -> list[Word]:
     """`git init DIR`, `git init --separate-git-dir=DIR` and `git worktree add PATH` create
     what they name; `git init` alone creates .git in the working directory."""
+    if not any(w.value in _GIT_CREATES for w in args):
+        return []  # the common case: no subcommand that creates a directory
     words = [w for w in args if w.value is not None]
     sub = next((i for i, w in enumerate(words) if not (w.value or "").startswith("-")), None)
     if sub is None or words[sub].value not in _GIT_CREATES:
