@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 from . import _ts_parser  # walker is imported lazily, after the package itself
+from .arith import may_hold_arithmetic
+from .arith import problems as arithmetic_problems
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .words import WordError, ansi_c, double_quoted, unquoted
 
@@ -56,6 +58,7 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     walker.walk(tree.root_node, 0)
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
+    walker.arithmetic(tree.root_node)
     return ParsedLine(
         source=source,
         commands=tuple(walker.commands),
@@ -81,6 +84,12 @@ class _Walker:
         if len(text) > 80:
             text = text[:77] + "..."
         self.problems.append(Problem(text=text, reason=reason, line=node.start_point[0] + 1))
+
+    def arithmetic(self, root: Any) -> None:
+        """Refuse values evaluated as arithmetic that are not known numbers (arith.py)."""
+        if not self.problems and may_hold_arithmetic(self.source):
+            for node, reason in arithmetic_problems(root, self.raw):
+                self.problem(node, reason)
 
     # -- statements --------------------------------------------------------
     def walk(self, node: Any, depth: int) -> None:
@@ -302,6 +311,7 @@ class _Walker:
         tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
         inner = _Walker(source, self.home)
         inner.walk(tree.root_node, depth + 1)
+        inner.arithmetic(tree.root_node)
         if tree.root_node.has_error and not inner.problems:
             inner.problems.append(Problem(text=body[:80], reason="here-document could not be parsed"))
         line = node.start_point[0]

@@ -1,0 +1,181 @@
+"""Arithmetic that could run code: bash evaluates some values as arithmetic expressions
+(`$((x))`, `((x))`, `for ((...))`, `[[ A -eq B ]]`, `[[ -v NAME ]]`, `${s:x:y}`), through
+variable values recursively, and an array subscript in such a value runs its command
+substitutions: `x='a[$(sh ...)]'; [[ $x -eq 1 ]]` runs `sh ...`, which is no command of
+the line.  So in those places only what is known to be a number is accepted: integer
+literals, the special parameters bash keeps numeric (`$?`, `$#`, `$$`, `$!`), and variables
+that this line assigns only numbers or arithmetic (`n=5`, `i` of `for ((i=0; ...))`,
+`n=$((n+1))`).  Anything else (a variable from the environment, a loop word, a command's
+output, a quoted string) is refused; `[ "$x" -eq 1 ]` compares without evaluating.
+
+The walker calls `problems()` after its walk, only for lines that can hold arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_INTEGER_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+_NUMERIC_SPECIALS = frozenset({"?", "#", "$", "!"})
+# Builtins that assign the variables they are given: any such assignment may hold a string.
+_ASSIGNING_BUILTINS = frozenset({"read", "mapfile", "readarray", "getopts", "printf", "declare", "typeset",
+                                 "local", "export", "readonly"})
+WHY = ("bash evaluates it as arithmetic, and a value that is not a number there can run commands "
+       "through an array subscript")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?")
+
+
+def may_hold_arithmetic(source: str) -> bool:
+    """A cheap look at the text: could the line have an arithmetic context at all?"""
+    return "((" in source or "$[" in source or "[[" in source or ("${" in source and ":" in source)
+
+
+def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
+    """(node, reason) for each value evaluated as arithmetic that is not known to be a number."""
+    # name -> where its first numeric assignment ends; UNSAFE once any assignment may hold a
+    # string.  Arithmetic's own assignments (`n+=1`, `i++`) read the old value first, so they
+    # make nothing safe; they do leave a number, so they make nothing unsafe either.
+    numeric: dict[str, int] = {}
+    contexts: list[Any] = []  # subtrees evaluated as arithmetic
+    bad_names: list[Any] = []  # `[[ -v NAME ]]` operands that are more than a name
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "variable_assignment":
+            _note(numeric, node, _assigns_number(node))
+        elif kind == "for_statement":
+            variable = node.child_by_field_name("variable")
+            values = node.children_by_field_name("value")
+            if variable is not None:
+                name = _text(variable, raw)
+                if values and all(_text(v, raw).isdigit() for v in values):  # `for i in 1 2 3`
+                    if numeric.get(name) != UNSAFE:
+                        numeric[name] = min(numeric.get(name, values[-1].end_byte), values[-1].end_byte)
+                else:  # words, globs, expansions: any string at all
+                    numeric[name] = UNSAFE
+        elif kind == "command":
+            _note_builtin(numeric, node, raw)
+        elif kind == "arithmetic_expansion":
+            contexts.append(node)
+        elif kind == "compound_statement" and node.child_count and node.children[0].type == "((":
+            contexts.append(node)
+        elif kind == "c_style_for_statement":
+            contexts.extend(c for c in (node.child_by_field_name(f) for f in ("initializer", "condition", "update"))
+                            if c is not None)
+        elif kind in ("binary_expression", "unary_expression") and _integer_test(node):
+            operands = [c for c in node.named_children if c.type != "test_operator"]
+            if _operator(node) == "-v":  # a variable's name, evaluated only for its subscript
+                bad_names.extend(c for c in operands if not _PLAIN_NAME.fullmatch(_text(c, raw)))
+            else:
+                contexts.extend(operands)
+        elif kind == "expansion":
+            contexts.extend(_substring_parts(node))
+        stack.extend(node.children)
+    found: list[tuple[Any, str]] = [(node, f"[[ -v {_text(node, raw)[:60]} ]]: {WHY}") for node in bad_names]
+    for context in contexts:
+        bad = _unsafe(context, numeric, raw)
+        if bad is not None:
+            found.append((bad, f"{_text(bad, raw)[:60]}: {WHY} (assign it a number in this line, or "
+                               "compare with [ \"$x\" -eq N ], which does not evaluate it)"))
+    return found
+
+
+UNSAFE = -1
+
+
+def _note(numeric: dict[str, int], node: Any, is_number: bool) -> None:
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return
+    name = name_node.text.decode("utf-8", "replace")
+    if not is_number:
+        numeric[name] = UNSAFE
+    elif numeric.get(name) != UNSAFE:
+        numeric[name] = min(numeric.get(name, node.end_byte), node.end_byte)
+
+
+def _assigns_number(node: Any) -> bool:
+    value = node.child_by_field_name("value")
+    if value is None:
+        return True  # `x=`: the empty string is 0 in arithmetic
+    if value.type == "number" or value.type == "arithmetic_expansion":
+        return True
+    return value.type == "word" and value.text.decode("utf-8", "replace").lstrip("-").isdigit()
+
+
+def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes) -> None:
+    """`read x`, `printf -v x`, `getopts o x` ... assign strings to the names they are given."""
+    name = node.child_by_field_name("name")
+    if name is None or _text(name, raw) not in _ASSIGNING_BUILTINS:
+        return
+    for word in node.children_by_field_name("argument"):
+        text = _text(word, raw)
+        if not text.startswith("-"):
+            numeric[text.split("=", 1)[0].split("[", 1)[0]] = UNSAFE
+
+
+def _operator(node: Any) -> str:
+    operator = next((c for c in node.children if c.type == "test_operator"), None)
+    return "" if operator is None else operator.text.decode("utf-8", "replace")
+
+
+def _integer_test(node: Any) -> bool:
+    op = _operator(node)
+    return op in _INTEGER_TESTS or op == "-v"
+
+
+def _substring_parts(node: Any) -> list[Any]:
+    """`${s:OFFSET:LENGTH}`: the parts after the first `:` are arithmetic."""
+    kids = node.children
+    colon = next((i for i, c in enumerate(kids) if not c.is_named and c.type == ":"), None)
+    if colon is None:
+        return []
+    return [c for c in kids[colon + 1:] if c.is_named]
+
+
+def _unsafe(context: Any, numeric: dict[str, int], raw: bytes) -> Any | None:
+    """The first part of an arithmetic context not known to be a number, or None."""
+    stack = [context]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "number" or not node.is_named:
+            continue
+        if kind == "variable_assignment" or (kind == "binary_expression" and any(
+                not c.is_named and c.type == "=" for c in node.children)):
+            # `i=0`, `x = y`: the name is written, not read; only the value is evaluated
+            stack.extend(c for c in node.named_children[1:])
+            continue
+        if kind == "special_variable_name":
+            if _text(node, raw) not in _NUMERIC_SPECIALS:
+                return node
+            continue
+        if kind in ("variable_name", "word"):
+            text = _text(node, raw)
+            if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
+                continue
+            assigned = numeric.get(text, UNSAFE)
+            if assigned == UNSAFE or assigned > node.start_byte:  # a string, or not yet assigned here
+                return node
+            continue
+        if kind in ("simple_expansion", "expansion"):
+            names = [c for c in node.named_children]
+            if len(names) == 1 and names[0].type in ("variable_name", "special_variable_name") and \
+                    len(node.children) <= 4:  # `$x`, `${x}`: nothing else in it
+                stack.append(names[0])
+                continue
+            return node
+        if kind in ("raw_string", "string", "command_substitution", "process_substitution", "concatenation",
+                    "ansi_c_string", "translated_string", "subscript"):
+            inner = _text(node, raw).strip("'\"")
+            if inner.isdigit():
+                continue
+            return node
+        stack.extend(node.children)
+    return None
+
+
+def _text(node: Any, raw: bytes) -> str:
+    return raw[node.start_byte:node.end_byte].decode("utf-8", "replace")

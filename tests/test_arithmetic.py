@@ -1,0 +1,72 @@
+"""bash evaluates some values as arithmetic (`[[ A -eq B ]]`, `[[ -v NAME ]]`, `$((x))`,
+`((x))`, `for ((...))`, `${s:x}`), through variable values recursively, and an array
+subscript in such a value runs its command substitutions: `x='a[$(sh ...)]'; [[ $x -eq 1 ]]`
+runs `sh ...`, which no command of the line shows. Only known numbers are accepted there
+(agentsh/parse/arith.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Decision, Policy
+from agentsh.profile import Host, load_profile
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def decide(home: Path, workspace: Path) -> Callable[[str], Decision]:
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(None, host), host).decide
+
+
+# `python3 -c` is refused by the default profile: run this way, it would make the canary.
+PAYLOAD = '$(python3 -c "open(\\"{canary}\\", \\"w\\")")'  # no single quote: it sits inside one
+
+
+@pytest.mark.parametrize("shape", [
+    "[[ -v 'a[{p}]' ]]",
+    "[[ 'a[{p}]' -eq 1 ]]",
+    "x='a[{p}]'; [[ $x -eq 1 ]]",
+    "x='a[{p}]'; [[ 1 -lt x ]]",
+    "x='a[{p}]'; echo $((x))",
+    "x='a[{p}]'; echo $(($x + 1))",
+    "x='a[{p}]'; ((x))",
+    "x='a[{p}]'; for ((i=0; i<x; i++)); do :; done",
+    "x='a[{p}]'; s=abc; echo ${{s:x}}",
+    "x='a[{p}]'; echo $[x]",
+    "n=$((n+1))",  # n comes from the environment here
+    "for f in *; do echo $((f)); done",  # a file named a[$(...)] would do it
+    "read n; echo $((n))",
+])
+def test_arithmetic_on_values_not_known_numbers_is_refused(shape: str, decide: Callable[[str], Decision],
+                                                           run_agentsh: Run, tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    line = shape.format(p=PAYLOAD.format(canary=canary))
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any("evaluates it as arithmetic" in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-c", line, input="")
+    assert done.returncode == 126, done.stderr
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("line", [
+    "n=5; echo $((n + 1))", "for ((i=0; i<3; i++)); do echo $i; done", "for i in 1 2 3; do echo $((i*2)); done",
+    "count=0; ((count++)); echo $count", "i=0; while ((i < 3)); do ((i++)); done", "echo $((1 + 2))",
+    "[[ $? -ne 0 ]] && echo failed", "[[ $# -gt 2 ]]", "[[ -v HOME ]]", "[[ -v a[1] ]]", "[ \"$x\" -eq 1 ]",
+    "test \"$n\" -gt 3", "total=0; for f in a b; do total=$((total + 1)); done; echo $total",
+    "s=abcdef; i=2; echo ${s:i:2}", "echo ${x:-default}",
+])
+def test_ordinary_arithmetic_is_allowed(line: str, decide: Callable[[str], Decision]) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", decision.refused
+
+
+def test_the_hint_points_to_test(decide: Callable[[str], Decision]) -> None:
+    reason = decide("[[ $x -eq 1 ]]").refused[0].reason
+    assert "[ \"$x\" -eq N ]" in reason and reason.startswith("x: ")
