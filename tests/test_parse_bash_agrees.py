@@ -1,0 +1,72 @@
+"""Lines where tree-sitter and bash once read different commands (found by red-teaming the
+parser): each is a real bypass under plain bash, so the test runs it three ways.  bash runs
+the refused command (`sh SCRIPT`, which creates a canary file), the embedded default profile
+refuses the line, and `agentsh -c` refuses it with 126 and creates nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Decision
+
+# {p} is a command the default profile refuses (`sh SCRIPT`); in each line tree-sitter takes
+# it for data, bash runs it.
+BYPASSES = [
+    # here-doc delimiters: tree-sitter compares body lines with the word as written, bash with
+    # the word after quote removal
+    pytest.param("cat <<$'EOF'\nx\nEOF\n{p}\n$'EOF'\n", id="ansi-c-delimiter"),
+    pytest.param('cat <<$"EOF"\nx\nEOF\n{p}\n$"EOF"\n', id="translated-delimiter"),
+    pytest.param('cat <<E"O"F\nx\nEOF\n{p}\nE"O"F\n', id="partly-quoted-delimiter"),
+    pytest.param("cat <<'E\\OF'\nx\nE\\OF\n{p}\nEOF\n", id="backslash-in-single-quotes"),
+    pytest.param('cat <<"E\\OF"\nx\nE\\OF\n{p}\nEOF\n', id="backslash-in-double-quotes"),
+    # an unquoted body: bash joins `EO\` and `F` into the delimiter line `EOF`
+    pytest.param("cat <<EOF\nEO\\\nF\n{p}\nEOF\n", id="continued-delimiter"),
+    pytest.param("cat <<-EOF\n\tEO\\\nF\n{p}\nEOF\n", id="continued-delimiter-tabs"),
+]
+RUN_UNDER_AGENTSH = {"ansi-c-delimiter", "partly-quoted-delimiter", "continued-delimiter"}
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> tuple[str, Path]:
+    script = tmp_path / "x.sh"
+    canary = tmp_path / "CANARY"
+    script.write_text(f"touch {canary}\n")
+    return f"sh {script}", canary
+
+
+@pytest.mark.parametrize("template", BYPASSES)
+def test_bash_runs_it_and_agentsh_refuses_it(template: str, payload: tuple[str, Path], workspace: Path,
+                                             decide: Callable[..., Decision],
+                                             run_agentsh: Callable[..., subprocess.CompletedProcess[str]],
+                                             request: pytest.FixtureRequest) -> None:
+    command, canary = payload
+    line = template.format(p=command)
+    subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+    assert canary.exists(), "bash no longer runs the hidden command: the case proves nothing"
+    canary.unlink()
+    decision = decide(line)
+    assert decision.decision == "deny", decision
+    if request.node.callspec.id in RUN_UNDER_AGENTSH:
+        result = run_agentsh("-c", line)
+        assert result.returncode == 126, result
+        assert not canary.exists()
+
+
+@pytest.mark.parametrize("line", [
+    "cat <<EOF\nhi\nEOF",
+    "cat <<'EOF'\n$(id)\nEO\\\nF\nEOF",  # quoted: no joining
+    "cat <<EOF\nEO\\\\\nF\nEOF",  # an escaped backslash does not continue the line
+    "cat <<-EOF\n\thi\n\t\tEOF\n",
+    "cat <<\"E F\"\nx\nE F\n",
+    "cat <<E\\ F\nx\nE F\n",
+    "x=$(cat <<EOF\nhi\nEOF\n)",
+    "cat <<A | grep a\na\nA\n",
+])
+def test_here_documents_bash_ends_where_tree_sitter_does_still_pass(line: str,
+                                                                    decide: Callable[..., Decision]) -> None:
+    assert decide(line).decision == "allow", decide(line)
