@@ -48,6 +48,10 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 # `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
 _VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
+# In backticks bash removes a backslash before these and parses the text again.
+_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
+# In a ${name...} pattern: what bash would expand or unquote, tree-sitter not.
+_REGEX_EXPANDS = re.compile(r"""[$`'"\\]""")
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -392,6 +396,10 @@ class _Walker:
             self.problem(node, str(err))
             return Word(text, None, "unparsed")
         if kind == "command_substitution":
+            if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
+                # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
+                # nested substitution); tree-sitter keeps them as literal word text.
+                self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
             for child in node.children:
                 self.walk(child, depth + 1)
             return Word(text, None, "command substitution")
@@ -472,12 +480,36 @@ class _Walker:
             if index is not None and not (index.type == "number" or _text(index) in ("@", "*")):
                 self.problem(node, "array subscript with an expression (bash evaluates it as code)")
         for child in node.named_children:
+            if child.type == "regex" and _REGEX_EXPANDS.search(_text(child)):
+                # tree-sitter keeps a ${x#PATTERN} or ${x/PATTERN/...} pattern as one opaque
+                # token, where bash expands `$(...)` and backticks and honours quotes (it ends
+                # `${x/'/'}` at the second `}`, tree-sitter at a `'` further on).
+                self.problem(child, "quotes or expansions in a ${name...} pattern")
+                continue
+            if child.type in ("raw_string", "ansi_c_string") and _in_double_quotes(node) \
+                    and any(c in _text(child) for c in "$`"):
+                # Inside "${x:-'...'}" single quotes are plain characters: bash expands what
+                # they enclose, tree-sitter reads them as quoting.
+                self.problem(child, "quotes inside a double-quoted ${...} do not quote what they enclose")
+                continue
             if child.type in ("variable_name", "special_variable_name", "regex", "number"):
                 continue
             if child.type == "subscript":
                 self.expansion(child, depth + 1)
             else:
                 self.word(child, depth + 1)
+
+
+def _in_double_quotes(node: Any) -> bool:
+    """Whether node is inside "..." (and not in a command substitution within them)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "string":
+            return True
+        if parent.type in ("command_substitution", "process_substitution", "program"):
+            return False
+        parent = parent.parent
+    return False
 
 
 def _heredoc_delimiter(word: str) -> str | None:
