@@ -14,6 +14,7 @@ from typing import Any
 from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
+from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .words import WordError, ansi_c, double_quoted, unquoted
 
@@ -301,41 +302,10 @@ class _Walker:
         return found
 
     def check_heredoc_end(self, node: Any, start: Any, quoted: bool, *, strip_tabs: bool) -> None:
-        """Refuse a here-document unless bash ends it on the very line tree-sitter ends it.
-
-        tree-sitter compares body lines with the delimiter as written, bash with the word
-        after quote removal (`<<E"O"F` ends at `EOF`, `<<$'EOF'` too), and in an unquoted
-        body bash joins a line ending in `\\` to the next first (`EO\\` + `F` is `EOF`).
-        Where they differ, the lines in between are data to tree-sitter and commands to bash.
-        """
-        delimiter = None if start is None else _heredoc_delimiter(_text(start))
-        if delimiter is None:
-            self.problem(node, "a here-document delimiter other than plain or quoted text")
-            return
-        end = next((c for c in node.children if c.type == "heredoc_end"), None)
-        body = next((c for c in node.children if c.type == "heredoc_body"), None)
-        if end is None or end.is_missing:
-            self.problem(node, "a here-document without its end line")
-            return
-        end_line = self.raw.rfind(b"\n", 0, end.start_byte) + 1
-        first = end_line if body is None else body.start_byte
-        if strip_tabs:  # tree-sitter starts a `<<-` body after the first line's tabs
-            while first > 0 and self.raw[first - 1:first] == b"\t":
-                first -= 1
-        if first > end_line or (first > 0 and self.raw[first - 1:first] != b"\n"):
-            self.problem(node, "a here-document body that does not start on a line of its own")
-            return
-        line_end = self.raw.find(b"\n", end.end_byte)
-        text = self.raw[first:len(self.raw) if line_end < 0 else line_end].decode("utf-8", "surrogateescape")
-        lines = text.split("\n")
-        if not quoted:  # bash removes backslash-newline first, so joined lines are compared
-            lines = _joined_lines(lines)
-        if strip_tabs:
-            lines = [line.lstrip("\t") for line in lines]
-        # bash ends the body at the first line equal to the delimiter: that must be the
-        # line tree-sitter ended it on (the last one here), and it must hold nothing else.
-        if lines[-1] != delimiter or delimiter in lines[:-1] or _text(end) != delimiter:
-            self.problem(node, "bash would end this here-document on another line than the parser")
+        """Refuse a here-document unless bash ends it on the very line tree-sitter ends it."""
+        problem = heredoc_end_problem(self.raw, node, start, quoted, strip_tabs=strip_tabs)
+        if problem:
+            self.problem(node, problem)
 
     def heredoc_body(self, node: Any, depth: int, *, expands: bool) -> None:
         """Check an unquoted here-document body by re-reading it as a double-quoted string.
@@ -348,7 +318,7 @@ class _Walker:
         if not expands:
             return
         body = self.raw[node.start_byte:node.end_byte].decode("utf-8", "surrogateescape")
-        quoted = _as_double_quoted(body)
+        quoted = as_double_quoted(body)
         source = ': "' + quoted + '"'
         tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
         inner = _Walker(source, self.home)
@@ -510,83 +480,6 @@ def _in_double_quotes(node: Any) -> bool:
             return False
         parent = parent.parent
     return False
-
-
-def _heredoc_delimiter(word: str) -> str | None:
-    """The delimiter bash compares body lines with: the word after quote removal.
-
-    None for a word with `$` or a backtick outside single quotes (`<<$'EOF'` is decoded
-    as ANSI-C text, `<<$"EOF"` translated) or a newline: not worth reproducing."""
-    out: list[str] = []
-    i = 0
-    n = len(word)
-    while i < n:
-        ch = word[i]
-        if ch == "'":
-            close = word.find("'", i + 1)
-            if close < 0:
-                return None
-            out.append(word[i + 1:close])
-            i = close + 1
-        elif ch == '"':
-            i += 1
-            while i < n and word[i] != '"':
-                if word[i] in "$`":
-                    return None
-                if word[i] == "\\" and i + 1 < n and word[i + 1] in '$`"\\':
-                    i += 1
-                out.append(word[i])
-                i += 1
-            if i >= n:
-                return None
-            i += 1
-        elif ch in "$`":
-            return None
-        elif ch == "\\":
-            if i + 1 >= n:
-                return None
-            out.append(word[i + 1])
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    delimiter = "".join(out)
-    return None if "\n" in delimiter else delimiter
-
-
-def _joined_lines(lines: list[str]) -> list[str]:
-    """Lines of an unquoted here-doc body as bash compares them: a line ending in an odd
-    number of backslashes is joined to the next, without the backslash-newline."""
-    out: list[str] = []
-    pending = ""
-    for line in lines:
-        line = pending + line
-        trailing = len(line) - len(line.rstrip("\\"))
-        if trailing % 2:
-            pending = line[:-1]
-        else:
-            out.append(line)
-            pending = ""
-    if pending:
-        out.append(pending)
-    return out
-
-
-def _as_double_quoted(body: str) -> str:
-    """Here-doc text rewritten so that inside double quotes it means the same."""
-    out = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            # `\"` is two literal characters in a here-doc; other escapes mean the same.
-            out.append('\\\\\\"' if nxt == '"' else ch + nxt)
-            i += 2
-            continue
-        out.append('\\"' if ch == '"' else ch)
-        i += 1
-    return "".join(out)
 
 
 def _text(node: Any) -> str:
