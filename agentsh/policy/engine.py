@@ -83,6 +83,10 @@ class Policy:
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
+            problem = _socket_problem(redirect.target, self.profile)
+            if problem:
+                verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem, rule="network"))
+                continue
             if redirect.writes:
                 problem = self.paths.check_write_word(redirect.target, cwds, cd_real)
             elif redirect.op in ("<", "<<<"):
@@ -395,6 +399,23 @@ def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:
             i = end
         i += 1
     return spans
+
+
+def _socket_problem(target: Word, profile: Profile) -> str:
+    """bash itself opens a socket, not a file, for a redirection to /dev/tcp/HOST/PORT or
+    /dev/udp/HOST/PORT: a connection no program of the line makes.  TCP is allowed to the
+    profile's `network.connect` ports; UDP only with `connect: any` (Landlock has no UDP)."""
+    text = target.value if target.value is not None else target.text
+    if "/dev/tcp/" not in text and "/dev/udp/" not in text:
+        return ""
+    if profile.network_connect is None:
+        return ""  # `connect: any`
+    proto, _, rest = text.partition("/dev/")[2].partition("/")
+    port = rest.rpartition("/")[2]
+    if target.value is not None and proto == "tcp" and port.isdigit() and int(port) in profile.network_connect:
+        return ""
+    return (f"{target.text}: bash opens a {proto.upper()} connection for this name, which the profile's "
+            "network.connect does not allow")
 
 
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
