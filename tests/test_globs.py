@@ -122,3 +122,13 @@ def test_write_glob_in_a_denied_place_does_not_run(tmp_path: Path, run_agentsh: 
     done = run_agentsh("-c", "touch ~/.ssh/planted* ~/.ss*/planted2")
     assert done.returncode == 126, done.stderr
     assert sorted(p.name for p in canary_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("line", ["shopt -s dotglob; cat ~/*/id_rsa", "shopt -s nocaseglob; cat ~/.SS*/id_rsa",
+                                  "GLOBIGNORE=x; cat ~/*/id_rsa"])
+def test_glob_options_that_widen_matching_are_refused(line: str, default_policy: Policy, run_agentsh: Run) -> None:
+    """The glob checks match as bash does by default: what would widen that is refused."""
+    assert default_policy.decide(line).decision == "deny", line
+    done = run_agentsh("-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr

@@ -44,7 +44,10 @@ _SET_REFUSED_LETTERS = {"k": "set -k puts assignments anywhere in a command into
                         "B": "set +B/-B changes brace expansion"}
 _SET_REFUSED_NAMES = {"keyword", "allexport", "braceexpand", "posix", "history", "functrace",
                       "errtrace", "onecmd"}
-_SHOPT_SAFE = {"nullglob", "failglob", "dotglob", "globstar", "nocaseglob", "nocasematch",
+# Not dotglob or nocaseglob: they change which names a glob matches (`*` would match
+# `.ssh`, `.SS*` would too), and the read and write checks match globs against the denied
+# roots as bash does by default (policy/paths.py).
+_SHOPT_SAFE = {"nullglob", "failglob", "globstar", "nocasematch",
                "lastpipe", "inherit_errexit", "globasciiranges", "checkwinsize", "xpg_echo",
                "extquote", "expand_aliases_off"}
 
