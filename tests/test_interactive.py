@@ -96,8 +96,10 @@ def test_window_size_is_passed_and_followed(shell: pexpect.spawn) -> None:
     assert "30 100" in run(shell, "stty size")
     shell.setwinsize(40, 120)
     assert "40 120" in run(shell, "stty size")
-    shell.sendline("sleep 1; stty size")
-    shell.expect("sleep 1")
+    # Resize only once the command runs: a resize while the line is still being edited makes
+    # the prompt redraw itself, which the PROMPT expectation below would take for the end.
+    shell.sendline("echo started; sleep 1; stty size")
+    shell.expect("\nstarted")
     shell.setwinsize(33, 90)  # while the command runs
     shell.expect(PROMPT)
     assert "33 90" in shell.before
