@@ -115,3 +115,44 @@ def test_key_file_from_environment_and_loose_permissions_refused(tmp_path: Path)
     path.write_text("not hex")
     with pytest.raises(AuditError, match="hex"):
         read_key_file(str(path))
+
+
+def test_a_reader_never_sees_a_key_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first process to need the key creates it while others may read it without the
+    lock: they must find no file (and wait for the lock) or the whole key, never an empty
+    file. (Seen once in CI with eight processes starting together.)"""
+    import threading
+    import types
+
+    from agentsh.audit import key as key_module
+
+    path = str(tmp_path / "audit.key")
+    writing, release = threading.Event(), threading.Event()
+
+    def paused_write(fd: int, data: bytes) -> int:
+        writing.set()
+        release.wait(5)
+        return os.write(fd, data)
+
+    monkeypatch.setattr(key_module, "os", types.SimpleNamespace(**{
+        name: getattr(os, name) for name in dir(os) if not name.startswith("__")} | {"write": paused_write}))
+    results: dict[str, bytes] = {}
+    errors: list[Exception] = []
+
+    def use(name: str) -> None:
+        try:
+            results[name] = key_module._from_file(path, True)
+        except Exception as err:  # whatever the reader hit is the failure to report
+            errors.append(err)
+
+    creator = threading.Thread(target=use, args=("creator",))
+    creator.start()
+    assert writing.wait(5)
+    reader = threading.Thread(target=use, args=("reader",))
+    reader.start()
+    reader.join(0.3)  # the reader runs while the key is being written
+    release.set()
+    creator.join(5)
+    reader.join(5)
+    assert not errors, errors
+    assert results["creator"] == results["reader"] and len(results["creator"]) >= 16

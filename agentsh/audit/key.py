@@ -108,16 +108,35 @@ def _from_file(path: str, create: bool) -> bytes:
         except FileNotFoundError:
             pass
         key = os.urandom(KEY_BYTES)
+        # Written aside and linked into place whole: a process reading the key without the
+        # lock (the fast path above) sees no file or the complete key, never an empty one.
+        temporary = f"{path}.{os.getpid()}.new"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, key.hex().encode() + b"\n")
                 os.fsync(fd)  # a key lost in a crash would make the whole log unverifiable
             finally:
                 os.close(fd)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:  # made meanwhile by a writer that did not take the lock
+                return read_key_file(path)
+            finally:
+                os.unlink(temporary)
+            _sync_directory(os.path.dirname(path) or ".")
         except OSError as err:
             raise AuditError(f"cannot create audit key file {path}: {err.strerror or err}") from None
     return key
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the new name durable too (the key's bytes were synced before the link)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_key_file(path: str) -> bytes:
