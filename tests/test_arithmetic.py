@@ -68,5 +68,5 @@ def test_ordinary_arithmetic_is_allowed(line: str, decide: Callable[[str], Decis
 
 
 def test_the_hint_points_to_test(decide: Callable[[str], Decision]) -> None:
-    reason = decide("[[ $x -eq 1 ]]").refused[0].reason
-    assert "[ \"$x\" -eq N ]" in reason and reason.startswith("x: ")
+    refused = decide("[[ $x -eq 1 ]]").refused[0]
+    assert "[ \"$x\" -eq N ]" in refused.reason and refused.command == "x"

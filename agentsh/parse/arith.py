@@ -73,12 +73,13 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
         elif kind == "expansion":
             contexts.extend(_substring_parts(node))
         stack.extend(node.children)
-    found: list[tuple[Any, str]] = [(node, f"[[ -v {_text(node, raw)[:60]} ]]: {WHY}") for node in bad_names]
+    # The walker's Problem names the node's text; the reason says why (no repeat of the text).
+    found: list[tuple[Any, str]] = [(node, f"[[ -v ]] of more than a plain name: {WHY}") for node in bad_names]
     for context in contexts:
         bad = _unsafe(context, numeric, raw)
         if bad is not None:
-            found.append((bad, f"{_text(bad, raw)[:60]}: {WHY} (assign it a number in this line, or "
-                               "compare with [ \"$x\" -eq N ], which does not evaluate it)"))
+            found.append((bad, f"{WHY} (assign it a number in this line, or compare with "
+                               "[ \"$x\" -eq N ], which does not evaluate it)"))
     return found
 
 
