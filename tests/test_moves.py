@@ -25,7 +25,7 @@ extends: [base]
 read: {deny: ["{workspace}/a/secrets"]}
 write: {allow: ["{workspace}", "/tmp"], deny: ["{workspace}/.git/hooks"]}
 commands:
-  - {name: tools, run: [cat, mv, ls, echo, mkdir], decision: allow}
+  - {name: tools, run: [cat, mv, cp, ls, echo, mkdir], decision: allow}
 """
 
 
@@ -80,3 +80,28 @@ def test_move_sources() -> None:
     assert sources("-S", ".bak", "a", "dest") == ["a"] and sources("-S.bak", "a", "dest") == ["a"]
     assert sources("--", "-t", "dest") == ["-t"]
     assert move_sources("cp", (Word("a", "a"), Word("b", "b"))) == []
+
+
+@pytest.mark.parametrize("line", ["cp -r p/. .git/", "cp -a p/. .git", "cp -rT p .git", "cp -r p/* .git/",
+                                  "cp -r p/hooks .git/", "cp -t .git -r p/hooks"])
+def test_recursive_copy_into_a_denied_root_is_refused(line: str, moves: tuple[Policy, Path], workspace: Path,
+                                                      run_agentsh: Run) -> None:
+    """`cp -r p/. .git/` with p/hooks/post-merge in place plants a git hook: the copy's
+    destination holds the denied root, and the source has the path that lands in it."""
+    (workspace / "p" / "hooks").mkdir(parents=True)
+    (workspace / "p" / "hooks" / "post-merge").write_text("echo PWNED\n")
+    policy, profile = moves
+    decision = policy.decide(line)
+    assert decision.decision == "deny", line
+    done = run_agentsh("-p", str(profile), "-c", line)
+    assert done.returncode == 126, done.stderr
+    assert not list((workspace / ".git" / "hooks").iterdir())
+
+
+# (`cp -r p/* .` is refused under this profile: `*` could name `a`, which holds a/secrets.)
+@pytest.mark.parametrize("line", ["cp -r p/. q", "cp -r p .git/", "cp -r p/. .", "cp a/notes.txt .git/"])
+def test_ordinary_recursive_copies_are_allowed(line: str, moves: tuple[Policy, Path], workspace: Path) -> None:
+    (workspace / "p" / "hooks").mkdir(parents=True)
+    (workspace / "q").mkdir()
+    policy, _ = moves
+    assert policy.decide(line).decision == "allow", policy.decide(line).refused

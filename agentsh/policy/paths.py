@@ -71,6 +71,36 @@ class PathChecker:
                 return f"moves {path}, which holds the denied root {root}"
         return ""
 
+    def copy_problem(self, sources: list[Word], destination: Word, contents: bool, cwd: str) -> str:
+        """`cp -r` copies what is below each source: into a directory that holds a denied root
+        it writes inside that root when the source has the matching path (`cp -r p/. .git/`
+        with p/hooks puts p/hooks into .git/hooks)."""
+        if destination.value is None:
+            return ""  # a dynamic destination is refused as a write target
+        target = resolve(destination.value, cwd)
+        inside = [root for root in (*self.profile.read_deny, *self.profile.write_deny) if within(root, target)]
+        if not inside:
+            return ""
+        for source in sources:
+            if source.value is None:  # a glob: bash's `*` names no dotted directory such as .git
+                found = _glob_parts(source.text, self.home)
+                name = found[1][-1] if found else "*"
+                for root in inside:
+                    first = root[len(target.rstrip("/")) + 1:].split("/")[0] if root != target else ""
+                    if not first or _glob_may_name([name], [first]):
+                        return f"copies {source.text} into {target}, where it can land in the denied root {root}"
+                continue
+            origin = resolve(source.value, cwd)
+            whole = contents or source.value.rstrip("/").endswith("/.") or source.value == "."
+            base = target if whole or not os.path.isdir(target) else os.path.join(target, os.path.basename(origin))
+            for root in inside:
+                if not within(root, base):
+                    continue
+                rest = root[len(base.rstrip("/")) + 1:] if root != base else ""
+                if not rest or os.path.lexists(os.path.join(origin, rest)):
+                    return f"copies {source.text} into {target}, which puts {rest or source.text} into the denied root {root}"
+        return ""
+
     def check_read_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         value = word.value
         if value is None:

@@ -263,14 +263,22 @@ def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -
     return [Word(template.text, os.path.join(directory, template.value))]
 
 
-def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
-    """What `mv` moves: every operand but the destination (all of them after `-t DIR`).
-    A moved directory takes everything below it along, denied roots included."""
-    if program != "mv":
-        return []
-    outputs, values = OUTPUT_OPTIONS["mv"], VALUE_OPTIONS["mv"]
+# What `mv` or `cp` moves or copies, and where to: (sources, destination (the directory after
+# -t, else the last operand), recursive (cp -r/-R/-a: directories with what is below them),
+# contents (-T: the single source becomes the destination itself)).  A plain tuple: a
+# NamedTuple's annotations cost import time on every `agentsh -c` (tests/test_startup_imports.py).
+Transfer = tuple[list[Word], Word | None, bool, bool]
+
+
+def transfer(program: str, args: tuple[Word, ...]) -> Transfer | None:
+    """mv's or cp's operands read as getopt reads them; None for other programs."""
+    if program not in ("mv", "cp"):
+        return None
+    outputs, values = OUTPUT_OPTIONS[program], VALUE_OPTIONS[program]
     operands: list[Word] = []
-    to_directory = False
+    directory: Word | None = None
+    letters: set[str] = set()
+    longs: set[str] = set()
     after_dashdash = False
     i = 0
     while i < len(args):
@@ -280,19 +288,37 @@ def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
         elif value == "--":
             after_dashdash = True
         elif value.startswith("--"):
-            name, eq, _ = value.partition("=")
+            name, eq, rest = value.partition("=")
             kind = _long_option(name, outputs, values)
-            to_directory = to_directory or kind == "out"
+            longs.add(name)
+            if kind == "out":
+                directory = Word(args[i].text, rest) if eq else (args[i + 1] if i + 1 < len(args) else None)
             i += 1 if kind and not eq else 0
         else:
             for at, letter in enumerate(value[1:], start=2):
                 option = "-" + letter
+                letters.add(letter)
                 if option in outputs or option in values:
-                    to_directory = to_directory or option in outputs
+                    if option in outputs:
+                        directory = Word(args[i].text, value[at:]) if value[at:] else \
+                            (args[i + 1] if i + 1 < len(args) else None)
                     i += 0 if value[at:] else 1  # its value: the rest of the cluster, or the next word
                     break
         i += 1
-    return operands if to_directory else operands[:-1]
+    recursive = bool(letters & {"r", "R", "a"}) or any(
+        long_ and ("--recursive".startswith(long_) or "--archive".startswith(long_)) for long_ in longs
+        if len(long_) > 3)
+    contents = "T" in letters or any("--no-target-directory".startswith(x) for x in longs if len(x) > 4)
+    if directory is not None:
+        return operands, directory, recursive, contents
+    return operands[:-1], (operands[-1] if operands else None), recursive, contents
+
+
+def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
+    """What `mv` moves. A moved directory takes everything below it along, denied roots
+    included."""
+    found = transfer(program, args) if program == "mv" else None
+    return found[0] if found is not None else []
 
 
 # git subcommands that create a directory named by an operand, and the options of theirs
