@@ -158,3 +158,26 @@ def test_write_targets_reads_options_as_getopt_does() -> None:
 ])
 def test_git_creates_what_init_and_worktree_add_name(argv: tuple[str, ...], expected: list[str]) -> None:
     assert [w.value for w in write_targets("git", tuple(Word(a, a) for a in argv))] == expected
+
+
+
+def test_quick_look_for_output_options_agrees_with_the_full_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """writes._no_output_option skips the getopt-style reading for programs that only write
+    through output options; on 30,000 generated argument lists it must change no answer."""
+    import random
+
+    from agentsh.policy import writes
+
+    vocabulary = ["-o", "-O", "-p", "-po", "-op", "-n", "5", "x", "/etc/x", "--", "-", "--output", "--outp",
+                  "--out=/etc/y", "--o", "--oneline", "--other=1", "-oFILE", "-vo", "-t", "-d", "--directory-prefix",
+                  "--output-document=z", "-P", "-a", "--append-output", "-fno-omit", "log", "diff"]
+    rng = random.Random(7)
+    programs = [p for p in writes.OUTPUT_OPTIONS if p not in writes.WRITERS]
+    cases = []
+    for _ in range(30000):
+        words = tuple(Word("$v", None, "expansion") if rng.random() < 0.03 else Word(w, w)
+                      for w in (rng.choice(vocabulary) for _ in range(rng.randint(0, 6))))
+        cases.append((rng.choice(programs), words))
+    quick = [write_targets(program, words) for program, words in cases]
+    monkeypatch.setattr(writes, "_no_output_option", lambda program, args: False)
+    assert quick == [write_targets(program, words) for program, words in cases]

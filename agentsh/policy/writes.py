@@ -38,6 +38,13 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"),
 }
+# Each program's output options as (short letters, long names), for a quick look whether a
+# line can hold one at all.
+# The long names are joined after NULs, so that `"\0" + word in longs` asks whether the word
+# is a prefix of one of them (getopt takes abbreviations).
+_OUTPUT_LETTERS = {program: (frozenset(o[1] for o in options if len(o) == 2 and o[1] != "-"),
+                             "".join("\0" + o for o in options if o.startswith("--")))
+                   for program, options in OUTPUT_OPTIONS.items()}
 # Options that take a value, besides the output options: getopt takes the rest of a cluster
 # (`-S.bak`) or the next word (`-S .bak`) as the value, so that word is no operand, and the
 # letters after such an option in a cluster are no options.  Misreading either way moved the
@@ -115,6 +122,20 @@ def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -
     return ""
 
 
+def _no_output_option(program: str, args: tuple[Word, ...]) -> bool:
+    """A quick look (the full reading below costs a few µs on every git command): can no
+    word of the line be, or hold, one of the program's output options?"""
+    shorts, longs = _OUTPUT_LETTERS[program]
+    for word in args:
+        value = word.value
+        if value == "--":
+            return True  # the rest are operands, which these programs do not write
+        if value is None or (value[:2] == "--" and "\0" + value.partition("=")[0] in longs) \
+                or (value[:1] == "-" and value[1:2] != "-" and not shorts.isdisjoint(value[1:])):
+            return False
+    return True
+
+
 def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     """The arguments `program` will write to, as far as the line shows.
 
@@ -132,6 +153,8 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     options = OUTPUT_OPTIONS.get(program, ())
     if mode is None and not options:
         return []  # most programs: nothing below could add a target
+    if mode is None and _no_output_option(program, args):
+        return []  # only an output option could add a target here, and no word can be one
     values = VALUE_OPTIONS.get(program, ())
     targets: list[Word] = []
     operands: list[Word] = []
