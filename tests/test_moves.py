@@ -12,7 +12,7 @@ import pytest
 
 from agentsh.parse import Word
 from agentsh.policy import Policy
-from agentsh.policy.writes import move_sources
+from agentsh.policy.writes import transfer
 from agentsh.profile import Host, load_profile
 from tests.conftest import write_profile
 
@@ -69,9 +69,11 @@ def test_ordinary_moves_are_allowed(line: str, moves: tuple[Policy, Path], tmp_p
     assert policy.decide(line.format(parent=tmp_path)).decision == "allow"
 
 
-def test_move_sources() -> None:
+def test_transfer_sources() -> None:
     def sources(*argv: str) -> list[str]:
-        return [w.value or "" for w in move_sources("mv", tuple(Word(a, a) for a in argv))]
+        found = transfer("mv", tuple(Word(a, a) for a in argv))
+        assert found is not None
+        return [w.value or "" for w in found[0]]
 
     assert sources("a", "b", "dest") == ["a", "b"]
     assert sources("-t", "dir", "a", "b") == ["a", "b"]
@@ -79,7 +81,7 @@ def test_move_sources() -> None:
     assert sources("--target-directory=dir", "a") == ["a"] and sources("--target", "dir", "a") == ["a"]
     assert sources("-S", ".bak", "a", "dest") == ["a"] and sources("-S.bak", "a", "dest") == ["a"]
     assert sources("--", "-t", "dest") == ["-t"]
-    assert move_sources("cp", (Word("a", "a"), Word("b", "b"))) == []
+    assert transfer("rm", (Word("a", "a"), Word("b", "b"))) is None
 
 
 @pytest.mark.parametrize("line", ["cp -r p/. .git/", "cp -a p/. .git", "cp -rT p .git", "cp -r p/* .git/",

@@ -19,7 +19,7 @@ from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
-from .writes import move_sources, transfer, write_targets
+from .writes import transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -351,15 +351,19 @@ class Policy:
             problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:
                 return problem
-        for word in move_sources(program.basename, args):
-            for cwd in cwds:  # (a dynamic source is refused above, as a write target)
-                problem = self.paths.move_problem(resolve(word.value or "", cwd))
-                if problem:
-                    return problem
-        copy = transfer(program.basename, args) if program.basename == "cp" else None
-        if copy is not None and copy[2] and copy[1] is not None:
+        moved = transfer(program.basename, args)
+        if moved is None:
+            return ""
+        sources, destination, recursive, contents = moved
+        if program.basename == "mv":
+            for word in sources:  # a moved directory takes what is below it along
+                for cwd in cwds:  # (a dynamic source is refused above, as a write target)
+                    problem = self.paths.move_problem(resolve(word.value or "", cwd))
+                    if problem:
+                        return problem
+        elif recursive and destination is not None:
             for cwd in cwds:
-                problem = self.paths.copy_problem(copy[0], copy[1], copy[3], cwd)
+                problem = self.paths.copy_problem(sources, destination, contents, cwd)
                 if problem:
                     return problem
         return ""

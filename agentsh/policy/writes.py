@@ -155,18 +155,70 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         return []  # most programs: nothing below could add a target
     if mode is None and _no_output_option(program, args):
         return []  # only an output option could add a target here, and no word can be one
+    targets, operands, seen, archives, in_place, _ = _read_options(program, args)
+    here = Word(".", ".")
+    if mode in ("all", "patch"):
+        targets.extend(operands)
+    elif mode == "last" and not {"-t", "--target-directory"} & seen:  # with -t, operands are sources
+        if len(operands) > 1:
+            targets.append(operands[-1])
+        elif program in ("ln", "split"):
+            targets.append(here)  # `ln -s /x/y` links ./y; `split FILE` writes ./xaa ...
+    elif mode == "after-first":
+        mode_given = seen & {"--reference", "-MODE"}
+        targets.extend(operands if mode_given else operands[1:])
+    elif mode == "first" and operands:
+        targets.append(operands[0])
+    elif mode == "find-delete" and any(w.value == "-delete" for w in args):
+        targets.extend(_find_start_points(args))
+    elif mode == "in-place" and in_place:
+        script_given = seen & {"-e", "--expression", "-f", "--file"}
+        targets.extend(operands if script_given else operands[1:])
+    elif mode == "compress":
+        to_stdout = seen & {*_COMPRESS_NO_WRITE, *("-" + c for c in _COMPRESS_NO_WRITE_LETTERS)}
+        if not to_stdout:
+            targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
+    elif mode == "mktemp":
+        targets.extend(_mktemp_targets(operands, targets, seen))
+    if program == "patch" and not seen & {"-d", "--directory"}:
+        targets.append(here)  # the files the patch names, from here
+    if program == "unzip" and not seen & {"-d", *_UNZIP_NO_WRITE}:
+        targets.append(here)
+    if program == "tar" and archives and seen & _TAR_READS_ARCHIVE and not seen & _TAR_WRITES_ARCHIVE:
+        targets = [t for t in targets if t not in archives]  # read: `tar -xzf ~/Downloads/x.tgz`
+    if program == "tar" and seen & {"-x", "--extract", "--get"}:
+        if seen & {"-P", "--absolute-names"}:
+            # Members with absolute names or `..` land wherever they say: only the archive knows.
+            targets.append(Word("the archive's member names (tar -P)", None, "archive"))
+        if not seen & {"-C", "--directory"}:
+            targets.append(here)
+    return targets
+
+
+# What getopt makes of a writer's words: (values of its output options (and dd's of=), its
+# operands, the options given (long ones by their full name when known), tar's -f archives,
+# sed's -i, whether the last word is an output option missing its value).  A plain tuple:
+# see Transfer below.
+_Reading = tuple[list[Word], list[Word], set[str], list[Word], bool, bool]
+
+
+def _read_options(program: str, args: tuple[Word, ...]) -> _Reading:
+    """Read `args` the way getopt does for `program` (clusters, glued or separate values,
+    abbreviated long options, tar's dashless first word)."""
+    options = OUTPUT_OPTIONS.get(program, ())
     values = VALUE_OPTIONS.get(program, ())
     targets: list[Word] = []
     operands: list[Word] = []
     seen: set[str] = set()  # options given (long ones by their full name when known)
     archives: list[Word] = []  # tar's -f: written when tar creates or adds to it, else read
     in_place = False
+    dangling = False
     after_dashdash = False
     i = 0
 
     def take(option: str, rest: str, word: Word) -> None:
         """An option with a value: `rest` glued to it, else the next word."""
-        nonlocal i
+        nonlocal i, dangling
         if rest:
             value: Word | None = Word(word.text, rest)
         elif i + 1 < len(args):
@@ -174,6 +226,7 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
             value = args[i]
         else:
             value = None
+            dangling = option in options
         if value is not None and option in options:
             targets.append(value)
             if option in ("-f", "--file") and program == "tar":
@@ -230,43 +283,7 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
             targets.append(Word(word.text, value[3:]))
         operands.append(word)
         i += 1
-    here = Word(".", ".")
-    if mode in ("all", "patch"):
-        targets.extend(operands)
-    elif mode == "last" and not {"-t", "--target-directory"} & seen:  # with -t, operands are sources
-        if len(operands) > 1:
-            targets.append(operands[-1])
-        elif program in ("ln", "split"):
-            targets.append(here)  # `ln -s /x/y` links ./y; `split FILE` writes ./xaa ...
-    elif mode == "after-first":
-        mode_given = seen & {"--reference", "-MODE"}
-        targets.extend(operands if mode_given else operands[1:])
-    elif mode == "first" and operands:
-        targets.append(operands[0])
-    elif mode == "find-delete" and any(w.value == "-delete" for w in args):
-        targets.extend(_find_start_points(args))
-    elif mode == "in-place" and in_place:
-        script_given = seen & {"-e", "--expression", "-f", "--file"}
-        targets.extend(operands if script_given else operands[1:])
-    elif mode == "compress":
-        to_stdout = seen & {*_COMPRESS_NO_WRITE, *("-" + c for c in _COMPRESS_NO_WRITE_LETTERS)}
-        if not to_stdout:
-            targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
-    elif mode == "mktemp":
-        targets.extend(_mktemp_targets(operands, targets, seen))
-    if program == "patch" and not seen & {"-d", "--directory"}:
-        targets.append(here)  # the files the patch names, from here
-    if program == "unzip" and not seen & {"-d", *_UNZIP_NO_WRITE}:
-        targets.append(here)
-    if program == "tar" and archives and seen & _TAR_READS_ARCHIVE and not seen & _TAR_WRITES_ARCHIVE:
-        targets = [t for t in targets if t not in archives]  # read: `tar -xzf ~/Downloads/x.tgz`
-    if program == "tar" and seen & {"-x", "--extract", "--get"}:
-        if seen & {"-P", "--absolute-names"}:
-            # Members with absolute names or `..` land wherever they say: only the archive knows.
-            targets.append(Word("the archive's member names (tar -P)", None, "archive"))
-        if not seen & {"-C", "--directory"}:
-            targets.append(here)
-    return targets
+    return targets, operands, seen, archives, in_place, dangling
 
 
 def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -> list[Word]:
@@ -294,54 +311,16 @@ Transfer = tuple[list[Word], Word | None, bool, bool]
 
 
 def transfer(program: str, args: tuple[Word, ...]) -> Transfer | None:
-    """mv's or cp's operands read as getopt reads them; None for other programs."""
+    """mv's or cp's operands, read as for their write targets; None for other programs."""
     if program not in ("mv", "cp"):
         return None
-    outputs, values = OUTPUT_OPTIONS[program], VALUE_OPTIONS[program]
-    operands: list[Word] = []
-    directory: Word | None = None
-    letters: set[str] = set()
-    longs: set[str] = set()
-    after_dashdash = False
-    i = 0
-    while i < len(args):
-        value = args[i].value
-        if after_dashdash or value is None or not value.startswith("-") or value == "-":
-            operands.append(args[i])
-        elif value == "--":
-            after_dashdash = True
-        elif value.startswith("--"):
-            name, eq, rest = value.partition("=")
-            kind = _long_option(name, outputs, values)
-            longs.add(name)
-            if kind == "out":
-                directory = Word(args[i].text, rest) if eq else (args[i + 1] if i + 1 < len(args) else None)
-            i += 1 if kind and not eq else 0
-        else:
-            for at, letter in enumerate(value[1:], start=2):
-                option = "-" + letter
-                letters.add(letter)
-                if option in outputs or option in values:
-                    if option in outputs:
-                        directory = Word(args[i].text, value[at:]) if value[at:] else \
-                            (args[i + 1] if i + 1 < len(args) else None)
-                    i += 0 if value[at:] else 1  # its value: the rest of the cluster, or the next word
-                    break
-        i += 1
-    recursive = bool(letters & {"r", "R", "a"}) or any(
-        long_ and ("--recursive".startswith(long_) or "--archive".startswith(long_)) for long_ in longs
-        if len(long_) > 3)
-    contents = "T" in letters or any("--no-target-directory".startswith(x) for x in longs if len(x) > 4)
-    if directory is not None:
-        return operands, directory, recursive, contents
+    directories, operands, seen, _, _, dangling = _read_options(program, args)
+    recursive = bool(seen & {"-r", "-R", "-a"}) or any(
+        len(given) > 3 and ("--recursive".startswith(given) or "--archive".startswith(given)) for given in seen)
+    contents = "-T" in seen or any(len(given) > 4 and "--no-target-directory".startswith(given) for given in seen)
+    if directories and not dangling:  # -t DIR: every operand is a source
+        return operands, directories[-1], recursive, contents
     return operands[:-1], (operands[-1] if operands else None), recursive, contents
-
-
-def move_sources(program: str, args: tuple[Word, ...]) -> list[Word]:
-    """What `mv` moves. A moved directory takes everything below it along, denied roots
-    included."""
-    found = transfer(program, args) if program == "mv" else None
-    return found[0] if found is not None else []
 
 
 # git subcommands that create a directory named by an operand, and the options of theirs
