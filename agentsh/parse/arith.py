@@ -24,6 +24,7 @@ _ASSIGNING_BUILTINS = frozenset({"read", "mapfile", "readarray", "getopts", "pri
 WHY = ("bash evaluates it as arithmetic, and a value that is not a number there can run commands "
        "through an array subscript")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?")
+UNSAFE = -1  # in `numeric` below: some assignment of the name may hold a string
 
 
 def may_hold_arithmetic(source: str) -> bool:
@@ -44,17 +45,15 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
         node = stack.pop()
         kind = node.type
         if kind == "variable_assignment":
-            _note(numeric, node, _assigns_number(node))
+            name_node = node.child_by_field_name("name")
+            if name_node is not None:
+                _assigned(numeric, _text(name_node, raw), node.end_byte if _assigns_number(node) else UNSAFE)
         elif kind == "for_statement":
             variable = node.child_by_field_name("variable")
             values = node.children_by_field_name("value")
-            if variable is not None:
-                name = _text(variable, raw)
-                if values and all(_text(v, raw).isdigit() for v in values):  # `for i in 1 2 3`
-                    if numeric.get(name) != UNSAFE:
-                        numeric[name] = min(numeric.get(name, values[-1].end_byte), values[-1].end_byte)
-                else:  # words, globs, expansions: any string at all
-                    numeric[name] = UNSAFE
+            if variable is not None:  # `for i in 1 2 3` assigns numbers; words, globs, expansions any string
+                numbers = bool(values) and all(_text(v, raw).isdigit() for v in values)
+                _assigned(numeric, _text(variable, raw), values[-1].end_byte if numbers else UNSAFE)
         elif kind == "command":
             _note_builtin(numeric, node, raw)
         elif kind == "arithmetic_expansion":
@@ -64,9 +63,10 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
         elif kind == "c_style_for_statement":
             contexts.extend(c for c in (node.child_by_field_name(f) for f in ("initializer", "condition", "update"))
                             if c is not None)
-        elif kind in ("binary_expression", "unary_expression") and _integer_test(node):
+        elif kind in ("binary_expression", "unary_expression") and \
+                (op := _operator(node)) and (op in _INTEGER_TESTS or op == "-v"):
             operands = [c for c in node.named_children if c.type != "test_operator"]
-            if _operator(node) == "-v":  # a variable's name, evaluated only for its subscript
+            if op == "-v":  # a variable's name, evaluated only for its subscript
                 bad_names.extend(c for c in operands if not _PLAIN_NAME.fullmatch(_text(c, raw)))
             else:
                 contexts.extend(operands)
@@ -83,18 +83,12 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
     return found
 
 
-UNSAFE = -1
-
-
-def _note(numeric: dict[str, int], node: Any, is_number: bool) -> None:
-    name_node = node.child_by_field_name("name")
-    if name_node is None:
-        return
-    name = name_node.text.decode("utf-8", "replace")
-    if not is_number:
+def _assigned(numeric: dict[str, int], name: str, end: int) -> None:
+    """Note an assignment of `name` that ends at byte `end` (UNSAFE: it may hold a string)."""
+    if end == UNSAFE:
         numeric[name] = UNSAFE
     elif numeric.get(name) != UNSAFE:
-        numeric[name] = min(numeric.get(name, node.end_byte), node.end_byte)
+        numeric[name] = min(numeric.get(name, end), end)
 
 
 def _assigns_number(node: Any) -> bool:
@@ -120,11 +114,6 @@ def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes) -> None:
 def _operator(node: Any) -> str:
     operator = next((c for c in node.children if c.type == "test_operator"), None)
     return "" if operator is None else operator.text.decode("utf-8", "replace")
-
-
-def _integer_test(node: Any) -> bool:
-    op = _operator(node)
-    return op in _INTEGER_TESTS or op == "-v"
 
 
 def _substring_parts(node: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, _pathlike, resolve
 ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
 _GLOB = "*?["
 
+
 def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
@@ -43,6 +44,7 @@ class PathChecker:
         self._deny_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_deny)
         self._allow_roots = frozenset(profile.read_allow)
         self._allow_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_allow)
+        self._denied = (*profile.read_deny, *profile.write_deny)  # every root a write must not reach
 
     def read_problem(self, path: str) -> str:
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
@@ -66,7 +68,7 @@ class PathChecker:
     def move_problem(self, path: str) -> str:
         """Moving `path` moves what is below it: a denied root inside it would land somewhere
         the profile no longer denies (`mv proj/a /tmp/b && cat /tmp/b/secrets/key`)."""
-        for root in (*self.profile.read_deny, *self.profile.write_deny):
+        for root in self._denied:
             if root != path and within(root, path):
                 return f"moves {path}, which holds the denied root {root}"
         return ""
@@ -78,7 +80,7 @@ class PathChecker:
         if destination.value is None:
             return ""  # a dynamic destination is refused as a write target
         target = resolve(destination.value, cwd)
-        inside = [root for root in (*self.profile.read_deny, *self.profile.write_deny) if within(root, target)]
+        inside = [root for root in self._denied if within(root, target)]
         if not inside:
             return ""
         for source in sources:
@@ -86,7 +88,7 @@ class PathChecker:
                 found = _glob_parts(source.text, self.home)
                 name = found[1][-1] if found else "*"
                 for root in inside:
-                    first = root[len(target.rstrip("/")) + 1:].split("/")[0] if root != target else ""
+                    first = _below(root, target).split("/")[0]
                     if not first or _glob_may_name([name], [first]):
                         return f"copies {source.text} into {target}, where it can land in the denied root {root}"
                 continue
@@ -96,7 +98,7 @@ class PathChecker:
             for root in inside:
                 if not within(root, base):
                     continue
-                rest = root[len(base.rstrip("/")) + 1:] if root != base else ""
+                rest = _below(root, base)
                 if not rest or os.path.lexists(os.path.join(origin, rest)):
                     return f"copies {source.text} into {target}, which puts {rest or source.text} into the denied root {root}"
         return ""
@@ -165,17 +167,21 @@ class PathChecker:
             return f"writes to {word.text}, which is only known at run time" if write else ""
         directory, pattern = found
         check = self.write_problem if write else self.read_problem
-        denied = (*self.profile.read_deny, *self.profile.write_deny) if write else self.profile.read_deny
+        denied = self._denied if write else self.profile.read_deny
         for cwd in cwds:
             base = resolve(directory, cwd)
             problem = check(base)
             if problem:
                 return f"{word.text} expands under {base}: {problem}"
             for root in denied:
-                if root != base and within(root, base) and \
-                        _glob_may_name(pattern, root[len(base.rstrip("/")) + 1:].split("/")):
+                if root != base and within(root, base) and _glob_may_name(pattern, _below(root, base).split("/")):
                     return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
         return ""
+
+
+def _below(path: str, base: str) -> str:
+    """`path` relative to `base`, which holds it ("" when they are the same)."""
+    return path[len(base.rstrip("/")) + 1:] if path != base else ""
 
 
 def _candidates(value: str) -> list[str]:
@@ -216,14 +222,13 @@ def _brace_alternatives(text: str) -> list[str]:
     """The words bash's brace expansion makes of `text`, for its simple comma groups (up to
     _MAX_ALTERNATIVES; a group it cannot read stays as written)."""
     out = [text]
-    while len(out) < _MAX_ALTERNATIVES:
-        found = [(i, _BRACE_GROUP.search(t)) for i, t in enumerate(out)]
-        first = next(((i, m) for i, m in found if m is not None), None)
-        if first is None:
-            break
-        i, match = first
-        alternatives = [out[i][:match.start()] + alt + out[i][match.end():] for alt in match.group(1).split(",")]
-        out[i:i + 1] = alternatives
+    i = 0  # the words before i have no group left: each is searched until it has none
+    while i < len(out) and len(out) < _MAX_ALTERNATIVES:
+        match = _BRACE_GROUP.search(out[i])
+        if match is None:
+            i += 1
+            continue
+        out[i:i + 1] = [out[i][:match.start()] + alt + out[i][match.end():] for alt in match.group(1).split(",")]
     return out[:_MAX_ALTERNATIVES]
 
 
