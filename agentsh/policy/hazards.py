@@ -67,13 +67,10 @@ GLOBAL_ENV = (
 _SHELL_OPTS = {"-c": "runs the given string as shell commands", "-i": "starts an interactive shell",
                "-s": "reads commands from standard input", "--init-file": "runs a startup file",
                "--rcfile": "runs a startup file"}
-_SHELL = Spec(options=_SHELL_OPTS, bare="a shell with no script reads commands from standard input",
-              stdin_operands=("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0"),
-              stop_at_operand=True, takes_value=("-o", "+o", "-O", "+O"))
-
-
 # Operands that name the program's own standard input: `python3 /dev/stdin <<EOF` is `python3 -`.
 STDIN_NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0")
+_SHELL = Spec(options=_SHELL_OPTS, bare="a shell with no script reads commands from standard input",
+              stdin_operands=STDIN_NAMES, stop_at_operand=True, takes_value=("-o", "+o", "-O", "+O"))
 
 
 def _interpreter(*inline: str, bare: str = "reads a program from standard input",
