@@ -290,7 +290,7 @@ def test_the_waiting_worker_has_copied_the_servers_memory_ahead(warm_env: dict[s
         for child in waiting_workers(server):
             try:
                 rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # (ESRCH while it is being torn down)
                 continue  # the worker of the line before, ending
             sizes = {k: int(v.split()[0]) for k, _, v in (line.partition(":") for line in rollup.splitlines())
                      if k in ("Private_Dirty", "Shared_Dirty")}
