@@ -90,6 +90,41 @@ def test_resolve_with_reals_is_resolve(tree: Path, seed: int, read: bool) -> Non
         assert _resolved(value, cwd, reals, read) == _resolved(value, cwd, None), (cwd, value)
 
 
+@pytest.mark.parametrize("read", [True, False])
+def test_resolve_from_the_working_directory_is_resolve(tree: Path, read: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`agentsh -c` checks a line in its own working directory, which the scratch takes for
+    real when getcwd names it as written; entered through a link, or written unnormalised,
+    it is not, and resolve answers its own way.  Both must be resolve's answer."""
+    generated = values(random.Random(7), 300)
+    entered = 0
+    for cwd in directories(tree):
+        try:
+            monkeypatch.chdir(cwd)
+        except OSError:
+            continue  # missing, a dangling link, a file: no process can work there
+        entered += 1
+        for first in generated[:40]:
+            reals: dict[str, str] = {}
+            for value in (first, *generated[40:50]):
+                assert _resolved(value, cwd, reals, read) == _resolved(value, cwd, None), (cwd, first, value)
+    assert entered >= 10  # real directories, links to them, unnormalised spellings
+
+
+def test_working_directory_swapped_between_lines(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The working directory's name now leads elsewhere: getcwd names the directory the
+    process is in, not the path as written, so the scratch does not take it for real."""
+    cwd = str(tree / "work")
+    os.mkdir(cwd)
+    (tree / "work" / "a.txt").write_text("a")
+    monkeypatch.chdir(cwd)
+    assert resolve("a.txt", cwd, {}, True) == cwd + "/a.txt"
+    os.rename(cwd, str(tree / "elsewhere"))  # the process is still in it, under its new name
+    os.symlink(str(tree / "secret"), cwd)
+    for read in (True, False):
+        assert resolve("key", cwd, {}, read) == str(tree / "secret" / "key")
+
+
 def test_resolve_with_reals_sees_a_swap_in_the_next_line(tree: Path) -> None:
     """The scratch lives one line: a directory swapped for a link between lines is seen."""
     cwd = str(tree / "work")

@@ -67,6 +67,8 @@ def _resolve_under(value: str, cwd: str, reals: dict[str, str], read: bool) -> s
         if len(parts) > _UNDER_PARTS or "" in parts or "." in parts or ".." in parts:
             return None
     real = reals.get(cwd)
+    if real is None and _is_working_directory(cwd):
+        real = reals[cwd] = cwd
     if real is None:
         if parts and read:
             # The first value read from cwd in this line (it exists, as a rule): the kernel's
@@ -104,6 +106,17 @@ def _resolve_under(value: str, cwd: str, reals: dict[str, str], read: bool) -> s
         if S_ISLNK(mode) or (i < last and not S_ISDIR(mode)):
             return None
     return full
+
+
+def _is_working_directory(cwd: str) -> bool:
+    """Is cwd, as written, the process's working directory?  Then it is its own real path:
+    the kernel names the working directory by its path from the root, with no symlink or
+    `.` in it.  One getcwd (~1 µs) instead of resolving a first path (~6 µs); `agentsh -c`
+    checks its lines in the caller's directory, which is its own."""
+    try:
+        return os.getcwd() == cwd
+    except OSError:  # the directory was removed
+        return False
 
 
 _O_PATH = getattr(os, "O_PATH", 0)
