@@ -154,3 +154,41 @@ def test_exec_guard_helper_dirs_see_through_dotdot(tmp_path: Path, home: Path, w
     key = (os.stat(shell).st_dev, os.stat(shell).st_ino)
     verdict = checker.check(shell, key, ["/bin/sh", name], str(workspace), Lineage(rule="git-read", program="git"))
     assert not verdict.allowed, verdict
+
+
+@pytest.mark.parametrize("line", [
+    "cd link/../.. && cat .ssh/id_rsa",
+    "cd ./link/../../ && head -n 1 .ssh/id_rsa",
+    "cd link/../../.ssh && cat id_rsa",
+])
+def test_cd_takes_dotdot_off_the_path_as_written(line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str],
+                                                  run_agentsh: Run) -> None:
+    """bash's `cd` (-L, the default) removes `..` from the path as written before following
+    links: from ~/proj, `cd link/../..` is ~ whatever link points to, not the grandparent of
+    link's target, where the kernel would go.  The check must follow cd to both."""
+    project = home / "proj"
+    project.mkdir()
+    (tmp_path / "elsewhere" / "a" / "b").mkdir(parents=True)
+    os.symlink(tmp_path / "elsewhere" / "a" / "b", project / "link")
+    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
+    decision = Policy(load_profile(None, host), host).decide(line)
+    assert decision.decision == "deny", line
+    assert any(f"denied read root {home / '.ssh'}" in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-c", line, cwd=project)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    # bash itself goes where the check now looks: ~ lexically, not elsewhere/.
+    pwd = subprocess.run(["bash", "--noprofile", "--norc", "-c", "cd link/../.. && pwd -P"], cwd=project,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, check=True)
+    assert pwd.stdout.strip() == str(home)
+
+
+def test_cd_dotdot_through_a_link_to_an_allowed_place(home: Path, tmp_path: Path) -> None:
+    """Both places cd may reach are checked, and both are fine here: allowed."""
+    project = home / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "notes.txt").write_text("hi\n")
+    os.symlink(project / "src", project / "link")
+    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(None, host), host)
+    assert policy.decide("cd link/.. && cat src/notes.txt").decision == "allow"

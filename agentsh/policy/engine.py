@@ -134,7 +134,12 @@ class Policy:
             if value is None or value == "-":
                 return []
             paths = [os.path.join(cwd, value) for cwd in cwds]
-        return [self._real_dir(path, cd_real) for path in paths]
+            if ".." in value.split("/"):
+                # bash's cd takes `..` off the path as written before it follows links (cd -L,
+                # the default): `cd link/../..` from ~/proj is ~, not the grandparent of link's
+                # target.  `cd -P`, and bash when that path fails, go the kernel's way.  Both.
+                paths += [os.path.normpath(path) for path in paths]
+        return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
