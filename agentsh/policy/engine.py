@@ -352,6 +352,11 @@ class Policy:
             problem = self.paths.check_read_word(word, cwds, cd_real)
             if problem:
                 return problem
+        if program.basename in ("sed", "gsed"):
+            for word in _hazards().scripts.sed_reads(args):  # `sed 'r FILE'`: a file named in the script
+                problem = self.paths.check_read_word(word, cwds, cd_real)
+                if problem:
+                    return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:

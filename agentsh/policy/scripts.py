@@ -42,7 +42,8 @@ def _first_operand(args: tuple[Word, ...], value_options: tuple[str, ...]) -> in
 _SED_VALUE_OPTS = ("-e", "--expression", "-f", "--file", "-l", "--line-length")
 
 
-def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+def _sed_scripts(args: tuple[Word, ...]) -> list[tuple[int, str | None]]:
+    """(index of the word, script text) of each script sed runs from its arguments."""
     scripts: list[tuple[int, str | None]] = []  # (index of the word, script text)
     from_file = False
     skip = False
@@ -85,8 +86,12 @@ def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
         first = _first_operand(args, _SED_VALUE_OPTS)
         if first is not None:
             scripts.append((first, args[first].value))
+    return scripts
+
+
+def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     found = []
-    for i, text in scripts:
+    for i, text in _sed_scripts(args):
         if text is None:
             found.append(_hazard(i, "*", "sed script is not a static string"))
             continue
@@ -96,8 +101,20 @@ def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     return found
 
 
-def _sed_reason(script: str) -> str:
-    """Why a sed script can run commands or write files; '' if it cannot."""
+def sed_reads(args: tuple[Word, ...]) -> list[Word]:
+    """The files sed's `r FILE` and `R FILE` commands read, as words for the read check: the
+    names are inside the script, where the operand checks do not look."""
+    reads: list[str] = []
+    for _i, text in _sed_scripts(args):
+        if text is not None and ("r" in text or "R" in text):
+            _sed_reason(text, reads)
+    return [Word(name, name) for name in reads]
+
+
+def _sed_reason(script: str, reads: list[str] | None = None) -> str:
+    """Why a sed script can run commands or write files; '' if it cannot.  The names that
+    `r` and `R` read are added to `reads` (the rest of the line: GNU sed takes `;` and `}`
+    into the name, so the walk on from `;` below reads more commands than sed does)."""
     i = 0
     n = len(script)
     while i < n:
@@ -141,6 +158,11 @@ def _sed_reason(script: str) -> str:
             i = _line_end(script, i)
             continue
         if ch in "rRbtTvL:":
+            if ch in "rR" and reads is not None:
+                end = script.find("\n", i)
+                name = script[i + 1:end if end >= 0 else n].lstrip(" \t")
+                if name:
+                    reads.append(name)
             i = _line_end(script, i) if ch in "rRbtTv:" else i + 1
             continue
         if ch in "=dDgGhHlnNpPqQxz":
