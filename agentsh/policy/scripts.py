@@ -193,7 +193,10 @@ def _line_end(text: str, i: int) -> int:
 # -- awk ---------------------------------------------------------------------
 
 _AWK_VALUE_OPTS = ("-F", "-v", "-f", "--file", "--assign", "--field-separator", "-E", "-i", "-l")
-_AWK_RISK = re.compile(r"\bsystem\s*\(|\|\s*&?|\bgetline\b|\bprintf?\b[^;{}\n]*>|@load|\bENVIRON\b")
+# ARGV names the files awk reads next: `BEGIN{ARGV[1]="/etc/shadow"; ARGC=2}` reads a file no
+# operand names.  @include (gawk) reads more program from a file, as -f does.
+_AWK_RISK = re.compile(r"\bsystem\s*\(|\|\s*&?|\bgetline\b|\bprintf?\b[^;{}\n]*>|@load|@include|\bENVIRON\b"
+                       r"|\bARGV\b")
 
 
 def awk_hazards(args: tuple[Word, ...]) -> list[Hazard]:
@@ -206,8 +209,8 @@ def awk_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     if program is None:
         return [_hazard(first, "*", "awk program is not a static string")]
     if _AWK_RISK.search(program):
-        return [_hazard(first, program, "awk program runs commands, pipes, or writes files "
-                        "(system, |, getline, print >)")]
+        return [_hazard(first, program, "awk program runs commands, pipes, writes files "
+                        "or changes the files it reads (system, |, getline, print >, ARGV, @include)")]
     return []
 
 

@@ -1,7 +1,11 @@
-"""sed's `r FILE` and `R FILE` read a file named inside the script, where the operand checks
+"""Files read by name from inside a script argument.
+
+sed's `r FILE` and `R FILE` read a file named inside the script, where the operand checks
 do not look: `sed 'r ~/.ssh/id_rsa' notes.txt` printed the key under the default profile in
 guardrail mode.  The names are read-checked like operands, as GNU sed takes them: the rest of
-the script's line, `;` and `}` included."""
+the script's line, `;` and `}` included.  An awk program that assigns ARGV reads the files it
+names there (`BEGIN{ARGV[1]="/etc/shadow"; ARGC=2}`): a hazard, refused unless a rule names
+the program."""
 
 from __future__ import annotations
 
@@ -60,3 +64,27 @@ def test_sed_reading_an_allowed_file_runs(workspace: Path, decide: Callable[...,
     done = run_agentsh("-c", line)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "hello\nHEADER\n"
+
+
+@pytest.mark.parametrize("program", [
+    'BEGIN{{ARGV[1]="{home}/.ssh/id_rsa"; ARGC=2}} {{print}}',
+    'BEGIN{{ARGV[ARGC++]="{home}/.ssh/id_rsa"}} {{print}}',
+    'BEGIN{{split("{home}/.ssh/id_rsa", ARGV); ARGC=2}} {{print}}',
+])
+def test_awk_changing_argv_is_refused(program: str, home: Path, decide: Callable[..., Decision],
+                                      run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    line = f"awk '{program.format(home=home)}' README.md"
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any("ARGV" in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_awk_without_argv_still_runs(decide: Callable[..., Decision],
+                                     run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    line = "awk '{print NR\": \"$0}' README.md"
+    assert decide(line).decision == "allow"
+    done = run_agentsh("-c", line)
+    assert (done.returncode, done.stdout) == (0, "1: hello\n"), done.stderr
