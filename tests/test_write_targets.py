@@ -181,3 +181,32 @@ def test_quick_look_for_output_options_agrees_with_the_full_reading(monkeypatch:
     quick = [write_targets(program, words) for program, words in cases]
     monkeypatch.setattr(writes, "_no_output_option", lambda program, args: False)
     assert quick == [write_targets(program, words) for program, words in cases]
+
+
+@pytest.mark.parametrize("argv", [
+    ("--in", "s/x/y/", "/etc/hosts"), ("--i=.bak", "s/x/y/", "/etc/hosts"), ("--in-pl", "s/x/y/", "/etc/hosts"),
+    ("s/x/y/", "/etc/hosts", "--in-place"), ("-n", "--in=", "1p", "/etc/hosts"),
+])
+def test_sed_in_place_abbreviated(argv: tuple[str, ...]) -> None:
+    """getopt_long takes any unambiguous prefix of --in-place (no other sed option starts
+    with `--i`): `sed --in s/x/y/ /etc/hosts` edits /etc/hosts."""
+    assert [w.value for w in write_targets("sed", tuple(Word(a, a) for a in argv))] == ["/etc/hosts"]
+
+
+def test_sed_quick_look_agrees_with_the_full_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """writes._not_in_place skips the getopt-style reading of sed's words when none can be -i;
+    on 30,000 generated argument lists it must change no answer."""
+    import random
+
+    from agentsh.policy import writes
+
+    vocabulary = ["-i", "-n", "-ni", "-i.bak", "-e", "-E", "-s", "--in", "--in-place", "--i=.b", "--inx", "--silent",
+                  "--expression=p", "-f", "s/i/x/", "1,40p", "f", "/etc/x", "--", "-", "-es/i/x/", "--line-length=5",
+                  "-l", "9", "--posix", "-z"]
+    rng = random.Random(11)
+    cases = [tuple(Word("$v", None, "expansion") if rng.random() < 0.03 else Word(w, w)
+                   for w in (rng.choice(vocabulary) for _ in range(rng.randint(0, 6)))) for _ in range(30000)]
+    quick = [write_targets("sed", words) for words in cases]
+    assert sum(1 for q in quick if q) > 1000  # the cases hold writes as well as none
+    monkeypatch.setattr(writes, "_not_in_place", lambda args: False)
+    assert quick == [write_targets("sed", words) for words in cases]

@@ -136,6 +136,16 @@ def _no_output_option(program: str, args: tuple[Word, ...]) -> bool:
     return True
 
 
+def _not_in_place(args: tuple[Word, ...]) -> bool:
+    """A quick look for sed: no word can be `-i`, a cluster holding it, or `--in-place`.
+    (`--` may be the value of `-e`, so it ends nothing here.)"""
+    for word in args:
+        value = word.value
+        if value is None or (value[:1] == "-" and "i" in value):
+            return False
+    return True
+
+
 def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     """The arguments `program` will write to, as far as the line shows.
 
@@ -155,6 +165,8 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         return []  # most programs: nothing below could add a target
     if mode is None and _no_output_option(program, args):
         return []  # only an output option could add a target here, and no word can be one
+    if mode == "in-place" and not options and _not_in_place(args):
+        return []  # sed writes only with -i, and no option word holds an `i`
     targets, operands, seen, archives, in_place, _ = _read_options(program, args)
     here = Word(".", ".")
     if mode in ("all", "patch"):
@@ -275,8 +287,9 @@ def _read_options(program: str, args: tuple[Word, ...]) -> _Reading:
                     if option in options or option in values:
                         take(option, value[at:], word)
                         break
-            if program == "sed" and value.startswith("--in-place"):
-                in_place = True
+            if program == "sed" and len(value.partition("=")[0]) > 2 and \
+                    "--in-place".startswith(value.partition("=")[0]):
+                in_place = True  # getopt_long takes any prefix: `--in`, `--i=.bak` (no other starts so)
             i += 1
             continue
         if program == "dd" and value is not None and value.startswith("of="):
