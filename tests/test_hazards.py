@@ -7,8 +7,10 @@ Programs resolve to stub files, so the verdicts do not depend on what this host 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,17 +193,22 @@ def test_env_hazard_is_fnmatchcase_over_each_global_glob() -> None:
 
 
 # git's own reader (scripts.git_hazards), option by option: long options after the
-# subcommand and their abbreviations of 5 or more characters, subcommand-specific short
-# options, `--` ending the options. Expected lists as the table-by-table loops gave them.
+# subcommand and every abbreviation (git's parse-options takes any unambiguous prefix:
+# `git rebase --ex=CMD` runs CMD), subcommand-specific short options, in clusters too
+# (`git rebase -qx CMD`), `--` ending the options.
 GIT_HAZARD_CASES = [
     ('git log --oneline -n 5', []),
     ('git log --ext-diff', [(1, '--ext-diff')]),
     ('git log --ext-d', [(1, '--ext-diff')]),
     ('git log --ext', [(1, '--extcmd'), (1, '--ext-diff')]),
-    ('git log --ex', []),
+    ('git log --ex', [(1, '--exec'), (1, '--extcmd'), (1, '--ext-diff')]),
+    ('git rebase --ex=make HEAD~1', [(1, '--exec'), (1, '--extcmd'), (1, '--ext-diff')]),
+    ('git ls-remote --u=make .', [(1, '--upload-pack'), (1, '--unsafe-paths')]),
     ('git diff --textconv=x -- --ext-diff', [(1, '--textconv')]),
     ('git rebase -x make', [(1, '-x')]),
-    ('git rebase -ix make', []),
+    ('git rebase -ix make', [(1, '-x')]),
+    ('git rebase -qx make HEAD~1', [(1, '-x')]),
+    ('git grep -iOless x', [(1, '-O')]),
     ('git rebase --exec make', [(1, '--exec')]),
     ('git grep -O less x', [(1, '-O')]),
     ('git grep -Oless x', [(1, '-O')]),
@@ -214,7 +221,7 @@ GIT_HAZARD_CASES = [
     ('git commit --template=t', [(1, '--template')]),
     ('git -c a=b log --config', [(0, '-c'), (3, '--config')]),
     ('git mergetool -t x', [(0, 'mergetool'), (1, '-t')]),
-    ('git log --e=1 --exec', [(2, '--exec')]),
+    ('git log --e=1 --exec', [(1, '--exec'), (1, '--extcmd'), (1, '--ext-diff'), (2, '--exec')]),
     ('git log ---ext', []),
 ]
 
@@ -227,3 +234,21 @@ def test_git_hazards_option_by_option(line: str, expected: list[tuple[int, str]]
     assert hazards.Hazard  # scripts builds Hazard values through the hazards module
     args = parse_line(line, "/nonexistent").commands[0].argv[1:]
     assert [(h.index, h.option) for h in scripts.git_hazards(args)] == expected
+
+
+@pytest.mark.parametrize("line", [
+    "git rebase --ex='touch {canary}' HEAD~1",
+    "git rebase -qx 'touch {canary}' HEAD~1",
+])
+def test_git_runs_no_command_through_an_abbreviation_or_a_cluster(line: str, tmp_path: Path, home: Path,
+                                                                  workspace: Path, run_agentsh: Callable[..., Any]) -> None:
+    """Both ran `touch` after each commit with the default profile (touch is allowed, so the
+    exec guard let it run too); now the line is refused and nothing runs."""
+    canary = tmp_path / "canary"
+    (home / ".gitconfig").write_text("[user]\n\tname = a\n\temail = a@example.com\n")
+    for argv in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "a"], ["commit", "-q", "--allow-empty", "-m", "b"]):
+        subprocess.run(["git", *argv], cwd=workspace, env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, check=True)
+    done = run_agentsh("-c", line.format(canary=canary))
+    assert done.returncode == 126, done.stderr
+    assert "runs" in done.stderr
+    assert not canary.exists()

@@ -238,10 +238,12 @@ _GIT_SUBCOMMAND_SHORT = {
     ("difftool", "-x"): "runs a program", ("difftool", "-t"): "runs a configured tool",
     ("mergetool", "-t"): "runs a configured tool",
 }
-# Every name the loop over _GIT_ANY_HAZARDS accepts: each option and its abbreviations
-# of 5 characters or more (getopt_long's unambiguous prefixes).
+# Every name the loop over _GIT_ANY_HAZARDS accepts: each option and every abbreviation
+# (`--` and a letter or more).  git's parse-options takes any prefix that is unambiguous
+# among the subcommand's own options: `git rebase --ex=CMD` is --exec, and
+# `git ls-remote --u=CMD` is --upload-pack.
 _GIT_ANY_ABBREVIATIONS = frozenset(option[:end] for option in _GIT_ANY_HAZARDS
-                                   for end in range(5, len(option) + 1))
+                                   for end in range(3, len(option) + 1))
 # _GIT_SUBCOMMAND_SHORT by subcommand, in the table's order (most subcommands have none).
 _GIT_SHORT_BY_SUBCOMMAND: dict[str, tuple[tuple[str, str], ...]] = {}
 for (_command, _option), _reason in _GIT_SUBCOMMAND_SHORT.items():
@@ -304,11 +306,14 @@ def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
             if name not in _GIT_ANY_ABBREVIATIONS:
                 continue  # names none of them (--oneline, --stat): nothing to loop over
             for option, reason in _GIT_ANY_HAZARDS.items():
-                if name == option or (len(name) >= 5 and option.startswith(name)):
+                if option.startswith(name):  # name is one of _GIT_ANY_ABBREVIATIONS
                     found.append(_hazard(i, option, f"git {option} {reason}"))
             continue
         for option, reason in short_hazards:
-            if value[1:2] == option[1]:
+            # Short options cluster (`git rebase -qx CMD`); where a letter takes a glued
+            # value its letters are no options, but which letters do is git's per subcommand:
+            # the letter anywhere in the word counts (fail closed).
+            if option[1] in value[1:]:
                 found.append(_hazard(i, option, f"git {sub} {option} {reason}"))
     return found
 
