@@ -252,3 +252,24 @@ def test_git_runs_no_command_through_an_abbreviation_or_a_cluster(line: str, tmp
     assert done.returncode == 126, done.stderr
     assert "runs" in done.stderr
     assert not canary.exists()
+
+
+@pytest.mark.parametrize(("line", "allowed"), [
+    ("tar -cvI'touch {canary};cat' -f x.tar README.md", False),  # flags, then -I with its value glued
+    ("tar -cvI./evil.sh -f x.tar README.md", False),
+    ("tar -cvf x.tar README.md", True),
+    ("python3 -Werror::DeprecationWarning -m pytest --version", True),  # the rest is -W's value
+    ("python3 -Wd -Bc 'import os'", False),
+])
+def test_short_option_with_a_glued_value_at_the_end_of_a_cluster(line: str, allowed: bool, tmp_path: Path,
+                                                                  decide: Callable[[str], Decision],
+                                                                  run_agentsh: Callable[..., Any]) -> None:
+    """getopt reads `-cvIcmd` as -c, -v and -I with the value `cmd`: the hazard counts even when
+    the word is not all letters.  `tar -cvI'touch CANARY;cat' ...` ran touch."""
+    canary = tmp_path / "canary"
+    line = line.format(canary=canary)
+    assert (decide(line).decision == "allow") is allowed, line
+    if not allowed:
+        done = run_agentsh("-c", line)
+        assert done.returncode == 126, done.stderr
+        assert not canary.exists()

@@ -403,7 +403,7 @@ def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
 
 def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
     return [Hazard(index, option, f"{option} {reason}")
-            for option, reason in spec.options.items() if _option_matches(option, value)]
+            for option, reason in spec.options.items() if _option_matches(option, value, spec.takes_value)]
 
 
 # Long options that exist under exactly this name and are also prefixes of a hazardous one:
@@ -412,14 +412,22 @@ def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
 EXACT_LONG_OPTIONS = frozenset({"--checkpoint"})
 
 
-def _option_matches(option: str, arg: str) -> bool:
+def _option_matches(option: str, arg: str, takes_value: tuple[str, ...] = ()) -> bool:
     name = arg.split("=", 1)[0]
     if option.startswith("--"):
         # getopt_long accepts any unambiguous prefix: --to-com means --to-command.
         return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS)
     if len(option) == 2 and not arg.startswith("--"):
-        # A cluster of short flags (`-xvf`), or one flag with its value attached (`-Icmd`).
-        return option[1] in arg[1:] if arg[1:].isalpha() else arg[1:2] == option[1]
+        # A cluster of short flags (`-xvf`), flags ending in one with its value attached
+        # (`-cvIcmd`, `-cvI'sh -c x'`), or one flag with its value (`-Icmd`).  The letters
+        # up to one the spec knows takes a value are options (`python3 -Werror::...`: the
+        # rest is -W's); where the spec does not say, the letter anywhere counts (fail closed).
+        for letter in arg[1:]:
+            if letter == option[1]:
+                return True
+            if "-" + letter in takes_value:
+                return False
+        return False
     return name == option
 
 
