@@ -240,45 +240,46 @@ class Policy:
 
             rules = dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
                                   if covers(run_name))
-            candidates = [(rule, self._fitting(rule, head)) for rule in rules]
-        matched: list[tuple[Rule, tuple[str, ...]]] = []
-        for rule, patterns in candidates:
-            if patterns is None:
-                matched.append((rule, ("...",) * len(args)))
-                continue
-            for pattern, compiled_pattern in patterns:
-                elements = match_compiled(compiled_pattern, pattern.elements, args)
-                if elements is not None:
-                    matched.append((rule, elements))
-                    break
-        if not matched:
-            shown = program.basename if program.is_builtin else program.identity
-            return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
-                           rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
-        strictest_rule, strictest_elements = matched[0] if len(matched) == 1 else \
-            max(matched, key=lambda m: STRICTNESS[m[0].decision])
-        if strictest_rule.decision == "ask":
-            # A person approves what the line shows; an option that makes the program run
-            # something else, or a refused variable, is refused before anyone is asked.
-            problem = self._rule_problem(program, name, args, assignments, strictest_rule, strictest_elements)
-            if problem:
-                return Verdict(decision="deny", reason=problem, rule=strictest_rule.name,
-                               hint="a rule must name this option or variable explicitly to allow it", **found)
-        if strictest_rule.decision != "allow":
-            reason = strictest_rule.message or (
-                "needs approval" if strictest_rule.decision == "ask" else "denied by rule")
-            return Verdict(decision=strictest_rule.decision, reason=reason, rule=strictest_rule.name,
-                           **found)
+            candidates = _strictest_first([(rule, self._fitting(rule, head)) for rule in rules])
+        # Candidates come strictest first (deny, then ask, then allow, each in profile order),
+        # so the first rule that matches decides the class: a deny or an ask rule decides at
+        # once, and the allow rules are tried only until one holds (the strictest wins, and
+        # among equals the first in the profile, as if every match were collected first).
         first_problem = ""
         first_rule = ""
-        for rule, elements in matched:
-            problem = self._rule_problem(program, name, args, assignments, rule, elements)
-            if not problem:
-                return Verdict(decision="allow", reason="allowed", rule=rule.name, **found)
-            if not first_problem:
-                first_problem, first_rule = problem, rule.name
-        return Verdict(decision="deny", reason=first_problem, rule=first_rule,
-                       hint="a rule must name this option or variable explicitly to allow it", **found)
+        for rule, patterns in candidates:
+            if patterns is None:
+                elements: tuple[str, ...] | None = ("...",) * len(args)
+            else:
+                for pattern, compiled_pattern in patterns:
+                    elements = match_compiled(compiled_pattern, pattern.elements, args)
+                    if elements is not None:
+                        break
+                else:
+                    continue
+            decision = rule.decision
+            if decision == "allow":
+                problem = self._rule_problem(program, name, args, assignments, rule, elements)
+                if not problem:
+                    return Verdict(decision="allow", reason="allowed", rule=rule.name, **found)
+                if not first_problem:
+                    first_problem, first_rule = problem, rule.name
+                continue
+            if decision == "ask":
+                # A person approves what the line shows; an option that makes the program run
+                # something else, or a refused variable, is refused before anyone is asked.
+                problem = self._rule_problem(program, name, args, assignments, rule, elements)
+                if problem:
+                    return Verdict(decision="deny", reason=problem, rule=rule.name,
+                                   hint="a rule must name this option or variable explicitly to allow it", **found)
+            reason = rule.message or ("needs approval" if decision == "ask" else "denied by rule")
+            return Verdict(decision=decision, reason=reason, rule=rule.name, **found)
+        if first_problem:
+            return Verdict(decision="deny", reason=first_problem, rule=first_rule,
+                           hint="a rule must name this option or variable explicitly to allow it", **found)
+        shown = program.basename if program.is_builtin else program.identity
+        return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
+                       rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
 
     def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[tuple[Rule, Fitting]]:
         """The rules for a bare program name that can match argv[1:3] == head, each with the
@@ -292,9 +293,9 @@ class Policy:
         if found is None:
             if len(memo) > 256:
                 memo.clear()
-            found = memo[head] = [(rule, patterns) for rule in self._plain.get(name, [])
-                                  for patterns in (self._fitting(rule, head),)
-                                  if patterns is None or patterns]
+            found = memo[head] = _strictest_first([(rule, patterns) for rule in self._plain.get(name, [])
+                                                   for patterns in (self._fitting(rule, head),)
+                                                   if patterns is None or patterns])
         return found
 
     def _fitting(self, rule: Rule, head: tuple[str | None, str | None]) -> Fitting:
@@ -441,6 +442,11 @@ def _socket_problem(target: Word, profile: Profile) -> str:
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """`{}` is replaced by find with each file name: a value known only at run time."""
     return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
+
+
+def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule, Fitting]]:
+    """deny rules, then ask, then allow, each kind in profile order (sorted is stable)."""
+    return sorted(candidates, key=lambda candidate: -STRICTNESS[candidate[0].decision])
 
 
 def _fits(prefix: tuple[str, ...], head: tuple[str | None, str | None]) -> bool:
