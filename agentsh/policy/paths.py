@@ -7,8 +7,10 @@ a program computes at run time are the exec-time layer's job (Landlock).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
+import sys
 from collections.abc import Iterable
 
 from ..parse import Word
@@ -16,6 +18,25 @@ from ..profile import Profile
 from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, _pathlike, resolve
 
 ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
+
+
+@functools.lru_cache(maxsize=8)
+def own_code_roots(home: str) -> tuple[str, ...]:
+    """Where agentsh's own interpreter loads code from at its next start, for a user whose
+    HOME is `home`: agentsh's package, the site-packages directories (whose .pth files run at
+    every start) and, when the interpreter reads one, the user's site-packages (created or
+    not).  A line that writes there runs code inside agentsh itself, before any check: `echo
+    'import os; ...' > ~/.local/lib/python3.11/site-packages/x.pth` from a workspace in $HOME.
+    A venv install reads no user or global site-packages (docs/login-shell.md).  The user's
+    directory is computed from `home`, not this process's HOME: the warm server serves lines
+    for the HOME each caller has."""
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    site = sys.modules.get("site")  # absent under -S, and then no site-packages run code either
+    if site is not None:
+        roots += list(getattr(site, "getsitepackages", list)())
+        if getattr(site, "ENABLE_USER_SITE", False):
+            roots.append(f"{home}/.local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")
+    return tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
 _GLOB = "*?["
 
 
@@ -44,7 +65,9 @@ class PathChecker:
         self._deny_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_deny)
         self._allow_roots = frozenset(profile.read_allow)
         self._allow_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_allow)
-        self._denied = (*profile.read_deny, *profile.write_deny)  # every root a write must not reach
+        self._own_code = own_code_roots(home)
+        # every root a write must not reach
+        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code)
 
     def read_problem(self, path: str) -> str:
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
@@ -61,6 +84,9 @@ class PathChecker:
         for root in self.profile.write_deny:
             if within(path, root):
                 return f"writes {path}, which is inside the denied write root {root}"
+        for root in self._own_code:
+            if within(path, root):
+                return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
         if not any(within(path, r) for r in self.profile.write_allow):
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
         return self.read_problem(path)
