@@ -42,6 +42,9 @@ PAYLOAD = '$(python3 -c "open(\\"{canary}\\", \\"w\\")")'  # no single quote: it
     "n=$((n+1))",  # n comes from the environment here
     "for f in *; do echo $((f)); done",  # a file named a[$(...)] would do it
     "read n; echo $((n))",
+    "set -- 'a[{p}]'; [[ $1 -gt 0 ]]",  # a positional parameter: `set --` or agentsh -c's caller sets it
+    "set -- x 'a[{p}]'; echo $(( ${{2}} + 1 ))",
+    "set -- 'a[{p}]'; echo $(($@))",
 ])
 def test_arithmetic_on_values_not_known_numbers_is_refused(shape: str, decide: Callable[[str], Decision],
                                                            run_agentsh: Run, tmp_path: Path) -> None:

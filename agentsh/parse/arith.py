@@ -3,7 +3,8 @@
 variable values recursively, and an array subscript in such a value runs its command
 substitutions: `x='a[$(sh ...)]'; [[ $x -eq 1 ]]` runs `sh ...`, which is no command of
 the line.  So in those places only what is known to be a number is accepted: integer
-literals, the special parameters bash keeps numeric (`$?`, `$#`, `$$`, `$!`), and variables
+literals, the special parameters bash keeps numeric (`$?`, `$#`, `$$`, `$!`; not `$1` or `$@`,
+which `set --` or the caller of `agentsh -c LINE ARG0 ARGS` sets), and variables
 that this line assigns only numbers or arithmetic (`n=5`, `i` of `for ((i=0; ...))`,
 `n=$((n+1))`).  Anything else (a variable from the environment, a loop word, a command's
 output, a quoted string) is refused; `[ "$x" -eq 1 ]` compares without evaluating.
@@ -154,6 +155,8 @@ def _unsafe(context: Any, numeric: dict[str, int], raw: bytes) -> Any | None:
             names = [c for c in node.named_children]
             if len(names) == 1 and names[0].type in ("variable_name", "special_variable_name") and \
                     len(node.children) <= 4:  # `$x`, `${x}`: nothing else in it
+                if names[0].type == "variable_name" and _text(names[0], raw).isdigit():
+                    return node  # `$1`, `${10}`: a positional parameter (`set -- 'a[$(cmd)]'`), no literal
                 stack.append(names[0])
                 continue
             return node
