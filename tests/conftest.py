@@ -89,6 +89,27 @@ def peer_pidfd_supported() -> bool:
     return supported()
 
 
+def failing_syscalls_runner(numbers: tuple[int, ...], errno: int) -> str:
+    """A Python script that makes these system calls fail with errno (a seccomp filter, which
+    also sets no_new_privs) and then runs `python3 -m agentsh` with its own arguments."""
+    return f"""\
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+insns = [(0x20, 0, 0, 0)]  # A = seccomp_data.nr
+for nr in {numbers!r}:
+    insns += [(0x15, 0, 1, nr), (0x06, 0, 0, 0x00050000 | {errno})]  # == nr: ERRNO({errno})
+insns.append((0x06, 0, 0, 0x7FFF0000))  # allow
+prog = b"".join(struct.pack("HBBI", *i) for i in insns)
+buf = ctypes.create_string_buffer(prog)
+class Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+fprog = Fprog(len(insns), ctypes.cast(buf, ctypes.c_void_p))
+assert libc.prctl(38, 1, 0, 0, 0) == 0
+assert libc.prctl(22, 2, ctypes.c_void_p(ctypes.addressof(fprog)), 0, 0) == 0, ctypes.get_errno()
+os.execv(sys.executable, [sys.executable, "-m", "agentsh", *sys.argv[1:]])
+"""
+
+
 def write_profile(directory: Path, name: str, text: str) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(text)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_profile
+from tests.conftest import failing_syscalls_runner, write_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 PY_BIN = os.path.dirname(os.path.realpath(sys.executable))
@@ -267,22 +267,7 @@ def test_pytest_on_a_small_project(run_agentsh: Run, profile: Path, workspace: P
 
 # -- a kernel without Landlock (a real one: a seccomp filter makes its syscalls fail with ENOSYS,
 # as a container runtime that does not know them does) ----------------------------------------------
-NO_LANDLOCK = """\
-import ctypes, os, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-insns = [(0x20, 0, 0, 0)]  # A = seccomp_data.nr
-for nr in (444, 445, 446):  # landlock_create_ruleset, add_rule, restrict_self
-    insns += [(0x15, 0, 1, nr), (0x06, 0, 0, 0x00050000 | 38)]  # == nr: ERRNO(ENOSYS)
-insns.append((0x06, 0, 0, 0x7FFF0000))  # allow
-prog = b"".join(struct.pack("HBBI", *i) for i in insns)
-buf = ctypes.create_string_buffer(prog)
-class Fprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-fprog = Fprog(len(insns), ctypes.cast(buf, ctypes.c_void_p))
-assert libc.prctl(38, 1, 0, 0, 0) == 0
-assert libc.prctl(22, 2, ctypes.c_void_p(ctypes.addressof(fprog)), 0, 0) == 0, ctypes.get_errno()
-os.execv(sys.executable, [sys.executable, "-m", "agentsh", *sys.argv[1:]])
-"""
+NO_LANDLOCK = failing_syscalls_runner((444, 445, 446), 38)  # landlock_create_ruleset, add_rule, restrict_self: ENOSYS
 
 
 def test_without_landlock_warns_once_per_session(agentsh_env: dict[str, str], profile: Path, workspace: Path,
