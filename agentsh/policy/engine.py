@@ -19,7 +19,7 @@ from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
-from .writes import transfer, write_targets
+from .writes import LINKERS, Symlinks, symlinks, transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -192,6 +192,8 @@ class Policy:
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = Verdict(decision="deny", reason=problem, rule="read-write-roots", **found)
+        if program.basename in LINKERS and not program.is_builtin:
+            verdict = self._link(verdict, program.basename, args, cwds)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
@@ -222,6 +224,42 @@ class Policy:
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,))
+
+    def _link(self, verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str]) -> Verdict:
+        """`ln -s`, `cp -s`: refused when a target, taken from the directory the link is made in,
+        fails the read check."""
+        made = symlinks(program, args)
+        if made is None or verdict.decision == "deny":
+            return verdict
+        problem = self._link_problem(made, cwds)
+        if problem:
+            return verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint="")
+        return verdict
+
+    def _link_problem(self, made: Symlinks, cwds: list[str]) -> str:
+        """The first target that fails the read check from a directory a link may be made in."""
+        targets, places, tree = made
+        for cwd in cwds:
+            for word, named in places:
+                if word.value is None:
+                    continue  # refused as a write target
+                directory = resolve((os.path.dirname(word.value) or ".") if named else word.value, cwd)
+                for target in targets:
+                    problem = self._target_problem(target, directory, tree)
+                    if problem:
+                        return problem
+        return ""
+
+    def _target_problem(self, target: Word, directory: str, tree: bool) -> str:
+        """A link in `directory` to `target` (`tree`: cp -rs, a link to each file below it)."""
+        if target.value is None:
+            problem = self.paths.check_read_word(target, [directory])
+            return f"a link to {target.text} in {directory} {problem}" if problem else ""
+        path = resolve(target.value, directory)
+        problem = self.paths.read_problem(path)
+        if problem:
+            return f"a link to {target.value} in {directory} {problem}"
+        return self.paths.tree_problem(path) if tree else ""
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: dict) -> Verdict:

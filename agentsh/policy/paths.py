@@ -99,6 +99,13 @@ class PathChecker:
                 return f"moves {path}, which holds the denied root {root}"
         return ""
 
+    def tree_problem(self, path: str) -> str:
+        """`cp -rs` links each file below `path`: into a denied read root when it holds one."""
+        for root in self.profile.read_deny:
+            if root != path and within(root, path):
+                return f"links each file below {path}, which holds the denied read root {root}"
+        return ""
+
     def copy_problem(self, sources: list[Word], destination: Word, contents: bool, cwd: str) -> str:
         """`cp -r` copies what is below each source: into a directory that holds a denied root
         it writes inside that root when the source has the matching path (`cp -r p/. .git/`

@@ -328,12 +328,56 @@ def transfer(program: str, args: tuple[Word, ...]) -> Transfer | None:
     if program not in ("mv", "cp"):
         return None
     directories, operands, seen, _, _, dangling = _read_options(program, args)
-    recursive = bool(seen & {"-r", "-R", "-a"}) or any(
-        len(given) > 3 and ("--recursive".startswith(given) or "--archive".startswith(given)) for given in seen)
+    recursive = _recursive(seen)
     contents = "-T" in seen or any(len(given) > 4 and "--no-target-directory".startswith(given) for given in seen)
     if directories and not dangling:  # -t DIR: every operand is a source
         return operands, directories[-1], recursive, contents
     return operands[:-1], (operands[-1] if operands else None), recursive, contents
+
+
+# The symbolic links `ln -s` or `cp -s` makes: (their targets as written, the places they are
+# made in, each a word and whether the link's directory is that word's parent (the word names
+# the link) rather than the word itself (a directory the link is made in), whether cp makes a
+# tree of links for each directory (-r)).  A plain tuple, as Transfer.
+Symlinks = tuple[list[Word], list[tuple[Word, bool]], bool]
+# The programs that make symbolic links themselves (the engine asks about no other).
+LINKERS = frozenset({"ln", "cp"})
+_SYMBOLIC = {"ln": "--symbolic", "cp": "--symbolic-link"}
+
+
+def symlinks(program: str, args: tuple[Word, ...]) -> Symlinks | None:
+    """What `ln -s`/`cp -s` link to and where; None when the command makes no symbolic link.
+
+    `-s` counts in every spelling getopt takes (`-sf`, `-snf`, `-st DIR`, `--sym`; `--s`,
+    which getopt finds ambiguous, too).  Whether the last operand names the link or a
+    directory to make it in is known only when the command runs (an earlier command of the
+    line may make that directory), so both places are given unless `-t DIR` says which.
+    `-T` and `ln -r` are not read: they only narrow what both places cover (ln -r takes a
+    target from the working directory, where every operand is read-checked anyway)."""
+    if program not in LINKERS or not any(_may_say_symbolic(word.value) for word in args):
+        return None  # every cp pays only this look, not a second reading of its options
+    directories, operands, seen, _, _, dangling = _read_options(program, args)
+    symbolic = _SYMBOLIC[program]
+    if "-s" not in seen and not any(given.startswith("--s") and symbolic.startswith(given) for given in seen):
+        return None
+    recursive = program == "cp" and _recursive(seen)
+    if directories and not dangling:  # -t DIR
+        return operands, [(directories[-1], False)], recursive
+    if len(operands) < 2:  # `ln -s TARGET`: a link named after TARGET, here
+        return operands, [(Word(".", "."), False)], recursive
+    last = operands[-1]
+    return operands[:-1], [(last, False), (last, True)], recursive
+
+
+def _may_say_symbolic(value: str | None) -> bool:
+    """Can this word be, or hold in its cluster, `-s` or `--s...`?"""
+    return value is not None and value[:1] == "-" and (value[:3] == "--s" or ("s" in value and value[1:2] != "-"))
+
+
+def _recursive(seen: set[str]) -> bool:
+    """cp -r/-R/-a (or --recursive, --archive, abbreviated): directories with what is below them."""
+    return bool(seen & {"-r", "-R", "-a"}) or any(
+        len(given) > 3 and ("--recursive".startswith(given) or "--archive".startswith(given)) for given in seen)
 
 
 # git subcommands that create a directory named by an operand, and the options of theirs
