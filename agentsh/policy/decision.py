@@ -24,6 +24,7 @@ class Verdict(NamedTuple):
     hint: str = ""
     line: int = 1
     wrapped: "tuple[Verdict, ...]" = ()  # programs run by a wrapper (env, timeout, xargs...)
+    makes_link: bool = False  # it (or a program it runs) makes a symbolic link: see policy/links.py
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

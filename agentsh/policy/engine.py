@@ -12,6 +12,7 @@ from types import ModuleType
 
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
+from . import links
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
@@ -78,6 +79,10 @@ class Policy:
         cd_real: dict[str, str] = {}
         for command in parsed.commands:
             verdict = self.check_command(command, cwds, cd_real)
+            if verdict.makes_link and verdict.decision != "deny":
+                problem = links.order_problem(parsed, command)
+                if problem:
+                    verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
             self._follow_cd(command, verdict, cwds, cd_real)
         for redirect in parsed.redirects:
@@ -200,7 +205,7 @@ class Policy:
                                       cwds, depth + 1, cd_real)
                      for start, end in find_exec_spans(args) if start + 1 < end]
             if inner:
-                return verdict._replace(wrapped=tuple(inner))
+                return verdict._replace(wrapped=tuple(_once(v, "find") for v in inner))
         wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
         if wrapped is None:
             return verdict
@@ -219,19 +224,20 @@ class Policy:
             inner_cwds = cwds if wrapped.chdir is None else \
                 list(dict.fromkeys(self._real_dir(os.path.join(cwd, wrapped.chdir.value or ""), cd_real)
                                    for cwd in cwds))
-            inner = self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
-                                     inner_base, inner_cwds, depth + 1, cd_real)
+            inner = _once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
+                                           inner_base, inner_cwds, depth + 1, cd_real), program.basename)
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
-                       hint=verdict.hint, line=verdict.line, wrapped=(inner,))
+                       hint=verdict.hint, line=verdict.line, wrapped=(inner,), makes_link=inner.makes_link)
 
     def _link(self, verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str]) -> Verdict:
-        """`ln -s`, `cp -s`: refused when a target, taken from the directory the link is made in,
-        fails the read check."""
+        """`ln -s`, `cp -s`: marked as making a link (links.py), and refused when a target, taken
+        from the directory the link is made in, fails the read check."""
         made = symlinks(program, args)
-        if made is None or verdict.decision == "deny":
+        if made is None:
             return verdict
-        problem = self._link_problem(made, cwds)
+        verdict = verdict._replace(makes_link=True)
+        problem = self._link_problem(made, cwds) if verdict.decision != "deny" else ""
         if problem:
             return verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint="")
         return verdict
@@ -475,6 +481,13 @@ def _socket_problem(target: Word, profile: Profile) -> str:
         return ""
     return (f"{target.text}: bash opens a {proto.upper()} connection for this name, which the profile's "
             "network.connect does not allow")
+
+
+def _once(verdict: Verdict, runner: str) -> Verdict:
+    """A program that makes a link, refused when `runner` may run it again and again (links.py)."""
+    if verdict.makes_link and runner in links.REPEATERS and verdict.decision != "deny":
+        return links.refuse(verdict, links.REPEATERS[runner], links.REPEATED_HINT)
+    return verdict
 
 
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
