@@ -76,3 +76,23 @@ def test_models_have_no_string_annotations() -> None:
                 found.extend((value.__name__, field) for field, annotation in value.__annotations__.items()
                              if isinstance(annotation, str) and (value.__name__, field) not in allowed)
     assert found == []
+
+
+def test_the_launcher_imports_only_what_the_entry_needs(tmp_path: Path) -> None:
+    """bin/agentsh, installed as the `agentsh` script, imports sys and agentsh.main and nothing
+    else: pip's generated console script imports re (with enum, functools and collections,
+    ~5 ms at every start) to strip Windows suffixes from argv[0]."""
+    import ast
+
+    launcher = REPO / "bin" / "agentsh"
+    assert launcher.read_text().startswith("#!python\n")  # pip writes the interpreter's path here
+    tree = ast.parse(launcher.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert names == {"sys", "agentsh.main"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
+           "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    (tmp_path / "run").mkdir(mode=0o700)
+    done = subprocess.run([sys.executable, str(launcher), "-c", "echo launched"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "launched\n"), done.stderr
