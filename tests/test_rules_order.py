@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], assignments: tuple,
-                    found: dict) -> Verdict:
+                    found_tuple: tuple[str, int, str, str, str]) -> Verdict:
     """The collecting way, over the rules in profile order (bare names only)."""
+    command, line, identity, path, typed = found_tuple
+    found = dict(command=command, line=line, program=identity, path=path, name=typed)
     head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
     candidates = [(rule, patterns) for rule in policy._plain.get(name, [])
                   for patterns in (policy._fitting(rule, head),) if patterns is None or patterns]
@@ -99,7 +101,7 @@ def test_strictest_first_decides_as_collecting_every_match(which: str, tmp_path:
         args = tuple(DYNAMIC if rng.random() < 0.04 else Word(w, w)
                      for w in (rng.choice(VOCABULARY) for _ in range(rng.randint(0, 5))))
         assignments = (Assignment("PAGER", Word("less", "less")),) if rng.random() < 0.05 else ()
-        found = dict(command=name, line=1, program=program.identity, path=program.path, name=name)
+        found = (name, 1, program.identity, program.path, name)
         expected = reference_rules(policy, program, name, args, assignments, found)
         assert policy._rules(program, name, args, assignments, found) == expected, (name, args)
         compared += 1

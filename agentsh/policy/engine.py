@@ -26,6 +26,8 @@ MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
 Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
 HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
+HINT_NAME_IT = "a rule must name this option or variable explicitly to allow it"
+Found = tuple[str, int, str, str, str]  # (command, line, program, path, name) of a resolved command
 
 
 class Policy:
@@ -187,16 +189,16 @@ class Policy:
                 program = programs.pop()
         except ResolveError as err:
             return Verdict(decision="deny", reason=str(err), name=name, **base)
-        found = dict(base, program=program.identity, path=program.path, name=name)
+        found = (base["command"], base["line"], program.identity, program.path, name)
         if program.is_builtin:
             problem = builtin_problem(program.basename, args, self.profile)
             if problem:
-                return Verdict(decision="deny", reason=problem, rule="shell-builtin", **found)
+                return _judged(found, "deny", problem, "shell-builtin")
         verdict = self._rules(program, name, args, assignments, found)
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
-                verdict = Verdict(decision="deny", reason=problem, rule="read-write-roots", **found)
+                verdict = _judged(found, "deny", problem, "read-write-roots")
         if program.basename in LINKERS and not program.is_builtin:
             verdict = self._link(verdict, program.basename, args, cwds)
         if program.basename == "find" and not program.is_builtin:
@@ -210,14 +212,14 @@ class Policy:
         if wrapped is None:
             return verdict
         if wrapped.problem:
-            inner = Verdict(decision="deny", reason=wrapped.problem, rule="wrapper", **found)
+            inner = _judged(found, "deny", wrapped.problem, "wrapper")
         elif not wrapped.inner:
             return verdict
         elif depth >= MAX_WRAP_DEPTH:
-            inner = Verdict(decision="deny", reason="wrappers nested too deeply", rule="wrapper", **found)
+            inner = _judged(found, "deny", "wrappers nested too deeply", "wrapper")
         elif wrapped.chdir is not None and wrapped.chdir.value is None:
-            inner = Verdict(decision="deny", reason=f"{program.basename} runs it in {wrapped.chdir.text}, a "
-                            "directory only known at run time", rule="wrapper", **found)
+            inner = _judged(found, "deny", f"{program.basename} runs it in {wrapped.chdir.text}, a "
+                            "directory only known at run time", "wrapper")
         else:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
             # `env -C DIR cmd`: cmd's relative paths are relative to DIR, from wherever the line is.
@@ -268,7 +270,7 @@ class Policy:
         return self.paths.tree_problem(path) if tree else ""
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
-               found: dict) -> Verdict:
+               found: Found) -> Verdict:
         head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
         if "/" not in name and name not in self._by_path:
             candidates = self._candidates(name, head)  # the common case: no stat, no scan
@@ -305,7 +307,7 @@ class Policy:
             if decision == "allow":
                 problem = self._rule_problem(program, name, args, assignments, rule, elements)
                 if not problem:
-                    return Verdict(decision="allow", reason="allowed", rule=rule.name, **found)
+                    return _judged(found, "allow", "allowed", rule.name)
                 if not first_problem:
                     first_problem, first_rule = problem, rule.name
                 continue
@@ -314,16 +316,13 @@ class Policy:
                 # something else, or a refused variable, is refused before anyone is asked.
                 problem = self._rule_problem(program, name, args, assignments, rule, elements)
                 if problem:
-                    return Verdict(decision="deny", reason=problem, rule=rule.name,
-                                   hint="a rule must name this option or variable explicitly to allow it", **found)
+                    return _judged(found, "deny", problem, rule.name, HINT_NAME_IT)
             reason = rule.message or ("needs approval" if decision == "ask" else "denied by rule")
-            return Verdict(decision=decision, reason=reason, rule=rule.name, **found)
+            return _judged(found, decision, reason, rule.name)
         if first_problem:
-            return Verdict(decision="deny", reason=first_problem, rule=first_rule,
-                           hint="a rule must name this option or variable explicitly to allow it", **found)
+            return _judged(found, "deny", first_problem, first_rule, HINT_NAME_IT)
         shown = program.basename if program.is_builtin else program.identity
-        return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
-                       rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
+        return _judged(found, "deny", f"no rule allows {shown} with these arguments", DEFAULT_RULE, HINT_DEFAULT)
 
     def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[tuple[Rule, Fitting]]:
         """The rules for a bare program name that can match argv[1:3] == head, each with the
@@ -493,6 +492,12 @@ def _once(verdict: Verdict, runner: str) -> Verdict:
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """`{}` is replaced by find with each file name: a value known only at run time."""
     return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
+
+
+def _judged(found: Found, decision: str, reason: str, rule: str, hint: str = "") -> Verdict:
+    """A resolved command's Verdict (positional: a keyword call with **found costs twice as much)."""
+    command, line, program, path, name = found
+    return Verdict(command, decision, reason, rule, program, path, name, hint, line)
 
 
 def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule, Fitting]]:
