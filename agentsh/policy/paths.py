@@ -87,6 +87,10 @@ class PathChecker:
         for root in self._own_code:
             if within(path, root):
                 return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
+        if "/.git/" in path:
+            problem = _git_dir_problem(path)
+            if problem:
+                return problem
         if not any(within(path, r) for r in self.profile.write_allow):
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
         return self.read_problem(path)
@@ -210,6 +214,24 @@ class PathChecker:
                 if root != base and within(root, base) and _glob_may_name(pattern, _below(root, base).split("/")):
                     return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
         return ""
+
+
+# What git runs programs from, in any repository's .git directory: hooks, configuration
+# (core.fsmonitor, core.pager, aliases, filter and diff drivers), the directory shared with
+# worktrees (`commondir`), and whole git directories below it (submodules, worktrees).
+_GIT_RUNS_FROM = frozenset({"hooks", "config", "config.worktree", "commondir", "modules", "worktrees"})
+
+
+def _git_dir_problem(path: str) -> str:
+    """A write into what a git command run in that repository later takes programs from, in
+    any repository (a nested one, a submodule, one in /tmp), for the agent's git or a person's."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == ".git" and parts[i + 1] in _GIT_RUNS_FROM:
+            where = "/".join(parts[:i + 2])
+            return (f"writes {path}, inside {where}, from which git runs programs (hooks, configured "
+                    "commands) when anyone next uses that repository")
+    return ""
 
 
 def _below(path: str, base: str) -> str:

@@ -1,0 +1,57 @@
+"""Writes into what git takes programs from, in any repository: hooks, configuration
+(core.fsmonitor, core.pager, aliases, drivers), `commondir`, and the git directories of
+submodules and worktrees.  The default profile denied only the workspace's own
+.git/hooks and .git/config; a nested repository, a submodule or a repository in /tmp was
+open: `git init -q /tmp/r && printf '[core]\\n\\tfsmonitor = CMD\\n' >> /tmp/r/.git/config &&
+cd /tmp/r && git status` ran CMD (touch, which the default profile allows, so the exec guard
+let it run), and a person's next git command in such a repository runs it as them."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.policy import Decision
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.mark.parametrize("line", [
+    "printf '[core]\\n\\tfsmonitor = x\\n' >> {tmp}/r/.git/config",
+    "echo x > {tmp}/r/.git/hooks/pre-commit",
+    "cp README.md sub/.git/config",
+    "mkdir -p sub/.git/hooks",
+    "echo x > sub/.git/modules/m/hooks/post-checkout",
+    "tee .git/modules/m/config < README.md",
+    "echo /tmp/r/.git > .git/commondir",
+    "echo x > .git/worktrees/w/config.worktree",
+])
+def test_writes_git_takes_programs_from_are_refused(line: str, tmp_path: Path,
+                                                    decide: Callable[[str], Decision]) -> None:
+    decision = decide(line.format(tmp=tmp_path))
+    assert decision.decision == "deny", line
+    assert any("from which git runs programs" in v.reason for v in decision.refused), decision.refused
+
+
+@pytest.mark.parametrize("line", [
+    "echo build/ >> .git/info/exclude", "rm -f .git/index.lock", "git init -q sub", "touch notes.git/config",
+    "cat .git/config", "mkdir -p docs/.github/workflows",
+])
+def test_other_git_files_and_lookalikes_are_allowed(line: str, decide: Callable[[str], Decision]) -> None:
+    assert decide(line).decision == "allow", line
+
+
+def test_a_repository_in_tmp_runs_no_planted_fsmonitor(tmp_path: Path, run_agentsh: Run) -> None:
+    (tmp_path / "repos").mkdir()  # beside HOME: tmp_path itself holds a denied root (~/.ssh)
+    repo = tmp_path / "repos" / "r"
+    canary = tmp_path / "repos" / "canary"
+    assert run_agentsh("-c", f"git init -q {repo}").returncode == 0
+    line = (f"printf '[core]\\n\\tfsmonitor = \"touch {canary}; false\"\\n' >> {repo}/.git/config && "
+            f"cd {repo} && git status")
+    done = run_agentsh("-c", line)
+    assert done.returncode == 126, done.stderr
+    assert "from which git runs programs" in done.stderr
+    assert not canary.exists()
