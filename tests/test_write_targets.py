@@ -210,3 +210,22 @@ def test_sed_quick_look_agrees_with_the_full_reading(monkeypatch: pytest.MonkeyP
     assert sum(1 for q in quick if q) > 1000  # the cases hold writes as well as none
     monkeypatch.setattr(writes, "_not_in_place", lambda args: False)
     assert quick == [write_targets("sed", words) for words in cases]
+
+
+@pytest.mark.parametrize(("program", "argv", "expected"), [
+    ("iconv", ("-f", "utf8", "-t", "ascii", "-o", "/etc/x", "f"), ["/etc/x"]),
+    ("iconv", ("--output=/etc/x", "f"), ["/etc/x"]),
+    ("iconv", ("-co", "/etc/x", "f"), ["/etc/x"]),
+    ("iconv", ("--out", "/etc/x", "f"), ["/etc/x"]),  # getopt_long takes the prefix
+    ("iconv", ("-f", "latin1", "-t", "utf8", "f"), []),
+    ("xxd", ("-r", "f", "/etc/x"), ["/etc/x"]),  # xxd [options] [infile [outfile]]
+    ("xxd", ("f", "/etc/x"), ["/etc/x"]),
+    ("xxd", ("-c8", "f", "/etc/x"), ["/etc/x"]),
+    ("xxd", ("-s", "5", "/usr/bin/ls"), []),  # the value of -s is no operand
+    ("xxd", ("-seek", "5", "-cols", "8", "/usr/bin/ls"), []),  # one-dash long names take the next word
+    ("xxd", ("-l16", "/usr/bin/ls"), []),
+])
+def test_iconv_and_xxd_outputs(program: str, argv: tuple[str, ...], expected: list[str]) -> None:
+    """iconv -o FILE and xxd's second operand are files they write: both were unchecked, so
+    `xxd -r dump /etc/x` and `iconv -o /etc/x f` wrote outside the write roots."""
+    assert [w.value for w in write_targets(program, tuple(Word(a, a) for a in argv))] == expected

@@ -23,7 +23,7 @@ WRITERS: dict[str, str] = {
     "zip": "first", "find": "find-delete", "strace": "none", "ltrace": "none", "wget": "none", "curl": "none",
     "gzip": "compress", "gunzip": "compress", "bzip2": "compress", "bunzip2": "compress",
     "xz": "compress", "unxz": "compress", "lzma": "compress", "unlzma": "compress", "zstd": "compress",
-    "unzstd": "compress", "mktemp": "mktemp",
+    "unzstd": "compress", "mktemp": "mktemp", "xxd": "last",
 }
 # Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
 OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -36,7 +36,7 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
              "--append-output"), "git": ("--output", "-o"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
-    "mktemp": ("-p", "--tmpdir"),
+    "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
@@ -72,6 +72,7 @@ VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
     "patch": ("-B", "--prefix", "-D", "--ifdef", "-F", "--fuzz", "-i", "--input", "-p", "--strip",
               "-V", "--version-control", "-Y", "--basename-prefix", "-z", "--suffix", "-g", "--get",
               "--quoting-style", "--reject-format"),
+    "iconv": ("-f", "--from-code", "-t", "--to-code"),
     "gzip": ("-S", "--suffix"), "gunzip": ("-S", "--suffix"),
     "xz": ("-S", "--suffix", "-F", "--format", "-C", "--check", "-T", "--threads", "-M", "--memlimit"),
     "unxz": ("-S", "--suffix", "-F", "--format", "-T", "--threads", "-M", "--memlimit"),
@@ -103,6 +104,9 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
     return points or [Word(".", ".")]
 
 
+# xxd [options] [infile [outfile]]: its options that take a value, each with the rest of its
+# one-dash long name (`-cols`, `-seek`).
+_XXD_VALUES = {"-c": "ols", "-g": "roupsize", "-l": "en", "-s": "eek", "-o": "ffset", "-n": "ame", "-R": ""}
 # Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
 # as an output option glued to its value.
 _NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "tree"})
@@ -128,8 +132,8 @@ def _no_output_option(program: str, args: tuple[Word, ...]) -> bool:
     shorts, longs = _OUTPUT_LETTERS[program]
     for word in args:
         value = word.value
-        if value == "--":
-            return True  # the rest are operands, which these programs do not write
+        if value == "--" and program not in VALUE_OPTIONS:
+            return True  # the rest are operands (`--` is no option's value here), not written
         if value is None or (value[:2] == "--" and "\0" + value.partition("=")[0] in longs) \
                 or (value[:1] == "-" and value[1:2] != "-" and not shorts.isdisjoint(value[1:])):
             return False
@@ -271,6 +275,11 @@ def _read_options(program: str, args: tuple[Word, ...]) -> _Reading:
                         take(full, "", word)
                 elif kind == "value" and not eq:
                     take(full, "", word)
+            elif program == "xxd" and value[:2] in _XXD_VALUES:
+                # xxd reads `-c8`, `-c 8` and `-cols 8` alike: the rest of the word is the value
+                # unless it is the rest of the option's long name.
+                rest = value[2:]
+                take(value[:2], "" if rest in ("", _XXD_VALUES[value[:2]]) else rest, word)
             elif program in _NO_CLUSTERS:
                 seen.add(value[:2])
                 if value[:2] in options:
