@@ -343,6 +343,10 @@ def test_root_loses_the_capabilities_that_bypass_rules(plan: landlock.LandlockPl
               "except OSError as e:\n    out['mknod'] = e.errno\n"
               "try:\n    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)\n    out['raw'] = 0\n"
               "except OSError as e:\n    out['raw'] = e.errno\n"
+              "import time\n"  # the clock set to what it reads: a change of microseconds where it is allowed
+              "try:\n    time.clock_settime(time.CLOCK_REALTIME, time.clock_gettime(time.CLOCK_REALTIME))\n"
+              "    out['clock'] = 0\n"
+              "except OSError as e:\n    out['clock'] = e.errno\n"
               "print(json.dumps(out))\n")
     out = in_child(plan, lambda: json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True,
                                                            text=True).stdout))
@@ -350,6 +354,7 @@ def test_root_loses_the_capabilities_that_bypass_rules(plan: landlock.LandlockPl
     assert not any(bounding & (1 << cap) for cap in landlock.DROPPED_CAPABILITIES)
     assert bounding & (1 << 0)  # CAP_CHOWN stays: ordinary root work in the write roots
     assert out["mknod"] == 13 and out["raw"] == 1  # Landlock refuses MAKE_BLOCK before the capability check
+    assert out["clock"] == 1  # EPERM: no CAP_SYS_TIME (`date -s` as root)
     # With every right granted, only the dropped CAP_MKNOD stops the device node.
     everything = plan._replace(rules=(("/", landlock.handled_fs(landlock.abi_version())),))
     out = in_child(everything, lambda: json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True,

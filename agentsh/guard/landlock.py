@@ -90,10 +90,11 @@ CAP_SYS_MODULE = 16  # kernel modules
 CAP_SYS_RAWIO = 17  # /proc/kcore, I/O ports
 CAP_SYS_ADMIN = 21  # mounts in new namespaces, bpf, keyctl, swapon, ...
 CAP_SYS_BOOT = 22  # reboot, kexec
+CAP_SYS_TIME = 25  # the system clock (`date -s`), which every log, certificate and audit time reads
 CAP_MKNOD = 27  # a device node for the disk, made inside a write root
 CAP_BPF = 39
 DROPPED_CAPABILITIES = (CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_MODULE, CAP_SYS_RAWIO,
-                        CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_MKNOD, CAP_BPF)
+                        CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_MKNOD, CAP_BPF)
 PR_CAPBSET_DROP = 24
 # With read.allow, what programs need just to start (loader, libraries, locale, passwd).
 RUNTIME_ROOTS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc")
