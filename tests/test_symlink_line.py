@@ -236,3 +236,52 @@ def test_a_wrapper_that_detaches_counts_as_the_background(line: str, decision: s
     found = policy.decide(line)
     assert found.decision == decision, found.refused
     assert decision == "allow" or {v.rule for v in found.refused} == {"symlink"}
+
+
+@pytest.fixture
+def old_link(secret_home: Path) -> Path:
+    """proj/k -> ../../../.ssh, made in an earlier line: from proj it leads above $HOME (nothing
+    there), from proj/d/e to ~/.ssh."""
+    os.symlink("../../../.ssh", secret_home / "proj" / "k")
+    return secret_home / "proj" / "k"
+
+
+@pytest.mark.parametrize("line", [
+    "mkdir -p d/e && mv k d/e/k && cat d/e/k/id_rsa",
+    "mv k d/e/k",
+    "mkdir -p d/e && mv k d/e/",
+    "mv -t d/e k",
+    "cp -a k d/e/k", "cp -P k d/e/k", "cp -r k d/e/", "cp --no-dereference k d/e/k",
+    "ln k d/e/k",  # a hard link to a link is a link (GNU ln's default -P)
+])
+def test_an_existing_link_moved_or_copied_is_checked_from_its_new_place(line: str, old_link: Path,
+                                                                        secret_home: Path) -> None:
+    policy = _policy(secret_home / "proj", secret_home)
+    decision = policy.decide(line)
+    assert decision.decision == "deny", (line, decision.verdicts)
+    assert any(f"reads {secret_home / '.ssh'}" in v.reason for v in decision.refused), decision.refused
+
+
+@pytest.mark.parametrize("line", [
+    "cp k x", "cp -L -r k d/e/k", "ln -L k d/e/k",  # these follow the link: a copy of what it leads to
+    "mv README.md d/", "cp -a README.md d/",
+])
+def test_following_a_link_or_moving_a_file_is_not_moving_a_link(line: str, old_link: Path,
+                                                                secret_home: Path) -> None:
+    assert _policy(secret_home / "proj", secret_home).decide(line).decision == "allow", line
+
+
+def test_a_moved_link_must_end_its_line(old_link: Path, secret_home: Path) -> None:
+    """Moved where it leads somewhere allowed, it is still a new link for what follows."""
+    os.symlink("../README.md", secret_home / "proj" / "r")
+    policy = _policy(secret_home / "proj", secret_home)
+    assert policy.decide("mkdir -p d && mv r d/r").decision == "allow"
+    assert _refused_by(policy, "mkdir -p d && mv r d/r && cat d/r") == {"symlink"}
+
+
+def test_guardrail_mode_moves_no_link_into_a_secret(tmp_path: Path, old_link: Path, secret_home: Path) -> None:
+    project = secret_home / "proj"
+    done = _guardrail(tmp_path, secret_home, project, "mkdir -p d/e && mv k d/e/k && cat d/e/k/id_rsa")
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert CANARY not in done.stdout + done.stderr
+    assert old_link.is_symlink() and not (project / "d").exists()

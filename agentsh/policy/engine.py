@@ -20,7 +20,7 @@ from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
-from .writes import LINKERS, Symlinks, symlinks, transfer, write_targets
+from .writes import LINKERS, Symlinks, relinks, symlinks, transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -233,16 +233,38 @@ class Policy:
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,), makes_link=inner.makes_link)
 
     def _link(self, verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str]) -> Verdict:
-        """`ln -s`, `cp -s`: marked as making a link (links.py), and refused when a target, taken
-        from the directory the link is made in, fails the read check."""
+        """`ln -s`, `cp -s`, and a command that moves or copies an existing link: marked as making
+        a link (links.py), and refused when a target, taken from the directory the link is made
+        in, fails the read check."""
         made = symlinks(program, args)
         if made is None:
-            return verdict
+            made = self._moved_links(program, args, cwds)
+            if made is None:
+                return verdict
         verdict = verdict._replace(makes_link=True)
         problem = self._link_problem(made, cwds) if verdict.decision != "deny" else ""
         if problem:
             return verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint="")
         return verdict
+
+    @staticmethod
+    def _moved_links(program: str, args: tuple[Word, ...], cwds: list[str]) -> Symlinks | None:
+        """`mv k d/e/k`, `cp -a k x/`, `ln k x/`: an existing symbolic link put at a new place,
+        where a relative one leads elsewhere (`k -> ../../.ssh` from d/e): as if made there,
+        with what it holds as the target.  None when no source is a link (on disk now)."""
+        moved = relinks(program, args)
+        if moved is None:
+            return None
+        sources, places = moved
+        targets = []
+        for word in sources:
+            for cwd in cwds if word.value else ():
+                try:
+                    held = os.readlink(os.path.join(cwd, word.value))
+                except (OSError, ValueError):
+                    continue  # no link (or nothing) there
+                targets.append(Word(held, held))
+        return (targets, places, False) if targets else None
 
     def _link_problem(self, made: Symlinks, cwds: list[str]) -> str:
         """The first target that fails the read check from a directory a link may be made in."""

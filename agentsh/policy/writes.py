@@ -350,7 +350,7 @@ def transfer(program: str, args: tuple[Word, ...]) -> Transfer | None:
 # tree of links for each directory (-r)).  A plain tuple, as Transfer.
 Symlinks = tuple[list[Word], list[tuple[Word, bool]], bool]
 # The programs that make symbolic links themselves (the engine asks about no other).
-LINKERS = frozenset({"ln", "cp"})
+LINKERS = frozenset({"ln", "cp", "mv"})
 _SYMBOLIC = {"ln": "--symbolic", "cp": "--symbolic-link"}
 
 
@@ -376,6 +376,31 @@ def symlinks(program: str, args: tuple[Word, ...]) -> Symlinks | None:
         return operands, [(Word(".", "."), False)], recursive
     last = operands[-1]
     return operands[:-1], [(last, False), (last, True)], recursive
+
+
+def relinks(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[tuple[Word, bool]]] | None:
+    """The sources of a command that puts files at new places as they are, a symbolic link as
+    a link, and the places (as in symlinks()): mv always; cp with -P, -d, -a or -r/-R, unless
+    -L or -H; ln without -s (a hard link to a link is a link: GNU ln's default -P), unless -L.
+    A relative link leads elsewhere from its new place.  Which sources are links, the engine
+    asks the disk."""
+    if program not in LINKERS:
+        return None
+    directories, operands, seen, _, _, dangling = _read_options(program, args)
+    follows = "-L" in seen or any(len(given) > 4 and "--dereference".startswith(given) for given in seen)
+    if program == "cp":
+        keeps_links = _recursive(seen) or bool(seen & {"-P", "-d"}) or any(
+            len(given) > 4 and "--no-dereference".startswith(given) for given in seen)
+        if not keeps_links or follows or "-H" in seen:
+            return None
+    elif program == "ln" and (follows or any(len(given) > 3 and "--logical".startswith(given) for given in seen)):
+        return None
+    if directories and not dangling:  # -t DIR
+        return operands, [(directories[-1], False)]
+    if len(operands) < 2:
+        return None if program != "ln" else (operands, [(Word(".", "."), False)])  # `ln X`: ./X
+    last = operands[-1]
+    return operands[:-1], [(last, False), (last, True)]
 
 
 def _may_say_symbolic(value: str | None) -> bool:
