@@ -132,3 +132,50 @@ def test_glob_options_that_widen_matching_are_refused(line: str, default_policy:
     done = run_agentsh("-c", line)
     assert done.returncode == 126, done.stderr
     assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def workspace_secrets(workspace: Path, home: Path, tmp_path: Path) -> Policy:
+    """Denied roots inside the workspace, one a dot name, as admins write them."""
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "key").write_text(SECRET + "\n")
+    (workspace / ".env").write_text(SECRET + "\n")
+    profile = tmp_path / "inside.yaml"
+    profile.write_text('agentsh: 1\nname: inside\nextends: [default]\n'
+                       'read: {deny: ["{workspace}/secrets", "{workspace}/.env"]}\n')
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(str(profile), host), host)
+
+
+@pytest.mark.parametrize("line", ["cat */key", "cat s*/key", "cat ?ecrets/key", "cat .e*", "head .en?",
+                                  "rm -f s*/key"])
+def test_a_glob_with_no_directory_in_front_is_matched_from_its_first_character(
+        line: str, workspace_secrets: Policy, workspace: Path, tmp_path: Path, run_agentsh: Run) -> None:
+    """`*/key` is the pattern `*`, `key` from `.`: the reader dropped the pattern's first
+    character when no directory came before it, so `cat */key` and `cat .e*` read denied roots."""
+    decision = workspace_secrets.decide(line)
+    assert decision.decision == "deny", line
+    assert any("can name" in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-p", str(tmp_path / "inside.yaml"), "-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    assert (workspace / "secrets" / "key").exists()
+
+
+@pytest.mark.parametrize("line", ["cat *.md", "cat src/*.py", "ls src/*"])
+def test_globs_beside_denied_roots_in_the_workspace_are_allowed(line: str, workspace_secrets: Policy) -> None:
+    assert workspace_secrets.decide(line).decision == "allow", line
+
+
+@pytest.mark.parametrize("line", ["cat */../secrets/key", "shopt -s globstar; cat src/**/../../secrets/key",
+                                  "cat src/*/../../secrets/key"])
+def test_dotdot_after_a_glob_pattern_is_refused(line: str, workspace_secrets: Policy, workspace: Path) -> None:
+    """After a matched name, `..` goes up from wherever that name leads (a link anywhere)."""
+    (workspace / "src" / "sub").mkdir(parents=True)
+    decision = workspace_secrets.decide(line)
+    assert decision.decision == "deny", line
+    assert any("after a glob pattern" in v.reason for v in decision.refused), decision.refused
+
+
+def test_dotdot_before_the_pattern_is_resolved_as_a_path(workspace_secrets: Policy) -> None:
+    assert workspace_secrets.decide("cat ../*/README.md").decision == "allow"

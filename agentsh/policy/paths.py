@@ -203,6 +203,11 @@ class PathChecker:
         if found is None:
             return f"writes to {word.text}, which is only known at run time" if write else ""
         directory, pattern = found
+        if ".." in pattern:
+            # `*/../x`, `src/**/../../x`: `..` goes up from wherever each match leads, links
+            # included, so no component-wise match says where it ends.
+            return (f"{'writes' if write else 'reads'} {word.text}: `..` after a glob pattern can lead "
+                    "anywhere a matched link leads")
         check = self.write_problem if write else self.read_problem
         denied = self._denied if write else self.profile.read_deny
         for cwd in cwds:
@@ -264,8 +269,8 @@ def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
     elif "~" in text:
         return None
     head = text[:min((text.find(c) for c in _GLOB if c in text), default=len(text))]
-    directory = head[:head.rfind("/") + 1] or "."
-    return directory, text[len(directory):].split("/")
+    cut = head.rfind("/") + 1  # the pattern starts after the literal directory, if any
+    return head[:cut] or ".", text[cut:].split("/")
 
 
 # A brace group with a comma and nothing that would change its meaning inside it.
