@@ -55,3 +55,12 @@ def test_a_repository_in_tmp_runs_no_planted_fsmonitor(tmp_path: Path, run_agent
     assert done.returncode == 126, done.stderr
     assert "from which git runs programs" in done.stderr
     assert not canary.exists()
+
+
+@pytest.mark.parametrize("line", ["echo x > sub/.g*/hooks/pre-commit", "echo x > sub/.git/h*/pre-commit",
+                                  "cp README.md sub/.git/co*", "rm -f sub/.??t/hooks/*"])
+def test_write_globs_that_can_name_them_are_refused(line: str, decide: Callable[[str], Decision]) -> None:
+    """bash expands a glob in a redirection too: `> sub/.g*/hooks/pre-commit` writes the hook."""
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any("what git runs programs from" in v.reason for v in decision.refused), decision.refused

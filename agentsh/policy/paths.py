@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import os
 import re
 import sys
@@ -218,6 +219,9 @@ class PathChecker:
             for root in denied:
                 if root != base and within(root, base) and _glob_may_name(pattern, _below(root, base).split("/")):
                     return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
+            if write and _glob_may_reach_git(base.split("/") + pattern):
+                return (f"writes {word.text}, which can name what git runs programs from (a .git "
+                        "directory's hooks or configuration)")
         return ""
 
 
@@ -237,6 +241,13 @@ def _git_dir_problem(path: str) -> str:
             return (f"writes {path}, inside {where}, from which git runs programs (hooks, configured "
                     "commands) when anyone next uses that repository")
     return ""
+
+
+def _glob_may_reach_git(components: list[str]) -> bool:
+    """Can a path of these components, globs matched as bash matches them, name what
+    _git_dir_problem refuses (`sub/.g*/hooks/x`, `sub/.git/h*/x`)?"""
+    return any(_glob_may_name([part], [".git"]) and any(_glob_may_name([after], [name]) for name in _GIT_RUNS_FROM)
+               for part, after in itertools.pairwise(components))
 
 
 def _below(path: str, base: str) -> str:
