@@ -179,3 +179,21 @@ def test_dotdot_after_a_glob_pattern_is_refused(line: str, workspace_secrets: Po
 
 def test_dotdot_before_the_pattern_is_resolved_as_a_path(workspace_secrets: Policy) -> None:
     assert workspace_secrets.decide("cat ../*/README.md").decision == "allow"
+
+
+@pytest.mark.parametrize("line", ["cat {secrets,src}/key", "cat secr{e,x}ts/key", "cat .{e,x}nv",
+                                  "cat {src,secrets}/*", "head -n 1 {README.md,secrets/key}"])
+def test_brace_alternatives_are_read_checked_as_paths(line: str, workspace_secrets: Policy, tmp_path: Path,
+                                                      run_agentsh: Run) -> None:
+    """Brace expansion is static: each alternative is the path it names.  The fragment check
+    saw only denied roots' names as written, which for a root outside HOME is the full path."""
+    decision = workspace_secrets.decide(line)
+    assert decision.decision == "deny", line
+    done = run_agentsh("-p", str(tmp_path / "inside.yaml"), "-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("line", ["ls {src,.}", "cat src/{a,b}.py", "cat {src,tests}/*.py", "echo {a,b}"])
+def test_ordinary_brace_reads_are_allowed(line: str, workspace_secrets: Policy) -> None:
+    assert workspace_secrets.decide(line).decision == "allow", line
