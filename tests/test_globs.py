@@ -197,3 +197,22 @@ def test_brace_alternatives_are_read_checked_as_paths(line: str, workspace_secre
 @pytest.mark.parametrize("line", ["ls {src,.}", "cat src/{a,b}.py", "cat {src,tests}/*.py", "echo {a,b}"])
 def test_ordinary_brace_reads_are_allowed(line: str, workspace_secrets: Policy) -> None:
     assert workspace_secrets.decide(line).decision == "allow", line
+
+
+@pytest.mark.parametrize("line", ["cat ~+/secrets/key", "cd src && cat ~-/secrets/key", "cd src && cat ~+/../secrets/key",
+                                  "cat ~0/secrets/key"])
+def test_directory_tildes_are_read_checked_from_each_directory(line: str, workspace_secrets: Policy, workspace: Path,
+                                                               tmp_path: Path, run_agentsh: Run) -> None:
+    """`~+` is $PWD, `~-` $OLDPWD, `~N` the directory stack: bash expands them to a directory
+    the line is or was in, which the fragment check (a root outside HOME by its full path)
+    did not see."""
+    (workspace / "src").mkdir(exist_ok=True)
+    decision = workspace_secrets.decide(line)
+    assert decision.decision == "deny", line
+    done = run_agentsh("-p", str(tmp_path / "inside.yaml"), "-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_directory_tildes_elsewhere_are_allowed(workspace_secrets: Policy) -> None:
+    assert workspace_secrets.decide("cat ~+/README.md && ls ~+").decision == "allow"

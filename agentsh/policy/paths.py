@@ -18,6 +18,8 @@ from ..parse import Word
 from ..profile import Profile
 from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, _pathlike, resolve
 
+# `~+`, `~-`, `~N`, `~+N`, `~-N` (the directory stack) and a plain path after it.
+_DIRECTORY_TILDE = re.compile(r"~[+-]?[0-9]*(?:/([A-Za-z0-9_./:@%+,=-]*))?")
 # What a brace alternative may hold to be read as a path: no quote, expansion or brace.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./:@%+,=~*?\[\]!-]+")
 ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
@@ -147,8 +149,12 @@ class PathChecker:
         value = word.value
         if value is None:
             problem = self._dynamic(word, "read")
-            if problem or word.why_dynamic not in ("glob", "brace expansion"):
+            if problem:
                 return problem
+            if word.why_dynamic == "tilde expansion":
+                return self._directory_tilde_reads(word, cwds, reals)
+            if word.why_dynamic not in ("glob", "brace expansion"):
+                return ""
             if "{" in word.text and _BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
                 return self._brace_reads(word, cwds, reals)
             return self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else ""
@@ -166,6 +172,22 @@ class PathChecker:
                     problem = self.read_problem(resolve(candidate, cwd, reals, read=True))
                     if problem:
                         return problem
+        return ""
+
+    def _directory_tilde_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """`~+` is $PWD and `~-` $OLDPWD (`~N`, `~+N`, `~-N`: the directory stack, which starts
+        with $PWD): each a directory the line is or was in, so the rest is checked from each of
+        them (`cat ~+/secrets/key`, `cd src && cat ~-/secrets/key`).  Other forms (`~user`)
+        keep the fragment check."""
+        match = _DIRECTORY_TILDE.fullmatch(word.text)
+        if match is None:
+            return ""
+        rest = match.group(1) or "."
+        cwds = list(cwds)
+        for cwd in cwds:
+            problem = self.check_read_word(Word(rest, rest), [cwd], reals)
+            if problem:
+                return f"{word.text}: {problem}"
         return ""
 
     def _brace_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
