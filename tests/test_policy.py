@@ -327,3 +327,21 @@ def test_hazard_value_patterns_compile() -> None:
     for name, patterns in hazard_table.VALUE_PATTERNS.items():
         for _option, pattern, _reason in patterns:
             assert re.compile(pattern), name
+
+
+def test_a_checker_bug_refuses_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception while checking (a bug) refuses the whole line with a reason
+    and the rule `internal-error`, instead of a traceback: nothing of the line runs."""
+    from agentsh.policy import engine
+
+    host = Host(cwd=str(tmp_path), home=str(tmp_path), config_home=str(tmp_path / ".config"))
+    policy = Policy(load_profile(None, host), host)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("mv")
+
+    monkeypatch.setattr(engine.Policy, "check_command", broken)
+    decision = policy.decide("ls")
+    assert decision.decision == "deny"
+    assert decision.deciding is not None and decision.deciding.rule == "internal-error"
+    assert "KeyError" in decision.deciding.reason and "nothing of it runs" in decision.deciding.reason

@@ -285,3 +285,9 @@ def test_guardrail_mode_moves_no_link_into_a_secret(tmp_path: Path, old_link: Pa
     assert done.returncode == 126, done.stdout + done.stderr
     assert CANARY not in done.stdout + done.stderr
     assert old_link.is_symlink() and not (project / "d").exists()
+
+
+@pytest.mark.parametrize("line", ["mv --strip-trailing-slashes README.md x", "mv -vs README.md x", "mv -f README.md x"])
+def test_mv_options_with_an_s_make_no_link(line: str, secret_home: Path) -> None:
+    """mv has no -s: a word that looks like one to the quick look must not be read as ln's."""
+    assert _policy(secret_home / "proj", secret_home).decide(line).decision == "allow", line

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from types import ModuleType
 
+from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
 from . import links
@@ -27,6 +28,7 @@ MAX_WRAP_DEPTH = 8
 Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
 HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
 HINT_NAME_IT = "a rule must name this option or variable explicitly to allow it"
+INTERNAL_ERROR_RULE = "internal-error"
 Found = tuple[str, int, str, str, str]  # (command, line, program, path, name) of a resolved command
 
 
@@ -60,7 +62,15 @@ class Policy:
 
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None) -> Decision:
-        return self.decide_parsed(parse_line(line, self.host.home), cwd)
+        try:
+            return self.decide_parsed(parse_line(line, self.host.home), cwd)
+        except AgentshError:
+            raise
+        except Exception as err:  # a bug of the checker: the line is refused, never run unchecked
+            reason = (f"agentsh could not check this line ({type(err).__name__}: {err}); nothing of it runs. "
+                      "This is a bug in agentsh: please report it with the line")
+            verdict = Verdict(command=line[:80], decision="deny", reason=reason, rule=INTERNAL_ERROR_RULE)
+            return Decision(line, "deny", (verdict,), self.profile.source, self.profile.sha256)
 
     def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None) -> Decision:
         verdicts: list[Verdict] = [

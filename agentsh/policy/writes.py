@@ -363,7 +363,7 @@ def symlinks(program: str, args: tuple[Word, ...]) -> Symlinks | None:
     line may make that directory), so both places are given unless `-t DIR` says which.
     `-T` and `ln -r` are not read: they only narrow what both places cover (ln -r takes a
     target from the working directory, where every operand is read-checked anyway)."""
-    if program not in LINKERS or not any(_may_say_symbolic(word.value) for word in args):
+    if program not in _SYMBOLIC or not any(_may_say_symbolic(word.value) for word in args):
         return None  # every cp pays only this look, not a second reading of its options
     directories, operands, seen, _, _, dangling = _read_options(program, args)
     symbolic = _SYMBOLIC[program]
