@@ -12,7 +12,7 @@ stdout not a terminal (as an agent calls a shell):
     bash -c 'git status'            agentsh -c 'git status'   (in a temp git repo)
     agentsh -c true, AGENTSH_NO_CACHE=1  (YAML, validation and self-tests on every call)
     agentsh -c true, GITHUB_TOKEN set    (a credential-like variable: dropped and blanked in /proc)
-    agentsh -c true, interpreter -S      (the same console script, without site.py and .pth files),
+    agentsh -c true, interpreter -S      (what the installed launcher runs, without site.py and .pth files),
                                          also with AGENTSH_WARM=0
     python3 -c pass                 python3 -S -c pass   (same interpreter as agentsh's)
     with --venv DIR: agentsh -c true from DIR/bin/agentsh, and DIR's python -c pass: agentsh
@@ -55,7 +55,7 @@ from agentsh.warm.wire import stop_servers
 TARGET_MS = 30.0
 SANDBOX_PTH = "_sandboxing_egress_ca.pth"
 
-# The console script pip writes (agentsh.main:entry), run by an interpreter started with -S:
+# What the installed launcher (bin/agentsh) runs, run by an interpreter started with -S:
 # site.py and every .pth file skipped, site-packages put on sys.path by hand. (A real host's
 # site.py imports os, stat, io and builtins, which -S still loads; not re, whatever agentsh needs.)
 NO_SITE_SCRIPT = """\
@@ -76,7 +76,7 @@ class Variant(NamedTuple):
 
 
 def agentsh_command() -> tuple[list[str], str]:
-    """The installed console script beside this interpreter (not a pyenv shim), else `python -m agentsh`."""
+    """The installed `agentsh` beside this interpreter (not a pyenv shim), else `python -m agentsh`."""
     script = Path(sys.executable).parent / "agentsh"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)], str(script)
@@ -234,7 +234,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"run it. site.py plus all .pth files cost {s['site_and_pth_ms']:.1f} ms here "
         "(`python3 -c pass` minus `python3 -S -c pass`)." if results["sandbox_pth_present"] else
          f"- No `{SANDBOX_PTH}` here; site.py plus .pth files cost {s['site_and_pth_ms']:.1f} ms."),
-        f"- Adjusted: measured with `-S` (same console script, no .pth files, no site.py) agentsh adds "
+        f"- Adjusted: measured with `-S` (what the launcher runs, no .pth files, no site.py) agentsh adds "
         f"**{s['added_true_nosite_ms']:.1f} ms** ({s['added_true_nosite_cold_ms']:.1f} ms without the warm "
         "server); on a real host add site.py's own 1-2 ms. Subtracting the whole "
         f"site.py + .pth cost from the raw figure instead gives {s['added_true_minus_site_ms']:.1f} ms, which is "
