@@ -291,3 +291,44 @@ def test_guardrail_mode_moves_no_link_into_a_secret(tmp_path: Path, old_link: Pa
 def test_mv_options_with_an_s_make_no_link(line: str, secret_home: Path) -> None:
     """mv has no -s: a word that looks like one to the quick look must not be read as ln's."""
     assert _policy(secret_home / "proj", secret_home).decide(line).decision == "allow", line
+
+
+@pytest.fixture
+def dir_with_link(secret_home: Path) -> Path:
+    """proj/dir/k -> ../../../.ssh: from proj/dir it leads above $HOME; moved to proj/d/dir,
+    to ~/.ssh."""
+    (secret_home / "proj" / "dir").mkdir()
+    os.symlink("../../../.ssh", secret_home / "proj" / "dir" / "k")
+    return secret_home / "proj" / "dir"
+
+
+@pytest.mark.parametrize("line", ["mkdir -p d && mv dir d/ && cat d/dir/k/id_rsa",
+                                  "mkdir -p d && cp -r dir d/ && cat d/dir/k/id_rsa",
+                                  "cp -a dir x; ls x"])
+def test_a_directory_holding_a_link_moved_must_end_its_line(line: str, dir_with_link: Path,
+                                                             secret_home: Path) -> None:
+    assert _refused_by(_policy(secret_home / "proj", secret_home), line) == {"symlink"}
+
+
+def test_guardrail_mode_moves_no_directory_of_links_into_a_secret(tmp_path: Path, dir_with_link: Path,
+                                                                  secret_home: Path) -> None:
+    project = secret_home / "proj"
+    done = _guardrail(tmp_path, secret_home, project, "mkdir -p d && mv dir d/ && cat d/dir/k/id_rsa")
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert CANARY not in done.stdout + done.stderr
+    assert dir_with_link.is_dir() and not (project / "d").exists()
+
+
+def test_directories_without_links_move_freely_and_big_ones_end_the_line(secret_home: Path) -> None:
+    project = secret_home / "proj"
+    (project / "plain" / "sub").mkdir(parents=True)
+    (project / "plain" / "sub" / "f.txt").write_text("x\n")
+    policy = _policy(project, secret_home)
+    assert policy.decide("mkdir -p d && mv plain d/ && cat d/plain/sub/f.txt").decision == "allow"
+    assert policy.decide("cp -r plain x && ls x").decision == "allow"
+    big = project / "big"
+    big.mkdir()
+    for i in range(2001):  # more than the scan looks at: it may hide a link
+        (big / f"f{i}").write_text("")
+    assert _refused_by(policy, "cp -r big x && ls x") == {"symlink"}
+    assert policy.decide("cp -r big x").decision == "allow"

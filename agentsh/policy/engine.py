@@ -267,14 +267,19 @@ class Policy:
             return None
         sources, places = moved
         targets = []
+        holds_links = False  # a directory with links below it: they move along, unchecked
         for word in sources:
             for cwd in cwds if word.value else ():
+                path = os.path.join(cwd, word.value)
                 try:
-                    held = os.readlink(os.path.join(cwd, word.value))
-                except (OSError, ValueError):
-                    continue  # no link (or nothing) there
+                    held = os.readlink(path)
+                except OSError:  # no link (or nothing) there
+                    holds_links = holds_links or (program != "ln" and _holds_link(path))
+                    continue
+                except ValueError:
+                    continue
                 targets.append(Word(held, held))
-        return (targets, places, False) if targets else None
+        return (targets, places, False) if targets or holds_links else None
 
     def _link_problem(self, made: Symlinks, cwds: list[str]) -> str:
         """The first target that fails the read check from a directory a link may be made in."""
@@ -530,6 +535,29 @@ def _judged(found: Found, decision: str, reason: str, rule: str, hint: str = "")
     """A resolved command's Verdict (positional: a keyword call with **found costs twice as much)."""
     command, line, program, path, name = found
     return Verdict(command, decision, reason, rule, program, path, name, hint, line)
+
+
+_LINK_SCAN = 2000  # entries looked at below a moved directory before assuming it holds a link
+
+
+def _holds_link(path: str) -> bool:
+    """Is there a symbolic link below the directory `path` (or more than _LINK_SCAN entries,
+    which may hide one)?  False for anything that is not a directory."""
+    pending = [path]
+    seen = 0
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except (OSError, ValueError):
+            continue  # not a directory (a file moves no link), or unreadable
+        with entries:
+            for entry in entries:
+                seen += 1
+                if seen > _LINK_SCAN or entry.is_symlink():
+                    return True
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return False
 
 
 def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule, Fitting]]:
