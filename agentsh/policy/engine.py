@@ -13,7 +13,7 @@ from types import ModuleType
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
-from . import links
+from . import links, madelinks
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
@@ -21,7 +21,7 @@ from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .wrappers import WRAPPERS, unwrap
-from .writes import LINKERS, Symlinks, relinks, symlinks, transfer, write_targets
+from .writes import transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -209,15 +209,15 @@ class Policy:
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = _judged(found, "deny", problem, "read-write-roots")
-        if program.basename in LINKERS and not program.is_builtin:
-            verdict = self._link(verdict, program.basename, args, cwds)
+        if program.basename in madelinks.MAKERS and not program.is_builtin:
+            verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
                                       cwds, depth + 1, cd_real)
                      for start, end in find_exec_spans(args) if start + 1 < end]
             if inner:
-                return verdict._replace(wrapped=tuple(_once(v, "find") for v in inner))
+                return verdict._replace(wrapped=tuple(madelinks.once(v, "find") for v in inner))
         wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
         if wrapped is None:
             return verdict
@@ -236,75 +236,11 @@ class Policy:
             inner_cwds = cwds if wrapped.chdir is None else \
                 list(dict.fromkeys(self._real_dir(os.path.join(cwd, wrapped.chdir.value or ""), cd_real)
                                    for cwd in cwds))
-            inner = _once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
+            inner = madelinks.once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
                                            inner_base, inner_cwds, depth + 1, cd_real), program.basename)
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,), makes_link=inner.makes_link)
-
-    def _link(self, verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str]) -> Verdict:
-        """`ln -s`, `cp -s`, and a command that moves or copies an existing link: marked as making
-        a link (links.py), and refused when a target, taken from the directory the link is made
-        in, fails the read check."""
-        made = symlinks(program, args)
-        if made is None:
-            made = self._moved_links(program, args, cwds)
-            if made is None:
-                return verdict
-        verdict = verdict._replace(makes_link=True)
-        problem = self._link_problem(made, cwds) if verdict.decision != "deny" else ""
-        if problem:
-            return verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint="")
-        return verdict
-
-    @staticmethod
-    def _moved_links(program: str, args: tuple[Word, ...], cwds: list[str]) -> Symlinks | None:
-        """`mv k d/e/k`, `cp -a k x/`, `ln k x/`: an existing symbolic link put at a new place,
-        where a relative one leads elsewhere (`k -> ../../.ssh` from d/e): as if made there,
-        with what it holds as the target.  None when no source is a link (on disk now)."""
-        moved = relinks(program, args)
-        if moved is None:
-            return None
-        sources, places = moved
-        targets = []
-        holds_links = False  # a directory with links below it: they move along, unchecked
-        for word in sources:
-            for cwd in cwds if word.value else ():
-                path = os.path.join(cwd, word.value)
-                try:
-                    held = os.readlink(path)
-                except OSError:  # no link (or nothing) there
-                    holds_links = holds_links or (program != "ln" and _holds_link(path))
-                    continue
-                except ValueError:
-                    continue
-                targets.append(Word(held, held))
-        return (targets, places, False) if targets or holds_links else None
-
-    def _link_problem(self, made: Symlinks, cwds: list[str]) -> str:
-        """The first target that fails the read check from a directory a link may be made in."""
-        targets, places, tree = made
-        for cwd in cwds:
-            for word, named in places:
-                if word.value is None:
-                    continue  # refused as a write target
-                directory = resolve((os.path.dirname(word.value) or ".") if named else word.value, cwd)
-                for target in targets:
-                    problem = self._target_problem(target, directory, tree)
-                    if problem:
-                        return problem
-        return ""
-
-    def _target_problem(self, target: Word, directory: str, tree: bool) -> str:
-        """A link in `directory` to `target` (`tree`: cp -rs, a link to each file below it)."""
-        if target.value is None:
-            problem = self.paths.check_read_word(target, [directory])
-            return f"a link to {target.text} in {directory} {problem}" if problem else ""
-        path = resolve(target.value, directory)
-        problem = self.paths.read_problem(path)
-        if problem:
-            return f"a link to {target.value} in {directory} {problem}"
-        return self.paths.tree_problem(path) if tree else ""
 
     def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                found: Found) -> Verdict:
@@ -519,13 +455,6 @@ def _socket_problem(target: Word, profile: Profile) -> str:
             "network.connect does not allow")
 
 
-def _once(verdict: Verdict, runner: str) -> Verdict:
-    """A program that makes a link, refused when `runner` may run it again and again (links.py)."""
-    if verdict.makes_link and runner in links.REPEATERS and verdict.decision != "deny":
-        return links.refuse(verdict, links.REPEATERS[runner], links.REPEATED_HINT)
-    return verdict
-
-
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """`{}` is replaced by find with each file name: a value known only at run time."""
     return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
@@ -535,29 +464,6 @@ def _judged(found: Found, decision: str, reason: str, rule: str, hint: str = "")
     """A resolved command's Verdict (positional: a keyword call with **found costs twice as much)."""
     command, line, program, path, name = found
     return Verdict(command, decision, reason, rule, program, path, name, hint, line)
-
-
-_LINK_SCAN = 2000  # entries looked at below a moved directory before assuming it holds a link
-
-
-def _holds_link(path: str) -> bool:
-    """Is there a symbolic link below the directory `path` (or more than _LINK_SCAN entries,
-    which may hide one)?  False for anything that is not a directory."""
-    pending = [path]
-    seen = 0
-    while pending:
-        try:
-            entries = os.scandir(pending.pop())
-        except (OSError, ValueError):
-            continue  # not a directory (a file moves no link), or unreadable
-        with entries:
-            for entry in entries:
-                seen += 1
-                if seen > _LINK_SCAN or entry.is_symlink():
-                    return True
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-    return False
 
 
 def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule, Fitting]]:

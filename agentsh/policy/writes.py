@@ -403,6 +403,22 @@ def relinks(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[tupl
     return operands[:-1], [(last, False), (last, True)]
 
 
+def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, list[Word]]]:
+    """For `tar -x` and `unzip`: each archive, with the directories its members may land below
+    (`-C DIR`, `-d DIR`, else `.`; with several, all of them: a member is checked from each)."""
+    if program not in ("tar", "unzip"):
+        return []
+    targets, operands, seen, archives, _, _ = _read_options(program, args)
+    if program == "tar":
+        if not seen & {"-x", "--extract", "--get"}:
+            return []
+        directories = [t for t in targets if t not in archives] or [Word(".", ".")]
+        return [(archive, directories) for archive in archives]
+    if seen & set(_UNZIP_NO_WRITE) or not operands:
+        return []
+    return [(operands[0], targets or [Word(".", ".")])]
+
+
 def _may_say_symbolic(value: str | None) -> bool:
     """Can this word be, or hold in its cluster, `-s` or `--s...`?"""
     return value is not None and value[:1] == "-" and (value[:3] == "--s" or ("s" in value and value[1:2] != "-"))

@@ -1,0 +1,156 @@
+"""Which commands make symbolic links, what those links lead to, and what an extraction writes.
+
+A line's paths are resolved before it runs, so a link the line makes is not there yet for its
+later commands: links.py keeps such a command at the end of its line.  Here the engine learns
+which commands make one: `ln -s` and `cp -s`; `mv`, `cp -a`/`-r`/`-P` and `ln` moving an
+existing link, or a directory holding links, to a new place; `tar -x` and `unzip` of an
+archive holding one (archives.py).  What a new link leads to must pass the read check from
+the directory it is made in, and what an archive extracts is checked as a write target.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..parse import Word
+from . import links
+from .archives import members
+from .decision import Verdict
+from .paths import PathChecker
+from .realpaths import resolve
+from .writes import LINKERS, Symlinks, extraction_words, relinks, symlinks
+
+# The programs the engine asks check() about.
+MAKERS = LINKERS | {"tar", "unzip"}
+
+
+def check(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str], paths: PathChecker) -> Verdict:
+    """`verdict`, marked as making a link (links.py) when the command makes one, refused when
+    a new link or an extracted member fails its check."""
+    if program in LINKERS:
+        return _link(verdict, program, args, cwds, paths)
+    return _extraction(verdict, program, args, cwds, paths) if verdict.decision != "deny" else verdict
+
+
+def _link(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str], paths: PathChecker) -> Verdict:
+    """`ln -s`, `cp -s`, and a command that moves or copies an existing link: marked as making
+    a link (links.py), and refused when a target, taken from the directory the link is made
+    in, fails the read check."""
+    made = symlinks(program, args)
+    if made is None:
+        made = _moved_links(program, args, cwds)
+        if made is None:
+            return verdict
+    verdict = verdict._replace(makes_link=True)
+    problem = _link_problem(made, cwds, paths) if verdict.decision != "deny" else ""
+    if problem:
+        return verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint="")
+    return verdict
+
+
+def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str],
+                paths: PathChecker) -> Verdict:
+    """`tar -x`, `unzip`: each member the archive holds (archives.py) is a write target
+    below the directory it lands in, and a member that is a symbolic link makes this a
+    command that makes a link (links.py); a member below such a link is refused outright,
+    since the extraction writes through it."""
+    makes_link = False
+    for archive, directories in extraction_words(program, args):
+        for cwd in cwds if archive.value else ():
+            found = members(program, resolve(archive.value or "", cwd))
+            link_names = {os.path.normpath(m.name.lstrip("/")) for m in found or () if m.link}
+            for member in found or ():
+                name = os.path.normpath(member.name.lstrip("/"))
+                through = next((link for link in link_names if name.startswith(link + "/")), None)
+                problem = f"it writes through the link {through} it makes" if through else ""
+                for directory in directories if not problem else ():
+                    if directory.value is not None:
+                        problem = paths.write_problem(resolve(os.path.join(directory.value, name), cwd))
+                        if problem:
+                            break
+                if problem:
+                    return verdict._replace(decision="deny", rule="read-write-roots", hint="",
+                                            reason=f"extracts {member.name} from {archive.text}: {problem}")
+                makes_link = makes_link or member.link
+    return verdict._replace(makes_link=True) if makes_link else verdict
+
+
+def _moved_links(program: str, args: tuple[Word, ...], cwds: list[str]) -> Symlinks | None:
+    """`mv k d/e/k`, `cp -a k x/`, `ln k x/`: an existing symbolic link put at a new place,
+    where a relative one leads elsewhere (`k -> ../../.ssh` from d/e): as if made there,
+    with what it holds as the target.  None when no source is a link (on disk now)."""
+    moved = relinks(program, args)
+    if moved is None:
+        return None
+    sources, places = moved
+    targets = []
+    holds_links = False  # a directory with links below it: they move along, unchecked
+    for word in sources:
+        for cwd in cwds if word.value else ():
+            path = os.path.join(cwd, word.value)
+            try:
+                held = os.readlink(path)
+            except OSError:  # no link (or nothing) there
+                holds_links = holds_links or (program != "ln" and _holds_link(path))
+                continue
+            except ValueError:
+                continue
+            targets.append(Word(held, held))
+    return (targets, places, False) if targets or holds_links else None
+
+
+def _link_problem(made: Symlinks, cwds: list[str], paths: PathChecker) -> str:
+    """The first target that fails the read check from a directory a link may be made in."""
+    targets, places, tree = made
+    for cwd in cwds:
+        for word, named in places:
+            if word.value is None:
+                continue  # refused as a write target
+            directory = resolve((os.path.dirname(word.value) or ".") if named else word.value, cwd)
+            for target in targets:
+                problem = _target_problem(target, directory, tree, paths)
+                if problem:
+                    return problem
+    return ""
+
+
+def _target_problem(target: Word, directory: str, tree: bool, paths: PathChecker) -> str:
+    """A link in `directory` to `target` (`tree`: cp -rs, a link to each file below it)."""
+    if target.value is None:
+        problem = paths.check_read_word(target, [directory])
+        return f"a link to {target.text} in {directory} {problem}" if problem else ""
+    path = resolve(target.value, directory)
+    problem = paths.read_problem(path)
+    if problem:
+        return f"a link to {target.value} in {directory} {problem}"
+    return paths.tree_problem(path) if tree else ""
+
+
+def once(verdict: Verdict, runner: str) -> Verdict:
+    """A program that makes a link, refused when `runner` may run it again and again (links.py)."""
+    if verdict.makes_link and runner in links.REPEATERS and verdict.decision != "deny":
+        return links.refuse(verdict, links.REPEATERS[runner], links.REPEATED_HINT)
+    return verdict
+
+
+_LINK_SCAN = 2000  # entries looked at below a moved directory before assuming it holds a link
+
+
+def _holds_link(path: str) -> bool:
+    """Is there a symbolic link below the directory `path` (or more than _LINK_SCAN entries,
+    which may hide one)?  False for anything that is not a directory."""
+    pending = [path]
+    seen = 0
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except (OSError, ValueError):
+            continue  # not a directory (a file moves no link), or unreadable
+        with entries:
+            for entry in entries:
+                seen += 1
+                if seen > _LINK_SCAN or entry.is_symlink():
+                    return True
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return False
