@@ -108,3 +108,14 @@ def test_guardrail_mode_reads_nothing_through_an_archived_link(archives: Path, h
     assert done.returncode == 126, done.stdout + done.stderr
     assert SECRET not in done.stdout + done.stderr
     assert not os.path.lexists(archives / "k")
+
+
+def test_an_archive_holding_too_much_is_not_read_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed tar is decompressed to be listed: past MAX_CONTENT_BYTES of members (a
+    small xz can hold gigabytes) the list is not read, and no check takes minutes."""
+    from agentsh.policy import archives
+
+    archive = _tar(tmp_path / "a.tgz", ("x", None, b"1" * 5000), ("y", None, b"2" * 5000))
+    assert members("tar", str(archive)) is not None
+    monkeypatch.setattr(archives, "MAX_CONTENT_BYTES", 6000)
+    assert members("tar", str(archive)) is None

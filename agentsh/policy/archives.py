@@ -16,6 +16,9 @@ from typing import NamedTuple
 
 MAX_ARCHIVE_BYTES = 64 << 20  # reading a member list costs up to decompressing the archive
 MAX_MEMBERS = 20000
+# What the members may hold in all: a compressed tar is read through to list it, and 64 MB
+# of xz can hold gigabytes (a check must not take minutes).  Beyond, it is not looked into.
+MAX_CONTENT_BYTES = 128 << 20
 
 
 class Member(NamedTuple):
@@ -42,9 +45,11 @@ def _tar_members(path: str) -> list[Member] | None:
     import tarfile
 
     found: list[Member] = []
+    content = 0
     with tarfile.open(path, "r:*") as archive:
         for entry in archive:
-            if len(found) >= MAX_MEMBERS:
+            content += entry.size
+            if len(found) >= MAX_MEMBERS or content > MAX_CONTENT_BYTES:
                 return None
             found.append(Member(entry.name, entry.issym()))
     return found
