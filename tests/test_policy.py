@@ -174,6 +174,7 @@ def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: 
     "typeset A", "readonly A", "fc -s", "mapfile -C cb x", "printf -v 'a[$(id)]' x", "read 'a[$(id)]'",
     "test -v 'a[$(id)]'", "set -k", "set -a", "set -o allexport", "shopt -s extglob",
     "export PAGER=sh", "export LD_PRELOAD", "export NOT_PASSED=1", "unset PAGER", "cd -", "cd \"$d\"",
+    "jobs -x curl x", "jobs -lx touch y", "jobs $opt curl", "wait -p PATH -n", "wait -n -p BASH_ENV",
 ])
 def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)
@@ -345,3 +346,11 @@ def test_a_checker_bug_refuses_the_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert decision.decision == "deny"
     assert decision.deciding is not None and decision.deciding.rule == "internal-error"
     assert "KeyError" in decision.deciding.reason and "nothing of it runs" in decision.deciding.reason
+
+
+def test_jobs_x_runs_nothing(run_agentsh: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    """`jobs -x COMMAND` runs COMMAND (with job specs replaced): a program no rule saw."""
+    canary = tmp_path / "canary"
+    done = run_agentsh("-c", f"jobs -x touch {canary}")
+    assert done.returncode == 126 and "jobs -x runs a command" in done.stderr, done.stderr
+    assert not canary.exists()

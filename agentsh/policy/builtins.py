@@ -60,6 +60,9 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
         return "command bypasses command checking (only `command -v NAME` is allowed)"
     if name in REFUSED:
         return REFUSED[name]
+    if name == "jobs" and any(w.value is None or (w.value[:1] == "-" and "x" in w.value) for w in args
+                              if w.value != "--"):
+        return "jobs -x runs a command"
     if name in ("mapfile", "readarray"):
         for word in args:
             text = word.value if word.value is not None else word.text
@@ -71,7 +74,7 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
             return f"{name}: computed variable name"
         if "[" in variable:
             return f"{name}: array subscript in a variable name is evaluated as code"
-        if name in ("read", "printf", "getopts", "mapfile", "readarray"):
+        if name in ("read", "printf", "getopts", "mapfile", "readarray", "wait"):
             problem = shell_variable_problem(variable, profile)  # these assign the variable
             if problem:
                 return problem
@@ -106,6 +109,7 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
     if name in ("printf", "test", "["):
         return [name_of(args[i + 1]) for i in range(len(args) - 1) if args[i].value == "-v"]
     out: list[str | None] = []
+    named: list[str | None] = []  # by an option: `read -a NAME`, `wait -p NAME`
     skip = False
     for i, word in enumerate(args):
         if skip:
@@ -115,15 +119,16 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
         if value is not None and value.startswith("-"):
             if value in _VALUED.get("mapfile" if name == "readarray" else name, ()):
                 skip = True
-            elif name in ("read", "wait") and value in ("-a", "-p") and i + 1 < len(args):
-                out.append(name_of(args[i + 1]))
+            elif (name, value) in (("read", "-a"), ("wait", "-p")) and i + 1 < len(args):
+                named.append(name_of(args[i + 1]))
                 skip = True
             continue
         out.append(name_of(word))
     if name == "getopts":
         return out[1:2]
     if name == "wait":
-        return []
+        return named  # its operands are jobs, not names
+    out += named
     return out if name in ("read", "unset", "export", "mapfile", "readarray") else []
 
 
