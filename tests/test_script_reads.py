@@ -47,13 +47,7 @@ def test_sed_reads_names_what_gnu_sed_reads(args: list[str], names: list[str]) -
 ])
 def test_sed_reading_a_denied_file_is_refused(line: str, home: Path, decide: Callable[..., Decision],
                                               run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    line = line.format(home=home)
-    decision = decide(line)
-    assert decision.decision == "deny", line
-    assert any("denied read root" in v.reason for v in decision.refused), decision.refused
-    done = run_agentsh("-c", line)
-    assert done.returncode == 126, done.stderr
-    assert SECRET not in done.stdout + done.stderr
+    _refused_and_reads_nothing(line.format(home=home), "denied read root", decide, run_agentsh)
 
 
 def test_sed_reading_an_allowed_file_runs(workspace: Path, decide: Callable[..., Decision],
@@ -73,13 +67,7 @@ def test_sed_reading_an_allowed_file_runs(workspace: Path, decide: Callable[...,
 ])
 def test_awk_changing_argv_is_refused(program: str, home: Path, decide: Callable[..., Decision],
                                       run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    line = f"awk '{program.format(home=home)}' README.md"
-    decision = decide(line)
-    assert decision.decision == "deny", line
-    assert any("ARGV" in v.reason for v in decision.refused), decision.refused
-    done = run_agentsh("-c", line)
-    assert done.returncode == 126, done.stderr
-    assert SECRET not in done.stdout + done.stderr
+    _refused_and_reads_nothing(f"awk '{program.format(home=home)}' README.md", "ARGV", decide, run_agentsh)
 
 
 def test_awk_without_argv_still_runs(decide: Callable[..., Decision],
@@ -88,3 +76,14 @@ def test_awk_without_argv_still_runs(decide: Callable[..., Decision],
     assert decide(line).decision == "allow"
     done = run_agentsh("-c", line)
     assert (done.returncode, done.stdout) == (0, "1: hello\n"), done.stderr
+
+
+def _refused_and_reads_nothing(line: str, says: str, decide: Callable[..., Decision],
+                               run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """Refused with a reason that says `says`, and run for real: status 126, the key unread."""
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any(says in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-c", line)
+    assert done.returncode == 126, done.stderr
+    assert SECRET not in done.stdout + done.stderr

@@ -183,12 +183,8 @@ class PathChecker:
         if match is None:
             return ""
         rest = match.group(1) or "."
-        cwds = list(cwds)
-        for cwd in cwds:
-            problem = self.check_read_word(Word(rest, rest), [cwd], reals)
-            if problem:
-                return f"{word.text}: {problem}"
-        return ""
+        problem = self.check_read_word(Word(rest, rest), cwds, reals)
+        return f"{word.text}: {problem}" if problem else ""
 
     def _brace_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """Brace expansion is static: each alternative made of plain characters is checked as

@@ -369,13 +369,7 @@ def symlinks(program: str, args: tuple[Word, ...]) -> Symlinks | None:
     symbolic = _SYMBOLIC[program]
     if "-s" not in seen and not any(given.startswith("--s") and symbolic.startswith(given) for given in seen):
         return None
-    recursive = program == "cp" and _recursive(seen)
-    if directories and not dangling:  # -t DIR
-        return operands, [(directories[-1], False)], recursive
-    if len(operands) < 2:  # `ln -s TARGET`: a link named after TARGET, here
-        return operands, [(Word(".", "."), False)], recursive
-    last = operands[-1]
-    return operands[:-1], [(last, False), (last, True)], recursive
+    return (*_sources_and_places(directories, operands, dangling), program == "cp" and _recursive(seen))
 
 
 def relinks(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[tuple[Word, bool]]] | None:
@@ -395,10 +389,22 @@ def relinks(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[tupl
             return None
     elif program == "ln" and (follows or any(len(given) > 3 and "--logical".startswith(given) for given in seen)):
         return None
+    if len(operands) < 2 and program != "ln" and not (directories and not dangling):
+        return None  # `mv X`, `cp -a X`: no destination, nothing moved (`ln X` links ./X)
+    return _sources_and_places(directories, operands, dangling)
+
+
+def _sources_and_places(directories: list[Word], operands: list[Word],
+                        dangling: bool) -> tuple[list[Word], list[tuple[Word, bool]]]:
+    """What ln, cp or mv puts at a new place, and where: each place a word and whether the
+    new name's directory is that word's parent (the word names the new file) rather than the
+    word itself (a directory to put it in).  Which one the last operand is, only the run
+    knows (an earlier command of the line may make that directory), so both, unless -t DIR
+    says; with one operand, `ln` makes its link here."""
     if directories and not dangling:  # -t DIR
         return operands, [(directories[-1], False)]
     if len(operands) < 2:
-        return None if program != "ln" else (operands, [(Word(".", "."), False)])  # `ln X`: ./X
+        return operands, [(Word(".", "."), False)]
     last = operands[-1]
     return operands[:-1], [(last, False), (last, True)]
 
