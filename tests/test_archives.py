@@ -66,7 +66,7 @@ def policy(home: Path, workspace: Path, tmp_path: Path) -> Policy:
     ("tar -xf through.tar", "writes through the link k"),
     ("unzip hooks.zip", "extracts sub/.git/config"),
     ("unzip -o hooks.zip -d out", "extracts sub/.git/config"),
-    ("tar -xzf links.tgz && cat k/id_rsa", "makes a symbolic link"),
+    ("tar -xzf links.tgz && cat k/id_rsa", "a symbolic link"),
 ])
 def test_what_an_archive_holds_is_checked(line: str, says: str, archives: Path, policy: Policy) -> None:
     decision = policy.decide(line)

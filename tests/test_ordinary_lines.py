@@ -109,7 +109,8 @@ ORDINARY = [
     "git log -p -1 -- src/calc.py",
     "git show HEAD --stat",
     "git checkout -b feature/x",
-    "git stash && git stash pop",
+    "git stash",
+    "git stash pop",
     "git rev-parse --abbrev-ref HEAD",
     "git log --format='%h %s' -n 3",
     "git --no-pager log -n 1",
@@ -222,6 +223,9 @@ REFUSED = [
     ("f() { ls; }; f", ""),
     ("alias ls='rm -rf /'", "alias"),
     ("env -S 'sh -c id'", "split"),
+    # Not a false positive: git writing the work tree may make a symbolic link the line's
+    # check cannot see, so it must end its line (policy/madelinks.py); two lines do it.
+    ("git stash && git stash pop", "git writing work-tree files"),
 ]
 
 

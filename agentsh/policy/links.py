@@ -3,11 +3,12 @@
 Paths are resolved when the line is checked, before anything runs, so a link an earlier
 command makes is not there yet for the commands after it: `ln -s .. up && cat
 up/.ssh/id_rsa` would be checked as reading `up/.ssh/id_rsa` in the working directory.  So
-a command that makes a symbolic link (`ln -s`, `cp -s`, writes.symlinks) must be the
-line's last command, with nothing of the line run beside it (`&`, a pipeline, a process
-substitution, a wrapper that detaches), nor in a loop or a command substitution; wrappers
-that run it once per input (`xargs`, `find -exec`) are refused.  Its targets are checked
-by the engine (Policy._link).  docs/security-model.md says what stays open.
+a command that makes a symbolic link (`ln -s`, `cp -s`, writes.symlinks), or may (git
+writing a work tree, an archive extracted: madelinks.py), must be the line's last command,
+with nothing of the line run beside it (`&`, a pipeline, a process substitution, a wrapper
+that detaches), nor in a loop or a command substitution; wrappers that run it once per
+input (`xargs`, `find -exec`) are refused.  Its targets are checked by the engine
+(madelinks.py).  docs/security-model.md says what stays open.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ _MAX_WRAPPERS = 8
 def order_problem(parsed: ParsedLine, command: SimpleCommand) -> str:
     """Why another command of the line could reach through the link `command` makes ("" if none can)."""
     if command is not parsed.commands[-1] or last_command(parsed.source) != (command.text, command.line):
-        return ("makes a symbolic link that other commands of the line may run after or beside (later in the "
-                "line, in a pipeline, a loop, a command substitution or the background) and reach through "
+        return ("makes (or may make: ln -s, cp -a, tar -x, git writing work-tree files) a symbolic link "
+                "that other commands of the line may run after or beside (later in the line, in a pipeline, "
+                "a loop, a command substitution or the background) and reach through "
                 "unchecked: the link is not there when the line is checked")
     for other in parsed.commands:
         detached = _detaches(other.argv)
         if detached:
-            return (f"makes a symbolic link in a line where {detached} runs a program in the background, "
+            return (f"makes (or may make) a symbolic link in a line where {detached} runs a program in the background, "
                     "which could reach through the link unchecked: it is not there when the line is checked")
     return ""
 

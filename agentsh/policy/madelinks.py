@@ -4,7 +4,8 @@ A line's paths are resolved before it runs, so a link the line makes is not ther
 later commands: links.py keeps such a command at the end of its line.  Here the engine learns
 which commands make one: `ln -s` and `cp -s`; `mv`, `cp -a`/`-r`/`-P` and `ln` moving an
 existing link, or a directory holding links, to a new place; `tar -x` and `unzip` of an
-archive holding one (archives.py).  What a new link leads to must pass the read check from
+archive holding one (archives.py); git, when it writes files of a work tree (a checkout of
+a commit can hold any link: `h -> .git/hooks`).  What a new link leads to must pass the read check from
 the directory it is made in, and what an archive extracts is checked as a write target.
 """
 
@@ -18,10 +19,30 @@ from .archives import members
 from .decision import Verdict
 from .paths import PathChecker
 from .realpaths import resolve
+from .scripts import git_subcommand
 from .writes import LINKERS, Symlinks, extraction_words, relinks, symlinks
 
 # The programs the engine asks check() about.
-MAKERS = LINKERS | {"tar", "unzip"}
+MAKERS = LINKERS | {"tar", "unzip", "git"}
+
+# git subcommands that write no file of a work tree.  Any other (checkout, switch, restore,
+# reset --hard, merge, rebase, pull, cherry-pick, revert, stash, apply, am, clone, worktree
+# add, submodule update, sparse-checkout, bisect, mv, an alias) may put a symbolic link
+# there that is not on disk when the line is checked, so it must end its line (links.py).
+_GIT_KEEPS_TREE = frozenset({
+    "status", "log", "diff", "show", "branch", "blame", "annotate", "rev-parse", "rev-list", "ls-files",
+    "ls-tree", "ls-remote", "grep", "describe", "shortlog", "tag", "add", "commit", "rm", "clean", "fetch",
+    "push", "remote", "config", "help", "version", "cat-file", "show-ref", "for-each-ref", "symbolic-ref",
+    "update-ref", "merge-base", "reflog", "count-objects", "fsck", "gc", "prune", "repack", "notes", "var",
+    "check-ignore", "check-attr", "check-ref-format", "name-rev", "whatchanged", "range-diff",
+    "format-patch", "archive", "diff-tree", "diff-files", "diff-index", "hash-object", "write-tree",
+    "commit-tree", "mktree", "verify-commit", "verify-tag", "show-branch", "cherry", "update-index",
+    "init", "maintenance", "interpret-trailers", "stripspace", "column", "request-pull",
+})
+# The forms of other subcommands that write none either.
+_GIT_LISTS = {"stash": ("list", "show"), "worktree": ("list",), "submodule": ("status", "summary"),
+              "bisect": ("log",), "sparse-checkout": ("list",)}
+_GIT_NEW_BRANCH = {"checkout": ("-b", "-B"), "switch": ("-c", "-C", "--create", "--force-create")}
 
 
 def check(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str], paths: PathChecker) -> Verdict:
@@ -29,6 +50,8 @@ def check(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: list[str
     a new link or an extracted member fails its check."""
     if program in LINKERS:
         return _link(verdict, program, args, cwds, paths)
+    if program == "git":
+        return verdict._replace(makes_link=True) if git_writes_tree(args) else verdict
     return _extraction(verdict, program, args, cwds, paths) if verdict.decision != "deny" else verdict
 
 
@@ -73,6 +96,40 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
                                             reason=f"extracts {member.name} from {archive.text}: {problem}")
                 makes_link = makes_link or member.link
     return verdict._replace(makes_link=True) if makes_link else verdict
+
+
+def git_writes_tree(args: tuple[Word, ...]) -> bool:
+    """May this git command write files of a work tree (and so make symbolic links)?"""
+    first = args[0].value if args else None
+    if first in _GIT_KEEPS_TREE and first != "init":
+        return False  # the common case, `git status`: nothing below can change that
+    sub = git_subcommand(args)
+    if sub is None:  # `git --version`, or a dynamic word where the subcommand may be
+        return any(w.value is None for w in args)
+    name, rest = args[sub].value or "", args[sub + 1:]
+    if any(w.value is None for w in rest):
+        return name not in _GIT_KEEPS_TREE or name == "init"
+    given = [w.value or "" for w in rest]
+    if name == "init":  # a git directory with no `.git` in its path (paths.py names those)
+        return any(_abbreviates(v, ("--bare", "--separate-git-dir")) for v in given)
+    if name in _GIT_KEEPS_TREE:
+        return False
+    if name in _GIT_LISTS:
+        operands = [v for v in given if not v.startswith("-")]
+        return not operands or operands[0] not in _GIT_LISTS[name]
+    if name == "reset":  # --soft and --mixed change the index only
+        return any(_abbreviates(v, ("--hard", "--merge", "--keep")) for v in given)
+    if name in _GIT_NEW_BRANCH:  # a new branch where HEAD is: `git checkout -b topic`
+        words = [v for v in given if v not in ("-q", "--quiet")]
+        return not (not words or (len(words) == 2 and words[0] in _GIT_NEW_BRANCH[name]
+                                  and not words[1].startswith("-")))
+    return True
+
+
+def _abbreviates(given: str, options: tuple[str, ...]) -> bool:
+    """Is `given` one of these long options, or a prefix git would take for one (`--ha`)?"""
+    name = given.split("=", 1)[0]
+    return len(name) > 2 and name.startswith("--") and any(option.startswith(name) for option in options)
 
 
 def _moved_links(program: str, args: tuple[Word, ...], cwds: list[str]) -> Symlinks | None:

@@ -264,6 +264,23 @@ _GIT_READONLY_CONFIG = ("--get", "--get-all", "--get-regexp", "--list", "-l", "-
                         "--show-origin", "--show-scope", "--name-only", "--null", "-z")
 
 
+def git_subcommand(args: tuple[Word, ...]) -> int | None:
+    """Where git's subcommand is in args (after global options and their values); None when
+    there is none, or a dynamic word comes first (it could be an option or the subcommand)."""
+    skip = False
+    for i, word in enumerate(args):
+        value = word.value
+        if skip:
+            skip = False
+        elif value is None:
+            return None
+        elif not value.startswith("-"):
+            return i
+        else:
+            skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
+    return None
+
+
 def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     found = []
     sub_index = None
