@@ -64,3 +64,29 @@ def test_write_globs_that_can_name_them_are_refused(line: str, decide: Callable[
     decision = decide(line)
     assert decision.decision == "deny", line
     assert any("what git runs programs from" in v.reason for v in decision.refused), decision.refused
+
+
+def test_a_bare_repository_runs_no_planted_hook(tmp_path: Path, run_agentsh: Run) -> None:
+    """A bare repository (or a --separate-git-dir) has no `.git` in its path: it is known by
+    what git looks for (HEAD, objects/, refs/).  Before, the hook was written, and the
+    next push into the repository ran it."""
+    (tmp_path / "repos").mkdir()
+    bare = tmp_path / "repos" / "r.git"
+    canary = tmp_path / "repos" / "canary"
+    assert run_agentsh("-c", f"git init -q --bare {bare}").returncode == 0
+    assert (bare / "HEAD").is_file() and (bare / "hooks").is_dir()
+    hook = bare / "hooks" / "post-update"
+    done = run_agentsh("-c", f"printf '#!/bin/sh\\ntouch {canary}\\n' > {hook}")
+    assert done.returncode == 126, done.stderr
+    assert "from which git runs programs" in done.stderr
+    assert not hook.exists()
+    done = run_agentsh("-c", f"printf '[core]\\n\\tfsmonitor = x\\n' >> {bare}/config")
+    assert done.returncode == 126, done.stderr
+    assert "fsmonitor" not in (bare / "config").read_text()
+
+
+@pytest.mark.parametrize("line", ["mkdir -p x/hooks && echo a > x/hooks/b", "echo a > config",
+                                  "mkdir -p src/config && touch src/config/app.yaml"])
+def test_a_directory_that_is_no_git_directory_may_hold_hooks_and_config(line: str,
+                                                                       decide: Callable[[str], Decision]) -> None:
+    assert decide(line).decision == "allow", line

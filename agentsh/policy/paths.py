@@ -98,6 +98,11 @@ class PathChecker:
                 return problem
         if not any(within(path, r) for r in self.profile.write_allow):
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
+        if "/hooks" in path or "/config" in path or "/modules/" in path or "/worktrees/" in path \
+                or "/commondir" in path:
+            problem = _other_git_dir_problem(path)
+            if problem:
+                return problem
         return self.read_problem(path)
 
     def move_problem(self, path: str) -> str:
@@ -285,6 +290,22 @@ def _git_dir_problem(path: str) -> str:
             where = "/".join(parts[:i + 2])
             return (f"writes {path}, inside {where}, from which git runs programs (hooks, configured "
                     "commands) when anyone next uses that repository")
+    return ""
+
+
+def _other_git_dir_problem(path: str) -> str:
+    """_git_dir_problem for a git directory not named .git: a bare repository (`r.git/hooks`)
+    or one made with --separate-git-dir, known by what git itself looks for (HEAD, objects/,
+    refs/).  Only directories on disk now count: a line that makes one must end with it
+    (madelinks.py)."""
+    parts = path.split("/")
+    for i in range(1, len(parts) - 1):
+        if parts[i + 1] in _GIT_RUNS_FROM and parts[i] != ".git":
+            where = "/".join(parts[:i + 1])
+            if os.path.isfile(where + "/HEAD") and os.path.isdir(where + "/objects") \
+                    and os.path.isdir(where + "/refs"):
+                return (f"writes {path}, inside the git directory {where}, from which git runs programs "
+                        "(hooks, configured commands) when anyone next uses that repository")
     return ""
 
 
