@@ -148,7 +148,7 @@ class ExecChecker:
         return None
 
     def _line(self, line: str, cwd: str, lineage: Lineage, shown: str, program: str = "") -> ExecVerdict:
-        decision = self.policy.decide(line, cwd)
+        decision = self.policy.decide(line, cwd, at_exec=True)
         if decision.decision == "ask" and all(v.rule in self.approved_rules for v in decision.refused):
             decision = decision._replace(decision="allow")
         if decision.decision != "allow":

@@ -13,7 +13,7 @@ from types import ModuleType
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
-from . import links, madelinks
+from . import links, madelinks, patches
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
@@ -61,9 +61,11 @@ class Policy:
             self._patterns[rule.name] = [(compiled(p)[1][:2], p, compiled(p)) for p in dict.fromkeys(rule.args or ())]
 
     # -- lines -----------------------------------------------------------------
-    def decide(self, line: str, cwd: str | None = None) -> Decision:
+    def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False) -> Decision:
+        """`at_exec`: the line is an exec inside a running command, whose stdin was set up by
+        a line or program checked before (so what it reads there is not looked for)."""
         try:
-            return self.decide_parsed(parse_line(line, self.host.home), cwd)
+            return self.decide_parsed(parse_line(line, self.host.home), cwd, at_exec=at_exec)
         except AgentshError:
             raise
         except Exception as err:  # a bug of the checker: the line is refused, never run unchecked
@@ -72,7 +74,7 @@ class Policy:
             verdict = Verdict(command=line[:80], decision="deny", reason=reason, rule=INTERNAL_ERROR_RULE)
             return Decision(line, "deny", (verdict,), self.profile.source, self.profile.sha256)
 
-    def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None) -> Decision:
+    def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None, *, at_exec: bool = False) -> Decision:
         verdicts: list[Verdict] = [
             Verdict(command=p.text, decision="deny", reason=p.reason, line=p.line,
                     hint="rewrite the line without this construct")
@@ -90,7 +92,7 @@ class Policy:
         # directories the line's relative paths are resolved from (realpaths.resolve).
         cd_real: dict[str, str] = {}
         for command in parsed.commands:
-            verdict = self.check_command(command, cwds, cd_real)
+            verdict = self.check_command(command, cwds, cd_real, None if at_exec else parsed)
             if verdict.makes_link and verdict.decision != "deny":
                 problem = links.order_problem(parsed, command)
                 if problem:
@@ -169,7 +171,9 @@ class Policy:
 
     # -- commands --------------------------------------------------------------
     def check_command(self, command: SimpleCommand, cwds: list[str],
-                      cd_real: dict[str, str] | None = None) -> Verdict:
+                      cd_real: dict[str, str] | None = None, parsed: ParsedLine | None = None) -> Verdict:
+        """`parsed`: the line `command` is part of, for what it reads on stdin (patches.py);
+        None when that was checked before (an exec the guard decides)."""
         base = dict(command=command.text, line=command.line)
         if not command.argv:
             for assignment in command.assignments:
@@ -177,10 +181,12 @@ class Policy:
                 if problem:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)
-        return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real)
+        return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real,
+                                None if parsed is None else (parsed, command))
 
-    def _invocation(self, name_word: Word, args: tuple[Word, ...], assignments: tuple,
-                    base: dict, cwds: list[str], depth: int, cd_real: dict[str, str] | None = None) -> Verdict:
+    def _invocation(self, name_word: Word, args: tuple[Word, ...], assignments: tuple, base: dict,
+                    cwds: list[str], depth: int, cd_real: dict[str, str] | None = None,
+                    origin: tuple[ParsedLine, SimpleCommand] | None = None) -> Verdict:
         if name_word.value is None:
             return Verdict(decision="deny", reason=f"the command name {name_word.text} is only known at "
                            f"run time ({name_word.why_dynamic})", hint="write the program name literally",
@@ -211,10 +217,14 @@ class Policy:
                 verdict = _judged(found, "deny", problem, "read-write-roots")
         if program.basename in madelinks.MAKERS and not program.is_builtin:
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
+        if program.basename == "patch" and verdict.decision != "deny":
+            problem, hint, makes_link = patches.check(args, cwds, self.paths, origin)
+            verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots",
+                                       hint=hint) if problem else verdict._replace(makes_link=makes_link)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
-                                      cwds, depth + 1, cd_real)
+                                      cwds, depth + 1, cd_real, origin)
                      for start, end in find_exec_spans(args) if start + 1 < end]
             if inner:
                 return verdict._replace(wrapped=tuple(madelinks.once(v, "find") for v in inner))
@@ -237,7 +247,7 @@ class Policy:
                 list(dict.fromkeys(self._real_dir(os.path.join(cwd, wrapped.chdir.value or ""), cd_real)
                                    for cwd in cwds))
             inner = madelinks.once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
-                                           inner_base, inner_cwds, depth + 1, cd_real), program.basename)
+                                           inner_base, inner_cwds, depth + 1, cd_real, origin), program.basename)
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,), makes_link=inner.makes_link)
