@@ -8,6 +8,7 @@ Programs resolve to stub files, so the verdicts do not depend on what this host 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import pytest
 
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
+from tests.conftest import write_profile
+from tests.test_symlink_line import GUARDRAIL
 
 PROGRAMS = """
 git python3 find tar sed awk make xargs timeout env sort grep rsync zip ssh curl docker npm
@@ -273,3 +276,34 @@ def test_short_option_with_a_glued_value_at_the_end_of_a_cluster(line: str, allo
         done = run_agentsh("-c", line)
         assert done.returncode == 126, done.stderr
         assert not canary.exists()
+
+
+GIT_ANY = """\
+agentsh: 1
+name: git-any
+extends: [default]
+commands:
+  - {name: git-any, run: git, decision: allow}
+"""
+
+
+def test_a_dynamic_word_after_a_global_option_value_is_no_subcommand_operand(
+        tmp_path: Path, home: Path, workspace: Path, agentsh_env: dict[str, str]) -> None:
+    """The dynamic-word check took the first word not starting with `-` for git's
+    subcommand: in `git -C add grep -e foo "$x"` that is `-C`'s value `add`, whose operands
+    may be dynamic, so `$x = -Otouch CANARY` reached git grep's -O (runs a pager) unchecked:
+    in guardrail mode it ran; the exec guard refused it at its exec in confined mode."""
+    canary = tmp_path / "canary"
+    (workspace / "add").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=workspace / "add", check=True)
+    (workspace / "add" / "f").write_text("foo\n")
+    subprocess.run(["git", "add", "f"], cwd=workspace / "add", check=True)
+    profile = write_profile(tmp_path, "git-any", GIT_ANY)
+    wrapper = tmp_path / "guardrail.py"
+    wrapper.write_text(GUARDRAIL)
+    line = f'x="-Otouch {canary}"; git -C add grep -e foo "$x"'
+    done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line], cwd=workspace,
+                          env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "only known at run time" in done.stderr
+    assert not canary.exists()

@@ -361,7 +361,8 @@ _GIT_VALUE_OPTIONS = frozenset({
 
 
 def git_dynamic_ok(args: tuple[Word, ...], index: int) -> bool:
-    sub = next((i for i, w in enumerate(args) if w.value is not None and not w.value.startswith("-")), None)
+    # The subcommand as git finds it: `git -C add grep "$x"` is grep, not add.
+    sub = git_subcommand(args)
     if sub is None or index <= sub:
         return False  # before the subcommand, a word could be -c or --exec-path
     previous = args[index - 1].value
