@@ -5,6 +5,7 @@ moves the wrapped command's relative paths with it: `env -C ~ cat .ssh/id_rsa` r
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from agentsh.parse import Word
 from agentsh.policy import Policy
 from agentsh.policy.wrappers import unwrap
 from agentsh.profile import Host, load_profile
+from tests.conftest import write_profile
+from tests.test_symlink_line import GUARDRAIL
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SECRET = "SECRET-KEY-BYTES"
@@ -62,3 +65,40 @@ def test_unwrap_reports_the_directory() -> None:
     assert unwrap("env", tuple(Word(t, t) for t in ("--chdir=/y", "ls"))).chdir.value == "/y"  # type: ignore[union-attr]
     assert unwrap("sudo", tuple(Word(t, t) for t in ("-D", "/z", "ls"))).chdir.value == "/z"  # type: ignore[union-attr]
     assert unwrap("env", tuple(Word(t, t) for t in ("-i", "ls"))).chdir is None
+
+
+GIT_ANY = """\
+agentsh: 1
+name: git-any
+extends: [default]
+read: {deny: ["{workspace}/secrets"]}
+commands:
+  - {name: git-any, run: git, decision: allow}
+"""
+
+
+def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Path,
+                                       agentsh_env: dict[str, str]) -> None:
+    """`git -C DIR` reads its paths from DIR, as `env -C` does: `git -C src add ../secrets/key`
+    was checked as adding `../secrets/key` from the workspace (outside it, allowed), and git
+    added the denied file, whose bytes `git show :secrets/key` then printed in guardrail mode."""
+    (workspace / "src").mkdir()
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "key").write_text("CANARY-GIT-C-7d1e\n")
+    subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
+    profile = write_profile(tmp_path, "git-any", GIT_ANY)
+    wrapper = tmp_path / "guardrail.py"
+    wrapper.write_text(GUARDRAIL)
+    for line in ("git -C src add ../secrets/key && git -C src show :secrets/key",
+                 "git -C src -C .. add secrets/key && git show :secrets/key", "git -C secrets log"):
+        done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line], cwd=workspace,
+                              env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 126, done.stdout + done.stderr
+        assert "CANARY-GIT-C" not in done.stdout + done.stderr
+    listed = subprocess.run(["git", "ls-files", "--stage"], cwd=workspace, capture_output=True, text=True, check=True)
+    assert "secrets/key" not in listed.stdout
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    assert policy.decide("git -C src status").decision == "allow"
+    assert policy.decide("git -C src add app.py").decision == "allow"
+    assert policy.decide("git -C $d status").decision == "deny"

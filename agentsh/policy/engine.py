@@ -20,6 +20,7 @@ from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
 from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
+from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
 from .writes import transfer, write_targets
 
@@ -160,6 +161,22 @@ class Policy:
                 paths += [os.path.normpath(path) for path in paths]
         return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
+    def _git_directories(self, moves: list[Word], cwds: list[str],
+                         cd_real: dict[str, str] | None) -> tuple[list[str], str]:
+        """The directories `git -C A -C B ...` runs in, from each of `cwds`; or why not."""
+        found = []
+        for cwd in cwds:
+            directory = cwd
+            for word in moves:
+                if word.value is None:
+                    return cwds, f"git -C {word.text} runs git in a directory only known at run time"
+                directory = self._real_dir(os.path.join(directory, word.value), cd_real)
+                problem = self.paths.read_problem(directory)
+                if problem:
+                    return cwds, f"git -C {word.text} {problem}"
+            found.append(directory)
+        return list(dict.fromkeys(found)), ""
+
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
         """real_path(path), once per line (`cd_real`, None for a command checked alone)."""
@@ -211,6 +228,11 @@ class Policy:
             if problem:
                 return _judged(found, "deny", problem, "shell-builtin")
         verdict = self._rules(program, name, args, assignments, found)
+        if program.basename == "git" and args and args[0].value == "-C" and verdict.decision != "deny":
+            # `git -C DIR add x`: git's paths are relative to DIR, which must be readable itself.
+            cwds, problem = self._git_directories(git_directories(args), cwds, cd_real)
+            if problem:
+                return _judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:

@@ -281,6 +281,24 @@ def git_subcommand(args: tuple[Word, ...]) -> int | None:
     return None
 
 
+def git_directories(args: tuple[Word, ...]) -> list[Word]:
+    """The values of git's global `-C DIR` options, in order: git changes to each (relative
+    to the one before) before it reads its other arguments."""
+    found: list[Word] = []
+    skip = False
+    for i, word in enumerate(args):
+        value = word.value
+        if skip:
+            skip = False
+        elif value is None or not value.startswith("-"):
+            break
+        else:
+            if value == "-C" and i + 1 < len(args):
+                found.append(args[i + 1])
+            skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
+    return found
+
+
 def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     found = []
     sub_index = None

@@ -9,6 +9,7 @@ import os
 import re
 
 from ..parse import Word
+from .scripts import git_subcommand
 
 # Programs whose operands they create, change or delete.  Value: which operands.
 #   "all": every operand; "last": the last one (cp's destination); "after-first": all but the
@@ -448,13 +449,12 @@ def _git_targets(args: tuple[Word, ...]) -> list[Word]:
     what they name; `git init` alone creates .git in the working directory."""
     if not any(w.value in _GIT_CREATES for w in args):
         return []  # the common case: no subcommand that creates a directory
-    words = [w for w in args if w.value is not None]
-    sub = next((i for i, w in enumerate(words) if not (w.value or "").startswith("-")), None)
-    if sub is None or words[sub].value not in _GIT_CREATES:
+    sub = git_subcommand(args)  # after the global options and their values (`git -C x init DIR`)
+    if sub is None or args[sub].value not in _GIT_CREATES:
         return []
-    values = _GIT_CREATES[words[sub].value or ""]
-    rest = words[sub + 1:]
-    if words[sub].value == "worktree":
+    values = _GIT_CREATES[args[sub].value or ""]
+    rest = list(args[sub + 1:])  # a dynamic operand is a target too: refused as only known at run time
+    if args[sub].value == "worktree":
         if not rest or rest[0].value != "add":
             return []
         rest = rest[1:]
@@ -472,6 +472,6 @@ def _git_targets(args: tuple[Word, ...]) -> list[Word]:
         if not value.startswith("-"):
             operands.append(rest[i])
         i += 1
-    if words[sub].value == "init":
+    if args[sub].value == "init":
         return targets + (operands[:1] or [Word(".", ".")])
     return targets + operands[:1]
