@@ -90,3 +90,17 @@ def test_a_bare_repository_runs_no_planted_hook(tmp_path: Path, run_agentsh: Run
 def test_a_directory_that_is_no_git_directory_may_hold_hooks_and_config(line: str,
                                                                        decide: Callable[[str], Decision]) -> None:
     assert decide(line).decision == "allow", line
+
+
+@pytest.mark.parametrize("line", ['git init -q "$d"', "git -C . init /etc/agentsh-x", 'git worktree add "$w"'])
+def test_what_git_init_creates_is_a_write_target(line: str, tmp_path: Path,
+                                                 decide: Callable[..., Decision]) -> None:
+    """Found after git's global options (`-C .` made the checker take `.` for the subcommand),
+    and a dynamic operand is a target (it was skipped: `git init "$d"` made a repository anywhere)."""
+    profile = tmp_path / "git-any.yaml"
+    profile.write_text("agentsh: 1\nname: git-any\nextends: [default]\n"
+                       "commands:\n  - {name: git-any, run: git, decision: allow}\n")
+    decision = decide(line, str(profile))
+    assert decision.decision == "deny", line
+    assert any("only known at run time" in v.reason or "outside the write roots" in v.reason
+               for v in decision.refused), decision.refused
