@@ -102,3 +102,46 @@ def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Pa
     assert policy.decide("git -C src status").decision == "allow"
     assert policy.decide("git -C src add app.py").decision == "allow"
     assert policy.decide("git -C $d status").decision == "deny"
+
+
+SECRETS_DENIED = """\
+agentsh: 1
+name: secrets-denied
+extends: [default]
+read: {deny: ["{workspace}/secrets"]}
+"""
+
+
+@pytest.mark.parametrize("line", [
+    "tar -C src -cf {out} ../secrets/key && tar -xOf {out}",
+    "tar -cf {out} -C src ../secrets && tar -xOf {out}",
+    "tar cCf src {out} ../secrets/key && tar -xOf {out}",
+    "tar --directory=src -cf {out} ../secrets/key && tar -xOf {out}",
+])
+def test_tar_chdir_moves_the_operands_after_it(line: str, tmp_path: Path, workspace: Path,
+                                               agentsh_env: dict[str, str]) -> None:
+    """tar -C DIR changes directory for the operands after it: `tar -C src -cf a.tar
+    ../secrets/key` was checked as reading `../secrets/key` from the workspace, and tar
+    archived the denied file, which `tar -xOf` printed, in guardrail mode."""
+    (workspace / "src").mkdir()
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "key").write_text("CANARY-TAR-C-41b9\n")
+    profile = write_profile(tmp_path, "secrets-denied", SECRETS_DENIED)
+    wrapper = tmp_path / "guardrail.py"
+    wrapper.write_text(GUARDRAIL)
+    out = tmp_path / "out.tar"
+    done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line.format(out=out)],
+                          cwd=workspace, env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "CANARY-TAR-C" not in done.stdout + done.stderr and not out.exists()
+
+
+def test_tar_chdir_still_archives_what_it_may(tmp_path: Path, home: Path, workspace: Path) -> None:
+    (workspace / "src").mkdir()
+    profile = write_profile(tmp_path, "secrets-denied", SECRETS_DENIED)
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    for line in ("tar -C src -czf /tmp/x.tgz .", "tar -xzf /tmp/x.tgz -C src", "tar -cf /tmp/x.tar -C src app.py"):
+        assert policy.decide(line).decision == "allow", line
+    assert policy.decide('tar -C "$d" -cf /tmp/x.tar .').decision == "deny"

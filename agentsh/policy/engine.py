@@ -22,7 +22,7 @@ from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command, rule_keys
 from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
-from .writes import transfer, write_targets
+from .writes import tar_directories, transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 # A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
@@ -161,21 +161,23 @@ class Policy:
                 paths += [os.path.normpath(path) for path in paths]
         return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
-    def _git_directories(self, moves: list[Word], cwds: list[str],
-                         cd_real: dict[str, str] | None) -> tuple[list[str], str]:
-        """The directories `git -C A -C B ...` runs in, from each of `cwds`; or why not."""
-        found = []
+    def _changed_directories(self, program: str, moves: list[Word], cwds: list[str],
+                             cd_real: dict[str, str] | None) -> tuple[list[list[str]], str]:
+        """For each of `cwds`, the directories `PROGRAM -C A -C B ...` changes to, in order; or why not."""
+        chains = []
         for cwd in cwds:
             directory = cwd
+            chain = []
             for word in moves:
                 if word.value is None:
-                    return cwds, f"git -C {word.text} runs git in a directory only known at run time"
+                    return [], f"{program} -C {word.text} changes to a directory only known at run time"
                 directory = self._real_dir(os.path.join(directory, word.value), cd_real)
                 problem = self.paths.read_problem(directory)
                 if problem:
-                    return cwds, f"git -C {word.text} {problem}"
-            found.append(directory)
-        return list(dict.fromkeys(found)), ""
+                    return [], f"{program} -C {word.text} {problem}"
+                chain.append(directory)
+            chains.append(chain)
+        return chains, ""
 
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
@@ -228,11 +230,19 @@ class Policy:
             if problem:
                 return _judged(found, "deny", problem, "shell-builtin")
         verdict = self._rules(program, name, args, assignments, found)
-        if program.basename == "git" and args and args[0].value == "-C" and verdict.decision != "deny":
-            # `git -C DIR add x`: git's paths are relative to DIR, which must be readable itself.
-            cwds, problem = self._git_directories(git_directories(args), cwds, cd_real)
-            if problem:
-                return _judged(found, "deny", problem, "read-write-roots")
+        if program.basename in ("git", "tar") and verdict.decision != "deny":
+            # `git -C DIR add x`, `tar -C DIR -cf a.tar x`: the paths after -C are relative to
+            # DIR (each -C to the one before), which must be readable itself.  git changes
+            # directory before anything else; tar at each -C, so its operands are checked from
+            # the working directory and every -C directory.
+            moves = (git_directories(args) if args and args[0].value == "-C" else []) \
+                if program.basename == "git" else tar_directories(args)
+            if moves:
+                chains, problem = self._changed_directories(program.basename, moves, cwds, cd_real)
+                if problem:
+                    return _judged(found, "deny", problem, "read-write-roots")
+                cwds = [chain[-1] for chain in chains] if program.basename == "git" else \
+                    list(dict.fromkeys([*cwds, *(d for chain in chains for d in chain)]))
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:

@@ -426,6 +426,15 @@ def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, l
     return [(operands[0], targets or [Word(".", ".")])]
 
 
+def tar_directories(args: tuple[Word, ...]) -> list[Word]:
+    """tar's -C/--directory values, in order (with those of -g and --index-file, which name
+    files: looked at as directories too, which only adds checks)."""
+    if not any(w.value is None or "C" in w.value or "--d" in w.value for w in args):
+        return []  # the common case: no word can be or hold -C
+    targets, _, _, archives, _, _ = _read_options("tar", args)
+    return [t for t in targets if t not in archives]
+
+
 def _may_say_symbolic(value: str | None) -> bool:
     """Can this word be, or hold in its cluster, `-s` or `--s...`?"""
     return value is not None and value[:1] == "-" and (value[:3] == "--s" or ("s" in value and value[1:2] != "-"))
