@@ -277,6 +277,11 @@ def test_multi_call_binary_is_matched_by_invoked_name(tmp_path: Path, home: Path
     "((BASH_ENV++))",
     ": ${CDPATH:=/etc}; ls",
     "echo ${PAGER=sh}",
+    # ~- is $OLDPWD and ~+ (~0) $PWD: the read check resolves them from the line's `cd`s
+    "OLDPWD=~/.ssh; cat ~-/id_rsa",
+    "PWD=~/.ssh; cat ~+/id_rsa",
+    "PWD=~/.ssh; cat ~0/id_rsa",
+    "read OLDPWD <<< ~/.ssh; cat ~-/id_rsa",
 ])
 def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Decision], line: str) -> None:
     """Found by review: only NAME=value and export were checked; for/read/printf -v/getopts/
@@ -284,6 +289,19 @@ def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Deci
     decision = decide(line)
     assert decision.decision == "deny", line
     assert any("changes how bash or later programs behave" in v.reason for v in decision.refused)
+
+
+def test_oldpwd_set_by_the_line_does_not_read_a_denied_root(
+        run_agentsh: Callable[..., subprocess.CompletedProcess[str]], workspace: Path, home: Path) -> None:
+    """Found by red-teaming: `OLDPWD=~/.ssh; cat ~-/id_rsa` passed the static check (the check
+    takes ~- from the line's own `cd`s) and printed the key under plain bash."""
+    line = "OLDPWD=~/.ssh; cat ~-/id_rsa"
+    under_bash = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace,
+                                capture_output=True, text=True, env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    assert "SECRET-KEY-BYTES" in under_bash.stdout, "bash no longer reads it: the case proves nothing"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("line", [
