@@ -93,6 +93,10 @@ def test_dynamic_words_are_marked(line: str, why: str) -> None:
     ("echo \\$(id)", "unsupported"),
     ("echo $\"x\"", "unsupported"),
     ("echo a\n\\touch /tmp/x", "inside a word"),
+    # no character: Python's chr() raised, so the line was refused as an agentsh bug
+    ("echo $'\\UFFFFFFFF'", "is no character"),
+    ("echo $'\\U00110000'", "is no character"),
+    ("echo $'\\ud800'", "is no character"),
 ])
 def test_constructs_that_are_refused(line: str, reason: str) -> None:
     found = problems(line)
