@@ -97,6 +97,9 @@ def test_dynamic_words_are_marked(line: str, why: str) -> None:
     ("echo $'\\UFFFFFFFF'", "is no character"),
     ("echo $'\\U00110000'", "is no character"),
     ("echo $'\\ud800'", "is no character"),
+    ("[ a > f ]", "redirection"),
+    ("[ a < f ]", "redirection"),
+    ("[ a 2> f ]", "unsupported syntax inside [ ]"),
 ])
 def test_constructs_that_are_refused(line: str, reason: str) -> None:
     found = problems(line)

@@ -35,6 +35,26 @@ def may_hold_arithmetic(source: str) -> bool:
 
 def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
     """(node, reason) for each value evaluated as arithmetic that is not known to be a number."""
+    numeric, contexts, bad_names = _scan(root, raw)
+    # The walker's Problem names the node's text; the reason says why (no repeat of the text).
+    found: list[tuple[Any, str]] = [(node, f"[[ -v ]] of more than a plain name: {WHY}") for node in bad_names]
+    for context in contexts:
+        bad = _unsafe(context, numeric, raw)
+        if bad is not None:
+            found.append((bad, f"{WHY} (assign it a number in this line, or compare with "
+                               "[ \"$x\" -eq N ], which does not evaluate it)"))
+    return found
+
+
+def known_numbers(root: Any, raw: bytes, nodes: list[Any]) -> list[bool]:
+    """Whether each expansion node is known to be a number where it stands (`$?`, or `$i`
+    after `i=0`): such a word never splits and is never an option (policy/builtins.py)."""
+    numeric = _scan(root, raw)[0]
+    return [_unsafe(node, numeric, raw) is None for node in nodes]
+
+
+def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:
+    """The line's numeric variables, its arithmetic contexts and its bad `[[ -v ]]` operands."""
     # name -> where its first numeric assignment ends; UNSAFE once any assignment may hold a
     # string.  Arithmetic's own assignments (`n+=1`, `i++`) read the old value first, so they
     # make nothing safe; they do leave a number, so they make nothing unsafe either.
@@ -74,14 +94,7 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
         elif kind == "expansion":
             contexts.extend(_substring_parts(node))
         stack.extend(node.children)
-    # The walker's Problem names the node's text; the reason says why (no repeat of the text).
-    found: list[tuple[Any, str]] = [(node, f"[[ -v ]] of more than a plain name: {WHY}") for node in bad_names]
-    for context in contexts:
-        bad = _unsafe(context, numeric, raw)
-        if bad is not None:
-            found.append((bad, f"{WHY} (assign it a number in this line, or compare with "
-                               "[ \"$x\" -eq N ], which does not evaluate it)"))
-    return found
+    return numeric, contexts, bad_names
 
 
 def _assigned(numeric: dict[str, int], name: str, end: int) -> None:

@@ -68,6 +68,10 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
             text = word.value if word.value is not None else word.text
             if text.startswith("-") and ("C" in text or "c" in text):
                 return f"{name} -C runs a callback as shell code"
+    if name in _NAMING_OPTION and any(w.value is None for w in args):
+        problem = _dynamic_option_problem(name, args, profile)
+        if problem:
+            return problem
     values = [w.value for w in args]
     for variable in _name_operands(name, args):
         if variable is None:
@@ -91,6 +95,47 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
             if word.value in dict(profile.env_set) or word.value == "PATH" or word.value.startswith("AGENTSH_"):
                 return f"unset {word.value} would remove a value the profile or agentsh sets"
     return ""
+
+
+# Builtins with an option whose operand is a variable name, evaluated (its subscript too) or
+# assigned: `test -v NAME`, `printf -v NAME`, `wait -p NAME`.
+_NAMING_OPTION = {"test": "-v", "[": "-v", "printf": "-v", "wait": "-p"}
+
+
+def _dynamic_option_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
+    """A word known only at run time may be the naming option itself: `o=-v; test $o 'a[$(cmd)]'`
+    runs cmd, and an unquoted `$x` may split into both (`x='-v a[$(cmd)]'; [ $x -gt 1 ]`)."""
+    option = _NAMING_OPTION[name]
+    words = args
+    if name in ("printf", "wait"):  # options only before the first operand (or `--`)
+        end = next((i for i, w in enumerate(args) if w.value is not None and (w.value[:1] != "-" or w.value == "--")),
+                   len(args))
+        words = args[:end + 1]
+    for i, word in enumerate(words):
+        if word.value is not None or word.why_dynamic == "number":  # a known number (parse/bracket.py)
+            continue
+        if not _one_word(word):
+            if word.why_dynamic == "glob" and not fnmatchcase(option, word.text):
+                continue  # the file names it expands to cannot be the option
+            return (f"{name}: {word.text} may split into `{option} NAME[...]`, and bash evaluates the "
+                    f"subscript of NAME as code; quote it (\"{word.text}\")")
+        after = args[i + 1] if i + 1 < len(args) else None
+        if after is None or not option.startswith(word.prefix):
+            continue
+        if after.value is None or "[" in after.value:
+            return (f"{name}: {word.text} may be `{option}`, and bash would evaluate the subscript "
+                    f"of the name after it as code")
+        if name in ("printf", "wait"):  # they assign it: `printf "$o" PS4 '$(cmd)'`
+            problem = shell_variable_problem(after.value, profile)
+            if problem:
+                return f"{name}: {word.text} may be `{option}`: {problem}"
+    return ""
+
+
+def _one_word(word: Word) -> bool:
+    """Whether a dynamic word stays one word: a single double-quoted string (`"$x"`)."""
+    text = word.text
+    return len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1]
 
 
 # Options that take a value, so the next word is not a variable name.
