@@ -3,7 +3,8 @@ wait -p).  tree-sitter parses `[ ... ]` as an expression, bash as a command: the
 to walk it as structure only, so `[ -v 'a[$(cmd)]' ]` ran cmd (bash evaluates the subscript)
 and `[ a > f ]` created f (a redirection to bash, a comparison to tree-sitter).  A word known
 only at run time can be the option itself (`o=-v; test $o 'a[$(cmd)]'`), or an unquoted one
-can split into it (`x='-v a[$(cmd)]'; [ $x -gt 1 ]`).  Each bypass below is shown to work under
+can split into it (`x='-v a[$(cmd)]'; [ $x -gt 1 ]`).  A compound array assignment's
+`[SUBSCRIPT]=` is evaluated the same way (`x='b[$(cmd)]'; a=([x]=1)`).  Each bypass below is shown to work under
 plain bash, then refused by the policy and by `agentsh -c` (exit 126, nothing created)."""
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ BYPASSES = [
     pytest.param("o=-v; printf $o 'a[$({c})]' %s 1", id="printf-dynamic-option"),
     pytest.param("o=-v; printf \"$o\" PS4 '$({c})'; set -x; :", id="printf-dynamic-option-ps4"),
     pytest.param("sleep 0.1 & o=-p; wait -n \"$o\" 'a[$({c})]'", id="wait-dynamic-option"),
+    # not `[`, but the same evaluation: a compound assignment's `[SUBSCRIPT]=` is arithmetic
+    pytest.param("x='b[$({c})]'; a=([x]=1)", id="array-compound-subscript"),
+    pytest.param("a=(['b[$({c})]']=1)", id="array-compound-quoted-subscript"),
+    pytest.param("x='b[$({c})]'; a+=([0]=1 [x+1]=2)", id="array-compound-append-subscript"),
 ]
 
 
@@ -107,6 +112,8 @@ def test_brackets_are_checked_like_test(decide: Callable[..., Decision]) -> None
     "wait \"$pid\"",
     "sleep 1 & wait $!",
     "[ \"$(wc -l < README.md)\" -gt 0 ]",
+    "a=([0]=x [1]=y); echo \"${a[1]}\"",
+    "a=(1 \"[x]=2\" '[y]=3' \\[z]=4)",
 ])
 def test_ordinary_test_lines_still_pass(line: str, decide: Callable[..., Decision]) -> None:
     decision = decide(line)

@@ -49,6 +49,7 @@ _KEYWORDS_AS_NAMES = frozenset({
 })
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
+_NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
 _VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
 # In backticks bash removes a backslash before these and parses the text again.
@@ -271,6 +272,10 @@ class _Walker:
             value = Word("", "")
         elif value_node.type == "array":
             for element in value_node.named_children:
+                if _text(element)[:1] == "[" and not _NUMBERED_ELEMENT.match(_text(element)):
+                    # `a=([x]=1)`: bash evaluates the subscript as arithmetic, through x's value
+                    # (`x='b[$(cmd)]'` runs cmd); only `[DIGITS]=` is a known number.
+                    self.problem(element, "array subscript with an expression (bash evaluates it as code)")
                 self.word(element, depth + 1)
             value = Word(_text(value_node), None, "array")
         else:
