@@ -6,6 +6,7 @@ the line escape checking (eval, source, functions, traps, aliases...).
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
 from ..parse import Word
@@ -237,10 +238,24 @@ def variable_problem(name: str, profile: Profile, rule_env: frozenset[str] = fro
     return ""
 
 
-def shell_variable_problem(name: str, profile: Profile) -> str:
-    """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env."""
+# bash evaluates a value assigned to these as arithmetic (`OPTIND='a[$(cmd)]'` runs cmd).
+ARITHMETIC_VARIABLES = frozenset({"OPTIND", "RANDOM", "SRANDOM", "HISTCMD"})
+# A value known to be a number: digits, or one `$((...))` of plain names and numbers, whose
+# names parse/arith.py holds to known numbers like any arithmetic.
+_NUMBER = re.compile(r"-?[0-9]+")
+_ARITHMETIC = re.compile(r"\$\(\([^$`'\"\\]*\)\)")
+
+
+def shell_variable_problem(name: str, profile: Profile, value: Word | None = None) -> str:
+    """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env.
+    value: what the statement assigns, None where the line does not show it (read, for ...)."""
     from .hazards import env_hazard
 
+    if name in ARITHMETIC_VARIABLES and not (
+            value is not None and (_NUMBER.fullmatch(value.value) if value.value is not None
+                                   else _ARITHMETIC.fullmatch(value.text))):
+        return (f"assigning {name} evaluates the value as arithmetic, which can run commands through "
+                "an array subscript: assign it a number")
     if name.startswith("BASH") or env_hazard(name):
         return f"assigning {name} changes how bash or later programs behave"
     if name in profile.env_pass or name in dict(profile.env_set):
