@@ -7,6 +7,7 @@ the line escape checking (eval, source, functions, traps, aliases...).
 from __future__ import annotations
 
 import re
+import sys
 from fnmatch import fnmatchcase
 
 from ..parse import Word
@@ -215,7 +216,10 @@ def _export_problem(args: tuple[Word, ...], profile: Profile) -> str:
             continue
         if text.startswith("-"):
             return f"export {text} is not allowed"
-        variable = text.split("=", 1)[0].rstrip("+")
+        variable, eq, assigned = text.partition("=")
+        variable = variable.rstrip("+")
+        if variable in LOCALE_VARIABLES and eq and (value is None or not parse_safe_locale(assigned)):
+            return _locale_problem(variable)
         problem = variable_problem(variable, profile)
         if problem:
             return problem
@@ -246,6 +250,19 @@ _NUMBER = re.compile(r"-?[0-9]+")
 _ARITHMETIC = re.compile(r"\$\(\([^$`'\"\\]*\)\)")
 
 
+# The locale bash reads the line in.  A multibyte charset such as GBK, Big5 or Shift-JIS has
+# characters whose second byte is `\\`, a quote or a backtick, so bash, switched to one, reads
+# `€\\; cmd` as `€\\` then `; cmd`, where the checker (UTF-8) saw an escaped `;`.
+LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LANG")
+_PARSE_SAFE_LOCALE = re.compile(r"(?:C|POSIX|)|[A-Za-z0-9_-]*\.(?i:utf-?8)(?:@[A-Za-z0-9_-]+)?")
+
+
+def parse_safe_locale(value: str) -> bool:
+    """Whether bash reads a line in this locale as agentsh's checker does: C, POSIX or UTF-8,
+    and only while agentsh itself decodes its input as UTF-8 (not in a GBK or Big5 locale)."""
+    return _PARSE_SAFE_LOCALE.fullmatch(value) is not None and sys.getfilesystemencoding() == "utf-8"
+
+
 def shell_variable_problem(name: str, profile: Profile, value: Word | None = None) -> str:
     """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env.
     value: what the statement assigns, None where the line does not show it (read, for ...)."""
@@ -258,7 +275,15 @@ def shell_variable_problem(name: str, profile: Profile, value: Word | None = Non
                 "an array subscript: assign it a number")
     if name.startswith("BASH") or env_hazard(name):
         return f"assigning {name} changes how bash or later programs behave"
+    if name in LOCALE_VARIABLES and not (value is not None and value.value is not None
+                                         and parse_safe_locale(value.value)):
+        return _locale_problem(name)
     if name in profile.env_pass or name in dict(profile.env_set):
         # Already exported (it came from the environment), so this changes the env.
         return variable_problem(name, profile)
     return ""
+
+
+def _locale_problem(name: str) -> str:
+    return (f"assigning {name} changes the locale bash reads the rest of the line in, and a multibyte "
+            "charset can hide a backslash or a quote from the checker: only C, POSIX or a UTF-8 locale")
