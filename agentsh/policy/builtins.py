@@ -180,29 +180,50 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
 
 
 def _set_problem(values: list[str | None]) -> str:
-    for i, value in enumerate(values):
+    names_due = 0  # option names still owed to the `o`s of a cluster: `-eo keyword` is `-e -o keyword`
+    for value in values:
         if value is None:
             return "set with a computed option"
+        if names_due:
+            names_due -= 1
+            if value in _SET_REFUSED_NAMES:
+                return f"set -o {value} changes how later commands are parsed or run"
+            continue
         if value in ("--", "-"):
             return ""
-        if value[:1] in "-+" and value not in ("-o", "+o"):
+        if value[:1] in "-+" and len(value) > 1:
             for letter in value[1:]:
                 if letter in _SET_REFUSED_LETTERS:
                     return _SET_REFUSED_LETTERS[letter]
-        if value in ("-o", "+o") and i + 1 < len(values):
-            option = values[i + 1]
-            if option is None or option in _SET_REFUSED_NAMES:
-                return f"set -o {option or '?'} changes how later commands are parsed or run"
+            names_due = value.count("o", 1)
     return ""
 
 
 def _shopt_problem(values: list[str | None]) -> str:
-    enabling = "-s" in values
-    for value in values:
-        if value is None:
-            return "shopt with a computed option"
-        if enabling and not value.startswith("-") and value not in _SHOPT_SAFE:
-            return f"shopt -s {value} changes how bash parses or runs later commands"
+    if None in values:
+        return "shopt with a computed option"
+    # Option letters combine (`-qs`, `-os`) and may come in any order before the names: a
+    # lone "-s" test let `shopt -qs dotglob` and `shopt -os keyword` (= set -k) through.
+    letters = ""
+    names: list[str] = []
+    for i, value in enumerate(values):
+        if value == "--":
+            names += [v for v in values[i + 1:] if v is not None]
+            break
+        if value is not None and value[:1] == "-" and len(value) > 1:
+            letters += value[1:]
+        elif value is not None:
+            names.append(value)
+    if "o" in letters:  # `shopt -so NAME`/`-uo NAME` is `set -o NAME`/`set +o NAME`
+        if "s" in letters or "u" in letters:
+            refused = next((n for n in names if n in _SET_REFUSED_NAMES), None)
+            if refused is not None:
+                return f"shopt -o {refused} (set -o {refused}) changes how later commands are parsed or run"
+        return ""
+    if "s" in letters:
+        refused = next((n for n in names if n not in _SHOPT_SAFE), None)
+        if refused is not None:
+            return f"shopt -s {refused} changes how bash parses or runs later commands"
     return ""
 
 
