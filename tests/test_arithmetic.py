@@ -45,6 +45,12 @@ PAYLOAD = '$(python3 -c "open(\\"{canary}\\", \\"w\\")")'  # no single quote: it
     "set -- 'a[{p}]'; [[ $1 -gt 0 ]]",  # a positional parameter: `set --` or agentsh -c's caller sets it
     "set -- x 'a[{p}]'; echo $(( ${{2}} + 1 ))",
     "set -- 'a[{p}]'; echo $(($@))",
+    # assigned by a builtin that spells the name quoted or glued to its options, or by ${n:=...}
+    "n=1; printf -vn %s 'a[{p}]'; echo $((n))",
+    "n=1; printf -v 'n' %s 'a[{p}]'; echo $((n))",
+    "n=1; read \"n\" <<< 'a[{p}]'; echo $((n))",
+    "n=1; \"read\" n <<< 'a[{p}]'; echo $((n))",
+    "n=; : ${{n:='a[{p}]'}}; echo $((n))",
 ])
 def test_arithmetic_on_values_not_known_numbers_is_refused(shape: str, decide: Callable[[str], Decision],
                                                            run_agentsh: Run, tmp_path: Path) -> None:

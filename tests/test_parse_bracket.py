@@ -32,6 +32,10 @@ BYPASSES = [
     pytest.param("o=-v; printf $o 'a[$({c})]' %s 1", id="printf-dynamic-option"),
     pytest.param("o=-v; printf \"$o\" PS4 '$({c})'; set -x; :", id="printf-dynamic-option-ps4"),
     pytest.param("sleep 0.1 & o=-p; wait -n \"$o\" 'a[$({c})]'", id="wait-dynamic-option"),
+    # the option's value glued to it or to other options: getopt reads it all the same
+    pytest.param("printf -v'a[$({c})]' x", id="printf-glued-option"),
+    pytest.param("sleep 0.1 & wait -np 'a[$({c})]'", id="wait-clustered-option"),
+    pytest.param("sleep 0.1 & wait -p'a[$({c})]' -n", id="wait-glued-option"),
     # not `[`, but the same evaluation: a compound assignment's `[SUBSCRIPT]=` is arithmetic
     pytest.param("x='b[$({c})]'; a=([x]=1)", id="array-compound-subscript"),
     pytest.param("a=(['b[$({c})]']=1)", id="array-compound-quoted-subscript"),

@@ -179,6 +179,8 @@ def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: 
     "set -eo keyword", "set -euo allexport", "set +eo braceexpand", "shopt -os keyword", "shopt -so allexport",
     "shopt -uo braceexpand", "shopt -o -u braceexpand", "shopt -qs dotglob", "shopt -sq nocaseglob",
     "shopt -ps extglob", "shopt -s -- dotglob",
+    # getopt: an option's value may be glued to it or follow a cluster (`-vNAME`, `-np NAME`)
+    "printf -vPS4 %s x", "read -raPS4", "read -ra'a[$(id)]'", "wait -npPATH", "mapfile -tC'id' x",
 ])
 def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)

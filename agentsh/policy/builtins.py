@@ -140,9 +140,13 @@ def _one_word(word: Word) -> bool:
     return len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1]
 
 
-# Options that take a value, so the next word is not a variable name.
-_VALUED = {"read": ("-d", "-i", "-n", "-N", "-p", "-t", "-u"),
-           "mapfile": ("-d", "-n", "-O", "-s", "-u", "-C", "-c")}
+# Each builtin's options as bash's internal_getopt reads them (a letter before `:` takes a
+# value: the rest of its word, `-vNAME`, or the next word), and the option whose value is a
+# variable it assigns.  Option letters cluster: `wait -np NAME` and `printf -vNAME` name a
+# variable as surely as `wait -p NAME`.
+_GETOPT = {"read": "Eersa:d:i:n:p:t:u:N:", "wait": "fnp:", "printf": "v:", "mapfile": "d:u:n:O:tC:c:s:",
+           "readarray": "d:u:n:O:tC:c:s:", "unset": "fnv", "export": "fnp"}
+_NAMING_LETTER = {"read": "a", "wait": "p", "printf": "v"}
 
 
 def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
@@ -153,30 +157,44 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
         head, eq, _ = word.text.partition("=")
         return head if eq and head.replace("_", "a").isalnum() else None
 
-    if name in ("printf", "test", "["):
+    if name in ("test", "["):  # not getopt: `-v` is a word of its own, anywhere
         return [name_of(args[i + 1]) for i in range(len(args) - 1) if args[i].value == "-v"]
-    out: list[str | None] = []
-    named: list[str | None] = []  # by an option: `read -a NAME`, `wait -p NAME`
-    skip = False
-    for i, word in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        value = word.value
-        if value is not None and value.startswith("-"):
-            if value in _VALUED.get("mapfile" if name == "readarray" else name, ()):
-                skip = True
-            elif (name, value) in (("read", "-a"), ("wait", "-p")) and i + 1 < len(args):
-                named.append(name_of(args[i + 1]))
-                skip = True
-            continue
-        out.append(name_of(word))
-    if name == "getopts":
-        return out[1:2]
-    if name == "wait":
-        return named  # its operands are jobs, not names
-    out += named
-    return out if name in ("read", "unset", "export", "mapfile", "readarray") else []
+    spec = _GETOPT.get(name)
+    if spec is None:
+        return [name_of(w) for w in args[1:2]] if name == "getopts" else []
+    options, operands = _getopt(spec, args)
+    letter = _NAMING_LETTER.get(name)
+    named = [name_of(value) if value is not None else None for option, value in options if option == letter]
+    if name in ("wait", "printf"):
+        return named  # their operands are jobs, a format and its arguments: not names
+    return [name_of(w) for w in operands] + named
+
+
+def _getopt(spec: str, args: tuple[Word, ...]) -> tuple[list[tuple[str, Word | None]], tuple[Word, ...]]:
+    """(letter, value) for each option and the operands after them, as internal_getopt splits
+    args: options end at the first word that is not one (or a word only known at run time,
+    which is then an operand) or after `--`."""
+    options: list[tuple[str, Word | None]] = []
+    i = 0
+    while i < len(args):
+        word = args[i].value
+        if word is None or word == "-" or word[:1] != "-":
+            break
+        i += 1
+        if word == "--":
+            break
+        for j in range(1, len(word)):
+            at = spec.find(word[j])
+            if at < 0 or spec[at + 1:at + 2] != ":":
+                options.append((word[j], None))
+                continue
+            if j + 1 < len(word):  # `-vNAME`: the rest of the word is the value
+                options.append((word[j], Word(word[j + 1:], word[j + 1:])))
+            elif i < len(args):
+                options.append((word[j], args[i]))
+                i += 1
+            break
+    return options, args[i:]
 
 
 def _set_problem(values: list[str | None]) -> str:
