@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
 from .guard.spawn import Confinement, spawn
 from .policy import Decision
+from .policy.builtins import LOCALE_VARIABLES, parse_safe_locale
 from .profile import Profile
 from .stream import Filter, Sink, relay_pipes
 
@@ -33,6 +35,12 @@ def build_environment(profile: Profile, inherited: Mapping[str, str], cwd: str) 
     env.update(dict(profile.env_set))
     env["PATH"] = ":".join(profile.path)
     env["PWD"] = cwd
+    if sys.getfilesystemencoding() == "utf-8":
+        # agentsh decoded and checked the line as UTF-8 (in Python's UTF-8 mode, even under a
+        # GBK locale): bash must not read it in a charset that hides a backslash (builtins.py).
+        for name in LOCALE_VARIABLES:
+            if name in env and not parse_safe_locale(env[name]):
+                del env[name]
     return env
 
 

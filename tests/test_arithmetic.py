@@ -45,6 +45,12 @@ PAYLOAD = '$(python3 -c "open(\\"{canary}\\", \\"w\\")")'  # no single quote: it
     "set -- 'a[{p}]'; [[ $1 -gt 0 ]]",  # a positional parameter: `set --` or agentsh -c's caller sets it
     "set -- x 'a[{p}]'; echo $(( ${{2}} + 1 ))",
     "set -- 'a[{p}]'; echo $(($@))",
+    # assigned by a builtin that spells the name quoted or glued to its options, or by ${n:=...}
+    "n=1; printf -vn %s 'a[{p}]'; echo $((n))",
+    "n=1; printf -v 'n' %s 'a[{p}]'; echo $((n))",
+    "n=1; read \"n\" <<< 'a[{p}]'; echo $((n))",
+    "n=1; \"read\" n <<< 'a[{p}]'; echo $((n))",
+    "n=; : ${{n:='a[{p}]'}}; echo $((n))",
 ])
 def test_arithmetic_on_values_not_known_numbers_is_refused(shape: str, decide: Callable[[str], Decision],
                                                            run_agentsh: Run, tmp_path: Path) -> None:
@@ -73,3 +79,42 @@ def test_ordinary_arithmetic_is_allowed(line: str, decide: Callable[[str], Decis
 def test_the_hint_points_to_test(decide: Callable[[str], Decision]) -> None:
     refused = decide("[[ $x -eq 1 ]]").refused[0]
     assert "[ \"$x\" -eq N ]" in refused.reason and refused.command == "x"
+
+
+# Allowed by the default profile, so that under `agentsh -c` the exec guard lets it run and
+# only the static check can stop it.
+TOUCH = "$(touch {canary})"
+
+
+@pytest.mark.parametrize("shape", [
+    "OPTIND='b[{p}]'",
+    "x='b[{p}]'; OPTIND=x",
+    "x='b[{p}]'; RANDOM=$x",
+    "SRANDOM='b[{p}]'",
+    "HISTCMD='b[{p}]'",
+    "read OPTIND <<< 'b[{p}]'",
+    "printf -v RANDOM %s 'b[{p}]'",
+    "for OPTIND in 'b[{p}]'; do :; done",
+])
+def test_variables_whose_assignment_is_arithmetic(shape: str, decide: Callable[[str], Decision],
+                                                  run_agentsh: Run, workspace: Path, tmp_path: Path) -> None:
+    """Found by red-teaming: bash evaluates a value assigned to OPTIND, RANDOM, SRANDOM or
+    HISTCMD as arithmetic, so `OPTIND='b[$(touch CANARY)]'` ran touch under `agentsh -c`."""
+    canary = tmp_path / "canary"
+    line = shape.format(p=TOUCH.format(canary=canary))
+    subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+    assert canary.exists(), "bash no longer runs it: the case proves nothing"
+    canary.unlink()
+    decision = decide(line)
+    assert decision.decision == "deny", line
+    assert any("evaluates the value as arithmetic" in v.reason for v in decision.refused), decision.refused
+    done = run_agentsh("-c", line, input="")
+    assert done.returncode == 126, done.stderr
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("line", ["OPTIND=1; getopts ab o", "RANDOM=42; echo $RANDOM", "OPTIND=$((1 + 1))"])
+def test_numbers_may_still_be_assigned_to_them(line: str, decide: Callable[[str], Decision]) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", decision.refused

@@ -93,6 +93,13 @@ def test_dynamic_words_are_marked(line: str, why: str) -> None:
     ("echo \\$(id)", "unsupported"),
     ("echo $\"x\"", "unsupported"),
     ("echo a\n\\touch /tmp/x", "inside a word"),
+    # no character: Python's chr() raised, so the line was refused as an agentsh bug
+    ("echo $'\\UFFFFFFFF'", "is no character"),
+    ("echo $'\\U00110000'", "is no character"),
+    ("echo $'\\ud800'", "is no character"),
+    ("[ a > f ]", "redirection"),
+    ("[ a < f ]", "redirection"),
+    ("[ a 2> f ]", "unsupported syntax inside [ ]"),
 ])
 def test_constructs_that_are_refused(line: str, reason: str) -> None:
     found = problems(line)

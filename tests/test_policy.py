@@ -175,6 +175,12 @@ def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: 
     "test -v 'a[$(id)]'", "set -k", "set -a", "set -o allexport", "shopt -s extglob",
     "export PAGER=sh", "export LD_PRELOAD", "export NOT_PASSED=1", "unset PAGER", "cd -", "cd \"$d\"",
     "jobs -x curl x", "jobs -lx touch y", "jobs $opt curl", "wait -p PATH -n", "wait -n -p BASH_ENV",
+    # option letters cluster: `-eo NAME` is `-e -o NAME`, `shopt -qs`/`-os` set like `-s`/`set -o`
+    "set -eo keyword", "set -euo allexport", "set +eo braceexpand", "shopt -os keyword", "shopt -so allexport",
+    "shopt -uo braceexpand", "shopt -o -u braceexpand", "shopt -qs dotglob", "shopt -sq nocaseglob",
+    "shopt -ps extglob", "shopt -s -- dotglob",
+    # getopt: an option's value may be glued to it or follow a cluster (`-vNAME`, `-np NAME`)
+    "printf -vPS4 %s x", "read -raPS4", "read -ra'a[$(id)]'", "wait -npPATH", "mapfile -tC'id' x",
 ])
 def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)
@@ -185,6 +191,7 @@ def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], 
     "true", ":", "echo hi", "printf '%s\\n' x", "test -f x", "[ -d x ]", "pwd", "cd /tmp", "command -v git",
     "set -euo pipefail", "set -x", "shopt -s nullglob globstar", "export GOOD_VAR=1", "read -r line",
     "x=1; echo $x", "while read -r l; do echo \"$l\"; done < README.md", "unset GOOD_VAR",
+    "set -euxo pipefail", "set -o errexit -o nounset", "shopt -qs nullglob", "shopt -so pipefail", "shopt -u dotglob",
 ])
 def test_harmless_builtins_are_allowed(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)
@@ -277,6 +284,11 @@ def test_multi_call_binary_is_matched_by_invoked_name(tmp_path: Path, home: Path
     "((BASH_ENV++))",
     ": ${CDPATH:=/etc}; ls",
     "echo ${PAGER=sh}",
+    # ~- is $OLDPWD and ~+ (~0) $PWD: the read check resolves them from the line's `cd`s
+    "OLDPWD=~/.ssh; cat ~-/id_rsa",
+    "PWD=~/.ssh; cat ~+/id_rsa",
+    "PWD=~/.ssh; cat ~0/id_rsa",
+    "read OLDPWD <<< ~/.ssh; cat ~-/id_rsa",
 ])
 def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Decision], line: str) -> None:
     """Found by review: only NAME=value and export were checked; for/read/printf -v/getopts/
@@ -284,6 +296,60 @@ def test_every_way_of_setting_a_variable_is_checked(decide: Callable[[str], Deci
     decision = decide(line)
     assert decision.decision == "deny", line
     assert any("changes how bash or later programs behave" in v.reason for v in decision.refused)
+
+
+def test_clustered_shopt_option_does_not_widen_globs(
+        run_agentsh: Callable[..., subprocess.CompletedProcess[str]], workspace: Path, home: Path) -> None:
+    """Found by red-teaming: only a lone `-s` counted as enabling, so `shopt -qs dotglob` passed
+    and `cat ~/*/id_rsa` (checked as a glob that cannot match `.ssh`) printed the key."""
+    line = "shopt -qs dotglob\ncat ~/*/id_rsa"
+    under_bash = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace,
+                                capture_output=True, text=True, env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    assert "SECRET-KEY-BYTES" in under_bash.stdout, "bash no longer reads it: the case proves nothing"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("line", ["set -eo keyword\ngit diff GIT_EXTERNAL_DIFF={script}",
+                                  "shopt -os keyword\ngit diff GIT_EXTERNAL_DIFF={script}"])
+def test_keyword_option_by_another_spelling_is_refused(
+        line: str, run_agentsh: Callable[..., subprocess.CompletedProcess[str]], workspace: Path,
+        decide: Callable[[str], Decision], tmp_path: Path) -> None:
+    """Found by red-teaming: `set -k` was refused but `set -eo keyword` and `shopt -os keyword`
+    passed; under it `git diff GIT_EXTERNAL_DIFF=SCRIPT` puts the word into git's environment
+    (the check saw a pathspec) and git runs SCRIPT."""
+    canary = tmp_path / "CANARY"
+    script = tmp_path / "diff.sh"
+    script.write_text(f"#!/bin/sh\ntouch {canary}\n")
+    script.chmod(0o755)
+    git = ["git", "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run([*git, "init", "-q"], cwd=workspace, check=True)
+    subprocess.run([*git, "add", "README.md"], cwd=workspace, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=workspace, check=True)
+    (workspace / "README.md").write_text("changed\n")
+    line = line.format(script=script)
+    subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+    assert canary.exists(), "bash and git no longer run it: the case proves nothing"
+    canary.unlink()
+    assert decide(line).decision == "deny"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert not canary.exists()
+
+
+def test_oldpwd_set_by_the_line_does_not_read_a_denied_root(
+        run_agentsh: Callable[..., subprocess.CompletedProcess[str]], workspace: Path, home: Path) -> None:
+    """Found by red-teaming: `OLDPWD=~/.ssh; cat ~-/id_rsa` passed the static check (the check
+    takes ~- from the line's own `cd`s) and printed the key under plain bash."""
+    line = "OLDPWD=~/.ssh; cat ~-/id_rsa"
+    under_bash = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace,
+                                capture_output=True, text=True, env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    assert "SECRET-KEY-BYTES" in under_bash.stdout, "bash no longer reads it: the case proves nothing"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("line", [

@@ -21,7 +21,8 @@ _INTEGER_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _NUMERIC_SPECIALS = frozenset({"?", "#", "$", "!"})
 # Builtins that assign the variables they are given: any such assignment may hold a string.
 _ASSIGNING_BUILTINS = frozenset({"read", "mapfile", "readarray", "getopts", "printf", "declare", "typeset",
-                                 "local", "export", "readonly"})
+                                 "local", "export", "readonly", "wait"})
+_QUOTING = re.compile(r"""["'\\$]""")  # taken out of a word to see the names it may spell
 WHY = ("bash evaluates it as arithmetic, and a value that is not a number there can run commands "
        "through an array subscript")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?")
@@ -35,6 +36,26 @@ def may_hold_arithmetic(source: str) -> bool:
 
 def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
     """(node, reason) for each value evaluated as arithmetic that is not known to be a number."""
+    numeric, contexts, bad_names = _scan(root, raw)
+    # The walker's Problem names the node's text; the reason says why (no repeat of the text).
+    found: list[tuple[Any, str]] = [(node, f"[[ -v ]] of more than a plain name: {WHY}") for node in bad_names]
+    for context in contexts:
+        bad = _unsafe(context, numeric, raw)
+        if bad is not None:
+            found.append((bad, f"{WHY} (assign it a number in this line, or compare with "
+                               "[ \"$x\" -eq N ], which does not evaluate it)"))
+    return found
+
+
+def known_numbers(root: Any, raw: bytes, nodes: list[Any]) -> list[bool]:
+    """Whether each expansion node is known to be a number where it stands (`$?`, or `$i`
+    after `i=0`): such a word never splits and is never an option (policy/builtins.py)."""
+    numeric = _scan(root, raw)[0]
+    return [_unsafe(node, numeric, raw) is None for node in nodes]
+
+
+def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:
+    """The line's numeric variables, its arithmetic contexts and its bad `[[ -v ]]` operands."""
     # name -> where its first numeric assignment ends; UNSAFE once any assignment may hold a
     # string.  Arithmetic's own assignments (`n+=1`, `i++`) read the old value first, so they
     # make nothing safe; they do leave a number, so they make nothing unsafe either.
@@ -73,15 +94,13 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
                 contexts.extend(operands)
         elif kind == "expansion":
             contexts.extend(_substring_parts(node))
+            if any(not c.is_named and c.type in (":=", "=") for c in node.children):
+                # ${x:=VALUE} assigns x a string
+                variable = next((c for c in node.named_children if c.type == "variable_name"), None)
+                if variable is not None:
+                    numeric[_text(variable, raw)] = UNSAFE
         stack.extend(node.children)
-    # The walker's Problem names the node's text; the reason says why (no repeat of the text).
-    found: list[tuple[Any, str]] = [(node, f"[[ -v ]] of more than a plain name: {WHY}") for node in bad_names]
-    for context in contexts:
-        bad = _unsafe(context, numeric, raw)
-        if bad is not None:
-            found.append((bad, f"{WHY} (assign it a number in this line, or compare with "
-                               "[ \"$x\" -eq N ], which does not evaluate it)"))
-    return found
+    return numeric, contexts, bad_names
 
 
 def _assigned(numeric: dict[str, int], name: str, end: int) -> None:
@@ -102,13 +121,18 @@ def _assigns_number(node: Any) -> bool:
 
 
 def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes) -> None:
-    """`read x`, `printf -v x`, `getopts o x` ... assign strings to the names they are given."""
+    """`read x`, `printf -v x`, `getopts o x` ... assign strings to the names they are given.
+    Written quoted (`read "x"`) or glued to a clustered option (`printf -vx`, `read -rax`,
+    `wait -npx`): every name a word may hold is taken as assigned (more is only stricter)."""
     name = node.child_by_field_name("name")
-    if name is None or _text(name, raw) not in _ASSIGNING_BUILTINS:
+    if name is None or _QUOTING.sub("", _text(name, raw)) not in _ASSIGNING_BUILTINS:
         return
     for word in node.children_by_field_name("argument"):
-        text = _text(word, raw)
-        if not text.startswith("-"):
+        text = _QUOTING.sub("", _text(word, raw))
+        if text.startswith("-"):
+            for start in range(1, len(text)):
+                numeric[text[start:].split("=", 1)[0].split("[", 1)[0]] = UNSAFE
+        else:
             numeric[text.split("=", 1)[0].split("[", 1)[0]] = UNSAFE
 
 

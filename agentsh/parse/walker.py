@@ -14,6 +14,8 @@ from typing import Any
 from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
+from .bracket import OPTION_READERS, bracket_words, known_numbers
+from .expansion import check_expansion
 from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .words import WordError, ansi_c, double_quoted, unquoted
@@ -47,12 +49,11 @@ _KEYWORDS_AS_NAMES = frozenset({
 })
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
+_NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
 _VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
-# In a ${name...} pattern: what bash would expand or unquote, tree-sitter not.
-_REGEX_EXPANDS = re.compile(r"""[$`'"\\]""")
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -64,6 +65,8 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
+    if walker.expansions:
+        known_numbers(walker.commands, walker.expansions, tree.root_node, walker.raw)
     return ParsedLine(
         source=source,
         commands=tuple(walker.commands),
@@ -82,6 +85,8 @@ class _Walker:
         self.redirects: list[Redirect] = []
         self.problems: list[Problem] = []
         self.assigned: list[tuple[str, str, int]] = []
+        # (index in commands, [(index in argv, node)]): `$x` words of test, `[`, printf, wait
+        self.expansions: list[tuple[int, list[tuple[int, Any]]]] = []
 
     # -- helpers -----------------------------------------------------------
     def problem(self, node: Any, reason: str) -> None:
@@ -125,6 +130,12 @@ class _Walker:
             self.redirect(node, depth)
         elif kind == "function_definition":
             self.problem(node, "function definitions are not allowed (a function can shadow any checked command)")
+        elif kind == "test_command" and node.children[0].type == "[":
+            words = bracket_words(self, node, depth)
+            if words is not None:  # `[` is a command to bash, checked like `test` (bracket.py)
+                self.expansions.append((len(self.commands), [(i + 1, n) for i, n in words[1]]))
+                self.commands.append(SimpleCommand(
+                    argv=(Word("[", "["), *words[0], Word("]", "]")), text=_text(node), line=node.start_point[0] + 1))
         elif kind == "redirected_statement" and self.lost_words(node) is not None:
             # tree-sitter drops a lone `-` operand before a here-doc (`cat - <<EOF`);
             # give the command back exactly the plain words it lost.
@@ -193,6 +204,7 @@ class _Walker:
         assignments: list[Assignment] = []
         argv: list[Word] = []
         redirects: list[Redirect] = []
+        expansions: list[tuple[int, Any]] = []  # (index in argv, node) of each `$x`, `${x}` word
         for i, child in enumerate(children):
             kind = child.type
             if kind == "variable_assignment":
@@ -211,12 +223,17 @@ class _Walker:
             elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
                 redirects.extend(self.redirect(child, depth + 1))
             elif kind in _WORDISH or node.field_name_for_child(i) == "argument":
-                argv.append(self.word(child, depth + 1))
+                word = self.word(child, depth + 1)
+                if word.why_dynamic == "expansion":
+                    expansions.append((len(argv), child))
+                argv.append(word)
             elif kind == "comment" or not child.is_named:
                 continue
             else:
                 self.problem(child, f"unsupported shell syntax in a command ({kind})")
         argv.extend(extra or ())
+        if expansions and argv and argv[0].value in OPTION_READERS:
+            self.expansions.append((len(self.commands), expansions))
         self.commands.append(SimpleCommand(
             argv=tuple(argv), assignments=tuple(assignments), redirects=tuple(redirects),
             text=_text(node), line=node.start_point[0] + 1))
@@ -255,6 +272,10 @@ class _Walker:
             value = Word("", "")
         elif value_node.type == "array":
             for element in value_node.named_children:
+                if _text(element)[:1] == "[" and not _NUMBERED_ELEMENT.match(_text(element)):
+                    # `a=([x]=1)`: bash evaluates the subscript as arithmetic, through x's value
+                    # (`x='b[$(cmd)]'` runs cmd); only `[DIGITS]=` is a known number.
+                    self.problem(element, "array subscript with an expression (bash evaluates it as code)")
                 self.word(element, depth + 1)
             value = Word(_text(value_node), None, "array")
         else:
@@ -340,16 +361,7 @@ class _Walker:
         kind = node.type
         try:
             if kind == "word":
-                value, glob = unquoted(text)
-                if _BRACES.search(text):
-                    return Word(text, None, "brace expansion")
-                if glob:
-                    return Word(text, None, "glob")
-                if "=~" in text or ":~" in text:
-                    return Word(text, None, "tilde expansion")
-                if value.startswith("~") and text.startswith("~"):
-                    return self.tilde(text, value)
-                return Word(text, value)
+                return self.unquoted_word(text)
             if kind == "number":
                 return Word(text, text)
             if kind == "raw_string":
@@ -378,7 +390,7 @@ class _Walker:
                 self.walk(child, depth + 1)
             return Word(text, None, "process substitution")
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion", "subscript"):
-            self.expansion(node, depth)
+            check_expansion(self, node, depth)
             return Word(text, None, "expansion")
         if kind == "brace_expression":
             return Word(text, None, "brace expansion")
@@ -389,6 +401,27 @@ class _Walker:
             return Word(text, None, "expression")
         self.problem(node, f"unsupported shell syntax in a word ({kind})")
         return Word(text, None, "unsupported")
+
+    def unquoted_word(self, text: str) -> Word:
+        """An unquoted word's value (WordError for text bash would not read as one word)."""
+        value, glob = unquoted(text)
+        if _BRACES.search(text):
+            return Word(text, None, "brace expansion")
+        if glob:
+            return Word(text, None, "glob")
+        if "=~" in text or ":~" in text:
+            return Word(text, None, "tilde expansion")
+        if value.startswith("~") and text.startswith("~"):
+            return self.tilde(text, value)
+        return Word(text, value)
+
+    def plain_word(self, node: Any, text: str) -> Word:
+        """unquoted_word, with a problem for the line instead of WordError."""
+        try:
+            return self.unquoted_word(text)
+        except WordError as err:
+            self.problem(node, str(err))
+            return Word(text, None, "unparsed")
 
     def tilde(self, text: str, value: str) -> Word:
         head, sep, rest = value.partition("/")
@@ -432,54 +465,6 @@ class _Walker:
         if dynamic:
             return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
-
-    def expansion(self, node: Any, depth: int) -> None:
-        kids = node.children
-        if node.type == "expansion" and any(not c.is_named and c.type in (":=", "=") for c in kids):
-            name = next((c for c in node.named_children if c.type == "variable_name"), None)
-            if name is not None:  # ${NAME:=value} assigns NAME
-                self.assigned.append((_text(name), _text(node), node.start_point[0] + 1))
-        if node.type == "expansion" and len(kids) > 1 and kids[1].type == "!":
-            self.problem(node, "indirect expansion ${!name} (bash can evaluate the target as code)")
-        if node.type == "expansion":
-            ops = [c.type for c in kids if not c.is_named]
-            if "@" in ops and "P" in ops:
-                self.problem(node, "${name@P} prompt expansion runs command substitutions")
-        if node.type == "subscript":
-            index = node.child_by_field_name("index")
-            if index is not None and not (index.type == "number" or _text(index) in ("@", "*")):
-                self.problem(node, "array subscript with an expression (bash evaluates it as code)")
-        for child in node.named_children:
-            if child.type == "regex" and _REGEX_EXPANDS.search(_text(child)):
-                # tree-sitter keeps a ${x#PATTERN} or ${x/PATTERN/...} pattern as one opaque
-                # token, where bash expands `$(...)` and backticks and honours quotes (it ends
-                # `${x/'/'}` at the second `}`, tree-sitter at a `'` further on).
-                self.problem(child, "quotes or expansions in a ${name...} pattern")
-                continue
-            if child.type in ("raw_string", "ansi_c_string") and _in_double_quotes(node) \
-                    and any(c in _text(child) for c in "$`"):
-                # Inside "${x:-'...'}" single quotes are plain characters: bash expands what
-                # they enclose, tree-sitter reads them as quoting.
-                self.problem(child, "quotes inside a double-quoted ${...} do not quote what they enclose")
-                continue
-            if child.type in ("variable_name", "special_variable_name", "regex", "number"):
-                continue
-            if child.type == "subscript":
-                self.expansion(child, depth + 1)
-            else:
-                self.word(child, depth + 1)
-
-
-def _in_double_quotes(node: Any) -> bool:
-    """Whether node is inside "..." (and not in a command substitution within them)."""
-    parent = node.parent
-    while parent is not None:
-        if parent.type == "string":
-            return True
-        if parent.type in ("command_substitution", "process_substitution", "program"):
-            return False
-        parent = parent.parent
-    return False
 
 
 def _text(node: Any) -> str:

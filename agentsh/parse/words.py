@@ -130,6 +130,9 @@ def ansi_c(body: str) -> str:
                 raise WordError("NUL in $'...' string")
             if esc == "x":
                 out.append(chr(code) if code < 0x80 else _byte_char(code))
+            elif code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                # No character: bash writes invalid UTF-8 or nothing (and Python's chr fails).
+                raise WordError(f"\\{esc}{code:X} in $'...' string is no character")
             else:
                 out.append(chr(code))
         else:

@@ -6,6 +6,8 @@ the line escape checking (eval, source, functions, traps, aliases...).
 
 from __future__ import annotations
 
+import re
+import sys
 from fnmatch import fnmatchcase
 
 from ..parse import Word
@@ -68,6 +70,10 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
             text = word.value if word.value is not None else word.text
             if text.startswith("-") and ("C" in text or "c" in text):
                 return f"{name} -C runs a callback as shell code"
+    if name in _NAMING_OPTION and any(w.value is None for w in args):
+        problem = _dynamic_option_problem(name, args, profile)
+        if problem:
+            return problem
     values = [w.value for w in args]
     for variable in _name_operands(name, args):
         if variable is None:
@@ -93,9 +99,54 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
     return ""
 
 
-# Options that take a value, so the next word is not a variable name.
-_VALUED = {"read": ("-d", "-i", "-n", "-N", "-p", "-t", "-u"),
-           "mapfile": ("-d", "-n", "-O", "-s", "-u", "-C", "-c")}
+# Builtins with an option whose operand is a variable name, evaluated (its subscript too) or
+# assigned: `test -v NAME`, `printf -v NAME`, `wait -p NAME`.
+_NAMING_OPTION = {"test": "-v", "[": "-v", "printf": "-v", "wait": "-p"}
+
+
+def _dynamic_option_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
+    """A word known only at run time may be the naming option itself: `o=-v; test $o 'a[$(cmd)]'`
+    runs cmd, and an unquoted `$x` may split into both (`x='-v a[$(cmd)]'; [ $x -gt 1 ]`)."""
+    option = _NAMING_OPTION[name]
+    words = args
+    if name in ("printf", "wait"):  # options only before the first operand (or `--`)
+        end = next((i for i, w in enumerate(args) if w.value is not None and (w.value[:1] != "-" or w.value == "--")),
+                   len(args))
+        words = args[:end + 1]
+    for i, word in enumerate(words):
+        if word.value is not None or word.why_dynamic == "number":  # a known number (parse/bracket.py)
+            continue
+        if not _one_word(word):
+            if word.why_dynamic == "glob" and not fnmatchcase(option, word.text):
+                continue  # the file names it expands to cannot be the option
+            return (f"{name}: {word.text} may split into `{option} NAME[...]`, and bash evaluates the "
+                    f"subscript of NAME as code; quote it (\"{word.text}\")")
+        after = args[i + 1] if i + 1 < len(args) else None
+        if after is None or not option.startswith(word.prefix):
+            continue
+        if after.value is None or "[" in after.value:
+            return (f"{name}: {word.text} may be `{option}`, and bash would evaluate the subscript "
+                    f"of the name after it as code")
+        if name in ("printf", "wait"):  # they assign it: `printf "$o" PS4 '$(cmd)'`
+            problem = shell_variable_problem(after.value, profile)
+            if problem:
+                return f"{name}: {word.text} may be `{option}`: {problem}"
+    return ""
+
+
+def _one_word(word: Word) -> bool:
+    """Whether a dynamic word stays one word: a single double-quoted string (`"$x"`)."""
+    text = word.text
+    return len(text) > 1 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1]
+
+
+# Each builtin's options as bash's internal_getopt reads them (a letter before `:` takes a
+# value: the rest of its word, `-vNAME`, or the next word), and the option whose value is a
+# variable it assigns.  Option letters cluster: `wait -np NAME` and `printf -vNAME` name a
+# variable as surely as `wait -p NAME`.
+_GETOPT = {"read": "Eersa:d:i:n:p:t:u:N:", "wait": "fnp:", "printf": "v:", "mapfile": "d:u:n:O:tC:c:s:",
+           "readarray": "d:u:n:O:tC:c:s:", "unset": "fnv", "export": "fnp"}
+_NAMING_LETTER = {"read": "a", "wait": "p", "printf": "v"}
 
 
 def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
@@ -106,56 +157,91 @@ def _name_operands(name: str, args: tuple[Word, ...]) -> list[str | None]:
         head, eq, _ = word.text.partition("=")
         return head if eq and head.replace("_", "a").isalnum() else None
 
-    if name in ("printf", "test", "["):
+    if name in ("test", "["):  # not getopt: `-v` is a word of its own, anywhere
         return [name_of(args[i + 1]) for i in range(len(args) - 1) if args[i].value == "-v"]
-    out: list[str | None] = []
-    named: list[str | None] = []  # by an option: `read -a NAME`, `wait -p NAME`
-    skip = False
-    for i, word in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        value = word.value
-        if value is not None and value.startswith("-"):
-            if value in _VALUED.get("mapfile" if name == "readarray" else name, ()):
-                skip = True
-            elif (name, value) in (("read", "-a"), ("wait", "-p")) and i + 1 < len(args):
-                named.append(name_of(args[i + 1]))
-                skip = True
-            continue
-        out.append(name_of(word))
-    if name == "getopts":
-        return out[1:2]
-    if name == "wait":
-        return named  # its operands are jobs, not names
-    out += named
-    return out if name in ("read", "unset", "export", "mapfile", "readarray") else []
+    spec = _GETOPT.get(name)
+    if spec is None:
+        return [name_of(w) for w in args[1:2]] if name == "getopts" else []
+    options, operands = _getopt(spec, args)
+    letter = _NAMING_LETTER.get(name)
+    named = [name_of(value) if value is not None else None for option, value in options if option == letter]
+    if name in ("wait", "printf"):
+        return named  # their operands are jobs, a format and its arguments: not names
+    return [name_of(w) for w in operands] + named
+
+
+def _getopt(spec: str, args: tuple[Word, ...]) -> tuple[list[tuple[str, Word | None]], tuple[Word, ...]]:
+    """(letter, value) for each option and the operands after them, as internal_getopt splits
+    args: options end at the first word that is not one (or a word only known at run time,
+    which is then an operand) or after `--`."""
+    options: list[tuple[str, Word | None]] = []
+    i = 0
+    while i < len(args):
+        word = args[i].value
+        if word is None or word == "-" or word[:1] != "-":
+            break
+        i += 1
+        if word == "--":
+            break
+        for j in range(1, len(word)):
+            at = spec.find(word[j])
+            if at < 0 or spec[at + 1:at + 2] != ":":
+                options.append((word[j], None))
+                continue
+            if j + 1 < len(word):  # `-vNAME`: the rest of the word is the value
+                options.append((word[j], Word(word[j + 1:], word[j + 1:])))
+            elif i < len(args):
+                options.append((word[j], args[i]))
+                i += 1
+            break
+    return options, args[i:]
 
 
 def _set_problem(values: list[str | None]) -> str:
-    for i, value in enumerate(values):
+    names_due = 0  # option names still owed to the `o`s of a cluster: `-eo keyword` is `-e -o keyword`
+    for value in values:
         if value is None:
             return "set with a computed option"
+        if names_due:
+            names_due -= 1
+            if value in _SET_REFUSED_NAMES:
+                return f"set -o {value} changes how later commands are parsed or run"
+            continue
         if value in ("--", "-"):
             return ""
-        if value[:1] in "-+" and value not in ("-o", "+o"):
+        if value[:1] in "-+" and len(value) > 1:
             for letter in value[1:]:
                 if letter in _SET_REFUSED_LETTERS:
                     return _SET_REFUSED_LETTERS[letter]
-        if value in ("-o", "+o") and i + 1 < len(values):
-            option = values[i + 1]
-            if option is None or option in _SET_REFUSED_NAMES:
-                return f"set -o {option or '?'} changes how later commands are parsed or run"
+            names_due = value.count("o", 1)
     return ""
 
 
 def _shopt_problem(values: list[str | None]) -> str:
-    enabling = "-s" in values
-    for value in values:
-        if value is None:
-            return "shopt with a computed option"
-        if enabling and not value.startswith("-") and value not in _SHOPT_SAFE:
-            return f"shopt -s {value} changes how bash parses or runs later commands"
+    if None in values:
+        return "shopt with a computed option"
+    # Option letters combine (`-qs`, `-os`) and may come in any order before the names: a
+    # lone "-s" test let `shopt -qs dotglob` and `shopt -os keyword` (= set -k) through.
+    letters = ""
+    names: list[str] = []
+    for i, value in enumerate(values):
+        if value == "--":
+            names += [v for v in values[i + 1:] if v is not None]
+            break
+        if value is not None and value[:1] == "-" and len(value) > 1:
+            letters += value[1:]
+        elif value is not None:
+            names.append(value)
+    if "o" in letters:  # `shopt -so NAME`/`-uo NAME` is `set -o NAME`/`set +o NAME`
+        if "s" in letters or "u" in letters:
+            refused = next((n for n in names if n in _SET_REFUSED_NAMES), None)
+            if refused is not None:
+                return f"shopt -o {refused} (set -o {refused}) changes how later commands are parsed or run"
+        return ""
+    if "s" in letters:
+        refused = next((n for n in names if n not in _SHOPT_SAFE), None)
+        if refused is not None:
+            return f"shopt -s {refused} changes how bash parses or runs later commands"
     return ""
 
 
@@ -169,7 +255,10 @@ def _export_problem(args: tuple[Word, ...], profile: Profile) -> str:
             continue
         if text.startswith("-"):
             return f"export {text} is not allowed"
-        variable = text.split("=", 1)[0].rstrip("+")
+        variable, eq, assigned = text.partition("=")
+        variable = variable.rstrip("+")
+        if variable in LOCALE_VARIABLES and eq and (value is None or not parse_safe_locale(assigned)):
+            return _locale_problem(variable)
         problem = variable_problem(variable, profile)
         if problem:
             return problem
@@ -192,13 +281,48 @@ def variable_problem(name: str, profile: Profile, rule_env: frozenset[str] = fro
     return ""
 
 
-def shell_variable_problem(name: str, profile: Profile) -> str:
-    """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env."""
+# bash evaluates a value assigned to these as arithmetic (`OPTIND='a[$(cmd)]'` runs cmd).
+ARITHMETIC_VARIABLES = frozenset({"OPTIND", "RANDOM", "SRANDOM", "HISTCMD"})
+# A value known to be a number: digits, or one `$((...))` of plain names and numbers, whose
+# names parse/arith.py holds to known numbers like any arithmetic.
+_NUMBER = re.compile(r"-?[0-9]+")
+_ARITHMETIC = re.compile(r"\$\(\([^$`'\"\\]*\)\)")
+
+
+# The locale bash reads the line in.  A multibyte charset such as GBK, Big5 or Shift-JIS has
+# characters whose second byte is `\\`, a quote or a backtick, so bash, switched to one, reads
+# `€\\; cmd` as `€\\` then `; cmd`, where the checker (UTF-8) saw an escaped `;`.
+LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LANG")
+_PARSE_SAFE_LOCALE = re.compile(r"(?:C|POSIX|)|[A-Za-z0-9_-]*\.(?i:utf-?8)(?:@[A-Za-z0-9_-]+)?")
+
+
+def parse_safe_locale(value: str) -> bool:
+    """Whether bash reads a line in this locale as agentsh's checker does: C, POSIX or UTF-8,
+    and only while agentsh itself decodes its input as UTF-8 (not in a GBK or Big5 locale)."""
+    return _PARSE_SAFE_LOCALE.fullmatch(value) is not None and sys.getfilesystemencoding() == "utf-8"
+
+
+def shell_variable_problem(name: str, profile: Profile, value: Word | None = None) -> str:
+    """A plain `NAME=value` statement: fine for shell variables, checked if it reaches the env.
+    value: what the statement assigns, None where the line does not show it (read, for ...)."""
     from .hazards import env_hazard
 
+    if name in ARITHMETIC_VARIABLES and not (
+            value is not None and (_NUMBER.fullmatch(value.value) if value.value is not None
+                                   else _ARITHMETIC.fullmatch(value.text))):
+        return (f"assigning {name} evaluates the value as arithmetic, which can run commands through "
+                "an array subscript: assign it a number")
     if name.startswith("BASH") or env_hazard(name):
         return f"assigning {name} changes how bash or later programs behave"
+    if name in LOCALE_VARIABLES and not (value is not None and value.value is not None
+                                         and parse_safe_locale(value.value)):
+        return _locale_problem(name)
     if name in profile.env_pass or name in dict(profile.env_set):
         # Already exported (it came from the environment), so this changes the env.
         return variable_problem(name, profile)
     return ""
+
+
+def _locale_problem(name: str) -> str:
+    return (f"assigning {name} changes the locale bash reads the rest of the line in, and a multibyte "
+            "charset can hide a backslash or a quote from the checker: only C, POSIX or a UTF-8 locale")

@@ -196,7 +196,7 @@ class Policy:
         base = dict(command=command.text, line=command.line)
         if not command.argv:
             for assignment in command.assignments:
-                problem = shell_variable_problem(assignment.name, self.profile)
+                problem = shell_variable_problem(assignment.name, self.profile, assignment.value)
                 if problem:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)

@@ -61,7 +61,7 @@ GLOBAL_ENV = (
     "GIT_SSH*", "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "SHELL", "TERMINFO", "HOSTALIASES",
     "RSYNC_RSH", "RSYNC_CONNECT_PROG", "SYSTEMD_PAGER", "SYSTEMD_EDITOR", "KUBE_EDITOR",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
-    "PROMPT_*", "PS1", "PS2", "PS0",
+    "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
 )
 
 _SHELL_OPTS = {"-c": "runs the given string as shell commands", "-i": "starts an interactive shell",

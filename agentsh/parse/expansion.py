@@ -1,0 +1,72 @@
+"""Parameter expansions and subscripts: what bash evaluates there that tree-sitter keeps inert."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from .model import Word
+
+# In a ${name...} pattern: what bash would expand or unquote, tree-sitter not.
+_REGEX_EXPANDS = re.compile(r"""[$`'"\\]""")
+
+
+class _Walker(Protocol):
+    assigned: list[tuple[str, str, int]]
+
+    def problem(self, node: Any, reason: str) -> None: ...
+    def word(self, node: Any, depth: int) -> Word: ...
+
+
+def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
+    """Refuse what bash evaluates in a ${...} or subscript that tree-sitter shows as inert."""
+    kids = node.children
+    if node.type == "expansion" and any(not c.is_named and c.type in (":=", "=") for c in kids):
+        name = next((c for c in node.named_children if c.type == "variable_name"), None)
+        if name is not None:  # ${NAME:=value} assigns NAME
+            walker.assigned.append((_text(name), _text(node), node.start_point[0] + 1))
+    if node.type == "expansion" and len(kids) > 1 and kids[1].type == "!":
+        walker.problem(node, "indirect expansion ${!name} (bash can evaluate the target as code)")
+    if node.type == "expansion":
+        ops = [c.type for c in kids if not c.is_named]
+        if "@" in ops and "P" in ops:
+            walker.problem(node, "${name@P} prompt expansion runs command substitutions")
+    if node.type == "subscript":
+        index = node.child_by_field_name("index")
+        if index is not None and not (index.type == "number" or _text(index) in ("@", "*")):
+            walker.problem(node, "array subscript with an expression (bash evaluates it as code)")
+    for child in node.named_children:
+        if child.type == "regex" and _REGEX_EXPANDS.search(_text(child)):
+            # tree-sitter keeps a ${x#PATTERN} or ${x/PATTERN/...} pattern as one opaque
+            # token, where bash expands `$(...)` and backticks and honours quotes (it ends
+            # `${x/'/'}` at the second `}`, tree-sitter at a `'` further on).
+            walker.problem(child, "quotes or expansions in a ${name...} pattern")
+            continue
+        if child.type in ("raw_string", "ansi_c_string") and _in_double_quotes(node) \
+                and any(c in _text(child) for c in "$`"):
+            # Inside "${x:-'...'}" single quotes are plain characters: bash expands what
+            # they enclose, tree-sitter reads them as quoting.
+            walker.problem(child, "quotes inside a double-quoted ${...} do not quote what they enclose")
+            continue
+        if child.type in ("variable_name", "special_variable_name", "regex", "number"):
+            continue
+        if child.type == "subscript":
+            check_expansion(walker, child, depth + 1)
+        else:
+            walker.word(child, depth + 1)
+
+
+def _in_double_quotes(node: Any) -> bool:
+    """Whether node is inside "..." (and not in a command substitution within them)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "string":
+            return True
+        if parent.type in ("command_substitution", "process_substitution", "program"):
+            return False
+        parent = parent.parent
+    return False
+
+
+def _text(node: Any) -> str:
+    return node.text.decode("utf-8", "surrogateescape")
