@@ -71,6 +71,8 @@ def diffs(workspace: Path, tmp_path: Path) -> Path:
     "patch -p1 <<'EOF'\n--- a/.git/hooks/x\n+++ b/.git/hooks/x\n@@ -0,0 +1 @@\n+y\nEOF",
     "patch -b -B .git/hooks/ -p1 < readme.diff", "patch -b -Y ../.git/hooks/ -p1 < readme.diff",
     "patch -b -z /../.git/hooks/pre-commit -p1 < readme.diff",
+    "patch -p1 < evil.diff; patch -p1 < readme.diff",  # the same command text twice: both are read
+    "patch -p1 < readme.diff; patch -p1 < evil.diff",
 ])
 def test_a_patch_naming_a_hook_is_refused(line: str, diffs: Path, decide: Callable[[str], Decision]) -> None:
     decision = decide(line)
@@ -135,17 +137,17 @@ def test_guardrail_mode_plants_no_hook(diffs: Path, tmp_path: Path, agentsh_env:
 
 
 def test_stdin_of_follows_bash() -> None:
-    assert stdin_of("patch -p1 < x.diff", "patch -p1", 1) == Stdin("file", "x.diff")
-    assert stdin_of("cat x | patch -p1", "patch -p1", 1) == Stdin("pipe")
-    assert stdin_of("patch -p1 < x | cat", "patch -p1", 1) == Stdin("file", "x")
-    assert stdin_of("cat a | { patch -p1; }", "patch -p1", 1) == Stdin("pipe")
-    assert stdin_of("patch -p1 < a < b", "patch -p1", 1) == Stdin("file", "b")  # the last one wins
-    assert stdin_of("patch -p1 2< a", "patch -p1", 1) == Stdin("inherited")
-    assert stdin_of("patch -p1 <&3", "patch -p1", 1) == Stdin("unknown")
-    assert stdin_of("echo $(patch -p1)", "patch -p1", 1) == Stdin("inherited")
-    assert stdin_of("while read l; do patch -p1; done < z", "patch -p1", 1) == Stdin("file", "z")
-    assert stdin_of("patch -p1 <<'E'\nA $x\nE", "patch -p1", 1) == Stdin("text", "A $x\n")
-    assert stdin_of("patch -p1 <<E\nA $x\nE", "patch -p1", 1) == Stdin("unknown")
+    assert stdin_of("patch -p1 < x.diff", "patch -p1", 1) == [Stdin("file", "x.diff")]
+    assert stdin_of("cat x | patch -p1", "patch -p1", 1) == [Stdin("pipe")]
+    assert stdin_of("patch -p1 < x | cat", "patch -p1", 1) == [Stdin("file", "x")]
+    assert stdin_of("cat a | { patch -p1; }", "patch -p1", 1) == [Stdin("pipe")]
+    assert stdin_of("patch -p1 < a < b", "patch -p1", 1) == [Stdin("file", "b")]  # the last one wins
+    assert stdin_of("patch -p1 2< a", "patch -p1", 1) == [Stdin("inherited")]
+    assert stdin_of("patch -p1 <&3", "patch -p1", 1) == [Stdin("unknown")]
+    assert stdin_of("echo $(patch -p1)", "patch -p1", 1) == [Stdin("inherited")]
+    assert stdin_of("while read l; do patch -p1; done < z", "patch -p1", 1) == [Stdin("file", "z")]
+    assert stdin_of("patch -p1 <<'E'\nA $x\nE", "patch -p1", 1) == [Stdin("text", "A $x\n")]
+    assert stdin_of("patch -p1 <<E\nA $x\nE", "patch -p1", 1) == [Stdin("unknown")]
 
 
 def test_names_and_strip_levels() -> None:

@@ -28,13 +28,15 @@ class Stdin(NamedTuple):
 _STDIN_OPS = ("<", "<<", "<<-", "<<<", "<&", "<>")
 
 
-def stdin_of(source: str, command_text: str, line: int) -> Stdin:
-    """What the command written `command_text`, starting on `line`, reads on stdin; "unknown"
-    when no such command is found in `source`."""
+def stdin_of(source: str, command_text: str, line: int) -> list[Stdin]:
+    """What the command written `command_text`, starting on `line`, reads on stdin: one entry
+    for each command of `source` written so on that line (`patch -p1 < a; patch -p1 < b` has
+    two, and the caller cannot say which it means), ["unknown"] when there is none."""
     root = _ts_parser().parse(source.encode("utf-8", "surrogateescape")).root_node
-    node = _find(root, command_text, line)
-    if node is None:
-        return Stdin("unknown")
+    return [_stdin(node) for node in _find(root, command_text, line)] or [Stdin("unknown")]
+
+
+def _stdin(node: Any) -> Stdin:
     found = _redirected(node)
     while found is None and node.parent is not None:
         parent = node.parent
@@ -45,14 +47,15 @@ def stdin_of(source: str, command_text: str, line: int) -> Stdin:
     return found if found is not None else Stdin("inherited")
 
 
-def _find(root: Any, command_text: str, line: int) -> Any:
+def _find(root: Any, command_text: str, line: int) -> list[Any]:
+    found = []
     stack = [root]
     while stack:
         node = stack.pop()
         if node.type == "command" and node.start_point[0] + 1 == line and _text(node) == command_text:
-            return node
+            found.append(node)
         stack.extend(node.children)
-    return None
+    return found
 
 
 def _position(pipeline: Any, child: Any) -> int:

@@ -33,14 +33,15 @@ HINT = ("give patch a patch that exists when the line starts: `patch -p1 -i FILE
         "or a quoted here-document (<<'EOF')")
 
 
-def stdin_with_value(parsed: ParsedLine, command: SimpleCommand) -> tuple[Stdin, str | None]:
-    """What `command` of the line reads on stdin; for `< FILE`, FILE's value as the walker read it."""
-    given = stdin_of(parsed.source, command.text, command.line)
-    if given.kind != "file":
-        return given, None
-    value = next((r.target.value for r in (*parsed.redirects, *command.redirects)
-                  if r.op == "<" and r.target is not None and r.target.text == given.text), None)
-    return given, value
+def stdin_with_value(parsed: ParsedLine, command: SimpleCommand) -> list[tuple[Stdin, str | None]]:
+    """What `command` of the line (or each command written as it is) reads on stdin; for `<
+    FILE`, FILE's value as the walker read it."""
+    found = []
+    for given in stdin_of(parsed.source, command.text, command.line):
+        values = {r.target.value for r in (*parsed.redirects, *command.redirects)
+                  if r.op == "<" and r.target is not None and r.target.text == given.text}
+        found.append((given, values.pop() if given.kind == "file" and len(values) == 1 else None))
+    return found
 
 
 def check(args: tuple[Word, ...], cwds: list[str], paths: PathChecker,
@@ -59,15 +60,13 @@ def check(args: tuple[Word, ...], cwds: list[str], paths: PathChecker,
     elif origin is None:
         return "", "", False
     else:
-        given, value = stdin_with_value(*origin)
-        if given.kind == "file":
-            text, problem = _read_file(value, cwds) if value is not None else \
-                (None, f"its input {given.text} is only known at run time")
-        elif given.kind == "text":
-            text, problem = given.text, ""
-        else:
-            where = {"pipe": "a pipe", "inherited": "agentsh's own input"}.get(given.kind, "an input it cannot see")
-            text, problem = None, f"it reads the patch from {where}, which cannot be looked into before it runs"
+        texts = []
+        for given, value in stdin_with_value(*origin):
+            text, problem = _stdin_text(given, value, cwds)
+            if text is None:
+                break
+            texts.append(text)
+        text = "\n".join(texts) if text is not None else None
     if text is None:
         return f"patch writes the files its patch names, but {problem}", HINT, False
     names, makes_link = _names(text)
@@ -81,6 +80,16 @@ def check(args: tuple[Word, ...], cwds: list[str], paths: PathChecker,
                     if problem:
                         return f"the patch names {name}: patch {problem}", "", makes_link
     return "", "", makes_link
+
+
+def _stdin_text(given: Stdin, value: str | None, cwds: list[str]) -> tuple[str | None, str]:
+    """The patch a command reads on stdin, or why it cannot be known before it runs."""
+    if given.kind == "file":
+        return _read_file(value, cwds) if value is not None else (None, f"its input {given.text} is only known at run time")
+    if given.kind == "text":
+        return given.text, ""
+    where = {"pipe": "a pipe", "inherited": "agentsh's own input"}.get(given.kind, "an input it cannot see")
+    return None, f"it reads the patch from {where}, which cannot be looked into before it runs"
 
 
 def _read(args: tuple[Word, ...]) -> tuple[dict[str, str], list[str], str]:
