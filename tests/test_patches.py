@@ -5,6 +5,7 @@ evil.diff` with `+++ b/.git/hooks/pre-commit` planted a hook in both modes (Land
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,13 @@ def test_a_patch_that_cannot_be_read_first_is_refused(line: str, why: str, diffs
 ])
 def test_an_ordinary_patch_is_allowed(line: str, diffs: Path, decide: Callable[[str], Decision]) -> None:
     assert decide(line).decision == "allow", decide(line).verdicts
+
+
+def test_a_fifo_named_as_the_patch_is_refused_without_waiting(diffs: Path, decide: Callable[[str], Decision]) -> None:
+    os.mkfifo(diffs / "pipe.diff")
+    for line in ("patch -p1 < pipe.diff", "patch -p1 -i pipe.diff"):
+        decision = decide(line)  # opening a FIFO for reading would block until a writer comes
+        assert decision.decision == "deny" and "not a regular file" in decision.refused[0].reason
 
 
 def test_a_patch_that_makes_a_link_must_end_its_line(diffs: Path, decide: Callable[[str], Decision]) -> None:

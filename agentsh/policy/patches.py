@@ -15,6 +15,7 @@ symbolic link (mode 120000) makes this a command that makes a link (links.py).
 from __future__ import annotations
 
 import os
+import stat
 
 from ..parse import ParsedLine, SimpleCommand, Word
 from ..parse.stdin import Stdin, stdin_of
@@ -142,8 +143,10 @@ def _read_file(value: str, cwds: list[str]) -> tuple[str | None, str]:
     for cwd in cwds:
         path = resolve(value, cwd)
         try:
-            with open(path, "rb") as patch:
-                if not os.path.isfile(path):
+            # O_NONBLOCK: a FIFO named as the patch must not hang the check (it is refused below).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            with open(fd, "rb") as patch:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
                     return None, f"{value} is not a regular file"
                 data = patch.read(MAX_PATCH_BYTES + 1)
         except OSError as err:
