@@ -1,4 +1,4 @@
-"""Policy._rules tries a program's rules strictest first and stops at the first that decides.
+"""Rules.verdict tries a program's rules strictest first and stops at the first that decides.
 It must decide exactly as collecting every matching rule and taking the strictest did (the
 code before, kept below as the reference): same decision, reason, rule and hint, on
 generated commands against the benchmark's 500-rule profile and the shipped profiles."""
@@ -15,8 +15,8 @@ from agentsh.parse import Assignment, Word
 from agentsh.policy import Policy
 from agentsh.policy.argmatch import match_compiled
 from agentsh.policy.decision import DEFAULT_RULE, Verdict
-from agentsh.policy.engine import HINT_DEFAULT
 from agentsh.policy.resolve import ResolveError, resolve_command
+from agentsh.policy.rules import HINT_DEFAULT
 from agentsh.profile import STRICTNESS, Host, load_profile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,8 +28,8 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
     command, line, identity, path, typed = found_tuple
     found = dict(command=command, line=line, program=identity, path=path, name=typed)
     head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
-    candidates = [(rule, patterns) for rule in policy._plain.get(name, [])
-                  for patterns in (policy._fitting(rule, head),) if patterns is None or patterns]
+    candidates = [(rule, patterns) for rule in policy.rules._plain.get(name, [])
+                  for patterns in (policy.rules._fitting(rule, head),) if patterns is None or patterns]
     matched = []
     for rule, patterns in candidates:
         if patterns is None:
@@ -46,7 +46,7 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
                        rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
     strictest_rule, strictest_elements = max(matched, key=lambda m: STRICTNESS[m[0].decision])
     if strictest_rule.decision == "ask":
-        problem = policy._rule_problem(program, name, args, assignments, strictest_rule, strictest_elements)
+        problem = policy.rules.problem(program, name, args, assignments, strictest_rule, strictest_elements)
         if problem:
             return Verdict(decision="deny", reason=problem, rule=strictest_rule.name,
                            hint="a rule must name this option or variable explicitly to allow it", **found)
@@ -55,7 +55,7 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
         return Verdict(decision=strictest_rule.decision, reason=reason, rule=strictest_rule.name, **found)
     first_problem = first_rule = ""
     for rule, elements in matched:
-        problem = policy._rule_problem(program, name, args, assignments, rule, elements)
+        problem = policy.rules.problem(program, name, args, assignments, rule, elements)
         if not problem:
             return Verdict(decision="allow", reason="allowed", rule=rule.name, **found)
         if not first_problem:
@@ -90,7 +90,7 @@ def test_strictest_first_decides_as_collecting_every_match(which: str, tmp_path:
         which, lambda: str(REPO / "profiles" / f"{which}.yaml"))()
     policy = Policy(load_profile(source, host), host)
     rng = random.Random(which)
-    names = sorted(policy._plain)
+    names = sorted(policy.rules._plain)
     compared = decided = 0
     for _ in range(6000):
         name = rng.choice(names)
@@ -103,7 +103,7 @@ def test_strictest_first_decides_as_collecting_every_match(which: str, tmp_path:
         assignments = (Assignment("PAGER", Word("less", "less")),) if rng.random() < 0.05 else ()
         found = (name, 1, program.identity, program.path, name)
         expected = reference_rules(policy, program, name, args, assignments, found)
-        assert policy._rules(program, name, args, assignments, found) == expected, (name, args)
+        assert policy.rules.verdict(program, name, args, assignments, found) == expected, (name, args)
         compared += 1
         decided += expected.rule != DEFAULT_RULE
     assert compared > 3000 and decided > 500  # the commands reached real rules, not only the default

@@ -8,29 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from types import ModuleType
 
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
-from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
+from ..profile import Host, Profile
 from . import links, madelinks, patches
-from .argmatch import Compiled, compiled, match_compiled, names_explicitly
-from .builtins import builtin_problem, shell_variable_problem, variable_problem
-from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
+from .builtins import builtin_problem, shell_variable_problem
+from .decision import Decision, Verdict, flatten, strictest
 from .paths import PathChecker
 from .realpaths import real_path, resolve
-from .resolve import Program, ResolveError, resolve_command, rule_keys
+from .resolve import Program, ResolveError, resolve_command
+from .rules import Rules, find_exec_spans, hazards_module, judged
 from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
 from .writes import tar_directories, transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
-# A rule's patterns worth trying for one argv head (None: the rule takes any arguments).
-Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
-HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
-HINT_NAME_IT = "a rule must name this option or variable explicitly to allow it"
 INTERNAL_ERROR_RULE = "internal-error"
-Found = tuple[str, int, str, str, str]  # (command, line, program, path, name) of a resolved command
 
 
 class Policy:
@@ -40,27 +34,7 @@ class Policy:
         self.profile = profile
         self.host = host
         self.paths = PathChecker(profile, host.home)
-        # Rules by the basename of each `run:` entry: a rule covers a command only when it
-        # is invoked under that name (resolve.py), so only those entries need resolving, and
-        # they are resolved at each decision, never from a stale earlier lookup.
-        self._by_name: dict[str, list[tuple[Rule, str]]] = {}
-        self._plain: dict[str, list[Rule]] = {}  # rules whose run entry is that bare name
-        self._by_path: set[str] = set()  # basenames some rule names by an absolute path
-        self._candidate_memo: dict[str, dict[tuple[str | None, str | None], list[tuple[Rule, Fitting]]]] = {}
-        # Each rule's patterns with up to two leading literal elements (most start with a
-        # subcommand or a flag): a pattern whose literals differ from argv[1:3] cannot match.
-        self._patterns: dict[str, list[tuple[tuple[str, ...], ArgPattern, Compiled]]] = {}
-        for rule in profile.rules:
-            for name in rule.run:
-                self._by_name.setdefault(os.path.basename(name), []).append((rule, name))
-                if "/" in name:
-                    self._by_path.add(os.path.basename(name))
-                elif rule not in self._plain.setdefault(name, []):
-                    self._plain[name].append(rule)
-            # A pattern repeated in one rule matches exactly when its first copy does, and
-            # the first match decides: later copies are never worth trying.
-            self._patterns[rule.name] = [(compiled(p)[1][:2], p, compiled(p)) for p in dict.fromkeys(rule.args or ())]
-
+        self.rules = Rules(profile)
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False) -> Decision:
         """`at_exec`: the line is an exec inside a running command, whose stdin was set up by
@@ -228,8 +202,8 @@ class Policy:
         if program.is_builtin:
             problem = builtin_problem(program.basename, args, self.profile)
             if problem:
-                return _judged(found, "deny", problem, "shell-builtin")
-        verdict = self._rules(program, name, args, assignments, found)
+                return judged(found, "deny", problem, "shell-builtin")
+        verdict = self.rules.verdict(program, name, args, assignments, found)
         if program.basename in ("git", "tar") and verdict.decision != "deny":
             # `git -C DIR add x`, `tar -C DIR -cf a.tar x`: the paths after -C are relative to
             # DIR (each -C to the one before), which must be readable itself.  git changes
@@ -240,13 +214,13 @@ class Policy:
             if moves:
                 chains, problem = self._changed_directories(program.basename, moves, cwds, cd_real)
                 if problem:
-                    return _judged(found, "deny", problem, "read-write-roots")
+                    return judged(found, "deny", problem, "read-write-roots")
                 cwds = [chain[-1] for chain in chains] if program.basename == "git" else \
                     list(dict.fromkeys([*cwds, *(d for chain in chains for d in chain)]))
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
-                verdict = _judged(found, "deny", problem, "read-write-roots")
+                verdict = judged(found, "deny", problem, "read-write-roots")
         if program.basename in madelinks.MAKERS and not program.is_builtin:
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
         if program.basename == "patch" and verdict.decision != "deny":
@@ -264,13 +238,13 @@ class Policy:
         if wrapped is None:
             return verdict
         if wrapped.problem:
-            inner = _judged(found, "deny", wrapped.problem, "wrapper")
+            inner = judged(found, "deny", wrapped.problem, "wrapper")
         elif not wrapped.inner:
             return verdict
         elif depth >= MAX_WRAP_DEPTH:
-            inner = _judged(found, "deny", "wrappers nested too deeply", "wrapper")
+            inner = judged(found, "deny", "wrappers nested too deeply", "wrapper")
         elif wrapped.chdir is not None and wrapped.chdir.value is None:
-            inner = _judged(found, "deny", f"{program.basename} runs it in {wrapped.chdir.text}, a "
+            inner = judged(found, "deny", f"{program.basename} runs it in {wrapped.chdir.text}, a "
                             "directory only known at run time", "wrapper")
         else:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
@@ -283,118 +257,6 @@ class Policy:
         return Verdict(command=verdict.command, decision=verdict.decision, reason=verdict.reason,
                        rule=verdict.rule, program=verdict.program, path=verdict.path, name=verdict.name,
                        hint=verdict.hint, line=verdict.line, wrapped=(inner,), makes_link=inner.makes_link)
-
-    def _rules(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
-               found: Found) -> Verdict:
-        head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
-        if "/" not in name and name not in self._by_path:
-            candidates = self._candidates(name, head)  # the common case: no stat, no scan
-        else:
-            keys: dict[str, list] = {}
-
-            def covers(run_name: str) -> bool:
-                if run_name == name and "/" not in name:
-                    return True  # looked up on the same path just now: the same file
-                if run_name not in keys:
-                    keys[run_name] = rule_keys(run_name, self.profile.path)
-                return program.key in keys[run_name]
-
-            rules = dict.fromkeys(rule for rule, run_name in self._by_name.get(os.path.basename(name), ())
-                                  if covers(run_name))
-            candidates = _strictest_first([(rule, self._fitting(rule, head)) for rule in rules])
-        # Candidates come strictest first (deny, then ask, then allow, each in profile order),
-        # so the first rule that matches decides the class: a deny or an ask rule decides at
-        # once, and the allow rules are tried only until one holds (the strictest wins, and
-        # among equals the first in the profile, as if every match were collected first).
-        first_problem = ""
-        first_rule = ""
-        for rule, patterns in candidates:
-            if patterns is None:
-                elements: tuple[str, ...] | None = ("...",) * len(args)
-            else:
-                for pattern, compiled_pattern in patterns:
-                    elements = match_compiled(compiled_pattern, pattern.elements, args)
-                    if elements is not None:
-                        break
-                else:
-                    continue
-            decision = rule.decision
-            if decision == "allow":
-                problem = self._rule_problem(program, name, args, assignments, rule, elements)
-                if not problem:
-                    return _judged(found, "allow", "allowed", rule.name)
-                if not first_problem:
-                    first_problem, first_rule = problem, rule.name
-                continue
-            if decision == "ask":
-                # A person approves what the line shows; an option that makes the program run
-                # something else, or a refused variable, is refused before anyone is asked.
-                problem = self._rule_problem(program, name, args, assignments, rule, elements)
-                if problem:
-                    return _judged(found, "deny", problem, rule.name, HINT_NAME_IT)
-            reason = rule.message or ("needs approval" if decision == "ask" else "denied by rule")
-            return _judged(found, decision, reason, rule.name)
-        if first_problem:
-            return _judged(found, "deny", first_problem, first_rule, HINT_NAME_IT)
-        shown = program.basename if program.is_builtin else program.identity
-        return _judged(found, "deny", f"no rule allows {shown} with these arguments", DEFAULT_RULE, HINT_DEFAULT)
-
-    def _candidates(self, name: str, head: tuple[str | None, str | None]) -> list[tuple[Rule, Fitting]]:
-        """The rules for a bare program name that can match argv[1:3] == head, each with the
-        patterns worth trying (None: the rule takes any arguments).
-
-        Memoised per (name, head): with hundreds of rules for one program (git, python3),
-        most start with literal words (`status`, `-m pytest`), so only a few are worth trying.
-        """
-        memo = self._candidate_memo.setdefault(name, {})
-        found = memo.get(head)
-        if found is None:
-            if len(memo) > 256:
-                memo.clear()
-            found = memo[head] = _strictest_first([(rule, patterns) for rule in self._plain.get(name, [])
-                                                   for patterns in (self._fitting(rule, head),)
-                                                   if patterns is None or patterns])
-        return found
-
-    def _fitting(self, rule: Rule, head: tuple[str | None, str | None]) -> Fitting:
-        if rule.args is None:
-            return None
-        return tuple((pattern, compiled_pattern) for prefix, pattern, compiled_pattern in self._patterns[rule.name]
-                     if _fits(prefix, head))
-
-    def _rule_problem(self, program: Program, name: str, args: tuple[Word, ...],
-                      assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
-        names = (name if "/" not in name else os.path.basename(name), program.basename)
-        for assignment in assignments:
-            if assignment.name == "IFS" and program.identity == "builtin:read":
-                continue  # `IFS= read -r line`: only read's own word splitting changes
-            problem = variable_problem(assignment.name, self.profile, rule.env)
-            if problem:
-                return problem
-        if program.is_builtin:
-            # The hazard tables name no bash builtin (tests/test_policy.py checks it), so a line
-            # of builtins (`true`, `cd`, `echo`) never imports them: ~2.5 ms of start-up.
-            return ""
-        hazards = _hazards()
-        specs = hazards.spec_for(*names)
-        if not specs:
-            return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
-        for hazard in hazards.find_hazards(names, args, specs):
-            if hazard.index < 0:
-                return hazard.reason
-            if not names_explicitly(elements[hazard.index], hazard.option):
-                return f"{args[hazard.index].shown()}: {hazard.reason}"
-        for i, (word, element) in enumerate(zip(args, elements, strict=True)):
-            if word.value is None and element == "..." and not hazards.dynamic_ok(names, args, i) \
-                    and not self._in_find_exec(program, args, i):
-                return (f"{word.text} is only known at run time and {program.basename} can run "
-                        "other programs (put it after --, or write it literally)")
-        return ""
-
-    @staticmethod
-    def _in_find_exec(program: Program, args: tuple[Word, ...], index: int) -> bool:
-        """Words of a `find -exec CMD ... ;` are checked as CMD's own arguments."""
-        return program.basename == "find" and any(start < index <= end for start, end in find_exec_spans(args))
 
     def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str],
                       cd_real: dict[str, str] | None = None) -> str:
@@ -412,7 +274,7 @@ class Policy:
             if problem:
                 return problem
         if program.basename in ("sed", "gsed"):
-            for word in _hazards().scripts.sed_reads(args):  # `sed 'r FILE'`: a file named in the script
+            for word in hazards_module().scripts.sed_reads(args):  # `sed 'r FILE'`: a file named in the script
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
@@ -453,33 +315,6 @@ class Policy:
         return failures
 
 
-def _hazards() -> ModuleType:
-    """agentsh.policy.hazards, imported on first use (a statement-level import in a hot
-    function costs a microsecond at every call)."""
-    global _HAZARDS
-    if _HAZARDS is None:
-        from . import hazards
-
-        _HAZARDS = hazards
-    return _HAZARDS
-
-
-_HAZARDS: ModuleType | None = None
-
-
-def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:
-    """(index of -exec, index of its terminating `;` or `+`, or len(args)) for each -exec."""
-    spans = []
-    i = 0
-    while i < len(args):
-        if args[i].value in ("-exec", "-execdir", "-ok", "-okdir"):  # hazards.FIND_EXEC
-            end = next((j for j in range(i + 1, len(args)) if args[j].value in (";", "+")), len(args))
-            spans.append((i, end))
-            i = end
-        i += 1
-    return spans
-
-
 def _socket_problem(target: Word, profile: Profile) -> str:
     """bash itself opens a socket, not a file, for a redirection to /dev/tcp/HOST/PORT or
     /dev/udp/HOST/PORT: a connection no program of the line makes.  TCP is allowed to the
@@ -500,18 +335,3 @@ def _socket_problem(target: Word, profile: Profile) -> str:
 def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """`{}` is replaced by find with each file name: a value known only at run time."""
     return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
-
-
-def _judged(found: Found, decision: str, reason: str, rule: str, hint: str = "") -> Verdict:
-    """A resolved command's Verdict (positional: a keyword call with **found costs twice as much)."""
-    command, line, program, path, name = found
-    return Verdict(command, decision, reason, rule, program, path, name, hint, line)
-
-
-def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule, Fitting]]:
-    """deny rules, then ask, then allow, each kind in profile order (sorted is stable)."""
-    return sorted(candidates, key=lambda candidate: -STRICTNESS[candidate[0].decision])
-
-
-def _fits(prefix: tuple[str, ...], head: tuple[str | None, str | None]) -> bool:
-    return head[:len(prefix)] == prefix  # tuples compare in C

@@ -88,7 +88,7 @@ _FIND = Spec(options={
 })
 # find's -exec family is not in the table: the engine checks the command each one runs as
 # a command of its own (like xargs), and -delete makes the start points write targets.
-FIND_EXEC = ("-exec", "-execdir", "-ok", "-okdir")  # also spelled out in engine.find_exec_spans
+FIND_EXEC = ("-exec", "-execdir", "-ok", "-okdir")  # also spelled out in rules.find_exec_spans
 
 _TAR = Spec(options={
     "--checkpoint-action": "runs a command at checkpoints", "--to-command": "pipes files to a command",
