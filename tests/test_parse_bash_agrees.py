@@ -37,9 +37,13 @@ BYPASSES = [
     pytest.param("echo \"${{x:='$({p})'}}\"", id="single-quotes-in-double-quoted-default"),
     pytest.param("x=a; echo \"${{x:+'$({p})'}}\"", id="single-quotes-in-double-quoted-alternative"),
     pytest.param("echo \"${{x:-$'$({p})'}}\"", id="ansi-c-in-double-quoted-default"),
+    # tree-sitter ends a word at `\<newline>`, bash removes the pair and reads on: `a#` is no comment
+    pytest.param("echo a\\\n#; {p}", id="continuation-before-comment"),
+    pytest.param("echo a\\\n\\\n#; {p}", id="continuations-before-comment"),
 ]
 RUN_UNDER_AGENTSH = {"ansi-c-delimiter", "partly-quoted-delimiter", "continued-delimiter", "escaped-backticks",
-                     "comsub-in-pattern", "quote-in-pattern", "single-quotes-in-double-quoted-default"}
+                     "comsub-in-pattern", "quote-in-pattern", "single-quotes-in-double-quoted-default",
+                     "continuation-before-comment"}
 
 
 @pytest.fixture
@@ -81,6 +85,24 @@ def test_bash_runs_it_and_agentsh_refuses_it(template: str, payload: tuple[str, 
     "echo ${f%.py} ${x//-/_} ${x#*/} ${x%%.*}",
     "echo \"${x:-default}\" \"${x:-'a b'}\" ${x:-'$(id)'}",  # unquoted: the single quotes do quote
     "echo `date` \"`git rev-parse HEAD`\" `printf 'a\\n'`",
+    # line continuations after a blank or an operator, or inside quotes or a here-document
+    "python3 -m pytest \\\n  -q \\\n  tests/", "ls -la |\\\n  grep x", "ls &&\\\nls", "echo \"a\\\nb\"",
+    "cat <<EOF\nx = 1 + \\\n2\nEOF", "find . -name '*.py' \\\n  -exec wc -l {} +", "x=(a\\\n b)",
 ])
 def test_lines_bash_reads_as_tree_sitter_does_still_pass(line: str, decide: Callable[..., Decision]) -> None:
     assert decide(line).decision == "allow", decide(line)
+
+
+@pytest.mark.parametrize("line", ["cat ~/.ss\\\nh/id_rsa", "cat ~\\\n/.ssh/id_rsa", "shopt -q\\\ns dotglob; cat ~/*/id_rsa"])
+def test_a_continuation_inside_a_word_does_not_hide_a_read(line: str, workspace: Path, home: Path,
+                                                          run_agentsh: Callable[..., subprocess.CompletedProcess[str]]
+                                                          ) -> None:
+    """Found by red-teaming: tree-sitter read `~/.ss` and `h/id_rsa` as two words (no denied
+    path), bash reads `~/.ssh/id_rsa` and printed the key."""
+    under_bash = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace,
+                                capture_output=True, text=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert "SECRET-KEY-BYTES" in under_bash.stdout, "bash no longer reads it: the case proves nothing"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+    assert "line continuation inside a word" in result.stderr

@@ -117,6 +117,7 @@ def test_brackets_are_checked_like_test(decide: Callable[..., Decision]) -> None
     "sleep 1 & wait $!",
     "[ \"$(wc -l < README.md)\" -gt 0 ]",
     "a=([0]=x [1]=y); echo \"${a[1]}\"",
+    "[ -s <(ls) ] && echo listed",  # a process substitution is one /dev/fd/N word
     "a=(1 \"[x]=2\" '[y]=3' \\[z]=4)",
 ])
 def test_ordinary_test_lines_still_pass(line: str, decide: Callable[..., Decision]) -> None:

@@ -27,6 +27,7 @@ _EXPRESSIONS = frozenset({"binary_expression", "unary_expression"})
 _OPERATOR_WORDS = frozenset({"!", "=", "==", "!=", "=~", "~"})
 # Leaves whose text is an unquoted word to bash: their value follows the unquoted-word rules.
 _PLAIN = frozenset({"word", "test_operator", "extglob_pattern", "number"})
+_MAX_DEPTH = 200  # as walker.MAX_DEPTH
 
 
 class _Walker(Protocol):
@@ -76,8 +77,8 @@ def _leaves(walker: _Walker, children: list[Any], out: list[Any], depth: int) ->
     for child in children:
         kind = child.type
         if kind in _EXPRESSIONS:
-            if depth > 200:
-                walker.problem(child, "nesting too deep")
+            if depth > _MAX_DEPTH:
+                walker.problem(child, f"nesting deeper than {_MAX_DEPTH} levels")
                 return False
             walker.check_gaps(child)
             if not _leaves(walker, child.children, out, depth + 1):
@@ -85,7 +86,7 @@ def _leaves(walker: _Walker, children: list[Any], out: list[Any], depth: int) ->
         elif not child.is_named and child.type not in _OPERATOR_WORDS:
             # `<`, `>`, `>>` (or `(`, `&`...): bash redirects or ends the command there.
             walker.problem(child, f"'{child.type}' inside [ ] is a redirection or an operator to bash, "
-                                  "not a comparison: write it quoted ('>'), or use [[ ]]")
+                                  "not a comparison: use [[ ]]")
             return False
         elif child.is_named and kind in ("command", "redirected_statement", "file_redirect",
                                          "parenthesized_expression", "ERROR"):

@@ -49,6 +49,9 @@ _KEYWORDS_AS_NAMES = frozenset({
 })
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
+# `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
+# or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
+_GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
 _VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
@@ -169,6 +172,11 @@ class _Walker:
                 if gap.replace(b"\\\n", b"").strip(b" \t\n"):
                     self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
                     return
+                if b"\\\n" in gap and _GLUED.search(self.raw, max(pos - 1, 0), start + 1):
+                    # tree-sitter ends a word at `\<newline>`; bash removes the pair and reads one
+                    # word on (`cat ~/.ss\<newline>h/id_rsa`, `echo a\<newline>#; cmd` runs cmd).
+                    self.problem(node, "a line continuation inside a word (put a blank before the backslash)")
+                    return
             end = child.end_byte
             if end > pos:
                 pos = end
@@ -240,6 +248,7 @@ class _Walker:
 
     def declaration(self, node: Any, depth: int) -> None:
         """`export A=1 B`, `declare -x A`, `unset A`: a builtin with NAME[=VALUE] words."""
+        self.check_gaps(node)
         argv: list[Word] = []
         for child in node.children:
             if not child.is_named:
@@ -271,6 +280,7 @@ class _Walker:
         if value_node is None:
             value = Word("", "")
         elif value_node.type == "array":
+            self.check_gaps(value_node)
             for element in value_node.named_children:
                 if _text(element)[:1] == "[" and not _NUMBERED_ELEMENT.match(_text(element)):
                     # `a=([x]=1)`: bash evaluates the subscript as arithmetic, through x's value

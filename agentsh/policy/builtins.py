@@ -114,8 +114,8 @@ def _dynamic_option_problem(name: str, args: tuple[Word, ...], profile: Profile)
                    len(args))
         words = args[:end + 1]
     for i, word in enumerate(words):
-        if word.value is not None or word.why_dynamic == "number":  # a known number (parse/bracket.py)
-            continue
+        if word.value is not None or word.why_dynamic in ("number", "process substitution"):
+            continue  # a known number (parse/bracket.py), or one /dev/fd/N path
         if not _one_word(word):
             if word.why_dynamic == "glob" and not fnmatchcase(option, word.text):
                 continue  # the file names it expands to cannot be the option
