@@ -48,6 +48,9 @@ class Spec(NamedTuple):
     inspectors: tuple[Inspector, ...] = ()
     # says whether a dynamic word at an index is harmless for this program
     dynamic: Callable[[tuple[Word, ...], int], bool] | None = None
+    # long options of this program that are no abbreviation of a hazardous one: they exist
+    # under that very name, or are ambiguous and refused by the program itself
+    exact: frozenset[str] = frozenset()
 
 
 # Variables that change what any program (or the loader, or bash) executes.
@@ -90,13 +93,30 @@ _FIND = Spec(options={
 # a command of its own (like xargs), and -delete makes the start points write targets.
 FIND_EXEC = ("-exec", "-execdir", "-ok", "-okdir")  # also spelled out in engine.find_exec_spans
 
-_TAR = Spec(options={
+_TAR_OPTIONS = {
     "--checkpoint-action": "runs a command at checkpoints", "--to-command": "pipes files to a command",
     "-I": "runs a compression program", "--use-compress-program": "runs a compression program",
     "--rsh-command": "runs a remote shell", "--rmt-command": "runs a remote tape program",
     "--info-script": "runs a script at volume changes", "-F": "runs a script at volume changes",
     "--new-volume-script": "runs a script at volume changes",
-}, env=("TAR_OPTIONS",))
+    # A name list may also hold `-C DIR` lines, which move where tar -x extracts to.
+    "-T": table.NAMES, "--files-from": table.NAMES,
+}
+
+
+def _tar_old_style(args: tuple[Word, ...]) -> list[Hazard]:
+    """tar's dashless first word is a cluster of short options (`tar cIf CMD out.tar x` runs
+    CMD, as `-cIf` would), which the generic reading takes for an operand."""
+    first = args[0].value if args else None
+    if not first or first[0] == "-" or not first.isalpha():
+        return []
+    return [Hazard(0, "-" + letter, f"-{letter} {_TAR_OPTIONS['-' + letter]}")
+            for letter in dict.fromkeys(first) if "-" + letter in _TAR_OPTIONS]
+
+
+# `--file` is an option of its own, and tar refuses `--fil` as ambiguous: neither is --files-from.
+_TAR = Spec(options=_TAR_OPTIONS, operands=_tar_old_style, env=("TAR_OPTIONS",),
+            exact=frozenset({"--file", "--fil"}))
 
 _SPECS: dict[str, Spec] = {
     "find": _FIND,
@@ -112,6 +132,10 @@ _SPECS: dict[str, Spec] = {
     # `git -p log`), done in scripts.git_hazards.
     "git": Spec(operands=scripts.git_hazards, dynamic=scripts.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
     "xargs": Spec(options={}),
+    # jq reads modules and JSON data files that `import`/`include` name inside its program.
+    "jq": Spec(options={"-f": "reads a jq program from a file, whose imports the read roots cannot check",
+                        "--from-file": "reads a jq program from a file, whose imports the read roots cannot check"},
+               operands=scripts.jq_hazards, dynamic=lambda _args, _index: True),
     "env": Spec(options={"-S": "splits a string into a command line", "--split-string": "splits a string into a command line"}),
     "make": Spec(options={"--eval": "evaluates makefile text", "-E": "evaluates makefile text"},
                  operands=scripts.make_hazards, env=("MAKEFLAGS", "MFLAGS", "SHELL")),
@@ -277,7 +301,15 @@ def _with(spec: Spec | None, options: dict[str, str] | None = None,
     merged.update(options or {})
     return Spec(options=merged, bare=base.bare, stdin_operands=base.stdin_operands, operands=base.operands,
                 env=base.env, takes_value=base.takes_value, stop_at_operand=base.stop_at_operand,
-                terminators=base.terminators, inspectors=base.inspectors + inspectors)
+                terminators=base.terminators, inspectors=base.inspectors + inspectors, dynamic=base.dynamic,
+                exact=base.exact)
+
+
+def _names_only(_args: tuple[Word, ...], _index: int) -> bool:
+    """A program whose only hazards are name lists (table.NAME_LISTS) takes any dynamic word:
+    at worst it names a list at run time, as any dynamic operand may name a file (the limit
+    docs/security-model.md states), and `wc -l "$f"` stays allowed."""
+    return True
 
 
 def _load_table(specs: dict[str, Spec]) -> None:
@@ -287,6 +319,8 @@ def _load_table(specs: dict[str, Spec]) -> None:
         specs.setdefault(name, _interpreter(*inline))
     for name, options in table.OPTIONS.items():
         specs[name] = _with(specs.get(name), options)
+    for name, lists in table.NAME_LISTS.items():
+        specs[name] = _with(specs.get(name) or Spec(dynamic=_names_only), dict.fromkeys(lists, table.NAMES))
     for name, subcommands in table.SUBCOMMANDS.items():
         specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
     for name, patterns in table.VALUE_PATTERNS.items():
@@ -403,7 +437,8 @@ def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
 
 def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
     return [Hazard(index, option, f"{option} {reason}")
-            for option, reason in spec.options.items() if _option_matches(option, value, spec.takes_value)]
+            for option, reason in spec.options.items()
+            if _option_matches(option, value, spec.takes_value, spec.exact)]
 
 
 # Long options that exist under exactly this name and are also prefixes of a hazardous one:
@@ -412,11 +447,13 @@ def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
 EXACT_LONG_OPTIONS = frozenset({"--checkpoint"})
 
 
-def _option_matches(option: str, arg: str, takes_value: tuple[str, ...] = ()) -> bool:
+def _option_matches(option: str, arg: str, takes_value: tuple[str, ...] = (),
+                    exact: frozenset[str] = frozenset()) -> bool:
     name = arg.split("=", 1)[0]
     if option.startswith("--"):
         # getopt_long accepts any unambiguous prefix: --to-com means --to-command.
-        return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS)
+        return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS
+                                  and name not in exact)
     if len(option) == 2 and not arg.startswith("--"):
         # A cluster of short flags (`-xvf`), flags ending in one with its value attached
         # (`-cvIcmd`, `-cvI'sh -c x'`), or one flag with its value (`-Icmd`).  The letters
