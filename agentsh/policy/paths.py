@@ -160,7 +160,7 @@ class PathChecker:
             return self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else ""
         # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
-        if value[:1] == "-" and "=" not in value and "/" not in value:
+        if value[:1] == "-" and "=" not in value and "/" not in value and "." not in value:
             return ""
         if value and value[0] != "-" and value[0] != "@" and "=@" not in value:
             candidates = [value]
@@ -301,18 +301,35 @@ def _below(path: str, base: str) -> str:
 
 
 def _candidates(value: str) -> list[str]:
-    """The parts of an argument that may name a file (`--file=X`, `-I/x`, curl's `@X`, `k=@X`)."""
+    """The parts of an argument that may name a file (`--file=X`, `-I/x`, `-fdir/x`, curl's
+    `@X`, `k=@X`)."""
     if value.startswith("-"):
         out = []
         if "=" in value:
             out.append(value.split("=", 1)[1])
-        elif "/" in value:
+        elif "/" in value and value[1:2] == "-":
             out.append(value[value.index("/"):])
+        if value[1:2] != "-":
+            out.extend(_glued_values(value))
+            out = list(dict.fromkeys(out))
     else:
         out = [value]
         if "=@" in value:
             out.append(value.split("=@", 1)[1])
     return [c[1:] if c.startswith("@") else c for c in out if c and c != "@"]
+
+
+def _glued_values(value: str) -> list[str]:
+    """What may be a file name glued to a short option (`-fsecrets/key`, `-nf.env`): getopt
+    takes the rest of the word after an option that takes a value, and which letter of a
+    cluster that is only the program knows, so each rest that starts at or before the first
+    `/` and names a path (it has a `/`, or starts with `.`) is a candidate.  Taking only the
+    part from the `/` read `-fsecrets/key` as `/key`: `date -fsecrets/key` printed the key
+    in its error message.  A plain name (`-fkey`) is not taken: a flag cluster names no file."""
+    slash = value.find("/")
+    end = slash if slash >= 0 else len(value)
+    return [value[k:] for k in range(min(2, end), end + 1)
+            if k < len(value) and (slash >= 0 or value[k] == ".")]
 
 
 def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
