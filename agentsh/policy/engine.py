@@ -374,6 +374,10 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
+        if program.basename == "tar":  # `-C DIR` moves the names after it (tardirs.py)
+            problem = _tardirs().read_problem(args, cwds, self.paths, cd_real)
+            if problem:
+                return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:
@@ -423,6 +427,13 @@ def _hazards() -> ModuleType:
 
 
 _HAZARDS: ModuleType | None = None
+
+
+def _tardirs() -> ModuleType:
+    """agentsh.policy.tardirs, imported on first use (only tar lines need it)."""
+    from . import tardirs
+
+    return tardirs
 
 
 def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:

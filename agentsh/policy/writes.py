@@ -425,6 +425,15 @@ def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, l
     return [(operands[0], targets or [Word(".", ".")])]
 
 
+def tar_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
+    """tar's `-C DIR`s (and, over-read, its other output option values but the archive) and
+    its operands; no directories when no -C is given."""
+    targets, operands, seen, archives, _, _ = _read_options("tar", args)
+    if not seen & {"-C", "--directory"}:
+        return [], operands
+    return [t for t in targets if t not in archives], operands
+
+
 def _may_say_symbolic(value: str | None) -> bool:
     """Can this word be, or hold in its cluster, `-s` or `--s...`?"""
     return value is not None and value[:1] == "-" and (value[:3] == "--s" or ("s" in value and value[1:2] != "-"))
