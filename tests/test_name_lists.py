@@ -1,10 +1,11 @@
 """Files a program opens by names the line does not show: names listed in a file or read
 from standard input (`tar -T LIST`, `sort --files0-from=LIST`, `xz --files=LIST`,
-`find -files0-from LIST`, `git add --pathspec-from-file=LIST`), and JSON or modules a jq
-program imports by a name inside the program.  Each line below printed a secret from a
-denied read root in guardrail mode under the default profile: the read check saw only the
-list's own name.  They are refused as hazards (a rule must name the option to allow it).
-So is tar's dashless first word holding a hazardous letter (`tar cIf CMD ...` ran CMD)."""
+`find -files0-from LIST`, `git add --pathspec-from-file=LIST`), JSON or modules a jq program
+imports by a name inside the program, and a response file (`strings @list`).  Each line
+below printed a secret from a denied read root in guardrail mode under the default profile:
+the read check saw only the list's own name.  They are refused as hazards (a rule must name
+the option to allow it).  So is tar's dashless first word holding a hazardous letter (`tar
+cIf CMD ...` ran CMD)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def policy(lists: Path, home: Path, tmp_path: Path) -> Policy:
     "git add --pathspec-from-file=list && git diff --cached",
     "jq -n 'import \"../home/.docker/config\" as $c; $c'",
     "jq -n --arg a b 'import \"../home/.docker/config\" as $c; $c'",
+    "strings @list",  # a response file: more arguments, file names among them
+    "strings -f @list",
 ])
 def test_names_the_line_does_not_show_print_no_secret(line: str, guardrail: Run) -> None:
     done = guardrail(line)
@@ -86,7 +89,7 @@ def test_other_name_lists_are_refused(line: str, policy: Policy) -> None:
     "wc -l \"$f\"", "du -sh \"$d\"", "wc -l $(git ls-files)", "sort -T /tmp README.md", "tar -czf a.tgz README.md",
     "tar xzf a.tgz", "tar --create --file=a.tar README.md",
     "jq -r .a x.json", "jq -n --arg x import '$x'", "jq '.[] | .include' x.json",
-    "file README.md", "find . -name '*.py'", "xz -k README.md", "git log --patch -1",
+    "file README.md", "strings README.md", "strings \"$f\"", "find . -name '*.py'", "xz -k README.md", "git log --patch -1",
 ])
 def test_ordinary_lines_stay_allowed(line: str, policy: Policy) -> None:
     assert policy.decide(line).decision == "allow", line

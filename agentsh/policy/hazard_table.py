@@ -139,6 +139,13 @@ NAME_LISTS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("zstd", "unzstd", "zstdcat"), ("--filelist",)),
 }
 
+# Programs that read more arguments, options and file names alike, from a response file
+# named by an operand `@FILE` (binutils, the gcc family, javac): `strings @list` printed the
+# file that list named.  Such an operand is a hazard (hazards._response_file).
+RESPONSE_FILES = ("strings", "objdump", "readelf", "nm", "size", "ar", "ranlib", "objcopy", "strip",
+                  "addr2line", "c++filt", "elfedit", "gprof", "ld", "as", "gcc", "g++", "cc", "c++", "cpp",
+                  "clang", "clang++", "javac", "java")
+
 # Subcommands (the first operands, after the program's own options) that run things.
 SUBCOMMANDS: dict[str, dict[str, str]] = {
     "ansible-test": {"shell": SHELL},

@@ -312,6 +312,12 @@ def _names_only(_args: tuple[Word, ...], _index: int) -> bool:
     return True
 
 
+def _response_file(args: tuple[Word, ...]) -> list[Hazard]:
+    return [Hazard(i, args[i].value or "", "reads more arguments (options and file names) from the file after @, "
+                   "where the read roots cannot check them (name them in the line instead)")
+            for i in _operand_indexes(args) if (args[i].value or "").startswith("@")]
+
+
 def _load_table(specs: dict[str, Spec]) -> None:
     for name in table.SHELLS:
         specs.setdefault(name, _SHELL)
@@ -321,6 +327,8 @@ def _load_table(specs: dict[str, Spec]) -> None:
         specs[name] = _with(specs.get(name), options)
     for name, lists in table.NAME_LISTS.items():
         specs[name] = _with(specs.get(name) or Spec(dynamic=_names_only), dict.fromkeys(lists, table.NAMES))
+    for name in table.RESPONSE_FILES:
+        specs[name] = _with(specs.get(name) or Spec(dynamic=_names_only), inspectors=(_response_file,))
     for name, subcommands in table.SUBCOMMANDS.items():
         specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
     for name, patterns in table.VALUE_PATTERNS.items():
