@@ -1,7 +1,8 @@
 """Names a program makes by gluing an option's value to another name (agentsh/policy/suffixes.py).
 Each line below was allowed before under the default profile in guardrail mode: `zcat -f -S
 ets/key secr` printed secrets/key (gzip tries NAME+SUFFIX), and sed's and patch's backups
-(`sed -i'.git/hooks/*'`, `patch -b -B .git/hooks/`) planted .git/hooks/pre-commit."""
+(`sed -i'.git/hooks/*'`, `patch -b -B .git/hooks/`) and `cp --parents hooks/pre-commit .git`
+planted .git/hooks/pre-commit."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def work(workspace: Path) -> Path:
     (workspace / ".git" / "hooks").mkdir(parents=True)
     (workspace / "pre-commit").write_text("echo one\n")
     (workspace / "fix.patch").write_text(PATCH)
+    (workspace / "hooks").mkdir()
+    (workspace / "hooks" / "pre-commit").write_text("echo planted\n")
     return workspace
 
 
@@ -68,6 +71,9 @@ def test_a_suffixed_name_in_a_denied_root_prints_nothing(line: str, guardrail: R
     "patch -b --prefix=.git/hooks/ -p0 -i fix.patch",
     "patch -b -Y .git/hooks/ -p0 -i fix.patch",
     "patch -b --basename-prefix=.git/hooks/ -p0 -i fix.patch",
+    "cp --parents hooks/pre-commit .git",
+    "cp --pa hooks/pre-commit .git/",
+    "cp -t .git --parents hooks/pre-commit",
 ])
 def test_a_backup_in_a_denied_root_is_not_written(line: str, work: Path, guardrail: Run, policy: Policy) -> None:
     assert policy.decide(line).decision == "deny", line
@@ -80,7 +86,8 @@ def test_a_backup_in_a_denied_root_is_not_written(line: str, work: Path, guardra
 @pytest.mark.parametrize("line", ["gzip -k README.md", "gzip -S .z -k README.md", "zcat -f README.md",
                                   "sed -i.bak s/one/two/ pre-commit", "sed -i s/one/two/ pre-commit",
                                   "patch -b -p0 -i fix.patch", "patch -b -z .orig -p0 -i fix.patch",
-                                  "xz -k -T 2 README.md"])
+                                  "xz -k -T 2 README.md", "cp --parents hooks/pre-commit /tmp",
+                                  "cp -r --preserve=mode hooks /tmp"])
 def test_ordinary_suffixes_stay_allowed(line: str, policy: Policy) -> None:
     assert policy.decide(line).decision == "allow", policy.decide(line).refused
 

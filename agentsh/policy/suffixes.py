@@ -11,7 +11,9 @@ The operand checks see `secr` and `ets/key`, not the `secrets/key` gzip opens:
 - patch's backups: `-B PREFIX` (PREFIX+NAME), `-Y PREFIX` (PREFIX+base name, in the file's
   directory) and `-z SUFFIX` (NAME+SUFFIX) (`patch -b -B .git/hooks/ -i fix.patch` planted a
   hook).  The names patch edits are in the patch, so a stand-in name (`FILE`) marks where
-  the prefix puts them.
+  the prefix puts them;
+- `cp --parents SOURCE... DEST` copies each source to DEST/SOURCE (`cp --parents
+  hooks/pre-commit .git` planted .git/hooks/pre-commit).
 
 cp, mv and ln refuse a backup suffix with a `/` themselves.
 """
@@ -23,16 +25,16 @@ from collections.abc import Iterable
 
 from ..parse import Word
 from .paths import PathChecker
-from .writes import write_targets
+from .writes import transfer, write_targets
 
 COMPRESSORS = frozenset({"gzip", "gunzip", "zcat", "xz", "unxz", "xzcat", "lzma", "unlzma", "lzcat"})
-PROGRAMS = COMPRESSORS | {"sed", "gsed", "patch"}
+PROGRAMS = COMPRESSORS | {"sed", "gsed", "patch", "cp"}
 # patch's backup options, and what each does with the name
 _PATCH_PREFIX = ("-B", "--prefix")
 _PATCH_BASENAME_PREFIX = ("-Y", "--basename-prefix")
 _PATCH_SUFFIX = ("-z", "--suffix")
 # The option words a program's suffix or prefix options are spelled with, for a quick look.
-_QUICK = {"sed": "i", "gsed": "i", "patch": "BYz", **dict.fromkeys(COMPRESSORS, "S")}
+_QUICK = {"sed": "i", "gsed": "i", "patch": "BYz", "cp": "", **dict.fromkeys(COMPRESSORS, "S")}
 # Stands for a file the patch names: only the patch knows which.
 _PATCHED = "FILE"
 
@@ -44,11 +46,11 @@ def problem(program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: Pa
     for word in reads:
         found = paths.check_read_word(word, cwds, reals)
         if found:
-            return f"{word.shown()} (a name glued from an option's value): {found}"
+            return f"{word.shown()} (a name it makes by gluing words together): {found}"
     for word in writes:
         found = paths.check_write_word(word, cwds, reals)
         if found:
-            return f"{word.shown()} (a backup or output name glued from an option's value): {found}"
+            return f"{word.shown()} (a name it makes by gluing words together): {found}"
     return ""
 
 
@@ -61,6 +63,8 @@ def derived(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[Word
         return _compressor(program, args)
     if program == "patch":
         return [], _patch(args)
+    if program == "cp":
+        return [], _parents(args)
     return [], _sed(program, args)
 
 
@@ -178,6 +182,19 @@ def _patch(args: tuple[Word, ...]) -> list[Word]:
     for word in _values(args, "z", _PATCH_SUFFIX[1:], takes + "BY"):
         backups.append(Word(word.text, None if word.value is None else _PATCHED + word.value, "backup name"))
     return backups
+
+
+def _parents(args: tuple[Word, ...]) -> list[Word]:
+    """cp --parents (any prefix from `--pa`): each source lands at DEST/SOURCE, its whole path."""
+    if not any(len(name) > 3 and "--parents".startswith(name)
+               for name in ((w.value or "").partition("=")[0] for w in args)):
+        return []
+    moved = transfer("cp", args)
+    if moved is None or moved[1] is None:
+        return []
+    sources, destination = moved[0], moved[1]
+    return [_glued(destination, Word(f"/{s.text}", None if s.value is None else "/" + s.value.lstrip("/")))
+            for s in sources]
 
 
 def _glued(name: Word, suffix: Word) -> Word:
