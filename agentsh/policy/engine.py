@@ -13,7 +13,7 @@ from types import ModuleType
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
-from . import links, madelinks, suffixes
+from . import links, madelinks, suffixes, tardirs
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
@@ -335,7 +335,7 @@ class Policy:
             return ""
         hazards = _hazards()
         specs = hazards.spec_for(*names)
-        if not specs:
+        if not specs or hazards.nothing_to_find(specs, args):
             return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
         for hazard in hazards.find_hazards(names, args, specs):
             if hazard.index < 0:
@@ -375,7 +375,7 @@ class Policy:
                 if problem:
                     return problem
         if program.basename == "tar":  # `-C DIR` moves the names after it (tardirs.py)
-            problem = _tardirs().read_problem(args, cwds, self.paths, cd_real)
+            problem = tardirs.read_problem(args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         for word in write_targets(program.basename, args):
@@ -431,13 +431,6 @@ def _hazards() -> ModuleType:
 
 
 _HAZARDS: ModuleType | None = None
-
-
-def _tardirs() -> ModuleType:
-    """agentsh.policy.tardirs, imported on first use (only tar lines need it)."""
-    from . import tardirs
-
-    return tardirs
 
 
 def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:

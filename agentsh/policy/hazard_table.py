@@ -129,7 +129,7 @@ OPTIONS: dict[str, dict[str, str]] = {
 # Options that take the names of the files a program reads (or compresses, or writes beside
 # them) from a file or standard input.  tar's -T is in hazards._TAR, git's
 # --pathspec-from-file in scripts._GIT_ANY_HAZARDS.  A program here with no other hazard
-# takes dynamic words as it did before (hazards._names_only): such a word may name a file
+# takes dynamic words as it did before (hazard_specs._names_only): such a word may name a file
 # only at run time, which every reader's operands may.
 NAME_LISTS: dict[str, tuple[str, ...]] = {
     "sort": ("--files0-from",), "wc": ("--files0-from",), "du": ("--files0-from",),
@@ -141,7 +141,7 @@ NAME_LISTS: dict[str, tuple[str, ...]] = {
 
 # Programs that read more arguments, options and file names alike, from a response file
 # named by an operand `@FILE` (binutils, the gcc family, javac): `strings @list` printed the
-# file that list named.  Such an operand is a hazard (hazards._response_file).
+# file that list named.  Such an operand is a hazard (hazard_specs._response_file).
 RESPONSE_FILES = ("strings", "objdump", "readelf", "nm", "size", "ar", "ranlib", "objcopy", "strip",
                   "addr2line", "c++filt", "elfedit", "gprof", "ld", "as", "gcc", "g++", "cc", "c++", "cpp",
                   "clang", "clang++", "javac", "java")

@@ -43,6 +43,8 @@ def own_code_roots(home: str) -> tuple[str, ...]:
             roots.append(f"{home}/.local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")
     return tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
 _GLOB = "*?["
+# A dotfile glued to an option letter (`-f.env`), as _glued_values takes it.
+_GLUED_DOTFILE = re.compile(r"[A-Za-z]\.")
 
 
 def within(path: str, root: str) -> bool:
@@ -160,7 +162,8 @@ class PathChecker:
             return self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else ""
         # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
-        if value[:1] == "-" and "=" not in value and "/" not in value and "." not in value:
+        if value[:1] == "-" and "=" not in value and "/" not in value and \
+                ("." not in value or not _GLUED_DOTFILE.search(value, 1)):
             return ""
         if value and value[0] != "-" and value[0] != "@" and "=@" not in value:
             candidates = [value]
@@ -328,8 +331,16 @@ def _glued_values(value: str) -> list[str]:
     in its error message.  A plain name (`-fkey`) is not taken: a flag cluster names no file."""
     slash = value.find("/")
     end = slash if slash >= 0 else len(value)
-    return [value[k:] for k in range(min(2, end), end + 1)
-            if k < len(value) and (slash >= 0 or value[k] == ".")]
+    # Only letters and digits lead up to a value: `-Wl,-rpath,/x` has none after the comma
+    # but the part from the `/`; a dotfile's value follows a letter (`-k1.2` holds none).
+    lead = 2
+    while lead < end and value[lead - 1].isalnum():
+        lead += 1
+    found = [value[k:] for k in range(min(2, end), lead)
+             if slash >= 0 or (value[k] == "." and value[k - 1].isalpha())]
+    if slash >= 0:
+        found.append(value[slash:])
+    return found
 
 
 def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:

@@ -34,7 +34,8 @@ _PATCH_PREFIX = ("-B", "--prefix")
 _PATCH_BASENAME_PREFIX = ("-Y", "--basename-prefix")
 _PATCH_SUFFIX = ("-z", "--suffix")
 # The option words a program's suffix or prefix options are spelled with, for a quick look.
-_QUICK = {"sed": "i", "gsed": "i", "patch": "BYz", "cp": "", **dict.fromkeys(COMPRESSORS, "S")}
+_QUICK = {"sed": frozenset("i"), "gsed": frozenset("i"), "patch": frozenset("BYz"), "cp": frozenset(),
+          **dict.fromkeys(COMPRESSORS, frozenset("S"))}
 # Stands for a file the patch names: only the patch knows which.
 _PATCHED = "FILE"
 
@@ -42,6 +43,8 @@ _PATCHED = "FILE"
 def problem(program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
             reals: dict[str, str] | None = None) -> str:
     """The first name `derived` gives that the read or write roots refuse; '' if none."""
+    if not may_hold(program, args):
+        return ""  # the common case: no word can be one of the options read here
     reads, writes = derived(program, args)
     for word in reads:
         found = paths.check_read_word(word, cwds, reals)
@@ -57,7 +60,7 @@ def problem(program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: Pa
 def derived(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
     """(names read, names written) that `program` makes from its options' values and its
     operands.  A value known only at run time is a write to a place only known then."""
-    if not _may_hold(program, args):
+    if not may_hold(program, args):
         return [], []
     if program in COMPRESSORS:
         return _compressor(program, args)
@@ -68,14 +71,12 @@ def derived(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[Word
     return [], _sed(program, args)
 
 
-def _may_hold(program: str, args: tuple[Word, ...]) -> bool:
+def may_hold(program: str, args: tuple[Word, ...]) -> bool:
     """A quick look: can any word be one of the options read here?"""
     letters = _QUICK[program]
     for word in args:
         value = word.value
-        if value is None:
-            return True
-        if value[:2] == "--" or (value[:1] == "-" and any(c in value for c in letters)):
+        if value is None or (value[:1] == "-" and (value[1:2] == "-" or not letters.isdisjoint(value))):
             return True
     return False
 

@@ -21,6 +21,11 @@ def read_problem(args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker
                  reals: dict[str, str] | None = None) -> str:
     """Each operand read-checked from every directory a `-C` may have put tar in (all of them
     for every operand: which -C comes before which name is not worth the cases)."""
+    for i, word in enumerate(args):
+        if _may_say_c(word.value, i):
+            break
+    else:
+        return ""  # the common tar line: no word can be -C (a full reading costs a few µs)
     directories, operands = tar_directories(args)
     if not directories:
         return ""
@@ -37,3 +42,13 @@ def read_problem(args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker
         if problem:
             return f"{word.shown()} (tar -C): {problem}"
     return ""
+
+
+def _may_say_c(value: str | None, index: int) -> bool:
+    """Can this word be, or hold in a cluster, `-C` or `--directory` (or tar's dashless first
+    word with a C)?"""
+    if value is None:
+        return False  # a dynamic word is refused as a write target or read-checked as one
+    if value[:2] == "--":
+        return value[2:3] in ("d", "")  # --directory (abbreviated), or `--` itself
+    return "C" in value and (value[:1] == "-" or index == 0)
