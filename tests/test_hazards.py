@@ -7,6 +7,7 @@ Programs resolve to stub files, so the verdicts do not depend on what this host 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
+from tests.conftest import run_guardrail
 
 PROGRAMS = """
 git python3 find tar sed awk make xargs timeout env sort grep rsync zip ssh curl docker npm
@@ -23,7 +25,7 @@ strace nsenter unshare chroot watch script systemd-run start-stop-daemon setarch
 run-parts nano vim less gcc latex sqlite3 socat certbot aria2c restic split tcpdump rpm apt
 crontab at tmux ip perf fzf sysctl service xdg-user-dir valgrind ltrace firejail pkexec cpulimit
 choom logsave gdb emacs expect julia guile m4 dc cowsay openssl ld.so mosh openvpn dmsetup
-busctl man zic yt-dlp wget node
+busctl man zic yt-dlp wget node rg
 """.split()
 
 
@@ -76,6 +78,7 @@ ORDINARY = [
     "nano notes.txt", "gcc -O2 -o prog prog.c", "latex paper.tex", "split -l 100 big.txt part-",
     "tcpdump -i lo -w cap.pcap", "script --version", "man ls", "watch --help",
     "sort -S 1k big.txt", "sort -u -o out.txt big.txt", "npm run test -- --watch=false", "python3 /dev/null",
+    "rg -n TODO src", "rg --pre-glob '*.gz' -z x", "tar czf out.tgz src", "tar xvf a.tar",
 ]
 
 
@@ -135,6 +138,9 @@ ESCAPES = [
     ("python3 /proc/self/fd/0 x", "standard input"), ("node /dev/stdin", "standard input"),
     ("node --loader ./x.mjs app.js", "--loader"), ("node --experimental-loader=./x.mjs app.js", "--experimental-loader"),
     ("node --inspect=0.0.0.0:9229 app.js", "debugger port"), ("node --inspect-brk app.js", "debugger port"),
+    # found in the readers review: ripgrep's preprocessor, tar's dashless first word
+    ("rg --pre sh . x.sh", "--pre"), ("rg --pre=python3 x .", "--pre"), ("rg --hostname-bin=sh x", "--hostname-bin"),
+    ("tar cIf 'sh -c id' out.tar x", "-I"), ("tar xf a.tar --to-command=sh", "--to-command"),
 ]
 
 
@@ -273,3 +279,13 @@ def test_short_option_with_a_glued_value_at_the_end_of_a_cluster(line: str, allo
         done = run_agentsh("-c", line)
         assert done.returncode == 126, done.stderr
         assert not canary.exists()
+
+
+@pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep is not installed")
+def test_ripgrep_runs_no_preprocessor(workspace: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """`rg --pre sh . x.sh` ran x.sh under the default profile (rg is allowed there)."""
+    planted = tmp_path / "PWNED"
+    (workspace / "x.sh").write_text(f"touch {planted}\n")
+    done = run_guardrail("rg --pre sh . x.sh", workspace, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert not planted.exists()

@@ -106,6 +106,8 @@ OPTIONS: dict[str, dict[str, str]] = {
     "puppet": _opts(CODE="-e --execute"),
     "rake": _opts(CODE="-e --execute -p --execute-print -E --execute-continue", SCRIPT="-f --rakefile -r "
                   "--require -R --rakelibdir --libdir -I"),
+    # ripgrep runs `--pre COMMAND FILE` for each file it searches (`rg --pre sh . x.sh` ran x.sh)
+    "rg": _opts(CMD="--pre --hostname-bin"),
     "restic": _opts(CMD="--password-command -o --option"),
     "rsyslogd": _opts(CONFIG="-f"),
     "yum": _opts(CONFIG="-c --config --setopt --pluginpath"), "dnf": _opts(CONFIG="-c --config --setopt"),
