@@ -6,6 +6,7 @@ planted .git/hooks/pre-commit."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -104,3 +105,17 @@ def test_ordinary_suffixes_stay_allowed(line: str, policy: Policy) -> None:
 def test_derived_names(program: str, argv: tuple[str, ...], reads: list[str], writes: list[str]) -> None:
     found = derived(program, tuple(Word(a, a) for a in argv))
     assert ([w.value for w in found[0]], [w.value for w in found[1]]) == (reads, writes)
+
+
+@pytest.mark.parametrize("line", ["gunzip -Nf .git/x.gz", "gzip -dNf .git/x.gz", "gzip --decompress --name -f .git/x.gz"])
+def test_gunzip_takes_no_name_from_the_archive(line: str, work: Path, guardrail: Run, policy: Policy) -> None:
+    """x.gz's header names `config`: gunzip -N wrote the archive's content to .git/config."""
+    (work / ".git" / "config").write_text("[core]\n")
+    with open(work / ".git" / "x.gz", "wb") as raw, \
+            gzip.GzipFile(filename="config", mode="wb", fileobj=raw) as packed:
+        packed.write(b"[core]\n\tfsmonitor = touch PWNED\n")
+    assert policy.decide(line).decision == "deny", line
+    done = guardrail(line)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert (work / ".git" / "config").read_text() == "[core]\n"
+    assert policy.decide("gunzip -N -c .git/x.gz").decision == "allow"  # to stdout: nothing named

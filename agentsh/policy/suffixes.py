@@ -12,6 +12,8 @@ The operand checks see `secr` and `ets/key`, not the `secrets/key` gzip opens:
   directory) and `-z SUFFIX` (NAME+SUFFIX) (`patch -b -B .git/hooks/ -i fix.patch` planted a
   hook).  The names patch edits are in the patch, so a stand-in name (`FILE`) marks where
   the prefix puts them;
+- `gunzip -N` writes under the name in the archive's header, beside the archive (`gunzip -Nf
+  .git/x.gz` with `config` there overwrote .git/config): a name known only at run time;
 - `cp --parents SOURCE... DEST` copies each source to DEST/SOURCE (`cp --parents
   hooks/pre-commit .git` planted .git/hooks/pre-commit).
 
@@ -35,7 +37,7 @@ _PATCH_BASENAME_PREFIX = ("-Y", "--basename-prefix")
 _PATCH_SUFFIX = ("-z", "--suffix")
 # The option words a program's suffix or prefix options are spelled with, for a quick look.
 _QUICK = {"sed": frozenset("i"), "gsed": frozenset("i"), "patch": frozenset("BYz"), "cp": frozenset(),
-          **dict.fromkeys(COMPRESSORS, frozenset("S"))}
+          **dict.fromkeys(COMPRESSORS, frozenset("S")), "gzip": frozenset("SN"), "gunzip": frozenset("SN")}
 # Stands for a file the patch names: only the patch knows which.
 _PATCHED = "FILE"
 
@@ -53,7 +55,7 @@ def problem(program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: Pa
     for word in writes:
         found = paths.check_write_word(word, cwds, reals)
         if found:
-            return f"{word.shown()} (a name it makes by gluing words together): {found}"
+            return found if word.value is None else f"{word.shown()} (a name it makes by gluing words together): {found}"
     return ""
 
 
@@ -123,8 +125,9 @@ def _values(args: tuple[Word, ...], shorts: str, longs: tuple[str, ...], shorts_
 def _compressor(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
     taking = "FCTM" if program.startswith(("xz", "unxz", "lzma", "unlzma", "lzcat")) else ""
     suffixes = _values(args, "S", ("--suffix",), taking)
+    restored = _restored_name(program, args)
     if not suffixes:
-        return [], []
+        return [], restored
     values = {id(s) for s in suffixes}
     operands = [w for w in args if id(w) not in values and (w.value is None or not w.value.startswith("-"))]
     written = {id(w) for w in write_targets(program, args)}
@@ -136,7 +139,33 @@ def _compressor(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[
             reads.append(name)
             if id(operand) in written:  # compressing writes NAME+SUFFIX beside NAME
                 writes.append(name)
-    return reads, writes
+    return reads, writes + restored
+
+
+def _restored_name(program: str, args: tuple[Word, ...]) -> list[Word]:
+    """`gunzip -N` names what it writes after the name in the archive's header, beside the
+    archive: `gunzip -Nf .git/x.gz` with `config` in x.gz's header overwrote .git/config.
+    That name is only in the archive, so the write is one known only at run time."""
+    if program not in ("gzip", "gunzip"):
+        return []  # zcat writes to stdout; xz keeps no name
+    decompress = program == "gunzip"
+    name = False
+    for word in args:
+        value = word.value or ""
+        if value == "--":
+            break
+        if value.startswith("--"):
+            option = value.partition("=")[0]
+            name = name or (len(option) > 3 and "--name".startswith(option))
+            decompress = decompress or (len(option) > 3 and ("--decompress".startswith(option)
+                                                             or "--uncompress".startswith(option)))
+        elif value[:1] == "-":
+            letters = value[1:].partition("S")[0]  # -S takes the rest of the word
+            name = name or "N" in letters
+            decompress = decompress or "d" in letters
+    if not (name and decompress and write_targets(program, args)):
+        return []  # compressing only stores the name; with -c, -l or -t nothing is written
+    return [Word("the name in the archive's header (-N)", None, "archive")]
 
 
 def _sed(program: str, args: tuple[Word, ...]) -> list[Word]:
