@@ -21,7 +21,7 @@ import pytest
 from agentsh.policy import Policy
 from agentsh.policy.archives import MAX_ARCHIVE_BYTES, members
 from agentsh.profile import Host, load_profile
-from tests.conftest import failing_syscalls_runner, write_profile
+from tests.conftest import failing_syscalls_runner, run_guardrail, write_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SECRET = "SECRET-KEY-BYTES"
@@ -119,3 +119,49 @@ def test_an_archive_holding_too_much_is_not_read_through(tmp_path: Path, monkeyp
     assert members("tar", str(archive)) is not None
     monkeypatch.setattr(archives, "MAX_CONTENT_BYTES", 6000)
     assert members("tar", str(archive)) is None
+
+
+@pytest.fixture
+def renamed(archives: Path, home: Path) -> Path:
+    """Archives whose members land elsewhere than their names say: a bare pre-commit, one
+    named hooks.tar (--one-top-level makes hooks/), x/.ssh/authorized_keys (--strip-components=1
+    makes it .ssh/...), and a zip holding a/b/config (unzip -j makes it config)."""
+    (archives / ".git" / "hooks").mkdir(parents=True, exist_ok=True)
+    (archives / ".git" / "config").write_text("[core]\n")
+    (archives / "sub").mkdir()
+    _tar(archives / "pc.tar", ("pre-commit", None, b"touch PWNED\n"))
+    _tar(archives / "sub" / "hooks.tar", ("pre-commit", None, b"touch PWNED\n"))
+    _tar(archives / "ssh.tar", ("x/.ssh/authorized_keys", None, b"evil\n"))
+    with zipfile.ZipFile(archives / "a.zip", "w") as archive:
+        archive.writestr("a/b/config", "[core]\n\tfsmonitor = touch PWNED\n")
+    return archives
+
+
+@pytest.mark.parametrize("line", [
+    "tar -xf pc.tar --transform 's,^,.git/hooks/,'",
+    "tar -xf pc.tar --xform=s,^,.git/hooks/,",
+    "tar -xf ssh.tar -C {home} --strip-components=1",
+    "tar --strip=1 -xf ssh.tar -C {home}",
+    "cd .git && tar -xf ../sub/hooks.tar --one-top-level",
+    "tar -xf pc.tar --one-top-level=.git/hooks",
+    "cd .git && unzip -jo ../a.zip",
+    "unzip -j -o a.zip -d .git",
+])
+def test_members_that_land_elsewhere_plant_nothing(line: str, renamed: Path, home: Path, tmp_path: Path,
+                                                   policy: Policy, agentsh_env: dict[str, str]) -> None:
+    """--transform, --strip-components, --one-top-level and unzip -j move where members land:
+    each line planted a hook, .git/config or ~/.ssh/authorized_keys before."""
+    line = line.format(home=home)
+    assert policy.decide(line).decision == "deny", line
+    profile = write_profile(tmp_path, "unz", UNZIP)
+    done = run_guardrail(line, renamed, agentsh_env, tmp_path, profile)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert sorted(p.name for p in (renamed / ".git" / "hooks").iterdir()) == []
+    assert (renamed / ".git" / "config").read_text() == "[core]\n"
+    assert not (home / ".ssh" / "authorized_keys").exists()
+
+
+@pytest.mark.parametrize("line", ["tar -xf ok.tar --strip-components=1", "tar -xf ok.tar --one-top-level",
+                                  "tar -cf x.tar --transform 's,^,a/,' src", "unzip -jo a.zip -d out"])
+def test_ordinary_renamed_extractions_stay_allowed(line: str, renamed: Path, policy: Policy) -> None:
+    assert policy.decide(line).decision == "allow", policy.decide(line).refused

@@ -7,6 +7,7 @@ Programs resolve to stub files, so the verdicts do not depend on what this host 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ import pytest
 
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
-from tests.conftest import write_profile
+from tests.conftest import run_guardrail, write_profile
 from tests.test_symlink_line import GUARDRAIL
 
 PROGRAMS = """
@@ -26,7 +27,7 @@ strace nsenter unshare chroot watch script systemd-run start-stop-daemon setarch
 run-parts nano vim less gcc latex sqlite3 socat certbot aria2c restic split tcpdump rpm apt
 crontab at tmux ip perf fzf sysctl service xdg-user-dir valgrind ltrace firejail pkexec cpulimit
 choom logsave gdb emacs expect julia guile m4 dc cowsay openssl ld.so mosh openvpn dmsetup
-busctl man zic yt-dlp wget node
+busctl man zic yt-dlp wget node rg
 """.split()
 
 
@@ -79,6 +80,7 @@ ORDINARY = [
     "nano notes.txt", "gcc -O2 -o prog prog.c", "latex paper.tex", "split -l 100 big.txt part-",
     "tcpdump -i lo -w cap.pcap", "script --version", "man ls", "watch --help",
     "sort -S 1k big.txt", "sort -u -o out.txt big.txt", "npm run test -- --watch=false", "python3 /dev/null",
+    "rg -n TODO src", "rg --pre-glob '*.gz' -z x", "tar czf out.tgz src", "tar xvf a.tar",
 ]
 
 
@@ -138,6 +140,9 @@ ESCAPES = [
     ("python3 /proc/self/fd/0 x", "standard input"), ("node /dev/stdin", "standard input"),
     ("node --loader ./x.mjs app.js", "--loader"), ("node --experimental-loader=./x.mjs app.js", "--experimental-loader"),
     ("node --inspect=0.0.0.0:9229 app.js", "debugger port"), ("node --inspect-brk app.js", "debugger port"),
+    # found in the readers review: ripgrep's preprocessor, tar's dashless first word
+    ("rg --pre sh . x.sh", "--pre"), ("rg --pre=python3 x .", "--pre"), ("rg --hostname-bin=sh x", "--hostname-bin"),
+    ("tar cIf 'sh -c id' out.tar x", "-I"), ("tar xf a.tar --to-command=sh", "--to-command"),
 ]
 
 
@@ -307,3 +312,11 @@ def test_a_dynamic_word_after_a_global_option_value_is_no_subcommand_operand(
     assert done.returncode == 126, done.stdout + done.stderr
     assert "only known at run time" in done.stderr
     assert not canary.exists()
+@pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep is not installed")
+def test_ripgrep_runs_no_preprocessor(workspace: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """`rg --pre sh . x.sh` ran x.sh under the default profile (rg is allowed there)."""
+    planted = tmp_path / "PWNED"
+    (workspace / "x.sh").write_text(f"touch {planted}\n")
+    done = run_guardrail("rg --pre sh . x.sh", workspace, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert not planted.exists()

@@ -15,7 +15,7 @@ import pytest
 from agentsh.parse import Word
 from agentsh.parse.stdin import Stdin, stdin_of
 from agentsh.policy import Decision
-from agentsh.policy.patches import _names, _read, _stripped
+from agentsh.policy.patches import _LINK_MODE, _patch_args, _stripped, patch_names
 from tests.test_symlink_line import GUARDRAIL
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -159,13 +159,14 @@ def test_stdin_of_follows_bash() -> None:
 
 
 def test_names_and_strip_levels() -> None:
-    names, link = _names(README_DIFF + LINK_DIFF + 'diff --git "a/sp ace" "b/\\303\\251"\nrename to c/d\n')
+    text = README_DIFF + LINK_DIFF + 'diff --git "a/sp ace" "b/\\303\\251"\nrename to c/d\n'
+    names = patch_names(text)
     assert {"a/README.md", "b/README.md", "a/k", "b/k", "a/sp ace", "b/\u00e9", "c/d"} <= set(names)
-    assert "/dev/null" not in names and link
-    assert _stripped("a/b/c", "1") == ["b/c"] and _stripped("a/b/c", "0") == ["a/b/c"]
-    assert _stripped("a/b/c", None) == ["a/b/c", "b/c", "c"] and _stripped("a/b", "5") == []
-    assert _read(tuple(_w(v) for v in ["-Np1", "-d", "sub", "--inp=x", "orig"])) == (
-        {"-p": "1", "-d": "sub", "-i": "x"}, ["orig"], "")
+    assert "/dev/null" not in names and _LINK_MODE.search(text) and not _LINK_MODE.search(README_DIFF)
+    assert _stripped("a/b/c", 1) == ["b/c"] and _stripped("a/b/c", 0) == ["a/b/c"]
+    assert _stripped("a/b/c", None) == ["a/b/c", "b/c", "c"] and _stripped("a/b", 5) == []
+    assert _patch_args(tuple(_w(v) for v in ["-Np1", "-d", "sub", "--inp=x", "orig"])) == (["x"], 1, "sub", "")
+    assert _patch_args(tuple(_w(v) for v in ["-p0", "orig", "fix.diff"])) == (["fix.diff"], 0, "", "")
 
 
 def _w(value: str) -> Word:

@@ -9,6 +9,7 @@ check) or outside the write roots."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -65,6 +66,7 @@ def default_policy(home: Path, git_workspace: Path) -> Policy:
     "tar czf .git/hooks/pre-commit src",  # tar's old dashless first word
     "tar --create --fil=.git/hooks/pre-commit src",  # an abbreviated --file
     "tar -cg .git/hooks/pre-commit -f /dev/null src",  # the snapshot file is written
+    "tar -cf /dev/null --volno-file=.git/hooks/pre-commit src",  # so is the volume number file
     "cp -vt .git/hooks README.md",  # -t inside a cluster
     "cp README.md --target=.git/hooks",  # an abbreviated --target-directory
     "cp README.md .git/hooks/pre-commit -S .bak",  # -S takes `.bak`: the destination is before it
@@ -128,6 +130,30 @@ def test_writes_outside_the_write_roots_are_refused(line: str, far_home_policy: 
 def test_ordinary_writers_are_allowed(line: str, far_home_policy: Policy) -> None:
     decision = far_home_policy.decide(line)
     assert decision.decision == "allow", decision.refused
+
+
+@pytest.mark.skipif(shutil.which("time") is None, reason="GNU time is not installed")
+@pytest.mark.parametrize("line", [
+    "env time -f 'touch PWNED' -o .git/hooks/pre-commit true",  # the report's format is the hook
+    "nice time -a -o .git/config true",
+    "timeout 5 time --output=.git/hooks/pre-commit true",
+    "/usr/bin/time -fx -o.git/hooks/pre-commit true",
+])
+def test_gnu_time_writes_its_report_to_minus_o(line: str, default_policy: Policy, git_workspace: Path,
+                                               home: Path, run_agentsh: Run) -> None:
+    """GNU time (allowed as a wrapper) writes its report to -o FILE in the -f format it is
+    given: `env time -f 'touch PWNED' -o .git/hooks/pre-commit true` planted a hook."""
+    assert default_policy.decide(line).decision == "deny", line
+    before = _snapshot(git_workspace / ".git")
+    done = run_agentsh("-c", line, cwd=git_workspace)
+    assert done.returncode == 126, done.stderr
+    assert _snapshot(git_workspace / ".git") == before
+
+
+@pytest.mark.parametrize("line", ["env time -o /tmp/report.txt true", "time sort -o out.txt README.md",
+                                  "env time grep -o x README.md", "env time -f %e true"])
+def test_gnu_time_ordinary_lines_stay_allowed(line: str, far_home_policy: Policy) -> None:
+    assert far_home_policy.decide(line).decision == "allow", far_home_policy.decide(line).refused
 
 
 def test_write_targets_reads_options_as_getopt_does() -> None:

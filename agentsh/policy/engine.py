@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import links, madelinks, patches
+from . import links, madelinks, patches, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .paths import PathChecker
@@ -21,7 +21,7 @@ from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
-from .writes import tar_directories, transfer, write_targets
+from .writes import transfer, write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"
@@ -135,23 +135,21 @@ class Policy:
                 paths += [os.path.normpath(path) for path in paths]
         return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
-    def _changed_directories(self, program: str, moves: list[Word], cwds: list[str],
-                             cd_real: dict[str, str] | None) -> tuple[list[list[str]], str]:
-        """For each of `cwds`, the directories `PROGRAM -C A -C B ...` changes to, in order; or why not."""
-        chains = []
+    def _git_directories(self, moves: list[Word], cwds: list[str],
+                         cd_real: dict[str, str] | None) -> tuple[list[str], str]:
+        """The directories `git -C A -C B ...` runs in, from each of `cwds`; or why not."""
+        found = []
         for cwd in cwds:
             directory = cwd
-            chain = []
             for word in moves:
                 if word.value is None:
-                    return [], f"{program} -C {word.text} changes to a directory only known at run time"
+                    return cwds, f"git -C {word.text} runs git in a directory only known at run time"
                 directory = self._real_dir(os.path.join(directory, word.value), cd_real)
                 problem = self.paths.read_problem(directory)
                 if problem:
-                    return [], f"{program} -C {word.text} {problem}"
-                chain.append(directory)
-            chains.append(chain)
-        return chains, ""
+                    return cwds, f"git -C {word.text} {problem}"
+            found.append(directory)
+        return list(dict.fromkeys(found)), ""
 
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
@@ -204,29 +202,22 @@ class Policy:
             if problem:
                 return judged(found, "deny", problem, "shell-builtin")
         verdict = self.rules.verdict(program, name, args, assignments, found)
-        if program.basename in ("git", "tar") and verdict.decision != "deny":
-            # `git -C DIR add x`, `tar -C DIR -cf a.tar x`: the paths after -C are relative to
-            # DIR (each -C to the one before), which must be readable itself.  git changes
-            # directory before anything else; tar at each -C, so its operands are checked from
-            # the working directory and every -C directory.
-            moves = (git_directories(args) if args and args[0].value == "-C" else []) \
-                if program.basename == "git" else tar_directories(args)
-            if moves:
-                chains, problem = self._changed_directories(program.basename, moves, cwds, cd_real)
-                if problem:
-                    return judged(found, "deny", problem, "read-write-roots")
-                cwds = [chain[-1] for chain in chains] if program.basename == "git" else \
-                    list(dict.fromkeys([*cwds, *(d for chain in chains for d in chain)]))
+        if program.basename == "git" and args and args[0].value == "-C" and verdict.decision != "deny":
+            # `git -C DIR add x`: git's paths are relative to DIR (each -C to the one before),
+            # which must be readable itself.  (tar's -C: tardirs.py.)
+            cwds, problem = self._git_directories(git_directories(args), cwds, cd_real)
+            if problem:
+                return judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = judged(found, "deny", problem, "read-write-roots")
         if program.basename in madelinks.MAKERS and not program.is_builtin:
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
-        if program.basename == "patch" and verdict.decision != "deny":
-            problem, hint, makes_link = patches.check(args, cwds, self.paths, origin)
-            verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots",
-                                       hint=hint) if problem else verdict._replace(makes_link=makes_link)
+        if program.basename in ("patch", "git") and verdict.decision != "deny":
+            problem, hint, makes_link = patches.check(program.basename, args, cwds, self.paths, origin, cd_real)
+            verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint=hint) \
+                if problem else verdict._replace(makes_link=verdict.makes_link or makes_link)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
@@ -278,8 +269,16 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
+        if program.basename == "tar":  # `-C DIR` moves the names after it (tardirs.py)
+            problem = tardirs.read_problem(args, cwds, self.paths, cd_real)
+            if problem:
+                return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
+            if problem:
+                return problem
+        if program.basename in suffixes.PROGRAMS:  # `zcat -S ets/key secr`, `sed -i'dir/*'`
+            problem = suffixes.problem(program.basename, args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         moved = transfer(program.basename, args)

@@ -16,6 +16,11 @@ LIB = "loads a library or plugin"
 CONFIG = "reads configuration that can run programs"
 SHELL = "starts a shell"
 REMOTE = "connects to a remote shell program it runs"
+# The names of the files such an option makes the program open are in a file (or on standard
+# input), not in the line: the read roots cannot check them (`tar -cf - -T list` with
+# `secrets/key` in list, `sort --files0-from=list`).
+NAMES = ("reads the names of the files it opens from a file or standard input, where the read roots "
+         "cannot check them (name the files in the line instead)")
 
 
 def _opts(**by_reason: str) -> dict[str, str]:
@@ -101,6 +106,8 @@ OPTIONS: dict[str, dict[str, str]] = {
     "puppet": _opts(CODE="-e --execute"),
     "rake": _opts(CODE="-e --execute -p --execute-print -E --execute-continue", SCRIPT="-f --rakefile -r "
                   "--require -R --rakelibdir --libdir -I"),
+    # ripgrep runs `--pre COMMAND FILE` for each file it searches (`rg --pre sh . x.sh` ran x.sh)
+    "rg": _opts(CMD="--pre --hostname-bin"),
     "restic": _opts(CMD="--password-command -o --option"),
     "rsyslogd": _opts(CONFIG="-f"),
     "yum": _opts(CONFIG="-c --config --setopt --pluginpath"), "dnf": _opts(CONFIG="-c --config --setopt"),
@@ -120,6 +127,26 @@ OPTIONS: dict[str, dict[str, str]] = {
     "yt-dlp": _opts(CMD="--exec --exec-before-download", CONFIG="--config-locations"),
     "zic": _opts(CMD="-y"),
 }
+
+# Options that take the names of the files a program reads (or compresses, or writes beside
+# them) from a file or standard input.  tar's -T is in hazards._TAR, git's
+# --pathspec-from-file in scripts._GIT_ANY_HAZARDS.  A program here with no other hazard
+# takes dynamic words as it did before (hazard_specs._names_only): such a word may name a file
+# only at run time, which every reader's operands may.
+NAME_LISTS: dict[str, tuple[str, ...]] = {
+    "sort": ("--files0-from",), "wc": ("--files0-from",), "du": ("--files0-from",),
+    "find": ("-files0-from",), "file": ("-f", "--files-from"), "rsync": ("--files-from",),
+    "zip": ("-@", "--names-stdin"),
+    **dict.fromkeys(("xz", "unxz", "xzcat", "lzma", "unlzma", "lzcat"), ("--files", "--files0")),
+    **dict.fromkeys(("zstd", "unzstd", "zstdcat"), ("--filelist",)),
+}
+
+# Programs that read more arguments, options and file names alike, from a response file
+# named by an operand `@FILE` (binutils, the gcc family, javac): `strings @list` printed the
+# file that list named.  Such an operand is a hazard (hazard_specs._response_file).
+RESPONSE_FILES = ("strings", "objdump", "readelf", "nm", "size", "ar", "ranlib", "objcopy", "strip",
+                  "addr2line", "c++filt", "elfedit", "gprof", "ld", "as", "gcc", "g++", "cc", "c++", "cpp",
+                  "clang", "clang++", "javac", "java")
 
 # Subcommands (the first operands, after the program's own options) that run things.
 SUBCOMMANDS: dict[str, dict[str, str]] = {
@@ -183,6 +210,8 @@ ALWAYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "at": ("schedules commands read from stdin to run later, unchecked", ("-l", "-r", "-d", "-c", "-V")),
     "batch": ("schedules commands read from stdin to run later, unchecked", ("-V",)),
     "crontab": ("installs commands that cron runs later, unchecked", ("-l", "-V")),
+    "cpio": ("takes the names of the files it archives or copies from standard input (-o, -p), or "
+             "extracts an archive whose members the line does not show (-i)", ("-t", "--list")),
     "capsh": ("runs a shell (`--`, `==`) or changes capabilities", ("--print", "--help", "--version")),
     "newgrp": (SHELL, ()),
     "screen": ("starts a shell or runs a command in a session", ("-ls", "-list", "-v", "-version")),

@@ -8,46 +8,20 @@ permitted only when the deciding rule names it explicitly (see argmatch's
 the agent-bypass reports in shared/corpus; the tests replay both.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple compiles every string
-# annotation at import (~4 ms over agentsh -c's models); tests/test_startup_imports.py.
+# The models (Hazard, Spec) and the generic readers of hazard_table are in hazard_specs.py.
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from fnmatch import fnmatchcase
-from types import MappingProxyType
-from typing import NamedTuple
 
 from ..parse import Word
 from . import hazard_table as table
 from . import scripts
+from .hazard_specs import Hazard, Inspector, Spec, load_table
 
-
-class Hazard(NamedTuple):
-    index: int  # index into the arguments (argv[1:]); -1: the invocation as a whole
-    option: str  # what a rule must name literally to permit it
-    reason: str
-
-
-Inspector = Callable[[tuple[Word, ...]], list[Hazard]]
-
-
-class Spec(NamedTuple):
-    options: Mapping[str, str] = MappingProxyType({})  # option -> reason
-    bare: str = ""  # hazard when run with no operands (a shell or REPL reading stdin)
-    stdin_operands: tuple[str, ...] = ()  # operands meaning "read the program from stdin"
-    operands: Inspector | None = None  # looks inside script-like operands
-    env: tuple[str, ...] = ()  # environment variable globs hazardous for this program
-    # options whose next argument is a value (so the value is not taken as an operand)
-    takes_value: tuple[str, ...] = ()
-    # interpreters: options after the first operand belong to the script, not to us
-    stop_at_operand: bool = False
-    # options that name the program to run and end option parsing (`python -m mod`)
-    terminators: tuple[str, ...] = ()
-    # further readers of the whole argv (subcommands, option values, operands)
-    inspectors: tuple[Inspector, ...] = ()
-    # says whether a dynamic word at an index is harmless for this program
-    dynamic: Callable[[tuple[Word, ...], int], bool] | None = None
+__all__ = ["Hazard", "Inspector", "Spec", "dynamic_ok", "env_hazard", "find_hazards", "is_exec_capable",
+           "nothing_to_find", "spec_for"]
 
 
 # Variables that change what any program (or the loader, or bash) executes.
@@ -90,13 +64,30 @@ _FIND = Spec(options={
 # a command of its own (like xargs), and -delete makes the start points write targets.
 FIND_EXEC = ("-exec", "-execdir", "-ok", "-okdir")  # also spelled out in rules.find_exec_spans
 
-_TAR = Spec(options={
+_TAR_OPTIONS = {
     "--checkpoint-action": "runs a command at checkpoints", "--to-command": "pipes files to a command",
     "-I": "runs a compression program", "--use-compress-program": "runs a compression program",
     "--rsh-command": "runs a remote shell", "--rmt-command": "runs a remote tape program",
     "--info-script": "runs a script at volume changes", "-F": "runs a script at volume changes",
     "--new-volume-script": "runs a script at volume changes",
-}, env=("TAR_OPTIONS",))
+    # A name list may also hold `-C DIR` lines, which move where tar -x extracts to.
+    "-T": table.NAMES, "--files-from": table.NAMES,
+}
+
+
+def _tar_old_style(args: tuple[Word, ...]) -> list[Hazard]:
+    """tar's dashless first word is a cluster of short options (`tar cIf CMD out.tar x` runs
+    CMD, as `-cIf` would), which the generic reading takes for an operand."""
+    first = args[0].value if args else None
+    if not first or first[0] == "-" or not first.isalpha():
+        return []
+    return [Hazard(0, "-" + letter, f"-{letter} {_TAR_OPTIONS['-' + letter]}")
+            for letter in dict.fromkeys(first) if "-" + letter in _TAR_OPTIONS]
+
+
+# `--file` is an option of its own, and tar refuses `--fil` as ambiguous: neither is --files-from.
+_TAR = Spec(options=_TAR_OPTIONS, operands=_tar_old_style, env=("TAR_OPTIONS",),
+            exact=frozenset({"--file", "--fil"}))
 
 _SPECS: dict[str, Spec] = {
     "find": _FIND,
@@ -112,6 +103,10 @@ _SPECS: dict[str, Spec] = {
     # `git -p log`), done in scripts.git_hazards.
     "git": Spec(operands=scripts.git_hazards, dynamic=scripts.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
     "xargs": Spec(options={}),
+    # jq reads modules and JSON data files that `import`/`include` name inside its program.
+    "jq": Spec(options={"-f": "reads a jq program from a file, whose imports the read roots cannot check",
+                        "--from-file": "reads a jq program from a file, whose imports the read roots cannot check"},
+               operands=scripts.jq_hazards, dynamic=lambda _args, _index: True),
     "env": Spec(options={"-S": "splits a string into a command line", "--split-string": "splits a string into a command line"}),
     "make": Spec(options={"--eval": "evaluates makefile text", "-E": "evaluates makefile text"},
                  operands=scripts.make_hazards, env=("MAKEFLAGS", "MFLAGS", "SHELL")),
@@ -161,147 +156,16 @@ _SPECS: dict[str, Spec] = {
                     if args else []),
 }
 
-# -- generic readers for the data in hazard_table --------------------------------------------
-
-def _operand_indexes(args: tuple[Word, ...]) -> list[int]:
-    """Words that do not look like options (static ones only; dynamic words are checked apart)."""
-    out: list[int] = []
-    for i, word in enumerate(args):
-        if word.value == "--":
-            out.extend(j for j in range(i + 1, len(args)) if args[j].value is not None)
-            break
-        if word.value is not None and not (word.value.startswith("-") and word.value != "-"):
-            out.append(i)
-    return out
+def nothing_to_find(specs: list[Spec], args: tuple[Word, ...]) -> bool:
+    """Can a quick look tell that no spec finds a hazard, nor minds a dynamic word, here?"""
+    return all(spec.quick is not None and not spec.quick(args) for spec in specs)
 
 
-def _subcommands(program: str, table_: dict[str, str]) -> Inspector:
-    """`docker run`, `ip netns exec`: the words may follow option values, so look a word further."""
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        operands = _operand_indexes(args)
-        words = [args[i].value for i in operands]
-        found = []
-        for pattern, reason in table_.items():
-            parts = pattern.split()
-            for start in range(0, min(2, len(words) - len(parts) + 1)):
-                if words[start:start + len(parts)] == parts:
-                    found.append(Hazard(operands[start], parts[0], f"{program} {pattern} {reason}"))
-                    break
-        return found
-    return inspect
-
-
-def _values(patterns: tuple[tuple[str, str, str], ...]) -> Inspector:
-    """An option whose value (or an operand, for option "") matches a pattern."""
-
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        found = []
-        for option, pattern, reason in patterns:
-            # Compiled on first use, from re's cache after: a line for another program
-            # should not pay for compiling these at every start-up.
-            rx = re.compile(pattern)
-            if not option:
-                found.extend(Hazard(i, args[i].value or "", reason)
-                             for i in _operand_indexes(args) if rx.search(args[i].value or ""))
-                continue
-            for i, word in enumerate(args):
-                value = word.value or ""
-                if value == option and i + 1 < len(args):
-                    candidate = args[i + 1].value
-                elif value.startswith(option + "=") or (len(option) == 2 and value.startswith(option)
-                                                          and len(value) > 2):
-                    candidate = value[len(option):].lstrip("=")
-                else:
-                    continue
-                if candidate is None or rx.search(candidate):
-                    found.append(Hazard(i, option, f"{option} {reason}"))
-        return found
-    return inspect
-
-
-_INFO = ("--help", "-h", "--version", "-V")
-
-
-def _runs_operand(reason: str) -> Inspector:
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        operands = _operand_indexes(args)
-        if operands:
-            return [Hazard(operands[0], args[operands[0]].value or "", reason)]
-        if any(w.value in _INFO for w in args):
-            return []
-        return [Hazard(-1, "", reason)]
-    return inspect
-
-
-def _always(reason: str, harmless: tuple[str, ...]) -> Inspector:
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        if any(w.value in harmless or w.value in _INFO for w in args):
-            return []
-        return [Hazard(0, args[0].value or "", reason) if args else Hazard(-1, "", reason)]
-    return inspect
-
-
-def _stdin_commands(minimum: int, reason: str) -> Inspector:
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        if len(_operand_indexes(args)) >= minimum or any(w.value in _INFO for w in args):
-            return []
-        return [Hazard(-1, "", reason)]
-    return inspect
-
-
-def _remote_command(valued: tuple[str, ...]) -> Inspector:
-    """`ssh HOST CMD...`: the words after the host are a command for the remote shell."""
-    def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        skip = False
-        host_seen = False
-        for i, word in enumerate(args):
-            value = word.value
-            if skip:
-                skip = False
-                continue
-            if value is not None and value.startswith("-") and not host_seen:
-                skip = value in valued
-                continue
-            if not host_seen:
-                host_seen = True
-                continue
-            return [Hazard(i, value or "", "runs a command on the remote host, which may be this one")]
-        return []
-    return inspect
-
-
-def _with(spec: Spec | None, options: dict[str, str] | None = None,
-          inspectors: tuple[Inspector, ...] = ()) -> Spec:
-    base = spec or Spec()
-    merged = dict(base.options)
-    merged.update(options or {})
-    return Spec(options=merged, bare=base.bare, stdin_operands=base.stdin_operands, operands=base.operands,
-                env=base.env, takes_value=base.takes_value, stop_at_operand=base.stop_at_operand,
-                terminators=base.terminators, inspectors=base.inspectors + inspectors)
-
-
-def _load_table(specs: dict[str, Spec]) -> None:
-    for name in table.SHELLS:
-        specs.setdefault(name, _SHELL)
-    for name, inline in table.INTERPRETERS.items():
-        specs.setdefault(name, _interpreter(*inline))
-    for name, options in table.OPTIONS.items():
-        specs[name] = _with(specs.get(name), options)
-    for name, subcommands in table.SUBCOMMANDS.items():
-        specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
-    for name, patterns in table.VALUE_PATTERNS.items():
-        specs[name] = _with(specs.get(name), inspectors=(_values(patterns),))
-    for name, reason in table.RUNS_OPERAND.items():
-        specs[name] = _with(specs.get(name), inspectors=(_runs_operand(f"{name} {reason}"),))
-    for name, (reason, harmless) in table.ALWAYS.items():
-        specs[name] = _with(specs.get(name), inspectors=(_always(f"{name} {reason}", harmless),))
-    for name, (minimum, reason) in table.STDIN_COMMANDS.items():
-        specs[name] = _with(specs.get(name), inspectors=(_stdin_commands(minimum, f"{name} {reason}"),))
-    for name, valued in table.REMOTE_COMMAND.items():
-        specs[name] = _with(specs.get(name), inspectors=(_remote_command(valued),))
-
-
-_load_table(_SPECS)
+for _name in table.SHELLS:
+    _SPECS.setdefault(_name, _SHELL)
+for _name, _inline in table.INTERPRETERS.items():
+    _SPECS.setdefault(_name, _interpreter(*_inline))
+load_table(_SPECS)
 _ALIASES = {
     "gawk": "awk", "mawk": "awk", "nawk": "awk", "busybox-awk": "awk",
     "vi": "vim", "view": "vim", "vimdiff": "vim", "rvim": "vim", "nvim": "vim", "ex": "vim",
@@ -402,8 +266,12 @@ def env_hazard(name: str, program_names: tuple[str, ...] = ()) -> bool:
 
 
 def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
+    # A `--` word can only be a `--` option, and any other word only one that is not: the
+    # others are never worth a call (tar's table has eight long options, a cluster meets three).
+    double = value[:2] == "--"
     return [Hazard(index, option, f"{option} {reason}")
-            for option, reason in spec.options.items() if _option_matches(option, value, spec.takes_value)]
+            for option, reason in spec.options.items()
+            if (option[:2] == "--") is double and _option_matches(option, value, spec.takes_value, spec.exact)]
 
 
 # Long options that exist under exactly this name and are also prefixes of a hazardous one:
@@ -412,11 +280,13 @@ def _option_hazards(spec: Spec, index: int, value: str) -> list[Hazard]:
 EXACT_LONG_OPTIONS = frozenset({"--checkpoint"})
 
 
-def _option_matches(option: str, arg: str, takes_value: tuple[str, ...] = ()) -> bool:
+def _option_matches(option: str, arg: str, takes_value: tuple[str, ...] = (),
+                    exact: frozenset[str] = frozenset()) -> bool:
     name = arg.split("=", 1)[0]
     if option.startswith("--"):
         # getopt_long accepts any unambiguous prefix: --to-com means --to-command.
-        return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS)
+        return name == option or (len(name) >= 4 and option.startswith(name) and name not in EXACT_LONG_OPTIONS
+                                  and name not in exact)
     if len(option) == 2 and not arg.startswith("--"):
         # A cluster of short flags (`-xvf`), flags ending in one with its value attached
         # (`-cvIcmd`, `-cvI'sh -c x'`), or one flag with its value (`-Icmd`).  The letters

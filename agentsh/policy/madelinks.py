@@ -15,7 +15,7 @@ import os
 
 from ..parse import Word
 from . import links
-from .archives import members
+from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
 from .paths import PathChecker
 from .realpaths import resolve
@@ -78,19 +78,39 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
     command that makes a link (links.py); a member below such a link is refused outright,
     since the extraction writes through it."""
     makes_link = False
-    for archive, directories in extraction_words(program, args):
-        for cwd in cwds if archive.value else ():
-            found = members(program, resolve(archive.value or "", cwd))
-            link_names = {os.path.normpath(m.name.lstrip("/")) for m in found or () if m.link}
+    extracted = extraction_words(program, args)
+    landing = AS_NAMED
+    if extracted and program == "tar":
+        if any((w.value or "")[:2] == "--" for w in args):  # every option that moves a member is long
+            landing = tar_landing(tuple(w.value for w in args), tuple(a.value for a, _ in extracted))
+        if landing.unknown:
+            return verdict._replace(decision="deny", rule="read-write-roots", hint="", reason=landing.unknown)
+    elif extracted:
+        landing = unzip_landing(tuple(w.value for w in args))
+    for archive, directories in extracted:
+        places = [d.value for d in directories if d.value is not None]  # a dynamic -C is refused apart
+        for cwd in cwds:
+            for top in (t for t in landing.tops if t):  # --one-top-level makes this directory
+                for place in places:
+                    problem = paths.write_problem(resolve(os.path.join(place, top), cwd))
+                    if problem:
+                        return verdict._replace(decision="deny", rule="read-write-roots", hint="",
+                                                reason=f"extracts {archive.text} into {top}: {problem}")
+            found = members(program, resolve(archive.value, cwd)) if archive.value else None
+            link_names = {n for m in found or () if m.link and (n := landed(m.name, landing)) is not None}
             for member in found or ():
-                name = os.path.normpath(member.name.lstrip("/"))
+                name = landed(member.name, landing)
+                if name is None:
+                    continue  # --strip-components takes all of it: tar skips the member
                 through = next((link for link in link_names if name.startswith(link + "/")), None)
                 problem = f"it writes through the link {through} it makes" if through else ""
-                for directory in directories if not problem else ():
-                    if directory.value is not None:
-                        problem = paths.write_problem(resolve(os.path.join(directory.value, name), cwd))
+                for place in places if not problem else ():
+                    for top in landing.tops:
+                        problem = paths.write_problem(resolve(os.path.join(place, top, name), cwd))
                         if problem:
                             break
+                    if problem:
+                        break
                 if problem:
                     return verdict._replace(decision="deny", rule="read-write-roots", hint="",
                                             reason=f"extracts {member.name} from {archive.text}: {problem}")

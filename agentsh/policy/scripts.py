@@ -214,6 +214,34 @@ def awk_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     return []
 
 
+# -- jq ----------------------------------------------------------------------
+
+# jq's options that take values: how many words follow each.
+_JQ_VALUES = {"-L": 1, "--indent": 1, "--arg": 2, "--argjson": 2, "--slurpfile": 2, "--rawfile": 2}
+# `import "PATH" as $name;` reads PATH.json (from the working directory or -L's), `include`
+# and `import ... as name` read PATH.jq: files named inside the program, which the read
+# check does not see (`jq -n 'import "../home/.docker/config" as $c; $c'` printed it).
+# (A field `.include` or a variable `$import` is no directive.)
+_JQ_IMPORT = re.compile(r"(?<![\w.$])(?:import|include)\b")
+
+
+def jq_hazards(args: tuple[Word, ...]) -> list[Hazard]:
+    """A jq program (its first operand) that imports or includes files."""
+    i = 0
+    while i < len(args):
+        value = args[i].value
+        if value == "--":
+            i += 1
+            break
+        if value is None or not value.startswith("-") or value == "-":
+            break
+        i += 1 + _JQ_VALUES.get(value, 0)
+    if i >= len(args) or args[i].value is None or not _JQ_IMPORT.search(args[i].value or ""):
+        return []
+    return [_hazard(i, "import", "jq program imports or includes files named inside it, which the read "
+                    "roots cannot check")]
+
+
 # -- git ---------------------------------------------------------------------
 
 _GIT_GLOBAL_VALUE = ("-C", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--list-cmds")
@@ -229,6 +257,8 @@ _GIT_ANY_HAZARDS = {
     "--textconv": "runs a text conversion program", "--open-files-in-pager": "runs a pager",
     "--template": "copies hooks from a template directory", "--config": "sets configuration",
     "--unsafe-paths": "writes outside the working tree",
+    # `git add --pathspec-from-file=list && git diff --cached` printed what list names.
+    "--pathspec-from-file": "takes the paths it reads from a file, where the read roots cannot check them",
 }
 _GIT_SUBCOMMAND_SHORT = {
     ("rebase", "-x"): "runs a command after each commit",

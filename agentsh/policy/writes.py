@@ -31,13 +31,15 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "cp": ("-t", "--target-directory"), "mv": ("-t", "--target-directory"),
     "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
     "sort": ("-o", "--output", "-T", "--temporary-directory"),
-    "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file"),
+    "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file", "--volno-file"),
     "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
              "--append-output"), "git": ("--output", "-o"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
+    # GNU time writes its report, in the -f format it is given, to -o FILE
+    "time": ("-o", "--output"),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
@@ -78,6 +80,7 @@ VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
     "xz": ("-S", "--suffix", "-F", "--format", "-C", "--check", "-T", "--threads", "-M", "--memlimit"),
     "unxz": ("-S", "--suffix", "-F", "--format", "-T", "--threads", "-M", "--memlimit"),
     "mktemp": ("--suffix",),
+    "time": ("-f", "--format"),
 }
 # gzip and friends write to stdout (or write nothing) with these: their operands are only read.
 _COMPRESS_NO_WRITE = ("-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test")
@@ -170,6 +173,8 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         return []  # most programs: nothing below could add a target
     if mode is None and _no_output_option(program, args):
         return []  # only an output option could add a target here, and no word can be one
+    if program == "time":
+        args = _before_program(args)  # the program it runs has its own -o (`time sort -o f`)
     if mode == "in-place" and not options and _not_in_place(args):
         return []  # sed writes only with -i, and no option word holds an `i`
     targets, operands, seen, archives, in_place, _ = _read_options(program, args)
@@ -210,6 +215,15 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         if not seen & {"-C", "--directory"}:
             targets.append(here)
     return targets
+
+
+def _before_program(args: tuple[Word, ...]) -> tuple[Word, ...]:
+    """A wrapper's own words: those before the first operand (its values taken out)."""
+    values = VALUE_OPTIONS.get("time", ()) + OUTPUT_OPTIONS["time"]
+    i = 0
+    while i < len(args) and (args[i].value or "").startswith("-") and args[i].value != "--":
+        i += 2 if args[i].value in values else 1
+    return args[:i]
 
 
 # What getopt makes of a writer's words: (values of its output options (and dd's of=), its
@@ -426,13 +440,13 @@ def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, l
     return [(operands[0], targets or [Word(".", ".")])]
 
 
-def tar_directories(args: tuple[Word, ...]) -> list[Word]:
-    """tar's -C/--directory values, in order (with those of -g and --index-file, which name
-    files: looked at as directories too, which only adds checks)."""
-    if not any(w.value is None or "C" in w.value or "--d" in w.value for w in args):
-        return []  # the common case: no word can be or hold -C
-    targets, _, _, archives, _, _ = _read_options("tar", args)
-    return [t for t in targets if t not in archives]
+def tar_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
+    """tar's `-C DIR`s (and, over-read, its other output option values but the archive) and
+    its operands; no directories when no -C is given."""
+    targets, operands, seen, archives, _, _ = _read_options("tar", args)
+    if not seen & {"-C", "--directory"}:
+        return [], operands
+    return [t for t in targets if t not in archives], operands
 
 
 def _may_say_symbolic(value: str | None) -> bool:
