@@ -319,8 +319,14 @@ class _Walker:
                     self.walk(child, depth + 1)
             found.append(Redirect(op="<<", target=None, text=_text(node)))
         else:
+            self.check_gaps(node)  # `<<< \\<blank><newline>cmd`: tree-sitter skips `\\ `, takes cmd as the word
             dest = node.child_by_field_name("destination")
             targets = [c for c in node.named_children if c.type not in ("file_descriptor", "comment")]
+            if len(targets) > (op not in (">&-", "<&-")):
+                # tree-sitter hangs the words after a redirection at the end of a command on the
+                # redirection; to bash they are arguments (`cat 2>/dev/null ~/.ssh/id_rsa`).
+                self.problem(node, "words after a redirection are arguments to bash but not to the parser: "
+                                   "write redirections after the arguments")
             if dest is None and targets:
                 dest = targets[-1]
             word = self.word(dest, depth + 1) if dest is not None else None
