@@ -45,10 +45,14 @@ BYPASSES = [
     pytest.param(":<<<\\ # \n{p}", id="herestring-escaped-blank"),
     pytest.param("cat <<< \\ \n{p}", id="herestring-escaped-blank-alone"),
     pytest.param("echo x > \\ \n{p}", id="redirect-escaped-blank"),
+    pytest.param("TERM=\\ \neval echo '$({p})'", id="assignment-escaped-blank"),
+    # tree-sitter carries a command over a newline followed by `\\<newline>`; bash ends it there
+    pytest.param(" printf \n\\\n{p}", id="newline-then-continuation"),
 ]
 RUN_UNDER_AGENTSH = {"ansi-c-delimiter", "partly-quoted-delimiter", "continued-delimiter", "escaped-backticks",
                      "comsub-in-pattern", "quote-in-pattern", "single-quotes-in-double-quoted-default",
-                     "continuation-before-comment", "herestring-escaped-blank", "redirect-escaped-blank"}
+                     "continuation-before-comment", "herestring-escaped-blank", "redirect-escaped-blank",
+                     "assignment-escaped-blank", "newline-then-continuation"}
 
 
 @pytest.fixture

@@ -162,15 +162,20 @@ class _Walker:
         else:
             self.problem(node, f"unsupported shell syntax ({kind})")
 
-    def check_gaps(self, node: Any, children: list[Any] | None = None) -> None:
-        """Refuse text between a node's children that no child accounts for."""
+    def check_gaps(self, node: Any, children: list[Any] | None = None, *, one_command: bool = False) -> None:
+        """Refuse text between a node's children that no child accounts for; with one_command,
+        also a newline (bash ends a simple command there: `printf <newline>\\<newline>cmd` ran cmd)."""
         pos = node.start_byte
         for child in node.children if children is None else children:
             start = child.start_byte
             if pos < start:
                 gap = self.raw[pos:start]
-                if gap.replace(b"\\\n", b"").strip(b" \t\n"):
+                joined = gap.replace(b"\\\n", b"")
+                if joined.strip(b" \t\n"):
                     self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
+                    return
+                if one_command and b"\n" in joined:
+                    self.problem(node, "a newline inside one command: bash ends the command there")
                     return
                 if b"\\\n" in gap and _GLUED.search(self.raw, max(pos - 1, 0), start + 1):
                     # tree-sitter ends a word at `\<newline>`; bash removes the pair and reads one
@@ -208,7 +213,7 @@ class _Walker:
 
     def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
         children = node.children
-        self.check_gaps(node, children)
+        self.check_gaps(node, children, one_command=True)
         assignments: list[Assignment] = []
         argv: list[Word] = []
         redirects: list[Redirect] = []
@@ -248,7 +253,7 @@ class _Walker:
 
     def declaration(self, node: Any, depth: int) -> None:
         """`export A=1 B`, `declare -x A`, `unset A`: a builtin with NAME[=VALUE] words."""
-        self.check_gaps(node)
+        self.check_gaps(node, one_command=True)
         argv: list[Word] = []
         for child in node.children:
             if not child.is_named:
@@ -271,6 +276,8 @@ class _Walker:
                                            line=node.start_point[0] + 1, declaration=True))
 
     def assignment(self, node: Any, depth: int) -> Assignment | None:
+        # `V=\\<blank><newline>cmd args`: tree-sitter skips `\\ ` and takes cmd as the value
+        self.check_gaps(node, one_command=True)
         name_node = node.child_by_field_name("name")
         value_node = node.child_by_field_name("value")
         if name_node is None or name_node.type != "variable_name":
@@ -319,7 +326,7 @@ class _Walker:
                     self.walk(child, depth + 1)
             found.append(Redirect(op="<<", target=None, text=_text(node)))
         else:
-            self.check_gaps(node)  # `<<< \\<blank><newline>cmd`: tree-sitter skips `\\ `, takes cmd as the word
+            self.check_gaps(node, one_command=True)  # `<<< \\<blank><newline>cmd`: tree-sitter skips `\\ `
             dest = node.child_by_field_name("destination")
             targets = [c for c in node.named_children if c.type not in ("file_descriptor", "comment")]
             if len(targets) > (op not in (">&-", "<&-")):
