@@ -48,11 +48,17 @@ BYPASSES = [
     pytest.param("TERM=\\ \neval echo '$({p})'", id="assignment-escaped-blank"),
     # tree-sitter carries a command over a newline followed by `\\<newline>`; bash ends it there
     pytest.param(" printf \n\\\n{p}", id="newline-then-continuation"),
+    # tree-sitter skips a leading `\\<tab>` (or `\\<blank>`) and reads `#...` as a comment; to bash
+    # it is an escaped blank, `#` inside a word, and then the command
+    pytest.param("\\\t# -- :-; {p} ;", id="escaped-tab-before-comment"),
+    pytest.param("\\ # x; {p}", id="escaped-blank-before-comment"),
+    pytest.param("echo $(\\\t# ; {p} )", id="escaped-tab-in-substitution"),
 ]
 RUN_UNDER_AGENTSH = {"ansi-c-delimiter", "partly-quoted-delimiter", "continued-delimiter", "escaped-backticks",
                      "comsub-in-pattern", "quote-in-pattern", "single-quotes-in-double-quoted-default",
                      "continuation-before-comment", "herestring-escaped-blank", "redirect-escaped-blank",
-                     "assignment-escaped-blank", "newline-then-continuation"}
+                     "assignment-escaped-blank", "newline-then-continuation",
+                     "escaped-tab-before-comment"}
 
 
 @pytest.fixture

@@ -65,6 +65,10 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
     walker = _Walker(source, home)
     walker.walk(tree.root_node, 0)
+    root = tree.root_node
+    if (walker.raw[:root.start_byte] + walker.raw[root.end_byte:]).replace(b"\\\n", b"").strip(b" \t\n"):
+        # `\\<tab># ...; cmd`: tree-sitter skips `\\<tab>` and reads a comment; bash runs cmd
+        walker.problem(root, "text the parser skipped at the start or end of the line")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
@@ -401,6 +405,7 @@ class _Walker:
             self.problem(node, str(err))
             return Word(text, None, "unparsed")
         if kind == "command_substitution":
+            self.check_gaps(node)
             if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
@@ -409,6 +414,7 @@ class _Walker:
                 self.walk(child, depth + 1)
             return Word(text, None, "command substitution")
         if kind == "process_substitution":
+            self.check_gaps(node)
             for child in node.children:
                 self.walk(child, depth + 1)
             return Word(text, None, "process substitution")
