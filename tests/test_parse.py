@@ -100,6 +100,8 @@ def test_dynamic_words_are_marked(line: str, why: str) -> None:
     ("[ a > f ]", "redirection"),
     ("[ a < f ]", "redirection"),
     ("[ a 2> f ]", "unsupported syntax inside [ ]"),
+    ("cat >&- ~/.ssh/id_rsa", "words after a redirection"),
+    ("ls 2>/dev/null -la", "words after a redirection"),
 ])
 def test_constructs_that_are_refused(line: str, reason: str) -> None:
     found = problems(line)

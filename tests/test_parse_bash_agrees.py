@@ -40,10 +40,25 @@ BYPASSES = [
     # tree-sitter ends a word at `\<newline>`, bash removes the pair and reads on: `a#` is no comment
     pytest.param("echo a\\\n#; {p}", id="continuation-before-comment"),
     pytest.param("echo a\\\n\\\n#; {p}", id="continuations-before-comment"),
+    # tree-sitter skips `\\<blank>` after a redirection operator and takes the next line's first
+    # word as the target; bash redirects to a file named ` ` and runs the next line
+    pytest.param(":<<<\\ # \n{p}", id="herestring-escaped-blank"),
+    pytest.param("cat <<< \\ \n{p}", id="herestring-escaped-blank-alone"),
+    pytest.param("echo x > \\ \n{p}", id="redirect-escaped-blank"),
+    pytest.param("TERM=\\ \neval echo '$({p})'", id="assignment-escaped-blank"),
+    # tree-sitter carries a command over a newline followed by `\\<newline>`; bash ends it there
+    pytest.param(" printf \n\\\n{p}", id="newline-then-continuation"),
+    # tree-sitter skips a leading `\\<tab>` (or `\\<blank>`) and reads `#...` as a comment; to bash
+    # it is an escaped blank, `#` inside a word, and then the command
+    pytest.param("\\\t# -- :-; {p} ;", id="escaped-tab-before-comment"),
+    pytest.param("\\ # x; {p}", id="escaped-blank-before-comment"),
+    pytest.param("echo $(\\\t# ; {p} )", id="escaped-tab-in-substitution"),
 ]
 RUN_UNDER_AGENTSH = {"ansi-c-delimiter", "partly-quoted-delimiter", "continued-delimiter", "escaped-backticks",
                      "comsub-in-pattern", "quote-in-pattern", "single-quotes-in-double-quoted-default",
-                     "continuation-before-comment"}
+                     "continuation-before-comment", "herestring-escaped-blank", "redirect-escaped-blank",
+                     "assignment-escaped-blank", "newline-then-continuation",
+                     "escaped-tab-before-comment"}
 
 
 @pytest.fixture
@@ -106,3 +121,18 @@ def test_a_continuation_inside_a_word_does_not_hide_a_read(line: str, workspace:
     assert result.returncode == 126, result
     assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
     assert "line continuation inside a word" in result.stderr
+
+
+@pytest.mark.parametrize("line", ["cat 2>/dev/null ~/.ssh/id_rsa", "cat </dev/null ~/.ssh/id_rsa",
+                                  "cat <&0 ~/.ssh/id_rsa", "cat 2>&1 ~/.ssh/id_rsa"])
+def test_words_after_a_redirection_are_not_hidden(line: str, workspace: Path, home: Path,
+                                                  run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """Found by red-teaming: tree-sitter hangs the words after a command's redirection on the
+    redirection, so the check saw `cat` without arguments; bash reads the key."""
+    under_bash = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace,
+                                capture_output=True, text=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert "SECRET-KEY-BYTES" in under_bash.stdout + under_bash.stderr, "bash no longer reads it"
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+    assert "words after a redirection" in result.stderr

@@ -34,7 +34,7 @@ class _Walker(Protocol):
     raw: bytes
 
     def problem(self, node: Any, reason: str) -> None: ...
-    def check_gaps(self, node: Any, children: list[Any] | None = None) -> None: ...
+    def check_gaps(self, node: Any, children: list[Any] | None = None, *, one_command: bool = False) -> None: ...
     def word(self, node: Any, depth: int) -> Word: ...
     def plain_word(self, node: Any, text: str) -> Word: ...
 
@@ -42,7 +42,7 @@ class _Walker(Protocol):
 def bracket_words(walker: _Walker, node: Any, depth: int) -> tuple[list[Word], list[tuple[int, Any]]] | None:
     """The words bash hands to `[` (without `[` and `]`), with the (index, node) of each that
     is a lone `$x` or `${x}`; None if the line is refused."""
-    walker.check_gaps(node)
+    walker.check_gaps(node, one_command=True)
     leaves: list[Any] = []
     if not _leaves(walker, node.children[1:-1], leaves, depth):
         return None
@@ -80,7 +80,7 @@ def _leaves(walker: _Walker, children: list[Any], out: list[Any], depth: int) ->
             if depth > _MAX_DEPTH:
                 walker.problem(child, f"nesting deeper than {_MAX_DEPTH} levels")
                 return False
-            walker.check_gaps(child)
+            walker.check_gaps(child, one_command=True)
             if not _leaves(walker, child.children, out, depth + 1):
                 return False
         elif not child.is_named and child.type not in _OPERATOR_WORDS:

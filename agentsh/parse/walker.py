@@ -65,6 +65,10 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
     walker = _Walker(source, home)
     walker.walk(tree.root_node, 0)
+    root = tree.root_node
+    if (walker.raw[:root.start_byte] + walker.raw[root.end_byte:]).replace(b"\\\n", b"").strip(b" \t\n"):
+        # `\\<tab># ...; cmd`: tree-sitter skips `\\<tab>` and reads a comment; bash runs cmd
+        walker.problem(root, "text the parser skipped at the start or end of the line")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
@@ -162,15 +166,20 @@ class _Walker:
         else:
             self.problem(node, f"unsupported shell syntax ({kind})")
 
-    def check_gaps(self, node: Any, children: list[Any] | None = None) -> None:
-        """Refuse text between a node's children that no child accounts for."""
+    def check_gaps(self, node: Any, children: list[Any] | None = None, *, one_command: bool = False) -> None:
+        """Refuse text between a node's children that no child accounts for; with one_command,
+        also a newline (bash ends a simple command there: `printf <newline>\\<newline>cmd` ran cmd)."""
         pos = node.start_byte
         for child in node.children if children is None else children:
             start = child.start_byte
             if pos < start:
                 gap = self.raw[pos:start]
-                if gap.replace(b"\\\n", b"").strip(b" \t\n"):
+                joined = gap.replace(b"\\\n", b"")
+                if joined.strip(b" \t\n"):
                     self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
+                    return
+                if one_command and b"\n" in joined:
+                    self.problem(node, "a newline inside one command: bash ends the command there")
                     return
                 if b"\\\n" in gap and _GLUED.search(self.raw, max(pos - 1, 0), start + 1):
                     # tree-sitter ends a word at `\<newline>`; bash removes the pair and reads one
@@ -208,7 +217,7 @@ class _Walker:
 
     def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
         children = node.children
-        self.check_gaps(node, children)
+        self.check_gaps(node, children, one_command=True)
         assignments: list[Assignment] = []
         argv: list[Word] = []
         redirects: list[Redirect] = []
@@ -248,7 +257,7 @@ class _Walker:
 
     def declaration(self, node: Any, depth: int) -> None:
         """`export A=1 B`, `declare -x A`, `unset A`: a builtin with NAME[=VALUE] words."""
-        self.check_gaps(node)
+        self.check_gaps(node, one_command=True)
         argv: list[Word] = []
         for child in node.children:
             if not child.is_named:
@@ -271,6 +280,8 @@ class _Walker:
                                            line=node.start_point[0] + 1, declaration=True))
 
     def assignment(self, node: Any, depth: int) -> Assignment | None:
+        # `V=\\<blank><newline>cmd args`: tree-sitter skips `\\ ` and takes cmd as the value
+        self.check_gaps(node, one_command=True)
         name_node = node.child_by_field_name("name")
         value_node = node.child_by_field_name("value")
         if name_node is None or name_node.type != "variable_name":
@@ -319,8 +330,14 @@ class _Walker:
                     self.walk(child, depth + 1)
             found.append(Redirect(op="<<", target=None, text=_text(node)))
         else:
+            self.check_gaps(node, one_command=True)  # `<<< \\<blank><newline>cmd`: tree-sitter skips `\\ `
             dest = node.child_by_field_name("destination")
             targets = [c for c in node.named_children if c.type not in ("file_descriptor", "comment")]
+            if len(targets) > (op not in (">&-", "<&-")):
+                # tree-sitter hangs the words after a redirection at the end of a command on the
+                # redirection; to bash they are arguments (`cat 2>/dev/null ~/.ssh/id_rsa`).
+                self.problem(node, "words after a redirection are arguments to bash but not to the parser: "
+                                   "write redirections after the arguments")
             if dest is None and targets:
                 dest = targets[-1]
             word = self.word(dest, depth + 1) if dest is not None else None
@@ -388,6 +405,7 @@ class _Walker:
             self.problem(node, str(err))
             return Word(text, None, "unparsed")
         if kind == "command_substitution":
+            self.check_gaps(node)
             if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
@@ -396,6 +414,7 @@ class _Walker:
                 self.walk(child, depth + 1)
             return Word(text, None, "command substitution")
         if kind == "process_substitution":
+            self.check_gaps(node)
             for child in node.children:
                 self.walk(child, depth + 1)
             return Word(text, None, "process substitution")
