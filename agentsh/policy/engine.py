@@ -13,7 +13,7 @@ from types import ModuleType
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import STRICTNESS, ArgPattern, Host, Profile, Rule
-from . import links, madelinks, patches, suffixes, tardirs
+from . import checksums, links, madelinks, patches, suffixes, tardirs
 from .argmatch import Compiled, compiled, match_compiled, names_explicitly
 from .builtins import builtin_problem, shell_variable_problem, variable_problem
 from .decision import DEFAULT_RULE, Decision, Verdict, flatten, strictest
@@ -380,6 +380,10 @@ class Policy:
                 return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
+            if problem:
+                return problem
+        if program.basename in checksums.PROGRAMS:  # `sha256sum -c LIST` reads the names in LIST
+            problem = checksums.problem(args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         if program.basename in ("patch", "git"):  # the names inside a patch file (patches.py)
