@@ -27,7 +27,7 @@ strace nsenter unshare chroot watch script systemd-run start-stop-daemon setarch
 run-parts nano vim less gcc latex sqlite3 socat certbot aria2c restic split tcpdump rpm apt
 crontab at tmux ip perf fzf sysctl service xdg-user-dir valgrind ltrace firejail pkexec cpulimit
 choom logsave gdb emacs expect julia guile m4 dc cowsay openssl ld.so mosh openvpn dmsetup
-busctl man zic yt-dlp wget node rg
+busctl man zic yt-dlp wget node rg tree
 """.split()
 
 
@@ -81,6 +81,7 @@ ORDINARY = [
     "tcpdump -i lo -w cap.pcap", "script --version", "man ls", "watch --help",
     "sort -S 1k big.txt", "sort -u -o out.txt big.txt", "npm run test -- --watch=false", "python3 /dev/null",
     "rg -n TODO src", "rg --pre-glob '*.gz' -z x", "tar czf out.tgz src", "tar xvf a.tar",
+    "tree -L 2 src", "tree -a -I node_modules", "tree -H . -o index.html src",
 ]
 
 
@@ -143,6 +144,7 @@ ESCAPES = [
     # found in the readers review: ripgrep's preprocessor, tar's dashless first word
     ("rg --pre sh . x.sh", "--pre"), ("rg --pre=python3 x .", "--pre"), ("rg --hostname-bin=sh x", "--hostname-bin"),
     ("tar cIf 'sh -c id' out.tar x", "-I"), ("tar xf a.tar --to-command=sh", "--to-command"),
+    ("tree -R -H . -L 1 src", "-R"), ("tree -aR -H x .", "-R"),
 ]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import links, madelinks, patches, suffixes, tardirs
+from . import checksums, links, madelinks, patches, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .paths import PathChecker
@@ -275,6 +275,10 @@ class Policy:
                 return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
+            if problem:
+                return problem
+        if program.basename in checksums.PROGRAMS:  # `sha256sum -c LIST` reads the names in LIST
+            problem = checksums.problem(args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         if program.basename in suffixes.PROGRAMS:  # `zcat -S ets/key secr`, `sed -i'dir/*'`

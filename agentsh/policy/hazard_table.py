@@ -108,6 +108,11 @@ OPTIONS: dict[str, dict[str, str]] = {
                   "--require -R --rakelibdir --libdir -I"),
     # ripgrep runs `--pre COMMAND FILE` for each file it searches (`rg --pre sh . x.sh` ran x.sh)
     "rg": _opts(CMD="--pre --hostname-bin"),
+    # tree before 2.0 re-ran itself for -R through system() with each directory's name in the
+    # command (a directory named `$(...)` ran it); every version writes 00Tree.html in each
+    # directory below, denied roots included
+    "tree": {"-R": "runs tree again in each directory (through the shell before tree 2.0) and writes "
+                   "00Tree.html there"},
     "restic": _opts(CMD="--password-command -o --option"),
     "rsyslogd": _opts(CONFIG="-f"),
     "yum": _opts(CONFIG="-c --config --setopt --pluginpath"), "dnf": _opts(CONFIG="-c --config --setopt"),
