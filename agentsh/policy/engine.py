@@ -214,10 +214,14 @@ class Policy:
                 verdict = judged(found, "deny", problem, "read-write-roots")
         if program.basename in madelinks.MAKERS and not program.is_builtin:
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
-        if program.basename in ("patch", "git") and verdict.decision != "deny":
+        # patch, and git when it may be `git apply` (`git -C d apply`: options come first).
+        if verdict.decision != "deny" and (program.basename == "patch" or (program.basename == "git" and args and (
+                args[0].value == "apply" or (args[0].value or "-").startswith("-")))):
             problem, hint, makes_link = patches.check(program.basename, args, cwds, self.paths, origin, cd_real)
-            verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint=hint) \
-                if problem else verdict._replace(makes_link=verdict.makes_link or makes_link)
+            if problem:
+                verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint=hint)
+            elif makes_link and not verdict.makes_link:
+                verdict = verdict._replace(makes_link=True)
         if program.basename == "find" and not program.is_builtin:
             inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),

@@ -146,7 +146,7 @@ class Rules:
             return ""
         hazards = hazards_module()
         specs = hazards.spec_for(*names)
-        if not specs or hazards.nothing_to_find(specs, args):
+        if not specs or (specs[0].quick is not None and hazards.nothing_to_find(specs, args)):
             return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
         for hazard in hazards.find_hazards(names, args, specs):
             if hazard.index < 0:
