@@ -107,3 +107,14 @@ def test_a_patch_not_looked_into_is_refused(line: str, work: Path, policy: Polic
     decision = policy.decide(line)
     assert decision.decision == "deny", line
     assert "acts on the files its patch names, but" in decision.refused[0].reason
+
+
+def test_git_am_reads_its_mailbox_like_apply(work: Path, home: Path, tmp_path: Path) -> None:
+    """`git am` applies the patches in a mailbox: a rename from secrets/key there reads it."""
+    profile = write_profile(tmp_path, "git-any", PROFILE.replace("name: rt", "name: git-any") +
+                            "commands:\n  - {name: git-any, run: git, decision: allow}\n")
+    host = Host(cwd=str(work), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    decision = policy.decide("git am mv.patch")
+    assert decision.decision == "deny" and "the patch names" in decision.refused[0].reason
+    assert policy.decide("git am ok.patch").decision == "allow"

@@ -214,9 +214,9 @@ class Policy:
                 verdict = judged(found, "deny", problem, "read-write-roots")
         if program.basename in madelinks.MAKERS and not program.is_builtin:
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
-        # patch, and git when it may be `git apply` (`git -C d apply`: options come first).
+        # patch, and git when it may be `git apply` or `git am` (`git -C d apply`: options first).
         if verdict.decision != "deny" and (program.basename == "patch" or (program.basename == "git" and args and (
-                args[0].value == "apply" or (args[0].value or "-").startswith("-")))):
+                args[0].value in ("apply", "am") or (args[0].value or "-").startswith("-")))):
             problem, hint, makes_link = patches.check(program.basename, args, cwds, self.paths, origin, cd_real)
             if problem:
                 verdict = verdict._replace(decision="deny", reason=problem, rule="read-write-roots", hint=hint)

@@ -239,10 +239,10 @@ def _patch_args(args: tuple[Word, ...]) -> _Given:
 
 
 def _git_apply_args(args: tuple[Word, ...]) -> _Given | None:
-    """`git apply`'s patch files (none: stdin), its -p (1 unless given) and --directory; None
-    for any other git command.  git's -C is the engine's: `cwds` are where git runs."""
+    """`git apply`'s (or `git am`'s) patch files (none: stdin), its -p (1 unless given) and
+    --directory; None for any other git command.  git's -C is the engine's: `cwds` are where git runs."""
     sub = git_subcommand(args)
-    if sub is None or args[sub].value != "apply":
+    if sub is None or args[sub].value not in ("apply", "am"):  # am applies the patches of mailboxes
         return None
     files: list[str] = []
     strip: int | None = 1
