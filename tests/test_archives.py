@@ -146,6 +146,8 @@ def renamed(archives: Path, home: Path) -> Path:
     "tar -xf pc.tar --one-top-level=.git/hooks",
     "cd .git && unzip -jo ../a.zip",
     "unzip -j -o a.zip -d .git",
+    "tar -C .git -C hooks -xf pc.tar",  # each -C from the one before: .git/hooks
+    "tar -C .git -xf pc.tar -C hooks",
 ])
 def test_members_that_land_elsewhere_plant_nothing(line: str, renamed: Path, home: Path, tmp_path: Path,
                                                    policy: Policy, agentsh_env: dict[str, str]) -> None:

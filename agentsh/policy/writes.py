@@ -426,14 +426,25 @@ def _sources_and_places(directories: list[Word], operands: list[Word],
 
 def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, list[Word]]]:
     """For `tar -x` and `unzip`: each archive, with the directories its members may land below
-    (`-C DIR`, `-d DIR`, else `.`; with several, all of them: a member is checked from each)."""
+    (`-C DIR`, `-d DIR`, else `.`; with several, all of them: a member is checked from each).
+    tar's `-C`s chain, each from the one before (`-C .git -C hooks` is .git/hooks), so each
+    chain so far counts too."""
     if program not in ("tar", "unzip"):
         return []
     targets, operands, seen, archives, _, _ = _read_options(program, args)
     if program == "tar":
         if not seen & {"-x", "--extract", "--get"}:
             return []
-        directories = [t for t in targets if t not in archives] or [Word(".", ".")]
+        given = [t for t in targets if t not in archives]
+        chained: list[Word] = []
+        path = ""
+        for word in given:
+            if word.value is not None and path:
+                path = os.path.join(path, word.value)
+                chained.append(Word(word.text, path))
+            elif word.value is not None:
+                path = word.value
+        directories = list(dict.fromkeys(given + chained)) or [Word(".", ".")]
         return [(archive, directories) for archive in archives]
     if seen & set(_UNZIP_NO_WRITE) or not operands:
         return []
