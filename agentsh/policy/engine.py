@@ -7,7 +7,7 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
@@ -273,20 +273,12 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
-        if program.basename == "tar":  # `-C DIR` moves the names after it (tardirs.py)
-            problem = tardirs.read_problem(args, cwds, self.paths, cd_real)
-            if problem:
-                return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
             if problem:
                 return problem
-        if program.basename in checksums.PROGRAMS:  # `sha256sum -c LIST` reads the names in LIST
-            problem = checksums.problem(args, cwds, self.paths, cd_real)
-            if problem:
-                return problem
-        if program.basename in suffixes.PROGRAMS:  # `zcat -S ets/key secr`, `sed -i'dir/*'`
-            problem = suffixes.problem(program.basename, args, cwds, self.paths, cd_real)
+        for check in _NAMED_ELSEWHERE.get(program.basename, ()):
+            problem = check(program.basename, args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         moved = transfer(program.basename, args)
@@ -320,6 +312,24 @@ class Policy:
                     failures.append(f"{self.profile.source}:{lineno}: tests.{expected}: {line!r} was "
                                     f"{decision.decision}, not {expected}: {why}")
         return failures
+
+
+# Checks of the files a program names elsewhere than in its operands, by program (one lookup
+# a command): tar's -C (tardirs), a checksum list (checksums), a name glued from an option's
+# value (suffixes).  A patch's names need the line's stdin: _invocation asks patches.py.
+_NameCheck = Callable[[str, tuple[Word, ...], list[str], PathChecker, "dict[str, str] | None"], str]
+
+
+def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
+    checks: dict[str, tuple[_NameCheck, ...]] = {}
+    for names, check in ((("tar",), tardirs.read_problem), (checksums.PROGRAMS, checksums.problem),
+                         (suffixes.PROGRAMS, suffixes.problem)):
+        for name in names:
+            checks[name] = (*checks.get(name, ()), check)
+    return checks
+
+
+_NAMED_ELSEWHERE = _named_elsewhere()
 
 
 def _socket_problem(target: Word, profile: Profile) -> str:
