@@ -23,7 +23,7 @@ _PLAIN = re.compile(r"^\\?[0-9A-Fa-f]+ [ *](.+)$")
 _TAGGED = re.compile(r"^\\?[A-Z0-9a-z-]+ \((.+)\) = [0-9A-Za-z+/=]+$")
 
 
-def problem(args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
+def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
             reals: dict[str, str] | None = None) -> str:
     """The first name in a checked list that the read roots refuse ('' without --check)."""
     lists = _lists(args)

@@ -7,7 +7,7 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from ..errors import AgentshError
@@ -374,24 +374,12 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
-        if program.basename == "tar":  # `-C DIR` moves the names after it (tardirs.py)
-            problem = tardirs.read_problem(args, cwds, self.paths, cd_real)
+        for check in _NAMED_ELSEWHERE.get(program.basename, ()):
+            problem = check(program.basename, args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         for word in write_targets(program.basename, args):
             problem = self.paths.check_write_word(word, cwds, cd_real)
-            if problem:
-                return problem
-        if program.basename in checksums.PROGRAMS:  # `sha256sum -c LIST` reads the names in LIST
-            problem = checksums.problem(args, cwds, self.paths, cd_real)
-            if problem:
-                return problem
-        if program.basename in ("patch", "git"):  # the names inside a patch file (patches.py)
-            problem = patches.problem(program.basename, args, cwds, self.paths, cd_real)
-            if problem:
-                return problem
-        if program.basename in suffixes.PROGRAMS:  # `zcat -S ets/key secr`, `sed -i'dir/*'`
-            problem = suffixes.problem(program.basename, args, cwds, self.paths, cd_real)
             if problem:
                 return problem
         moved = transfer(program.basename, args)
@@ -439,6 +427,22 @@ def _hazards() -> ModuleType:
 
 
 _HAZARDS: ModuleType | None = None
+# Checks of the files a program names elsewhere than in its operands, by program (one lookup
+# for every command): tar's -C (tardirs), a checksum list (checksums), a patch (patches), a
+# name glued from an option's value (suffixes).
+_NameCheck = Callable[[str, tuple[Word, ...], list[str], PathChecker, "dict[str, str] | None"], str]
+
+
+def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
+    checks: dict[str, tuple[_NameCheck, ...]] = {}
+    for names, check in ((("tar",), tardirs.read_problem), (checksums.PROGRAMS, checksums.problem),
+                         (("patch", "git"), patches.problem), (suffixes.PROGRAMS, suffixes.problem)):
+        for name in names:
+            checks[name] = (*checks.get(name, ()), check)
+    return checks
+
+
+_NAMED_ELSEWHERE = _named_elsewhere()
 
 
 def find_exec_spans(args: tuple[Word, ...]) -> list[tuple[int, int]]:

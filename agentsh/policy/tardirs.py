@@ -17,7 +17,7 @@ from .writes import tar_directories
 MAX_DIRECTORIES = 4
 
 
-def read_problem(args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
+def read_problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
                  reals: dict[str, str] | None = None) -> str:
     """Each operand read-checked from every directory a `-C` may have put tar in (all of them
     for every operand: which -C comes before which name is not worth the cases)."""
