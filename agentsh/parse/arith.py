@@ -47,11 +47,15 @@ def problems(root: Any, raw: bytes) -> list[tuple[Any, str]]:
     return found
 
 
-def known_numbers(root: Any, raw: bytes, nodes: list[Any]) -> list[bool]:
-    """Whether each expansion node is known to be a number where it stands (`$?`, or `$i`
-    after `i=0`): such a word never splits and is never an option (policy/builtins.py)."""
-    numeric = _scan(root, raw)[0]
-    return [_unsafe(node, numeric, raw) is None for node in nodes]
+def numeric_names(root: Any, raw: bytes) -> dict[str, int]:
+    """The line's variables and where each is first assigned only numbers (for known_number)."""
+    return _scan(root, raw)[0]
+
+
+def known_number(node: Any, numeric: dict[str, int], raw: bytes) -> bool:
+    """Whether an expansion node is known to be a number where it stands (`$?`, or `$i` after
+    `i=0`): such a word never splits and is never an option (policy/builtins.py)."""
+    return _unsafe(node, numeric, raw) is None
 
 
 def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:

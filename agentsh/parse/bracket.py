@@ -62,8 +62,9 @@ def known_numbers(commands: list[SimpleCommand], expansions: list[tuple[int, lis
                   root: Any, raw: bytes) -> None:
     """Mark the `$x` words of OPTION_READERS that are known numbers (`$?`, `$i` after `i=0`,
     arith.py) with why_dynamic "number": they neither split nor hold an option."""
+    numeric = arith.numeric_names(root, raw)  # one scan of the tree for all of them
     for index, spots in expansions:
-        numbers = arith.known_numbers(root, raw, [node for _, node in spots])
+        numbers = [arith.known_number(node, numeric, raw) for _, node in spots]
         if any(numbers):
             argv = list(commands[index].argv)
             for (position, _), number in zip(spots, numbers, strict=True):

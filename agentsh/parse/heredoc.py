@@ -7,7 +7,12 @@ bash would put elsewhere.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from .model import Word
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 
 
 def heredoc_end_problem(raw: bytes, node: Any, start: Any, quoted: bool, *, strip_tabs: bool) -> str:
@@ -125,3 +130,16 @@ def as_double_quoted(body: str) -> str:
 
 def _text(node: Any) -> str:
     return node.text.decode("utf-8", "surrogateescape")
+
+
+def lost_words(raw: bytes, node: Any) -> list[Word] | None:
+    """Plain words between a command and its here-document that no node covers: tree-sitter
+    drops a lone `-` operand there (`cat - <<EOF`), which the walker gives back."""
+    kids = node.children
+    if len(kids) < 2 or kids[0].type != "command" or kids[1].type != "heredoc_redirect":
+        return None
+    gap = raw[kids[0].end_byte:kids[1].start_byte].decode("utf-8", "surrogateescape")
+    words = gap.split()
+    if not words or not all(_PLAIN_WORD.fullmatch(w) for w in words):
+        return None
+    return [Word(w, w) for w in words]

@@ -16,7 +16,7 @@ from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
 from .expansion import check_expansion
-from .heredoc import as_double_quoted, heredoc_end_problem
+from .heredoc import as_double_quoted, heredoc_end_problem, lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .words import WordError, ansi_c, double_quoted, unquoted
 
@@ -48,7 +48,6 @@ _KEYWORDS_AS_NAMES = frozenset({
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
-_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 _GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
@@ -140,14 +139,15 @@ class _Walker:
         elif kind == "test_command" and node.children[0].type == "[":
             words = bracket_words(self, node, depth)
             if words is not None:  # `[` is a command to bash, checked like `test` (bracket.py)
-                self.expansions.append((len(self.commands), [(i + 1, n) for i, n in words[1]]))
+                if words[1]:  # `$x` words, for known_numbers
+                    self.expansions.append((len(self.commands), [(i + 1, n) for i, n in words[1]]))
                 self.commands.append(SimpleCommand(
                     argv=(Word("[", "["), *words[0], Word("]", "]")), text=_text(node), line=node.start_point[0] + 1))
-        elif kind == "redirected_statement" and self.lost_words(node) is not None:
+        elif kind == "redirected_statement" and lost_words(self.raw, node) is not None:
             # tree-sitter drops a lone `-` operand before a here-doc (`cat - <<EOF`);
             # give the command back exactly the plain words it lost.
             body = node.children[0]
-            self.command(body, depth + 1, extra=self.lost_words(node) or [])
+            self.command(body, depth + 1, extra=lost_words(self.raw, node) or [])
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
         elif kind in _STRUCTURE:
@@ -174,21 +174,25 @@ class _Walker:
             start = child.start_byte
             if pos < start:
                 gap = self.raw[pos:start]
-                joined = gap.replace(b"\\\n", b"")
-                if joined.strip(b" \t\n"):
-                    self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
-                    return
-                if one_command and b"\n" in joined:
-                    self.problem(node, "a newline inside one command: bash ends the command there")
-                    return
-                if b"\\\n" in gap and _GLUED.search(self.raw, max(pos - 1, 0), start + 1):
-                    # tree-sitter ends a word at `\<newline>`; bash removes the pair and reads one
-                    # word on (`cat ~/.ss\<newline>h/id_rsa`, `echo a\<newline>#; cmd` runs cmd).
-                    self.problem(node, "a line continuation inside a word (put a blank before the backslash)")
+                if gap != b" " and self.odd_gap(node, gap, pos, one_command):  # most gaps: one blank
                     return
             end = child.end_byte
             if end > pos:
                 pos = end
+
+    def odd_gap(self, node: Any, gap: bytes, pos: int, one_command: bool) -> bool:
+        """check_gaps for a gap other than one blank: whether it is refused (a problem added)."""
+        joined = gap.replace(b"\\\n", b"")
+        if joined.strip(b" \t\n"):
+            self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
+        elif one_command and b"\n" in joined:
+            self.problem(node, "a newline inside one command: bash ends the command there")
+        elif len(joined) < len(gap) and _GLUED.search(self.raw, max(pos - 1, 0), pos + len(gap) + 1):
+            # tree-sitter ends a word at `\\<newline>`, bash reads on (`cat ~/.ss\\<newline>h/id_rsa`)
+            self.problem(node, "a line continuation inside a word (put a blank before the backslash)")
+        else:
+            return False
+        return True
 
     def note_assignment(self, node: Any) -> None:
         """Record variables set by `for NAME`, arithmetic assignment and ++/--."""
@@ -203,17 +207,6 @@ class _Walker:
             target = next((c for c in node.named_children), None)
         if target is not None and target.type in ("variable_name", "word"):
             self.assigned.append((_text(target), _text(node), node.start_point[0] + 1))
-
-    def lost_words(self, node: Any) -> list[Word] | None:
-        """Plain words between a command and its first redirection that no node covers."""
-        kids = node.children
-        if len(kids) < 2 or kids[0].type != "command" or kids[1].type != "heredoc_redirect":
-            return None
-        gap = self.raw[kids[0].end_byte:kids[1].start_byte].decode("utf-8", "surrogateescape")
-        words = gap.split()
-        if not words or not all(_PLAIN_WORD.fullmatch(w) for w in words):
-            return None
-        return [Word(w, w) for w in words]
 
     def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
         children = node.children
