@@ -136,3 +136,18 @@ def test_words_after_a_redirection_are_not_hidden(line: str, workspace: Path, ho
     assert result.returncode == 126, result
     assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
     assert "words after a redirection" in result.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "echo $\\\n(sh x.sh)", "echo a &\\\n& sh x.sh", "echo {PS4}<<<'$(sh x.sh)'; set -x; :",
+    "[[ a == @(x|`sh x.sh`) ]]", "[[ a =~ ^x`sh x.sh`$ ]]", "echo x\u3000#; sh x.sh", "echo x\u00a0# `sh x.sh`",
+    "echo ${x/a/$(sh x.sh)}", "x=a; echo ${x^^$(sh x.sh)}", "echo $((sh x.sh) )", "((sh x.sh); true)",
+    "echo \"${x:-'`sh x.sh`'}\"", "cat <<EOF\nx\\\nEOF\nsh x.sh\nEOF\n", "x=$(cat <<EOF\nEOF)\nsh x.sh\nEOF\n)",
+    "shopt -s extglob; echo @($(sh x.sh))", "coproc sh x.sh", "a=([$(sh x.sh)]=1)", "echo $'\\c@'",
+    "shopt -u globasciiranges; cat ~/.[R-T]sh/id_rsa", "shopt -u globskipdots; cat .*/.s*/id_rsa",
+    "PS4='$(sh x.sh)'; set -x; :", "BASH_CMDS=([ls]=/tmp/x.sh); ls", "HOME=/tmp; cat ~/x", "CDPATH=/ cd etc",
+])
+def test_probes_that_were_already_refused(line: str, decide: Callable[..., Decision]) -> None:
+    """Red-team probes that bash and the checker already read alike (or that are refused for
+    another reason): kept so that a change cannot quietly let them through."""
+    assert decide(line).decision == "deny", line
