@@ -212,7 +212,8 @@ class Policy:
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = judged(found, "deny", problem, "read-write-roots")
-        if program.basename in madelinks.MAKERS and not program.is_builtin:
+        if program.basename in madelinks.MAKERS and not program.is_builtin and not (
+                program.basename == "git" and args and args[0].value in madelinks.GIT_READS_ONLY):
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
         # patch, and git when it may be `git apply` or `git am` (`git -C d apply`: options first).
         if verdict.decision != "deny" and (program.basename == "patch" or (program.basename == "git" and args and (

@@ -39,6 +39,8 @@ _GIT_KEEPS_TREE = frozenset({
     "commit-tree", "mktree", "verify-commit", "verify-tag", "show-branch", "cherry", "update-index",
     "init", "maintenance", "interpret-trailers", "stripspace", "column", "request-pull",
 })
+# A first word that settles it (`git status`): the engine need not ask (init may be --bare).
+GIT_READS_ONLY = _GIT_KEEPS_TREE - {"init"}
 # The forms of other subcommands that write none either.
 _GIT_LISTS = {"stash": ("list", "show"), "worktree": ("list",), "submodule": ("status", "summary"),
               "bisect": ("log",), "sparse-checkout": ("list",)}
@@ -120,8 +122,7 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
 
 def git_writes_tree(args: tuple[Word, ...]) -> bool:
     """May this git command write files of a work tree (and so make symbolic links)?"""
-    first = args[0].value if args else None
-    if first in _GIT_KEEPS_TREE and first != "init":
+    if args and args[0].value in GIT_READS_ONLY:
         return False  # the common case, `git status`: nothing below can change that
     sub = git_subcommand(args)
     if sub is None:  # `git --version`, or a dynamic word where the subcommand may be
