@@ -118,3 +118,29 @@ def test_variables_whose_assignment_is_arithmetic(shape: str, decide: Callable[[
 def test_numbers_may_still_be_assigned_to_them(line: str, decide: Callable[[str], Decision]) -> None:
     decision = decide(line)
     assert decision.decision == "allow", decision.refused
+
+
+@pytest.mark.parametrize("line", [
+    "n=1; o=-vn; printf \"$o\" %s 'a[$(touch {canary})]'; echo $((n))",
+    "n=1; o=-vn; printf $o %s 'a[$(touch {canary})]'; echo $((n))",
+    "n=1; o=-pn; sleep 0 & wait -n \"$o\"; echo $((n))",
+])
+def test_a_dynamic_option_word_may_name_any_variable(line: str, tmp_path: Path, workspace: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """printf's -v (wait's -p) may come from a word only known at run time with the name glued
+    to it: `o=-vn; printf "$o" %s 'a[$(cmd)]'` assigns n, and `$((n))` ran cmd in guardrail
+    mode (only the word's own name, o, was taken as assigned).  Then no variable of the line
+    is a known number."""
+    from tests.conftest import run_guardrail
+
+    canary = tmp_path / "canary"
+    done = run_guardrail(line.format(canary=canary), workspace, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("line", ["sleep 0 & pid=$!; wait $pid", "true; rc=$?; [ $rc -eq 0 ]",
+                                  "n=1; printf '%s\\n' \"$x\"; echo $((n))"])
+def test_numbers_from_special_parameters_and_printf_operands(line: str, decide: Callable[[str], Decision]) -> None:
+    """`pid=$!` holds a number, and a job or printf's operands name no variable."""
+    assert decide(line).decision == "allow", decide(line).refused

@@ -27,6 +27,7 @@ WHY = ("bash evaluates it as arithmetic, and a value that is not a number there 
        "through an array subscript")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?")
 UNSAFE = -1  # in `numeric` below: some assignment of the name may hold a string
+ANY = "*"  # a key of `numeric`: some variable, which the line does not say, may hold a string
 
 
 def may_hold_arithmetic(source: str) -> bool:
@@ -64,6 +65,7 @@ def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:
     # string.  Arithmetic's own assignments (`n+=1`, `i++`) read the old value first, so they
     # make nothing safe; they do leave a number, so they make nothing unsafe either.
     numeric: dict[str, int] = {}
+    pending: list[tuple[str, int]] = []  # `$x` words where printf's -v or wait's -p could be
     contexts: list[Any] = []  # subtrees evaluated as arithmetic
     bad_names: list[Any] = []  # `[[ -v NAME ]]` operands that are more than a name
     stack = [root]
@@ -81,7 +83,7 @@ def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:
                 numbers = bool(values) and all(_text(v, raw).isdigit() for v in values)
                 _assigned(numeric, _text(variable, raw), values[-1].end_byte if numbers else UNSAFE)
         elif kind == "command":
-            _note_builtin(numeric, node, raw)
+            _note_builtin(numeric, node, raw, pending)
         elif kind == "arithmetic_expansion":
             contexts.append(node)
         elif kind == "compound_statement" and node.child_count and node.children[0].type == "((":
@@ -104,6 +106,9 @@ def _scan(root: Any, raw: bytes) -> tuple[dict[str, int], list[Any], list[Any]]:
                 if variable is not None:
                     numeric[_text(variable, raw)] = UNSAFE
         stack.extend(node.children)
+    for name, where in pending:  # `wait $pid` after `pid=$!` names no variable; `printf "$o"` may
+        if name not in _NUMERIC_SPECIALS and (numeric.get(name, UNSAFE) == UNSAFE or numeric[name] > where):
+            numeric[ANY] = UNSAFE
     return numeric, contexts, bad_names
 
 
@@ -121,15 +126,22 @@ def _assigns_number(node: Any) -> bool:
         return True  # `x=`: the empty string is 0 in arithmetic
     if value.type == "number" or value.type == "arithmetic_expansion":
         return True
+    if value.type == "simple_expansion":  # `pid=$!`, `rc=$?`: the specials bash keeps numeric
+        return value.text.decode("utf-8", "replace")[1:] in _NUMERIC_SPECIALS
     return value.type == "word" and value.text.decode("utf-8", "replace").lstrip("-").isdigit()
 
 
-def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes) -> None:
+def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes, pending: list[tuple[str, int]]) -> None:
     """`read x`, `printf -v x`, `getopts o x` ... assign strings to the names they are given.
     Written quoted (`read "x"`) or glued to a clustered option (`printf -vx`, `read -rax`,
     `wait -npx`): every name a word may hold is taken as assigned (more is only stricter)."""
     name = node.child_by_field_name("name")
-    if name is None or _QUOTING.sub("", _text(name, raw)) not in _ASSIGNING_BUILTINS:
+    builtin = _QUOTING.sub("", _text(name, raw)) if name is not None else ""
+    if builtin not in _ASSIGNING_BUILTINS:
+        return
+    if builtin in _NAMING_LETTER:  # their operands are a format and values, or jobs: no names
+        _note_named_by_option(numeric, node.children_by_field_name("argument"), raw, _NAMING_LETTER[builtin],
+                              pending)
         return
     for word in node.children_by_field_name("argument"):
         text = _QUOTING.sub("", _text(word, raw))
@@ -138,6 +150,35 @@ def _note_builtin(numeric: dict[str, int], node: Any, raw: bytes) -> None:
                 numeric[text[start:].split("=", 1)[0].split("[", 1)[0]] = UNSAFE
         else:
             numeric[text.split("=", 1)[0].split("[", 1)[0]] = UNSAFE
+
+
+_NAMING_LETTER = {"printf": "v", "wait": "p"}  # the option whose value is the name assigned
+_LONE_EXPANSION = re.compile(r'"?\$\{?([A-Za-z_][A-Za-z0-9_]*|[?#$!])\}?"?')
+
+
+def _note_named_by_option(numeric: dict[str, int], words: list[Any], raw: bytes, letter: str,
+                          pending: list[tuple[str, int]]) -> None:
+    """`printf -v NAME`, `wait -p NAME` (or `-vNAME`, `-npNAME`) assign NAME; their operands (a
+    format and values, jobs) are no names.  A word only known at run time where an option may
+    be could be the option with any name glued to it (`o=-vn; printf "$o" %s VALUE`), so then
+    no variable of the line is a known number (ANY), unless the word is a variable known to
+    hold a number there (`pid=$!; wait $pid`), which the scan settles at its end (`pending`)."""
+    for i, node in enumerate(words):
+        word = _text(node, raw)
+        if "$" in word or "`" in word:
+            lone = _LONE_EXPANSION.fullmatch(word)
+            if lone is None:
+                numeric[ANY] = UNSAFE
+            else:
+                pending.append((lone.group(1), node.start_byte))
+            continue
+        text = word.replace('"', "").replace("'", "").replace("\\", "")
+        if text == "--" or text == "-" or not text.startswith("-"):
+            return  # options end here: the rest are a format and values, or jobs
+        if letter in text[1:]:
+            glued = text[text.index(letter, 1) + 1:]
+            named = glued or (_text(words[i + 1], raw) if i + 1 < len(words) else "")
+            numeric[_QUOTING.sub("", named).split("=", 1)[0].split("[", 1)[0]] = UNSAFE
 
 
 def _operator(node: Any) -> str:
@@ -176,8 +217,8 @@ def _unsafe(context: Any, numeric: dict[str, int], raw: bytes) -> Any | None:
             if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
                 continue
             assigned = numeric.get(text, UNSAFE)
-            if assigned == UNSAFE or assigned > node.start_byte:  # a string, or not yet assigned here
-                return node
+            if assigned == UNSAFE or assigned > node.start_byte or ANY in numeric:  # a string, or not yet
+                return node  # assigned here, or any name may have been given a string
             continue
         if kind in ("simple_expansion", "expansion"):
             names = [c for c in node.named_children]
