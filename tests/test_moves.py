@@ -12,7 +12,7 @@ import pytest
 
 from agentsh.parse import Word
 from agentsh.policy import Policy
-from agentsh.policy.writes import transfer
+from agentsh.policy.moves import transfer
 from agentsh.profile import Host, load_profile
 from tests.conftest import write_profile
 

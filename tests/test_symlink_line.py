@@ -143,7 +143,7 @@ def test_a_link_that_ends_the_line_is_allowed(line: str, in_project: Policy) -> 
 
 
 def test_symlinks_reads_options_as_getopt_does() -> None:
-    from agentsh.policy.writes import symlinks
+    from agentsh.policy.moves import symlinks
 
     def made(*argv: str) -> tuple[list[str | None], list[tuple[str | None, bool]], bool] | None:
         found = symlinks(argv[0], tuple(Word(a, a) for a in argv[1:]))

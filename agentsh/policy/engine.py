@@ -15,13 +15,14 @@ from ..profile import Host, Profile
 from . import checksums, links, madelinks, patches, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
+from .moves import transfer
 from .paths import PathChecker
 from .realpaths import real_path, resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
-from .writes import transfer, write_targets
+from .writes import write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"

@@ -3,7 +3,7 @@
 Paths are resolved when the line is checked, before anything runs, so a link an earlier
 command makes is not there yet for the commands after it: `ln -s .. up && cat
 up/.ssh/id_rsa` would be checked as reading `up/.ssh/id_rsa` in the working directory.  So
-a command that makes a symbolic link (`ln -s`, `cp -s`, writes.symlinks), or may (git
+a command that makes a symbolic link (`ln -s`, `cp -s`, moves.symlinks), or may (git
 writing a work tree, an archive extracted: madelinks.py), must be the line's last command,
 with nothing of the line run beside it (`&`, a pipeline, a process substitution, a wrapper
 that detaches), nor in a loop or a command substitution; wrappers that run it once per

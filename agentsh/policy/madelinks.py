@@ -17,10 +17,10 @@ from ..parse import Word
 from . import links
 from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
+from .moves import LINKERS, Symlinks, extraction_words, relinks, symlinks
 from .paths import PathChecker
 from .realpaths import resolve
 from .scripts import git_subcommand
-from .writes import LINKERS, Symlinks, extraction_words, relinks, symlinks
 
 # The programs the engine asks check() about.
 MAKERS = LINKERS | {"tar", "unzip", "git"}

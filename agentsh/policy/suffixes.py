@@ -26,8 +26,9 @@ import os
 from collections.abc import Iterable
 
 from ..parse import Word
+from .moves import transfer
 from .paths import PathChecker
-from .writes import transfer, write_targets
+from .writes import write_targets
 
 COMPRESSORS = frozenset({"gzip", "gunzip", "zcat", "xz", "unxz", "xzcat", "lzma", "unlzma", "lzcat"})
 PROGRAMS = COMPRESSORS | {"sed", "gsed", "patch", "cp"}

@@ -9,8 +9,8 @@ import os
 from collections.abc import Iterable
 
 from ..parse import Word
+from .moves import tar_directories
 from .paths import PathChecker
-from .writes import tar_directories
 
 # Each -C is relative to the one before it, so the directories a name may be read from
 # multiply; a line with more than this many -C is refused rather than followed.

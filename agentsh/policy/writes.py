@@ -91,7 +91,7 @@ _TAR_READS_ARCHIVE = frozenset({"-x", "--extract", "--get", "-t", "--list", "-d"
 _TAR_WRITES_ARCHIVE = frozenset({"-c", "--create", "-r", "--append", "-u", "--update", "-A", "--catenate",
                                  "--concatenate", "--delete"})
 # unzip options that list, test or print members instead of extracting them.
-_UNZIP_NO_WRITE = ("-l", "-t", "-p", "-c", "-v", "-z", "-Z")
+UNZIP_NO_WRITE = ("-l", "-t", "-p", "-c", "-v", "-z", "-Z")
 # A chmod mode may be written as an option (`chmod -w FILE`): then no operand is the mode.
 _CHMOD_MODE_OPTION = re.compile(r"-[rwxXstugoa0-7=+,-]+")
 
@@ -177,7 +177,7 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         args = _before_program(args)  # the program it runs has its own -o (`time sort -o f`)
     if mode == "in-place" and not options and _not_in_place(args):
         return []  # sed writes only with -i, and no option word holds an `i`
-    targets, operands, seen, archives, in_place, _ = _read_options(program, args)
+    targets, operands, seen, archives, in_place, _ = read_options(program, args)
     here = Word(".", ".")
     if mode in ("all", "patch"):
         targets.extend(operands)
@@ -204,7 +204,7 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         targets.extend(_mktemp_targets(operands, targets, seen))
     if program == "patch" and not seen & {"-d", "--directory"}:
         targets.append(here)  # the files the patch names, from here
-    if program == "unzip" and not seen & {"-d", *_UNZIP_NO_WRITE}:
+    if program == "unzip" and not seen & {"-d", *UNZIP_NO_WRITE}:
         targets.append(here)
     if program == "tar" and archives and seen & _TAR_READS_ARCHIVE and not seen & _TAR_WRITES_ARCHIVE:
         targets = [t for t in targets if t not in archives]  # read: `tar -xzf ~/Downloads/x.tgz`
@@ -229,11 +229,11 @@ def _before_program(args: tuple[Word, ...]) -> tuple[Word, ...]:
 # What getopt makes of a writer's words: (values of its output options (and dd's of=), its
 # operands, the options given (long ones by their full name when known), tar's -f archives,
 # sed's -i, whether the last word is an output option missing its value).  A plain tuple:
-# see Transfer below.
+# see moves.Transfer.
 _Reading = tuple[list[Word], list[Word], set[str], list[Word], bool, bool]
 
 
-def _read_options(program: str, args: tuple[Word, ...]) -> _Reading:
+def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
     """Read `args` the way getopt does for `program` (clusters, glued or separate values,
     abbreviated long options, tar's dashless first word)."""
     options = OUTPUT_OPTIONS.get(program, ())
@@ -338,137 +338,6 @@ def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -
     if directory is None:
         return [template]
     return [Word(template.text, os.path.join(directory, template.value))]
-
-
-# What `mv` or `cp` moves or copies, and where to: (sources, destination (the directory after
-# -t, else the last operand), recursive (cp -r/-R/-a: directories with what is below them),
-# contents (-T: the single source becomes the destination itself)).  A plain tuple: a
-# NamedTuple's annotations cost import time on every `agentsh -c` (tests/test_startup_imports.py).
-Transfer = tuple[list[Word], Word | None, bool, bool]
-
-
-def transfer(program: str, args: tuple[Word, ...]) -> Transfer | None:
-    """mv's or cp's operands, read as for their write targets; None for other programs."""
-    if program not in ("mv", "cp"):
-        return None
-    directories, operands, seen, _, _, dangling = _read_options(program, args)
-    recursive = _recursive(seen)
-    contents = "-T" in seen or any(len(given) > 4 and "--no-target-directory".startswith(given) for given in seen)
-    if directories and not dangling:  # -t DIR: every operand is a source
-        return operands, directories[-1], recursive, contents
-    return operands[:-1], (operands[-1] if operands else None), recursive, contents
-
-
-# The symbolic links `ln -s` or `cp -s` makes: (their targets as written, the places they are
-# made in, each a word and whether the link's directory is that word's parent (the word names
-# the link) rather than the word itself (a directory the link is made in), whether cp makes a
-# tree of links for each directory (-r)).  A plain tuple, as Transfer.
-Symlinks = tuple[list[Word], list[tuple[Word, bool]], bool]
-# The programs that make symbolic links themselves (the engine asks about no other).
-LINKERS = frozenset({"ln", "cp", "mv"})
-_SYMBOLIC = {"ln": "--symbolic", "cp": "--symbolic-link"}
-
-
-def symlinks(program: str, args: tuple[Word, ...]) -> Symlinks | None:
-    """What `ln -s`/`cp -s` link to and where; None when the command makes no symbolic link.
-
-    `-s` counts in every spelling getopt takes (`-sf`, `-snf`, `-st DIR`, `--sym`; `--s`,
-    which getopt finds ambiguous, too).  Whether the last operand names the link or a
-    directory to make it in is known only when the command runs (an earlier command of the
-    line may make that directory), so both places are given unless `-t DIR` says which.
-    `-T` and `ln -r` are not read: they only narrow what both places cover (ln -r takes a
-    target from the working directory, where every operand is read-checked anyway)."""
-    if program not in _SYMBOLIC or not any(_may_say_symbolic(word.value) for word in args):
-        return None  # every cp pays only this look, not a second reading of its options
-    directories, operands, seen, _, _, dangling = _read_options(program, args)
-    symbolic = _SYMBOLIC[program]
-    if "-s" not in seen and not any(given.startswith("--s") and symbolic.startswith(given) for given in seen):
-        return None
-    return (*_sources_and_places(directories, operands, dangling), program == "cp" and _recursive(seen))
-
-
-def relinks(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[tuple[Word, bool]]] | None:
-    """The sources of a command that puts files at new places as they are, a symbolic link as
-    a link, and the places (as in symlinks()): mv always; cp with -P, -d, -a or -r/-R, unless
-    -L or -H; ln without -s (a hard link to a link is a link: GNU ln's default -P), unless -L.
-    A relative link leads elsewhere from its new place.  Which sources are links, the engine
-    asks the disk."""
-    if program not in LINKERS:
-        return None
-    directories, operands, seen, _, _, dangling = _read_options(program, args)
-    follows = "-L" in seen or any(len(given) > 4 and "--dereference".startswith(given) for given in seen)
-    if program == "cp":
-        keeps_links = _recursive(seen) or bool(seen & {"-P", "-d"}) or any(
-            len(given) > 4 and "--no-dereference".startswith(given) for given in seen)
-        if not keeps_links or follows or "-H" in seen:
-            return None
-    elif program == "ln" and (follows or any(len(given) > 3 and "--logical".startswith(given) for given in seen)):
-        return None
-    if len(operands) < 2 and program != "ln" and not (directories and not dangling):
-        return None  # `mv X`, `cp -a X`: no destination, nothing moved (`ln X` links ./X)
-    return _sources_and_places(directories, operands, dangling)
-
-
-def _sources_and_places(directories: list[Word], operands: list[Word],
-                        dangling: bool) -> tuple[list[Word], list[tuple[Word, bool]]]:
-    """What ln, cp or mv puts at a new place, and where: each place a word and whether the
-    new name's directory is that word's parent (the word names the new file) rather than the
-    word itself (a directory to put it in).  Which one the last operand is, only the run
-    knows (an earlier command of the line may make that directory), so both, unless -t DIR
-    says; with one operand, `ln` makes its link here."""
-    if directories and not dangling:  # -t DIR
-        return operands, [(directories[-1], False)]
-    if len(operands) < 2:
-        return operands, [(Word(".", "."), False)]
-    last = operands[-1]
-    return operands[:-1], [(last, False), (last, True)]
-
-
-def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, list[Word]]]:
-    """For `tar -x` and `unzip`: each archive, with the directories its members may land below
-    (`-C DIR`, `-d DIR`, else `.`; with several, all of them: a member is checked from each).
-    tar's `-C`s chain, each from the one before (`-C .git -C hooks` is .git/hooks), so each
-    chain so far counts too."""
-    if program not in ("tar", "unzip"):
-        return []
-    targets, operands, seen, archives, _, _ = _read_options(program, args)
-    if program == "tar":
-        if not seen & {"-x", "--extract", "--get"}:
-            return []
-        given = [t for t in targets if t not in archives]
-        chained: list[Word] = []
-        path = ""
-        for word in given:
-            if word.value is not None and path:
-                path = os.path.join(path, word.value)
-                chained.append(Word(word.text, path))
-            elif word.value is not None:
-                path = word.value
-        directories = list(dict.fromkeys(given + chained)) or [Word(".", ".")]
-        return [(archive, directories) for archive in archives]
-    if seen & set(_UNZIP_NO_WRITE) or not operands:
-        return []
-    return [(operands[0], targets or [Word(".", ".")])]
-
-
-def tar_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
-    """tar's `-C DIR`s (and, over-read, its other output option values but the archive) and
-    its operands; no directories when no -C is given."""
-    targets, operands, seen, archives, _, _ = _read_options("tar", args)
-    if not seen & {"-C", "--directory"}:
-        return [], operands
-    return [t for t in targets if t not in archives], operands
-
-
-def _may_say_symbolic(value: str | None) -> bool:
-    """Can this word be, or hold in its cluster, `-s` or `--s...`?"""
-    return value is not None and value[:1] == "-" and (value[:3] == "--s" or ("s" in value and value[1:2] != "-"))
-
-
-def _recursive(seen: set[str]) -> bool:
-    """cp -r/-R/-a (or --recursive, --archive, abbreviated): directories with what is below them."""
-    return bool(seen & {"-r", "-R", "-a"}) or any(
-        len(given) > 3 and ("--recursive".startswith(given) or "--archive".startswith(given)) for given in seen)
 
 
 # git subcommands that create a directory named by an operand, and the options of theirs
