@@ -297,36 +297,33 @@ _GIT_READONLY_CONFIG = ("--get", "--get-all", "--get-regexp", "--list", "-l", "-
 def git_subcommand(args: tuple[Word, ...]) -> int | None:
     """Where git's subcommand is in args (after global options and their values); None when
     there is none, or a dynamic word comes first (it could be an option or the subcommand)."""
+    return _git_globals(args)[0]
+
+
+def git_directories(args: tuple[Word, ...]) -> list[Word]:
+    """The values of git's global `-C DIR` options, in order: git changes to each (relative
+    to the one before) before it reads its other arguments."""
+    return _git_globals(args)[1]
+
+
+def _git_globals(args: tuple[Word, ...]) -> tuple[int | None, list[Word]]:
+    """git's global options read as git reads them: (the subcommand's index, or None at a
+    dynamic word or the end; the `-C` values before that)."""
+    directories: list[Word] = []
     skip = False
     for i, word in enumerate(args):
         value = word.value
         if skip:
             skip = False
         elif value is None:
-            return None
+            return None, directories
         elif not value.startswith("-"):
-            return i
-        else:
-            skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
-    return None
-
-
-def git_directories(args: tuple[Word, ...]) -> list[Word]:
-    """The values of git's global `-C DIR` options, in order: git changes to each (relative
-    to the one before) before it reads its other arguments."""
-    found: list[Word] = []
-    skip = False
-    for i, word in enumerate(args):
-        value = word.value
-        if skip:
-            skip = False
-        elif value is None or not value.startswith("-"):
-            break
+            return i, directories
         else:
             if value == "-C" and i + 1 < len(args):
-                found.append(args[i + 1])
+                directories.append(args[i + 1])
             skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
-    return found
+    return None, directories
 
 
 def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
