@@ -14,6 +14,7 @@ import pytest
 
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
+from tests.conftest import run_guardrail
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -131,8 +132,6 @@ def test_a_dynamic_option_word_may_name_any_variable(line: str, tmp_path: Path, 
     to it: `o=-vn; printf "$o" %s 'a[$(cmd)]'` assigns n, and `$((n))` ran cmd in guardrail
     mode (only the word's own name, o, was taken as assigned).  Then no variable of the line
     is a known number."""
-    from tests.conftest import run_guardrail
-
     canary = tmp_path / "canary"
     done = run_guardrail(line.format(canary=canary), workspace, agentsh_env, tmp_path)
     assert done.returncode == 126, done.stdout + done.stderr

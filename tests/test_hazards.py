@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail, write_profile
-from tests.test_symlink_line import GUARDRAIL
 
 PROGRAMS = """
 git python3 find tar sed awk make xargs timeout env sort grep rsync zip ssh curl docker npm
@@ -306,11 +304,8 @@ def test_a_dynamic_word_after_a_global_option_value_is_no_subcommand_operand(
     (workspace / "add" / "f").write_text("foo\n")
     subprocess.run(["git", "add", "f"], cwd=workspace / "add", check=True)
     profile = write_profile(tmp_path, "git-any", GIT_ANY)
-    wrapper = tmp_path / "guardrail.py"
-    wrapper.write_text(GUARDRAIL)
     line = f'x="-Otouch {canary}"; git -C add grep -e foo "$x"'
-    done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line], cwd=workspace,
-                          env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+    done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
     assert done.returncode == 126, done.stdout + done.stderr
     assert "only known at run time" in done.stderr
     assert not canary.exists()

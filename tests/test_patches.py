@@ -16,7 +16,7 @@ from agentsh.parse import Word
 from agentsh.parse.stdin import Stdin, stdin_of
 from agentsh.policy import Decision
 from agentsh.policy.patches import _LINK_MODE, _patch_args, _stripped, patch_names
-from tests.test_symlink_line import GUARDRAIL
+from tests.conftest import run_guardrail
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -134,12 +134,9 @@ def test_confined_mode_plants_no_hook_and_applies_an_ordinary_patch(diffs: Path,
 
 
 def test_guardrail_mode_plants_no_hook(diffs: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
-    wrapper = tmp_path / "guardrail.py"
-    wrapper.write_text(GUARDRAIL)
     hooks = diffs / ".git" / "hooks"
     before = sorted(p.name for p in hooks.iterdir())
-    done = subprocess.run(["python3", str(wrapper), "-c", "patch -p1 < evil.diff"], cwd=diffs,
-                          env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+    done = run_guardrail("patch -p1 < evil.diff", diffs, agentsh_env, tmp_path)
     assert done.returncode == 126, done.stdout + done.stderr
     assert sorted(p.name for p in hooks.iterdir()) == before
 

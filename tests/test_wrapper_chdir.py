@@ -5,7 +5,6 @@ moves the wrapped command's relative paths with it: `env -C ~ cat .ssh/id_rsa` r
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from agentsh.parse import Word
 from agentsh.policy import Policy
 from agentsh.policy.wrappers import unwrap
 from agentsh.profile import Host, load_profile
-from tests.conftest import write_profile
-from tests.test_symlink_line import GUARDRAIL
+from tests.conftest import run_guardrail, write_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SECRET = "SECRET-KEY-BYTES"
@@ -87,12 +85,9 @@ def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Pa
     (workspace / "secrets" / "key").write_text("CANARY-GIT-C-7d1e\n")
     subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
     profile = write_profile(tmp_path, "git-any", GIT_ANY)
-    wrapper = tmp_path / "guardrail.py"
-    wrapper.write_text(GUARDRAIL)
     for line in ("git -C src add ../secrets/key && git -C src show :secrets/key",
                  "git -C src -C .. add secrets/key && git show :secrets/key", "git -C secrets log"):
-        done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line], cwd=workspace,
-                              env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+        done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
         assert done.returncode == 126, done.stdout + done.stderr
         assert "CANARY-GIT-C" not in done.stdout + done.stderr
     listed = subprocess.run(["git", "ls-files", "--stage"], cwd=workspace, capture_output=True, text=True, check=True)
@@ -127,12 +122,8 @@ def test_tar_chdir_moves_the_operands_after_it(line: str, tmp_path: Path, worksp
     (workspace / "secrets").mkdir()
     (workspace / "secrets" / "key").write_text("CANARY-TAR-C-41b9\n")
     profile = write_profile(tmp_path, "secrets-denied", SECRETS_DENIED)
-    wrapper = tmp_path / "guardrail.py"
-    wrapper.write_text(GUARDRAIL)
     out = tmp_path / "out.tar"
-    done = subprocess.run([sys.executable, str(wrapper), "-p", str(profile), "-c", line.format(out=out)],
-                          cwd=workspace, env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True,
-                          timeout=60)
+    done = run_guardrail(line.format(out=out), workspace, agentsh_env, tmp_path, profile)
     assert done.returncode == 126, done.stdout + done.stderr
     assert "CANARY-TAR-C" not in done.stdout + done.stderr and not out.exists()
 
