@@ -116,6 +116,23 @@ def write_profile(directory: Path, name: str, text: str) -> Path:
     return path
 
 
+# A profile whose workspace holds a denied read root, as the red-team tests use it.
+SECRETS_DENIED = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace}/secrets"]\n'
+
+
+def policy_in(cwd: Path, home: Path, scratch: Path, text: str = SECRETS_DENIED) -> Policy:
+    """The Policy of profile `text` (written to scratch/rt.yaml) for a workspace at cwd."""
+    host = Host(cwd=str(cwd), home=str(home), config_home=str(home / ".config"))
+    return Policy(load_profile(str(write_profile(scratch, "rt", text)), host), host)
+
+
+def guardrail_in(cwd: Path, env: dict[str, str], scratch: Path,
+                 text: str = SECRETS_DENIED) -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """run_guardrail(line) in cwd with profile `text` (written to scratch/rt.yaml)."""
+    profile = write_profile(scratch, "rt", text)
+    return lambda line: run_guardrail(line, cwd, env, scratch, profile)
+
+
 def run_guardrail(line: str, cwd: Path, env: dict[str, str], scratch: Path,
                   profile: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`agentsh [-p PROFILE] -c LINE` with ptrace and Landlock refused (guardrail mode: only

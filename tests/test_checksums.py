@@ -14,12 +14,11 @@ import pytest
 
 from agentsh.policy import Policy
 from agentsh.policy.checksums import MAX_LIST_BYTES, names
-from agentsh.profile import Host, load_profile
-from tests.conftest import run_guardrail, write_profile
+from tests.conftest import SECRETS_DENIED, policy_in, run_guardrail, write_profile
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH\n"
-PROFILE = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace}/secrets"]\n'
+PROFILE = SECRETS_DENIED
 
 
 @pytest.fixture
@@ -36,8 +35,7 @@ def work(workspace: Path) -> Path:
 
 @pytest.fixture
 def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    host = Host(cwd=str(work), home=str(home), config_home=str(home / ".config"))
-    return Policy(load_profile(str(write_profile(tmp_path, "rt", PROFILE)), host), host)
+    return policy_in(work, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize("line", ["sha256sum -c sums", "sha256sum --check sums", "sha256sum --c sums",

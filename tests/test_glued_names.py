@@ -16,12 +16,11 @@ import pytest
 from agentsh.parse import Word
 from agentsh.policy import Policy
 from agentsh.policy.suffixes import derived
-from agentsh.profile import Host, load_profile
-from tests.conftest import run_guardrail, write_profile
+from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
-PROFILE = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace}/secrets"]\n'
+PROFILE = SECRETS_DENIED
 PATCH = "--- pre-commit\n+++ pre-commit\n@@ -1 +1 @@\n-echo one\n+echo two\n"
 
 
@@ -39,14 +38,12 @@ def work(workspace: Path) -> Path:
 
 @pytest.fixture
 def guardrail(work: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    profile = write_profile(tmp_path, "rt", PROFILE)
-    return lambda line: run_guardrail(line, work, agentsh_env, tmp_path, profile)
+    return guardrail_in(work, agentsh_env, tmp_path, PROFILE)
 
 
 @pytest.fixture
 def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    host = Host(cwd=str(work), home=str(home), config_home=str(home / ".config"))
-    return Policy(load_profile(str(write_profile(tmp_path, "rt", PROFILE)), host), host)
+    return policy_in(work, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize("line", [

@@ -15,8 +15,7 @@ import pytest
 
 from agentsh.policy import Policy
 from agentsh.policy.paths import _candidates
-from agentsh.profile import Host, load_profile
-from tests.conftest import run_guardrail, write_profile
+from tests.conftest import guardrail_in, policy_in
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
@@ -33,14 +32,12 @@ def secrets(workspace: Path) -> Path:
 
 @pytest.fixture
 def guardrail(secrets: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    profile = write_profile(tmp_path, "rt", PROFILE)
-    return lambda line: run_guardrail(line, secrets, agentsh_env, tmp_path, profile)
+    return guardrail_in(secrets, agentsh_env, tmp_path, PROFILE)
 
 
 @pytest.fixture
 def policy(secrets: Path, home: Path, tmp_path: Path) -> Policy:
-    host = Host(cwd=str(secrets), home=str(home), config_home=str(home / ".config"))
-    return Policy(load_profile(str(write_profile(tmp_path, "rt", PROFILE)), host), host)
+    return policy_in(secrets, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize(("value", "candidates"), [

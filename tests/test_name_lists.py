@@ -18,12 +18,12 @@ import pytest
 
 from agentsh.policy import Policy
 from agentsh.profile import Host, load_profile
-from tests.conftest import run_guardrail, write_profile
+from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in, write_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
 DOCKER_CANARY = "DOCKER-AUTH-CANARY"
-PROFILE = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace}/secrets"]\n'
+PROFILE = SECRETS_DENIED
 
 
 @pytest.fixture
@@ -43,14 +43,12 @@ def lists(workspace: Path, home: Path) -> Path:
 @pytest.fixture
 def guardrail(lists: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
     """agentsh -c LINE under the profile above, in guardrail mode."""
-    profile = write_profile(tmp_path, "rt", PROFILE)
-    return lambda line: run_guardrail(line, lists, agentsh_env, tmp_path, profile)
+    return guardrail_in(lists, agentsh_env, tmp_path, PROFILE)
 
 
 @pytest.fixture
 def policy(lists: Path, home: Path, tmp_path: Path) -> Policy:
-    host = Host(cwd=str(lists), home=str(home), config_home=str(home / ".config"))
-    return Policy(load_profile(str(write_profile(tmp_path, "rt", PROFILE)), host), host)
+    return policy_in(lists, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize("line", [

@@ -16,11 +16,11 @@ import pytest
 from agentsh.policy import Policy
 from agentsh.policy.patches import MAX_PATCH_BYTES, patch_names
 from agentsh.profile import Host, load_profile
-from tests.conftest import run_guardrail, write_profile
+from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in, write_profile
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
-PROFILE = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace}/secrets"]\n'
+PROFILE = SECRETS_DENIED
 PATCHES = {
     "r.patch": "--- secrets/key\n+++ secrets/key\n@@ -0,0 +1 @@\n+x\n",
     "mv.patch": "diff --git a/secrets/key b/leak\nsimilarity index 100%\nrename from secrets/key\nrename to leak\n",
@@ -42,14 +42,12 @@ def work(workspace: Path) -> Path:
 
 @pytest.fixture
 def guardrail(work: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    profile = write_profile(tmp_path, "rt", PROFILE)
-    return lambda line: run_guardrail(line, work, agentsh_env, tmp_path, profile)
+    return guardrail_in(work, agentsh_env, tmp_path, PROFILE)
 
 
 @pytest.fixture
 def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    host = Host(cwd=str(work), home=str(home), config_home=str(home / ".config"))
-    return Policy(load_profile(str(write_profile(tmp_path, "rt", PROFILE)), host), host)
+    return policy_in(work, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize("line", [
