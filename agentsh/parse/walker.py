@@ -16,8 +16,9 @@ from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
 from .expansion import check_expansion
-from .heredoc import as_double_quoted, heredoc_end_problem, lost_words
+from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
+from .redirects import heredoc_body, redirect
 from .words import WordError, ansi_c, double_quoted, unquoted
 
 MAX_DEPTH = 200
@@ -52,8 +53,6 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 _GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
-# `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
-_VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
@@ -101,6 +100,10 @@ class _Walker:
             text = text[:77] + "..."
         self.problems.append(Problem(text=text, reason=reason, line=node.start_point[0] + 1))
 
+    def nested(self, source: str) -> _Walker:
+        """A walker for text bash reads again (a here-document's body), in this line's context."""
+        return _Walker(source, self.home)
+
     def arithmetic(self, root: Any) -> None:
         """Refuse values evaluated as arithmetic that are not known numbers (arith.py)."""
         if not self.problems and may_hold_arithmetic(self.source):
@@ -133,7 +136,7 @@ class _Walker:
             for child in node.named_children:
                 self.walk(child, depth + 1)
         elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
-            self.redirect(node, depth)
+            redirect(self, node, depth)
         elif kind == "function_definition":
             self.problem(node, "function definitions are not allowed (a function can shadow any checked command)")
         elif kind == "test_command" and node.children[0].type == "[":
@@ -162,7 +165,7 @@ class _Walker:
             # A word in statement position: `for x in WORDS`, `case WORD`, `[[ ... ]]`.
             self.word(node, depth)
         elif kind == "heredoc_body":
-            self.heredoc_body(node, depth, expands=True)
+            heredoc_body(self, node, depth, expands=True)
         else:
             self.problem(node, f"unsupported shell syntax ({kind})")
 
@@ -231,7 +234,7 @@ class _Walker:
                     self.problem(child, f"shell keyword '{word.value}' is not supported here")
                 argv.append(word)
             elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
-                redirects.extend(self.redirect(child, depth + 1))
+                redirects.extend(redirect(self, child, depth + 1))
             elif kind in _WORDISH or node.field_name_for_child(i) == "argument":
                 word = self.word(child, depth + 1)
                 if word.why_dynamic == "expansion":
@@ -295,82 +298,6 @@ class _Walker:
         else:
             value = self.word(value_node, depth + 1)
         return Assignment(name=_text(name_node), value=value, append=append)
-
-    def redirect(self, node: Any, depth: int) -> list[Redirect]:
-        op = next((c.type for c in node.children if not c.is_named), "")
-        found: list[Redirect] = []
-        if _VARIABLE_DESCRIPTOR.search(self.raw, max(0, node.start_byte - 80), node.start_byte):
-            # `{fd}>file`: bash opens a new descriptor and assigns its number to fd, an
-            # assignment tree-sitter shows as an argument `{fd}`.
-            self.problem(node, "a {name} redirection assigns a shell variable")
-        descriptor = next((c for c in node.children if c.type == "file_descriptor"), None)
-        if descriptor is not None and not _text(descriptor).isdigit():
-            # tree-sitter reads `-Ish2>x` as descriptor `-Ish2`; bash passes `-Ish2` to the
-            # command and redirects stdout: a word the checker would never see.
-            self.problem(node, f"'{_text(descriptor)}' before a redirection: put a space between "
-                               "an argument and a redirection")
-        if node.type == "heredoc_redirect":
-            start = next((c for c in node.named_children if c.type == "heredoc_start"), None)
-            quoted = start is not None and any(q in _text(start) for q in "'\"\\")
-            self.check_heredoc_end(node, start, quoted, strip_tabs=op == "<<-")
-            for child in node.named_children:
-                if child.type == "heredoc_body":
-                    self.heredoc_body(child, depth + 1, expands=not quoted)
-                elif child.type in ("heredoc_start", "heredoc_end"):
-                    continue
-                else:
-                    # The rest of the line after `<<EOF` (pipes, more redirects) hangs here.
-                    self.walk(child, depth + 1)
-            found.append(Redirect(op="<<", target=None, text=_text(node)))
-        else:
-            self.check_gaps(node, one_command=True)  # `<<< \\<blank><newline>cmd`: tree-sitter skips `\\ `
-            dest = node.child_by_field_name("destination")
-            targets = [c for c in node.named_children if c.type not in ("file_descriptor", "comment")]
-            if len(targets) > (op not in (">&-", "<&-")):
-                # tree-sitter hangs the words after a redirection at the end of a command on the
-                # redirection; to bash they are arguments (`cat 2>/dev/null ~/.ssh/id_rsa`).
-                self.problem(node, "words after a redirection are arguments to bash but not to the parser: "
-                                   "write redirections after the arguments")
-            if dest is None and targets:
-                dest = targets[-1]
-            word = self.word(dest, depth + 1) if dest is not None else None
-            if op in (">&", "<&") and word is not None and (word.value or "").rstrip("-").isdigit():
-                word = None  # fd duplication, not a file
-            if op in (">&-", "<&-"):
-                word = None
-            found.append(Redirect(op=op, target=word, text=_text(node)))
-        self.redirects.extend(found)
-        return found
-
-    def check_heredoc_end(self, node: Any, start: Any, quoted: bool, *, strip_tabs: bool) -> None:
-        """Refuse a here-document unless bash ends it on the very line tree-sitter ends it."""
-        problem = heredoc_end_problem(self.raw, node, start, quoted, strip_tabs=strip_tabs)
-        if problem:
-            self.problem(node, problem)
-
-    def heredoc_body(self, node: Any, depth: int, *, expands: bool) -> None:
-        """Check an unquoted here-document body by re-reading it as a double-quoted string.
-
-        Its expansions follow double-quote rules, and tree-sitter parses strings far
-        more reliably than here-doc bodies (it leaves backticks as plain text and
-        reads `$((1+2))` as a command named 1).  `\\"` is literal in a here-doc, so
-        quotes are escaped to keep that meaning.
-        """
-        if not expands:
-            return
-        body = self.raw[node.start_byte:node.end_byte].decode("utf-8", "surrogateescape")
-        quoted = as_double_quoted(body)
-        source = ': "' + quoted + '"'
-        tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
-        inner = _Walker(source, self.home)
-        inner.walk(tree.root_node, depth + 1)
-        inner.arithmetic(tree.root_node)
-        if tree.root_node.has_error and not inner.problems:
-            inner.problems.append(Problem(text=body[:80], reason="here-document could not be parsed"))
-        line = node.start_point[0]
-        self.commands.extend(c for c in inner.commands if c.argv[:1] != (Word(":", ":"),))
-        self.redirects.extend(inner.redirects)
-        self.problems.extend(p._replace(line=p.line + line) for p in inner.problems)
 
     # -- words ---------------------------------------------------------------
     def word(self, node: Any, depth: int) -> Word:
