@@ -53,8 +53,8 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         if session.config.terminal:
             return _run_terminal(session, script, env, args, secrets, on_spawn, confinement), names
         filters = {fd: f for fd, f in zip((0, 1), _redactors(secrets, 2), strict=False)}
-        result = run_bash(script, env, session.cwd, args, sink=lambda data: session.record(data, crlf=True),
-                          on_spawn=on_spawn, filters=filters, on_idle=session.flush_recording,
+        result = run_bash(script, env, session.cwd, args, sink=lambda data: session.recording.output(data, crlf=True),
+                          on_spawn=on_spawn, filters=filters, on_idle=session.recording.flush,
                           confinement=confinement)
         audit_guard_reports(session, result.reports)
         session.reap_later(result.guard)
@@ -128,14 +128,14 @@ def _run_terminal(session: Session, script: str, env: dict[str, str], args: tupl
     from .ptyrun import run_bash_pty
     from .state import StateChannel
 
-    recorder = session.recorder()
+    recorder = session.recording.recorder()
     redactors = _redactors(secrets, 1)
     with StateChannel(session.profile, session.report_names) as state:
         result = run_bash_pty(
-            state.wrap(script), env, session.cwd, session.record, args=args, pass_fds=state.fds,
+            state.wrap(script), env, session.cwd, session.recording.output, args=args, pass_fds=state.fds,
             on_input=recorder.input if recorder is not None and session.profile.record_input else None,
-            on_resize=session.resized if recorder is not None else None, on_spawn=on_spawn,
-            output_filter=redactors[0] if redactors else None, on_idle=session.flush_recording,
+            on_resize=session.recording.resized if recorder is not None else None, on_spawn=on_spawn,
+            output_filter=redactors[0] if redactors else None, on_idle=session.recording.flush,
             confinement=confinement, pty_modes=session.pty_modes, on_modes=session.on_pty_modes)
         reported = state.collect()
     audit_guard_reports(session, result.reports)

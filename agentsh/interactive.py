@@ -215,8 +215,8 @@ class InteractiveShell:
         line = input(text)
         echoing = _echoing()
         shown = visible(text) + (line + "\n" if echoing else "")
-        self.session.record(shown.encode("utf-8", "surrogateescape"), crlf=True)
-        self.session.record_input(line.encode("utf-8", "surrogateescape") + b"\r")
+        self.session.recording.output(shown.encode("utf-8", "surrogateescape"), crlf=True)
+        self.session.recording.input(line.encode("utf-8", "surrogateescape") + b"\r")
         return line
 
     def do(self, line: str) -> int:
@@ -270,7 +270,7 @@ def run_interactive(session: Session) -> int:
                 line = shell.read(text)
             except EOFError:
                 sys.stdout.write("exit\n")
-                session.record(b"exit\n", crlf=True)
+                session.recording.output(b"exit\n", crlf=True)
                 return shell.status
             except Unfinished:
                 session.say("agentsh: syntax error: unexpected end of file\n")
@@ -278,12 +278,12 @@ def run_interactive(session: Session) -> int:
                 continue
             except KeyboardInterrupt:
                 sys.stdout.write("^C\n")
-                session.record(b"^C\n", crlf=True)
+                session.recording.output(b"^C\n", crlf=True)
                 shell.status = 130
                 continue
             finally:
                 at_prompt = False
-            session.follow_resize()  # the window may have changed while the prompt waited
+            session.recording.follow_resize()  # the window may have changed while the prompt waited
             if not line.strip():
                 continue  # bash keeps $? over an empty line
             notice = session.refresh()
@@ -296,7 +296,7 @@ def run_interactive(session: Session) -> int:
             if ps0:
                 sys.stdout.write(visible(ps0))
                 sys.stdout.flush()
-                session.record(visible(ps0).encode("utf-8", "surrogateescape"), crlf=True)
+                session.recording.output(visible(ps0).encode("utf-8", "surrogateescape"), crlf=True)
             shell.status = shell.do(line)
             shell.count += 1
             if session.killed:

@@ -20,7 +20,6 @@ from .profile import Host, Profile
 from .trail import decision_fields
 
 if TYPE_CHECKING:
-    from .record.asciicast import Recorder
     from .reload import ProfileWatcher
     from .warm.worker import WarmLine
 
@@ -75,11 +74,7 @@ class Session:
         given = config.environ.get("AGENTSH_SESSION", "")
         self.session_id = given if SESSION_ID.fullmatch(given) else new_session_id()
         self.user = user_name()
-        self._recorder: Recorder | None = None
-        self._record_error = ""
         self._commands = 0
-        self._size: tuple[int, int] | None = None  # (rows, cols) last seen, for "r" events
-        self._warned = False
         self._live = ""  # this process's entry in the live-session registry
         self._watcher: ProfileWatcher | None = None
         self.revoked = ""  # why every command is refused (the profile was deleted), or ""
@@ -101,90 +96,17 @@ class Session:
         self.on_pty_modes: Callable[[list[Any]], None] | None = None
         self.warm: WarmLine | None = None  # set when a warm server's worker runs this session's line
         self._guards: list[int] = []  # exec guards of earlier lines not reaped yet (see reap_later)
+        from .record.session import SessionRecording
         from .trail import Trail, identity
 
+        self.recording = SessionRecording(
+            lambda: self.profile, config.environ, self.session_id, self.user, config.title_command, self.stderr)
         self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
         self._begun = False
 
     @property
     def profile(self) -> Profile:
         return self.policy.profile
-
-    # -- recording -------------------------------------------------------------------
-    def recorder(self) -> Recorder | None:
-        """The session's recording, opened on first use; None if it cannot be written."""
-        if self._recorder is not None or self._record_error:
-            return self._recorder
-        from .record.asciicast import RecordingError, default_directory, open_recording
-        from .terminal import terminal_size
-
-        directory = self.profile.record_dir or default_directory(self.config.environ)
-        rows, cols = terminal_size(1)
-        try:
-            self._recorder = open_recording(
-                directory, self.session_id, width=cols, height=rows,
-                title=f"agentsh {self.profile.name} {self.session_id} {self.user}",
-                command=self.config.title_command,
-                env={"SHELL": "agentsh", "TERM": self.config.environ.get("TERM", "")},
-                record_input=self.profile.record_input)
-        except RecordingError as err:
-            self._record_error = str(err)
-        return self._recorder
-
-    def record(self, data: bytes, *, crlf: bool = False) -> None:
-        recorder = self.recorder()
-        if recorder is None:
-            return
-        from .record.asciicast import RecordingError
-
-        try:
-            recorder.output(data.replace(b"\n", b"\r\n") if crlf else data)
-        except RecordingError as err:
-            self._record_error = str(err)
-            self._recorder = None
-            if self.profile.record_required:
-                raise
-
-    def follow_resize(self) -> None:
-        """Record an "r" event if agentsh's terminal changed size since the last look."""
-        from .terminal import terminal_size
-
-        recorder = self.recorder()
-        size = terminal_size(0)
-        if recorder is not None and size != self._size:
-            if self._size is not None:
-                recorder.resize(size[1], size[0])
-            self._size = size
-
-    def flush_recording(self) -> None:
-        """Write the output the recorder is holding (it joins bursts into one event)."""
-        from .record.asciicast import RecordingError
-
-        flush = getattr(self._recorder, "flush", None)  # a recorder that joins output events
-        if flush is not None:
-            try:
-                flush()
-            except RecordingError as err:
-                self._record_error = str(err)
-                self._recorder = None
-                if self.profile.record_required:
-                    raise
-
-    def record_input(self, data: bytes) -> None:
-        """What the agent typed, as "i" events, only if the profile asks for it."""
-        recorder = self.recorder()
-        if recorder is not None and self.profile.record_input:
-            recorder.input(data)
-
-    def record_problem(self) -> str:
-        """Why commands may not run for lack of a recording ('' if they may)."""
-        self.recorder()
-        if self._record_error and self.profile.record_required:
-            return f"cannot record this session: {self._record_error} (record.required is true)"
-        if self._record_error and not self._warned:
-            self._warned = True
-            self.stderr.write(f"agentsh: warning: this session is not recorded: {self._record_error}\n")
-        return ""
 
     # -- live profile reload -------------------------------------------------------------
     def watch_profile(self) -> None:
@@ -237,11 +159,7 @@ class Session:
         if self.owns_session:
             self.trail.write("session_start", profile=self.profile.source, profile_sha256=self.profile.sha256,
                              dropped_env=self.dropped, cwd=self.cwd, command=self.config.title_command,
-                             recording=self.recording_path())
-
-    def recording_path(self) -> str:
-        recorder = self._recorder
-        return getattr(recorder, "path", "") if recorder is not None else ""
+                             recording=self.recording.path)
 
     @property
     def killed(self) -> bool:
@@ -285,9 +203,7 @@ class Session:
             except Exception as err:  # the session is over: say so, do not crash
                 self.stderr.write(f"agentsh: cannot write the audit trail: {err}\n")
         self.trail.close()
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
+        self.recording.close()
 
     # -- lines -----------------------------------------------------------------------
     def decide(self, line: str) -> Decision:
@@ -305,9 +221,9 @@ class Session:
         self.stderr.write(text.replace("\n", "\r\n") if self.config.terminal else text)
         self.stderr.flush()
         try:
-            self.record(text.encode("utf-8", "replace"), crlf=True)
+            self.recording.output(text.encode("utf-8", "replace"), crlf=True)
         except RecordingError:
-            pass  # the next line is refused by record_problem
+            pass  # the next line is refused by recording.problem()
 
     def run_line(self, line: str, args: tuple[str, ...] = (), echo: bool = True) -> int:
         """Check the line; run it if every command is allowed; return its exit status.
@@ -317,7 +233,7 @@ class Session:
         """
         from .audit.log import AuditError
 
-        problem = self.record_problem()
+        problem = self.recording.problem()
         if problem:
             self.stderr.write(f"agentsh: denied: {problem}\n")
             return EXIT_DENIED
@@ -328,10 +244,8 @@ class Session:
         except AuditError as err:
             self.stderr.write(f"agentsh: denied: cannot write the audit trail: {err}\n")
             return EXIT_DENIED
-        if self._recorder is not None:
-            self._recorder.marker(command_id)
-            if echo:
-                self.record(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
+        if self.recording.marker(command_id) and echo:
+            self.recording.output(f"$ {line}\n".encode("utf-8", "replace"), crlf=True)
         if self.on_line is not None:
             self.on_line(command_id)
         if self.revoked:
@@ -341,7 +255,7 @@ class Session:
         decision = self.decide(line)
         if decision.decision == "ask":
             decision = self._ask(decision, command_id)
-        if not self.audit("decision", command=command_id, recording=self.recording_path(),
+        if not self.audit("decision", command=command_id, recording=self.recording.path,
                            **decision_fields(decision, self.profile)):
             return EXIT_DENIED
         if not decision.allowed:
@@ -354,11 +268,11 @@ class Session:
         from .record.asciicast import RecordingError
 
         try:
-            self.flush_recording()
+            self.recording.flush()
         except RecordingError as err:  # the command is over; the next line will be refused
             self.stderr.write(f"agentsh: cannot record the end of this command: {err}\n")
         self.audit("command_end", command=command_id, status=status, credentials=list(credentials),
-                    duration=round(time.monotonic() - started, 6), recording=self.recording_path())
+                    duration=round(time.monotonic() - started, 6), recording=self.recording.path)
         return status
 
     def audit(self, kind: str, **fields: Any) -> bool:
@@ -399,11 +313,6 @@ class Session:
             return decision._replace(decision="allow", approver=who._asdict() if who else None)
         verdict = deciding._replace(decision="deny", reason=f"not approved{by}: {outcome.reason}")
         return decision._replace(decision="deny", verdicts=(verdict,), approver=who._asdict() if who else None)
-
-    def resized(self, cols: int, rows: int) -> None:
-        self._size = (rows, cols)
-        if self._recorder is not None:
-            self._recorder.resize(cols, rows)
 
 
 def new_session_id() -> str:

@@ -106,7 +106,7 @@ def launch(command: Sequence[str], profile: str | None = None, name: str = "", k
     outer = None
     try:
         write_shim(shim_dir, spec)
-        problem = session.record_problem()  # opens <id>.cast, the per-command recording
+        problem = session.recording.problem()  # opens <id>.cast, the per-command recording
         rows, cols = terminal_size(0 if os.isatty(0) else 1)
         try:
             outer = open_recording(
@@ -126,7 +126,7 @@ def launch(command: Sequence[str], profile: str | None = None, name: str = "", k
         session.begin()  # session_start (names <id>.cast), live registry
         try:
             session.trail.write("launch", command=list(command), program=program, agent=name, shim=shim_dir,
-                                terminal_recording=outer.path if outer else "", recording=session.recording_path(),
+                                terminal_recording=outer.path if outer else "", recording=session.recording.path,
                                 dropped_env=session.dropped, kept_env=sorted(set(keep_env)))
         except AuditError as err:
             sys.stderr.write(f"agentsh: denied: cannot write the audit trail: {err}\n")

@@ -99,7 +99,7 @@ class CommandServer:
 
     def start(self) -> None:
         """Open the recording and write session_start (raises AuditError if it cannot)."""
-        problem = self.session.record_problem()
+        problem = self.session.recording.problem()
         if problem:
             raise AgentshError(problem)
         self.session.begin()
