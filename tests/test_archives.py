@@ -148,6 +148,10 @@ def renamed(archives: Path, home: Path) -> Path:
     "unzip -j -o a.zip -d .git",
     "tar -C .git -C hooks -xf pc.tar",  # each -C from the one before: .git/hooks
     "tar -C .git -xf pc.tar -C hooks",
+    # -g and --index-file values sat in the chain: .git/-/hooks was checked, not .git/hooks
+    "tar -C .git -g /dev/null -C hooks -xf pc.tar",
+    "tar -C .git --index-file=idx -C hooks -xf pc.tar",
+    "tar -C a -C b -C c -C d -C .git/hooks -xf pc.tar",  # more -C than followed: refused
 ])
 def test_members_that_land_elsewhere_plant_nothing(line: str, renamed: Path, home: Path, tmp_path: Path,
                                                    policy: Policy, agentsh_env: dict[str, str]) -> None:

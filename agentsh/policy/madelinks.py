@@ -17,7 +17,7 @@ from ..parse import Word
 from . import links
 from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
-from .moves import LINKERS, Symlinks, extraction_words, relinks, symlinks
+from .moves import LINKERS, MAX_TAR_DIRECTORIES, Symlinks, extraction_words, relinks, symlinks
 from .paths import PathChecker
 from .realpaths import resolve
 from .scripts import git_subcommand
@@ -90,6 +90,10 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
     elif extracted:
         landing = unzip_landing(tuple(w.value for w in args))
     for archive, directories in extracted:
+        if directories is None:
+            return verdict._replace(decision="deny", rule="read-write-roots", hint="",
+                                    reason=f"tar changes directory more than {MAX_TAR_DIRECTORIES} times "
+                                           "(-C): too many places to check")
         places = [d.value for d in directories if d.value is not None]  # a dynamic -C is refused apart
         for cwd in cwds:
             for top in (t for t in landing.tops if t):  # --one-top-level makes this directory

@@ -98,31 +98,44 @@ def _sources_and_places(directories: list[Word], operands: list[Word],
     return operands[:-1], [(last, False), (last, True)]
 
 
-def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, list[Word]]]:
+def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, list[Word] | None]]:
     """For `tar -x` and `unzip`: each archive, with the directories its members may land below
-    (`-C DIR`, `-d DIR`, else `.`; with several, all of them: a member is checked from each).
-    tar's `-C`s chain, each from the one before (`-C .git -C hooks` is .git/hooks), so each
-    chain so far counts too."""
+    (`-C DIR`, `-d DIR`, else `.`; with several, every place tar_places gives: a member is
+    checked below each, as which -C comes before which member is not worth the cases); None
+    for too many `-C`s to follow."""
     if program not in ("tar", "unzip"):
         return []
     targets, operands, seen, archives, _, _ = read_options(program, args)
     if program == "tar":
         if not seen & {"-x", "--extract", "--get"}:
             return []
-        given = [t for t in targets if t not in archives]
-        chained: list[Word] = []
-        path = ""
-        for word in given:
-            if word.value is not None and path:
-                path = os.path.join(path, word.value)
-                chained.append(Word(word.text, path))
-            elif word.value is not None:
-                path = word.value
-        directories = list(dict.fromkeys(given + chained)) or [Word(".", ".")]
+        given = [t.value for t in targets if t not in archives and t.value is not None]  # dynamic: refused apart
+        places = tar_places([""], given)
+        directories = None if places is None else [Word(p, p) for p in places[1:]] or [Word(".", ".")]
         return [(archive, directories) for archive in archives]
     if seen & set(UNZIP_NO_WRITE) or not operands:
         return []
     return [(operands[0], targets or [Word(".", ".")])]
+
+
+# More `-C`s than this (with tar's other output options' values) are refused, not followed.
+MAX_TAR_DIRECTORIES = 4
+
+
+def tar_places(bases: list[str], directories: list[str]) -> list[str] | None:
+    """Every directory tar may be in, from each base, bases first; None for more than
+    MAX_TAR_DIRECTORIES directories (too many places to check).
+
+    Each -C is relative to the one before it (`-C .git -C hooks` is .git/hooks). The
+    values read_options gives as tar's output targets also hold those of `-g`,
+    `--index-file` and `--volno-file`, which do not move tar, so every in-order selection
+    of them counts: one of them is the real chain."""
+    if len(directories) > MAX_TAR_DIRECTORIES:
+        return None
+    places = list(bases)
+    for directory in directories:
+        places += [os.path.join(place, directory) for place in places]
+    return list(dict.fromkeys(places))
 
 
 def tar_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:

@@ -5,22 +5,17 @@ resolved `.ssh/id_rsa` from the working directory (it printed the key in guardra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 from ..parse import Word
-from .moves import tar_directories
+from .moves import MAX_TAR_DIRECTORIES, tar_directories, tar_places
 from .paths import PathChecker
-
-# Each -C is relative to the one before it, so the directories a name may be read from
-# multiply; a line with more than this many -C is refused rather than followed.
-MAX_DIRECTORIES = 4
 
 
 def read_problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
                  reals: dict[str, str] | None = None) -> str:
-    """Each operand read-checked from every directory a `-C` may have put tar in (all of them
-    for every operand: which -C comes before which name is not worth the cases)."""
+    """Each operand read-checked from every directory a `-C` may have put tar in (moves.tar_places:
+    all of them for every operand, as which -C comes before which name is not worth the cases)."""
     for i, word in enumerate(args):
         if _may_say_c(word.value, i):
             break
@@ -29,14 +24,12 @@ def read_problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], pat
     directories, operands = tar_directories(args)
     if not directories:
         return ""
-    if len(directories) > MAX_DIRECTORIES:
-        return f"tar changes directory more than {MAX_DIRECTORIES} times (-C): too many places to check"
-    places = list(dict.fromkeys(cwds))
-    for directory in directories:
-        if directory.value is None:
-            return f"tar reads names from {directory.text}, a directory only known at run time (-C)"
-        places += [os.path.join(place, directory.value) for place in places]
-    places = list(dict.fromkeys(places))
+    dynamic = next((d for d in directories if d.value is None), None)
+    if dynamic is not None:
+        return f"tar reads names from {dynamic.text}, a directory only known at run time (-C)"
+    places = tar_places(list(dict.fromkeys(cwds)), [d.value for d in directories if d.value is not None])
+    if places is None:
+        return f"tar changes directory more than {MAX_TAR_DIRECTORIES} times (-C): too many places to check"
     for word in operands:
         problem = paths.check_read_word(word, places, reals)
         if problem:
