@@ -86,7 +86,10 @@ def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Pa
     subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
     profile = write_profile(tmp_path, "git-any", GIT_ANY)
     for line in ("git -C src add ../secrets/key && git -C src show :secrets/key",
-                 "git -C src -C .. add secrets/key && git show :secrets/key", "git -C secrets log"):
+                 "git -C src -C .. add secrets/key && git show :secrets/key", "git -C secrets log",
+                 # after another global option the -C was not followed: git added the file
+                 "git --no-pager -C src add ../secrets/key && git show :secrets/key",
+                 "git -P -C src -C .. add secrets/key && git show :secrets/key"):
         done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
         assert done.returncode == 126, done.stdout + done.stderr
         assert "CANARY-GIT-C" not in done.stdout + done.stderr
@@ -96,6 +99,7 @@ def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Pa
     policy = Policy(load_profile(str(profile), host), host)
     assert policy.decide("git -C src status").decision == "allow"
     assert policy.decide("git -C src add app.py").decision == "allow"
+    assert policy.decide("git --no-pager -C src log -1").decision == "allow"
     assert policy.decide("git -C $d status").decision == "deny"
 
 

@@ -203,12 +203,15 @@ class Policy:
             if problem:
                 return judged(found, "deny", problem, "shell-builtin")
         verdict = self.rules.verdict(program, name, args, assignments, found)
-        if program.basename == "git" and args and args[0].value == "-C" and verdict.decision != "deny":
-            # `git -C DIR add x`: git's paths are relative to DIR (each -C to the one before),
-            # which must be readable itself.  (tar's -C: tardirs.py.)
-            cwds, problem = self._git_directories(git_directories(args), cwds, cd_real)
-            if problem:
-                return judged(found, "deny", problem, "read-write-roots")
+        if program.basename == "git" and args and (args[0].value or "-")[:1] == "-" and verdict.decision != "deny":
+            # `git -C DIR add x`, also after other global options (`git -P -C DIR`): git's paths
+            # are relative to DIR (each -C to the one before), which must be readable itself.
+            # (tar's -C: tardirs.py.)
+            moves = git_directories(args)
+            if moves:
+                cwds, problem = self._git_directories(moves, cwds, cd_real)
+                if problem:
+                    return judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
