@@ -48,7 +48,7 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         script = bash_script(decision, injection.pins())
         secrets, on_spawn = injection.secrets, injection.on_spawn
     names = injection.variables if injection is not None else ()
-    confinement = confinement_for(session, decision, injection.pins() if injection is not None else ())
+    confinement = confinement_for(session, decision, injection.pins() if injection is not None else (), secrets)
     try:
         if session.config.terminal:
             return _run_terminal(session, script, env, args, secrets, on_spawn, confinement), names
@@ -74,7 +74,8 @@ def script_for(session: Session, decision: Decision) -> Decision:
         line = f"set -{session.shell_options};{line}"
     return decision._replace(line=line)
 
-def confinement_for(session: Session, decision: Decision, credential_links: Iterable[tuple[str, str]]) -> Confinement:
+def confinement_for(session: Session, decision: Decision, credential_links: Iterable[tuple[str, str]],
+                    secrets: tuple[str, ...] = ()) -> Confinement:
     """The exec guard and Landlock around each approved line (docs/security-model.md)."""
     from .guard.execcheck import ExecChecker
     from .guard.landlock import plan_for, status
@@ -96,7 +97,7 @@ def confinement_for(session: Session, decision: Decision, credential_links: Iter
     approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
     pins = [*decision.pins, *links]  # later pins win, as in bash_script
     ruleset = session.warm.ruleset_for(landlock, inodes) if session.warm is not None and landlock is not None else None
-    return Confinement(checker=ExecChecker(session.policy, links, approved, pins), landlock=landlock,
+    return Confinement(checker=ExecChecker(session.policy, links, approved, pins, secrets), landlock=landlock,
                        strict=session.profile.strict, ruleset=ruleset)
 
 def _warn_once(session: Session, topic: str, text: str) -> None:
