@@ -26,7 +26,7 @@ commands:
     run: [printenv, cat, ls, head, ps, sleep, od, rev, xxd, base64, tr]
     decision: allow
   - name: deploy
-    run: [use-denied, use-denied-long, use-leftover]
+    run: [show-wait, use-denied, use-denied-long, use-leftover]
     decision: allow
     credentials:
       MY_TOKEN: {{keyring: agentsh-test, user: probe}}
@@ -38,6 +38,8 @@ PROGRAMS = {
     "use-denied-long": 'id "$(printf "%0485d" 0)$MY_TOKEN"; echo done',
     # ... and leaves a program running with it in its argv when the line ends
     # (cat prints this script's first line, which head waits for, then waits on stdin)
+    # runs a while after saying so, with the secret in its environment
+    "show-wait": 'echo ready; sleep 1',
     "use-leftover": 'head -n1 < <(sleep 30 | cat "$0" - "./$MY_TOKEN") >/dev/null; echo started',
 }
 
@@ -85,3 +87,24 @@ def test_a_credential_in_a_guarded_programs_argv_is_masked(setup: tuple[Path, Pa
     assert ("exec_denied" if "denied" in line else "leftovers_ended") in text
     for fragment in FRAGMENTS:
         assert fragment not in text, fragment
+
+
+@pytest.mark.parametrize("reader", [
+    "cd / && cat proc/*/environ",  # no `/proc` in the text
+    "cat /dev/fd/../../*/environ",  # /dev/fd -> /proc/self/fd
+    "ps axeww",  # ps reads /proc itself
+    "x=pro; cat /${x}c/*/environ",  # a path only known at run time: the exec guard sees it
+    # bash reads it itself (no exec to check) and upper-cases it
+    "x=pro; for f in /${x}c/*/environ; do while IFS= read -r -d '' l; do printf '%s\\n' \"${l^^}\"; done < \"$f\"; done",
+])
+def test_no_other_command_of_the_line_reads_the_credentialed_process(
+        setup: tuple[Path, Path, dict[str, str]], reader: str) -> None:
+    # Before, only the text `/proc`, `$$` and `$PPID` refused such a line: these read
+    # show-wait's /proc/PID/environ while it ran, and `rev` undid the masking.
+    profile, record, env = setup
+    result = agentsh(["-p", str(profile), "-c", f"show-wait | {{ head -n1 >/dev/null; {reader} | tr '\\0' '\\n' | rev; }}"], env)
+    text = everything(record, env, result)
+    for fragment in (*FRAGMENTS, SECRET[::-1], SECRET.upper()):
+        assert fragment not in text, (fragment, result.stderr)
+    # refused before it runs, or (a path only known at run time) at cat's exec
+    assert "credential" in result.stderr or "inside the denied read root /proc" in result.stderr, result.stderr
