@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_DENIED
-from .policy import Decision
+from .policy import Decision, Policy
 
 if TYPE_CHECKING:
     from .guard.spawn import Confinement
@@ -27,7 +27,7 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         from .credentials.store import CredentialError
 
         try:
-            injection = prepare(decision, session.policy)
+            injection = prepare(decision, session.policy, session.cwd)
         except CredentialError as err:
             session.say(f"agentsh: denied: {err}\n")
             return EXIT_DENIED, ()
@@ -48,7 +48,8 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         script = bash_script(decision, injection.pins())
         secrets, on_spawn = injection.secrets, injection.on_spawn
     names = injection.variables if injection is not None else ()
-    confinement = confinement_for(session, decision, injection.pins() if injection is not None else ())
+    confinement = confinement_for(session, decision, injection.pins() if injection is not None else (), secrets,
+                                  injection.policy if injection is not None else None)
     try:
         if session.config.terminal:
             return _run_terminal(session, script, env, args, secrets, on_spawn, confinement), names
@@ -74,8 +75,12 @@ def script_for(session: Session, decision: Decision) -> Decision:
         line = f"set -{session.shell_options};{line}"
     return decision._replace(line=line)
 
-def confinement_for(session: Session, decision: Decision, credential_links: Iterable[tuple[str, str]]) -> Confinement:
-    """The exec guard and Landlock around each approved line (docs/security-model.md)."""
+def confinement_for(session: Session, decision: Decision, credential_links: Iterable[tuple[str, str]],
+                    secrets: tuple[str, ...] = (), policy: Policy | None = None) -> Confinement:
+    """The exec guard and Landlock around each approved line (docs/security-model.md).
+
+    `policy`: what the exec guard decides by, when not the session's (a credentialed
+    line's, which denies /proc: a path only known at run time is known at the exec)."""
     from .guard.execcheck import ExecChecker
     from .guard.landlock import plan_for, status
     from .guard.spawn import Confinement
@@ -96,7 +101,7 @@ def confinement_for(session: Session, decision: Decision, credential_links: Iter
     approved = [v.rule for v in decision.refused if v.decision == "ask"] if decision.approver else []
     pins = [*decision.pins, *links]  # later pins win, as in bash_script
     ruleset = session.warm.ruleset_for(landlock, inodes) if session.warm is not None and landlock is not None else None
-    return Confinement(checker=ExecChecker(session.policy, links, approved, pins), landlock=landlock,
+    return Confinement(checker=ExecChecker(policy or session.policy, links, approved, pins, secrets), landlock=landlock,
                        strict=session.profile.strict, ruleset=ruleset)
 
 def _warn_once(session: Session, topic: str, text: str) -> None:

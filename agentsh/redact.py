@@ -203,7 +203,12 @@ class Redactor:
             reach[anchor] = max(offset, reach.get(anchor, 0))
         unique = sorted(reach)
         count = -(-len(unique) // _TEDDY_LIMIT)
-        self._reach = [[reach[anchor] for anchor in unique[i::count]] for i in range(count)]
+        # A window goes back by the largest reach in the anchor's group, not the reported
+        # anchor's own: leftmost-longest scanning skips an anchor that overlaps one reported
+        # just before it, and the form around the skipped anchor may begin up to its own reach
+        # before it.  (With each anchor's own reach, `aaQZ` reported at 2 hid `aQZZ` at 3, and
+        # the secret `aQaaQZZ` at 0 was emitted unmasked.)
+        self._reach = [max(reach[anchor] for anchor in unique[i::count]) for i in range(count)]
         self._groups = [ac.BytesAhoCorasick(unique[i::count], matchkind=ac.MatchKind.LeftmostLongest,
                                             implementation=ac.Implementation.ContiguousNFA) for i in range(count)]
 
@@ -332,8 +337,8 @@ class Redactor:
                 self._dfa = ac.BytesAhoCorasick(self._forms + padding, matchkind=ac.MatchKind.LeftmostLongest,
                                                 implementation=ac.Implementation.DFA)
             return [(start, end) for _, start, end in self._dfa.find_matches_as_indexes(buffer)]
-        found = [(start - reach[index], end) for group, reach in zip(self._groups, self._reach, strict=True)
-                 for index, start, end in group.find_matches_as_indexes(buffer)]
+        found = [(start - reach, end) for group, reach in zip(self._groups, self._reach, strict=True)
+                 for _, start, end in group.find_matches_as_indexes(buffer)]
         if len(self._groups) > 1 or len(found) > 1:
             found.sort()  # windows are merged in order of position
         return found

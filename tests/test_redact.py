@@ -153,6 +153,64 @@ def test_overlapping_adjacent_and_prefix_secrets_leave_nothing_showing() -> None
     assert run(Redactor([b"aaaa"]), b"baaaaaaaaab", [1] * 11) == b"b***b"
 
 
+def test_a_secret_is_masked_when_another_secrets_anchor_overlaps_its_own() -> None:
+    # The fast scan looks for 4 rare bytes of each form: `_KEY` at offset 6 of the first
+    # secret, `y_KE` at offset 3 of the second.  In `deploy_KEY_2024`, `y_KE` starts one byte
+    # before `_KEY`, so leftmost-longest scanning reported it and skipped `_KEY`; the window
+    # searched around it began 3 bytes before it, after the secret's start, and the whole
+    # first secret was emitted unmasked.
+    secrets = [b"deploy_KEY_2024", b"stay_KEen"]
+    data = b"key: deploy_KEY_2024\n"
+    for use_dfa in (False, True):
+        for split in range(len(data) + 1):
+            redactor = Redactor(secrets)
+            redactor._use_dfa = use_dfa
+            assert run(redactor, data, [split]) == b"key: ***\n", (use_dfa, split)
+
+
+def masked_by_reference(secrets: list[bytes], data: bytes) -> bytes:
+    """What the redactor must give, found the slow obvious way: every occurrence of every
+    form, merged where they overlap or touch, each merged run replaced by one label."""
+    spans = sorted((m.start(), m.start() + len(form)) for secret in secrets for form in forms(secret)
+                   for m in re.finditer(b"(?=" + re.escape(form) + b")", data))
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, position = [], 0
+    for start, end in merged:
+        out += [data[position:start], b"***"]
+        position = end
+    return b"".join([*out, data[position:]])
+
+
+def test_random_secrets_over_a_small_alphabet_match_the_obvious_masking() -> None:
+    # Few distinct bytes make secrets, their forms and their anchors overlap in every way.
+    rng = random.Random(11)
+    alphabet = b"aZQ!%/+"
+    for _ in range(600):
+        secrets = [bytes(rng.choice(alphabet) for _ in range(rng.randint(4, 12))) for _ in range(rng.randint(1, 4))]
+        pieces = []
+        for _ in range(rng.randint(1, 8)):
+            kind = rng.random()
+            if kind < 0.4:
+                secret = rng.choice(secrets)
+                pieces.append(secret[rng.randrange(len(secret)) if kind < 0.1 else 0:])
+            elif kind < 0.6:
+                pieces.append(rng.choice(sorted(forms(rng.choice(secrets)))))
+            else:
+                pieces.append(bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 8))))
+        data = b"".join(pieces)
+        expected = masked_by_reference(secrets, data)
+        sizes = [rng.randint(0, 6) for _ in range(rng.randint(0, 4))]
+        for use_dfa in (False, True):
+            redactor = Redactor(secrets)
+            redactor._use_dfa = use_dfa
+            assert run(redactor, data, sizes) == expected, (secrets, data, sizes, use_dfa)
+
+
 def test_label_is_configurable() -> None:
     assert run(Redactor([OTHER], label=b"[masked]"), b"k=" + OTHER, [3]) == b"k=[masked]"
 

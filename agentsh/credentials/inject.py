@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from ..parse import SimpleCommand, Word
+from ..parse import SimpleCommand, Word, parse_line
 from ..policy import Decision, Policy
 from ..policy.decision import flatten
 from ..policy.hazards import is_exec_capable
@@ -14,10 +14,14 @@ from .broker import SOCKET_ENV, CredentialBroker
 from .store import CredentialError, fetch
 
 _PROC = re.compile(r"/proc\b|\$PPID|\$\$")
+# Programs that read other processes' environments from /proc themselves (`ps e`, top's `E`).
+_READS = frozenset({"<", "<>"})  # redirections that open a file for reading
+_PROCESS_READERS = frozenset({"ps", "top", "htop", "btop", "atop", "procs", "pidstat", "pgrep", "pkill", "lsof"})
 
 
 class Injection(NamedTuple):
     broker: CredentialBroker
+    policy: Policy  # the line's profile with /proc denied: the exec guard decides this line's execs by it
     secrets: tuple[str, ...]  # values, for the redactor only
     variables: tuple[str, ...]  # names, for messages and the audit trail
     bash: list[int]  # the line's bash, once spawned: only its descendants get credentials
@@ -45,7 +49,18 @@ def credentialed_rules(decision: Decision, policy: Policy) -> list[Rule]:
     return rules
 
 
-def prepare(decision: Decision, policy: Policy) -> Injection | None:
+def without_proc(policy: Policy) -> Policy:
+    """The policy with /proc a denied read root, for a line that runs a credentialed command.
+
+    Every other command of the line runs beside the credentialed process, whose
+    /proc/PID/environ holds the secret; the read check follows globs, `cd`, `..` and
+    symlinks (`cd / && cat proc/*/environ`, `/dev/fd/../..`), which the text of the line
+    alone does not show."""
+    profile = policy.profile
+    return Policy(profile._replace(read_deny=(*profile.read_deny, "/proc")), policy.host)
+
+
+def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injection | None:
     """Read the keyring for the rules that allowed this line; None if none needs credentials.
 
     Raises CredentialError (the line is refused) when a credential is missing, the
@@ -54,7 +69,8 @@ def prepare(decision: Decision, policy: Policy) -> Injection | None:
     rules = credentialed_rules(decision, policy)
     if not rules:
         return None
-    _check_line(decision, rules)
+    guarded = without_proc(policy)
+    _check_line(decision, rules, guarded, cwd)
     values_by_rule = {rule.name: fetch(rule.credentials) for rule in {r.name: r for r in rules}.values()}
     remaining = {rule.name: 0 for rule in rules}
     for rule in rules:
@@ -82,14 +98,26 @@ def prepare(decision: Decision, policy: Policy) -> Injection | None:
 
     broker = CredentialBroker(names, issue, lambda: bash[0])
     broker_ref.append(broker)
-    return Injection(broker, tuple(v for values in values_by_rule.values() for v in values.values()),
+    return Injection(broker, guarded, tuple(v for values in values_by_rule.values() for v in values.values()),
                      tuple(sorted({c.variable for r in rules for c in r.credentials})), bash)
 
 
-def _check_line(decision: Decision, rules: list[Rule]) -> None:
+def _check_line(decision: Decision, rules: list[Rule], guarded: Policy, cwd: str | None) -> None:
     """A secret is only as private as the least trusted command beside it."""
     if _PROC.search(decision.line):
         raise CredentialError("a line that runs a command with credentials may not refer to /proc, $$ or $PPID")
+    # The line again with /proc denied: the line was allowed (or approved), so any refusal
+    # now is a read of /proc however the path is written.
+    for verdict in flatten(guarded.decide(decision.line, cwd).verdicts):
+        if verdict.decision == "deny":
+            raise CredentialError(f"{verdict.command}: {verdict.reason}; a line that runs a command with "
+                                  "credentials may not read /proc")
+    # bash opens a redirection's file itself, with no exec for the guard to check: one only
+    # known at run time (`x=pro; read -d '' v < "/${x}c/$!/environ"`) could be /proc.
+    for redirect in parse_line(decision.line, guarded.host.home).redirects:
+        if redirect.op in _READS and redirect.target is not None and redirect.target.value is None:
+            raise CredentialError(f"{redirect.text}: a line that runs a command with credentials may not read "
+                                  "a file only known at run time")
     credentialed = {r.name for r in rules}
     for verdict in flatten(decision.verdicts):
         if verdict.rule in credentialed or not verdict.program:
@@ -98,3 +126,6 @@ def _check_line(decision: Decision, rules: list[Rule]) -> None:
         if is_exec_capable(verdict.name, name):
             raise CredentialError(f"{verdict.command}: {name} can start other programs, so it may not run in "
                                   "the same line as a command that receives credentials")
+        if name in _PROCESS_READERS or verdict.name in _PROCESS_READERS:
+            raise CredentialError(f"{verdict.command}: {name} reads other processes' environments, so it may "
+                                  "not run in the same line as a command that receives credentials")

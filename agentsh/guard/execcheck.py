@@ -22,7 +22,7 @@ import os
 import shlex
 import stat
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..policy import Policy
 from ..policy.resolve import lookup
@@ -71,8 +71,13 @@ class ExecVerdict(NamedTuple):
 
 class ExecChecker:
     def __init__(self, policy: Policy, credential_links: Iterable[tuple[str, str]] = (),
-                 approved_rules: Iterable[str] = (), pins: Iterable[tuple[str, str]] = ()) -> None:
+                 approved_rules: Iterable[str] = (), pins: Iterable[tuple[str, str]] = (),
+                 secrets: Iterable[str] = ()) -> None:
         self.policy = policy
+        # The line's credentials: an exec's argv may carry one (the credentialed program passes
+        # it on), and the refusal message and audit event show that argv.
+        self.secrets = tuple(secrets)
+        self._redactor: Any = None
         # The files the static check resolved the line's names to (bash runs them by `hash -p`):
         # they stay the right files for those names even if the path changed since.
         self.pins: dict[str, str] = dict(pins)
@@ -83,8 +88,35 @@ class ExecChecker:
         # The credential exec helper's links (path -> program name), made by agentsh for this line.
         self.links: dict[str, str] = {os.path.normpath(link): name for name, link in credential_links}
 
+    def mask(self, text: str) -> str:
+        """text with every form of the line's credentials masked (see agentsh/redact.py)."""
+        if not self.secrets:
+            return text
+        if self._redactor is None:  # built in the guard, on the first exec that needs it
+            from ..redact import Redactor
+
+            self._redactor = Redactor([s.encode() for s in self.secrets])
+        data = text.encode("utf-8", "surrogateescape")
+        return (self._redactor.feed(data) + self._redactor.flush()).decode("utf-8", "surrogateescape")
+
     def check(self, exe: str, key: tuple[int, int], argv: list[str], cwd: str, lineage: Lineage) -> ExecVerdict:
-        shown = shlex.join(argv)[:500]
+        """Decide the exec on its real argv; show it with credentials masked.
+
+        Masking comes before quoting and truncation: `shlex.join` splits a secret holding a
+        quote, and the 500-character cut could leave the start of one, and neither would
+        match a form any more."""
+        verdict = self._check(exe, key, argv, cwd, lineage, shlex.join(argv)[:500])
+        if not self.secrets:
+            return verdict
+        masked = [self.mask(arg) for arg in argv]
+        if masked == argv:
+            return verdict
+        # The reason may quote a piece of the argv (a base name, a path): say none of it.
+        reason = verdict.reason if verdict.allowed else "refused (the reason is withheld: its arguments hold a credential)"
+        return verdict._replace(shown=shlex.join(masked)[:500], reason=reason)
+
+    def _check(self, exe: str, key: tuple[int, int], argv: list[str], cwd: str, lineage: Lineage,
+               shown: str) -> ExecVerdict:
         if lineage.children == "any":
             return ExecVerdict(True, f"rule {lineage.rule} allows any child program", lineage.rule, lineage, shown)
         if sum(len(a) for a in argv) > MAX_ARGV_BYTES:

@@ -197,7 +197,10 @@ class Tracer:
                 continue
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    ended.append(f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200])
+                    command = f.read().replace(b"\0", b" ").decode("utf-8", "surrogateescape")
+                # masked before the cut: the first 200 characters could end inside a credential
+                ended.append(self.checker.mask(command).encode("utf-8", "replace").decode("utf-8", "replace")
+                             .strip()[:200])
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass

@@ -1,0 +1,110 @@
+"""Red-team probes: where a credential's bytes could reach the agent, the recording, the
+audit trail or another process (keyrings.alt's file backend as the real keyring)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_profile
+
+# A quote: shlex.join splits it into pieces that no longer match the raw form.
+SECRET = "Zq9-probe'Secret/val+ue"
+# Pieces of it that must not show either (a cut or quoting could leave them).
+FRAGMENTS = (SECRET, "Zq9-pro", "Secret/val")
+PROFILE = """\
+agentsh: 1
+name: leaks
+extends: [base]
+path: ["{bin}", /usr/bin, /bin]
+record: {{dir: "{record}"}}
+commands:
+  - name: tools
+    run: [printenv, cat, ls, head, ps, sleep, od, rev, xxd, base64, tr]
+    decision: allow
+  - name: deploy
+    run: [show-wait, use-denied, use-denied-long, use-leftover]
+    decision: allow
+    credentials:
+      MY_TOKEN: {{keyring: agentsh-test, user: probe}}
+"""
+PROGRAMS = {
+    # a credentialed program that passes its secret to a program the profile refuses
+    "use-denied": 'id "--token=$MY_TOKEN"; echo done',
+    # ... so that the 500-character cut of the shown command falls inside the secret
+    "use-denied-long": 'id "$(printf "%0485d" 0)$MY_TOKEN"; echo done',
+    # ... and leaves a program running with it in its argv when the line ends
+    # (cat prints this script's first line, which head waits for, then waits on stdin)
+    # runs a while after saying so, with the secret in its environment
+    "show-wait": 'echo ready; sleep 1',
+    "use-leftover": 'head -n1 < <(sleep 30 | cat "$0" - "./$MY_TOKEN") >/dev/null; echo started',
+}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+    data = tmp_path / "keyring-data"
+    data.mkdir()
+    env = dict(agentsh_env, PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
+               XDG_DATA_HOME=str(data), XDG_STATE_HOME=str(tmp_path / "state"))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, body in PROGRAMS.items():
+        (bindir / name).write_text("#!/bin/bash\n" + body + "\n")
+        (bindir / name).chmod(0o755)
+    record = tmp_path / "record"
+    profile = write_profile(tmp_path, "leaks", PROFILE.format(bin=bindir, record=record))
+    stored = agentsh(["secret", "set", "agentsh-test", "probe"], env, SECRET)
+    assert stored.returncode == 0, stored.stderr
+    return profile, record, env
+
+
+def agentsh(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agentsh", *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=60)
+
+
+def everything(record: Path, env: dict[str, str], result: subprocess.CompletedProcess[str]) -> str:
+    audit = Path(env["XDG_STATE_HOME"]) / "agentsh" / "audit.jsonl"
+    return (result.stdout + result.stderr + "".join(p.read_text() for p in record.glob("*.cast"))
+            + (audit.read_text() if audit.exists() else ""))
+
+
+@pytest.mark.parametrize("line", ["use-denied", "use-denied-long", "use-leftover"])
+def test_a_credential_in_a_guarded_programs_argv_is_masked(setup: tuple[Path, Path, dict[str, str]],
+                                                          line: str) -> None:
+    # The exec guard shows a refused exec's argv to the agent and writes it to the audit
+    # trail, and the argv of what it ended when the line was over.  Before, the audit event
+    # held the secret as it was, and the agent saw it quoted apart by shlex.join or cut
+    # inside by the 500-character limit, where no form matched.
+    profile, record, env = setup
+    result = agentsh(["-p", str(profile), "-c", line], env)
+    assert "done" in result.stdout or "started" in result.stdout, result.stderr
+    text = everything(record, env, result)
+    assert ("exec_denied" if "denied" in line else "leftovers_ended") in text
+    for fragment in FRAGMENTS:
+        assert fragment not in text, fragment
+
+
+@pytest.mark.parametrize("reader", [
+    "cd / && cat proc/*/environ",  # no `/proc` in the text
+    "cat /dev/fd/../../*/environ",  # /dev/fd -> /proc/self/fd
+    "ps axeww",  # ps reads /proc itself
+    "x=pro; cat /${x}c/*/environ",  # a path only known at run time: the exec guard sees it
+    # bash reads it itself (no exec to check) and upper-cases it
+    "x=pro; for f in /${x}c/*/environ; do while IFS= read -r -d '' l; do printf '%s\\n' \"${l^^}\"; done < \"$f\"; done",
+])
+def test_no_other_command_of_the_line_reads_the_credentialed_process(
+        setup: tuple[Path, Path, dict[str, str]], reader: str) -> None:
+    # Before, only the text `/proc`, `$$` and `$PPID` refused such a line: these read
+    # show-wait's /proc/PID/environ while it ran, and `rev` undid the masking.
+    profile, record, env = setup
+    result = agentsh(["-p", str(profile), "-c", f"show-wait | {{ head -n1 >/dev/null; {reader} | tr '\\0' '\\n' | rev; }}"], env)
+    text = everything(record, env, result)
+    for fragment in (*FRAGMENTS, SECRET[::-1], SECRET.upper()):
+        assert fragment not in text, (fragment, result.stderr)
+    # refused before it runs, or (a path only known at run time) at cat's exec
+    assert "credential" in result.stderr or "inside the denied read root /proc" in result.stderr, result.stderr
