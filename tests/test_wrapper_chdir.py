@@ -103,6 +103,29 @@ def test_git_chdir_moves_its_paths_too(tmp_path: Path, home: Path, workspace: Pa
     assert policy.decide("git -C $d status").decision == "deny"
 
 
+def test_git_work_tree_moves_its_paths(tmp_path: Path, home: Path, workspace: Path,
+                                       agentsh_env: dict[str, str]) -> None:
+    """`git --work-tree=DIR` reads paths from DIR when git runs outside it: `git
+    --work-tree=$HOME add .ssh/id_rsa` was checked as adding the workspace's .ssh/id_rsa, and
+    git added ~/.ssh/id_rsa, which `git show` then printed in guardrail mode."""
+    (home / ".ssh").mkdir(exist_ok=True)
+    (home / ".ssh" / "id_rsa").write_text("CANARY-WORK-TREE-51c2\n")
+    subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
+    profile = write_profile(tmp_path, "git-any", GIT_ANY)
+    for line in (f"git --work-tree={home} add .ssh/id_rsa && git show :.ssh/id_rsa",
+                 f"git --work-tree {home} add .ssh/id_rsa && git show :.ssh/id_rsa",
+                 f"git -C / --work-tree=.{home} add .ssh && git show :.ssh/id_rsa"):
+        done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
+        assert done.returncode == 126, line + done.stdout + done.stderr
+        assert "CANARY-WORK-TREE" not in done.stdout + done.stderr
+    listed = subprocess.run(["git", "ls-files"], cwd=workspace, capture_output=True, text=True, check=True)
+    assert ".ssh" not in listed.stdout
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(profile), host), host)
+    assert policy.decide(f"git --work-tree={workspace} add app.py").decision == "allow"
+    assert policy.decide('git --work-tree="$d" add app.py').decision == "deny"
+
+
 SECRETS_DENIED = """\
 agentsh: 1
 name: secrets-denied

@@ -136,9 +136,10 @@ class Policy:
                 paths += [os.path.normpath(path) for path in paths]
         return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
-    def _git_directories(self, moves: list[Word], cwds: list[str],
+    def _git_directories(self, moves: list[Word], trees: list[Word], cwds: list[str],
                          cd_real: dict[str, str] | None) -> tuple[list[str], str]:
-        """The directories `git -C A -C B ...` runs in, from each of `cwds`; or why not."""
+        """The directories git's paths are read from, from each of `cwds`, or why not: the one
+        `git -C A -C B ...` runs in, and each `--work-tree` (relative to that one)."""
         found = []
         for cwd in cwds:
             directory = cwd
@@ -150,6 +151,14 @@ class Policy:
                 if problem:
                     return cwds, f"git -C {word.text} {problem}"
             found.append(directory)
+            for word in trees:
+                if word.value is None:
+                    return cwds, f"git --work-tree {word.text} is a directory only known at run time"
+                tree = self._real_dir(os.path.join(directory, word.value), cd_real)
+                problem = self.paths.read_problem(tree)
+                if problem:
+                    return cwds, f"git --work-tree {word.text} {problem}"
+                found.append(tree)
         return list(dict.fromkeys(found)), ""
 
     @staticmethod
@@ -207,9 +216,9 @@ class Policy:
             # `git -C DIR add x`, also after other global options (`git -P -C DIR`): git's paths
             # are relative to DIR (each -C to the one before), which must be readable itself.
             # (tar's -C: tardirs.py.)
-            moves = git_directories(args)
-            if moves:
-                cwds, problem = self._git_directories(moves, cwds, cd_real)
+            moves, trees = git_directories(args)
+            if moves or trees:
+                cwds, problem = self._git_directories(moves, trees, cwds, cd_real)
                 if problem:
                     return judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":

@@ -300,30 +300,36 @@ def git_subcommand(args: tuple[Word, ...]) -> int | None:
     return _git_globals(args)[0]
 
 
-def git_directories(args: tuple[Word, ...]) -> list[Word]:
-    """The values of git's global `-C DIR` options, in order: git changes to each (relative
-    to the one before) before it reads its other arguments."""
-    return _git_globals(args)[1]
+def git_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
+    """The values of git's global `-C DIR` options, in order (git changes to each, relative
+    to the one before, before it reads its other arguments), and of `--work-tree` (git reads
+    paths from there when the directory it runs in is outside it: `git --work-tree=$HOME add
+    .ssh/id_rsa` adds ~/.ssh/id_rsa)."""
+    _, directories, trees = _git_globals(args)
+    return directories, trees
 
 
-def _git_globals(args: tuple[Word, ...]) -> tuple[int | None, list[Word]]:
+def _git_globals(args: tuple[Word, ...]) -> tuple[int | None, list[Word], list[Word]]:
     """git's global options read as git reads them: (the subcommand's index, or None at a
-    dynamic word or the end; the `-C` values before that)."""
+    dynamic word or the end; the `-C` values and the `--work-tree` values before that)."""
     directories: list[Word] = []
+    trees: list[Word] = []
     skip = False
     for i, word in enumerate(args):
         value = word.value
         if skip:
             skip = False
         elif value is None:
-            return None, directories
+            return None, directories, trees
         elif not value.startswith("-"):
-            return i, directories
+            return i, directories, trees
         else:
-            if value == "-C" and i + 1 < len(args):
-                directories.append(args[i + 1])
+            if value in ("-C", "--work-tree") and i + 1 < len(args):
+                (directories if value == "-C" else trees).append(args[i + 1])
+            elif value.startswith("--work-tree="):
+                trees.append(Word(word.text, value[len("--work-tree="):]))
             skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
-    return None, directories
+    return None, directories, trees
 
 
 def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
