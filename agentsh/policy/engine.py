@@ -144,22 +144,24 @@ class Policy:
         for cwd in cwds:
             directory = cwd
             for word in moves:
-                if word.value is None:
-                    return cwds, f"git -C {word.text} runs git in a directory only known at run time"
-                directory = self._real_dir(os.path.join(directory, word.value), cd_real)
-                problem = self.paths.read_problem(directory)
+                directory, problem = self._git_place(directory, word, "-C", cd_real)
                 if problem:
-                    return cwds, f"git -C {word.text} {problem}"
+                    return cwds, problem
             found.append(directory)
             for word in trees:
-                if word.value is None:
-                    return cwds, f"git --work-tree {word.text} is a directory only known at run time"
-                tree = self._real_dir(os.path.join(directory, word.value), cd_real)
-                problem = self.paths.read_problem(tree)
+                tree, problem = self._git_place(directory, word, "--work-tree", cd_real)
                 if problem:
-                    return cwds, f"git --work-tree {word.text} {problem}"
+                    return cwds, problem
                 found.append(tree)
         return list(dict.fromkeys(found)), ""
+
+    def _git_place(self, base: str, word: Word, option: str, cd_real: dict[str, str] | None) -> tuple[str, str]:
+        """The real directory a git option names (from base), which must be readable; or why not."""
+        if word.value is None:
+            return base, f"git {option} {word.text} is a directory only known at run time"
+        directory = self._real_dir(os.path.join(base, word.value), cd_real)
+        problem = self.paths.read_problem(directory)
+        return directory, f"git {option} {word.text} {problem}" if problem else ""
 
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
