@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import checksums, links, madelinks, patches, suffixes, tardirs
+from . import checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .moves import transfer
@@ -339,7 +339,7 @@ _NameCheck = Callable[[str, tuple[Word, ...], list[str], PathChecker, "dict[str,
 def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
     checks: dict[str, tuple[_NameCheck, ...]] = {}
     for names, check in ((("tar",), tardirs.read_problem), (checksums.PROGRAMS, checksums.problem),
-                         (suffixes.PROGRAMS, suffixes.problem)):
+                         (suffixes.PROGRAMS, suffixes.problem), (pathspecs.PROGRAMS, pathspecs.problem)):
         for name in names:
             checks[name] = (*checks.get(name, ()), check)
     return checks

@@ -26,6 +26,7 @@ import stat
 from ..parse import ParsedLine, SimpleCommand, Word
 from ..parse.stdin import Stdin, stdin_of
 from .paths import PathChecker
+from .pathspecs import work_tree_top
 from .scripts import git_subcommand
 
 MAX_PATCH_BYTES = 16 << 20
@@ -82,7 +83,7 @@ def check(program: str, args: tuple[Word, ...], cwds: list[str], paths: PathChec
             texts.append(text)
     text = "\n".join(texts)
     makes_link = _LINK_MODE.search(text) is not None
-    bases = cwds + [top for top in map(_work_tree_top, cwds) if top] if program == "git" else cwds
+    bases = cwds + [top for top in map(work_tree_top, cwds) if top] if program == "git" else cwds
     places = list(dict.fromkeys(os.path.join(base, directory) if directory else base for base in bases))
     for name in patch_names(text):
         for stripped in _stripped(name, strip):
@@ -177,19 +178,6 @@ def _stripped(name: str, strip: int | None) -> list[str]:
             return [name]
         return ["/".join(parts[strip:])] if len(parts) > strip else []
     return list(dict.fromkeys([name] + ["/".join(parts[i:]) for i in range(1, len(parts))]))
-
-
-def _work_tree_top(cwd: str) -> str:
-    """The nearest directory at or above cwd holding `.git`; '' if none."""
-    path = cwd
-    for _ in range(64):
-        if os.path.lexists(os.path.join(path, ".git")):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return ""
 
 
 def _patch_args(args: tuple[Word, ...]) -> _Given:

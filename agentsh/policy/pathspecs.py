@@ -1,0 +1,120 @@
+"""git's own names for files, which the generic read check takes for plain file names.
+
+- A pathspec can start with magic: `:/secrets/key` and `:(top)secrets/key` name a path
+  from the top of the work tree, wherever git runs (`cd src && git add ':/secrets/key'`
+  added a denied file); `:(icase)` and `:(attr:...)` match paths no check can list.
+- A pathspec is a pattern unless it is literal: `git add 'secr*/key'` (quoted, so bash
+  leaves it alone) matches `secrets/key`.
+- An object name `REV:PATH` or `:PATH` (`:N:PATH` for a merge stage) reads PATH as the
+  commit or the index holds it: `git show HEAD:secrets/key` prints the committed file.
+
+Each such word is checked as the path or glob it names.  A pattern's `*` also matches `/`
+in git, so `'*key'` reaches below the directory it is written in, like `git add .` does:
+that stays with the recursive readers (docs/security-model.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+from ..parse import Word
+from .paths import PathChecker
+from .scripts import git_subcommand
+
+PROGRAMS = ("git",)
+_GLOB = frozenset("*?[")
+_SHORT_MAGIC = {"/": "top", "!": "exclude", "^": "exclude"}
+_FOLLOWED = frozenset({"top", "literal", "glob", "exclude"})
+_STAGE = re.compile(r":[0-3]:")
+
+
+def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
+            reals: dict[str, str] | None = None) -> str:
+    """Why one of git's words names a denied path as a pathspec or an object name ('' if none)."""
+    if not any(w.value is not None and (":" in w.value or not _GLOB.isdisjoint(w.value)) for w in args):
+        return ""  # the common git line: no magic, no pattern, no object path
+    sub = git_subcommand(args)
+    if sub is None:
+        return ""  # no subcommand, or a dynamic word before it: refused as a hazard
+    literal_all = any(w.value == "--literal-pathspecs" for w in args[:sub])
+    cwds = list(cwds)
+    for word in args[sub + 1:]:
+        value = word.value
+        if value is None or value[:1] == "-":
+            continue
+        if value[:1] == ":":
+            found = _magic(value)
+            if found is None:
+                return f"{word.text}: git pathspec magic that the read check cannot follow"
+            magic, rest = found
+            if "exclude" in magic:
+                continue  # only narrows what the other pathspecs match
+            unknown = magic - _FOLLOWED
+            if unknown:
+                return (f"{word.text}: git pathspec magic {', '.join(sorted(unknown))} matches paths the read "
+                        "check cannot list")
+            pattern = "glob" in magic or ("literal" not in magic and not literal_all)
+            bases = _from_top(rest, cwds)
+        elif ":" in value:
+            # REV:PATH: PATH from the top of the work tree, or from here if it starts with ./ or ../
+            rest = value.split(":", 1)[1]
+            pattern, bases = False, _from_top(rest, cwds)
+        else:
+            rest, pattern, bases = value, not literal_all, cwds
+        if not rest:
+            continue
+        if pattern and not _GLOB.isdisjoint(rest):
+            found_problem = paths.check_read_word(Word(rest, None, "glob"), bases, reals)
+        elif rest is value:
+            continue  # a plain name: the generic check has read it already
+        else:
+            found_problem = paths.check_read_word(Word(rest, rest), bases, reals)
+        if found_problem:
+            return f"{word.text} (a git path): {found_problem}"
+    return ""
+
+
+def _magic(value: str) -> tuple[frozenset[str], str] | None:
+    """A `:`-word's pathspec magic and the rest (None: magic git would refuse or not read so).
+
+    `:(top,icase)x` is long magic; `:/x`, `:!x`, `:^x` short magic, optionally closed by
+    `:`; `:N:x` a merge stage of the index (an object name, read as a path from the top)."""
+    if _STAGE.match(value):
+        return frozenset({"top", "literal"}), value[3:]
+    if value.startswith(":("):
+        close = value.find(")")
+        if close < 0:
+            return None
+        words = {w.strip().split(":", 1)[0] for w in value[2:close].split(",") if w.strip()}
+        return frozenset(words), value[close + 1:]
+    magic: set[str] = set()
+    i = 1
+    while i < len(value) and value[i] in _SHORT_MAGIC:
+        magic.add(_SHORT_MAGIC[value[i]])
+        i += 1
+    if i < len(value) and value[i] == ":":
+        i += 1
+    # `:path` with no magic is the index's copy of path (`git show :secrets/key`): from the top
+    return frozenset(magic or {"top", "literal"}), value[i:]
+
+
+def _from_top(rest: str, cwds: list[str]) -> list[str]:
+    """Where a path from the top of the work tree is resolved from, for each cwd."""
+    if rest.startswith(("./", "../")):
+        return cwds
+    return list(dict.fromkeys(work_tree_top(cwd) or cwd for cwd in cwds))
+
+
+def work_tree_top(cwd: str) -> str:
+    """The nearest directory at or above cwd holding `.git`; '' if none."""
+    path = cwd
+    for _ in range(64):
+        if os.path.lexists(os.path.join(path, ".git")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return ""
