@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.parse import Word
-from agentsh.policy import Policy
+from agentsh.policy import Policy, chdirs
 from agentsh.policy.wrappers import unwrap
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail, write_profile
@@ -124,6 +124,36 @@ def test_git_work_tree_moves_its_paths(tmp_path: Path, home: Path, workspace: Pa
     policy = Policy(load_profile(str(profile), host), host)
     assert policy.decide(f"git --work-tree={workspace} add app.py").decision == "allow"
     assert policy.decide('git --work-tree="$d" add app.py').decision == "deny"
+
+
+@pytest.mark.parametrize("line", [
+    "make -C sub -C ../secrets -p -f .env | grep CANARY",  # each -C from the one before
+    "make -Csecrets -pf .env | grep CANARY",  # glued: read as a flag cluster before
+    "make -pC secrets -f .env | grep CANARY", "make --dir=secrets -pf .env | grep CANARY",
+])
+def test_make_chdir_moves_its_paths(line: str, tmp_path: Path, home: Path, workspace: Path,
+                                    agentsh_env: dict[str, str]) -> None:
+    """`make -C DIR` reads its makefiles from DIR: `-p -f .env` prints a denied .env's
+    variables (`API_KEY = ...`), which it did in guardrail mode for the first two lines."""
+    (workspace / "sub").mkdir()
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / ".env").write_text("API_KEY=CANARY-MAKE-C-90d4\n")
+    done = run_guardrail(line, workspace, agentsh_env, tmp_path, write_profile(tmp_path, "sd", SECRETS_DENIED))
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "CANARY-MAKE-C" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("program", "args", "expected"), [
+    ("make", "-C a -C b test", ["a", "b"]), ("make", "-Ca -pCb", ["a", "b"]), ("make", "-j4 -C a", ["a"]),
+    ("make", "-j -C a", ["a"]), ("make", "-f -C x", []), ("make", "--directory=a --dir b", ["a", "b"]),
+    ("make", "--file -C x", []), ("make", "test -- -C a", []),
+    ("ruby", "-C a x.rb", ["a"]), ("ruby", "-wCa x.rb", ["a"]), ("ruby", "-e -Ca", []),
+    ("ninja", "-C build", ["build"]), ("ninja", "-j8 -Cbuild", ["build"]),
+    ("go", "-C a build", ["a"]), ("go", "build -C a", []),
+])
+def test_chdir_options_are_read_as_each_program_reads_them(program: str, args: str, expected: list[str]) -> None:
+    words = tuple(Word(a, a) for a in args.split())
+    assert [w.value for w in chdirs.directories(program, words)] == expected
 
 
 SECRETS_DENIED = """\

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
+from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .moves import transfer
@@ -136,32 +136,34 @@ class Policy:
                 paths += [os.path.normpath(path) for path in paths]
         return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
 
-    def _git_directories(self, moves: list[Word], trees: list[Word], cwds: list[str],
-                         cd_real: dict[str, str] | None) -> tuple[list[str], str]:
-        """The directories git's paths are read from, from each of `cwds`, or why not: the one
-        `git -C A -C B ...` runs in, and each `--work-tree` (relative to that one)."""
+    def _moved_directories(self, program: str, moves: list[Word], trees: list[Word], cwds: list[str],
+                           cd_real: dict[str, str] | None) -> tuple[list[str], str]:
+        """The directories a program's paths are read from, from each of `cwds`, or why not: the
+        one `git -C A -C B ...` (or `make -C`) runs in, and each git `--work-tree` (relative to
+        that one)."""
         found = []
         for cwd in cwds:
             directory = cwd
             for word in moves:
-                directory, problem = self._git_place(directory, word, "-C", cd_real)
+                directory, problem = self._place(directory, f"{program} -C", word, cd_real)
                 if problem:
                     return cwds, problem
             found.append(directory)
             for word in trees:
-                tree, problem = self._git_place(directory, word, "--work-tree", cd_real)
+                tree, problem = self._place(directory, f"{program} --work-tree", word, cd_real)
                 if problem:
                     return cwds, problem
                 found.append(tree)
         return list(dict.fromkeys(found)), ""
 
-    def _git_place(self, base: str, word: Word, option: str, cd_real: dict[str, str] | None) -> tuple[str, str]:
-        """The real directory a git option names (from base), which must be readable; or why not."""
+    def _place(self, base: str, option: str, word: Word, cd_real: dict[str, str] | None) -> tuple[str, str]:
+        """The real directory an option names (from base), which must be readable; or why not."""
+        shown = f"{option.split()[0]} {word.text}" if word.text[:1] == "-" else f"{option} {word.text}"  # -CDIR
         if word.value is None:
-            return base, f"git {option} {word.text} is a directory only known at run time"
+            return base, f"{shown} is a directory only known at run time"
         directory = self._real_dir(os.path.join(base, word.value), cd_real)
         problem = self.paths.read_problem(directory)
-        return directory, f"git {option} {word.text} {problem}" if problem else ""
+        return directory, f"{shown} {problem}" if problem else ""
 
     @staticmethod
     def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
@@ -214,15 +216,19 @@ class Policy:
             if problem:
                 return judged(found, "deny", problem, "shell-builtin")
         verdict = self.rules.verdict(program, name, args, assignments, found)
+        moves: list[Word] = []
+        trees: list[Word] = []
         if program.basename == "git" and args and (args[0].value or "-")[:1] == "-" and verdict.decision != "deny":
             # `git -C DIR add x`, also after other global options (`git -P -C DIR`): git's paths
             # are relative to DIR (each -C to the one before), which must be readable itself.
             # (tar's -C: tardirs.py.)
             moves, trees = git_directories(args)
-            if moves or trees:
-                cwds, problem = self._git_directories(moves, trees, cwds, cd_real)
-                if problem:
-                    return judged(found, "deny", problem, "read-write-roots")
+        elif program.basename in chdirs.PROGRAMS and not program.is_builtin and verdict.decision != "deny":
+            moves = chdirs.directories(program.basename, args)  # `make -C DIR`, `ruby -C DIR`
+        if moves or trees:
+            cwds, problem = self._moved_directories(program.basename, moves, trees, cwds, cd_real)
+            if problem:
+                return judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
