@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from ..parse import Word
 from .moves import transfer
+from .optvalues import option_values
 from .paths import PathChecker
 from .writes import write_targets
 
@@ -84,48 +85,9 @@ def may_hold(program: str, args: tuple[Word, ...]) -> bool:
     return False
 
 
-def _values(args: tuple[Word, ...], shorts: str, longs: tuple[str, ...], shorts_taking: str) -> list[Word]:
-    """The values of the options `shorts` (letters) and `longs` (any prefix of four or more
-    characters, as getopt takes them), glued or in the next word.  `shorts_taking` are the
-    program's other letters that take a value, which end a cluster."""
-    found: list[Word] = []
-    i = 0
-    while i < len(args):
-        word = args[i]
-        value = word.value
-        i += 1
-        if value is None or value == "--":
-            if value == "--":
-                break
-            continue
-        if value.startswith("--"):
-            name, eq, rest = value.partition("=")
-            if len(name) >= 4 and any(option.startswith(name) for option in longs):
-                if eq:
-                    found.append(Word(word.text, rest))
-                elif i < len(args):
-                    found.append(args[i])
-                    i += 1
-            continue
-        if value[:1] != "-" or value == "-":
-            continue
-        for at, letter in enumerate(value[1:], start=2):
-            if letter in shorts or letter in shorts_taking:
-                if at < len(value):
-                    taken = Word(word.text, value[at:])
-                elif i < len(args):
-                    taken, i = args[i], i + 1
-                else:
-                    break
-                if letter in shorts:
-                    found.append(taken)
-                break
-    return found
-
-
 def _compressor(program: str, args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
     taking = "FCTM" if program.startswith(("xz", "unxz", "lzma", "unlzma", "lzcat")) else ""
-    suffixes = _values(args, "S", ("--suffix",), taking)
+    suffixes = option_values(args, "S", ("--suffix",), taking)
     restored = _restored_name(program, args)
     if not suffixes:
         return [], restored
@@ -208,9 +170,9 @@ def _sed(program: str, args: tuple[Word, ...]) -> list[Word]:
 def _patch(args: tuple[Word, ...]) -> list[Word]:
     takes = "DFiopVgrd"  # patch's other letters that take a value
     backups: list[Word] = []
-    for word in _values(args, "BY", (*_PATCH_PREFIX[1:], *_PATCH_BASENAME_PREFIX[1:]), takes + "z"):
+    for word in option_values(args, "BY", (*_PATCH_PREFIX[1:], *_PATCH_BASENAME_PREFIX[1:]), takes + "z"):
         backups.append(Word(word.text, None if word.value is None else word.value + _PATCHED, "backup name"))
-    for word in _values(args, "z", _PATCH_SUFFIX[1:], takes + "BY"):
+    for word in option_values(args, "z", _PATCH_SUFFIX[1:], takes + "BY"):
         backups.append(Word(word.text, None if word.value is None else _PATCHED + word.value, "backup name"))
     return backups
 
