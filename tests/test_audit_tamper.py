@@ -1,0 +1,110 @@
+"""The audit trail attacked through real `agentsh` processes: a cut-off end hidden behind a lost or
+forged head, FIFOs planted where the log and key go, a log directory others may write, hostile
+lines for `verify` and `show`.  Each line that must not run echoes a canary that must not appear."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+CANARY = "CANARY-RAN"
+EVENTS_PER_CALL = 5  # session_start, line, decision, command_end, session_end
+
+
+@pytest.fixture
+def env(agentsh_env: dict[str, str]) -> dict[str, str]:
+    # No keyring backend: the key file in HOME is used (and no desktop keyring is waited on).
+    return dict(agentsh_env, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+
+
+@pytest.fixture
+def log(run_agentsh: Run, home: Path, env: dict[str, str]) -> Path:
+    """The default log after three `agentsh -c` calls."""
+    for i in range(3):
+        assert run_agentsh("-c", f"echo line{i}", env=env).returncode == 0
+    path = home / ".local" / "state" / "agentsh" / "audit.jsonl"
+    assert len(path.read_bytes().splitlines()) == 3 * EVENTS_PER_CALL
+    return path
+
+
+def verdict(run_agentsh: Run, env: dict[str, str]) -> tuple[int, dict]:
+    result = run_agentsh("audit", "verify", "--json", env=env, timeout=20)
+    assert "Traceback" not in result.stderr
+    return result.returncode, json.loads(result.stdout) if result.returncode in (0, 1) else {}
+
+
+def refused(result: subprocess.CompletedProcess[str], why: str) -> None:
+    assert result.returncode == 126, result.stderr
+    assert CANARY not in result.stdout and why in result.stderr
+
+
+def cut_to_first_call(log: Path) -> None:
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:EVENTS_PER_CALL]))
+
+
+def test_a_cut_end_behind_a_deleted_head_is_not_laundered_by_the_next_line(run_agentsh: Run, log: Path,
+                                                                          env: dict[str, str]) -> None:
+    # Before: the next line re-anchored the chain on the cut log and `verify` said ok, 10 events gone.
+    cut_to_first_call(log)
+    os.unlink(f"{log}.head")
+    refused(run_agentsh("-c", f"echo {CANARY}", env=env), "no valid head file")
+    status, found = verdict(run_agentsh, env)
+    assert status == 1 and found["reason"] == "truncated" and found["first_bad"] == EVENTS_PER_CALL + 1
+
+
+def test_a_cut_end_behind_a_head_forged_without_the_key_is_not_laundered(run_agentsh: Run, log: Path,
+                                                                       env: dict[str, str]) -> None:
+    cut_to_first_call(log)
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    Path(f"{log}.head").write_text(f"{last['seq']} {last['mac']} {log.stat().st_size} {'0' * 64}\n")
+    refused(run_agentsh("-c", f"echo {CANARY}", env=env), "not written with this key")
+    status, found = verdict(run_agentsh, env)
+    assert status == 1 and found["reason"] == "truncated"
+
+
+def test_a_fifo_at_the_log_path_refuses_the_line(run_agentsh: Run, log: Path, env: dict[str, str]) -> None:
+    # Before: the FIFO took every event and dropped it at close; the line ran, audited nowhere.
+    log.unlink()
+    os.mkfifo(log)
+    refused(run_agentsh("-c", f"echo {CANARY}", env=env, timeout=20), "not a regular file")
+    status, _ = verdict(run_agentsh, env)  # before: verify blocked forever on the FIFO
+    assert status == 2
+    assert run_agentsh("audit", "show", env=env, timeout=20).returncode == 2
+
+
+def test_a_fifo_at_the_key_path_refuses_the_line_without_hanging(run_agentsh: Run, log: Path,
+                                                                 env: dict[str, str]) -> None:
+    key = log.parent / "audit.key"
+    key.unlink()
+    os.mkfifo(key)
+    refused(run_agentsh("-c", f"echo {CANARY}", env=env, timeout=20), "not a regular file")
+
+
+def test_a_log_directory_anyone_may_write_is_refused(run_agentsh: Run, tmp_path: Path, env: dict[str, str],
+                                                     home: Path) -> None:
+    state = tmp_path / "state"
+    (state / "agentsh").mkdir(parents=True)
+    (state / "agentsh").chmod(0o777)  # anyone could swap the log and head for older copies
+    refused(run_agentsh("-c", f"echo {CANARY}", env=dict(env, XDG_STATE_HOME=str(state))),
+            "writable by every user")
+
+
+def test_hostile_lines_do_not_crash_verify_or_show(run_agentsh: Run, log: Path, env: dict[str, str]) -> None:
+    with open(log, "ab") as handle:
+        # nested far deeper than the json module recurses, in the writer's layout
+        handle.write(b'{"a":' + b"[" * 100_000 + b',"mac":"' + b"0" * 64 + b'"}\n')
+        handle.write(b'{"seq":{"a":1},"kind":["x"],"user":{"a":1}}\n')  # shown, as best it can be
+        handle.write(b'{"n":1e999}\n')  # skipped: no JSON the writer makes, and --json could not print it
+    status, found = verdict(run_agentsh, env)
+    assert status == 1 and found == {"file": str(log), "ok": False, "events": 15, "first_bad": 16,
+                                     "reason": "malformed"}
+    for args in (("audit", "show"), ("audit", "show", "--json"), ("audit", "search", "--user", "x")):
+        result = run_agentsh(*args, env=env, timeout=20)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    assert len(run_agentsh("audit", "show", env=env).stdout.splitlines()) == 16
