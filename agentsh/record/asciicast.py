@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..regular import directory_problem
 from .lines import MIN_ROOM, PAGE, Part, page_parts
 
 COALESCE = 0.02  # seconds
@@ -190,6 +191,11 @@ def open_recording(directory: str, session_id: str, *, width: int, height: int, 
     path = os.path.join(directory, session_id + ".cast")
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        # In a directory anyone may write without the sticky bit (or another user's), others
+        # could delete, replace or truncate the recordings: refuse it, as sshd's StrictModes does.
+        unsafe = directory_problem(directory)
+        if unsafe:
+            raise RecordingError(f"cannot create recording {path}: {unsafe}, so others could replace recordings")
         fd = os.open(path, _OPEN_FLAGS, 0o600)
     except OSError as err:
         raise RecordingError(f"cannot create recording {path}: {_why(err)}") from None
@@ -301,7 +307,7 @@ def _read_header(fd: int, size: int, path: str) -> tuple[int, int] | None:
         if not isinstance(header, dict) or header.get("version") != 2:
             raise ValueError("not version 2")
         start = int(header["timestamp"])
-    except (ValueError, KeyError, TypeError, OverflowError):
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # (a header nested deep crashed -c)
         raise RecordingError(f"recording {path} exists but is not an asciicast v2 file; not appending to it") from None
     return start, len(first) + 1
 
