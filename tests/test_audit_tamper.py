@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import guardrail_in
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "CANARY-RAN"
@@ -108,3 +111,39 @@ def test_hostile_lines_do_not_crash_verify_or_show(run_agentsh: Run, log: Path, 
         result = run_agentsh(*args, env=env, timeout=20)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
     assert len(run_agentsh("audit", "show", env=env).stdout.splitlines()) == 16
+
+
+EVIDENCE_PROFILE = """\
+agentsh: 1
+name: rt
+extends: [default]
+record: {{dir: "{tmp}/rec", required: true}}
+audit: {{file: "{tmp}/trail/audit.jsonl"}}
+"""
+
+
+def test_no_line_reaches_the_evidence_the_profile_or_environment_puts_under_a_write_root(
+        tmp_path: Path, workspace: Path, env: dict[str, str]) -> None:
+    # Before (guardrail mode): with record.dir and audit.file under /tmp (a write root of the
+    # default profile), `rm REC/*.cast` deleted every recording and the log's head could be
+    # saved and put back later; with XDG_STATE_HOME under /tmp, the default state dir likewise.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    state = tmp_path / "xdg"
+    run = guardrail_in(workspace, dict(env, XDG_STATE_HOME=str(state)), scratch,
+                       EVIDENCE_PROFILE.format(tmp=tmp_path))
+    assert run("echo first").returncode == 0
+    trail, rec = tmp_path / "trail", tmp_path / "rec"
+    [cast] = rec.glob("*.cast")
+    for line in (f"rm {rec}/*.cast", f"rm -f {cast}", f": > {trail}/audit.jsonl",
+                 f"cp {trail}/audit.jsonl.head {tmp_path}/saved", f"rm {state}/agentsh/audit.key",
+                 f"echo x > {state}/agentsh/audit.key"):
+        result = run(line)
+        assert result.returncode == 126 and "denied" in result.stderr, (line, result.stderr)
+    assert cast.exists() and not (tmp_path / "saved").exists()
+    assert (state / "agentsh" / "audit.key").read_text() != "x\n"
+    assert run("echo last").returncode == 0
+    status = subprocess.run([sys.executable, "-m", "agentsh", "audit", "verify", str(trail / "audit.jsonl"),
+                             "--key-file", str(state / "agentsh" / "audit.key")],
+                            env=env, capture_output=True, text=True, timeout=20)
+    assert status.returncode == 0, status.stdout + status.stderr
