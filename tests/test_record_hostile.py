@@ -93,3 +93,25 @@ def test_sessions_and_replay_on_hostile_files_fail_cleanly(run_agentsh: Run, pro
     assert run_agentsh("replay", "--dir", str(record), "not-json").returncode == 2
     assert run_agentsh("replay", str(record / "fifo.cast"), timeout=20).returncode == 2
     assert "real" in run_agentsh("replay", "--dir", str(record), "real", "--speed", "1000").stdout
+
+
+def strict(line: str) -> list:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_a_hostile_time_in_the_session_file_does_not_spoil_later_events(run_agentsh: Run, profile: Path,
+                                                                        record: Path,
+                                                                        agentsh_env: dict[str, str]) -> None:
+    # Before: a last event at 1e999 made every later event `[inf, ...]` (no JSON: the rest of the
+    # session did not play), and a 400-digit header timestamp raised OverflowError at each event.
+    (record / "s1.cast").write_text(HEADER % 1 + '[1e999, "o", "x"]\n')
+    (record / "s2.cast").write_text(HEADER % ("1" + "0" * 400))
+    env = dict(agentsh_env, AGENTSH_SESSION="s1")
+    assert run_agentsh("-p", str(profile), "-c", "echo later", env=env).stdout == "later\n"
+    later = (record / "s1.cast").read_text().splitlines()[2:]
+    assert later and all(strict(line)[0] >= 0 for line in later)
+    result = run_agentsh("-p", str(profile), "-c", f"echo {CANARY}", env=dict(agentsh_env, AGENTSH_SESSION="s2"))
+    assert result.returncode == 126 and CANARY not in result.stdout and "Traceback" not in result.stderr
