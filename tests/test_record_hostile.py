@@ -115,3 +115,13 @@ def test_a_hostile_time_in_the_session_file_does_not_spoil_later_events(run_agen
     assert later and all(strict(line)[0] >= 0 for line in later)
     result = run_agentsh("-p", str(profile), "-c", f"echo {CANARY}", env=dict(agentsh_env, AGENTSH_SESSION="s2"))
     assert result.returncode == 126 and CANARY not in result.stdout and "Traceback" not in result.stderr
+
+
+def test_sessions_prints_no_escape_sequence_from_a_planted_file(run_agentsh: Run, record: Path) -> None:
+    # Before: the title's profile and user went to the auditor's terminal as written.
+    (record / "a.cast").write_text(json.dumps({"version": 2, "timestamp": 1,
+                                               "title": "agentsh \x1b]0;pwned\x07 a \x1b[2J"}) + "\n")
+    (record / "b\x1b[2J.cast").write_text(HEADER % 1)
+    listed = run_agentsh("sessions", "--dir", str(record))
+    assert listed.returncode == 0 and "\x1b" not in listed.stdout
+    assert listed.stdout.startswith("a  ?")

@@ -47,7 +47,9 @@ def read_header(path: str) -> dict[str, Any] | None:
 def parse_title(title: object) -> tuple[str, str, str] | None:
     """(profile, session, user) from the title agentsh writes: "agentsh <profile> <session> <user>"."""
     parts = str(title).split(" ") if isinstance(title, str) else []
-    if len(parts) == 4 and parts[0] == "agentsh" and all(parts[1:]):
+    # printable only: `agentsh sessions` prints them, and escape sequences in a planted file's
+    # title must not drive the auditor's terminal
+    if len(parts) == 4 and parts[0] == "agentsh" and all(parts[1:]) and str(title).isprintable():
         return parts[1], parts[2], parts[3]
     return None
 
@@ -70,7 +72,9 @@ def count_markers(path: str) -> int:
 def list_sessions(directory: str) -> list[SessionInfo]:
     """Every asciicast v2 recording in `directory`, oldest session id first."""
     try:
-        names = sorted(name for name in os.listdir(directory) if name.endswith(".cast"))
+        # agentsh names recordings with printable ids only; an escape sequence in a file name
+        # must not reach the auditor's terminal either
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".cast") and name.isprintable())
     except OSError:
         return []
     found = []
