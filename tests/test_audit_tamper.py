@@ -147,3 +147,22 @@ def test_no_line_reaches_the_evidence_the_profile_or_environment_puts_under_a_wr
                              "--key-file", str(state / "agentsh" / "audit.key")],
                             env=env, capture_output=True, text=True, timeout=20)
     assert status.returncode == 0, status.stdout + status.stderr
+
+
+LIMITED_VERIFY = """
+import resource, runpy, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # less than the planted line
+sys.argv = ["agentsh", "audit", "verify", "--json"]
+runpy.run_module("agentsh", run_name="__main__")
+"""
+
+
+def test_a_gigantic_line_is_reported_without_reading_it_whole(log: Path, env: dict[str, str]) -> None:
+    # Before: verify read the line whole (MemoryError, a traceback); now it reads 64 MiB at most.
+    with open(log, "ab") as handle:
+        handle.truncate(log.stat().st_size + (2 << 30))  # 2 GiB of NULs (a sparse file), no newline
+    result = subprocess.run([sys.executable, "-c", LIMITED_VERIFY], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1, result.stderr[-500:]
+    found = json.loads(result.stdout)
+    assert (found["first_bad"], found["reason"]) == (16, "malformed")
