@@ -166,3 +166,14 @@ def test_a_gigantic_line_is_reported_without_reading_it_whole(log: Path, env: di
     assert result.returncode == 1, result.stderr[-500:]
     found = json.loads(result.stdout)
     assert (found["first_bad"], found["reason"]) == (16, "malformed")
+
+
+def test_a_gigantic_tail_does_not_hang_the_writer(run_agentsh: Run, log: Path, env: dict[str, str]) -> None:
+    # Before: every open read the last line back whole, 64 KiB at a time, copying it again each
+    # time: with 300 MiB planted after the last newline, `agentsh -c` hung.
+    with open(log, "ab") as handle:
+        handle.truncate(log.stat().st_size + (300 << 20))
+    result = run_agentsh("-c", "echo still-audited", env=env, timeout=30)
+    assert result.returncode == 0 and result.stdout == "still-audited\n", result.stderr
+    status, found = verdict(run_agentsh, env)
+    assert status == 1 and (found["first_bad"], found["reason"]) == (16, "malformed")

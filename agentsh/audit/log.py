@@ -41,6 +41,7 @@ SUFFIX_LEN = len(MAC_PREFIX) + MAC_HEX + len(LINE_END)
 HEAD_SUFFIX = ".head"
 _KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _TAIL_CHUNK = 65536
+_MAX_TAIL = 16 << 20
 
 
 class AuditError(Exception):
@@ -278,18 +279,25 @@ class AuditLog:
 
 
 def _last_line(fd: int, size: int) -> bytes:
-    """The log's last line (with its newline, if it has one); b"" if the log is empty."""
+    """The log's last line (with its newline, if it has one); b"" if the log is empty.
+
+    At most its last _MAX_TAIL bytes: no event is that long, and a planted tail of gigabytes
+    without a newline was read back whole, 64 KiB at a time and each time copied again (every
+    `agentsh -c` hung at open)."""
     if size == 0:
         return b""
-    end, data = size, b""
-    while end > 0:
+    end, chunks, length = size, [], 0
+    while end > 0 and length < _MAX_TAIL:
         start = max(0, end - _TAIL_CHUNK)
-        data = os.pread(fd, end - start, start) + data
-        end = start
-        cut = data.rfind(b"\n", 0, len(data) - 1)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n", 0, len(chunk) - 1 if not chunks else len(chunk))
         if cut >= 0:
-            return data[cut + 1:]
-    return data
+            chunks.append(chunk[cut + 1:])
+            break
+        chunks.append(chunk)
+        length += len(chunk)
+        end = start
+    return b"".join(reversed(chunks))
 
 
 def _authentic(key: bytes, line: bytes) -> tuple[int, str, str] | None:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 
 from ..regular import read_regular
 from .log import AuditError
+from .verify import MAX_LINE
 
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])\Z")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -78,7 +79,7 @@ def search(path: str, *, session: str | None = None, user: str | None = None, de
     except OSError as err:
         raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
     with handle:
-        for line in handle:
+        for line in iter(lambda: handle.readline(MAX_LINE), b""):  # a line of gigabytes is read in pieces
             try:
                 event = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
             except (ValueError, RecursionError):  # not an event the writer wrote; `verify` says so
