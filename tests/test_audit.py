@@ -239,10 +239,26 @@ def test_writer_picks_the_chain_up_after_a_crash_between_append_and_head_update(
     assert verify(str(log_path), KEY) == (True, 13, None, "")
 
 
-def test_writer_picks_the_chain_up_from_the_log_when_the_head_is_lost(log_path: Path) -> None:
+def test_writer_refuses_a_log_whose_head_is_lost_instead_of_hiding_a_cut_end(log_path: Path) -> None:
+    # Picking the chain up from the log's last event made a cut-off end undetectable:
+    # cut events off, delete the head, and the next write re-anchored the chain there.
+    put(log_path, lines(log_path)[:7])
     os.unlink(f"{log_path}.head")
-    write_log(log_path, 2)
-    assert verify(str(log_path), KEY) == (True, 12, None, "")
+    with pytest.raises(AuditError, match="no valid head file"):
+        write_log(log_path, 2)
+    assert verify(str(log_path), KEY) == (False, 7, 8, "truncated")
+
+
+def test_writer_refuses_a_head_it_did_not_sign(log_path: Path) -> None:
+    # A head forged without the key (tag of zeros) over a cut log was trusted by the writer,
+    # whose next event and head then made the cut chain verify.
+    content = lines(log_path)[:7]
+    put(log_path, content)
+    last = json.loads(content[-1])
+    Path(f"{log_path}.head").write_text(f"7 {last['mac']} {log_path.stat().st_size} {'0' * 64}\n")
+    with pytest.raises(AuditError, match="not written with this key"):
+        write_log(log_path, 1)
+    assert verify(str(log_path), KEY) == (False, 7, 8, "truncated")
 
 
 def test_garbage_without_newline_is_not_glued_to_the_next_event(log_path: Path) -> None:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..regular import open_regular
 from .log import AuditError, state_dir
 
 SERVICE = "agentsh"
@@ -142,7 +143,9 @@ def _sync_directory(directory: str) -> None:
 def read_key_file(path: str) -> bytes:
     """The key in a hex key file; raises FileNotFoundError if absent, AuditError if unusable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        # A FIFO planted here hung every agentsh start (open blocked).  (No owner check: root
+        # verifying a user's log reads that user's key file.)
+        fd = open_regular(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise
     except OSError as err:

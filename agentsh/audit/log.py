@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..builtin_sha256 import builtin_sha256
+from ..regular import directory_problem, open_regular
 
 KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error"})
 RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
@@ -40,6 +41,7 @@ SUFFIX_LEN = len(MAC_PREFIX) + MAC_HEX + len(LINE_END)
 HEAD_SUFFIX = ".head"
 _KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _TAIL_CHUNK = 65536
+_MAX_TAIL = 16 << 20
 
 
 class AuditError(Exception):
@@ -137,11 +139,13 @@ def utc_now() -> str:
 
 
 def _open_private(path: str, flags: int) -> int:
-    """Open or create a 0600 file; tighten an existing one we own that others could read."""
-    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    """Open or create a 0600 regular file of this user; tighten one that others could read.
+
+    A FIFO planted at the log's path took every event and dropped it (lines ran unaudited):
+    open_regular refuses it, any other non-regular file, and a file of another user."""
+    fd = open_regular(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o600, own=True)
     try:
-        st = os.fstat(fd)
-        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        if os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)
     except OSError:
         os.close(fd)
@@ -190,9 +194,21 @@ class AuditLog:
             size = os.fstat(self._log_fd).st_size
         except OSError as err:
             raise AuditError(f"cannot read audit head {head_path(self.path)}: {err.strerror or err}") from None
+        # The head is what proves where the log ended.  Picking the chain up from the log's
+        # own last event when the head was missing, or trusting a head whose tag fails,
+        # made a cut-off end undetectable: delete (or forge) the head, cut events off the
+        # log, and the next event chained onto the cut seamlessly.  So refuse both.
+        if head is None and size:
+            raise AuditError(f"audit log {self.path} has events but no valid head file {head_path(self.path)}: "
+                             "events may have been cut off its end, and writing on would hide that; "
+                             "run `agentsh audit verify`, then move the log aside")
+        if head is not None and not compare_digest(head_tag(self._key, head[0], head[1]), head[3]):
+            raise AuditError(f"audit head {head_path(self.path)} was not written with this key: events may have "
+                             "been cut off the log's end, and writing on would hide that; run `agentsh audit verify`, "
+                             "then move the log and its head aside")
         seq, prev = (head[0], head[1]) if head else (0, "")
         sep = b""
-        if head is None or head[2] != size:
+        if head is not None and head[2] != size:
             # Someone wrote the log outside this protocol, or a writer died between its
             # append and its head update.  Continue from the newest event we can link to.
             seq, prev, sep = self._recover(head, size)
@@ -223,21 +239,14 @@ class AuditLog:
             raise AuditError(f"cannot update audit head {head_path(self.path)}: {err.strerror or err}") from None
         return line[len(sep):]
 
-    def _recover(self, head: tuple[int, str, int, str] | None, size: int) -> tuple[int, str, bytes]:
+    def _recover(self, head: tuple[int, str, int, str], size: int) -> tuple[int, str, bytes]:
         """(seq, mac) to chain onto, and b"\\n" if the log does not end with a complete line."""
         tail = _last_line(self._log_fd, size)
         sep = b"\n" if size and not tail.endswith(b"\n") else b""
         last = _authentic(self._key, tail)
-        if head is not None and last is not None and last[0] == head[0] + 1 and last[2] == head[1]:
+        if last is not None and last[0] == head[0] + 1 and last[2] == head[1]:
             return last[0], last[1], sep  # the previous writer appended, then died before its head update
-        if head is not None:
-            return head[0], head[1], sep  # the log was changed behind our back: keep the chain; verify will say where
-        if last is not None:
-            return last[0], last[1], sep  # the head file was lost: pick the chain up from the log itself
-        if size == 0:
-            return 0, "", b""
-        raise AuditError(f"audit log {self.path} has no head file and does not end with an event signed by this key; "
-                         "run `agentsh audit verify`, then move the log aside or restore its key")
+        return head[0], head[1], sep  # the log was changed behind our back: keep the chain; verify will say where
 
     def check_key(self) -> None:
         """Refuse a key that did not sign the log's newest event (the keyring entry was lost or replaced)."""
@@ -270,18 +279,25 @@ class AuditLog:
 
 
 def _last_line(fd: int, size: int) -> bytes:
-    """The log's last line (with its newline, if it has one); b"" if the log is empty."""
+    """The log's last line (with its newline, if it has one); b"" if the log is empty.
+
+    At most its last _MAX_TAIL bytes: no event is that long, and a planted tail of gigabytes
+    without a newline was read back whole, 64 KiB at a time and each time copied again (every
+    `agentsh -c` hung at open)."""
     if size == 0:
         return b""
-    end, data = size, b""
-    while end > 0:
+    end, chunks, length = size, [], 0
+    while end > 0 and length < _MAX_TAIL:
         start = max(0, end - _TAIL_CHUNK)
-        data = os.pread(fd, end - start, start) + data
-        end = start
-        cut = data.rfind(b"\n", 0, len(data) - 1)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n", 0, len(chunk) - 1 if not chunks else len(chunk))
         if cut >= 0:
-            return data[cut + 1:]
-    return data
+            chunks.append(chunk[cut + 1:])
+            break
+        chunks.append(chunk)
+        length += len(chunk)
+        end = start
+    return b"".join(reversed(chunks))
 
 
 def _authentic(key: bytes, line: bytes) -> tuple[int, str, str] | None:
@@ -365,6 +381,11 @@ def open_audit_log(path: str, key: bytes, *, syslog: bool = False,
     log_fd = head_fd = -1
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        # Where anyone may rename files (or its owner is someone else), the log and its head
+        # could be swapped for older copies, which no MAC can tell from the real ones.
+        unsafe = directory_problem(directory)
+        if unsafe:
+            raise AuditError(f"cannot open audit log {path}: {unsafe}, so others could replace the log")
         log_fd = _open_private(path, os.O_RDWR | os.O_APPEND)  # read too: recovery looks at the tail
         head_fd = _open_private(head_path(path), os.O_RDWR)
     except OSError as err:

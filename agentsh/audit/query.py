@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 
+from ..regular import read_regular
 from .log import AuditError
+from .verify import MAX_LINE
 
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])\Z")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -46,11 +49,22 @@ def parse_time(value: str | datetime.datetime) -> str:
 
 
 def _user_of(event: dict) -> set[str]:
-    names = {event.get("user")}
+    names = [event.get("user")]
     identity = event.get("identity")
     if isinstance(identity, dict):
-        names.update((identity.get("user"), identity.get("agent")))
-    return {str(name) for name in names if name is not None}
+        names += (identity.get("user"), identity.get("agent"))
+    return {str(name) for name in names if name is not None}  # (a set of them raised on a dict "user")
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON the log's writer produces")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: the writer never produces one, and --json could not print it
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def search(path: str, *, session: str | None = None, user: str | None = None, decision: str | None = None,
@@ -61,14 +75,14 @@ def search(path: str, *, session: str | None = None, user: str | None = None, de
     high = parse_time(until) if until is not None else None
     kinds = {kind} if isinstance(kind, str) else set(kind) if kind is not None else None
     try:
-        handle = open(path, "rb")
+        handle = read_regular(path)  # a FIFO must not hang `audit show`
     except OSError as err:
         raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
     with handle:
-        for line in handle:
+        for line in iter(lambda: handle.readline(MAX_LINE), b""):  # a line of gigabytes is read in pieces
             try:
-                event = json.loads(line)
-            except ValueError:
+                event = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+            except (ValueError, RecursionError):  # not an event the writer wrote; `verify` says so
                 continue
             if not isinstance(event, dict):
                 continue
@@ -96,7 +110,8 @@ _NOT_SHOWN = {"seq", "time", "kind", "prev", "mac"}
 
 def format_event(event: dict) -> str:
     """One line for people: seq, time, kind, the usual fields first, then the rest as key=value."""
-    parts = [f"{event.get('seq', '?'):>6}", str(event.get("time", "?")), f"{event.get('kind', '?'):<13}"]
+    # !s first: a hostile line's dict or list "seq" or "kind" made the format spec raise
+    parts = [f"{event.get('seq', '?')!s:>6}", str(event.get("time", "?")), f"{event.get('kind', '?')!s:<13}"]
     keys = [k for k in _SHOWN_FIRST if k in event] + sorted(k for k in event if k not in _NOT_SHOWN
                                                            and k not in _SHOWN_FIRST)
     for name in keys:

@@ -34,8 +34,10 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from ..regular import open_regular, read_regular
 from .log import LINE_END, MAC_HEX, MAC_PREFIX, SUFFIX_LEN, AuditError, head_path, head_tag, parse_head
 
+MAX_LINE = 64 << 20
 REASONS = ("", "edited", "deleted", "inserted", "reordered", "truncated", "wrong key", "malformed")
 
 
@@ -60,7 +62,7 @@ def _parse(key: bytes, line: bytes) -> _Event | None:
         return None
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # (a line nested 100,000 deep crashed verify)
         return None
     if not isinstance(event, dict):
         return None
@@ -75,7 +77,7 @@ def _parse(key: bytes, line: bytes) -> _Event | None:
 def read_head(path: str) -> tuple[int, str, str] | None:
     """(seq, mac, raw tag) from the head file, or None if it is missing or unreadable as a head."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_regular(path, os.O_RDONLY)  # a FIFO must not hang verify
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -101,11 +103,13 @@ def verify(path: str, key: bytes, *, head_file: str | None = None, require_head:
         head = (head_raw[0], head_raw[1])
         head_tag_ok = hmac.compare_digest(head_tag(key, head[0], head[1]), head_raw[2])
     try:
-        handle = open(path, "rb")
+        handle = read_regular(path)  # a FIFO must not hang verify
     except OSError as err:
         raise AuditError(f"cannot read audit log {path}: {err.strerror or err}") from None
     with handle:
-        return _walk(key, iter(handle), head, head_tag_ok, require_head)
+        # Read at most MAX_LINE at a time: a planted line of gigabytes without a newline must be
+        # reported malformed, not fill memory.  No event comes near it (a line is < 128 KiB).
+        return _walk(key, iter(lambda: handle.readline(MAX_LINE), b""), head, head_tag_ok, require_head)
 
 
 def _walk(key: bytes, lines: Iterator[bytes], head: tuple[int, str] | None, head_tag_ok: bool,
@@ -141,7 +145,7 @@ def _walk(key: bytes, lines: Iterator[bytes], head: tuple[int, str] | None, head
         # Off the hot path: say what is wrong with this line.
         found = _parse(key, line)
         if found is None:
-            if not line.endswith(b"\n") and head is not None and expected > head_seq:
+            if not line.endswith(b"\n") and len(line) < MAX_LINE and head is not None and expected > head_seq:
                 break  # a write in flight past the head
             return VerifyResult(False, expected - 1, expected, "malformed")
         return _classify(key, found, lines, expected, prev_mac, head, head_tag_ok)

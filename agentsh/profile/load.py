@@ -25,6 +25,7 @@ class Host(NamedTuple):
     home: str
     config_home: str  # $XDG_CONFIG_HOME or ~/.config
     cache_dir: str = ""  # where validated profiles are cached; "" for no cache
+    evidence: tuple[str, ...] = ()  # agentsh's state dir and audit key file: denied to every line
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], cwd: str | None = None) -> "Host":
@@ -34,11 +35,27 @@ class Host(NamedTuple):
         cache = "" if environ.get("AGENTSH_NO_CACHE") else cache_dir(home, environ.get("XDG_CACHE_HOME"))
         return cls(cwd=cwd or os.getcwd(), home=home,
                    config_home=environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-                   cache_dir=cache)
+                   cache_dir=cache, evidence=evidence_paths(environ))
 
     @property
     def user_dir(self) -> str:
         return os.path.join(self.config_home, "agentsh", "profiles")
+
+
+def evidence_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Where agentsh keeps its audit log, head, key, recordings and live sessions by default,
+    and an audit key file named by AGENTSH_AUDIT_KEY_FILE (with its creation lock).
+
+    base.yaml denies ~/.local/state/agentsh, but with XDG_STATE_HOME set (to a dir under /tmp,
+    say) the state dir was elsewhere and inside the write roots: a line could cut the log, put
+    back an older head, or delete the recordings."""
+    from ..audit.log import state_dir
+
+    paths = [state_dir(environ)]
+    key_file = environ.get("AGENTSH_AUDIT_KEY_FILE")
+    if key_file:
+        paths += (key_file, key_file + ".lock")
+    return tuple(os.path.realpath(path) for path in paths)
 
 
 def find_profile(spec: str | None, host: Host) -> str:
@@ -225,19 +242,28 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
     tests = merged.get("tests", {})
     env = merged.get("env", {})
     record = merged.get("record", {})
+    audit_file = _expand(merged["audit"]["file"], host, workspace)[0] if merged.get("audit", {}).get("file") else ""
+    record_dir = _expand(record["dir"], host, workspace)[0] if record.get("dir") else ""
+    # No line may reach agentsh's own evidence, wherever the profile or environment put it: with
+    # record.dir or audit.file under a write root (/tmp, the workspace) `rm DIR/*.cast` deleted
+    # every recording, and the log and head could be cut or swapped for older copies.
+    read_deny = roots("read", "deny")
+    evidence = (*host.evidence, *([record_dir] if record_dir else ()),
+                *((audit_file, audit_file + ".head") if audit_file else ()))
+    read_deny += tuple(dict.fromkeys(p for p in evidence if p not in read_deny))
     return Profile(
         name=merged.get("name", "profile"),
         source=display_name(files[-1]),
         files=tuple(display_name(f) for f in files),
         paths=tuple(os.path.abspath(f) for f in files),
         approval_timeout=float(merged.get("approval", {}).get("timeout", 300.0)),
-        audit_file=_expand(merged["audit"]["file"], host, workspace)[0] if merged.get("audit", {}).get("file") else "",
+        audit_file=audit_file,
         audit_syslog=bool(merged.get("audit", {}).get("syslog", False)),
         audit_keyring=bool(merged.get("audit", {}).get("keyring", False)),
         sha256=sha256,
         workspace=workspace,
         read_allow=roots("read", "allow"),
-        read_deny=roots("read", "deny"),
+        read_deny=read_deny,
         write_allow=roots("write", "allow"),
         write_deny=roots("write", "deny"),
         path=path,
@@ -246,7 +272,7 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
         rules=tuple(rules),
         tests=ProfileTests(**{k: tuple(v) for k, v in tests.items()}),
         description=merged.get("description", ""),
-        record_dir=_expand(record["dir"], host, workspace)[0] if record.get("dir") else "",
+        record_dir=record_dir,
         record_required=record.get("required", True),
         record_input=record.get("input", False),
         network_connect=_ports(merged, "connect"),

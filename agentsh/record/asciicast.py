@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..regular import directory_problem
 from .lines import MIN_ROOM, PAGE, Part, page_parts
 
 COALESCE = 0.02  # seconds
@@ -35,6 +36,7 @@ COALESCE_BYTES = 65536
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # RDWR: pread the tail
 _BLOCK = 65536
 _MAX_HEADER = 1 << 20
+_LAST_START = 253402300799  # 9999-12-31, as a Unix time; also the longest a session can have run
 _IOV_MAX = 1024  # buffers per writev(2) (Linux's limit)
 _EVENT_TIME = re.compile(rb"\[\s*(-?[0-9][0-9.eE+-]*)\s*,")
 # What JSON requires escaped in a string, as (byte, escape); the backslash first, so that
@@ -190,6 +192,11 @@ def open_recording(directory: str, session_id: str, *, width: int, height: int, 
     path = os.path.join(directory, session_id + ".cast")
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        # In a directory anyone may write without the sticky bit (or another user's), others
+        # could delete, replace or truncate the recordings: refuse it, as sshd's StrictModes does.
+        unsafe = directory_problem(directory)
+        if unsafe:
+            raise RecordingError(f"cannot create recording {path}: {unsafe}, so others could replace recordings")
         fd = os.open(path, _OPEN_FLAGS, 0o600)
     except OSError as err:
         raise RecordingError(f"cannot create recording {path}: {_why(err)}") from None
@@ -301,7 +308,9 @@ def _read_header(fd: int, size: int, path: str) -> tuple[int, int] | None:
         if not isinstance(header, dict) or header.get("version") != 2:
             raise ValueError("not version 2")
         start = int(header["timestamp"])
-    except (ValueError, KeyError, TypeError, OverflowError):
+        if not 0 <= start <= _LAST_START:  # time.time() - 10**400 raised OverflowError at every event
+            raise ValueError("timestamp out of range")
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # (a header nested deep crashed -c)
         raise RecordingError(f"recording {path} exists but is not an asciicast v2 file; not appending to it") from None
     return start, len(first) + 1
 
@@ -336,6 +345,9 @@ def _last_time(fd: int, size: int, floor: int) -> float:
     begin = _line_start(fd, size - 1, floor)
     found = _EVENT_TIME.match(os.pread(fd, 64, begin))
     try:
-        return float(found.group(1)) if found else 0.0
+        when = float(found.group(1)) if found else 0.0
     except ValueError:
         return 0.0
+    # A last event at 1e999 (inf) made every later event `[inf, ...]`, which is no JSON: the
+    # rest of the session would not play.  Times past _LAST_START are no one's.
+    return when if 0 <= when <= _LAST_START else 0.0

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import time
 from typing import IO, Any, NamedTuple
 
+from ..regular import read_regular
+
 _MARKER = re.compile(rb'^\[[^,\n]*,\s*"m"\s*,', re.MULTILINE)  # a "m" event at a line start
 _CHUNK = 1 << 20
+_MAX_LINE = 64 << 20  # an event line longer than this is no recording's (a hostile file must not fill memory)
+_LAST_TIME = 253402300799  # 9999-12-31: times beyond it (or negative, or not finite) cannot be shown
+_MAX_EVENT_TIME = 1e10  # seconds into a recording (317 years): later ones are no event
+_MAX_SLEEP = 1e9  # time.sleep() overflows a little below 1e10 seconds
 
 
 class SessionInfo(NamedTuple):
@@ -30,9 +37,9 @@ class SessionInfo(NamedTuple):
 def read_header(path: str) -> dict[str, Any] | None:
     """The asciicast v2 header of `path`, or None if it is not one."""
     try:
-        with open(path, "rb") as handle:
+        with read_regular(path) as handle:  # a FIFO among the recordings must not hang `sessions`
             header = json.loads(handle.readline(1 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return header if isinstance(header, dict) and header.get("version") == 2 else None
 
@@ -40,7 +47,9 @@ def read_header(path: str) -> dict[str, Any] | None:
 def parse_title(title: object) -> tuple[str, str, str] | None:
     """(profile, session, user) from the title agentsh writes: "agentsh <profile> <session> <user>"."""
     parts = str(title).split(" ") if isinstance(title, str) else []
-    if len(parts) == 4 and parts[0] == "agentsh" and all(parts[1:]):
+    # printable only: `agentsh sessions` prints them, and escape sequences in a planted file's
+    # title must not drive the auditor's terminal
+    if len(parts) == 4 and parts[0] == "agentsh" and all(parts[1:]) and str(title).isprintable():
         return parts[1], parts[2], parts[3]
     return None
 
@@ -49,7 +58,7 @@ def count_markers(path: str) -> int:
     """Count "m" events without decoding the (possibly huge) output events."""
     count = 0
     carry = b""
-    with open(path, "rb") as handle:
+    with read_regular(path) as handle:
         handle.readline(1 << 20)  # the header
         while chunk := handle.read(_CHUNK):
             data = carry + chunk
@@ -63,7 +72,9 @@ def count_markers(path: str) -> int:
 def list_sessions(directory: str) -> list[SessionInfo]:
     """Every asciicast v2 recording in `directory`, oldest session id first."""
     try:
-        names = sorted(name for name in os.listdir(directory) if name.endswith(".cast"))
+        # agentsh names recordings with printable ids only; an escape sequence in a file name
+        # must not reach the auditor's terminal either
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".cast") and name.isprintable())
     except OSError:
         return []
     found = []
@@ -78,10 +89,16 @@ def list_sessions(directory: str) -> list[SessionInfo]:
         except OSError:
             continue
         profile, _, user = parse_title(header.get("title")) or ("?", "", "?")
-        stamp = header.get("timestamp")
-        start = int(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else 0
-        found.append(SessionInfo(name[:-5], user, profile, start, commands, size, path))
+        found.append(SessionInfo(name[:-5], user, profile, _start(header.get("timestamp")), commands, size, path))
     return found
+
+
+def _start(stamp: object) -> int:
+    """The header's timestamp as a time that can be shown, else 0: a hostile file's Infinity,
+    NaN or 1e300 crashed `agentsh sessions` (int() and localtime() raise) and hid every session."""
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool) and 0 <= stamp <= _LAST_TIME:
+        return int(stamp)
+    return 0
 
 
 list_recordings = list_sessions
@@ -112,19 +129,22 @@ def play(path: str, out: IO[bytes] | IO[str], speed: float = 1.0, idle_limit: fl
     header = read_header(path)
     if header is None:
         raise ValueError(f"{path} is not an asciicast v2 recording")
-    if idle_limit is None and isinstance(header.get("idle_time_limit"), int | float):
-        idle_limit = float(header["idle_time_limit"])
+    limit = header.get("idle_time_limit")
+    if idle_limit is None and isinstance(limit, int | float) and 0 < limit <= _MAX_EVENT_TIME:
+        idle_limit = float(limit)  # (a 400-digit integer made float() raise; NaN or a negative limit is none)
     speed = speed if speed > 0 else 1.0
     played, previous, due = 0, 0.0, 0.0
     begin = time.monotonic()
-    with open(path, "rb") as handle:
+    with read_regular(path) as handle:
         handle.readline(1 << 20)
-        for line in handle:
+        while line := handle.readline(_MAX_LINE):
             try:
                 when, code, data = json.loads(line)
                 when = float(when)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):
                 break
+            if not math.isfinite(when) or abs(when) > _MAX_EVENT_TIME:
+                break  # no event's time: sleep() cannot wait for Infinity or 1e308 (it raised)
             gap = max(0.0, when - previous)
             previous = when
             due += (min(gap, idle_limit) if idle_limit is not None else gap) / speed
@@ -132,7 +152,7 @@ def play(path: str, out: IO[bytes] | IO[str], speed: float = 1.0, idle_limit: fl
                 continue
             wait = begin + due - time.monotonic()
             if wait > 0:
-                time.sleep(wait)
+                time.sleep(min(wait, _MAX_SLEEP))  # (a tiny --speed must not overflow sleep either)
             out.write(data if text_out else data.encode("utf-8", "replace"))  # type: ignore[arg-type]
             out.flush()
             played += 1
