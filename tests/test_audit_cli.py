@@ -63,6 +63,20 @@ def test_verify_broken_log_exit_1_with_seq_and_reason(run_agentsh: Run, audit_lo
     assert "seq 3" in result.stdout and "edited" in result.stdout
 
 
+@pytest.mark.parametrize("head", [None, b""])
+def test_verify_says_when_the_head_is_missing_or_empty(head: bytes | None, run_agentsh: Run, audit_log: Path,
+                                                      cli_env: dict[str, str]) -> None:
+    """A refused write can leave an empty head; verify said 'the head file records more'."""
+    head_file = audit_log.with_name(audit_log.name + ".head")
+    if head is None:
+        head_file.unlink()
+    else:
+        head_file.write_bytes(head)
+    result = run_agentsh("audit", "verify", str(audit_log), env=cli_env)
+    assert result.returncode == 1
+    assert "truncated" in result.stdout and "missing or empty" in result.stdout, result.stdout
+
+
 def test_verify_with_another_key_file(run_agentsh: Run, audit_log: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
     other = tmp_path / "other.key"
     other.write_text("cd" * 32)
