@@ -254,3 +254,14 @@ def test_i386_untraced_clone_is_refused(run_agentsh: Run, profile: Path, workspa
         pytest.skip("this kernel has no i386 emulation")
     assert not (workspace / "canary").exists(), result.stdout + result.stderr
     assert "clone -1" in result.stdout, result.stdout + result.stderr  # -EPERM from the filter
+
+
+@pytest.mark.parametrize("argv", [["bash", "-c", "-", "touch canary"], ["sh", "-c", "--", "touch canary"],
+                                  ["bash", "-c", "-e", "touch canary"], ["bash", "-c", "+o", "pipefail", "x"]])
+def test_the_word_after_c_is_the_string_only_when_it_is_no_option(argv: list[str]) -> None:
+    """bash runs the first word that is no option: in `bash -c - STRING` that is STRING, not `-`
+    (which was decided as the line; only the lack of a program named `-` refused it)."""
+    from agentsh.guard.execcheck import _shell_command_string
+
+    assert _shell_command_string(argv) is None
+    assert _shell_command_string(["sh", "-ec", "ls"]) == "ls"

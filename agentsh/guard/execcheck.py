@@ -190,7 +190,10 @@ def _shell_command_string(argv: list[str]) -> str | None:
         arg = argv[i]
         letters = set(arg[1:])
         if arg.startswith("-") and "c" in letters and letters <= HARMLESS_SHELL_FLAGS | {"c"}:
-            return argv[i + 1] if i + 1 < len(argv) else None
+            # The shell takes the first word that is no option as STRING: in `bash -c - STRING`
+            # or `bash -c -e STRING` the word after -c is not what runs.
+            string = argv[i + 1] if i + 1 < len(argv) else None
+            return None if string is None or string[:1] in ("-", "+") else string
         if arg in ("-o", "+o") and i + 1 < len(argv) and argv[i + 1] in HARMLESS_SHELL_OPTIONS:
             i += 2
             continue
