@@ -132,7 +132,7 @@ class ExecChecker:
                               lineage.rule, lineage, shown)
         if script is not None:
             return self._script(script[0], script[1], cwd, lineage, shown)
-        if os.path.basename(exe) in SHELLS:
+        if os.path.basename(exe) in SHELLS and self._is_shell(exe, key, argv[0] if argv else ""):
             shell_string = _shell_command_string(argv)
             if shell_string is not None:
                 return self._line(shell_string, cwd, lineage, shown)
@@ -154,6 +154,16 @@ class ExecChecker:
         if self.pins.get(name) != script and (hit is None or os.path.normpath(hit[0]) != script):
             return self._deny(f"the script {script} is not the '{name}' on the profile's path", "", lineage, shown)
         return self._line(shlex.join([name, *argv[1:]]), cwd, lineage, shown, program=name)
+
+    def _is_shell(self, exe: str, key: tuple[int, int], argv0: str) -> bool:
+        """Is the file that runs a real shell, not any program copied under a shell's name?
+        (`./sh -c echo` with perl copied to ./sh ran perl on the file `echo`: the shell string
+        was decided, and perl ran.)  It must be the file the profile's path, or the system's
+        own /usr/bin and /bin, finds under its own name or argv[0]'s."""
+        if self._name_on_path(exe, key, argv0) is not None:
+            return True
+        name = os.path.basename(exe)
+        return any(_key(os.path.join(d, name)) == key for d in (*self.path, "/usr/bin", "/bin"))
 
     def _name_on_path(self, exe: str, key: tuple[int, int], argv0: str) -> str | None:
         """argv[0]'s name, if the profile's path finds exactly this file under it.
@@ -212,7 +222,10 @@ def _shell_command_string(argv: list[str]) -> str | None:
         arg = argv[i]
         letters = set(arg[1:])
         if arg.startswith("-") and "c" in letters and letters <= HARMLESS_SHELL_FLAGS | {"c"}:
-            return argv[i + 1] if i + 1 < len(argv) else None
+            # The shell takes the first word that is no option as STRING: in `bash -c - STRING`
+            # or `bash -c -e STRING` the word after -c is not what runs.
+            string = argv[i + 1] if i + 1 < len(argv) else None
+            return None if string is None or string[:1] in ("-", "+") else string
         if arg in ("-o", "+o") and i + 1 < len(argv) and argv[i + 1] in HARMLESS_SHELL_OPTIONS:
             i += 2
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+from typing import NamedTuple
 
 TRACEME = 0
 CONT = 7
@@ -92,14 +93,29 @@ def is_signal_delivery(pid: int) -> bool:
 # -- seccomp: close the holes ptrace alone leaves ------------------------------------
 # clone(CLONE_UNTRACED) makes a child the tracer is never told about, and clone3 hides its
 # flags in memory a filter cannot read; ptrace and process_vm_writev from inside the tree
-# could reach processes outside it.  The filter makes these calls fail; everything else
-# is allowed.  Installed in the command's first process, inherited by all its tree.
+# could reach processes outside it.  Landlock's TCP port rules hold for TCP sockets only,
+# and since Linux 6.15 ("landlock: Fix non-TCP sockets restriction") an MPTCP socket, which
+# falls back to plain TCP with a peer that does not speak MPTCP, or an SMC one (TCP
+# underneath), connects to and binds any port: those sockets are refused.  io_uring creates
+# sockets (IORING_OP_SOCKET) where this filter cannot see their protocol: refused, so
+# programs fall back to plain system calls.  i386's socketcall() hides socket()'s arguments
+# in memory: its SYS_SOCKET is refused.  A line whose stdin is the caller's terminal could
+# push keystrokes into it (TIOCSTI; TIOCLINUX pastes on a console) that the caller's shell
+# reads and runs after agentsh has exited: both ioctls are refused.  Everything else is allowed.  Installed in the
+# command's first process, inherited by all its tree.
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 CLONE_UNTRACED = 0x00800000
 EPERM = 1
 ENOSYS = 38
+EPROTONOSUPPORT = 93
+EAFNOSUPPORT = 97
+AF_SMC = 43
+IPPROTO_MPTCP = 262
+SYS_SOCKET = 1  # socketcall's call number for socket()
+TIOCSTI = 0x5412  # (the same number on x86 and arm)
+TIOCLINUX = 0x541C
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -108,44 +124,79 @@ _BPF_JSET_K = 0x45
 _BPF_RET_K = 0x06
 _RET_ALLOW = 0x7FFF0000
 _RET_ERRNO = 0x00050000
+_NR = 0  # offsets in struct seccomp_data
+_ARCH = 4
 
-# (audit arch, clone, clone3, ptrace, process_vm_writev, other-ABI marker or 0)
+
+def _arg(index: int) -> int:
+    return 16 + 8 * index  # the low half of args[index] (little-endian)
+
+
+class _Abi(NamedTuple):
+    """One system call ABI's audit arch and the numbers the filter looks at (0: none)."""
+
+    arch: int
+    clone: int
+    clone3: int
+    ptrace: int
+    process_vm_writev: int
+    socket: int
+    io_uring_setup: int
+    ioctl: int
+    socketcall: int = 0
+    other_abi_marker: int = 0  # numbers at or above it belong to another ABI (x32): refused
+
+
 _ARCHES = {
-    "x86_64": [(0xC000003E, 56, 435, 101, 311, 0x40000000),  # x32 calls carry bit 30: refused
-               (0x40000003, 120, 435, 26, 348, 0)],  # i386 via int 0x80
-    "aarch64": [(0xC00000B7, 220, 435, 117, 271, 0),
-                (0x40000028, 120, 435, 26, 377, 0)],  # arm32 compat
+    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000),
+               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102)],  # i386 via int 0x80
+    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29),
+                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54)],  # arm32 compat (EABI: no socketcall)
 }
 
 
 Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
 
 
-def _arch_block(clone: int, clone3: int, ptrace_nr: int, vm_write: int, marker: int) -> list[Insn]:
-    """The checks for one architecture's system call numbers; every path ends in a return."""
-    block: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, 0)]  # seccomp_data.nr
-    if marker:
-        block += [(_BPF_JGE_K, 0, 1, marker), (_BPF_RET_K, 0, 0, _RET_ERRNO | ENOSYS)]
-    for nr, errno_value in ((clone3, ENOSYS), (ptrace_nr, EPERM), (vm_write, EPERM)):
-        block += [(_BPF_JEQ_K, 0, 1, nr), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno_value)]
-    return block + [
-        (_BPF_JEQ_K, 0, 3, clone),
-        (_BPF_LD_W_ABS, 0, 0, 16),  # low half of args[0], the flags (little-endian)
-        (_BPF_JSET_K, 0, 1, CLONE_UNTRACED),
-        (_BPF_RET_K, 0, 0, _RET_ERRNO | EPERM),
-        (_BPF_RET_K, 0, 0, _RET_ALLOW),
-    ]
+def _ret(errno_value: int = -1) -> Insn:
+    return (_BPF_RET_K, 0, 0, _RET_ALLOW if errno_value < 0 else _RET_ERRNO | errno_value)
+
+
+def _refuse_when(offset: int, value: int, errno_value: int, test: int = _BPF_JEQ_K) -> list[Insn]:
+    """Load the word at `offset`; if it equals `value` (JSET: has a bit of it), fail with errno."""
+    return [(_BPF_LD_W_ABS, 0, 0, offset), (test, 0, 1, value), _ret(errno_value)]
+
+
+def _arch_block(abi: _Abi) -> list[Insn]:
+    """The checks for one ABI's system call numbers; every path ends in a return."""
+    block: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, _NR)]
+    if abi.other_abi_marker:
+        block += [(_BPF_JGE_K, 0, 1, abi.other_abi_marker), _ret(ENOSYS)]
+    for nr, errno_value in ((abi.clone3, ENOSYS), (abi.ptrace, EPERM), (abi.process_vm_writev, EPERM),
+                            (abi.io_uring_setup, ENOSYS)):
+        block += [(_BPF_JEQ_K, 0, 1, nr), _ret(errno_value)]
+    # Calls whose arguments are looked at.  A sub-block loads arguments over the number, so
+    # each one ends in a return; one that is skipped leaves the number in place for the next.
+    checks = [(abi.socket, _refuse_when(_arg(0), AF_SMC, EAFNOSUPPORT)
+               + _refuse_when(_arg(2), IPPROTO_MPTCP, EPROTONOSUPPORT)),
+              (abi.clone, _refuse_when(_arg(0), CLONE_UNTRACED, EPERM, _BPF_JSET_K)),
+              (abi.ioctl, _refuse_when(_arg(1), TIOCSTI, EPERM) + _refuse_when(_arg(1), TIOCLINUX, EPERM))]
+    if abi.socketcall:
+        checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
+    for nr, sub in checks:
+        block += [(_BPF_JEQ_K, 0, len(sub) + 1, nr), *sub, _ret()]
+    return block + [_ret()]
 
 
 def _filter_program() -> bytes:
     arches = _ARCHES.get(os.uname().machine)
     if arches is None:
         raise OSError(f"no seccomp filter for this architecture ({os.uname().machine})")
-    prog: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, 4)]  # seccomp_data.arch
-    for arch, *numbers in arches:
-        block = _arch_block(*numbers)
-        prog += [(_BPF_JEQ_K, 0, len(block), arch), *block]  # not this arch: skip its block
-    prog.append((_BPF_RET_K, 0, 0, _RET_ALLOW))
+    prog: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, _ARCH)]
+    for abi in arches:
+        block = _arch_block(abi)
+        prog += [(_BPF_JEQ_K, 0, len(block), abi.arch), *block]  # not this arch: skip its block
+    prog.append(_ret())
     return b"".join(struct.pack("HBBI", *insn) for insn in prog)
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import os
 import resource  # here, not in the forked guard: it is on every line's path
+import shlex
 import signal
 from typing import Any
 
 from . import ptrace
-from .execcheck import LINE, ExecChecker, Lineage
+from .execcheck import LINE, ExecChecker, ExecVerdict, Lineage
 
 # What the guard must survive: these reach the whole process group (Ctrl-C, agentsh
 # forwarding a signal), and are meant for the command, not for its guard.
@@ -52,6 +53,8 @@ class Tracer:
         self.started: set[int] = set()  # tracees past their first stop
         self.top = 0
         self.top_exec_seen = False
+        self.over = False  # the line's bash has ended: what is not background must end too
+        self.root = _key("/")
 
     # -- reporting -----------------------------------------------------------------
     def report(self, kind: str, **fields: Any) -> None:
@@ -100,6 +103,7 @@ class Tracer:
                 self.started.discard(pid)
                 if pid == top:
                     top_status = status
+                    self.over = True
                     self.report("exit", status=status)
                     self._end_leftovers()
                 continue
@@ -125,6 +129,8 @@ class Tracer:
             # A new tracee's first stop, seen before its parent's fork event: hold it
             # until we know what it descends from.
             self.held[pid] = sig
+            if self.over:
+                self._end_if_over(pid, self._parent_lineage(pid))
             return
         if pid not in self.started:
             self.started.add(pid)
@@ -142,6 +148,8 @@ class Tracer:
         except OSError:
             return
         self.lineage[child] = self.lineage.get(parent, LINE)
+        if self._end_if_over(child, self.lineage[child]):
+            return
         if child in self.held:
             sig = self.held.pop(child)
             self.started.add(child)
@@ -167,7 +175,14 @@ class Tracer:
                 raw = f.read()
             cwd = os.readlink(f"/proc/{pid}/cwd")
             argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]] if raw else []
-            verdict = self.checker.check(exe, (info.st_dev, info.st_ino), argv, cwd, lineage)
+            if _key(f"/proc/{pid}/root") != self.root:
+                # The guard reads scripts and decides paths from its own root: under chroot()
+                # (root may; anyone may inside a user namespace) the interpreter would read
+                # another file, under the very name that was decided, than the guard read.
+                verdict = ExecVerdict(False, "it runs under another root directory (chroot): the guard "
+                                      "cannot read the files it names", "", lineage, shlex.join(argv)[:500])
+            else:
+                verdict = self.checker.check(exe, (info.st_dev, info.st_ino), argv, cwd, lineage)
         except Exception as err:  # anything we cannot read or decide in time is refused
             signal.setitimer(signal.ITIMER_REAL, 0)
             self._refuse(pid, f"/proc/{pid}", f"cannot check it: {err or type(err).__name__}", "")
@@ -189,8 +204,34 @@ class Tracer:
         self.say(f"agentsh: denied at exec: {shown}: {reason} (rule {rule or 'default-deny'})\n")
         self.report("exec_denied", pid=pid, command=shown, exe=exe, reason=reason, rule=rule)
 
+    def _parent_lineage(self, pid: int) -> Lineage:
+        """The lineage of a held process's parent (its fork event not seen yet)."""
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return LINE
+        return self.lineage.get(ppid, LINE)
+
+    def _end_if_over(self, pid: int, lineage: Lineage) -> bool:
+        """After the line ended, a new process of a non-background lineage is killed at once:
+        its parent was killed mid-fork, or forked after the leftovers were ended."""
+        if not self.over or lineage.background:
+            return False
+        self.held.pop(pid, None)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return True
+
     def _end_leftovers(self) -> None:
-        """The line is over: what it started and left running ends too, unless allowed."""
+        """The line is over: what it started and left running ends too, unless allowed.
+        Held processes (whose parent's fork event has not come, and may never come if the
+        parent is killed now) go with their parent's lineage: left stopped, they kept the
+        line's output open and agentsh waited for ever."""
+        for pid in list(self.held):
+            self._end_if_over(pid, self._parent_lineage(pid))
         ended = []
         for pid, lineage in list(self.lineage.items()):
             if lineage.background:
@@ -206,6 +247,11 @@ class Tracer:
                 pass
         if ended:
             self.report("ended", commands=ended)
+
+
+def _key(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino)
 
 
 def guard_process(checker: ExecChecker, top: int, report_fd: int) -> None:
