@@ -80,7 +80,9 @@ class Sshd:
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {tmp / 'host_key'}\nPidFile {tmp / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {keys}/%u\nStrictModes no\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin no\nLogLevel VERBOSE\n"
-            "Subsystem sftp /usr/lib/openssh/sftp-server\n")
+            "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+            # the recipe's Match block (docs/login-shell.md): forwarding bypasses the shell
+            f"Match User {USER}\n  DisableForwarding yes\n  PermitTunnel no\n")
         Path("/run/sshd").mkdir(exist_ok=True)
         self.log = open(tmp / "sshd.log", "w")
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
@@ -202,3 +204,19 @@ def test_scp_and_sftp_are_refused(sshd: Sshd, tmp_path: Path) -> None:
     sftp = subprocess.run(["sftp", *sshd.options(), "-P", str(sshd.port), "-b", "-", f"{USER}@127.0.0.1"],
                           input=f"put {payload} {target}\n", capture_output=True, text=True, timeout=60)
     assert sftp.returncode != 0 and not Path(target).exists()
+
+
+def test_forwarding_bypasses_no_shell(sshd: Sshd) -> None:
+    """Port forwarding is sshd's, not the shell's: `ssh -W HOST:PORT` (or -L, -D) opened a
+    connection from the host as the agent's account without agentsh seeing anything. The
+    recipe's `DisableForwarding yes` closes it; the listener must see no connection."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(3)
+        port = listener.getsockname()[1]
+        done = subprocess.run(["ssh", *sshd.options(), "-p", str(sshd.port), "-W", f"127.0.0.1:{port}",
+                               f"{USER}@127.0.0.1"], input="hello\n", capture_output=True, text=True, timeout=20)
+        with pytest.raises(TimeoutError):
+            listener.accept()[0].close()
+    assert done.returncode != 0
