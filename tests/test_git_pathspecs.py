@@ -57,6 +57,8 @@ def test_pathspecs_that_name_a_denied_file_add_nothing(line: str, repo: Path, ag
 @pytest.mark.parametrize("line", [
     "git show HEAD:secrets/key", "git show :secrets/key", "git show :0:secrets/key",
     "cd src && git show HEAD:./../secrets/key", "git diff HEAD:secrets/key HEAD:src/app.py",
+    # an option's value: -L's line range of a file prints its lines; --blob= reads a blob
+    "git log -L1,1:secrets/key", "git log -L :x:secrets/key", "git config --list --blob=HEAD:secrets/key",
 ])
 def test_object_names_of_a_denied_file_print_nothing(line: str, repo: Path, agentsh_env: dict[str, str],
                                                      tmp_path: Path, policy: Policy) -> None:
@@ -74,7 +76,7 @@ def test_object_names_of_a_denied_file_print_nothing(line: str, repo: Path, agen
     "git add src/app.py", "git add '*.py'", "git add ':!secrets'", "git add ':(exclude)secrets' .",
     "git show HEAD:src/app.py", "cd src && git show HEAD:./app.py", "git diff main..topic -- src",
     "git log --format=%H:%s -n 3", "git commit -m 'fix: the app'", "git grep -e 'a:b' -- '*.py'",
-    "git log -p -- ':/src'",
+    "git log -p -- ':/src'", "git log -L1,2:src/app.py", "git log --date=format:%Y -n 1",
 ])
 def test_ordinary_git_names_stay_allowed(line: str, policy: Policy) -> None:
     assert policy.decide(line).decision == "allow", policy.decide(line).refused

@@ -42,38 +42,66 @@ def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: P
     cwds = list(cwds)
     for word in args[sub + 1:]:
         value = word.value
-        if value is None or value[:1] == "-":
+        if value is None:
             continue
-        if value[:1] == ":":
-            found = _magic(value)
-            if found is None:
-                return f"{word.text}: git pathspec magic that the read check cannot follow"
-            magic, rest = found
-            if "exclude" in magic:
-                continue  # only narrows what the other pathspecs match
-            unknown = magic - _FOLLOWED
-            if unknown:
-                return (f"{word.text}: git pathspec magic {', '.join(sorted(unknown))} matches paths the read "
-                        "check cannot list")
-            pattern = "glob" in magic or ("literal" not in magic and not literal_all)
-            bases = _from_top(rest, cwds)
-        elif ":" in value:
-            # REV:PATH: PATH from the top of the work tree, or from here if it starts with ./ or ../
-            rest = value.split(":", 1)[1]
-            pattern, bases = False, _from_top(rest, cwds)
+        if value[:1] == "-":
+            # An option's value can be an object name too: `--blob=HEAD:x`, `-L1,2:x`,
+            # `-L:func:x`.  The value is read as an object name (never as a plain name).
+            value = value.partition("=")[2] if value[:2] == "--" else value[2:]
+            if ":" not in value:
+                continue
+            problem_ = _object_name_problem(word, value, cwds, paths, reals)
         else:
-            rest, pattern, bases = value, not literal_all, cwds
-        if not rest:
-            continue
-        if pattern and not _GLOB.isdisjoint(rest):
-            found_problem = paths.check_read_word(Word(rest, None, "glob"), bases, reals)
-        elif rest is value:
-            continue  # a plain name: the generic check has read it already
-        else:
-            found_problem = paths.check_read_word(Word(rest, rest), bases, reals)
-        if found_problem:
-            return f"{word.text} (a git path): {found_problem}"
+            problem_ = _word_problem(word, value, literal_all, cwds, paths, reals)
+        if problem_:
+            return problem_
     return ""
+
+
+def _word_problem(word: Word, value: str, literal_all: bool, cwds: list[str], paths: PathChecker,
+                  reals: dict[str, str] | None) -> str:
+    """A pathspec or object name git reads a file by ('' if it names none that is denied)."""
+    if value[:1] == ":":
+        found = _magic(value)
+        if found is None:
+            return f"{word.text}: git pathspec magic that the read check cannot follow"
+        magic, rest = found
+        if "exclude" in magic:
+            return ""  # only narrows what the other pathspecs match
+        unknown = magic - _FOLLOWED
+        if unknown:
+            return (f"{word.text}: git pathspec magic {', '.join(sorted(unknown))} matches paths the read "
+                    "check cannot list")
+        pattern = "glob" in magic or ("literal" not in magic and not literal_all)
+        return _check(word, rest, pattern, _from_top(rest, cwds), paths, reals) or \
+            _object_name_problem(word, value, cwds, paths, reals)
+    if ":" in value:
+        return _object_name_problem(word, value, cwds, paths, reals)
+    if not literal_all and not _GLOB.isdisjoint(value):
+        return _check(word, value, True, cwds, paths, reals)
+    return ""  # a plain name: the generic check has read it already
+
+
+def _object_name_problem(word: Word, value: str, cwds: list[str], paths: PathChecker,
+                         reals: dict[str, str] | None) -> str:
+    """REV:PATH (and `-L START,END:PATH`, `-L:FUNC:PATH`): PATH from the top of the work tree, or
+    from here if it starts with ./ or ../.  The path is after the first colon, or the last."""
+    for rest in dict.fromkeys((value.split(":", 1)[1], value.rsplit(":", 1)[1])):
+        found = _check(word, rest, False, _from_top(rest, cwds), paths, reals)
+        if found:
+            return found
+    return ""
+
+
+def _check(word: Word, rest: str, pattern: bool, bases: list[str], paths: PathChecker,
+           reals: dict[str, str] | None) -> str:
+    if not rest:
+        return ""
+    if pattern and not _GLOB.isdisjoint(rest):
+        found = paths.check_read_word(Word(rest, None, "glob"), bases, reals)
+    else:
+        found = paths.check_read_word(Word(rest, rest), bases, reals)
+    return f"{word.text} (a git path): {found}" if found else ""
 
 
 def _magic(value: str) -> tuple[frozenset[str], str] | None:
