@@ -73,6 +73,8 @@ def default_policy(home: Path, git_workspace: Path) -> Policy:
     "sort -uo .git/hooks/pre-commit README.md",
     "sort --outp=.git/hooks/pre-commit README.md",
     "sort -T .git/hooks README.md",  # the temporary directory is written
+    # less's log file (piped input, output a terminal; LESSSECURE from base turns it off)
+    "printf '[core]' | less -F -o .git/config", "less -O.git/config README.md",
     "sed -i -es/core/x/ .git/config",  # the script is an option: no operand is the script
     "sed -i --expression=s/core/x/ .git/config",
     "gzip .git/config",  # writes .git/config.gz and deletes .git/config

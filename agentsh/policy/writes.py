@@ -40,6 +40,9 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
+    # less copies a piped input to its log file when its output is a terminal (base.yaml's
+    # LESSSECURE=1 turns that off; a profile that does not extend base keeps it)
+    "less": ("-o", "--log-file", "-O", "--LOG-FILE"),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
