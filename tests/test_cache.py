@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsh.profile import Host
+from agentsh.profile import Host, cache
 from agentsh.session import load_policy
 from tests.conftest import REPO, write_profile
 
@@ -93,9 +93,9 @@ def test_profiles_owned_by_someone_else_are_never_cached(tmp_path: Path, host: H
 
 def forge(entry: Path) -> None:
     """Rewrite a cache entry so that its profile also allows `cat` (a widened policy)."""
-    fmt, key, signatures, merged, sha = marshal.loads(entry.read_bytes())
+    fmt, key, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
     merged["commands"] = [*merged["commands"], {"name": "forged", "run": ["cat"], "decision": "allow"}]
-    entry.write_bytes(marshal.dumps((fmt, key, signatures, merged, sha)))
+    entry.write_bytes(marshal.dumps((fmt, key, signatures, absent, merged, sha)))
 
 
 def test_forge_detector_works(tmp_path: Path, host: Host) -> None:
@@ -115,3 +115,32 @@ def test_entry_owned_by_someone_else_is_ignored(tmp_path: Path, host: Host) -> N
     forge(entry)
     os.chown(entry, 65534, 65534)
     assert load_policy(str(path), host).decide("cat README.md").decision == "deny"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
+@pytest.mark.parametrize("sources", ["none", "own"])
+def test_forged_entry_under_an_admin_profiles_key_is_not_used(tmp_path: Path, host: Host, sources: str) -> None:
+    """The agent's account can write its own cache dir. An entry it writes under the key of an
+    admin's profile (owned by someone else, so never cached) that lists no source files, or
+    only files the account owns, was a hit: it widened the admin's profile to anything."""
+    own = write_profile(tmp_path, "own", PROFILE)
+    load_policy(str(own), host)
+    [entry] = entries(host)
+    forge(entry)
+    admin = write_profile(tmp_path, "admin", PROFILE)
+    os.chown(admin, 65534, 65534)
+    fmt, _, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
+    key = cache._key(str(admin), host)
+    forged = (fmt, key, [] if sources == "none" else signatures, absent, merged, sha)
+    Path(cache._entry_path(host.cache_dir, key)).write_bytes(marshal.dumps(forged))
+    os.chmod(cache._entry_path(host.cache_dir, key), 0o600)
+    assert load_policy(str(admin), host).decide("cat README.md").decision == "deny"
+
+
+def test_a_parent_appearing_beside_the_child_invalidates(tmp_path: Path, host: Host) -> None:
+    """`extends: [default]` took the embedded default; a default.yaml written beside the child
+    later is what the files now say, but the cache kept serving the embedded one."""
+    child = write_profile(tmp_path, "child", "agentsh: 1\nextends: [default]\n")
+    assert load_policy(str(child), host).decide("ls").decision == "allow"
+    write_profile(tmp_path, "default", "agentsh: 1\nextends: [base]\n")
+    assert load_policy(str(child), host).decide("ls").decision == "deny"

@@ -83,9 +83,13 @@ def load_profile(spec: str | None, host: Host) -> Profile:
     return build_profile(merged, files, host, effective_sha256(merged))
 
 
-def load_sources(path: str) -> tuple[dict[str, Any], list[str]]:
-    """The merged settings of a profile and its `extends` chain, and the files read."""
-    return _load_tree(path, [], 0)
+def load_sources(path: str, absent: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The merged settings of a profile and its `extends` chain, and the files read.
+
+    `absent`, when given, collects the files `extends` looked for and did not find before the
+    one it took (beside the child, before the embedded profile): one appearing later changes
+    the profile, which a cache of it must notice."""
+    return _load_tree(path, [], 0, [] if absent is None else absent)
 
 
 def display_name(path: str) -> str:
@@ -114,7 +118,7 @@ def _read(path: str) -> str:
         raise ConfigError("profile is not valid UTF-8", file=display_name(path), line=line) from None
 
 
-def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any], list[str]]:
+def _load_tree(path: str, chain: list[str], depth: int, absent: list[str]) -> tuple[dict[str, Any], list[str]]:
     real = os.path.realpath(path)
     shown = display_name(path)
     if real in chain:
@@ -130,8 +134,8 @@ def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any],
     merged: dict[str, Any] = {}
     files: list[str] = []
     for parent in data.get("extends", []):
-        parent_path = _find_parent(parent, path)
-        parent_data, parent_files = _load_tree(parent_path, chain + [real], depth + 1)
+        parent_path = _find_parent(parent, path, absent)
+        parent_data, parent_files = _load_tree(parent_path, chain + [real], depth + 1, absent)
         merged = merge(merged, parent_data)
         files.extend(f for f in parent_files if f not in files)
     own = dict(data)
@@ -142,7 +146,7 @@ def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any],
     return merged, files
 
 
-def _find_parent(name: str, child: str) -> str:
+def _find_parent(name: str, child: str, absent: list[str]) -> str:
     """`extends` looks beside the extending file, then in the embedded profiles.
 
     It never looks in the user's config dir: an admin's profile in /etc that says
@@ -158,7 +162,10 @@ def _find_parent(name: str, child: str) -> str:
     for directory in (here, EMBEDDED_DIR):
         for ext in (".yaml", ".yml"):
             candidate = os.path.join(directory, name + ext)
-            if os.path.isfile(candidate) and os.path.realpath(candidate) != os.path.realpath(child):
+            if not os.path.isfile(candidate):
+                if candidate not in absent:
+                    absent.append(candidate)
+            elif os.path.realpath(candidate) != os.path.realpath(child):
                 return candidate
     raise ConfigError(f"extends: profile '{name}' not found beside the file or embedded",
                       file=display_name(child))
