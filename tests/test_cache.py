@@ -12,7 +12,7 @@ import pytest
 
 from agentsh.profile import Host, cache
 from agentsh.session import load_policy
-from tests.conftest import REPO, write_profile
+from tests.conftest import REPO, SECRETS_DENIED, run_guardrail, write_profile
 
 PROFILE = """\
 agentsh: 1
@@ -144,3 +144,24 @@ def test_a_parent_appearing_beside_the_child_invalidates(tmp_path: Path, host: H
     assert load_policy(str(child), host).decide("ls").decision == "allow"
     write_profile(tmp_path, "default", "agentsh: 1\nextends: [base]\n")
     assert load_policy(str(child), host).decide("ls").decision == "deny"
+
+
+def test_a_line_cannot_rewrite_the_cache_when_xdg_cache_home_is_in_a_write_root(
+        tmp_path: Path, workspace: Path, agentsh_env: dict[str, str]) -> None:
+    """base.yaml denies ~/.cache/agentsh, but with XDG_CACHE_HOME in the workspace (CI sets it)
+    the cache was a write root: a line copied a forged entry over the real one, and the next
+    call's profile no longer denied secrets/ (guardrail mode; confined mode too, as Landlock
+    grants the workspace)."""
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "key").write_text("SECRET-KEY-BYTES\n")
+    env = dict(agentsh_env, XDG_CACHE_HOME=str(workspace / ".cache"))
+    profile = write_profile(tmp_path, "rt", SECRETS_DENIED)
+    assert run_guardrail("true", workspace, env, tmp_path, profile).returncode == 0  # fills the cache
+    [entry] = (workspace / ".cache" / "agentsh" / "profiles").glob("*.bin")
+    fmt, key, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
+    merged["read"]["deny"] = [d for d in merged["read"]["deny"] if "secrets" not in d]
+    (workspace / "evil.bin").write_bytes(marshal.dumps((fmt, key, signatures, absent, merged, sha)))
+    run_guardrail(f"cp evil.bin {entry.relative_to(workspace)}", workspace, env, tmp_path, profile)
+    result = run_guardrail("cat secrets/key", workspace, env, tmp_path, profile)
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+    assert result.returncode == 126

@@ -43,15 +43,21 @@ class Host(NamedTuple):
 
 
 def evidence_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Where agentsh keeps its audit log, head, key, recordings and live sessions by default,
+    """Where agentsh keeps its audit log, head, key, recordings, live sessions and profile cache,
     and an audit key file named by AGENTSH_AUDIT_KEY_FILE (with its creation lock).
 
     base.yaml denies ~/.local/state/agentsh, but with XDG_STATE_HOME set (to a dir under /tmp,
     say) the state dir was elsewhere and inside the write roots: a line could cut the log, put
-    back an older head, or delete the recordings."""
-    from ..audit.log import state_dir
+    back an older head, or delete the recordings.
 
-    paths = [state_dir(environ)]
+    The validated-profile cache too: base.yaml denies ~/.cache/agentsh, but with XDG_CACHE_HOME
+    in a write root (the workspace, /tmp) a line copied a forged entry over the real one and
+    the next call ran under the profile it held."""
+    from ..audit.log import state_dir
+    from .cache import cache_dir
+
+    home = environ.get("HOME") or os.path.expanduser("~")
+    paths = [state_dir(environ), cache_dir(home, environ.get("XDG_CACHE_HOME"))]
     key_file = environ.get("AGENTSH_AUDIT_KEY_FILE")
     if key_file:
         paths += (key_file, key_file + ".lock")
