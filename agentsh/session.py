@@ -45,7 +45,8 @@ def load_policy(spec: str | None, host: Host) -> Policy:
         hit = cache.read(host.cache_dir, path, host)
         if hit is not None:
             return Policy(build_profile(hit.merged, hit.files, host, hit.sha256), host)
-    merged, files = load_sources(path)
+    absent: list[str] = []
+    merged, files = load_sources(path, absent)
     profile = build_profile(merged, files, host, effective_sha256(merged))
     policy = Policy(profile, host)
     failures = policy.self_test()
@@ -58,7 +59,7 @@ def load_policy(spec: str | None, host: Host) -> Policy:
                                f"({unreadable}), and the profile's tests are decided as if run there")
         raise ConfigError("profile self-test failed:\n  " + "\n  ".join(failures), file=profile.source)
     if host.cache_dir:
-        cache.write(host.cache_dir, path, host, merged, files, profile.sha256)
+        cache.write(host.cache_dir, path, host, merged, files, profile.sha256, absent)
     return policy
 
 

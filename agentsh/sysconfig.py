@@ -23,6 +23,7 @@ def enforced_profile(user: str, path: str | None = None) -> str | None:
     path = path or SYSTEM_CONFIG
     try:
         with open(path, encoding="utf-8") as handle:
+            admin_only(handle.fileno(), path)
             text = handle.read()
     except FileNotFoundError:
         return None
@@ -69,7 +70,32 @@ def profile_for(requested: str | None, user: str) -> str | None:
         return requested
     if requested is not None and requested != enforced:
         raise UsageError(f"this account's profile is set to '{enforced}' by {SYSTEM_CONFIG}; -p cannot change it")
-    return admin_profile_path(enforced)
+    found = admin_profile_path(enforced)
+    try:
+        admin_only(os.open(found, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), found, close=True)
+    except OSError as err:
+        raise ConfigError(f"cannot read the enforced profile: {err.strerror}", file=found) from None
+    return found
+
+
+def admin_only(fd: int, path: str, close: bool = False) -> None:
+    """Refuse an admin's file (the config, an enforced profile) that someone other than root
+    could have written: not owned by root, or writable by its group or others, or in a
+    directory that is. Such a file maps or defines the account's profile, so whoever can
+    write it chooses the account's policy: with a world-writable config.yaml the account
+    mapped itself to any profile, -p's refusal notwithstanding."""
+    try:
+        info = os.fstat(fd)
+    finally:
+        if close:
+            os.close(fd)
+    directory = os.path.dirname(os.path.realpath(path))
+    for what, st in (("file", info), ("directory", os.stat(directory))):
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            shown = path if what == "file" else directory
+            raise ConfigError(f"the {what} {shown} must be owned by root and writable by no one else "
+                              f"(owner uid {st.st_uid}, mode {st.st_mode & 0o7777:o}); refusing to run",
+                              file=path)
 
 
 def _groups_of(user: str) -> list[str]:

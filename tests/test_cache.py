@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agentsh.profile import Host
+from agentsh.profile import Host, cache
 from agentsh.session import load_policy
-from tests.conftest import REPO, write_profile
+from tests.conftest import REPO, SECRETS_DENIED, run_guardrail, write_profile
 
 PROFILE = """\
 agentsh: 1
@@ -93,9 +93,9 @@ def test_profiles_owned_by_someone_else_are_never_cached(tmp_path: Path, host: H
 
 def forge(entry: Path) -> None:
     """Rewrite a cache entry so that its profile also allows `cat` (a widened policy)."""
-    fmt, key, signatures, merged, sha = marshal.loads(entry.read_bytes())
+    fmt, key, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
     merged["commands"] = [*merged["commands"], {"name": "forged", "run": ["cat"], "decision": "allow"}]
-    entry.write_bytes(marshal.dumps((fmt, key, signatures, merged, sha)))
+    entry.write_bytes(marshal.dumps((fmt, key, signatures, absent, merged, sha)))
 
 
 def test_forge_detector_works(tmp_path: Path, host: Host) -> None:
@@ -115,3 +115,53 @@ def test_entry_owned_by_someone_else_is_ignored(tmp_path: Path, host: Host) -> N
     forge(entry)
     os.chown(entry, 65534, 65534)
     assert load_policy(str(path), host).decide("cat README.md").decision == "deny"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create files owned by another user")
+@pytest.mark.parametrize("sources", ["none", "own"])
+def test_forged_entry_under_an_admin_profiles_key_is_not_used(tmp_path: Path, host: Host, sources: str) -> None:
+    """The agent's account can write its own cache dir. An entry it writes under the key of an
+    admin's profile (owned by someone else, so never cached) that lists no source files, or
+    only files the account owns, was a hit: it widened the admin's profile to anything."""
+    own = write_profile(tmp_path, "own", PROFILE)
+    load_policy(str(own), host)
+    [entry] = entries(host)
+    forge(entry)
+    admin = write_profile(tmp_path, "admin", PROFILE)
+    os.chown(admin, 65534, 65534)
+    fmt, _, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
+    key = cache._key(str(admin), host)
+    forged = (fmt, key, [] if sources == "none" else signatures, absent, merged, sha)
+    Path(cache._entry_path(host.cache_dir, key)).write_bytes(marshal.dumps(forged))
+    os.chmod(cache._entry_path(host.cache_dir, key), 0o600)
+    assert load_policy(str(admin), host).decide("cat README.md").decision == "deny"
+
+
+def test_a_parent_appearing_beside_the_child_invalidates(tmp_path: Path, host: Host) -> None:
+    """`extends: [default]` took the embedded default; a default.yaml written beside the child
+    later is what the files now say, but the cache kept serving the embedded one."""
+    child = write_profile(tmp_path, "child", "agentsh: 1\nextends: [default]\n")
+    assert load_policy(str(child), host).decide("ls").decision == "allow"
+    write_profile(tmp_path, "default", "agentsh: 1\nextends: [base]\n")
+    assert load_policy(str(child), host).decide("ls").decision == "deny"
+
+
+def test_a_line_cannot_rewrite_the_cache_when_xdg_cache_home_is_in_a_write_root(
+        tmp_path: Path, workspace: Path, agentsh_env: dict[str, str]) -> None:
+    """base.yaml denies ~/.cache/agentsh, but with XDG_CACHE_HOME in the workspace (CI sets it)
+    the cache was a write root: a line copied a forged entry over the real one, and the next
+    call's profile no longer denied secrets/ (guardrail mode; confined mode too, as Landlock
+    grants the workspace)."""
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "key").write_text("SECRET-KEY-BYTES\n")
+    env = dict(agentsh_env, XDG_CACHE_HOME=str(workspace / ".cache"))
+    profile = write_profile(tmp_path, "rt", SECRETS_DENIED)
+    assert run_guardrail("true", workspace, env, tmp_path, profile).returncode == 0  # fills the cache
+    [entry] = (workspace / ".cache" / "agentsh" / "profiles").glob("*.bin")
+    fmt, key, signatures, absent, merged, sha = marshal.loads(entry.read_bytes())
+    merged["read"]["deny"] = [d for d in merged["read"]["deny"] if "secrets" not in d]
+    (workspace / "evil.bin").write_bytes(marshal.dumps((fmt, key, signatures, absent, merged, sha)))
+    run_guardrail(f"cp evil.bin {entry.relative_to(workspace)}", workspace, env, tmp_path, profile)
+    result = run_guardrail("cat secrets/key", workspace, env, tmp_path, profile)
+    assert "SECRET-KEY-BYTES" not in result.stdout + result.stderr
+    assert result.returncode == 126

@@ -195,6 +195,17 @@ KUBECTL = [
     ("kubectl get -n prod secrets/db -o yaml", "deny", "Secrets"),
     ("kubectl describe secrets", "deny", "Secrets"),
     ("kubectl get all,secrets", "deny", "Secrets"),
+    # kubectl lowercases the resource name, so these list Secrets too; -f/-k fetch whatever
+    # objects a file or stdin names (`echo '{"kind":"Secret",...}' | kubectl get -f - -o yaml`).
+    ("kubectl get SECRETS -o yaml", "deny", "Secrets"),
+    ("kubectl get -n prod sEcReT/db -o yaml", "deny", "Secrets"),
+    ("kubectl describe SECRETS", "deny", "Secrets"),
+    ("kubectl get -f - -o yaml", "deny", "Secrets"),
+    ("kubectl get -f- -o yaml", "deny", "Secrets"),
+    ("kubectl get -Af - -o yaml", "deny", "Secrets"),
+    ("kubectl get --filename=x.yaml", "deny", "Secrets"),
+    ("kubectl describe -k .", "deny", "Secrets"),
+    ("kubectl logs -f deploy/web", "allow", ""),
     ("kubectl get pods --as=system:admin", "deny", "impersonation"),
     ("kubectl delete pod web-1", "deny", "changes nothing"),
     ("kubectl -n prod delete pod web-1", "deny", "changes nothing"),

@@ -77,3 +77,36 @@ def test_explain_without_p_uses_the_accounts_enforced_profile(
     assert '"decision": "deny"' in capsys.readouterr().out  # base has no git: not the default the shell would not use
     assert agentsh_main.main(["explain", "-p", "default", "--json", "git status"], argv0="agentsh") == 0
     assert '"decision": "allow"' in capsys.readouterr().out  # asking about another profile runs nothing
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make files owned by root and by another user")
+@pytest.mark.parametrize("spoil", ["world-writable", "group-writable", "other-owner", "open-directory"])
+def test_config_someone_else_could_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str], spoil: str) -> None:
+    """The config decides the account's profile, so anyone who can write it chooses the
+    account's policy. A world-writable config.yaml, or one the account owns, was read as the
+    admin's: the account mapped itself to a looser profile and `date` ran."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    path = config(etc, f"agentsh: 1\nprofiles: {{users: {{{ME}: default}}}}\n")
+    {"world-writable": lambda: os.chmod(path, 0o666), "group-writable": lambda: os.chmod(path, 0o664),
+     "other-owner": lambda: os.chown(path, 65534, 65534), "open-directory": lambda: os.chmod(etc, 0o777)}[spoil]()
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert agentsh_main.main(["-c", "echo RAN-IT"], argv0="agentsh") == 2
+    out = capsys.readouterr()
+    assert "must be owned by root and writable by no one else" in out.err and "RAN-IT" not in out.out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make files owned by root and by another user")
+def test_enforced_profile_someone_else_could_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "profiles" / "agent.yaml"
+    profile.parent.mkdir()
+    profile.write_text("agentsh: 1\nextends: [default]\n")
+    os.chown(profile, 65534, 65534)
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: {profile}}}}}\n"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert agentsh_main.main(["-c", "echo RAN-IT"], argv0="agentsh") == 2
+    out = capsys.readouterr()
+    assert "must be owned by root" in out.err and "RAN-IT" not in out.out

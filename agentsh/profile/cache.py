@@ -4,7 +4,8 @@ agentsh runs once per agent command; importing PyYAML and validating and
 self-testing a profile costs more than the rest of start-up together.  The cache
 stores the merged profile data of one load, keyed by the profile file, the host
 facts that shape it (cwd, HOME, config dir) and agentsh's version, and is used
-only while every source file is unchanged (device, inode, size, mtime, ctime).
+only while every source file is unchanged (device, inode, size, mtime, ctime), and while
+none of the files `extends` looked for and did not find has appeared.
 
 Trust: a cache entry is as good as the files it came from only if whoever can
 write the entry could also write those files.  So an entry is written and used
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 from .. import __version__
 from .model import ArgPattern
 
-FORMAT = 3
+FORMAT = 4
 MAX_ENTRIES = 256
 Signature = tuple[str, int, int, int, int, int]
 
@@ -77,23 +78,32 @@ def read(directory: str, path: str, host: Any) -> CachedProfile | None:
         return None
     finally:
         os.close(fd)
-    if not (isinstance(data, tuple) and len(data) == 5 and data[0] == FORMAT and data[1] == key):
+    if not (isinstance(data, tuple) and len(data) == 6 and data[0] == FORMAT and data[1] == key):
         return None
-    _, _, signatures, merged, sha256 = data
+    _, _, signatures, absent, merged, sha256 = data
+    # The profile itself must be the last source: an entry naming only the user's own files
+    # (or none) under the key of an admin's profile was a hit, and served whatever it held.
+    if not signatures or signatures[-1][0] != path:
+        return None
     for signature in signatures:
         if _signature(signature[0]) != tuple(signature):
             return None
+    if any(os.path.isfile(candidate) for candidate in absent):
+        return None  # a file `extends` would now take first has appeared
     return CachedProfile(merged=_thaw(merged), files=[s[0] for s in signatures], sha256=sha256)
 
 
-def write(directory: str, path: str, host: Any, merged: dict[str, Any], files: list[str], sha256: str) -> None:
-    """Store a load that passed validation and self-tests; silently skip if not possible."""
+def write(directory: str, path: str, host: Any, merged: dict[str, Any], files: list[str], sha256: str,
+          absent: list[str]) -> None:
+    """Store a load that passed validation and self-tests; silently skip if not possible.
+
+    `absent`: the files `extends` looked for first and did not find (load.load_sources)."""
     signatures = [_signature(f) for f in files]
     if any(s is None for s in signatures):
         return  # a source file belongs to someone else: never cache it (see module doc)
     key = _key(path, host)
     try:
-        payload = marshal.dumps((FORMAT, key, signatures, _freeze(merged), sha256))
+        payload = marshal.dumps((FORMAT, key, signatures, list(absent), _freeze(merged), sha256))
         os.makedirs(directory, mode=0o700, exist_ok=True)
         _prune(directory)
         tmp = _entry_path(directory, key) + f".{os.getpid()}.tmp"

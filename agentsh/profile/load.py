@@ -43,15 +43,21 @@ class Host(NamedTuple):
 
 
 def evidence_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Where agentsh keeps its audit log, head, key, recordings and live sessions by default,
+    """Where agentsh keeps its audit log, head, key, recordings, live sessions and profile cache,
     and an audit key file named by AGENTSH_AUDIT_KEY_FILE (with its creation lock).
 
     base.yaml denies ~/.local/state/agentsh, but with XDG_STATE_HOME set (to a dir under /tmp,
     say) the state dir was elsewhere and inside the write roots: a line could cut the log, put
-    back an older head, or delete the recordings."""
-    from ..audit.log import state_dir
+    back an older head, or delete the recordings.
 
-    paths = [state_dir(environ)]
+    The validated-profile cache too: base.yaml denies ~/.cache/agentsh, but with XDG_CACHE_HOME
+    in a write root (the workspace, /tmp) a line copied a forged entry over the real one and
+    the next call ran under the profile it held."""
+    from ..audit.log import state_dir
+    from .cache import cache_dir
+
+    home = environ.get("HOME") or os.path.expanduser("~")
+    paths = [state_dir(environ), cache_dir(home, environ.get("XDG_CACHE_HOME"))]
     key_file = environ.get("AGENTSH_AUDIT_KEY_FILE")
     if key_file:
         paths += (key_file, key_file + ".lock")
@@ -83,9 +89,13 @@ def load_profile(spec: str | None, host: Host) -> Profile:
     return build_profile(merged, files, host, effective_sha256(merged))
 
 
-def load_sources(path: str) -> tuple[dict[str, Any], list[str]]:
-    """The merged settings of a profile and its `extends` chain, and the files read."""
-    return _load_tree(path, [], 0)
+def load_sources(path: str, absent: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The merged settings of a profile and its `extends` chain, and the files read.
+
+    `absent`, when given, collects the files `extends` looked for and did not find before the
+    one it took (beside the child, before the embedded profile): one appearing later changes
+    the profile, which a cache of it must notice."""
+    return _load_tree(path, [], 0, [] if absent is None else absent)
 
 
 def display_name(path: str) -> str:
@@ -114,7 +124,7 @@ def _read(path: str) -> str:
         raise ConfigError("profile is not valid UTF-8", file=display_name(path), line=line) from None
 
 
-def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any], list[str]]:
+def _load_tree(path: str, chain: list[str], depth: int, absent: list[str]) -> tuple[dict[str, Any], list[str]]:
     real = os.path.realpath(path)
     shown = display_name(path)
     if real in chain:
@@ -130,8 +140,8 @@ def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any],
     merged: dict[str, Any] = {}
     files: list[str] = []
     for parent in data.get("extends", []):
-        parent_path = _find_parent(parent, path)
-        parent_data, parent_files = _load_tree(parent_path, chain + [real], depth + 1)
+        parent_path = _find_parent(parent, path, absent)
+        parent_data, parent_files = _load_tree(parent_path, chain + [real], depth + 1, absent)
         merged = merge(merged, parent_data)
         files.extend(f for f in parent_files if f not in files)
     own = dict(data)
@@ -142,7 +152,7 @@ def _load_tree(path: str, chain: list[str], depth: int) -> tuple[dict[str, Any],
     return merged, files
 
 
-def _find_parent(name: str, child: str) -> str:
+def _find_parent(name: str, child: str, absent: list[str]) -> str:
     """`extends` looks beside the extending file, then in the embedded profiles.
 
     It never looks in the user's config dir: an admin's profile in /etc that says
@@ -158,7 +168,10 @@ def _find_parent(name: str, child: str) -> str:
     for directory in (here, EMBEDDED_DIR):
         for ext in (".yaml", ".yml"):
             candidate = os.path.join(directory, name + ext)
-            if os.path.isfile(candidate) and os.path.realpath(candidate) != os.path.realpath(child):
+            if not os.path.isfile(candidate):
+                if candidate not in absent:
+                    absent.append(candidate)
+            elif os.path.realpath(candidate) != os.path.realpath(child):
                 return candidate
     raise ConfigError(f"extends: profile '{name}' not found beside the file or embedded",
                       file=display_name(child))

@@ -44,6 +44,7 @@ def load_yaml(text: str, file: str) -> Located:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_depth(yaml.parse(text, Loader=loader), file)
         node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -59,6 +60,24 @@ def load_yaml(text: str, file: str) -> Located:
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+
+
+def _check_depth(events: Any, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before composing: the composer recurses once per
+    level (in C with CSafeLoader), so `x: [[[[...` 100,000 deep crashed agentsh with SIGSEGV
+    (and a live session with it, on such an edit) instead of naming the file and line.
+    The parser that yields these events keeps its own stack and does not recurse."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError("the YAML document is nested too deeply", file=file,
+                                  line=event.start_mark.line + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _convert(node: Any, path: Path, lines: dict[Path, int], file: str) -> Any:
