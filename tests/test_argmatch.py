@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 import pytest
 
 from agentsh.parse import Word
-from agentsh.policy.argmatch import match
+from agentsh.policy.argmatch import compiled, could_match, match
 from agentsh.profile import ArgPattern
 
 ELEMENTS = ["...", "*", "-n", "-m", "pytest", "status", "--color=*", "*.py", "src/*", "-[ab]", "?", "x",
@@ -55,3 +55,23 @@ def test_match_is_the_reference(seed: int) -> None:
         assert match(pattern, args) == expected, (elements, args)
         matched += expected is not None
     assert matched > 150  # the cases are not all failures
+
+
+def _w(text: str) -> Word:
+    return Word(text, None, "expansion") if "$" in text else Word(text, text)
+
+
+@pytest.mark.parametrize(("pattern", "args", "expected"), [
+    ("get *secret* ...", 'get "$r" -o yaml', True),  # one argument of any value
+    ("get *secret* ...", "get pods -o yaml", False),  # no dynamic word: as match() says
+    ("-n * delete ...", "-n $ns get pods", True),  # $ns may split into `x delete ...`
+    ("-n * delete ...", '-n "$ns" get pods', False),  # one argument: get stays get
+    ("... --force ...", 'push origin "$b"', True),
+    ("push --force", 'push "$a" "$b"', False),  # three arguments never match two
+    ("push --force", "push $a $b", True),  # either may be empty
+    ("delete", '"$a" x', False),
+])
+def test_could_match_counts_a_dynamic_word_as_anything_it_could_be(pattern: str, args: str, expected: bool) -> None:
+    words = tuple(_w(a) for a in args.split())
+    assert could_match(compiled(ArgPattern(pattern, tuple(pattern.split()))), words) is expected
+

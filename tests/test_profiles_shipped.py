@@ -15,7 +15,7 @@ import yaml
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
 from agentsh.session import load_policy
-from tests.conftest import REPO
+from tests.conftest import REPO, run_guardrail
 
 PROFILES = REPO / "profiles"
 SHIPPED = sorted(p.stem for p in PROFILES.glob("*.yaml"))
@@ -206,6 +206,14 @@ KUBECTL = [
     ("kubectl get --filename=x.yaml", "deny", "Secrets"),
     ("kubectl describe -k .", "deny", "Secrets"),
     ("kubectl logs -f deploy/web", "allow", ""),
+    # a word only known at run time could be what a deny rule names (it matched none before)
+    ('kubectl get "$r" -o yaml', "deny", "only known at run time"),
+    ("kubectl get $(echo secrets) -o yaml", "deny", "only known at run time"),
+    # `... delete ...` denies `delete` anywhere, so "$pod" could be it too (fail closed: the
+    # exec guard decides the real argv in confined mode, but guardrail mode has only this)
+    ('kubectl logs "$pod" --tail=20', "deny", "only known at run time"),
+    ('ns="x delete pod web-1 --"; kubectl -n $ns get pods', "deny", "only known at run time"),
+    ("kubectl logs web-1 --tail=20", "allow", ""),
     ("kubectl get pods --as=system:admin", "deny", "impersonation"),
     ("kubectl delete pod web-1", "deny", "changes nothing"),
     ("kubectl -n prod delete pod web-1", "deny", "changes nothing"),
@@ -226,6 +234,16 @@ def test_kubectl_decisions_with_stub(line: str, expected: str, reason: str, kube
     decision = decide_with(str(kubectl_profile), host)(line)
     assert decision.decision == expected, reason_of(decision)
     assert reason in reason_of(decision)
+
+
+def test_a_split_word_cannot_turn_a_read_into_a_delete(kubectl_profile: Path, agentsh_env: dict[str, str],
+                                                       workspace: Path, tmp_path: Path) -> None:
+    """`kubectl -n $ns get pods` was allowed by `-n * get ...` with $ns one word, but bash
+    splits it: with ns='x delete pod web-1 --' kubectl deleted a pod in guardrail mode."""
+    done = run_guardrail('ns="x delete pod web-1 --"; kubectl -n $ns get pods', workspace, agentsh_env, tmp_path,
+                         kubectl_profile)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "delete" not in done.stdout
 
 
 def test_kubectl_stub_runs_and_kubeconfig_passes(kubectl_profile: Path, agentsh_env: dict[str, str],

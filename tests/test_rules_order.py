@@ -13,11 +13,11 @@ import pytest
 
 from agentsh.parse import Assignment, Word
 from agentsh.policy import Policy
-from agentsh.policy.argmatch import match_compiled
+from agentsh.policy.argmatch import could_match, match_compiled
 from agentsh.policy.decision import DEFAULT_RULE, Verdict
 from agentsh.policy.resolve import ResolveError, resolve_command
-from agentsh.policy.rules import HINT_DEFAULT
-from agentsh.profile import STRICTNESS, Host, load_profile
+from agentsh.policy.rules import HINT_DEFAULT, HINT_LITERAL
+from agentsh.profile import STRICTNESS, Host, Rule, load_profile
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
     head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
     candidates = [(rule, patterns) for rule in policy.rules._plain.get(name, [])
                   for patterns in (policy.rules._fitting(rule, head),) if patterns is None or patterns]
-    matched = []
+    matched: list[tuple[Rule, tuple[str, ...] | None]] = []  # None: a deny or ask rule a dynamic word could match
     for rule, patterns in candidates:
         if patterns is None:
             matched.append((rule, ("...",) * len(args)))
@@ -40,11 +40,21 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
             if elements is not None:
                 matched.append((rule, elements))
                 break
+        else:
+            if rule.decision != "allow" and any(w.value is None for w in args) and \
+                    any(could_match(c, args) for _, c in patterns):
+                matched.append((rule, None))
     if not matched:
         shown = program.basename if program.is_builtin else program.identity
         return Verdict(decision="deny", reason=f"no rule allows {shown} with these arguments",
                        rule=DEFAULT_RULE, hint=HINT_DEFAULT, **found)
     strictest_rule, strictest_elements = max(matched, key=lambda m: STRICTNESS[m[0].decision])
+    if strictest_elements is None:
+        dynamic = next(w for w in args if w.value is None)
+        verb = "denies" if strictest_rule.decision == "deny" else "sends for approval"
+        return Verdict(decision="deny", reason=f"{dynamic.text} is only known at run time, and could make this a "
+                       f"command rule {strictest_rule.name} {verb}", rule=strictest_rule.name, hint=HINT_LITERAL,
+                       **found)
     if strictest_rule.decision == "ask":
         problem = policy.rules.problem(program, name, args, assignments, strictest_rule, strictest_elements)
         if problem:

@@ -133,6 +133,41 @@ def _search(kinds: tuple[Element, ...], elements: tuple[str, ...], args: tuple[W
     return walk(0, 0)
 
 
+def could_match(compiled: Compiled, args: tuple[Word, ...]) -> bool:
+    """Could the pattern match once the words only known at run time are known?
+
+    A dynamic word inside double quotes alone (`"$r"`) is one argument of any value; any
+    other (`$r`, `$(cmd)`, a glob) may split into any number of arguments, none included."""
+    kinds = compiled[0]
+    count = len(kinds)
+    memo: dict[tuple[int, int], bool] = {}
+
+    def walk(p: int, a: int) -> bool:
+        key = (p, a)
+        if key not in memo:
+            if a == len(args):
+                result = all(kind == _REST for kind, _, _ in kinds[p:])
+            elif args[a].value is None and not _one_argument(args[a]):
+                result = any(walk(q, a + 1) for q in range(p, count + 1))
+            elif p == count:
+                result = False
+            elif kinds[p][0] == _REST:
+                result = walk(p + 1, a) or walk(p, a + 1)
+            else:
+                _, element, glob = kinds[p]
+                result = (args[a].value is None or _matches(element, glob, args[a])) and walk(p + 1, a + 1)
+            memo[key] = result
+        return memo[key]
+
+    return walk(0, 0)
+
+
+def _one_argument(word: Word) -> bool:
+    text = word.text
+    return len(text) >= 2 and text[0] == '"' == text[-1] and text.count('"') == 2 and "[@]" not in text \
+        and "$@" not in text
+
+
 def literal_prefix(pattern: ArgPattern) -> tuple[str, ...]:
     """The elements the pattern starts with that must equal argv[1], argv[2]... exactly."""
     return _compile(pattern)[1]

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from ..parse import Word
 from ..profile import STRICTNESS, ArgPattern, Profile, Rule
-from .argmatch import Compiled, compiled, match_compiled, names_explicitly
+from .argmatch import Compiled, compiled, could_match, match_compiled, names_explicitly
 from .builtins import variable_problem
 from .decision import DEFAULT_RULE, Verdict
 from .resolve import Program, rule_keys
@@ -23,6 +23,7 @@ from .resolve import Program, rule_keys
 Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
 HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
 HINT_NAME_IT = "a rule must name this option or variable explicitly to allow it"
+HINT_LITERAL = "write the word literally"
 Found = tuple[str, int, str, str, str]  # (command, line, program, path, name) of a resolved command
 
 
@@ -86,6 +87,14 @@ class Rules:
                     if elements is not None:
                         break
                 else:
+                    if rule.decision != "allow" and any(w.value is None for w in args) and \
+                            any(could_match(c, args) for _, c in patterns):
+                        # `kubectl get $r` against a rule denying `get secret*`: refused, as the
+                        # word could be what the admin denied (a deny rule matches words as written)
+                        dynamic = next(w for w in args if w.value is None)
+                        verb = "denies" if rule.decision == "deny" else "sends for approval"
+                        return judged(found, "deny", f"{dynamic.text} is only known at run time, and could make "
+                                      f"this a command rule {rule.name} {verb}", rule.name, HINT_LITERAL)
                     continue
             decision = rule.decision
             if decision == "allow":
@@ -205,4 +214,5 @@ def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule,
 
 
 def _fits(prefix: tuple[str, ...], head: tuple[str | None, str | None]) -> bool:
-    return head[:len(prefix)] == prefix  # tuples compare in C
+    # tuples compare in C; a word only known at run time could be (or split into) any of them
+    return head[:len(prefix)] == prefix or None in head[:len(prefix)]
