@@ -307,6 +307,9 @@ def call_arguments(arguments: Mapping[str, Any] | None) -> dict[str, Any]:
     for name in ("cwd", "stdin"):
         if args.get(name) is not None and not isinstance(args[name], str):
             raise ValueError(f"{name} must be a string")
+    for name in ("command", "cwd"):  # no argv or path can hold one: refused here, not a traceback later
+        if "\0" in (args.get(name) or ""):
+            raise ValueError(f"{name} must not contain a NUL character")
     timeout = args.get("timeout_ms")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
         raise ValueError("timeout_ms must be a positive integer")
