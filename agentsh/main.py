@@ -192,7 +192,7 @@ def _run_line(session: Session, line: str, positional: tuple[str, ...], args: Sh
 
 def entry() -> None:
     argv = sys.argv[1:]
-    if _warm_eligible(argv):
+    if warm_eligible(argv):
         from .warm.client import run_warm
 
         status = run_warm(argv, sys.argv[0])
@@ -201,8 +201,9 @@ def entry() -> None:
     sys.exit(main())
 
 
-def _warm_eligible(argv: list[str]) -> bool:
-    """A plain `-c LINE` (the agent's every command) may go to the warm server."""
+def warm_eligible(argv: list[str]) -> bool:
+    """A plain `-c LINE` (the agent's every command) may go to the warm server, and is all a
+    worker runs: a request for a subcommand (`approve`, `secret`), `-s` or `-i` is refused."""
     if not argv or argv[0] in SUBCOMMANDS or argv[0] == "hook":
         return False
     try:

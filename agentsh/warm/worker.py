@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from ..guard.landlock import LandlockPlan
+from ..main import warm_eligible
 from ..guard.ruleset import Prebuilt, Ruleset, plan_to_json, prebuild, take_prebuilt
 from .wire import HEADER, MAX_REQUEST, SO_PEERPIDFD, Request, confinement_of, decode_request, read_line
 
@@ -76,6 +77,8 @@ class Worker:
             refusal = "descriptors missing"
         if not refusal and request.key != self.key_digest:
             refusal = "another key"
+        if not refusal and not warm_eligible(request.argv):  # the client sends nothing else
+            refusal = "not an agentsh -c line"
         if refusal:
             conn.sendall(b"no " + refusal.encode() + b"\n")
             return
