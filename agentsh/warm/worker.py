@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from ..guard.landlock import LandlockPlan
-from ..main import warm_eligible
 from ..guard.ruleset import Prebuilt, Ruleset, plan_to_json, prebuild, take_prebuilt
+from ..main import warm_eligible
 from .wire import HEADER, MAX_REQUEST, SO_PEERPIDFD, Request, confinement_of, decode_request, read_line
 
 REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
