@@ -52,11 +52,11 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
         if arg in ("-p", "--profile"):
             if i + 1 >= len(argv):
                 raise UsageError(f"{arg} needs a profile name or path")
-            out.profile = argv[i + 1]
+            out.profile = _one_profile(out.profile, argv[i + 1])
             i += 2
             continue
         if arg.startswith("--profile="):
-            out.profile = arg.split("=", 1)[1]
+            out.profile = _one_profile(out.profile, arg.split("=", 1)[1])
         elif arg == "--login":
             out.login = True
         elif arg in ("--noprofile", "--norc", "--posix"):
@@ -93,6 +93,14 @@ def parse_shell_args(argv: list[str]) -> ShellArgs:
     elif rest:
         raise UsageError("running script files is not supported; use -c 'LINE'")
     return out
+
+
+def _one_profile(given: str | None, profile: str) -> str:
+    """A shim puts its baked-in `-p PROFILE` before the caller's words: a caller's own `-p`
+    naming another profile must not replace it (the last one would otherwise win)."""
+    if given is not None and given != profile:
+        raise UsageError(f"the profile is given twice ({given}, then {profile})")
+    return profile
 
 
 def main(argv: list[str] | None = None, argv0: str | None = None, warm: WarmLine | None = None) -> int:
@@ -184,7 +192,7 @@ def _run_line(session: Session, line: str, positional: tuple[str, ...], args: Sh
 
 def entry() -> None:
     argv = sys.argv[1:]
-    if _warm_eligible(argv):
+    if warm_eligible(argv):
         from .warm.client import run_warm
 
         status = run_warm(argv, sys.argv[0])
@@ -193,8 +201,9 @@ def entry() -> None:
     sys.exit(main())
 
 
-def _warm_eligible(argv: list[str]) -> bool:
-    """A plain `-c LINE` (the agent's every command) may go to the warm server."""
+def warm_eligible(argv: list[str]) -> bool:
+    """A plain `-c LINE` (the agent's every command) may go to the warm server, and is all a
+    worker runs: a request for a subcommand (`approve`, `secret`), `-s` or `-i` is refused."""
     if not argv or argv[0] in SUBCOMMANDS or argv[0] == "hook":
         return False
     try:

@@ -195,6 +195,21 @@ def test_malformed_gemini_input_blocks(hook) -> None:
     assert done.returncode == 2 and "dir_path is not a string" in done.stderr
 
 
+def test_gemini_directory_under_either_name_is_where_the_command_is_decided(hook, workspace: Path,
+                                                                           home: Path) -> None:
+    """Older Gemini CLIs run the command in `directory`, newer ones in `dir_path`; the model writes
+    both. A null or different `dir_path` must not make agentsh decide in the workspace a command
+    that runs in ~/.ssh."""
+    ssh = str(home / ".ssh")
+    for extra in ({"dir_path": None, "directory": ssh}, {"dir_path": ".", "directory": ssh},
+                  {"dir_path": "", "directory": ssh}):
+        done = hook("gemini", gemini_payload("cat id_rsa", workspace, **extra))
+        assert done.returncode == 2 and done.stdout == "", extra
+    assert "dir_path and tool_input.directory differ" in done.stderr
+    alone = hook("gemini", gemini_payload("cat id_rsa", workspace, directory=ssh))
+    assert alone.returncode == 2 and "is not readable under this profile" in alone.stderr
+
+
 def test_unwritable_audit_trail_blocks_even_an_allowed_command(hook, agentsh_env: dict[str, str],
                                                                workspace: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "state-is-a-file"

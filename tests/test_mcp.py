@@ -152,3 +152,19 @@ def test_agentsh_kill_ends_the_server_with_session_end(agentsh_env: dict[str, st
     assert not (workspace / "after-kill").exists()
     kinds = [e["kind"] for e in audit_events(home) if e["session"] == session]
     assert sorted(kinds[-2:]) == ["kill", "session_end"]  # `kill` audits after signalling: either may be first
+
+
+def test_modules_in_the_workspace_never_load_into_the_calls_agentsh(agentsh_env: dict[str, str], workspace: Path,
+                                                                     home: Path) -> None:
+    """A call writes json.py (and the like) into its working directory, as any allowed line may; the
+    next call's `agentsh -c` is a Python process started there, which must not import it: that code
+    would run before any check, outside the exec guard and Landlock."""
+    plant = "; ".join(f"printf 'open(\"CANARY-{name}\", \"w\")\\n' > {name}.py"
+                      for name in ("json", "shlex", "yaml", "select", "termios", "ctypes", "fnmatch"))
+    nul = [{"command": "echo a\0; touch CANARY-nul"}, {"command": "touch CANARY-nul-cwd", "cwd": "sub\0"}]
+    _, results = run_session(agentsh_env, workspace, [{"command": plant}, {"command": "echo checked"}, *nul])
+    assert results[0].structured_content["exit_code"] == 0 and (workspace / "json.py").exists()
+    assert results[1].structured_content["stdout"] == "checked\n"
+    assert not list(workspace.glob("CANARY-*"))
+    for result in results[2:]:  # a NUL no argv or path can hold: an error result, not a handler's traceback
+        assert result.is_error and "must not contain a NUL character" in result.content[0].text

@@ -66,6 +66,12 @@ def test_shim_with_baked_profile(run_agentsh, agentsh_env: dict[str, str], tmp_p
     assert subprocess.run(["bash", "-c", "uname"], env=env, cwd=workspace, timeout=60).returncode == 0
     refused = subprocess.run(["bash", "-c", "ls"], env=env, cwd=workspace, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 126 and "default-deny" in refused.stderr
+    # The caller's own -p must not replace the baked one (the last -p used to win).
+    for option in (["-p", "default"], ["--profile=default"]):
+        other = subprocess.run(["bash", *option, "-c", "touch canary"], env=env, cwd=workspace, capture_output=True,
+                               text=True, timeout=60)
+        assert other.returncode == 2 and "the profile is given twice" in other.stderr
+    assert not (workspace / "canary").exists()
 
 
 def test_shim_does_not_overwrite_other_files(run_agentsh, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

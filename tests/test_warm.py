@@ -159,6 +159,37 @@ def test_nothing_runs_without_the_clients_go(warm_env: dict[str, str], workspace
     assert run(warm_env, "echo still serving", workspace).stdout == "still serving\n"
 
 
+def test_a_worker_runs_only_agentsh_c_lines(warm_env: dict[str, str], workspace: Path) -> None:
+    """The client hands over only `-c LINE`; a peer that asks for a subcommand or a script on
+    stdin (`-s`) gets a refusal, not a worker running it."""
+    wait_for_server(warm_env, workspace)
+    key = wire.server_key(warm_env)
+    path = wire.socket_path(warm_env, key)
+    assert path is not None
+    (workspace / "script").write_text("touch canary\n")
+    for argv in (["-s"], ["version"], ["profile", "show", "default"]):
+        script = os.open(workspace / "script", os.O_RDONLY)
+        out_r, out_w = os.pipe()
+        cwd = os.open(workspace, os.O_PATH)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            assert wire.read_line(sock) == b"ready\n"
+            data = wire.encode_request(wire.Request(wire.digest(key), 0o22, "agentsh", argv, warm_env))
+            sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(
+                b"".join(fd.to_bytes(4, sys.byteorder) for fd in (script, out_w, out_w, cwd))))])
+            for fd in (script, out_w, cwd):
+                os.close(fd)
+            reply = wire.read_line(sock)
+            if reply.startswith(b"pid "):
+                sock.sendall(b"go\n")
+                wire.read_line(sock)
+        with os.fdopen(out_r, "rb") as out:
+            shown = out.read()
+        assert reply == b"no not an agentsh -c line\n" and shown == b"", (argv, reply, shown)
+    assert not (workspace / "canary").exists()
+    assert run(warm_env, "echo still serving", workspace).stdout == "still serving\n"
+
+
 def test_garbage_on_the_socket_does_not_stop_the_server(warm_env: dict[str, str], workspace: Path) -> None:
     server = wait_for_server(warm_env, workspace)
     path = wire.socket_path(warm_env, wire.server_key(warm_env))

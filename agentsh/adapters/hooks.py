@@ -92,16 +92,27 @@ def parse_call(agent: str, raw: bytes) -> ShellCall | None:
         raise HookInputError("cwd is missing or not an absolute path")
     assert isinstance(tool_input, dict)
     if agent == "gemini":  # run_shell_command may name a directory relative to the workspace
-        subdir = tool_input.get("dir_path", tool_input.get("directory"))
-        if subdir is not None:
-            if not isinstance(subdir, str):
-                raise HookInputError("run_shell_command: tool_input.dir_path is not a string")
-            cwd = os.path.normpath(os.path.join(cwd, subdir))
+        cwd = os.path.normpath(os.path.join(cwd, gemini_directory(tool_input)))
     session = data.get("session_id", "")
     tool_use_id = data.get("tool_use_id", "")
     if not isinstance(session, str) or not isinstance(tool_use_id, str):
         raise HookInputError("session_id and tool_use_id must be strings")
     return ShellCall(agent, command, cwd, session, tool_use_id)
+
+
+def gemini_directory(tool_input: dict[str, Any]) -> str:
+    """The directory run_shell_command runs in, relative to the call's cwd ("" for the cwd).
+
+    Gemini CLI calls it `dir_path` now and called it `directory` before; the model writes the
+    arguments and may send both, and a Gemini reads only the one it knows. So both are read:
+    given and different (a null `dir_path` beside `directory: secrets`), the call is blocked
+    rather than decided in a directory the command may not run in."""
+    given = [tool_input[name] for name in ("dir_path", "directory") if tool_input.get(name) is not None]
+    if any(not isinstance(value, str) for value in given):
+        raise HookInputError("run_shell_command: tool_input.dir_path is not a string")
+    if len(set(given)) > 1:
+        raise HookInputError("run_shell_command: tool_input.dir_path and tool_input.directory differ")
+    return given[0] if given else ""
 
 
 def neutral(agent: str) -> Answer:

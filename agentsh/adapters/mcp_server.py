@@ -108,8 +108,13 @@ class CommandServer:
         self.session.close(0)
 
     def child_argv(self, command: str) -> list[str]:
+        from ..warm.wire import interpreter_flags
+
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        argv = [sys.executable, "-c", CHILD_PROGRAM.format(root=root)]
+        # `python -c` puts its working directory, the call's cwd, first on sys.path: a json.py a
+        # line left there would run in this child before any check. -P (or this server's -I)
+        # leaves it out.
+        argv = [sys.executable, *interpreter_flags(), "-c", CHILD_PROGRAM.format(root=root)]
         spec = self.requested
         if spec is not None:
             if "/" in spec or spec.endswith((".yaml", ".yml")):  # a path: the child runs elsewhere
@@ -302,6 +307,9 @@ def call_arguments(arguments: Mapping[str, Any] | None) -> dict[str, Any]:
     for name in ("cwd", "stdin"):
         if args.get(name) is not None and not isinstance(args[name], str):
             raise ValueError(f"{name} must be a string")
+    for name in ("command", "cwd"):  # no argv or path can hold one: refused here, not a traceback later
+        if "\0" in (args.get(name) or ""):
+            raise ValueError(f"{name} must not contain a NUL character")
     timeout = args.get("timeout_ms")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
         raise ValueError("timeout_ms must be a positive integer")

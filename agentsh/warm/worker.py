@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from ..guard.landlock import LandlockPlan
 from ..guard.ruleset import Prebuilt, Ruleset, plan_to_json, prebuild, take_prebuilt
+from ..main import warm_eligible
 from .wire import HEADER, MAX_REQUEST, SO_PEERPIDFD, Request, confinement_of, decode_request, read_line
 
 REQUEST_TIMEOUT = 2.0  # seconds a client has to send its request, and later its "go"
@@ -76,6 +77,8 @@ class Worker:
             refusal = "descriptors missing"
         if not refusal and request.key != self.key_digest:
             refusal = "another key"
+        if not refusal and not warm_eligible(request.argv):  # the client sends nothing else
+            refusal = "not an agentsh -c line"
         if refusal:
             conn.sendall(b"no " + refusal.encode() + b"\n")
             return
