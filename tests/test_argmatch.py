@@ -32,8 +32,8 @@ def reference(elements: tuple[str, ...], args: tuple[Word, ...]) -> tuple[str, .
     if not args:
         return None
     value = args[0].value
-    if value is None:
-        fits = first in ("*", "...")
+    if value is None:  # `*` is one argument: only a quoted "$x" is one for certain
+        fits = first == "..." or (first == "*" and args[0].text == '"$x"')
     elif any(c in first for c in "*?["):
         fits = fnmatchcase(value, first)
     else:
@@ -49,7 +49,7 @@ def test_match_is_the_reference(seed: int) -> None:
     for _ in range(5000):
         elements = tuple(rng.choice(ELEMENTS) for _ in range(rng.randint(0, 5)))
         pattern = ArgPattern(" ".join(elements), elements)
-        args = tuple(Word(v or "$x", v, "" if v is not None else "expansion")
+        args = tuple(Word(v if v is not None else rng.choice(['"$x"', "$x"]), v, "" if v is not None else "expansion")
                      for v in (rng.choice(VALUES) for _ in range(rng.randint(0, 5))))
         expected = reference(elements, args)
         assert match(pattern, args) == expected, (elements, args)

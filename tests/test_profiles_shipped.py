@@ -246,6 +246,22 @@ def test_a_split_word_cannot_turn_a_read_into_a_delete(kubectl_profile: Path, ag
     assert "delete" not in done.stdout
 
 
+def test_an_unquoted_word_is_not_one_argument_to_an_allow_rule(stub_bin: Path, agentsh_env: dict[str, str],
+                                                              workspace: Path, tmp_path: Path) -> None:
+    """With only `-n * get ...` allowed, `kubectl -n $ns get pods` matched (the `*` took $ns),
+    and bash split it into `-n x delete pod web-1 -- get pods` in guardrail mode."""
+    profile = tmp_path / "only-get.yaml"
+    profile.write_text(yaml.safe_dump({
+        "agentsh": 1, "name": "only-get", "extends": ["base"], "path": [str(stub_bin), *BASE_PATH],
+        "commands": [{"name": "get", "run": "kubectl", "args": ["-n * get ..."], "decision": "allow"}]}))
+    line = 'ns="x delete pod web-1 --"; kubectl -n $ns get pods'
+    done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "delete" not in done.stdout
+    quoted = run_guardrail('ns=kube-system; kubectl -n "$ns" get pods', workspace, agentsh_env, tmp_path, profile)
+    assert quoted.returncode == 0 and quoted.stdout == "stub-kubectl -n kube-system get pods\n", quoted.stderr
+
+
 def test_kubectl_stub_runs_and_kubeconfig_passes(kubectl_profile: Path, agentsh_env: dict[str, str],
                                                  run_agentsh: Callable[..., subprocess.CompletedProcess[str]],
                                                  home: Path) -> None:

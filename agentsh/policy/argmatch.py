@@ -3,7 +3,9 @@
 sudo's lesson: matching `*` against one joined string lets `*` swallow extra
 arguments.  Here `*` stays inside one argv element, and only `...` spans
 elements.  A dynamic argument (its value is only known at run time) matches
-only a pattern element that accepts any value.
+only a pattern element that accepts any value: `...`, and `*` when it is one argument
+for certain (`"$x"`; bash splits an unquoted `$x` into any number of words, so
+`-n * get ...` does not cover `-n $ns get` with ns='x delete pod y --').
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def match_compiled(compiled: Compiled, elements: tuple[str, ...], args: tuple[Wo
     for i, element, glob in checks:
         value = args[i].value
         if value is None:
-            if element not in ANY_VALUE:
+            if element != ANY_REST and (element != "*" or not _one_argument(args[i])):
                 return None
         elif glob is None:
             if value != element:
@@ -175,8 +177,8 @@ def literal_prefix(pattern: ArgPattern) -> tuple[str, ...]:
 
 def _matches(element: str, glob: GlobMatch | None, word: Word) -> bool:
     value = word.value
-    if value is None:
-        return element in ANY_VALUE
+    if value is None:  # `*` is one argument: `$x` unquoted may be several, or none
+        return element == ANY_REST or (element == "*" and _one_argument(word))
     if glob is None:  # a literal
         return value == element
     return glob(value) is not None
