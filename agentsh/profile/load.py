@@ -263,7 +263,9 @@ def build_profile(merged: dict[str, Any], files: list[str], host: Host, sha256: 
     read_deny = roots("read", "deny")
     evidence = (*host.evidence, *([record_dir] if record_dir else ()),
                 *((audit_file, audit_file + ".head") if audit_file else ()))
-    read_deny += tuple(dict.fromkeys(p for p in evidence if p not in read_deny))
+    # (one already inside a denied root adds nothing but a comparison on every path check)
+    read_deny += tuple(dict.fromkeys(p for p in evidence
+                                     if not any(p == r or p.startswith(r.rstrip("/") + "/") for r in read_deny)))
     return Profile(
         name=merged.get("name", "profile"),
         source=display_name(files[-1]),
