@@ -211,10 +211,14 @@ def test_env_command_masks_values(setup: tuple[Path, Path, dict[str, str]]) -> N
 
 def test_inherited_credentials_are_dropped(setup: tuple[Path, Path, dict[str, str]]) -> None:
     profile, _, env = setup
-    env = dict(env, GITHUB_TOKEN="ghp_inheritedvalue", SSH_AUTH_SOCK="/tmp/agent.sock", MY_API_KEY="k3y-v4lue")
+    # a URL's password is a credential whatever the variable's name (it was kept: HTTPS_PROXY)
+    env = dict(env, GITHUB_TOKEN="ghp_inheritedvalue", SSH_AUTH_SOCK="/tmp/agent.sock", MY_API_KEY="k3y-v4lue",
+               HTTPS_PROXY="http://bob:pr0xy-pw@proxy:3128", REDIS_URL="redis://:r3dis-pw@cache/0",
+               HOMEPAGE="https://example.com/a@b:c")
     result = agentsh(["-p", str(profile), "-c", "printenv; cat /proc/$PPID/environ"], env)
-    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue"):
+    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue", "pr0xy-pw", "r3dis-pw"):
         assert value not in result.stdout
+    assert "https://example.com/a@b:c" in result.stdout  # no password in it: kept
 
 
 def test_keyring_is_read_only_after_approval_and_only_for_that_rule(

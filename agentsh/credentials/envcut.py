@@ -40,10 +40,28 @@ def looks_like_credential(name: str) -> bool:
             or any(part in upper for part in _INSIDE))
 
 
+def holds_url_password(value: str) -> bool:
+    """Does the value hold a URL with a password in it (`http://user:pass@proxy:3128`,
+    `redis://:pw@host`)?  Such variables (HTTPS_PROXY, PIP_INDEX_URL, REDIS_URL) are named
+    like no credential.  Plain string tests: the warm client imports this module."""
+    at = value.find("://")
+    while at >= 0:
+        authority = value[at + 3:]
+        for stop in "/?# \t\n":
+            authority = authority.split(stop, 1)[0]
+        userinfo = authority.rpartition("@")[0]
+        if userinfo.partition(":")[2]:
+            return True
+        at = value.find("://", at + 3)
+    return False
+
+
 def cut(environ: MutableMapping[str, str], passed: Iterable[str]) -> list[str]:
-    """Remove credential-like variables not passed by name; return their names, sorted."""
+    """Remove credential-like variables not passed by name (by their name, or a URL with a
+    password in their value); return their names, sorted."""
     keep = set(passed) | KEEP_FOR_AGENTSH
-    dropped = sorted(n for n in environ if n not in keep and looks_like_credential(n))
+    dropped = sorted(n for n in environ if n not in keep and (
+        looks_like_credential(n) or ("://" in environ[n] and holds_url_password(environ[n]))))
     for name in dropped:
         del environ[name]
     if dropped:
