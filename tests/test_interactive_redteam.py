@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
+
+from agentsh.policy import Decision
+from tests.test_parse_locale import GBK, needs_gbk
 
 PROMPT = r"agentsh\(default\):[^\r\n]*\$ "
 
@@ -46,3 +51,27 @@ def test_inputrc_the_agent_writes_is_not_read_by_agentsh(home: Path, agentsh_env
     second = _start(home, home, env)
     seen = second.before + _run(second, "echo next") + _end(second)
     assert "SECRET-KEY-BYTES" not in seen
+
+
+def test_posix_mode_by_assignment_is_refused(decide: Callable[..., Decision]) -> None:
+    """Assigning POSIXLY_CORRECT turns bash's posix mode on (as the refused `set -o posix`), where an
+    assignment before a special builtin stays in the shell: `LC_ALL=zh_CN.GBK :` then switched
+    the charset bash read the next line in, past the locale check."""
+    for line in ("POSIXLY_CORRECT=1", "export POSIXLY_CORRECT=y", "read POSIXLY_CORRECT <<< 1",
+                 ": ${POSIXLY_CORRECT:=1}", "POSIXLY_CORRECT=1 ls"):
+        assert decide(line).decision == "deny", line
+
+
+@needs_gbk
+def test_posix_mode_cannot_switch_the_charset(workspace: Path,
+                                              run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    hook = workspace / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True)
+    line = f"POSIXLY_CORRECT=1\nLC_ALL={GBK} :\necho x €\\> .git/hooks/pre-commit"
+    subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30)
+    assert hook.exists(), "bash no longer reads it so: the case proves nothing"
+    hook.unlink()
+    result = run_agentsh("-c", line)
+    assert result.returncode == 126, result
+    assert not hook.exists()
