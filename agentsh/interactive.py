@@ -212,7 +212,12 @@ class InteractiveShell:
             line = line[:-1] + following if more == "join" else line + "\n" + following
 
     def _input(self, text: str) -> str:
-        line = input(text)
+        try:
+            line = input(text)
+        except (EOFError, KeyboardInterrupt):
+            # the prompt was on the agent's screen all the same (then `exit` or `^C` follows)
+            self.session.recording.output(visible(text).encode("utf-8", "surrogateescape"), crlf=True)
+            raise
         echoing = _echoing()
         shown = visible(text) + (line + "\n" if echoing else "")
         self.session.recording.output(shown.encode("utf-8", "surrogateescape"), crlf=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -75,3 +76,19 @@ def test_posix_mode_cannot_switch_the_charset(workspace: Path,
     result = run_agentsh("-c", line)
     assert result.returncode == 126, result
     assert not hook.exists()
+
+
+def test_the_prompt_is_recorded_when_ctrl_c_or_ctrl_d_ends_it(home: Path, workspace: Path,
+                                                              agentsh_env: dict[str, str]) -> None:
+    """The agent saw the prompt before it pressed Ctrl-C or Ctrl-D; the recording had only `^C`."""
+    child = _start(home, workspace, agentsh_env)
+    child.sendline("PS1='MARK-$((6*7))> '")
+    child.expect("MARK-42> ")
+    child.sendintr()
+    child.expect("MARK-42> ")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    [cast] = home.glob(".local/state/agentsh/**/*.cast")
+    shown = "".join(json.loads(line)[2] for line in cast.read_text().splitlines()[1:] if json.loads(line)[1] == "o")
+    assert "MARK-42> ^C\r\nMARK-42> exit\r\n" in shown, shown
