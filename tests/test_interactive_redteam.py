@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 
 from agentsh.policy import Decision
+from tests.conftest import failing_syscalls_runner, write_profile
 from tests.test_parse_locale import GBK, needs_gbk
 
 PROMPT = r"agentsh\(default\):[^\r\n]*\$ "
@@ -92,3 +95,36 @@ def test_the_prompt_is_recorded_when_ctrl_c_or_ctrl_d_ends_it(home: Path, worksp
     [cast] = home.glob(".local/state/agentsh/**/*.cast")
     shown = "".join(json.loads(line)[2] for line in cast.read_text().splitlines()[1:] if json.loads(line)[1] == "o")
     assert "MARK-42> ^C\r\nMARK-42> exit\r\n" in shown, shown
+
+
+def test_ctrl_c_ends_a_stopped_line_in_guardrail_mode(tmp_path: Path, workspace: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """`kill -STOP $$` stopped the line's bash; with no exec guard to resume it, the SIGINT of
+    Ctrl-C stayed pending and the session hung for good."""
+    profile = write_profile(tmp_path, "stopper", "agentsh: 1\nname: stopper\nextends: [default]\n"
+                                                 "commands:\n  - {name: k, run: [kill], decision: allow}\n")
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))  # no ptrace, no Landlock
+    child = pexpect.spawn(sys.executable, [str(runner), "-i", "-p", str(profile)], cwd=str(workspace),
+                          env=dict(agentsh_env, AGENTSH_WARM="0"), dimensions=(30, 100), encoding="utf-8", timeout=20)
+    prompt = r"agentsh\(stopper\):[^\r\n]*\$ "
+    child.expect(prompt)
+    child.sendline("kill -STOP $$; sleep 30")
+    child.expect("running without it")  # the guardrail warning: the line has started
+    deadline = time.monotonic() + 20
+    while _state_of_children(child.pid) != {"T"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.sendintr()
+    child.expect(prompt)
+    child.sendline("echo alive")
+    child.expect("alive")
+    child.close(force=True)
+
+
+def _state_of_children(pid: int) -> set[str]:
+    states = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for kid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                states.add(Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    return states
