@@ -128,3 +128,50 @@ def _state_of_children(pid: int) -> set[str]:
             with contextlib.suppress(OSError):
                 states.add(Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()[0])
     return states
+
+
+def _gbk_env(agentsh_env: dict[str, str]) -> dict[str, str]:
+    """agentsh in a GBK locale: it decodes lines as GBK, as bash then reads them."""
+    env = {k: v for k, v in agentsh_env.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    return dict(env, LC_ALL=GBK or "", LANG="C.UTF-8", AGENTSH_WARM="0")
+
+
+# GBK reads 0x95 0x5C as one character; UTF-8 reads a stray byte and a backslash, which escapes
+# the quote after it: what the checker (GBK) saw as one quoted word, bash (UTF-8) runs as three
+# commands, the middle one a builtin's redirection (no exec for the guard to stop).
+HIDDEN = b"echo \x95\x5c'; echo pwned > .git/hooks/pre-commit; echo \x95\x5c'"
+
+
+@needs_gbk
+def test_a_forged_state_report_cannot_switch_the_next_lines_charset(tmp_path: Path, workspace: Path,
+                                                                   agentsh_env: dict[str, str]) -> None:
+    """The EXIT trap's report of cwd and passed variables comes back on a pipe the line can write
+    to: `printf 'set:LC_ALL=C.UTF-8\\0' >&FD; kill -9 $$` (no trap) handed the next line's bash
+    a UTF-8 locale under a GBK agentsh, past the check `export LC_ALL=...` gets."""
+    hook = workspace / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True)
+    profile = write_profile(tmp_path, "killer", "agentsh: 1\nname: killer\nextends: [default]\n"
+                                                "commands:\n  - {name: k, run: [kill], decision: allow}\n")
+    child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i", "-p", str(profile)], cwd=str(workspace),
+                          env=_gbk_env(agentsh_env), dimensions=(30, 100), timeout=20)
+    prompt = rb"agentsh\(killer\):[^\r\n]*\$ "
+    child.expect(prompt)
+    child.sendline(b"ls -l /proc/$$/fd")
+    child.expect(prompt)
+    [fd] = [line.split()[-3] for line in child.before.splitlines() if b"pipe:" in line and line.startswith(b"l-wx")]
+    child.sendline(rb"printf 'set:LC_ALL=C.UTF-8\0' >&" + fd + rb"; kill -9 $$")
+    child.expect(prompt)
+    child.sendline(HIDDEN)
+    child.expect(prompt)
+    child.close(force=True)
+    assert not hook.exists()
+
+
+@needs_gbk
+def test_unset_cannot_switch_the_charset_under_gbk(workspace: Path, agentsh_env: dict[str, str]) -> None:
+    hook = workspace / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "agentsh", "-c", b"unset LC_ALL\n" + HIDDEN], cwd=workspace,
+                            env=_gbk_env(agentsh_env), capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 126, result
+    assert not hook.exists()
