@@ -153,11 +153,16 @@ def _apply_state(session: Session, reported: tuple[str | None, dict[str, str | N
     cwd, exports = reported
     if cwd and os.path.isdir(cwd) and not session.policy.paths.read_problem(os.path.realpath(cwd)):
         session.cwd = cwd
-    from .policy.builtins import variable_problem
+    from .policy.builtins import LOCALE_VARIABLES, parse_safe_locale, variable_problem
 
     for name, value in exports.items():
         if name in session.report_names:
             session.reported[name] = value
+        elif name in LOCALE_VARIABLES and not parse_safe_locale("" if value is None else value):
+            # The report is the line's to forge (`printf 'set:LC_ALL=...\0' >&FD; kill -9 $$`),
+            # so it passes the value check `export` does: under a GBK agentsh a forged
+            # LC_ALL=C.UTF-8 had the next line's bash read UTF-8 and planted a hook.
+            continue
         elif not variable_problem(name, session.profile):
             session.exports[name] = value
 

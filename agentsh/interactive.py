@@ -212,7 +212,12 @@ class InteractiveShell:
             line = line[:-1] + following if more == "join" else line + "\n" + following
 
     def _input(self, text: str) -> str:
-        line = input(text)
+        try:
+            line = input(text)
+        except (EOFError, KeyboardInterrupt):
+            # the prompt was on the agent's screen all the same (then `exit` or `^C` follows)
+            self.session.recording.output(visible(text).encode("utf-8", "surrogateescape"), crlf=True)
+            raise
         echoing = _echoing()
         shown = visible(text) + (line + "\n" if echoing else "")
         self.session.recording.output(shown.encode("utf-8", "surrogateescape"), crlf=True)
@@ -342,6 +347,13 @@ def _raw_terminal() -> Iterator[None]:
 
 
 def _readline(session: Session):  # type: ignore[no-untyped-def]
+    # readline reads its init file ($INPUTRC, else ~/.inputrc, else /etc/inputrc) at import, in
+    # agentsh itself, before any check: a line could write `$include ~/.ssh/id_rsa` into
+    # ~/.inputrc (a workspace in $HOME), and the next interactive start printed the key's lines
+    # in readline's "no key sequence terminator" errors, unrecorded.  So readline gets no init
+    # file: its default (emacs) bindings.  putenv, not os.environ: the C library's environment
+    # is what readline reads, and nothing agentsh starts inherits it (commands get a rebuilt one).
+    os.putenv("INPUTRC", os.devnull)
     try:
         import readline
     except ImportError:

@@ -65,6 +65,18 @@ def run_pty(argv: list[str], env: Mapping[str, str], cwd: str, sink: Sink, *,
 
     relay.on_resize = resized
 
+    def typed(data: bytes) -> None:
+        if on_input is not None:
+            on_input(data)
+        if b"\x03" in data:
+            # Ctrl-C's SIGINT waits, pending, on a stopped command (`kill -STOP $$`): no job
+            # control brings it back, so the line hung for good. Resume it and the SIGINT lands
+            # (under the exec guard the guard resumes stopped processes itself).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGCONT)
+
+    relay.on_input = typed
+
     # Ctrl-C normally reaches the command as a byte on its own terminal; a SIGINT that
     # reaches agentsh instead (typed just before raw mode took effect) is passed on.
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}

@@ -5,7 +5,8 @@ leaks between lines.  An EXIT trap, set by agentsh before the line, reports the
 final directory and the passed variables on an inherited pipe.  The line itself
 cannot set traps (`trap` is refused), but its builtins could write to the pipe, so
 the session re-checks whatever comes back (read roots for the directory, the
-profile's env rules for variables) before using it.
+profile's env rules for variables, the locale check for LC_ALL/LC_CTYPE/LANG) before using
+it: a line that writes a report and then dies by `kill -9 $$` (no trap) forges it whole.
 """
 
 from __future__ import annotations

@@ -96,6 +96,10 @@ def builtin_problem(name: str, args: tuple[Word, ...], profile: Profile) -> str:
                 return "unset of a computed name"
             if word.value in dict(profile.env_set) or word.value == "PATH" or word.value.startswith("AGENTSH_"):
                 return f"unset {word.value} would remove a value the profile or agentsh sets"
+            if word.value in LOCALE_VARIABLES and not parse_safe_locale(""):
+                # agentsh reads lines in a GBK-like charset: `unset LC_ALL` let bash fall back
+                # to a UTF-8 LANG and read the next line otherwise than the checker did
+                return _locale_problem(word.value)
     return ""
 
 

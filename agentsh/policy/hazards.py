@@ -36,6 +36,9 @@ GLOBAL_ENV = (
     "RSYNC_RSH", "RSYNC_CONNECT_PROG", "SYSTEMD_PAGER", "SYSTEMD_EDITOR", "KUBE_EDITOR",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
     "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
+    # bash turns posix mode on when it is assigned (`set -o posix`, which is refused), and then an
+    # assignment before a special builtin stays: `LC_ALL=zh_CN.GBK :` switched the charset.
+    "POSIXLY_CORRECT",
 )
 
 _SHELL_OPTS = {"-c": "runs the given string as shell commands", "-i": "starts an interactive shell",
