@@ -15,7 +15,7 @@ import pexpect
 
 from agentsh.policy import Decision
 from tests.conftest import failing_syscalls_runner, write_profile
-from tests.test_parse_locale import GBK, needs_gbk
+from tests.test_parse_locale import GBK, needs_gbk, plants_under_bash_not_agentsh
 
 PROMPT = r"agentsh\(default\):[^\r\n]*\$ "
 
@@ -69,16 +69,8 @@ def test_posix_mode_by_assignment_is_refused(decide: Callable[..., Decision]) ->
 @needs_gbk
 def test_posix_mode_cannot_switch_the_charset(workspace: Path,
                                               run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    hook = workspace / ".git" / "hooks" / "pre-commit"
-    hook.parent.mkdir(parents=True)
-    line = f"POSIXLY_CORRECT=1\nLC_ALL={GBK} :\necho x €\\> .git/hooks/pre-commit"
-    subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
-                   stdin=subprocess.DEVNULL, timeout=30)
-    assert hook.exists(), "bash no longer reads it so: the case proves nothing"
-    hook.unlink()
-    result = run_agentsh("-c", line)
-    assert result.returncode == 126, result
-    assert not hook.exists()
+    plants_under_bash_not_agentsh(f"POSIXLY_CORRECT=1\nLC_ALL={GBK} :\necho x €\\> .git/hooks/pre-commit",
+                                  workspace, run_agentsh)
 
 
 def test_the_prompt_is_recorded_when_ctrl_c_or_ctrl_d_ends_it(home: Path, workspace: Path,

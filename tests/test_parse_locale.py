@@ -52,9 +52,14 @@ def test_switching_bash_to_another_charset_is_refused(line: str, decide: Callabl
 def test_the_hidden_redirection_under_bash_and_agentsh(workspace: Path,
                                                        run_agentsh: Callable[..., subprocess.CompletedProcess[str]]
                                                        ) -> None:
+    plants_under_bash_not_agentsh(f"LC_ALL={GBK}\necho x €\\> .git/hooks/pre-commit", workspace, run_agentsh)
+
+
+def plants_under_bash_not_agentsh(line: str, workspace: Path,
+                                  run_agentsh: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """bash run on `line` writes .git/hooks/pre-commit (the case is real); agentsh refuses it."""
     hook = workspace / ".git" / "hooks" / "pre-commit"
     hook.parent.mkdir(parents=True)
-    line = f"LC_ALL={GBK}\necho x €\\> .git/hooks/pre-commit"
     subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=workspace, capture_output=True,
                    stdin=subprocess.DEVNULL, timeout=30)
     assert hook.exists(), "bash no longer reads it so: the case proves nothing"
