@@ -71,6 +71,12 @@ def profile_for(requested: str | None, user: str) -> str | None:
     if requested is not None and requested != enforced:
         raise UsageError(f"this account's profile is set to '{enforced}' by {SYSTEM_CONFIG}; -p cannot change it")
     found = admin_profile_path(enforced)
+    from .profile.load import EMBEDDED_DIR
+
+    if found.startswith(EMBEDDED_DIR + os.sep):
+        # part of agentsh itself, as its code is: whoever can write one can rewrite agentsh
+        # (and an install under umask 002 leaves both group-writable)
+        return found
     try:
         admin_only(os.open(found, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), found, close=True)
     except OSError as err:
