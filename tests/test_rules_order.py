@@ -16,7 +16,7 @@ from agentsh.policy import Policy
 from agentsh.policy.argmatch import could_match, match_compiled
 from agentsh.policy.decision import DEFAULT_RULE, Verdict
 from agentsh.policy.resolve import ResolveError, resolve_command
-from agentsh.policy.rules import HINT_DEFAULT, HINT_LITERAL
+from agentsh.policy.rules import ABSENT, HINT_DEFAULT, HINT_LITERAL
 from agentsh.profile import STRICTNESS, Host, Rule, load_profile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def reference_rules(policy: Policy, program, name: str, args: tuple[Word, ...], 
     """The collecting way, over the rules in profile order (bare names only)."""
     command, line, identity, path, typed = found_tuple
     found = dict(command=command, line=line, program=identity, path=path, name=typed)
-    head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
+    head = (args[0].value if args else ABSENT, args[1].value if len(args) > 1 else ABSENT)
     candidates = [(rule, patterns) for rule in policy.rules._plain.get(name, [])
                   for patterns in (policy.rules._fitting(rule, head),) if patterns is None or patterns]
     matched: list[tuple[Rule, tuple[str, ...] | None]] = []  # None: a deny or ask rule a dynamic word could match

@@ -141,6 +141,11 @@ def could_match(compiled: Compiled, args: tuple[Word, ...]) -> bool:
     A dynamic word inside double quotes alone (`"$r"`) is one argument of any value; any
     other (`$r`, `$(cmd)`, a glob) may split into any number of arguments, none included."""
     kinds = compiled[0]
+    first = args[0].value if args else None
+    if first is not None and kinds:  # most deny patterns part at once from a static first word
+        kind, element, glob = kinds[0]
+        if (kind == _LITERAL and first != element) or (kind == _GLOBBED and glob is not None and glob(first) is None):
+            return False
     count = len(kinds)
     memo: dict[tuple[int, int], bool] = {}
 

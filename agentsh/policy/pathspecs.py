@@ -33,7 +33,11 @@ _STAGE = re.compile(r":[0-3]:")
 def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
             reals: dict[str, str] | None = None) -> str:
     """Why one of git's words names a denied path as a pathspec or an object name ('' if none)."""
-    if not any(w.value is not None and (":" in w.value or not _GLOB.isdisjoint(w.value)) for w in args):
+    for word in args:
+        value = word.value
+        if value is not None and (":" in value or "*" in value or "?" in value or "[" in value):
+            break
+    else:
         return ""  # the common git line: no magic, no pattern, no object path
     sub = git_subcommand(args)
     if sub is None:

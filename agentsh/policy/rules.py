@@ -24,6 +24,7 @@ Fitting = tuple[tuple[ArgPattern, Compiled], ...] | None
 HINT_DEFAULT = "ask the profile's admin for a rule, or see `agentsh explain` for what is allowed"
 HINT_NAME_IT = "a rule must name this option or variable explicitly to allow it"
 HINT_LITERAL = "write the word literally"
+ABSENT = "\0"  # argv[1] or argv[2] that is not there (no argument holds a NUL)
 Found = tuple[str, int, str, str, str]  # (command, line, program, path, name) of a resolved command
 
 
@@ -56,7 +57,7 @@ class Rules:
     def verdict(self, program: Program, name: str, args: tuple[Word, ...], assignments: tuple,
                 found: Found) -> Verdict:
         """The verdict of the strictest rule that decides this command (the default deny if none)."""
-        head = (args[0].value if args else None, args[1].value if len(args) > 1 else None)
+        head = (args[0].value if args else ABSENT, args[1].value if len(args) > 1 else ABSENT)
         if "/" not in name and name not in self._by_path:
             candidates = self._candidates(name, head)  # the common case: no stat, no scan
         else:
@@ -78,6 +79,8 @@ class Rules:
         # among equals the first in the profile, as if every match were collected first).
         first_problem = ""
         first_rule = ""
+        dynamic = None if head[0] is not None and head[1] is not None and len(args) < 3 else \
+            next((w for w in args if w.value is None), None)  # a word only known at run time
         for rule, patterns in candidates:
             if patterns is None:
                 elements: tuple[str, ...] | None = ("...",) * len(args)
@@ -87,14 +90,15 @@ class Rules:
                     if elements is not None:
                         break
                 else:
-                    if rule.decision != "allow" and any(w.value is None for w in args) and \
-                            any(could_match(c, args) for _, c in patterns):
-                        # `kubectl get $r` against a rule denying `get secret*`: refused, as the
-                        # word could be what the admin denied (a deny rule matches words as written)
-                        dynamic = next(w for w in args if w.value is None)
-                        verb = "denies" if rule.decision == "deny" else "sends for approval"
-                        return judged(found, "deny", f"{dynamic.text} is only known at run time, and could make "
-                                      f"this a command rule {rule.name} {verb}", rule.name, HINT_LITERAL)
+                    if rule.decision != "allow" and dynamic is not None:
+                        for _, compiled_pattern in patterns:
+                            if could_match(compiled_pattern, args):
+                                # `kubectl get $r` against a rule denying `get secret*`: refused,
+                                # as the word could be what the admin denied
+                                verb = "denies" if rule.decision == "deny" else "sends for approval"
+                                return judged(found, "deny", f"{dynamic.text} is only known at run time, and "
+                                              f"could make this a command rule {rule.name} {verb}", rule.name,
+                                              HINT_LITERAL)
                     continue
             decision = rule.decision
             if decision == "allow":
@@ -214,5 +218,6 @@ def _strictest_first(candidates: list[tuple[Rule, Fitting]]) -> list[tuple[Rule,
 
 
 def _fits(prefix: tuple[str, ...], head: tuple[str | None, str | None]) -> bool:
-    # tuples compare in C; a word only known at run time could be (or split into) any of them
+    # tuples compare in C; a word only known at run time (None, not ABSENT) could be, or split
+    # into, any of them
     return head[:len(prefix)] == prefix or None in head[:len(prefix)]
