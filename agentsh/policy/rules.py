@@ -79,8 +79,7 @@ class Rules:
         # among equals the first in the profile, as if every match were collected first).
         first_problem = ""
         first_rule = ""
-        dynamic = None if head[0] is not None and head[1] is not None and len(args) < 3 else \
-            next((w for w in args if w.value is None), None)  # a word only known at run time
+        dynamic: Word | bool | None = False  # a word only known at run time; False: not looked for yet
         for rule, patterns in candidates:
             if patterns is None:
                 elements: tuple[str, ...] | None = ("...",) * len(args)
@@ -90,7 +89,9 @@ class Rules:
                     if elements is not None:
                         break
                 else:
-                    if rule.decision != "allow" and dynamic is not None:
+                    if rule.decision != "allow" and dynamic is False:
+                        dynamic = next((w for w in args if w.value is None), None)
+                    if rule.decision != "allow" and isinstance(dynamic, Word):
                         for _, compiled_pattern in patterns:
                             if could_match(compiled_pattern, args):
                                 # `kubectl get $r` against a rule denying `get secret*`: refused,
