@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from agentsh.policy import Decision
 from tests.conftest import failing_syscalls_runner, write_profile
@@ -38,6 +40,24 @@ def _end(child: pexpect.spawn) -> str:
     child.expect(pexpect.EOF)
     child.close()
     return child.before
+
+
+@pytest.mark.skipif(not (shutil.which("tic") and shutil.which("infocmp")), reason="needs ncurses' tic and infocmp")
+def test_a_terminal_description_in_home_is_not_used_by_agentsh(home: Path, workspace: Path, tmp_path: Path,
+                                                                agentsh_env: dict[str, str]) -> None:
+    """ncurses looks in ~/.terminfo before the system's directories, at readline's start in
+    agentsh itself: a description planted for the agent's own TERM had readline write its
+    strings (here its clear-to-end-of-line) to the agent's terminal, unrecorded."""
+    source = subprocess.run(["infocmp", "xterm"], capture_output=True, text=True, check=True).stdout
+    planted = tmp_path / "xterm.src"
+    planted.write_text(source.replace("el=\\E[K,", "el=PLANTED-EL,"))
+    assert "PLANTED-EL" in planted.read_text()
+    subprocess.run(["tic", "-o", str(home / ".terminfo"), str(planted)], check=True, capture_output=True)
+    child = _start(home, workspace, dict(agentsh_env, TERM="xterm"))
+    child.send("abc")
+    child.sendcontrol("u")  # readline clears the line with `el`
+    seen = _run(child, "echo next") + _end(child)
+    assert "PLANTED-EL" not in seen
 
 
 def test_inputrc_the_agent_writes_is_not_read_by_agentsh(home: Path, agentsh_env: dict[str, str]) -> None:
