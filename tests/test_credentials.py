@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.credentials.envcut import holds_url_password
-from tests.conftest import REPO, write_profile
+from tests.conftest import REPO, run_guardrail, write_profile
 
 SECRET = "s3cr3t-Value/with+chars=&\"quote"
 PROFILE = """\
@@ -208,6 +208,23 @@ def test_env_command_masks_values(setup: tuple[Path, Path, dict[str, str]]) -> N
     assert "AWS_SECRET_ACCESS_KEY" in dropped
     assert_absent(result.stdout)
     assert "abcd1234" not in result.stdout
+
+
+def test_the_keyrings_own_files_are_out_of_every_lines_reach(setup: tuple[Path, Path, dict[str, str]],
+                                                               tmp_path: Path, home: Path) -> None:
+    """The keyrings.alt file backend keeps the secrets under the keyring's data root, and the
+    keyring's config file names a backend and a directory to import it from, in agentsh:
+    `cat .../python_keyring/keyring_pass.cfg` printed every stored credential (guardrail)."""
+    profile, _, env = setup
+    store = Path(env["XDG_DATA_HOME"]) / "python_keyring" / "keyring_pass.cfg"
+    assert store.exists()
+    done = run_guardrail(f"cat {store}", tmp_path, env, tmp_path, profile)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert_absent(done.stdout + done.stderr)
+    config = home / ".config" / "python_keyring" / "keyringrc.cfg"
+    planted = run_guardrail(f"mkdir -p {config.parent} && echo '[backend]' > {config}", tmp_path, env, tmp_path,
+                            profile)
+    assert planted.returncode == 126 and not config.exists()
 
 
 @pytest.mark.parametrize("warm", ["0", "1"])  # in the calling process, or a warm server's worker

@@ -58,6 +58,12 @@ def evidence_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
 
     home = environ.get("HOME") or os.path.expanduser("~")
     paths = [state_dir(environ), cache_dir(home, environ.get("XDG_CACHE_HOME"))]
+    # The Python keyring's own files (as keyring places them on Linux): its data root holds the
+    # keyrings.alt file backends' secrets (`cat ~/.local/share/python_keyring/keyring_pass.cfg`
+    # printed every stored credential), and its config file names the backend to load and a
+    # directory to load it from, which agentsh then imported before any check.
+    for variable, default in (("XDG_DATA_HOME", ".local/share"), ("XDG_CONFIG_HOME", ".config")):
+        paths.append(os.path.join(environ.get(variable) or os.path.join(home, default), "python_keyring"))
     key_file = environ.get("AGENTSH_AUDIT_KEY_FILE")
     if key_file:
         paths += (key_file, key_file + ".lock")
