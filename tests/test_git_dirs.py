@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Decision
+from tests.conftest import run_guardrail
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -42,6 +43,23 @@ def test_writes_git_takes_programs_from_are_refused(line: str, tmp_path: Path,
 ])
 def test_other_git_files_and_lookalikes_are_allowed(line: str, decide: Callable[[str], Decision]) -> None:
     assert decide(line).decision == "allow", line
+
+
+@pytest.mark.parametrize("config", [".gitconfig", ".config/git/config"])
+def test_gits_global_configuration_runs_no_planted_fsmonitor(config: str, home: Path, tmp_path: Path,
+                                                            agentsh_env: dict[str, str]) -> None:
+    """~/.gitconfig is .git/config for every repository: with the workspace in HOME a line
+    appended a core.fsmonitor there and the next `git status` ran it (guardrail mode)."""
+    canary = tmp_path / "canary"
+    line = (f"mkdir -p {Path(config).parent or '.'} && "
+            f"printf '[core]\\n\\tfsmonitor = \"touch {canary}; false\"\\n' >> {config} && "
+            "git init -q r && cd r && git status")
+    done = run_guardrail(line, home, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "git's global configuration" in done.stderr
+    assert not canary.exists()
+    subprocess.run(["bash", "-c", line], cwd=home, env=dict(agentsh_env, HOME=str(home)), capture_output=True)
+    assert canary.exists(), "git no longer runs it so: the case proves nothing"
 
 
 def test_a_repository_in_tmp_runs_no_planted_fsmonitor(tmp_path: Path, run_agentsh: Run) -> None:

@@ -34,7 +34,7 @@ class Policy:
     def __init__(self, profile: Profile, host: Host) -> None:
         self.profile = profile
         self.host = host
-        self.paths = PathChecker(profile, host.home)
+        self.paths = PathChecker(profile, host.home, host.config_home)
         self.rules = Rules(profile)
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False) -> Decision:

@@ -52,7 +52,7 @@ def within(path: str, root: str) -> bool:
 
 
 class PathChecker:
-    def __init__(self, profile: Profile, home: str) -> None:
+    def __init__(self, profile: Profile, home: str, config_home: str | None = None) -> None:
         self.profile = profile
         self.home = home
         home_relative = []
@@ -73,8 +73,12 @@ class PathChecker:
         self._allow_roots = frozenset(profile.read_allow)
         self._allow_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_allow)
         self._own_code = own_code_roots(home)
+        # git's global configuration (core.fsmonitor, core.pager, aliases, drivers): what
+        # .git/config is to one repository, for every repository the account uses
+        self._git_global = (os.path.join(home, ".gitconfig"),
+                            os.path.join(config_home or os.path.join(home, ".config"), "git"))
         # every root a write must not reach
-        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code)
+        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code, *self._git_global)
 
     def read_problem(self, path: str) -> str:
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
@@ -94,6 +98,10 @@ class PathChecker:
         for root in self._own_code:
             if within(path, root):
                 return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
+        for root in self._git_global:
+            if within(path, root):
+                return (f"writes {path}, git's global configuration, from which git runs programs "
+                        "(core.fsmonitor, core.pager, aliases) in every repository")
         if "/.git/" in path:
             problem = _git_dir_problem(path)
             if problem:
