@@ -62,6 +62,18 @@ def test_gits_global_configuration_runs_no_planted_fsmonitor(config: str, home: 
     assert canary.exists(), "git no longer runs it so: the case proves nothing"
 
 
+@pytest.mark.parametrize("target", [".bashrc", ".profile", ".zshenv", ".config/systemd/user/x.service"])
+def test_start_up_files_take_no_commands(target: str, home: Path, tmp_path: Path,
+                                         agentsh_env: dict[str, str]) -> None:
+    """A line (workspace in HOME) appended a command to ~/.bashrc: the account's next shell,
+    a person's perhaps, ran it outside agentsh."""
+    done = run_guardrail(f"mkdir -p {Path(target).parent} && echo 'touch ~/PWNED' >> {target}", home,
+                         agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "start-up file" in done.stderr
+    assert not (home / target).exists()
+
+
 def test_a_repository_in_tmp_runs_no_planted_fsmonitor(tmp_path: Path, run_agentsh: Run) -> None:
     (tmp_path / "repos").mkdir()  # beside HOME: tmp_path itself holds a denied root (~/.ssh)
     repo = tmp_path / "repos" / "r"

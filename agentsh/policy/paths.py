@@ -51,6 +51,11 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+# Shell start-up files in HOME (bash, sh, zsh): the account's next shell runs them.
+STARTUP_FILES = (".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv",
+                 ".zprofile", ".zlogin", ".zlogout")
+
+
 class PathChecker:
     def __init__(self, profile: Profile, home: str, config_home: str | None = None) -> None:
         self.profile = profile
@@ -73,12 +78,21 @@ class PathChecker:
         self._allow_roots = frozenset(profile.read_allow)
         self._allow_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_allow)
         self._own_code = own_code_roots(home)
-        # git's global configuration (core.fsmonitor, core.pager, aliases, drivers): what
-        # .git/config is to one repository, for every repository the account uses
-        self._git_global = (os.path.join(home, ".gitconfig"),
-                            os.path.join(config_home or os.path.join(home, ".config"), "git"))
+        # Files from which programs run commands for the account later, outside agentsh: git's
+        # global configuration (core.fsmonitor, core.pager, aliases, drivers: what .git/config
+        # is to one repository, for every one), and the shells' and the session's start-up files
+        config = config_home or os.path.join(home, ".config")
+        self._runs_later = (
+            *((path, "git's global configuration, from which git runs programs (core.fsmonitor, core.pager, "
+                     "aliases) in every repository")
+              for path in (os.path.join(home, ".gitconfig"), os.path.join(config, "git"))),
+            *((path, "a start-up file, whose commands the account's next shell or login session runs, "
+                     "outside agentsh")
+              for path in (*(os.path.join(home, name) for name in STARTUP_FILES),
+                           *(os.path.join(config, name) for name in ("fish", "autostart", "systemd/user")))))
         # every root a write must not reach
-        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code, *self._git_global)
+        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code,
+                        *(path for path, _ in self._runs_later))
 
     def read_problem(self, path: str) -> str:
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
@@ -98,10 +112,9 @@ class PathChecker:
         for root in self._own_code:
             if within(path, root):
                 return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
-        for root in self._git_global:
+        for root, why in self._runs_later:
             if within(path, root):
-                return (f"writes {path}, git's global configuration, from which git runs programs "
-                        "(core.fsmonitor, core.pager, aliases) in every repository")
+                return f"writes {path}, {why}"
         if "/.git/" in path:
             problem = _git_dir_problem(path)
             if problem:
