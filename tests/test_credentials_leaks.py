@@ -44,22 +44,28 @@ PROGRAMS = {
 }
 
 
-@pytest.fixture
-def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+def keyring_setup(tmp_path: Path, agentsh_env: dict[str, str], profile_text: str, programs: dict[str, str],
+                  user: str, secret: str) -> tuple[Path, Path, dict[str, str]]:
+    """A profile, its programs (bash scripts) and one secret in keyrings.alt's file backend."""
     data = tmp_path / "keyring-data"
     data.mkdir()
     env = dict(agentsh_env, PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
                XDG_DATA_HOME=str(data), XDG_STATE_HOME=str(tmp_path / "state"))
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name, body in PROGRAMS.items():
+    for name, body in programs.items():
         (bindir / name).write_text("#!/bin/bash\n" + body + "\n")
         (bindir / name).chmod(0o755)
     record = tmp_path / "record"
-    profile = write_profile(tmp_path, "leaks", PROFILE.format(bin=bindir, record=record))
-    stored = agentsh(["secret", "set", "agentsh-test", "probe"], env, SECRET)
+    profile = write_profile(tmp_path, "probes", profile_text.format(bin=bindir, record=record))
+    stored = agentsh(["secret", "set", "agentsh-test", user], env, secret)
     assert stored.returncode == 0, stored.stderr
     return profile, record, env
+
+
+@pytest.fixture
+def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+    return keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe", SECRET)
 
 
 def agentsh(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:

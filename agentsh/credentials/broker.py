@@ -28,11 +28,13 @@ import json
 import os
 import shutil
 import socket
+import stat
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 SOCKET_ENV = "AGENTSH_CREDENTIALS"
@@ -67,6 +69,61 @@ for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; the progra
 os.execve(data["path"], [name] + sys.argv[1:], env)
 """
 
+def credentials_root(environ: Mapping[str, str] | None = None) -> str:
+    """The one per-user directory every line's broker directory is made in.
+
+    A fixed path, so that a line with credentials can be checked with it denied before its
+    broker directory exists: the `as: file` files, the helper and the socket are all in
+    there, and another command of the line (same user, so file modes do not stop it) read
+    `cat /tmp/agentsh-cred-*/TOKEN_FILE-*` while the credentialed program ran."""
+    environ = os.environ if environ is None else environ
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/") and _private(runtime):
+        root = os.path.join(os.path.realpath(runtime), "agentsh-cred")
+        # a line's socket, ROOT/line-PID-XXXXXXXX/broker.sock, must fit sun_path (108 bytes)
+        if len(os.fsencode(root)) + 40 < 108:
+            return root
+    return os.path.join(os.path.realpath("/tmp"), f"agentsh-cred-{os.getuid()}")
+
+
+def _private(directory: str) -> bool:
+    """A real directory (not a link) of this user that no one else may enter."""
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _private_root(root: str) -> str:
+    """Create (or accept) the credentials root; refuse one someone else made or planted."""
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        pass
+    if not _private(root):
+        raise PermissionError(f"{root} is not a private directory of this user (a link, someone else's, or "
+                              "open to others): credentials are not handed out through it")
+    _sweep(root)
+    return root
+
+
+def _sweep(root: str) -> None:
+    """Remove the directories of lines whose agentsh is gone: one killed (SIGKILL, a crash)
+    could not remove its own, and it may hold an `as: file` credential."""
+    for entry in os.listdir(root):
+        owner = entry.split("-")[1] if entry.startswith("line-") and entry.count("-") >= 2 else ""
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # its agentsh still runs (or another process has its PID: leave it)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+        except PermissionError:
+            continue
+
+
 # Called with the helper's argv (all static now) and cwd; returns (real path, env to add)
 # or raises PermissionError with the reason for the agent.
 Issuer = Callable[[list[str], str], tuple[str, dict[str, str]]]
@@ -77,9 +134,13 @@ class CredentialBroker:
         self.names = names
         self.issuer = issuer
         self.bash_pid = bash_pid
-        runtime = os.environ.get("XDG_RUNTIME_DIR")
-        self.dir = tempfile.mkdtemp(prefix="agentsh-cred-", dir=runtime if runtime and os.path.isdir(runtime) else None)
-        os.chmod(self.dir, 0o700)
+        self.dir = tempfile.mkdtemp(prefix=f"line-{os.getpid()}-", dir=_private_root(credentials_root()))
+        # Removes the directory when agentsh is gone however it ends: a SIGKILL left the
+        # `as: file` files on disk for the next line (with no credentials, so nothing denied
+        # the directory) to read.  It waits on a pipe only agentsh holds: EOF is agentsh's end.
+        self._watchdog = subprocess.Popen(["/bin/sh", "-c", 'read _ignored; rm -rf -- "$0"', self.dir],
+                                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         self.socket_path = os.path.join(self.dir, "broker.sock")
         self.helper = os.path.join(self.dir, "helper")
         with open(self.helper, "w", encoding="utf-8") as handle:
@@ -185,3 +246,6 @@ class CredentialBroker:
         self.server.close()
         self._thread.join(timeout=2)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._watchdog.stdin is not None:
+            self._watchdog.stdin.close()
+        self._watchdog.wait()

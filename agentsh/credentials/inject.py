@@ -10,7 +10,7 @@ from ..policy import Decision, Policy
 from ..policy.decision import flatten
 from ..policy.hazards import is_exec_capable
 from ..profile import Rule
-from .broker import SOCKET_ENV, CredentialBroker
+from .broker import SOCKET_ENV, CredentialBroker, credentials_root
 from .store import CredentialError, fetch
 
 _PROC = re.compile(r"/proc\b|\$PPID|\$\$")
@@ -49,15 +49,15 @@ def credentialed_rules(decision: Decision, policy: Policy) -> list[Rule]:
     return rules
 
 
-def without_proc(policy: Policy) -> Policy:
-    """The policy with /proc a denied read root, for a line that runs a credentialed command.
+def without_proc(policy: Policy, *also: str) -> Policy:
+    """The policy with /proc (and `also`) denied, for a line that runs a credentialed command.
 
     Every other command of the line runs beside the credentialed process, whose
     /proc/PID/environ holds the secret; the read check follows globs, `cd`, `..` and
     symlinks (`cd / && cat proc/*/environ`, `/dev/fd/../..`), which the text of the line
     alone does not show."""
     profile = policy.profile
-    return Policy(profile._replace(read_deny=(*profile.read_deny, "/proc")), policy.host)
+    return Policy(profile._replace(read_deny=(*profile.read_deny, "/proc", *also)), policy.host)
 
 
 def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injection | None:
@@ -70,7 +70,13 @@ def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injec
     if not rules:
         return None
     guarded = without_proc(policy)
-    _check_line(decision, rules, guarded, cwd)
+    # The line's text is also checked with the broker's directories denied: they hold the
+    # `as: file` files (`cat /tmp/agentsh-cred*/*/TOKEN_FILE-*` read one beside the program),
+    # the helper and the socket (a replaced helper would get the credentials; a denied read
+    # root is not written either).  Not at exec: the credentialed program's own children
+    # (a script's `cat "$TOKEN_FILE"`) read its file, and the guard does not know whose
+    # child an exec is.
+    _check_line(decision, rules, without_proc(policy, credentials_root()), cwd)
     values_by_rule = {rule.name: fetch(rule.credentials) for rule in {r.name: r for r in rules}.values()}
     remaining = {rule.name: 0 for rule in rules}
     for rule in rules:
@@ -96,7 +102,10 @@ def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injec
                for c in rule.credentials}
         return verdict.path, env
 
-    broker = CredentialBroker(names, issue, lambda: bash[0])
+    try:
+        broker = CredentialBroker(names, issue, lambda: bash[0])
+    except OSError as err:  # no private directory for it: nothing is handed out
+        raise CredentialError(f"cannot start the credential broker: {err}") from None
     broker_ref.append(broker)
     return Injection(broker, guarded, tuple(v for values in values_by_rule.values() for v in values.values()),
                      tuple(sorted({c.variable for r in rules for c in r.credentials})), bash)
@@ -111,7 +120,7 @@ def _check_line(decision: Decision, rules: list[Rule], guarded: Policy, cwd: str
     for verdict in flatten(guarded.decide(decision.line, cwd).verdicts):
         if verdict.decision == "deny":
             raise CredentialError(f"{verdict.command}: {verdict.reason}; a line that runs a command with "
-                                  "credentials may not read /proc")
+                                  "credentials may not read /proc or agentsh's credentials directory")
     # bash opens a redirection's file itself, with no exec for the guard to check: one only
     # known at run time (`x=pro; read -d '' v < "/${x}c/$!/environ"`) could be /proc.
     for redirect in parse_line(decision.line, guarded.host.home).redirects:

@@ -1,0 +1,101 @@
+"""Red-team probes of how a credential reaches exactly one process: the broker's directory
+(its `as: file` files, helper and socket) against the other commands of the line, a killed
+agentsh and the next line (keyrings.alt's file backend as the real keyring)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_credentials_leaks import agentsh, keyring_setup
+
+SECRET = "Fq7-file'Secret/bytes+99"
+PROFILE = """\
+agentsh: 1
+name: broker
+extends: [base]
+path: ["{bin}", /usr/bin, /bin]
+record: {{dir: "{record}"}}
+commands:
+  - name: tools
+    run: [cat, ls, head, rev, tr, cp]
+    decision: allow
+  - name: deploy
+    run: [use-file, hold-file]
+    decision: allow
+    credentials:
+      TOKEN_FILE: {{keyring: agentsh-test, user: probe-file, as: file}}
+"""
+PROGRAMS = {
+    "use-file": 'echo ready; sleep 1',  # holds its file a while after saying so
+    "hold-file": 'echo "$TOKEN_FILE"; exec sleep 5',  # says where, then holds it until killed
+}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe-file", SECRET)
+    return profile, env
+
+
+@pytest.mark.parametrize("reader", [
+    # the directories before (/tmp/agentsh-cred-XXXX/) and now (/tmp/agentsh-cred-UID/line-...)
+    "cat /tmp/agentsh-cred*/TOKEN_FILE-* /tmp/agentsh-cred*/*/TOKEN_FILE-*",
+    "cd /tmp && cat agentsh-cred*/TOKEN_FILE-* agentsh-cred*/*/TOKEN_FILE-*",
+])
+def test_another_command_of_the_line_cannot_read_a_file_credential(
+        setup: tuple[Path, dict[str, str]], reader: str) -> None:
+    # Before, the `as: file` file sat in a 0600 file of a 0700 directory in /tmp: modes do
+    # not stop the same user, and `| rev` undid the masking.
+    profile, env = setup
+    result = agentsh(["-p", str(profile), "-c", f"use-file | {{ head -n1 >/dev/null; {reader} | rev; }}"], env)
+    text = result.stdout + result.stderr
+    for form in (SECRET, SECRET[::-1], "Secret/bytes"):
+        assert form not in text, (form, result.stderr)
+    assert result.returncode == 126 and "denied root" in result.stderr, result.stderr
+
+
+def test_a_killed_agentsh_leaves_no_file_credential_behind(setup: tuple[Path, dict[str, str]]) -> None:
+    # Before, SIGKILL of agentsh (which the agent can send) left the file on disk, for the
+    # next line (with no credentials, so nothing denied its directory) to read.
+    profile, env = setup
+    env = dict(env, AGENTSH_WARM="0")  # in this process, not in a warm worker that outlives the client
+    proc = subprocess.Popen([sys.executable, "-m", "agentsh", "-p", str(profile), "-c", "hold-file"], env=env,
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        path = Path(proc.stdout.readline().strip())
+        assert path.name.startswith("TOKEN_FILE-") and path.exists(), path
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 20  # a bound, not a timing assertion: the removal is asynchronous
+        while path.parent.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not path.exists() and not path.parent.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=10)  # the orphaned program ends by itself (sleep 5)
+
+
+def test_a_planted_credentials_directory_is_refused(setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    # The credentials root has a fixed name (so it can be denied before a line runs): one
+    # that is a link, or open to others, is not used, and nothing is handed out.
+    profile, env = setup
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    with tempfile.TemporaryDirectory(prefix="rt-") as runtime:  # short: the socket path must fit
+        (Path(runtime) / "agentsh-cred").symlink_to(elsewhere)
+        result = agentsh(["-p", str(profile), "-c", "use-file"], dict(env, XDG_RUNTIME_DIR=runtime))
+    assert result.returncode == 126 and "not a private directory" in result.stderr, result.stderr
+    assert "ready" not in result.stdout and not any(elsewhere.iterdir())
