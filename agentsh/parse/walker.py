@@ -171,6 +171,10 @@ class _Walker:
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
             # bash expands it and runs the command inside
             self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
+        elif kind == "comment" and node.text.endswith(b"\\") and _in_backticks(node):
+            # in backticks bash removes `\\<newline>` before parsing the text: `#\\<newline>x`
+            # is one comment and the here-doc body tree-sitter saw after x became commands
+            self.problem(node, "a comment ending in a backslash inside backticks")
         elif kind in _INERT:
             self.word(node, depth)
         elif kind in _WORDISH or kind == "subscript":
@@ -443,6 +447,15 @@ def _keyword_after_time(argv: list[Word]) -> bool:
     for word in argv[1:]:
         if word.text not in ("-p", "--", "time"):
             return word.text in _KEYWORDS_AS_NAMES or _ASSIGNMENT_WORD.match(word.text) is not None
+    return False
+
+
+def _in_backticks(node: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "command_substitution" and parent.children and parent.children[0].type == "`":
+            return True
+        parent = parent.parent
     return False
 
 
