@@ -52,6 +52,10 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 _GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
+_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=", re.S)
+# In a regex token, what bash would expand by running something: backticks, $( ${ $[ $' $"
+# (a quoted piece may hide backticks), <( >(.
+_REGEX_RUNS = re.compile(rb"`|\$[({\['\"]|[<>]\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
@@ -117,7 +121,10 @@ class _Walker:
             return
         kind = node.type
         if node.is_missing or kind == "ERROR":
-            line = self.source.splitlines()[node.start_point[0]] if self.source.strip() else ""
+            # split("\n"), not splitlines(): tree-sitter counts rows at `\n` only (a `\r` or
+            # U+2028 in the line made splitlines() shorter and the lookup raised IndexError)
+            lines = self.source.split("\n")
+            line = lines[min(node.start_point[0], len(lines) - 1)] if self.source.strip() else ""
             self.problems.append(Problem(text=line[:80], reason="syntax error", line=node.start_point[0] + 1))
             return
         if not node.is_named:
@@ -159,6 +166,15 @@ class _Walker:
             self.note_assignment(node)
             for child in children:
                 self.walk(child, depth + 1)
+        elif kind in ("regex", "extglob_pattern") and _REGEX_RUNS.search(node.text):
+            # tree-sitter keeps the right side of `[[ a =~ ... ]]` (or an extglob pattern
+            # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
+            # bash expands it and runs the command inside
+            self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
+        elif kind == "comment" and node.text.endswith(b"\\") and _in_backticks(node):
+            # in backticks bash removes `\\<newline>` before parsing the text: `#\\<newline>x`
+            # is one comment and the here-doc body tree-sitter saw after x became commands
+            self.problem(node, "a comment ending in a backslash inside backticks")
         elif kind in _INERT:
             self.word(node, depth)
         elif kind in _WORDISH or kind == "subscript":
@@ -245,6 +261,10 @@ class _Walker:
             else:
                 self.problem(child, f"unsupported shell syntax in a command ({kind})")
         argv.extend(extra or ())
+        if argv and argv[0].text == "time" and _keyword_after_time(argv):
+            # `time` is a keyword to bash (tree-sitter reads a command): `time x=1 cmd` and
+            # `time ! cmd` run cmd, but the check saw the program `x=1` or `!`
+            self.problem(node, "an assignment or keyword after 'time' (bash reads them as syntax)")
         if expansions and argv and argv[0].value in OPTION_READERS:
             self.expansions.append((len(self.commands), expansions))
         self.commands.append(SimpleCommand(
@@ -296,6 +316,11 @@ class _Walker:
                 self.word(element, depth + 1)
             value = Word(_text(value_node), None, "array")
         else:
+            operator = value_node.prev_sibling
+            if operator is not None and self.raw[operator.end_byte:value_node.start_byte].replace(b"\\\n", b""):
+                # `V=\\<newline> cmd`: bash removes the continuation, so `V=` ends at the blank
+                # and cmd runs; tree-sitter took cmd for the value
+                self.problem(node, "a blank after '=' in an assignment (bash ends the assignment there)")
             value = self.word(value_node, depth + 1)
         return Assignment(name=_text(name_node), value=value, append=append)
 
@@ -414,6 +439,24 @@ class _Walker:
         if dynamic:
             return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
+
+
+def _keyword_after_time(argv: list[Word]) -> bool:
+    """Whether the first word after `time`, its options (bash takes -p and --) and further
+    `time`s is NAME=... or a reserved word."""
+    for word in argv[1:]:
+        if word.text not in ("-p", "--", "time"):
+            return word.text in _KEYWORDS_AS_NAMES or _ASSIGNMENT_WORD.match(word.text) is not None
+    return False
+
+
+def _in_backticks(node: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "command_substitution" and parent.children and parent.children[0].type == "`":
+            return True
+        parent = parent.parent
+    return False
 
 
 def _text(node: Any) -> str:

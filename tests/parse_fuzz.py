@@ -1,0 +1,276 @@
+"""Differential fuzzing of the parser against bash: helper for tests/test_parse_fuzz.py.
+
+``generated(seed, n)`` builds random lines from risky shell pieces (every kind of quote,
+here-documents, case, [[ ]], arithmetic, brace groups, process substitution, coproc,
+continuations, odd whitespace ...), each piece embedding canary commands ``cN`` and
+canary redirection targets ``fN``.  ``Sandbox.run(line)`` runs a line under real bash with
+a PATH holding only the canary programs and returns the canaries that ran and the files
+the line created; ``unreported(parsed, ran, made)`` lists what bash did that the walker's
+parse did not report.  Deterministic: the same seed gives the same lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from agentsh.parse import ParsedLine
+from agentsh.policy.wrappers import unwrap
+
+CANARIES = 12  # c0 .. c11 exist as programs; higher numbers wrap around
+
+_Gen = Callable[[random.Random, int], str]
+
+
+class _Pieces:
+    """The grammar: each method returns a fragment; `depth` bounds recursion."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.count = 0
+
+    def canary(self) -> str:
+        self.count += 1
+        return f"c{self.count % CANARIES}"
+
+    def target(self) -> str:
+        self.count += 1
+        return f"f{self.count % CANARIES}"
+
+    def pick(self, *options: Callable[[], str]) -> str:
+        return self.rng.choice(options)()
+
+    def blank(self) -> str:
+        return self.rng.choice([" ", " ", " ", "  ", "\t", " \\\n", "\\\n ", " \t"])
+
+    def sep(self) -> str:
+        return self.rng.choice(["; ", ";", "\n", " && ", " || ", " | ", " |& ", " & ", ";\n", " ;; ", " ;& ",
+                                "\\\n;", " &\\\n& ", "\r\n", " # x\n", "\n\n"])
+
+    def word(self, depth: int) -> str:
+        r = self.rng
+        simple = ["a", "'a b'", '"a b"', "$'a\\'b'", '$"a"', "\\#", "a#b", "'#'", "\\\\", "\\'", '\\"', "'\\'",
+                  '"\\""', "$x", "${x}", "${x:-a b}", "${x#*a}", "${x//a/b}", "{a,b}", "{a..c}", "{a}", "{}",
+                  "@(a|b)", "!(x)", "*", "?", "[a]", "$((1+2))", "$((16#ff))", "$(( (1) ))", "\\\n", "$'\\n'",
+                  "a\\ b", "\\ ", "'a'\"b\"$'c'", "\"'\"", "'\"'", "$'\\''", "\"$'x'\"", "\"${x:-'a'}\"",
+                  "if", "then", "fi", "do", "done", "case", "esac", "in", "{", "}", "!", "time", "function",
+                  "coproc", "[[", "]]", "((", "))", "=~", "\u00a0", "\u3000", "\r", "\\\t", "é", "$", "$$", "$#",
+                  "#", "\\$", "`", "'", '"', ")", "(", "a=b", "x+=y", "a[1]=b", "-", "--", "\\\r"]
+        if depth <= 0 or r.random() < 0.55:
+            return r.choice(simple)
+        inner = self.command(depth - 1)
+        return r.choice([
+            f"$({inner})", f"`{inner}`", f'"$({inner})"', f'"`{inner}`"', f"<({inner})", f">({inner})",
+            f"${{x:-$({inner})}}", f"${{x#$({inner})}}", f'"${{x:-$({inner})}}"', f"$(( $({inner}) ))",
+            f"${{x:-`{inner}`}}", f"$( {inner} )", f"$(\n{inner}\n)", f"'$({inner})'", f"\\$({inner})",
+            f"$'$({inner})'", f'$"$({inner})"', f"\"'$({inner})'\"", f"a$({inner})b", f"$({inner}#)",
+            f"$({inner} # )\n)", f"@($({inner}))", f"{{a,$({inner})}}",
+        ])
+
+    def redirect(self, depth: int) -> str:
+        r = self.rng
+        op = r.choice([">", ">>", ">|", "&>", "2>", "{fd}>", "{fd}>>", "<>", "3>", ">&", "1>", "2>>", "\\>"])
+        tgt = self.target()
+        quoted = r.choice([tgt, f"'{tgt}'", f'"{tgt}"', f"$'{tgt}'", f"{tgt}\\ ", f"\\\n{tgt}", f" {tgt}",
+                           f"\t{tgt}", f"{tgt}#", f"#{tgt}"])
+        return op + quoted
+
+    def heredoc(self, depth: int) -> tuple[str, str]:
+        """(the operator and delimiter, the body with its end line)."""
+        r = self.rng
+        delim = r.choice(["EOF", "E", "_", "E1"])
+        written = r.choice([delim, f"'{delim}'", f'"{delim}"', f"\\{delim}", f"{delim[0]}'{delim[1:]}'",
+                            f"$'{delim}'", f"{delim}\\\n"])
+        dash = r.choice(["", "", "-"])
+        lines = []
+        for _ in range(r.randint(0, 3)):
+            lines.append(r.choice([
+                self.canary(), f"$({self.canary()})", f"`{self.canary()}`", f"\t{delim}", f"{delim} ", f"{delim}\\",
+                f"{delim[:1]}\\\n{delim[1:]}", "x\\", "'", '"', f"${{x:-$({self.canary()})}}", f"{delim}x",
+                f" {delim}", "\\", "$(", "`",
+            ]))
+        end = r.choice([delim, delim, f"\t{delim}", f"{delim} ", written])
+        return f"<<{dash}{written}", "\n".join(lines + [end])
+
+    def simple(self, depth: int) -> str:
+        r = self.rng
+        parts = [self.canary()]
+        if r.random() < 0.3:
+            parts.insert(0, r.choice(["x=1", "x=$(c9)", "a[$(c8)]=1", "x='a b'", "x=(a b)", "x=\\ ", "TERM=\\\n"]))
+        for _ in range(r.randint(0, 3)):
+            choice = r.random()
+            if choice < 0.6:
+                parts.append(self.word(depth))
+            elif choice < 0.9:
+                parts.append(self.redirect(depth))
+            else:
+                parts.append(r.choice(["<<<" + self.word(depth), "< /dev/null", "2>&1", "<&-"]))
+        return "".join(p + self.blank() for p in parts[:-1]) + parts[-1]
+
+    def command(self, depth: int) -> str:
+        r = self.rng
+        if depth <= 0 or r.random() < 0.35:
+            return self.simple(depth)
+        d = depth - 1
+        c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
+        w = lambda: self.word(d)  # noqa: E731
+        kind = r.randrange(26)
+        if kind == 0:
+            return f"if {c()}; then {c()}; elif {c()}; then {c()}; else {c()}; fi"
+        if kind == 1:
+            pat = r.choice(["a", "a)", "(a)", "'a)'", "a\\)", "*", "@(a|b)", "x|a", "\"a\"", "[)]", "$(c3)", "{a,b}"])
+            end = r.choice([";;", ";&", ";;&", ""])
+            return f"case {w()} in {pat}) {c()} {end} *) {c()};; esac"
+        if kind == 2:
+            rx = r.choice(["a b", "'a b'", "(a|b)", "^a$", "a\\ b", "[)]", "( a )", "a#b", "#", "$(c4)", "`c5`",
+                           "\"$(c6)\"", "a\\;", "[[:space:]]", "x)|(y", "]]", "a]]b", ";"])
+            op = r.choice(["=~", "==", "!=", "<", "-eq"])
+            return f"[[ {w()} {op} {rx} ]] && {c()}"
+        if kind == 3:
+            ex = r.choice(["1", "x#1", "2#10", "(1)+((2))", "x[$(c7)]", "1 # c", "a=1", "$(c2)", "x=$((1))", "1?2:3",
+                           "\"1\"", "'1'", "x++", "(1", "1)"])
+            return r.choice([f"(( {ex} )) && {c()}", f"(({ex}))||{c()}", f"echo $(( {ex} )); {c()}",
+                             f"(( {ex} ))\n{c()}", f"for (({ex};0;)); do {c()}; done"])
+        if kind == 4:
+            return r.choice([f"{{ {c()}; }}", f"{{ {c()}\n}}", f"{{{c()};}}", f"{{ {c()} }}", f"{{ {c()}; }} > {self.target()}"])
+        if kind == 5:
+            return r.choice([f"( {c()} )", f"({c()})", f"( ({c()}) )", f"$( ({c()}) )"])
+        if kind == 6:
+            return r.choice([f"function g {{ {c()}; }}; g", f"g() {{ {c()}; }}; g", f"function g() ( {c()} ); g",
+                             f"g() {{ {c()}; }} >{self.target()}; g", f"function {self.canary()} {{ :; }}"])
+        if kind == 7:
+            return r.choice([f"coproc {c()}", f"coproc G {{ {c()}; }}", f"coproc {{ {c()}; }}", f"coproc ( {c()} )"])
+        if kind == 8:
+            return r.choice([f"! {c()}", f"time {c()}", f"time -p {c()}", f"! time {c()}", f"time ! {c()}"])
+        if kind == 9:
+            return f"{c()}{self.sep()}{c()}"
+        if kind == 10:
+            op, body = self.heredoc(d)
+            return r.choice([f"{c()} {op}\n{body}\n", f"{c()} {op} | {c()}\n{body}\n",
+                             f"x=$({c()} {op}\n{body}\n)", f"x=`{c()} {op}\n{body}\n`",
+                             f"{c()} | {c()} {op}\n{body}\n", f"{c()} {op}; {c()}\n{body}\n",
+                             f"{c()} {op} {op}\n{body}\n{body}\n", f"$({c()} {op}\n{body})"])
+        if kind == 11:
+            return r.choice([f"for v in {w()}; do {c()}; done", f"for v; do {c()}; done",
+                             f"while false; do {c()}; done; {c()}", f"until :; do {c()}; done",
+                             f"select v in; do {c()}; done"])
+        if kind == 12:
+            return r.choice([f"eval {w()}", f"{c()} '$({c()})'", f"{c()} \"$({c()})\"", f"{c()} $'\\'$({c()})'"])
+        if kind == 13:
+            return r.choice([f"{c()} # {c()}", f"{c()}#{c()}", f"{c()} \\# {c()}", f"#\\\n{c()}",
+                             f"{c()} ${{x:-#}}; {c()}", f"{c()} \"#\"; {c()}", f"{c()}\\\n#x\n{c()}"])
+        if kind == 14:
+            return r.choice([f"{c()} <({c()})", f"{c()} >({c()})", f"{c()} < <({c()})", f"{c()} <<< $({c()})"])
+        if kind == 15:
+            return r.choice([f"{c()} {{a,b}}", f"{{{c()},a}}", f"{{ {c()},a; }}", f"{{a,b}} {c()}",
+                             f"{{{c()}}}", f"{c()} {{a,$({c()})}}"])
+        if kind == 16:
+            return f"shopt -s extglob\n{c()} @({w()}|b) !({w()})"
+        if kind == 17:
+            return r.choice([f"{c()} $'\\x41' $'{self.canary()}'", f"{c()} $\"{self.canary()}\"",
+                             f"{c()} $'\\c{self.canary()}'", f"$'{self.canary()}'", f"\"{self.canary()}\"",
+                             f"'{self.canary()}'", f"\\{self.canary()}", f"{self.canary()[0]}''{self.canary()[1:]}"])
+        if kind == 18:
+            return f"{c()} \\\n{w()} \\\r\n{c()}"
+        if kind == 19:
+            return r.choice([f"{w()} {c()}", f"{c()} {w()} {w()}", f"{w()}{c()}", f"{c()}{w()}"])
+        if kind == 20:
+            return r.choice([f"[ {w()} ] && {c()}", f"test {w()} || {c()}", f"{c()} && [ -z {w()} ]"])
+        if kind == 21:
+            return r.choice([f"x=({w()} $({c()})); {c()}", f"declare x=$({c()})", f"export x={w()} && {c()}",
+                             f"local x=`{c()}`", f"readonly {w()}; {c()}", f"x=({c()})"])
+        if kind == 22:
+            return r.choice([f"{c()} & {c()}", f"{c()} &\n{c()}", f"{c()}|&{c()}", f"{c()}||{c()}&&{c()}"])
+        if kind == 23:
+            return r.choice([f"{c()} 2>&1 {w()}", f"{c()} {{fd}}<&0 {w()}", f"{self.redirect(d)} {c()}",
+                             f"{self.redirect(d)}"])
+        if kind == 24:
+            return r.choice([f"{c()} ${{x:+'$({c()})'}}", f"{c()} \"${{x-$'$({c()})'}}\"",
+                             f"{c()} ${{x/'/'}}; {c()} #'}}", f"{c()} ${{x@Q}}", f"{c()} ${{!x}}"])
+        return f"{c()} {w()}{self.sep()}{c()}"
+
+
+def generated(seed: int, count: int, depth: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        pieces = _Pieces(rng)
+        line = pieces.command(depth)
+        if rng.random() < 0.3:
+            line = pieces.command(depth - 1) + pieces.sep() + line
+        lines.append(line)
+    return lines
+
+
+class Sandbox:
+    """A directory with canary programs c0..cN on the only PATH; one run per line."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="agentsh-fuzz-"))
+        self.bin = self.root / "bin"
+        self.log = self.root / "log"
+        self.work = self.root / "work"
+        self.bin.mkdir()
+        self.log.mkdir()
+        self.work.mkdir()
+        for n in range(CANARIES):
+            program = self.bin / f"c{n}"
+            # `:` with a redirection: no program needed but the shell itself
+            program.write_text(f"#!/bin/sh\n: > {self.log}/c{n}\n")
+            program.chmod(0o755)
+
+    def run(self, line: str) -> tuple[set[str], set[str]]:
+        """The canaries bash ran and the names it created in the work directory."""
+        for directory in (self.log, self.work):
+            for entry in directory.iterdir():
+                entry.unlink() if not entry.is_dir() or entry.is_symlink() else _rmtree(entry)
+        # capture_output: bash's background jobs and coprocesses hold the pipes, so the call
+        # returns only when every process the line started has ended; a new session lets a
+        # line that hangs be ended whole, so nothing it started writes into the next run
+        with subprocess.Popen(["/bin/bash", "--noprofile", "--norc", "-c", line], cwd=self.work,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              env={"PATH": str(self.bin), "LC_ALL": "C.UTF-8"}, start_new_session=True) as bash:
+            try:
+                bash.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(bash.pid, signal.SIGKILL)
+                bash.communicate()
+        ran = {entry.name for entry in self.log.iterdir()}
+        made = {entry.name for entry in self.work.iterdir()}
+        return ran, made
+
+
+def _rmtree(path: Path) -> None:
+    for sub in path.iterdir():
+        _rmtree(sub) if sub.is_dir() and not sub.is_symlink() else sub.unlink()
+    path.rmdir()
+
+
+def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:
+    """What bash did that the parse does not show: a canary run by no reported command name,
+    a file created by no reported redirection target (a dynamic name or target covers all)."""
+    names: set[str | None] = set()
+    for command in parsed.commands:
+        argv = command.argv
+        while argv:  # `time -p c1`: the policy unwraps wrappers, so the check does too
+            names.add(argv[0].value)
+            inner = unwrap(argv[0].value or "", argv[1:])
+            argv = inner.inner if inner is not None else ()
+    dynamic_name = None in names
+    targets = {r.target.value for r in parsed.redirects if r.target is not None}
+    for command in parsed.commands:
+        targets |= {r.target.value for r in command.redirects if r.target is not None}
+    missing = [f"ran {name}" for name in sorted(ran) if name not in names and not dynamic_name]
+    missing += [f"created {name}" for name in sorted(made)
+                if name not in targets and None not in targets and name.startswith("f")]
+    return missing
+
