@@ -43,9 +43,13 @@ class Outcome(NamedTuple):
 
 
 def spool_dir(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
-                                                         ".local", "state")
-    return os.path.join(base, "agentsh", "approvals")
+    """Inside agentsh's state dir, exactly as the audit log finds it, so the spool is always
+    among the evidence paths no line may read or write.  (A relative XDG_STATE_HOME, which
+    that rule ignores, put the spool under the cwd, in the workspace: a second line wrote
+    its own decision file.)"""
+    from .audit.log import state_dir
+
+    return os.path.join(state_dir(environ), "approvals")
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
