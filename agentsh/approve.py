@@ -60,11 +60,33 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)  # readers never see half a file
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
+MAX_FILE = 64 * 1024  # a request holds one line (at most 128 KiB is refused earlier); a decision far less
+
+
+def _read_json(path: str, limit: int = MAX_FILE) -> dict[str, Any] | None:
+    """A spool file's JSON object, or None for anything else.
+
+    Only a regular file of this user's, not a symbolic link, at most `limit` bytes: a FIFO
+    planted as a decision file blocked the waiting agentsh in open() for ever, past its
+    timeout, and a huge file was read whole into memory."""
+    import stat
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > limit:
+            return None
+        raw = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
         return None
     return data if isinstance(data, dict) else None
 

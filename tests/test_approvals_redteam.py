@@ -12,8 +12,16 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import run_guardrail
-from tests.test_approvals import approver, profile, start  # noqa: F401 (a fixture)
+from tests.conftest import run_guardrail, write_profile
+from tests.test_approvals import PROFILE, approver, profile, start  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def wrappers(tmp_path: Path) -> Path:
+    """The approvals profile, plus what a detaching line needs."""
+    text = PROFILE.format(bindir=Path(sys.executable).parent, timeout=60).replace(
+        "run: [agentsh, env]", "run: [agentsh, env, setsid, sleep, nohup]")
+    return write_profile(tmp_path, "wrappers", text)
 
 
 def test_a_relative_xdg_state_home_does_not_move_the_spool_into_the_workspace(
@@ -33,6 +41,67 @@ def test_a_relative_xdg_state_home_does_not_move_the_spool_into_the_workspace(
         child.expect(pexpect.EOF)
         _out, err = proc.communicate(timeout=30)
         assert proc.returncode == 126, err
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (workspace / "restart-web").exists()
+
+
+@pytest.mark.parametrize("line", [
+    "env -u AGENTSH_SESSION setsid -f agentsh approve {id}",
+    "(env -u AGENTSH_SESSION agentsh approve {id} &)",
+])
+def test_a_detached_approver_still_has_an_agentsh_ancestor(
+        line: str, wrappers: Path, agentsh_env: dict[str, str], workspace: Path, tmp_path: Path) -> None:
+    """A line at the agent's terminal (a TTY) that double-forks `agentsh approve`: its parent
+    exits at once, the approver was reparented to init, no agentsh was among its ancestors
+    any more, and it approved its own session's request."""
+    proc, request_id = start(wrappers, agentsh_env, workspace)
+    try:
+        run_guardrail("true", workspace, agentsh_env, tmp_path, wrappers)  # writes the guardrail runner
+        agent = pexpect.spawn(sys.executable, [str(tmp_path / "guardrail.py"), "-p", str(wrappers), "-c",
+                                               line.format(id=request_id) + "; sleep 2"],
+                              cwd=str(workspace), env=dict(agentsh_env, AGENTSH_WARM="0"), encoding="utf-8",
+                              timeout=30)
+        agent.expect(pexpect.EOF)
+        child = approver(["deny", request_id, "--reason", "no"], agentsh_env)
+        child.expect(pexpect.EOF)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 126, (agent.before, err)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (workspace / "restart-web").exists()
+
+
+def test_a_fifo_planted_as_the_decision_is_no_decision(
+        tmp_path: Path, agentsh_env: dict[str, str], workspace: Path, home: Path) -> None:
+    """A FIFO named like the decision file woke the waiting agentsh, which then blocked in
+    open() for ever: the timeout promised a denial and never came.  Now it is not a
+    decision, and the timeout denies."""
+    quick = write_profile(tmp_path, "quick", PROFILE.format(bindir=Path(sys.executable).parent, timeout=2))
+    proc, request_id = start(quick, agentsh_env, workspace)
+    try:
+        os.mkfifo(home / ".local" / "state" / "agentsh" / "approvals" / f"{request_id}.decision.json")
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 126 and "timed out" in err
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (workspace / "restart-web").exists()
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"decision": "approve", "pad": "' + b"x" * 100_000 + b'"}'])
+def test_a_decision_that_is_no_json_or_huge_is_no_approval(
+        content: bytes, tmp_path: Path, agentsh_env: dict[str, str], workspace: Path, home: Path) -> None:
+    quick = write_profile(tmp_path, "quick", PROFILE.format(bindir=Path(sys.executable).parent, timeout=2))
+    proc, request_id = start(quick, agentsh_env, workspace)
+    try:
+        spool = home / ".local" / "state" / "agentsh" / "approvals"
+        (spool / "x.tmp").write_bytes(content)
+        os.replace(spool / "x.tmp", spool / f"{request_id}.decision.json")
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 126
     finally:
         proc.kill()
         proc.wait()
