@@ -14,6 +14,7 @@ another account) is what closes that.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -52,18 +53,30 @@ def spool_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(state_dir(environ), "approvals")
 
 
-def _write_json(path: str, data: dict[str, Any]) -> None:
+def _write_json(path: str, data: dict[str, Any]) -> bytes:
+    """Write `data` atomically; return the bytes written (a request's digest binds its decision)."""
+    raw = json.dumps(data).encode("utf-8")
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(raw)
     os.replace(tmp, path)  # readers never see half a file
+    return raw
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 MAX_FILE = 64 * 1024  # a request holds one line (at most 128 KiB is refused earlier); a decision far less
 
 
 def _read_json(path: str, limit: int = MAX_FILE) -> dict[str, Any] | None:
+    found = _read_raw(path, limit)
+    return found[0] if found else None
+
+
+def _read_raw(path: str, limit: int = MAX_FILE) -> tuple[dict[str, Any], bytes] | None:
     """A spool file's JSON object, or None for anything else.
 
     Only a regular file of this user's, not a symbolic link, at most `limit` bytes: a FIFO
@@ -88,7 +101,7 @@ def _read_json(path: str, limit: int = MAX_FILE) -> dict[str, Any] | None:
         data = json.loads(raw.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError too
         return None
-    return data if isinstance(data, dict) else None
+    return (data, raw) if isinstance(data, dict) else None
 
 
 def request_approval(spool: str, request: dict[str, Any], timeout: float,
@@ -114,7 +127,7 @@ def request_approval(spool: str, request: dict[str, Any], timeout: float,
     observer.schedule(Handler(), spool, recursive=False)
     observer.start()
     try:
-        _write_json(os.path.join(spool, request_id + REQUEST), request)
+        written = _digest(_write_json(os.path.join(spool, request_id + REQUEST), request))
         if on_waiting is not None:
             on_waiting(request_id)
         deadline = time.monotonic() + timeout
@@ -135,6 +148,11 @@ def request_approval(spool: str, request: dict[str, Any], timeout: float,
         return Outcome(False, f"no decision within {timeout:g} s (approval {request_id} timed out)", None)
     approver = data.get("approver") or {}
     who = Approver(str(approver.get("user", "?")), int(approver.get("uid", -1)), str(approver.get("tty", "")))
+    if data.get("request_sha256") != written:
+        # The approver read other bytes than this agentsh wrote (a request file rewritten
+        # after it was written, or a decision left from another request): what they saw
+        # is not what would run.
+        return Outcome(False, f"the decision for {request_id} is not for the request this command wrote", who)
     approved = data.get("decision") == "approve"
     reason = str(data.get("reason") or ("approved" if approved else "denied"))
     return Outcome(approved, reason, who)
@@ -157,20 +175,40 @@ def pending(spool: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: float(r.get("created", 0)))
 
 
-def decide(spool: str, request_id: str, approve: bool, reason: str, environ: Mapping[str, str]) -> Approver:
-    """Record an approver's decision; refuse one made from inside an agentsh session."""
+def decide(spool: str, request_id: str, approve: bool, reason: str,
+           environ: Mapping[str, str]) -> tuple[Approver, dict[str, Any]]:
+    """Record an approver's decision, bound to the request's bytes, which are returned to
+    be shown; refuse one made from inside an agentsh session."""
     problem = self_approval_problem(environ)
     if problem:
         raise UsageError(problem)
     if not all(c in "0123456789abcdef" for c in request_id) or not request_id:
         raise UsageError(f"'{request_id}' is not an approval id")
-    if not os.path.exists(os.path.join(spool, request_id + REQUEST)):
+    found = _read_raw(os.path.join(spool, request_id + REQUEST))
+    if found is None:
         raise UsageError(f"no pending approval {request_id} (see `agentsh approvals`)")
+    request, raw = found
     who = current_approver()
     _write_json(os.path.join(spool, request_id + DECISION), {
         "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
-        "approver": who._asdict()})
-    return who
+        "approver": who._asdict(), "request_sha256": _digest(raw)})
+    return who, request
+
+
+def shown(text: object, indent: str = " " * 10) -> str:
+    """`text` as an approver must see it: every character that is not printable (a tab,
+    format characters such as the bidi overrides, C1 controls, odd spaces) as `<U+XXXX>`,
+    each line after the first marked and indented under the first.  The static check lets
+    U+202E through, and `touch restart-<U+202E>dlrow` was listed as `touch restart-world`."""
+    out = []
+    for char in str(text):
+        if char == "\n":
+            out.append("\u23ce\n" + indent)  # a line of the line, never a new entry of the listing
+        elif char == " " or char.isprintable():
+            out.append(char)
+        else:
+            out.append(f"<U+{ord(char):04X}>")
+    return "".join(out)
 
 
 def current_approver() -> Approver:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,12 @@ import pexpect
 import pytest
 
 from tests.conftest import run_guardrail, write_profile
-from tests.test_approvals import PROFILE, approver, profile, start  # noqa: F401 (a fixture)
+from tests.test_approvals import PROFILE, approver, start
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    return write_profile(tmp_path, "approvals", PROFILE.format(bindir=Path(sys.executable).parent, timeout=60))
 
 
 @pytest.fixture
@@ -100,8 +104,49 @@ def test_a_decision_that_is_no_json_or_huge_is_no_approval(
         spool = home / ".local" / "state" / "agentsh" / "approvals"
         (spool / "x.tmp").write_bytes(content)
         os.replace(spool / "x.tmp", spool / f"{request_id}.decision.json")
-        _out, err = proc.communicate(timeout=30)
+        proc.communicate(timeout=30)
         assert proc.returncode == 126
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (workspace / "restart-web").exists()
+
+
+def test_the_approver_sees_the_line_as_it_runs(profile: Path, agentsh_env: dict[str, str], workspace: Path) -> None:
+    """U+202E passes the static check; the listing showed `touch restart-\u202edlrow\u202c`
+    raw, which a terminal draws as `touch restart-world`.  Now it shows an escape, the cwd,
+    and `approve` repeats what it approved."""
+    line = "touch restart-\u202edlrow\u202c"
+    proc, request_id = start(profile, agentsh_env, workspace, line)
+    listing = approver(["approvals"], agentsh_env)
+    listing.expect(pexpect.EOF)
+    assert "touch restart-<U+202E>dlrow<U+202C>" in listing.before and "\u202e" not in listing.before
+    assert f"in {workspace}" in listing.before
+    child = approver(["approve", request_id], agentsh_env)
+    child.expect(pexpect.EOF)
+    assert "touch restart-<U+202E>dlrow<U+202C>" in child.before
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert (workspace / "restart-\u202edlrow\u202c").exists()
+
+
+def test_an_approval_of_a_rewritten_request_does_not_run_the_original(
+        profile: Path, agentsh_env: dict[str, str], workspace: Path, home: Path) -> None:
+    """The waiting agentsh runs the line it holds, not the request file's: a request file
+    rewritten after it was written (by an agent's own tools) showed the approver a harmless
+    line, and approving it ran the original.  A decision now carries the digest of the
+    request bytes the approver saw; any other bytes are no approval."""
+    proc, request_id = start(profile, agentsh_env, workspace)
+    try:
+        request = home / ".local" / "state" / "agentsh" / "approvals" / f"{request_id}.request.json"
+        data = json.loads(request.read_text())
+        data["line"] = "touch restart-harmless"
+        request.write_text(json.dumps(data))
+        child = approver(["approve", request_id], agentsh_env)
+        child.expect(pexpect.EOF)
+        assert "touch restart-harmless" in child.before
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 126 and "not for the request this command wrote" in err
     finally:
         proc.kill()
         proc.wait()
