@@ -53,14 +53,24 @@ def spool_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(state_dir(environ), "approvals")
 
 
-def _write_json(path: str, data: dict[str, Any]) -> bytes:
-    """Write `data` atomically; return the bytes written (a request's digest binds its decision)."""
+def _write_json(path: str, data: dict[str, Any], first: bool = False) -> bytes:
+    """Write `data` atomically; return the bytes written (a request's digest binds its decision).
+
+    first: fail with FileExistsError if `path` exists, atomically (two approvers answering at
+    once were both told their decision was recorded; the waiter acted on one of them)."""
     raw = json.dumps(data).encode("utf-8")
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(raw)
-    os.replace(tmp, path)  # readers never see half a file
+    try:
+        if first:
+            os.link(tmp, path)  # readers never see half a file, and a second link fails
+        else:
+            os.replace(tmp, path)
+    finally:
+        if first:
+            os.unlink(tmp)
     return raw
 
 
@@ -189,9 +199,12 @@ def decide(spool: str, request_id: str, approve: bool, reason: str,
         raise UsageError(f"no pending approval {request_id} (see `agentsh approvals`)")
     request, raw = found
     who = current_approver()
-    _write_json(os.path.join(spool, request_id + DECISION), {
-        "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
-        "approver": who._asdict(), "request_sha256": _digest(raw)})
+    try:
+        _write_json(os.path.join(spool, request_id + DECISION), {
+            "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
+            "approver": who._asdict(), "request_sha256": _digest(raw)}, first=True)
+    except FileExistsError:
+        raise UsageError(f"approval {request_id} was already decided by someone else") from None
     return who, request
 
 

@@ -151,3 +151,21 @@ def test_an_approval_of_a_rewritten_request_does_not_run_the_original(
         proc.kill()
         proc.wait()
     assert not (workspace / "restart-web").exists()
+
+
+def test_a_second_approver_is_told_it_was_already_decided(agentsh_env: dict[str, str], tmp_path: Path) -> None:
+    """Two approvers answering at once: the second decision replaced the first, and both
+    were told theirs was recorded, whatever the waiter acted on.  (A spool of this test's
+    own, with a request of a live process, so that no waiter takes the first decision away.)"""
+    spool = tmp_path / "spool"
+    spool.mkdir(mode=0o700)
+    (spool / "0123abcd.request.json").write_text(json.dumps(
+        {"id": "0123abcd", "pid": os.getpid(), "created": 0, "line": "touch restart-web", "cwd": "/"}))
+    first = approver(["approve", "--spool", str(spool), "0123abcd"], agentsh_env)
+    first.expect(pexpect.EOF)
+    second = approver(["deny", "--spool", str(spool), "--reason", "no", "0123abcd"], agentsh_env)
+    second.expect(pexpect.EOF)
+    second.close()
+    assert second.exitstatus == 2 and "already decided" in second.before
+    assert json.loads((spool / "0123abcd.decision.json").read_text())["decision"] == "approve"
+    assert sorted(os.listdir(spool)) == ["0123abcd.decision.json", "0123abcd.request.json"]
