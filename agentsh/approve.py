@@ -14,6 +14,7 @@ another account) is what closes that.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -43,26 +44,74 @@ class Outcome(NamedTuple):
 
 
 def spool_dir(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
-                                                         ".local", "state")
-    return os.path.join(base, "agentsh", "approvals")
+    """Inside agentsh's state dir, exactly as the audit log finds it, so the spool is always
+    among the evidence paths no line may read or write.  (A relative XDG_STATE_HOME, which
+    that rule ignores, put the spool under the cwd, in the workspace: a second line wrote
+    its own decision file.)"""
+    from .audit.log import state_dir
+
+    return os.path.join(state_dir(environ), "approvals")
 
 
-def _write_json(path: str, data: dict[str, Any]) -> None:
+def _write_json(path: str, data: dict[str, Any], first: bool = False) -> bytes:
+    """Write `data` atomically; return the bytes written (a request's digest binds its decision).
+
+    first: fail with FileExistsError if `path` exists, atomically (two approvers answering at
+    once were both told their decision was recorded; the waiter acted on one of them)."""
+    raw = json.dumps(data).encode("utf-8")
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)  # readers never see half a file
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(raw)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        if first:
+            os.link(tmp, path)  # readers never see half a file, and a second link fails
+        else:
+            os.replace(tmp, path)
+    finally:
+        if first:
+            os.unlink(tmp)
+    return raw
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+MAX_FILE = 64 * 1024  # a request holds one line (at most 128 KiB is refused earlier); a decision far less
+
+
+def _read_json(path: str, limit: int = MAX_FILE) -> dict[str, Any] | None:
+    found = _read_raw(path, limit)
+    return found[0] if found else None
+
+
+def _read_raw(path: str, limit: int = MAX_FILE) -> tuple[dict[str, Any], bytes] | None:
+    """A spool file's JSON object, or None for anything else.
+
+    Only a regular file of this user's, not a symbolic link, at most `limit` bytes: a FIFO
+    planted as a decision file blocked the waiting agentsh in open() for ever, past its
+    timeout, and a huge file was read whole into memory."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > limit:
+            return None
+        raw = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
+        return None
+    return (data, raw) if isinstance(data, dict) else None
 
 
 def request_approval(spool: str, request: dict[str, Any], timeout: float,
@@ -88,7 +137,7 @@ def request_approval(spool: str, request: dict[str, Any], timeout: float,
     observer.schedule(Handler(), spool, recursive=False)
     observer.start()
     try:
-        _write_json(os.path.join(spool, request_id + REQUEST), request)
+        written = _digest(_write_json(os.path.join(spool, request_id + REQUEST), request))
         if on_waiting is not None:
             on_waiting(request_id)
         deadline = time.monotonic() + timeout
@@ -109,6 +158,11 @@ def request_approval(spool: str, request: dict[str, Any], timeout: float,
         return Outcome(False, f"no decision within {timeout:g} s (approval {request_id} timed out)", None)
     approver = data.get("approver") or {}
     who = Approver(str(approver.get("user", "?")), int(approver.get("uid", -1)), str(approver.get("tty", "")))
+    if data.get("request_sha256") != written:
+        # The approver read other bytes than this agentsh wrote (a request file rewritten
+        # after it was written, or a decision left from another request): what they saw
+        # is not what would run.
+        return Outcome(False, f"the decision for {request_id} is not for the request this command wrote", who)
     approved = data.get("decision") == "approve"
     reason = str(data.get("reason") or ("approved" if approved else "denied"))
     return Outcome(approved, reason, who)
@@ -131,20 +185,43 @@ def pending(spool: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: float(r.get("created", 0)))
 
 
-def decide(spool: str, request_id: str, approve: bool, reason: str, environ: Mapping[str, str]) -> Approver:
-    """Record an approver's decision; refuse one made from inside an agentsh session."""
+def decide(spool: str, request_id: str, approve: bool, reason: str,
+           environ: Mapping[str, str]) -> tuple[Approver, dict[str, Any]]:
+    """Record an approver's decision, bound to the request's bytes, which are returned to
+    be shown; refuse one made from inside an agentsh session."""
     problem = self_approval_problem(environ)
     if problem:
         raise UsageError(problem)
     if not all(c in "0123456789abcdef" for c in request_id) or not request_id:
         raise UsageError(f"'{request_id}' is not an approval id")
-    if not os.path.exists(os.path.join(spool, request_id + REQUEST)):
+    found = _read_raw(os.path.join(spool, request_id + REQUEST))
+    if found is None:
         raise UsageError(f"no pending approval {request_id} (see `agentsh approvals`)")
+    request, raw = found
     who = current_approver()
-    _write_json(os.path.join(spool, request_id + DECISION), {
-        "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
-        "approver": who._asdict()})
-    return who
+    try:
+        _write_json(os.path.join(spool, request_id + DECISION), {
+            "decision": "approve" if approve else "deny", "reason": reason, "time": time.time(),
+            "approver": who._asdict(), "request_sha256": _digest(raw)}, first=True)
+    except FileExistsError:
+        raise UsageError(f"approval {request_id} was already decided by someone else") from None
+    return who, request
+
+
+def shown(text: object, indent: str = " " * 10) -> str:
+    """`text` as an approver must see it: every character that is not printable (a tab,
+    format characters such as the bidi overrides, C1 controls, odd spaces) as `<U+XXXX>`,
+    each line after the first marked and indented under the first.  The static check lets
+    U+202E through, and `touch restart-<U+202E>dlrow` was listed as `touch restart-world`."""
+    out = []
+    for char in str(text):
+        if char == "\n":
+            out.append("\u23ce\n" + indent)  # a line of the line, never a new entry of the listing
+        elif char == " " or char.isprintable():
+            out.append(char)
+        else:
+            out.append(f"<U+{ord(char):04X}>")
+    return "".join(out)
 
 
 def current_approver() -> Approver:

@@ -105,7 +105,7 @@ def approvals(spool: str | None, as_json: bool) -> None:
     """List commands waiting for approval."""
     import time
 
-    from .approve import pending, spool_dir
+    from .approve import pending, shown, spool_dir
 
     requests = pending(spool or spool_dir(os.environ))
     if as_json:
@@ -116,8 +116,9 @@ def approvals(spool: str | None, as_json: bool) -> None:
         return
     for request in requests:
         age = time.time() - float(request.get("created", 0))
-        click.echo(f"{request['id']}  {age:5.0f}s  session {request.get('session', '?')}  user {request.get('user', '?')}"
-                   f"  rule {request.get('rule', '?')}\n          {request.get('line', '')}")
+        click.echo(shown(f"{request['id']}  {age:5.0f}s  session {request.get('session', '?')}  user "
+                         f"{request.get('user', '?')}  profile {request.get('profile', '?')}  rule "
+                         f"{request.get('rule', '?')}") + "\n" + _request_text(request))
 
 
 @cli.command()
@@ -127,8 +128,8 @@ def approve(spool: str | None, request_id: str) -> None:
     """Approve a waiting command (run it from your own terminal, not from an agent)."""
     from .approve import decide, spool_dir
 
-    who = decide(spool or spool_dir(os.environ), request_id, True, "approved", os.environ)
-    click.echo(f"approved {request_id} as {who.user} (uid {who.uid})")
+    who, request = decide(spool or spool_dir(os.environ), request_id, True, "approved", os.environ)
+    click.echo(f"approved {request_id} as {who.user} (uid {who.uid}):\n" + _request_text(request))
 
 
 @cli.command()
@@ -139,8 +140,15 @@ def deny(spool: str | None, reason: str, request_id: str) -> None:
     """Deny a waiting command."""
     from .approve import decide, spool_dir
 
-    who = decide(spool or spool_dir(os.environ), request_id, False, reason, os.environ)
-    click.echo(f"denied {request_id} as {who.user} (uid {who.uid})")
+    who, request = decide(spool or spool_dir(os.environ), request_id, False, reason, os.environ)
+    click.echo(f"denied {request_id} as {who.user} (uid {who.uid}):\n" + _request_text(request))
+
+
+def _request_text(request: dict[str, object]) -> str:
+    """What a decision was about, as the approver must see it (the bytes it is bound to)."""
+    from .approve import shown
+
+    return f"          in {shown(request.get('cwd', '?'))}\n          {shown(request.get('line', ''))}"
 
 
 @cli.group()
