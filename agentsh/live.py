@@ -17,9 +17,9 @@ from typing import Any
 
 
 def live_dir(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
-                                                         ".local", "state")
-    return os.path.join(base, "agentsh", "live")
+    from .audit.log import state_dir  # (a relative XDG_STATE_HOME is ignored: it put this in the workspace)
+
+    return os.path.join(state_dir(environ), "live")
 
 
 def register(directory: str, session: str, info: dict[str, Any]) -> str:

@@ -60,9 +60,9 @@ def fetch(credentials: Iterable[Credential]) -> dict[str, str]:
 
 
 def index_path(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
-                                                         ".local", "state")
-    return os.path.join(base, "agentsh", "secrets.index")
+    from ..audit.log import state_dir  # (a relative XDG_STATE_HOME is ignored: it put this in the workspace)
+
+    return os.path.join(state_dir(environ), "secrets.index")
 
 
 def _read_index(path: str) -> list[list[str]]:
