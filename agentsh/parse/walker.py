@@ -15,6 +15,7 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
+from .disagree import in_backticks, keyword_after_time, regex_runs
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -52,10 +53,6 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 _GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
-_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=", re.S)
-# In a regex token, what bash would expand by running something: backticks, $( ${ $[ $' $"
-# (a quoted piece may hide backticks), <( >(.
-_REGEX_RUNS = re.compile(rb"`|\$[({\['\"]|[<>]\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
@@ -166,12 +163,12 @@ class _Walker:
             self.note_assignment(node)
             for child in children:
                 self.walk(child, depth + 1)
-        elif kind in ("regex", "extglob_pattern") and _REGEX_RUNS.search(node.text):
+        elif kind in ("regex", "extglob_pattern") and regex_runs(node.text):
             # tree-sitter keeps the right side of `[[ a =~ ... ]]` (or an extglob pattern
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
             # bash expands it and runs the command inside
             self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
-        elif kind == "comment" and node.text.endswith(b"\\") and _in_backticks(node):
+        elif kind == "comment" and node.text.endswith(b"\\") and in_backticks(node):
             # in backticks bash removes `\\<newline>` before parsing the text: `#\\<newline>x`
             # is one comment and the here-doc body tree-sitter saw after x became commands
             self.problem(node, "a comment ending in a backslash inside backticks")
@@ -261,7 +258,7 @@ class _Walker:
             else:
                 self.problem(child, f"unsupported shell syntax in a command ({kind})")
         argv.extend(extra or ())
-        if argv and argv[0].text == "time" and _keyword_after_time(argv):
+        if argv and argv[0].text == "time" and keyword_after_time(argv, _KEYWORDS_AS_NAMES):
             # `time` is a keyword to bash (tree-sitter reads a command): `time x=1 cmd` and
             # `time ! cmd` run cmd, but the check saw the program `x=1` or `!`
             self.problem(node, "an assignment or keyword after 'time' (bash reads them as syntax)")
@@ -439,24 +436,6 @@ class _Walker:
         if dynamic:
             return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
-
-
-def _keyword_after_time(argv: list[Word]) -> bool:
-    """Whether the first word after `time`, its options (bash takes -p and --) and further
-    `time`s is NAME=... or a reserved word."""
-    for word in argv[1:]:
-        if word.text not in ("-p", "--", "time"):
-            return word.text in _KEYWORDS_AS_NAMES or _ASSIGNMENT_WORD.match(word.text) is not None
-    return False
-
-
-def _in_backticks(node: Any) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.type == "command_substitution" and parent.children and parent.children[0].type == "`":
-            return True
-        parent = parent.parent
-    return False
 
 
 def _text(node: Any) -> str:

@@ -1,0 +1,42 @@
+"""Readings where bash and tree-sitter part ways, found by the differential fuzzer
+(tests/parse_fuzz.py): small tests the walker asks of a node or a command's words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from typing import Any
+
+from .model import Word
+
+_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=", re.S)
+# In a regex token, what bash would expand by running something: backticks, $( ${ $[ $' $"
+# (a quoted piece may hide backticks), <( >(.
+_REGEX_RUNS = re.compile(rb"`|\$[({\['\"]|[<>]\(")
+
+
+def regex_runs(text: bytes) -> bool:
+    """Does the text of a `[[ =~ ]]` regex or an extglob pattern hold something bash runs?
+    tree-sitter keeps it as one opaque token (`[[ a =~ <(cmd) ]]` ran cmd)."""
+    return _REGEX_RUNS.search(text) is not None
+
+
+def keyword_after_time(argv: list[Word], keywords: Collection[str]) -> bool:
+    """Whether the first word after `time`, its options (bash takes -p and --) and further
+    `time`s is NAME=... or a reserved word: `time` is a keyword to bash, a command to
+    tree-sitter (`time x=1 cmd` runs cmd; the check saw the program `x=1`)."""
+    for word in argv[1:]:
+        if word.text not in ("-p", "--", "time"):
+            return word.text in keywords or _ASSIGNMENT_WORD.match(word.text) is not None
+    return False
+
+
+def in_backticks(node: Any) -> bool:
+    """Is the node inside a backtick command substitution (where bash removes `\\<newline>`
+    before it parses the text)?"""
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "command_substitution" and parent.children and parent.children[0].type == "`":
+            return True
+        parent = parent.parent
+    return False
