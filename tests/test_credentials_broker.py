@@ -27,7 +27,7 @@ path: ["{bin}", /usr/bin, /bin]
 record: {{dir: "{record}"}}
 commands:
   - name: tools
-    run: [cat, ls, head, rev, tr, cp]
+    run: [cat, ls, head, rev, tr, cp, sleep]
     decision: allow
   - name: deploy
     run: [use-file, hold-file]
