@@ -90,6 +90,9 @@ class PathChecker:
                      "outside agentsh")
               for path in (*(os.path.join(home, name) for name in STARTUP_FILES),
                            *(os.path.join(config, name) for name in ("fish", "autostart", "systemd/user")))))
+        # one C-level test for all of them first, as for the denied read roots
+        self._runs_later_roots = frozenset(path for path, _ in self._runs_later)
+        self._runs_later_prefixes = tuple(path + "/" for path, _ in self._runs_later)
         # every root a write must not reach
         self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code,
                         *(path for path, _ in self._runs_later))
@@ -112,9 +115,10 @@ class PathChecker:
         for root in self._own_code:
             if within(path, root):
                 return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
-        for root, why in self._runs_later:
-            if within(path, root):
-                return f"writes {path}, {why}"
+        if path in self._runs_later_roots or path.startswith(self._runs_later_prefixes):
+            for root, why in self._runs_later:
+                if within(path, root):
+                    return f"writes {path}, {why}"
         if "/.git/" in path:
             problem = _git_dir_problem(path)
             if problem:
