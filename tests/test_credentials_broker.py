@@ -99,3 +99,27 @@ def test_a_planted_credentials_directory_is_refused(setup: tuple[Path, dict[str,
         result = agentsh(["-p", str(profile), "-c", "use-file"], dict(env, XDG_RUNTIME_DIR=runtime))
     assert result.returncode == 126 and "not a private directory" in result.stderr, result.stderr
     assert "ready" not in result.stdout and not any(elsewhere.iterdir())
+
+
+def test_a_silent_connection_does_not_hold_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker answers one connection at a time: a same-user process that connected and
+    sent nothing held it, and the credentialed program's own request waited for ever."""
+    import socket
+
+    from agentsh.credentials import broker as broker_module
+
+    monkeypatch.setattr(broker_module, "REQUEST_TIMEOUT", 0.5)
+    broker = broker_module.CredentialBroker(["probe"], lambda argv, cwd: ("/bin/true", {}), lambda: 1)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent, \
+                socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as second:
+            silent.connect(broker.socket_path)
+            second.settimeout(20)  # a bound for the test, not a timing assertion
+            second.connect(broker.socket_path)
+            second.sendall(b'{"argv": ["probe"], "cwd": "/"}\n')
+            second.shutdown(socket.SHUT_WR)
+            reply = second.recv(65536)  # before the fix: no reply, TimeoutError after 20 s
+            assert b"error" in reply  # this test process is no exec helper: refused, but answered
+            assert b"no request within" in silent.recv(65536)
+    finally:
+        broker.close()

@@ -124,6 +124,9 @@ def _sweep(root: str) -> None:
             continue
 
 
+REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (the helper needs ms)
+
+
 # Called with the helper's argv (all static now) and cwd; returns (real path, env to add)
 # or raises PermissionError with the reason for the agent.
 Issuer = Callable[[list[str], str], tuple[str, dict[str, str]]]
@@ -178,10 +181,15 @@ class CredentialBroker:
             except OSError:
                 return
             with conn:
+                # One request at a time: a same-user process that connects and sends nothing
+                # held the broker, and the credentialed program waited for ever.
+                conn.settimeout(REQUEST_TIMEOUT)
                 try:
                     reply = self._answer(conn)
                 except PermissionError as err:
                     reply = {"error": str(err)}
+                except TimeoutError:
+                    reply = {"error": f"no request within {REQUEST_TIMEOUT:g} s"}
                 except Exception as err:  # any failure must reach the helper as a refusal
                     reply = {"error": f"credential broker error: {type(err).__name__}"}
                 try:
