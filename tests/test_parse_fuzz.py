@@ -8,6 +8,7 @@ next; the bypasses the campaign found are kept below as explicit cases.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -89,3 +90,15 @@ def test_a_carriage_return_before_a_syntax_error_does_not_crash_the_parser() -> 
     parsed = parse_line("c11 <<<\\\t | time 1> f7 2>&1 \\\n")
     assert not parsed.ok
     assert not parse_line("c1 \r\r\n(").ok
+
+
+@pytest.mark.parametrize(("word", "value"), [
+    ('a$', "a$"), ('"a"$', "a$"), ('"a$"', "a$"), ('"a"$"b"', "ab"), ('x$"y"z', "xyz"),
+    ('"f5"$$', None), ("a$$", None),  # `$$` is the PID: the walker took `"f5"$$` for f5
+])
+def test_a_dollar_sign_in_a_word_is_read_as_bash_reads_it(word: str, value: str | None) -> None:
+    parsed = parse_line(f"echo {word}")
+    assert parsed.ok and parsed.commands[0].argv[1].value == value
+    printed = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", f"echo {word}"], capture_output=True,
+                             text=True, check=True).stdout[:-1]
+    assert printed == value if value is not None else printed != word.replace('"', "")

@@ -40,3 +40,19 @@ def in_backticks(node: Any) -> bool:
             return True
         parent = parent.parent
     return False
+
+
+def dollar_token(node: Any) -> Word | None:
+    """The meaning of a `$` or `$$` token tree-sitter leaves anonymous inside a word: `$$` is
+    the shell's PID (only known at run time: `> "f"$$` writes f1234, not f); a `$` before a
+    string starts a translated string (None: the string is read on its own); any other `$`
+    is itself (`a$` is `a$`)."""
+    text = node.text.decode("utf-8", "surrogateescape")
+    if text == "$$":
+        return Word(text, None, "expansion")
+    following = node.next_sibling
+    if text == "$" and following is not None and following.type == "string" and \
+            following.start_byte == node.end_byte:
+        return None
+    return Word(text, text)
+

@@ -15,7 +15,7 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import in_backticks, keyword_after_time, regex_runs
+from .disagree import dollar_token, in_backticks, keyword_after_time, regex_runs
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -414,7 +414,17 @@ class _Walker:
                 if lead:
                     parts.append(lead)
             if not child.is_named:
-                if child.type not in ('"', "$"):
+                if child.type == "$":
+                    part = dollar_token(child)  # `a$$` is a's text and the PID; `a$` keeps its `$`
+                    if part is None:
+                        continue  # `$"..."`: bash's translated string, read as the string itself
+                    if part.value is None:
+                        dynamic = dynamic or part.why_dynamic
+                        if prefix is None:
+                            prefix = "".join(parts)
+                    else:
+                        parts.append(part.value)
+                elif child.type != '"':
                     self.problem(child, f"unexpected token {child.type!r} in a word")
                 continue
             if quoted and child.type == "string_content":
