@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from agentsh.parse import parse_line
+from tests.conftest import run_guardrail
 from tests.parse_fuzz import Sandbox, generated, unreported
 
 
@@ -45,6 +47,9 @@ FOUND = [
     # tree-sitter took cmd for the value of V
     pytest.param("TERM=\\\n c1", id="continuation-then-blank-after-equals"),
     pytest.param("TERM=\\\n\tc1 a", id="continuation-then-tab-after-equals"),
+    # an escaped blank before a continuation joins the word: `a\ \<newline>#x` is `a #x` to
+    # bash, the word `a ` and a comment to tree-sitter
+    pytest.param("c1 a\\ \\\n#x", id="continuation-after-escaped-blank"),
     # `time` is a keyword to bash, a command name to tree-sitter: what follows it is syntax
     pytest.param("time x=1 c1", id="assignment-after-time"),
     pytest.param("time -p x='a b' c1", id="assignment-after-time-p"),
@@ -102,3 +107,15 @@ def test_a_dollar_sign_in_a_word_is_read_as_bash_reads_it(word: str, value: str 
     printed = subprocess.run(["/bin/bash", "--noprofile", "--norc", "-c", f"echo {word}"], capture_output=True,
                              text=True, check=True).stdout[:-1]
     assert printed == value if value is not None else printed != word.replace('"', "")
+
+
+def test_a_continuation_after_an_escaped_blank_reads_nothing_hidden(home: Path, tmp_path: Path,
+                                                                    agentsh_env: dict[str, str]) -> None:
+    """`cat a\\ \\<newline>#/../../.ssh/id_rsa` was checked as `cat 'a '`; bash read the path
+    `a #/../../.ssh/id_rsa`, which (with the directory `a #` made first) is ~/.ssh/id_rsa."""
+    project = home / "proj"
+    (project / "a #").mkdir(parents=True)
+    done = run_guardrail("cat a\\ \\\n#/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+

@@ -52,7 +52,9 @@ _KEYWORDS_AS_NAMES = frozenset({
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
-_GLUED = re.compile(rb"[^ \t\n|&;<>()]\\\n(?:\\\n)*[^ \t\n|&;()]")
+# An escaped blank joins too (`a\\ \\<newline>#x` is the one word `a #x` to bash; tree-sitter
+# read the word `a ` and a comment).
+_GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t])\\\n(?:\\\n)*[^ \t\n|&;()]")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
@@ -203,7 +205,7 @@ class _Walker:
             self.problem(node, "text the parser skipped: " + gap.decode("utf-8", "replace").strip())
         elif one_command and b"\n" in joined:
             self.problem(node, "a newline inside one command: bash ends the command there")
-        elif len(joined) < len(gap) and _GLUED.search(self.raw, max(pos - 1, 0), pos + len(gap) + 1):
+        elif len(joined) < len(gap) and _GLUED.search(self.raw, max(pos - 2, 0), pos + len(gap) + 1):
             # tree-sitter ends a word at `\\<newline>`, bash reads on (`cat ~/.ss\\<newline>h/id_rsa`)
             self.problem(node, "a line continuation inside a word (put a blank before the backslash)")
         else:
