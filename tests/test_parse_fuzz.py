@@ -50,6 +50,10 @@ FOUND = [
     # an escaped blank before a continuation joins the word: `a\ \<newline>#x` is `a #x` to
     # bash, the word `a ` and a comment to tree-sitter
     pytest.param("c1 a\\ \\\n#x", id="continuation-after-escaped-blank"),
+    # a `#` glued to a word is part of it: `]#c` is one word, and the substitution after it runs
+    pytest.param("[ -z x ]#c $(c1)", id="hash-glued-to-the-closing-bracket"),
+    # bash reads a backtick substitution again: its here-document ends elsewhere
+    pytest.param("x=`c2 <<-\\E1\n`\n$(c1)\nx\\\nE1\n`", id="here-document-inside-backticks"),
     # `time` is a keyword to bash, a command name to tree-sitter: what follows it is syntax
     pytest.param("time x=1 c1", id="assignment-after-time"),
     pytest.param("time -p x='a b' c1", id="assignment-after-time-p"),

@@ -56,3 +56,9 @@ def dollar_token(node: Any) -> Word | None:
         return None
     return Word(text, text)
 
+
+def comment_starts_here(raw: bytes, start: int) -> bool:
+    """Does bash start a comment at this `#`?  Only at the start of a word: after a blank, a
+    newline or an operator character; glued to a word (`]#c`) it is part of that word."""
+    return start == 0 or raw[start - 1:start] in (b" ", b"\t", b"\n", b";", b"&", b"|", b"(", b")", b"<", b">")
+

@@ -7,6 +7,7 @@ import re
 from typing import Any, Protocol
 
 from . import _ts_parser
+from .disagree import in_backticks
 from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Problem, Redirect, SimpleCommand, Word
 
@@ -43,6 +44,10 @@ def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
         walker.problem(node, f"'{_text(descriptor)}' before a redirection: put a space between "
                              "an argument and a redirection")
     if node.type == "heredoc_redirect":
+        if in_backticks(node):
+            # bash reads a backtick substitution's text again, and where its here-document
+            # ends is not where tree-sitter ends it (a line after it ran as a command)
+            walker.problem(node, "a here-document inside backticks (write $(...) instead)")
         start = next((c for c in node.named_children if c.type == "heredoc_start"), None)
         quoted = start is not None and any(q in _text(start) for q in "'\"\\")
         problem = heredoc_end_problem(walker.raw, node, start, quoted, strip_tabs=op == "<<-")

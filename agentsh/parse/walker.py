@@ -15,7 +15,7 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import dollar_token, in_backticks, keyword_after_time, regex_runs
+from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -170,6 +170,9 @@ class _Walker:
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
             # bash expands it and runs the command inside
             self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
+        elif kind == "comment" and not comment_starts_here(self.raw, node.start_byte):
+            # `[ -z x ]#c $(cmd)`: to bash `]#c` is one word, and cmd runs
+            self.problem(node, "a '#' glued to the word before it starts no comment to bash")
         elif kind == "comment" and node.text.endswith(b"\\") and in_backticks(node):
             # in backticks bash removes `\\<newline>` before parsing the text: `#\\<newline>x`
             # is one comment and the here-doc body tree-sitter saw after x became commands
@@ -255,6 +258,8 @@ class _Walker:
                 if word.why_dynamic == "expansion":
                     expansions.append((len(argv), child))
                 argv.append(word)
+            elif kind == "comment" and not comment_starts_here(self.raw, child.start_byte):
+                self.problem(child, "a '#' glued to the word before it starts no comment to bash")
             elif kind == "comment" or not child.is_named:
                 continue
             else:
