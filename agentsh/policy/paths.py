@@ -77,12 +77,15 @@ class PathChecker:
         self._deny_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_deny)
         self._allow_roots = frozenset(profile.read_allow)
         self._allow_prefixes = tuple(root.rstrip("/") + "/" for root in profile.read_allow)
-        self._own_code = own_code_roots(home)
-        # Files from which programs run commands for the account later, outside agentsh: git's
-        # global configuration (core.fsmonitor, core.pager, aliases, drivers: what .git/config
-        # is to one repository, for every one), and the shells' and the session's start-up files
+        # Roots a write may not reach whatever the profile says, each with why: agentsh's own
+        # code; files from which programs run commands for the account later, outside agentsh:
+        # git's global configuration (core.fsmonitor, core.pager, aliases, drivers: what
+        # .git/config is to one repository, for every one), and the shells' and the session's
+        # start-up files
         config = config_home or os.path.join(home, ".config")
-        self._runs_later = (
+        self._guarded = (
+            *((root, f"inside {root}, where agentsh's own interpreter loads code from")
+              for root in own_code_roots(home)),
             *((path, "git's global configuration, from which git runs programs (core.fsmonitor, core.pager, "
                      "aliases) in every repository")
               for path in (os.path.join(home, ".gitconfig"), os.path.join(config, "git"))),
@@ -91,11 +94,10 @@ class PathChecker:
               for path in (*(os.path.join(home, name) for name in STARTUP_FILES),
                            *(os.path.join(config, name) for name in ("fish", "autostart", "systemd/user")))))
         # one C-level test for all of them first, as for the denied read roots
-        self._runs_later_roots = frozenset(path for path, _ in self._runs_later)
-        self._runs_later_prefixes = tuple(path + "/" for path, _ in self._runs_later)
+        self._guarded_roots = frozenset(root for root, _ in self._guarded)
+        self._guarded_prefixes = tuple(root.rstrip("/") + "/" for root, _ in self._guarded)
         # every root a write must not reach
-        self._denied = (*profile.read_deny, *profile.write_deny, *self._own_code,
-                        *(path for path, _ in self._runs_later))
+        self._denied = (*profile.read_deny, *profile.write_deny, *(root for root, _ in self._guarded))
 
     def read_problem(self, path: str) -> str:
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
@@ -112,11 +114,8 @@ class PathChecker:
         for root in self.profile.write_deny:
             if within(path, root):
                 return f"writes {path}, which is inside the denied write root {root}"
-        for root in self._own_code:
-            if within(path, root):
-                return f"writes {path}, inside {root}, where agentsh's own interpreter loads code from"
-        if path in self._runs_later_roots or path.startswith(self._runs_later_prefixes):
-            for root, why in self._runs_later:
+        if path in self._guarded_roots or path.startswith(self._guarded_prefixes):
+            for root, why in self._guarded:
                 if within(path, root):
                     return f"writes {path}, {why}"
         if "/.git/" in path:
