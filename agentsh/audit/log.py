@@ -54,10 +54,18 @@ def default_path(environ: Mapping[str, str]) -> str:
 
 
 def state_dir(environ: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/agentsh, else ~/.local/state/agentsh (HOME from `environ`, else the
+    account's): the audit log, key, recordings, approvals and live registry all live here."""
     base = environ.get("XDG_STATE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec says relative values are invalid and must be ignored
-        base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+        base = os.path.join(environ.get("HOME") or _passwd_home(), ".local", "state")
     return os.path.join(base, "agentsh")
+
+
+def _passwd_home() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_dir
 
 
 def head_path(path: str) -> str:

@@ -50,18 +50,11 @@ class RecordingError(Exception):
 
 
 def default_directory(environ: Mapping[str, str]) -> str:
-    """$XDG_STATE_HOME/agentsh, else ~/.local/state/agentsh (HOME from `environ`)."""
-    state = environ.get("XDG_STATE_HOME", "")
-    if not os.path.isabs(state):  # the XDG spec says relative values are to be ignored
-        home = environ.get("HOME") or _passwd_home()
-        state = os.path.join(home, ".local", "state")
-    return os.path.join(state, "agentsh")
+    """Where recordings go without `record.dir`: agentsh's state directory (audit.log.state_dir,
+    which every profile denies to lines)."""
+    from ..audit.log import state_dir
 
-
-def _passwd_home() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_dir
+    return state_dir(environ)
 
 
 def new_session_id() -> str:
