@@ -78,7 +78,8 @@ class _Pieces:
         op = r.choice([">", ">>", ">|", "&>", "2>", "{fd}>", "{fd}>>", "<>", "3>", ">&", "1>", "2>>", "\\>"])
         tgt = self.target()
         quoted = r.choice([tgt, f"'{tgt}'", f'"{tgt}"', f"$'{tgt}'", f"{tgt}\\ ", f"\\\n{tgt}", f" {tgt}",
-                           f"\t{tgt}", f"{tgt}#", f"#{tgt}"])
+                           f"\t{tgt}", f"{tgt}#", f"#{tgt}", f"'$({self.canary()})'", f"{tgt}\\\\",
+                           f"\"{tgt}\\\\x\""])
         return op + quoted
 
     def heredoc(self, depth: int) -> tuple[str, str]:
@@ -192,7 +193,8 @@ class _Pieces:
                              f"{self.redirect(d)}"])
         if kind == 24:
             return r.choice([f"{c()} ${{x:+'$({c()})'}}", f"{c()} \"${{x-$'$({c()})'}}\"",
-                             f"{c()} ${{x/'/'}}; {c()} #'}}", f"{c()} ${{x@Q}}", f"{c()} ${{!x}}"])
+                             f"{c()} ${{x/'/'}}; {c()} #'}}", f"{c()} ${{x@Q}}", f"{c()} ${{!x}}",
+                             f"{c()} \"${{x-'$({c()})'a}}\"", f"{c()} \"${{x-a$'$({c()})'}}\""])
         return f"{c()} {w()}{self.sep()}{c()}"
 
 
@@ -264,6 +266,8 @@ def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:
         while argv:  # `time -p c1`: the policy unwraps wrappers, so the check does too
             names.add(argv[0].value)
             inner = unwrap(argv[0].value or "", argv[1:])
+            if inner is not None and inner.problem:
+                names.add(None)  # the policy refuses a wrapper whose program it cannot know
             argv = inner.inner if inner is not None else ()
     dynamic_name = None in names
     targets = {r.target.value for r in parsed.redirects if r.target is not None}

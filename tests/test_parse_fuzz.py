@@ -72,6 +72,21 @@ FOUND = [
     # in backticks bash joins `#\<newline>` with the next line into a comment: the here-doc
     # tree-sitter saw there does not start, and its body runs
     pytest.param("x=`#\\\nc8 <<E1\nc1\nE1\n`", id="continued-comment-in-backticks"),
+    # in a double-quoted ${x-...} single quotes are plain characters, also when they are
+    # only part of the operand (the refusal looked at a lone '...' only)
+    pytest.param("c2 \"${x-'$(c1)'a}\"", id="false-quotes-glued-in-default"),
+    pytest.param("c2 \"${x-a'$(c1)'}\"", id="false-quotes-after-text-in-default"),
+    pytest.param("c2 \"${x-${y-'$(c1)'a}}\"", id="false-quotes-in-nested-default"),
+    pytest.param("c2 \"${x-$'$(c1) 'a' '}\"", id="false-ansi-c-quotes-glued-in-default"),
+    # `>&WORD` that is no descriptor number becomes `&>VALUE`, and bash expands VALUE again
+    pytest.param("c2 >&'$(c1)'", id="second-expansion-after-duplication"),
+    pytest.param("c2 1>&'`c1`'", id="second-expansion-of-backticks-after-1-duplication"),
+    pytest.param("c2 >&\"\\$(c1)\"", id="second-expansion-of-escaped-dollar"),
+    pytest.param("x='$(c1)'; c2 >&$x", id="second-expansion-of-a-variable"),
+    # inside ${x:-...} tree-sitter reads `$((` as a command substitution of a subshell, bash
+    # as arithmetic, in which (inside double quotes) single quotes do not quote
+    pytest.param("c2 \"${x:-$((c8 [[ '$(c1)'))}\"", id="arithmetic-read-as-subshell-in-default"),
+    pytest.param("c2 ${x:-$((c8 '$(c1)'))}", id="arithmetic-read-as-subshell-in-unquoted-default"),
 ]
 
 
@@ -86,6 +101,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("line", [
     "x=1 c1", "time c1", "time -p c1 a", "time -- c1", "[[ a =~ ^a$|^b$ ]] && c1", "[[ a =~ ^[0-9]+$ ]]",
     "[[ a =~ $(c1) ]]", "shopt -s extglob\ncase a in @(x|y)) c1;; esac",
+    "c1 \"${x-'a'b}\"", "c1 ${x-'$(c2)'a}",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -123,3 +139,16 @@ def test_a_continuation_after_an_escaped_blank_reads_nothing_hidden(home: Path, 
     assert done.returncode == 126, done.stdout + done.stderr
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
 
+
+
+def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path: Path,
+                                                            agentsh_env: dict[str, str]) -> None:
+    """`echo ... >&".g\\\\it/hooks/pre-commit"` was checked as a write to `.g\\it/...`, a harmless
+    name; bash expands a `>&` file name twice and wrote .git/hooks/pre-commit."""
+    project = home / "proj"
+    (project / ".git" / "hooks").mkdir(parents=True)
+    hook = project / ".git" / "hooks" / "pre-commit"
+    done = run_guardrail("echo touch PWNED >&\".g\\\\it/hooks/pre-commit\"", project, agentsh_env, tmp_path)
+    assert done.returncode in (2, 126), done.stdout + done.stderr
+    assert not hook.exists()
+    assert "second time" in done.stderr

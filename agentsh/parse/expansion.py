@@ -42,11 +42,12 @@ def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
             # `${x/'/'}` at the second `}`, tree-sitter at a `'` further on).
             walker.problem(child, "quotes or expansions in a ${name...} pattern")
             continue
-        if child.type in ("raw_string", "ansi_c_string") and _in_double_quotes(node) \
-                and any(c in _text(child) for c in "$`"):
+        quoted = _false_quotes(child) if _in_double_quotes(node) else None
+        if quoted is not None:
             # Inside "${x:-'...'}" single quotes are plain characters: bash expands what
-            # they enclose, tree-sitter reads them as quoting.
-            walker.problem(child, "quotes inside a double-quoted ${...} do not quote what they enclose")
+            # they enclose, tree-sitter reads them as quoting (also as part of a longer
+            # word: "${x-'$(cmd)'a}" ran cmd).
+            walker.problem(quoted, "quotes inside a double-quoted ${...} do not quote what they enclose")
             continue
         if child.type in ("variable_name", "special_variable_name", "regex", "number"):
             continue
@@ -54,6 +55,16 @@ def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
             check_expansion(walker, child, depth + 1)
         else:
             walker.word(child, depth + 1)
+
+
+def _false_quotes(node: Any) -> Any:
+    """The first '...' or $'...' in an operand (alone or glued into a longer word) that
+    holds a `$` or a backtick; None if there is none."""
+    if node.type in ("raw_string", "ansi_c_string"):
+        return node if any(c in _text(node) for c in "$`") else None
+    if node.type == "concatenation":
+        return next((found for part in node.children if (found := _false_quotes(part)) is not None), None)
+    return None
 
 
 def _in_double_quotes(node: Any) -> bool:

@@ -11,6 +11,8 @@ from .disagree import in_backticks
 from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Problem, Redirect, SimpleCommand, Word
 
+# What a second expansion (of a `>&` target) would not leave as it is.
+_EXPANDED_AGAIN = re.compile(r"""[$`\\'"*?\[~(]""")
 # `{name}` right before a redirection operator: bash assigns a new descriptor's number to name.
 _VARIABLE_DESCRIPTOR = re.compile(rb"\{[A-Za-z_][A-Za-z0-9_]*\}\Z")
 
@@ -76,6 +78,11 @@ def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
         word = walker.word(dest, depth + 1) if dest is not None else None
         if op in (">&", "<&") and word is not None and (word.value or "").rstrip("-").isdigit():
             word = None  # fd duplication, not a file
+        elif op == ">&" and word is not None and (word.value is None or _EXPANDED_AGAIN.search(word.value)):
+            # `>&WORD` whose value is no descriptor number becomes `&>VALUE`, and bash expands
+            # VALUE again: `>&'$(cmd)'` ran cmd, `>&".g\\it/x"` wrote .git/x.
+            walker.problem(node, "bash expands the file name after >& a second time: write &>FILE "
+                                 "(or >FILE 2>&1) for a file, and a literal number for a descriptor")
         if op in (">&-", "<&-"):
             word = None
         found.append(Redirect(op=op, target=word, text=_text(node)))

@@ -359,6 +359,11 @@ class _Walker:
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
                 self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
+            if text.startswith("$(("):
+                # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
+                # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
+                self.problem(node, "'$((' read as a command substitution: bash may read arithmetic "
+                                   "(write '$( (' for a subshell)")
             for child in node.children:
                 self.walk(child, depth + 1)
             return Word(text, None, "command substitution")
