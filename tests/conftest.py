@@ -133,6 +133,25 @@ def guardrail_in(cwd: Path, env: dict[str, str], scratch: Path,
     return lambda line: run_guardrail(line, cwd, env, scratch, profile)
 
 
+@pytest.fixture
+def work_profile() -> str:
+    """The profile text of `guardrail` and `policy`; a module overrides it (and `work`)."""
+    return SECRETS_DENIED
+
+
+@pytest.fixture
+def guardrail(work: Path, tmp_path: Path, agentsh_env: dict[str, str],
+              work_profile: str) -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """agentsh -c LINE in guardrail mode, in the module's `work` directory under `work_profile`."""
+    return guardrail_in(work, agentsh_env, tmp_path, work_profile)
+
+
+@pytest.fixture
+def policy(work: Path, home: Path, tmp_path: Path, work_profile: str) -> Policy:
+    """The Policy of `work_profile` for the module's `work` directory."""
+    return policy_in(work, home, tmp_path, work_profile)
+
+
 def run_guardrail(line: str, cwd: Path, env: dict[str, str], scratch: Path,
                   profile: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`agentsh [-p PROFILE] -c LINE` with ptrace and Landlock refused (guardrail mode: only

@@ -14,7 +14,7 @@ import pytest
 
 from agentsh.policy import Policy
 from agentsh.policy.checksums import MAX_LIST_BYTES, names
-from tests.conftest import SECRETS_DENIED, policy_in, run_guardrail, write_profile
+from tests.conftest import SECRETS_DENIED, run_guardrail, write_profile
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH\n"
@@ -34,8 +34,8 @@ def work(workspace: Path) -> Path:
 
 
 @pytest.fixture
-def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    return policy_in(work, home, tmp_path, PROFILE)
+def work_profile() -> str:
+    return PROFILE
 
 
 @pytest.mark.parametrize("line", ["sha256sum -c sums", "sha256sum --check sums", "sha256sum --c sums",

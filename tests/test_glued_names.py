@@ -16,7 +16,7 @@ import pytest
 from agentsh.parse import Word
 from agentsh.policy import Policy
 from agentsh.policy.suffixes import derived
-from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in
+from tests.conftest import SECRETS_DENIED
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
@@ -37,13 +37,8 @@ def work(workspace: Path) -> Path:
 
 
 @pytest.fixture
-def guardrail(work: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    return guardrail_in(work, agentsh_env, tmp_path, PROFILE)
-
-
-@pytest.fixture
-def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    return policy_in(work, home, tmp_path, PROFILE)
+def work_profile() -> str:
+    return PROFILE
 
 
 @pytest.mark.parametrize("line", [

@@ -15,7 +15,6 @@ import pytest
 
 from agentsh.policy import Policy
 from agentsh.policy.paths import _candidates
-from tests.conftest import guardrail_in, policy_in
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
@@ -23,7 +22,7 @@ PROFILE = 'agentsh: 1\nname: rt\nextends: [default]\nread:\n  deny: ["{workspace
 
 
 @pytest.fixture
-def secrets(workspace: Path) -> Path:
+def work(workspace: Path) -> Path:
     (workspace / "secrets").mkdir()
     (workspace / "secrets" / "key").write_text(CANARY + "\n")
     (workspace / ".env").write_text(CANARY + "\n")
@@ -31,13 +30,8 @@ def secrets(workspace: Path) -> Path:
 
 
 @pytest.fixture
-def guardrail(secrets: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    return guardrail_in(secrets, agentsh_env, tmp_path, PROFILE)
-
-
-@pytest.fixture
-def policy(secrets: Path, home: Path, tmp_path: Path) -> Policy:
-    return policy_in(secrets, home, tmp_path, PROFILE)
+def work_profile() -> str:
+    return PROFILE
 
 
 @pytest.mark.parametrize(("value", "candidates"), [

@@ -17,17 +17,15 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Policy
-from agentsh.profile import Host, load_profile
-from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in, write_profile
+from tests.conftest import SECRETS_DENIED, policy_in
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
 DOCKER_CANARY = "DOCKER-AUTH-CANARY"
-PROFILE = SECRETS_DENIED
 
 
 @pytest.fixture
-def lists(workspace: Path, home: Path) -> Path:
+def work(workspace: Path, home: Path) -> Path:
     """A git workspace with a denied `secrets/key`, lists naming it, and ~/.docker/config.json
     (denied by base)."""
     subprocess.run(["git", "init", "-q", str(workspace)], check=True)
@@ -38,17 +36,6 @@ def lists(workspace: Path, home: Path) -> Path:
     (home / ".docker").mkdir()
     (home / ".docker" / "config.json").write_text(json.dumps({"auths": {"x": {"auth": DOCKER_CANARY}}}))
     return workspace
-
-
-@pytest.fixture
-def guardrail(lists: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    """agentsh -c LINE under the profile above, in guardrail mode."""
-    return guardrail_in(lists, agentsh_env, tmp_path, PROFILE)
-
-
-@pytest.fixture
-def policy(lists: Path, home: Path, tmp_path: Path) -> Policy:
-    return policy_in(lists, home, tmp_path, PROFILE)
 
 
 @pytest.mark.parametrize("line", [
@@ -93,17 +80,16 @@ def test_ordinary_lines_stay_allowed(line: str, policy: Policy) -> None:
     assert policy.decide(line).decision == "allow", line
 
 
-def test_tar_dashless_cluster_runs_no_compress_program(guardrail: Run, lists: Path, tmp_path: Path) -> None:
+def test_tar_dashless_cluster_runs_no_compress_program(guardrail: Run, tmp_path: Path) -> None:
     planted = tmp_path / "PWNED"
     done = guardrail(f"tar cIf 'touch {planted};' out.tar README.md")
     assert done.returncode == 126, done.stdout + done.stderr
     assert not planted.exists()
 
 
-def test_a_rule_naming_the_option_allows_it(lists: Path, home: Path, tmp_path: Path) -> None:
+def test_a_rule_naming_the_option_allows_it(work: Path, home: Path, tmp_path: Path) -> None:
     """A hazard, not a ban: an admin who wants `sort --files0-from` names it."""
-    text = PROFILE + "commands:\n  - {name: lists, run: sort, args: ['--files0-from=names0'], decision: allow}\n"
-    host = Host(cwd=str(lists), home=str(home), config_home=str(home / ".config"))
-    policy = Policy(load_profile(str(write_profile(tmp_path, "named", text)), host), host)
+    text = SECRETS_DENIED + "commands:\n  - {name: lists, run: sort, args: ['--files0-from=names0'], decision: allow}\n"
+    policy = policy_in(work, home, tmp_path, text)
     assert policy.decide("sort --files0-from=names0").decision == "allow"
     assert policy.decide("sort --files0-from=list0").decision == "deny"

@@ -16,7 +16,7 @@ import pytest
 from agentsh.policy import Policy
 from agentsh.policy.patches import MAX_PATCH_BYTES, patch_names
 from agentsh.profile import Host, load_profile
-from tests.conftest import SECRETS_DENIED, guardrail_in, policy_in, write_profile
+from tests.conftest import SECRETS_DENIED, write_profile
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"
@@ -41,13 +41,8 @@ def work(workspace: Path) -> Path:
 
 
 @pytest.fixture
-def guardrail(work: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> Run:
-    return guardrail_in(work, agentsh_env, tmp_path, PROFILE)
-
-
-@pytest.fixture
-def policy(work: Path, home: Path, tmp_path: Path) -> Policy:
-    return policy_in(work, home, tmp_path, PROFILE)
+def work_profile() -> str:
+    return PROFILE
 
 
 @pytest.mark.parametrize("line", [
