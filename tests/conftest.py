@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,6 +132,25 @@ def guardrail_in(cwd: Path, env: dict[str, str], scratch: Path,
     """run_guardrail(line) in cwd with profile `text` (written to scratch/rt.yaml)."""
     profile = write_profile(scratch, "rt", text)
     return lambda line: run_guardrail(line, cwd, env, scratch, profile)
+
+
+# Any profile's prompt: `agentsh(NAME):CWD$ `.
+SHELL_PROMPT = r"agentsh\([^)\r\n]*\):[^\r\n]*\$ "
+
+
+def start_shell(args: list[str], cwd: Path, env: dict[str, str]) -> pexpect.spawn:
+    """`agentsh ARGS` (e.g. `-i -p PROFILE`) driven over a 30x100 PTY, at its first prompt."""
+    child = pexpect.spawn(sys.executable, ["-m", "agentsh", *args], cwd=str(cwd), env=env,
+                          dimensions=(30, 100), encoding="utf-8", timeout=20)
+    child.expect(SHELL_PROMPT)
+    return child
+
+
+def run_line(child: pexpect.spawn, line: str) -> str:
+    """Type a line at the prompt; what the session showed until the next prompt."""
+    child.sendline(line)
+    child.expect(SHELL_PROMPT)
+    return child.before.replace("\r\n", "\n")
 
 
 @pytest.fixture

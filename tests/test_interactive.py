@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import write_profile
+from tests.conftest import run_line, start_shell, write_profile
 
 PROFILE = """\
 agentsh: 1
@@ -37,37 +37,29 @@ def record_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def shell(tmp_path: Path, workspace: Path, agentsh_env: dict[str, str], record_dir: Path) -> Iterator[pexpect.spawn]:
     profile = write_profile(tmp_path, "itest", PROFILE.format(record=record_dir, bindir=Path(sys.executable).parent))
-    child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i", "-p", str(profile)], cwd=str(workspace),
-                          env=agentsh_env, dimensions=(30, 100), encoding="utf-8", timeout=20)
-    child.expect(PROMPT)
+    child = start_shell(["-i", "-p", str(profile)], workspace, agentsh_env)
     yield child
     child.close(force=True)
 
 
-def run(child: pexpect.spawn, line: str) -> str:
-    child.sendline(line)
-    child.expect(PROMPT)
-    return child.before.replace("\r\n", "\n")
-
-
 def test_allowed_and_denied_lines(shell: pexpect.spawn) -> None:
-    assert "hello" in run(shell, "echo hello")
-    out = run(shell, "curl http://127.0.0.1/")
+    assert "hello" in run_line(shell, "echo hello")
+    out = run_line(shell, "curl http://127.0.0.1/")
     assert "agentsh: denied: curl http://127.0.0.1/:" in out
-    assert "hi" in run(shell, "echo hi")  # a denial does not end the session
+    assert "hi" in run_line(shell, "echo hi")  # a denial does not end the session
 
 
 def test_cd_and_exports_persist_nothing_else_leaks(shell: pexpect.spawn, workspace: Path) -> None:
     (workspace / "sub").mkdir()
-    run(shell, "cd sub")
-    assert f"{workspace}/sub" in run(shell, "pwd")
-    run(shell, "export GOOD_VAR=kept")
-    assert "[kept]" in run(shell, 'echo "[$GOOD_VAR]"')
-    run(shell, "plain=1; set -o noglob")
-    out = run(shell, 'echo "[$plain]" "$-"')
+    run_line(shell, "cd sub")
+    assert f"{workspace}/sub" in run_line(shell, "pwd")
+    run_line(shell, "export GOOD_VAR=kept")
+    assert "[kept]" in run_line(shell, 'echo "[$GOOD_VAR]"')
+    run_line(shell, "plain=1; set -o noglob")
+    out = run_line(shell, 'echo "[$plain]" "$-"')
     assert "[]" in out and "f" not in out.split("]")[-1]
-    assert "denied" in run(shell, "cd ~/.ssh")
-    assert f"{workspace}/sub" in run(shell, "pwd")
+    assert "denied" in run_line(shell, "cd ~/.ssh")
+    assert f"{workspace}/sub" in run_line(shell, "pwd")
 
 
 def test_ctrl_c_interrupts_the_command_not_the_shell(shell: pexpect.spawn) -> None:
@@ -79,7 +71,7 @@ def test_ctrl_c_interrupts_the_command_not_the_shell(shell: pexpect.spawn) -> No
         time.sleep(0.05)
     shell.sendintr()
     shell.expect(PROMPT, timeout=10)
-    assert "still here" in run(shell, "echo still here")
+    assert "still here" in run_line(shell, "echo still here")
 
 
 def _running(cmdline: str) -> bool:
@@ -93,9 +85,9 @@ def _running(cmdline: str) -> bool:
 
 
 def test_window_size_is_passed_and_followed(shell: pexpect.spawn) -> None:
-    assert "30 100" in run(shell, "stty size")
+    assert "30 100" in run_line(shell, "stty size")
     shell.setwinsize(40, 120)
-    assert "40 120" in run(shell, "stty size")
+    assert "40 120" in run_line(shell, "stty size")
     # Resize only once the command runs: a resize while the line is still being edited makes
     # the prompt redraw itself, which the PROMPT expectation below would take for the end.
     shell.sendline("echo started; sleep 1; stty size")
@@ -136,10 +128,10 @@ def test_ctrl_d(shell: pexpect.spawn) -> None:
 
 
 def test_session_is_recorded(shell: pexpect.spawn, record_dir: Path) -> None:
-    run(shell, "echo recorded-output")
-    run(shell, "curl http://127.0.0.1/")
+    run_line(shell, "echo recorded-output")
+    run_line(shell, "curl http://127.0.0.1/")
     shell.setwinsize(25, 81)
-    run(shell, "stty size")
+    run_line(shell, "stty size")
     shell.sendline("exit")
     shell.expect(pexpect.EOF)
     [cast] = record_dir.glob("*.cast")
@@ -160,15 +152,15 @@ def test_session_is_recorded(shell: pexpect.spawn, record_dir: Path) -> None:
 
 def test_profile_edit_applies_at_the_next_line(shell: pexpect.spawn, tmp_path: Path) -> None:
     profile = tmp_path / "itest.yaml"
-    assert "README.md" in run(shell, "ls")
+    assert "README.md" in run_line(shell, "ls")
     # An editor-style save: write a new file, rename it over the old one.
     edited = tmp_path / "itest.yaml.new"
     edited.write_text(profile.read_text().replace("run: [ls, cat,", "run: [cat,"))
     edited.rename(profile)
     time.sleep(0.5)
-    out = run(shell, "ls")
+    out = run_line(shell, "ls")
     assert "reloaded" in out and "agentsh: denied: ls" in out
-    assert "hi" in run(shell, "echo hi")
+    assert "hi" in run_line(shell, "echo hi")
 
 
 def test_broken_edit_keeps_last_good_and_deletion_fails_closed(shell: pexpect.spawn, tmp_path: Path) -> None:
@@ -176,15 +168,15 @@ def test_broken_edit_keeps_last_good_and_deletion_fails_closed(shell: pexpect.sp
     good = profile.read_text()
     profile.write_text(good + "bogus_key: 1\n")
     time.sleep(0.5)
-    out = run(shell, "ls")
+    out = run_line(shell, "ls")
     assert "edit was rejected" in out and "unknown key 'bogus_key'" in out and "README.md" in out
     profile.unlink()
     time.sleep(0.5)
-    out = run(shell, "echo gone")
+    out = run_line(shell, "echo gone")
     assert "was deleted; every command is refused" in out and "\ngone" not in out
     profile.write_text(good)
     time.sleep(0.5)
-    assert "back" in run(shell, "echo back")
+    assert "back" in run_line(shell, "echo back")
 
 
 def test_a_long_session_keeps_no_zombie_per_line(shell: pexpect.spawn) -> None:
@@ -193,7 +185,7 @@ def test_a_long_session_keeps_no_zombie_per_line(shell: pexpect.spawn) -> None:
     interactive session must not keep one zombie per line."""
     zombies = []
     for _ in range(8):
-        assert "ok" in run(shell, "echo ok")
+        assert "ok" in run_line(shell, "echo ok")
         states = []
         for task in Path(f"/proc/{shell.pid}/task").iterdir():
             for child in (task / "children").read_text().split():

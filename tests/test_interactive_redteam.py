@@ -16,23 +16,8 @@ import pexpect
 import pytest
 
 from agentsh.policy import Decision
-from tests.conftest import failing_syscalls_runner, write_profile
+from tests.conftest import failing_syscalls_runner, run_line, start_shell, write_profile
 from tests.test_parse_locale import GBK, needs_gbk, plants_under_bash_not_agentsh
-
-PROMPT = r"agentsh\(default\):[^\r\n]*\$ "
-
-
-def _start(home: Path, cwd: Path, env: dict[str, str]) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i"], cwd=str(cwd), env=env,
-                          dimensions=(30, 100), encoding="utf-8", timeout=20)
-    child.expect(PROMPT)
-    return child
-
-
-def _run(child: pexpect.spawn, line: str) -> str:
-    child.sendline(line)
-    child.expect(PROMPT)
-    return child.before.replace("\r\n", "\n")
 
 
 def _end(child: pexpect.spawn) -> str:
@@ -53,10 +38,10 @@ def test_a_terminal_description_in_home_is_not_used_by_agentsh(home: Path, works
     planted.write_text(source.replace("el=\\E[K,", "el=PLANTED-EL,"))
     assert "PLANTED-EL" in planted.read_text()
     subprocess.run(["tic", "-o", str(home / ".terminfo"), str(planted)], check=True, capture_output=True)
-    child = _start(home, workspace, dict(agentsh_env, TERM="xterm"))
+    child = start_shell(["-i"], workspace, dict(agentsh_env, TERM="xterm"))
     child.send("abc")
     child.sendcontrol("u")  # readline clears the line with `el`
-    seen = _run(child, "echo next") + _end(child)
+    seen = run_line(child, "echo next") + _end(child)
     assert "PLANTED-EL" not in seen
 
 
@@ -67,13 +52,13 @@ def test_inputrc_the_agent_writes_is_not_read_by_agentsh(home: Path, agentsh_env
     (home / ".inputrc").write_text("set bell-style none\n")  # an existing file: Landlock lets it be written
     env = dict(agentsh_env)
     env.pop("INPUTRC", None)
-    first = _start(home, home, env)
-    out = _run(first, r"printf '$include ~/.ss%s/id_rsa\n' h >> ~/.inputrc")
+    first = start_shell(["-i"], home, env)
+    out = run_line(first, r"printf '$include ~/.ss%s/id_rsa\n' h >> ~/.inputrc")
     assert "denied" not in out
     _end(first)
     assert "$include ~/.ssh/id_rsa" in (home / ".inputrc").read_text()  # the write went through
-    second = _start(home, home, env)
-    seen = second.before + _run(second, "echo next") + _end(second)
+    second = start_shell(["-i"], home, env)
+    seen = second.before + run_line(second, "echo next") + _end(second)
     assert "SECRET-KEY-BYTES" not in seen
 
 
@@ -96,7 +81,7 @@ def test_posix_mode_cannot_switch_the_charset(workspace: Path,
 def test_the_prompt_is_recorded_when_ctrl_c_or_ctrl_d_ends_it(home: Path, workspace: Path,
                                                               agentsh_env: dict[str, str]) -> None:
     """The agent saw the prompt before it pressed Ctrl-C or Ctrl-D; the recording had only `^C`."""
-    child = _start(home, workspace, agentsh_env)
+    child = start_shell(["-i"], workspace, agentsh_env)
     child.sendline("PS1='MARK-$((6*7))> '")
     child.expect("MARK-42> ")
     child.sendintr()

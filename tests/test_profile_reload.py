@@ -4,12 +4,13 @@ however the profile's file is reached or replaced (agentsh/reload.py)."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
+
+from tests.conftest import run_line, start_shell
 
 PROFILE = """\
 agentsh: 1
@@ -20,7 +21,6 @@ commands:
     run: [ls, cat]
     decision: allow
 """
-PROMPT = r"agentsh\(rl\):[^\r\n]*\$ "
 
 
 @pytest.fixture
@@ -44,26 +44,18 @@ def linked(tmp_path: Path, real: Path) -> Path:
 @pytest.fixture
 def shell(linked: Path, workspace: Path, agentsh_env: dict[str, str]) -> Iterator[pexpect.spawn]:
     env = dict(agentsh_env, AGENTSH_NO_CACHE="1")
-    child = pexpect.spawn(sys.executable, ["-m", "agentsh", "-i", "-p", str(linked)], cwd=str(workspace),
-                          env=env, dimensions=(30, 100), encoding="utf-8", timeout=20)
-    child.expect(PROMPT)
+    child = start_shell(["-i", "-p", str(linked)], workspace, env)
     yield child
     child.close(force=True)
-
-
-def run(child: pexpect.spawn, line: str) -> str:
-    child.sendline(line)
-    child.expect(PROMPT)
-    return child.before.replace("\r\n", "\n")
 
 
 def test_edit_of_a_symlinked_profiles_target_applies(shell: pexpect.spawn, real: Path, workspace: Path) -> None:
     """The admin tightens the real file; the session reached it through a symlink elsewhere.
     watchdog watched only the symlink's directory, so `cat` stayed allowed for the session."""
     (workspace / "canary-src").write_text("CANARY-BYTES\n")
-    assert "CANARY-BYTES" in run(shell, "cat canary-src")
+    assert "CANARY-BYTES" in run_line(shell, "cat canary-src")
     real.write_text(PROFILE.replace("run: [ls, cat]", "run: [ls]"))  # in place, no rename
-    out = run(shell, "cat canary-src")
+    out = run_line(shell, "cat canary-src")
     assert "reloaded" in out and "agentsh: denied: cat" in out and "CANARY-BYTES" not in out
 
 
@@ -74,10 +66,10 @@ def test_symlink_repointed_and_deleted_then_recreated(shell: pexpect.spawn, link
     tighter.write_text(PROFILE.replace("run: [ls, cat]", "run: [ls]"))
     os.symlink(tighter, tmp_path / "profiles" / "new-link")
     os.replace(tmp_path / "profiles" / "new-link", linked)
-    out = run(shell, "cat canary-src")
+    out = run_line(shell, "cat canary-src")
     assert "agentsh: denied: cat" in out and "CANARY-BYTES" not in out
     tighter.unlink()  # the link now dangles: the profile is gone
-    out = run(shell, "ls")
+    out = run_line(shell, "ls")
     assert "was deleted; every command is refused" in out and "README.md" not in out
     tighter.write_text(PROFILE)
-    assert "README.md" in run(shell, "ls")
+    assert "README.md" in run_line(shell, "ls")
