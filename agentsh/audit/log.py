@@ -27,10 +27,13 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING
 
 from ..builtin_sha256 import builtin_sha256
 from ..regular import directory_problem, open_regular
+
+if TYPE_CHECKING:
+    from .forward import SyslogForwarder
 
 KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error"})
 RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
@@ -164,12 +167,12 @@ def _open_private(path: str, flags: int) -> int:
 class AuditLog:
     """An open audit log; `write` is safe against other processes writing the same file."""
 
-    def __init__(self, path: str, key: bytes, log_fd: int, head_fd: int, forward: Any = None) -> None:
+    def __init__(self, path: str, key: bytes, log_fd: int, head_fd: int, forward: SyslogForwarder | None = None) -> None:
         self.path = path
         self._key = key
         self._log_fd = log_fd
         self._head_fd = head_fd
-        self._forward = forward  # a _Forwarder, or None when syslog forwarding is off
+        self._forward = forward  # a SyslogForwarder, or None when syslog forwarding is off
         self.forward_error: str = ""  # last syslog failure (forwarding is best effort; the file is the record)
 
     def write(self, kind: str, **fields: object) -> dict[str, object]:
@@ -323,63 +326,6 @@ def _authentic(key: bytes, line: bytes) -> tuple[int, str, str] | None:
     return seq, parts[1], prev
 
 
-class _Forwarder:
-    """Sends each event to syslog/journald as an RFC 5424 message whose MSG is the event's JSON line."""
-
-    SEVERITY: ClassVar[dict[str, str]] = {
-        "error": "ERROR", "session_start": "NOTICE", "session_end": "NOTICE", "reload": "NOTICE"}
-
-    def __init__(self, address: str | tuple[str, int]) -> None:
-        import logging.handlers  # only when forwarding is on: logging costs start-up time
-        import socket
-
-        class Handler(logging.handlers.SysLogHandler):
-            failure = ""
-
-            def handleError(self, record: logging.LogRecord) -> None:
-                # Never print a traceback into the agent's stderr; remember it for the caller.
-                import sys
-
-                self.failure = f"{type(sys.exc_info()[1]).__name__}: {sys.exc_info()[1]}"
-
-        self._logging = logging
-        self.address = address
-        try:
-            self.handler = Handler(address=address, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV)
-        except OSError as err:  # UDP: the host name does not resolve
-            raise AuditError(f"cannot forward audit events to syslog at {address}: {err.strerror or err}") from None
-        self.handler.append_nul = False  # RFC 5424 frames end at the datagram's end, not at a NUL
-        self.handler.priority_map = {**self.handler.priority_map, "NOTICE": "notice"}
-        name = socket.gethostname()[:255]
-        # RFC 5424 HOSTNAME: printable US-ASCII without spaces, "-" when unknown
-        self.hostname = name if name and name.isascii() and name.isprintable() and " " not in name else "-"
-        self.pid = str(os.getpid())
-
-    def send(self, event: dict[str, object], line: bytes) -> str:
-        kind = str(event.get("kind", "-"))
-        level = self.SEVERITY.get(kind, "INFO")
-        if kind == "decision" and event.get("decision") == "deny":
-            level = "WARNING"
-        # SysLogHandler adds "<PRI>"; the rest of the RFC 5424 header is ours:
-        # VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG
-        message = (f"1 {event.get('time', '-')} {self.hostname} agentsh {self.pid} {_msgid(kind)} "
-                   f"[agentsh@32473 seq=\"{event.get('seq')}\"] {line.decode('utf-8').rstrip()}")
-        record = self._logging.makeLogRecord({"msg": message, "levelname": level, "levelno": 20})
-        self.handler.failure = ""
-        self.handler.emit(record)
-        if self.handler.failure:
-            return f"cannot forward audit event to syslog at {self.address}: {self.handler.failure}"
-        return ""
-
-    def close(self) -> None:
-        self.handler.close()
-
-
-def _msgid(kind: str) -> str:
-    # MSGID is 1-32 printable US-ASCII characters without spaces.
-    return kind[:32] or "-"
-
-
 def open_audit_log(path: str, key: bytes, *, syslog: bool = False,
                    syslog_address: str | tuple[str, int] = "/dev/log") -> AuditLog:
     """Open (creating with 0600 files in a 0700 dir) the log at PATH for appending events signed with KEY."""
@@ -406,7 +352,9 @@ def open_audit_log(path: str, key: bytes, *, syslog: bool = False,
     try:
         log.check_key()
         if syslog:
-            log._forward = _Forwarder(syslog_address)
+            from .forward import SyslogForwarder
+
+            log._forward = SyslogForwarder(syslog_address)
             sock = getattr(log._forward.handler, "socket", None)
             if sock is None or sock.fileno() < 0:  # the handler keeps a closed socket when connect failed
                 # Like openlog(3), a syslog socket that is not there yet is not fatal (each
