@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, failing_syscalls_runner
 from tests.test_credentials_leaks import agentsh, keyring_setup
 
 SECRET = "Fq7-file'Secret/bytes+99"
@@ -123,3 +124,121 @@ def test_a_silent_connection_does_not_hold_the_broker(monkeypatch: pytest.Monkey
             assert b"no request within" in silent.recv(65536)
     finally:
         broker.close()
+
+
+# Run inside new user and PID namespaces, where this script's processes are the only ones
+# taking PIDs, so it can hand a PID on: it makes the PID of a caller that connected to the
+# broker and exited the next one the kernel gives out (ns_last_pid), to the line's real
+# exec helper (forked by bash: `; :` keeps bash from exec'ing it in its own place).
+# Argv: profile, reply file.
+RECYCLER = r'''
+import glob, json, os, socket, subprocess, sys, time
+profile, reply_path = sys.argv[1], sys.argv[2]
+os.mkfifo("go")
+line = subprocess.Popen([sys.executable, "guardrail.py", "-p", profile, "-c", "read x < go; show-token; :"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+from agentsh.credentials.broker import credentials_root
+pattern = os.path.join(credentials_root(), f"line-{line.pid}-*", "broker.sock")
+for _ in range(400):
+    found = glob.glob(pattern)
+    if found:
+        break
+    time.sleep(0.05)
+else:
+    line.kill()
+    sys.exit("no broker socket: " + line.communicate()[1].decode(errors="replace"))
+def bash_started():
+    for entry in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(entry, "rb") as cmd:
+                if cmd.read().startswith(b"/bin/bash"):
+                    return True
+        except OSError:
+            pass
+    return False
+for _ in range(400):  # bash waits on the fifo: no more forks until it is written
+    if bash_started():
+        break
+    time.sleep(0.05)
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+caller = os.fork()
+if caller == 0:  # connects, leaves the connection to a child of its own, and exits
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(found[0])
+    if os.fork() == 0:
+        os.read(go_r, 1)
+        sock.sendall(json.dumps({"argv": ["show-token"], "cwd": "/"}).encode() + b"\n")
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        with open(reply_path, "wb") as out:
+            out.write(reply)
+        os._exit(0)
+    os.write(ready_w, b"x")
+    os._exit(0)
+os.read(ready_r, 1)
+os.waitpid(caller, 0)  # reaped: its PID is free
+with open("/proc/sys/kernel/ns_last_pid", "w") as last:
+    last.write(str(caller - 1))
+with open("go", "w") as fifo:  # bash reads it and forks show-token: PID `caller`
+    fifo.write("\n")
+for _ in range(400):  # until the helper runs under that PID
+    try:
+        with open(f"/proc/{caller}/cmdline", "rb") as cmd:
+            if b"-IS" in cmd.read():
+                break
+    except OSError:
+        pass
+    time.sleep(0.01)
+else:
+    listing = []
+    for entry in sorted(glob.glob("/proc/[0-9]*/cmdline")):
+        try:
+            with open(entry, "rb") as cmd:
+                listing.append(entry.split("/")[2] + " " + cmd.read().replace(b"\0", b" ").decode(errors="replace")[:120])
+        except OSError:
+            pass
+    sys.exit(f"the helper did not get the recycled PID {caller}: " + "; ".join(listing))
+os.write(go_w, b"x")
+out, err = line.communicate(timeout=60)
+for _ in range(200):
+    if os.path.exists(reply_path):
+        break
+    time.sleep(0.05)
+print("line:", line.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+'''
+
+
+def test_a_caller_that_left_its_pid_to_the_helper_gets_nothing(tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """The broker read /proc by the caller's PID.  A same-user process outside the line
+    connected, handed the connection to its child and exited; its PID went to the line's
+    real exec helper, which then vouched for it (helper command line, descends from this
+    line's bash), and the child got the credential.  Now the caller's pidfd, taken at
+    connect(), shows it is gone."""
+    probe = subprocess.run(["unshare", "-Urpf", "--mount-proc", "sh", "-c", "echo 50 > /proc/sys/kernel/ns_last_pid"],
+                           capture_output=True)
+    if probe.returncode:
+        pytest.skip(f"needs user and PID namespaces with ns_last_pid: {probe.stderr.decode().strip()}")
+    programs = {"show-token": 'echo "token=$MY_TOKEN"'}
+    profile_text = PROFILE.replace("run: [use-file, hold-file]", "run: [show-token]").replace(
+        "TOKEN_FILE: {{keyring: agentsh-test, user: probe-file, as: file}}",
+        "MY_TOKEN: {{keyring: agentsh-test, user: probe-file}}")
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, profile_text, programs, "probe-file", SECRET)
+    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short: the broker's socket path must fit sun_path
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "recycle.py").write_text(RECYCLER)
+    # guardrail mode: no exec guard, whose tracer would take PIDs of its own
+    (work / "guardrail.py").write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    reply = tmp_path / "reply"
+    env = dict(env, AGENTSH_WARM="0", XDG_RUNTIME_DIR=str(runtime), PYTHONPATH=str(REPO))
+    done = subprocess.run(["unshare", "-Urpf", "--mount-proc", sys.executable, "recycle.py", str(profile), str(reply)],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    shutil.rmtree(runtime, ignore_errors=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert reply.exists(), done.stdout
+    answer = reply.read_text()
+    assert SECRET not in answer and "outside this command line" in answer, answer
+    assert "token=" in done.stdout, done.stdout  # the real helper was still served (masked in the output)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -36,6 +37,8 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ..warm.wire import SO_PEERPIDFD
 
 SOCKET_ENV = "AGENTSH_CREDENTIALS"
 HELPER = """\
@@ -124,6 +127,24 @@ def _sweep(root: str) -> None:
             continue
 
 
+def _peer_pidfd(conn: socket.socket, pid: int) -> int:
+    """A pidfd of the process that connected: SO_PEERPIDFD (Linux 6.5+) takes it at
+    connect(); before that, pidfd_open of its PID now, which a caller that has exited and
+    left its PID to another process could still pass (docs/credentials.md)."""
+    try:
+        return conn.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
+    except OSError:
+        return os.pidfd_open(pid)
+
+
+def _alive(pidfd: int) -> bool:
+    try:
+        signal.pidfd_send_signal(pidfd, 0)
+    except OSError:
+        return False
+    return True
+
+
 REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (the helper needs ms)
 
 
@@ -202,6 +223,14 @@ class CredentialBroker:
         pid, uid, _gid = struct.unpack("3i", creds)
         if uid != os.getuid():
             raise PermissionError("credential request from another user")
+        pidfds = [_peer_pidfd(conn, pid)]
+        try:
+            return self._answer_peer(conn, pid, pidfds)
+        finally:
+            for fd in pidfds:
+                os.close(fd)
+
+    def _answer_peer(self, conn: socket.socket, pid: int, pidfds: list[int]) -> dict[str, Any]:
         data = b""
         while not data.endswith(b"\n") and len(data) < 1 << 20:
             chunk = conn.recv(65536)
@@ -213,7 +242,12 @@ class CredentialBroker:
         cwd = str(request.get("cwd", "/"))
         if not self._is_helper(pid, argv):
             raise PermissionError("credential request from a process that is not agentsh's exec helper")
-        if not self._descends_from_bash(pid):
+        chain = self._ancestry(pid, pidfds)
+        # /proc was read by PID: a caller that connected and exited could leave its PID to a
+        # real helper of this line, which would then vouch for it.  The chain is read again,
+        # and the processes it was read from must still be alive, each through a pidfd taken
+        # before (the caller's at connect()): a live process's PID is no one else's.
+        if chain is None or self._ancestry(pid, []) != chain or not all(map(_alive, pidfds)):
             raise PermissionError("credential request from outside this command line")
         path, env = self.issuer(argv, cwd)
         self.issued.extend(env)
@@ -230,20 +264,27 @@ class CredentialBroker:
                                                     [os.path.realpath(sys.executable), "-IS", link]) \
             and cmdline[3:] == argv[1:]
 
-    def _descends_from_bash(self, pid: int) -> bool:
+    def _ancestry(self, pid: int, pidfds: list[int]) -> list[int] | None:
+        """The PIDs from pid up to this line's bash (None if bash is not an ancestor),
+        adding a pidfd of each ancestor met to pidfds (bash needs none: agentsh has not
+        reaped its child, so its PID stays its own)."""
         root = self.bash_pid()
+        chain = [pid]
         for _ in range(64):
             if pid == root:
-                return True
+                return chain
             try:
                 with open(f"/proc/{pid}/stat", "rb") as handle:
                     stat = handle.read()
+                pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+                if pid <= 1:
+                    return None
+                if pid != root and len(pidfds) < 64:
+                    pidfds.append(os.pidfd_open(pid))
             except OSError:
-                return False
-            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
-            if pid <= 1:
-                return False
-        return False
+                return None
+            chain.append(pid)
+        return None
 
     def close(self) -> None:
         self._stop = True
