@@ -17,17 +17,16 @@ import os
 import signal
 import sys
 import termios
-import tty
-from collections.abc import Iterator
 from typing import Any
 
 from .errors import EXIT_DENIED
+from .lineedit import save_history, start_readline
 from .parse import parse_line
 from .prompt import PromptContext, ansi_c_quote, decode, expand_simple, needs_shell, shell_word, visible
 from .session import Session, denial_message
 from .shellinput import Statement, continuation, prompt_statements
+from .terminal import echoing, raw_terminal, terminal_modes
 
-HISTORY_LENGTH = 2000
 DEFAULT_PS2 = "> "
 
 
@@ -181,11 +180,11 @@ class InteractiveShell:
         """Run a line on a PTY that starts with this terminal's modes, as bash's commands share
         its terminal; modes the command leaves (`stty -echo`) are kept if it exits normally."""
         session = self.session
-        modes = _terminal_modes()
+        modes = terminal_modes()
         left: list[list[Any]] = []
         session.pty_modes, session.on_pty_modes = modes, left.append
         try:
-            with _raw_terminal():
+            with raw_terminal():
                 # Keystrokes typed from now on (Ctrl-C included) wait as bytes for the
                 # command's terminal instead of signalling agentsh.
                 status = session.run_line(line, echo=False)
@@ -218,8 +217,8 @@ class InteractiveShell:
             # the prompt was on the agent's screen all the same (then `exit` or `^C` follows)
             self.session.recording.output(visible(text).encode("utf-8", "surrogateescape"), crlf=True)
             raise
-        echoing = _echoing()
-        shown = visible(text) + (line + "\n" if echoing else "")
+        echo_on = echoing()
+        shown = visible(text) + (line + "\n" if echo_on else "")
         self.session.recording.output(shown.encode("utf-8", "surrogateescape"), crlf=True)
         self.session.recording.input(line.encode("utf-8", "surrogateescape") + b"\r")
         return line
@@ -248,7 +247,7 @@ class InteractiveShell:
 
 
 def run_interactive(session: Session) -> int:
-    readline = _readline(session)
+    readline = start_readline(session)
     shell = InteractiveShell(session)
     at_prompt = False
 
@@ -314,94 +313,5 @@ def run_interactive(session: Session) -> int:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
         if readline is not None:
-            _save_history(readline, session)
+            save_history(readline, session)
         session.close(shell.status)
-
-
-def _terminal_modes() -> list[Any] | None:
-    try:
-        return termios.tcgetattr(0)
-    except termios.error:
-        return None
-
-
-def _echoing() -> bool:
-    """Is the terminal's echo on?  A harness turns it off (`stty -echo`, pexpect echo=False)."""
-    try:
-        return bool(termios.tcgetattr(0)[3] & termios.ECHO)
-    except termios.error:
-        return True
-
-
-@contextlib.contextmanager
-def _raw_terminal() -> Iterator[None]:
-    if not os.isatty(0):
-        yield
-        return
-    saved = termios.tcgetattr(0)
-    tty.setraw(0)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(0, termios.TCSADRAIN, saved)
-
-
-SYSTEM_TERMINFO = ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo")
-
-
-def _readline(session: Session):  # type: ignore[no-untyped-def]
-    # readline reads its init file ($INPUTRC, else ~/.inputrc, else /etc/inputrc) at import, in
-    # agentsh itself, before any check: a line could write `$include ~/.ssh/id_rsa` into
-    # ~/.inputrc (a workspace in $HOME), and the next interactive start printed the key's lines
-    # in readline's "no key sequence terminator" errors, unrecorded.  So readline gets no init
-    # file: its default (emacs) bindings.  putenv, not os.environ: the C library's environment
-    # is what readline reads, and nothing agentsh starts inherits it (commands get a rebuilt one).
-    os.putenv("INPUTRC", os.devnull)
-    # The same for the terminal's description, which ncurses (at readline's start) looks for in
-    # $TERMINFO and ~/.terminfo before the system's: a line could plant one whose strings
-    # readline then wrote to the agent's terminal, unrecorded.  So for that start TERMINFO is
-    # the system's directory and HOME leads nowhere; HOME is put back at once (tilde expansion).
-    os.putenv("TERMINFO", _system_terminfo(session.config.environ.get("TERM", "")))
-    home = os.environ.get("HOME")
-    os.putenv("HOME", os.devnull)
-    try:
-        import readline
-    except ImportError:
-        return None
-    finally:
-        if home is None:
-            os.unsetenv("HOME")
-        else:
-            os.putenv("HOME", home)
-    readline.set_history_length(HISTORY_LENGTH)
-    try:
-        readline.read_history_file(_history_path(session))
-    except OSError:
-        pass
-    return readline
-
-
-def _system_terminfo(term: str) -> str:
-    """The system directory that holds TERM's description (ncurses' own order), or the last."""
-    for directory in SYSTEM_TERMINFO:
-        if term and (os.path.exists(os.path.join(directory, term[0], term))
-                     or os.path.exists(os.path.join(directory, f"{ord(term[0]):x}", term))):
-            return directory
-    return SYSTEM_TERMINFO[-1]
-
-
-def _history_path(session: Session) -> str:
-    from .record.asciicast import default_directory
-
-    return os.path.join(session.profile.record_dir or default_directory(session.config.environ), "history")
-
-
-def _save_history(readline, session: Session) -> None:  # type: ignore[no-untyped-def]
-    path = _history_path(session)
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
-        readline.write_history_file(path)
-    except OSError:
-        pass

@@ -8,14 +8,13 @@ import contextlib
 import os
 import signal
 import termios
-import tty
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .guard.spawn import Confinement, set_window_size, spawn
 from .run import FORWARDED, UNCONFINED, RunResult, bash_argv, reset_signals, result_of
 from .stream import Filter, PtyRelay, Sink
-from .terminal import terminal_size
+from .terminal import raw_terminal, terminal_size
 
 
 def run_bash_pty(script: str, env: Mapping[str, str], cwd: str, sink: Sink, *,
@@ -80,18 +79,14 @@ def run_pty(argv: list[str], env: Mapping[str, str], cwd: str, sink: Sink, *,
     # Ctrl-C normally reaches the command as a byte on its own terminal; a SIGINT that
     # reaches agentsh instead (typed just before raw mode took effect) is passed on.
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    saved = termios.tcgetattr(0) if stdin_is_tty else None
     try:
-        if saved is not None:
-            tty.setraw(0)  # keystrokes, Ctrl-C included, go to the command's terminal
-        relay.run(lambda: child.poll() is not None)
-        status = child.wait()
+        with raw_terminal():  # keystrokes, Ctrl-C included, go to the command's terminal
+            relay.run(lambda: child.poll() is not None)
+            status = child.wait()
     except BaseException:
         child.kill()  # a failing relay (say, the recording) must not leave it running
         raise
     finally:
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         signal.signal(signal.SIGWINCH, previous_winch)
