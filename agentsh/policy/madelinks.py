@@ -19,7 +19,7 @@ from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
 from .moves import LINKERS, MAX_TAR_DIRECTORIES, Symlinks, extraction_words, relinks, symlinks
 from .paths import PathChecker
-from .realpaths import resolve
+from .realpaths import PROCESS_DIRECTORIES, names_own_process, resolve
 from .scripts import git_subcommand
 
 # The programs the engine asks check() about.
@@ -201,7 +201,15 @@ def _target_problem(target: Word, directory: str, tree: bool, paths: PathChecker
     if target.value is None:
         problem = paths.check_read_word(target, [directory])
         return f"a link to {target.text} in {directory} {problem}" if problem else ""
+    joined = os.path.join(directory, target.value)
     path = resolve(target.value, directory)
+    if names_own_process(joined) or path in PROCESS_DIRECTORIES:
+        # /proc/self (and /dev/fd, /dev/stdin ... into it) is whichever process follows the link,
+        # a descriptor whatever that process has open:
+        # `ln -s /proc/self/cwd/../.. x` leads elsewhere from each directory a command runs in,
+        # so no check of a later line can say where (realpaths.own_process)
+        return (f"a link to {target.value} in {directory} leads through the process that follows it "
+                "(/proc/self, /dev/fd): where it leads is only known when it is used")
     problem = paths.read_problem(path)
     if problem:
         return f"a link to {target.value} in {directory} {problem}"

@@ -16,12 +16,18 @@ from collections.abc import Iterable
 
 from ..parse import Word
 from ..profile import Profile
-from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, _pathlike, resolve
+from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, THROUGH_OWN_PROCESS, _pathlike, resolve
 
 # `~+`, `~-`, `~N`, `~+N`, `~-N` (the directory stack) and a plain path after it.
 _DIRECTORY_TILDE = re.compile(r"~[+-]?[0-9]*(?:/([A-Za-z0-9_./:@%+,=-]*))?")
 # What a brace alternative may hold to be read as a path: no quote, expansion or brace.
+# `$PWD/x`, `"${HOME}"/x`: a variable whose value agentsh knows (a line may not assign these),
+# then plain text (double quotes aside)
+_KNOWN_VARIABLE = re.compile(r"\$(?:(HOME|PWD|OLDPWD)(?![A-Za-z0-9_])|\{(HOME|PWD|OLDPWD)\})(/[A-Za-z0-9_./:@%+,=*?\[\]!-]*)?")
+_OPTION_BEFORE_VALUE = re.compile(r"--[A-Za-z0-9-]+=|-[A-Za-z0-9]+(?=\$)")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./:@%+,=~*?\[\]!-]+")
+_OWN_PROCESS_PROBLEM = ("{} a path through the command's own process (/proc/self, /dev/fd/N/...), which agentsh "
+                        "cannot resolve for it: name the file itself")
 ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
 
 
@@ -100,6 +106,8 @@ class PathChecker:
         self._denied = (*profile.read_deny, *profile.write_deny, *(root for root, _ in self._guarded))
 
     def read_problem(self, path: str) -> str:
+        if path == THROUGH_OWN_PROCESS:
+            return _OWN_PROCESS_PROBLEM.format("reads")
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
             for root in self.profile.read_deny:
                 if within(path, root):
@@ -109,6 +117,8 @@ class PathChecker:
         return ""
 
     def write_problem(self, path: str) -> str:
+        if path == THROUGH_OWN_PROCESS:
+            return _OWN_PROCESS_PROBLEM.format("writes")
         if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS) or any(within(path, p) for p in ALWAYS_WRITABLE):
             return ""
         for root in self.profile.write_deny:
@@ -184,6 +194,10 @@ class PathChecker:
                 return problem
             if word.why_dynamic == "tilde expansion":
                 return self._directory_tilde_reads(word, cwds, reals)
+            if "$" in word.text:
+                problem = self._known_variable_reads(word, cwds, reals)
+                if problem:
+                    return problem
             if word.why_dynamic not in ("glob", "brace expansion"):
                 return ""
             if "{" in word.text and _BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
@@ -217,6 +231,30 @@ class PathChecker:
         rest = match.group(1) or "."
         problem = self.check_read_word(Word(rest, rest), cwds, reals)
         return f"{word.text}: {problem}" if problem else ""
+
+    def _known_variable_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """`$PWD/gh/hosts.yml`, `"$HOME"/.config/gh/x`: the value is known (HOME is agentsh's,
+        PWD each directory the line is in, OLDPWD each it was in, or unset), so the path is
+        checked as written out.  The fragment check alone let `cd ~/.config && cat
+        $PWD/gh/hosts.yml` print the token (the text names `gh`, not `.config/gh`)."""
+        bare = word.text.replace('"', "")
+        option = _OPTION_BEFORE_VALUE.match(bare)  # `--file=$PWD/x`, `-f$PWD/x`: the value
+        match = _KNOWN_VARIABLE.fullmatch(bare, option.end() if option else 0) if "'" not in word.text else None
+        if match is None:
+            return ""
+        name = match.group(1) or match.group(2)
+        rest = match.group(3) or ""
+        cwds = list(cwds)
+        values = [self.home] if name == "HOME" else cwds if name == "PWD" else ["", *cwds]
+        for value in values:
+            path = (value.rstrip("/") + rest) or "/"
+            if any(c in rest for c in _GLOB):
+                problem = self._glob(Word(path, None, "glob"), cwds, write=False)
+            else:
+                problem = self.check_read_word(Word(path, path), cwds, reals)
+            if problem:
+                return f"{word.text}: {problem}"
+        return ""
 
     def _brace_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """Brace expansion is static: each alternative made of plain characters is checked as

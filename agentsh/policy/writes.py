@@ -278,6 +278,14 @@ def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
                     take(option, "", word)
             i += 1
             continue
+        if value is None and not after_dashdash and word.prefix[:1] == "-" and options \
+                and _dynamic_output_option(word.prefix, options, values, program in _NO_CLUSTERS):
+            # `--output=$HOME/.bashrc`, `-o"$f"`: the option is in the line, its value only known at
+            # run time (the word was taken for an operand, and `sort --output=$HOME/.bashrc` and
+            # `git diff --output=$HOME/...` wrote a start-up file and a hook in guardrail mode)
+            targets.append(Word(word.text, None, "option value"))
+            i += 1
+            continue
         if value is not None and not after_dashdash and value.startswith("-") and value != "-":
             if value == "--":
                 after_dashdash = True
@@ -324,6 +332,24 @@ def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
         operands.append(word)
         i += 1
     return targets, operands, seen, archives, in_place, dangling
+
+
+def _dynamic_output_option(prefix: str, options: tuple[str, ...], values: tuple[str, ...], whole: bool) -> bool:
+    """Can a word that starts with `prefix` and goes on with an expansion be, or hold, one of
+    these output options?  A long name cut short by the expansion (`--out$x`) may still become
+    one, and so may a lone `-$x`; letters before the expansion count as a cluster (`-uo$f`)."""
+    if prefix.startswith("--"):
+        name, eq, _ = prefix.partition("=")
+        return _long_option(name, options, values) == "out" if eq else \
+            any(o.startswith(name) for o in options if o.startswith("--"))
+    if whole:  # one option per word: `-o$f` (a program without clusters)
+        return prefix[:2] in options or len(prefix) < 2
+    for letter in prefix[1:]:
+        if "-" + letter in options:
+            return True
+        if "-" + letter in values:
+            return False  # the rest of the word is that option's value
+    return prefix == "-"
 
 
 def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -> list[Word]:

@@ -1,0 +1,168 @@
+"""Outcome fuzzing of the static policy in guardrail mode (generator: tests/policy_fuzz.py).
+
+Generated agent-like lines, aimed at canary secrets, at the files git and the next login
+shell run code from, and at places outside the write roots, are decided by agentsh's own
+Policy; the allowed ones run as agentsh runs them without ptrace and Landlock, and the
+outcome is checked: no secret's bytes in the output or in a file, no guarded file made or
+changed, nothing changed outside the write roots.  The fixed seeds keep the run the same
+from one day to the next; the bypasses the campaigns found are kept below as explicit
+cases, each run through the real `agentsh -c` in guardrail mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_guardrail
+from tests.policy_fuzz import Sandbox, generated, known_gap
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox()
+    yield box
+    box.close()
+
+
+def test_allowed_generated_lines_leak_and_plant_nothing(sandbox: Sandbox) -> None:
+    ran = 0
+    for seed in (11, 2026):
+        for lines in generated(seed, 150, str(sandbox.home), str(sandbox.scratch)):
+            for outcome in sandbox.episode(lines):
+                ran += outcome.decision == "allow"
+                if outcome.problems and not known_gap(outcome.line):
+                    pytest.fail(f"{lines!r}: {outcome.problems}")
+    assert ran > 60, ran  # the generator still produces lines the policy allows
+
+
+def test_the_sandbox_sees_what_it_looks_for(sandbox: Sandbox) -> None:
+    """The checks can fail: a leak, a planted hook and a write outside the roots, run
+    without the policy, are each seen."""
+    for line, seen in [("rev ~/.ssh/id_rsa", "printed"), ("base64 ~/.aws/credentials", "printed"),
+                       ("cp ~/.netrc copy", "copied"), ("echo x > .git/hooks/post-checkout", "guarded"),
+                       ("touch ~/outside/x", "outside"), ("echo x >> ~/.bashrc", "guarded")]:
+        sandbox._reset()
+        problems = sandbox.check(sandbox.run(line))
+        assert any(p.startswith(seen) for p in problems), (line, problems)
+
+
+@pytest.fixture
+def project(home: Path) -> Path:
+    path = home / "proj"
+    (path / "src").mkdir(parents=True)
+    (path / ".git" / "hooks").mkdir(parents=True)
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    return path
+
+
+# Found by the campaign: /proc/self is the command, not agentsh, when the path is opened.
+@pytest.mark.parametrize("line", [
+    # /proc/self/cwd was resolved as agentsh's directory (the workspace), not src
+    "cd src && cat /proc/self/cwd/../../.ssh/id_rsa",
+    "cd src && head -c 300 /proc/thread-self/cwd/../../.ssh/id_rsa",
+    # a path below a descriptor: the directory the line opened as 3 (or stdin), which agentsh
+    # resolved through its own descriptor, or kept as written as if it were the stream itself
+    "cat /dev/fd/3/.ssh/id_rsa 3< ..",
+    "cat /proc/self/fd/3/.ssh/id_rsa 3< ..",
+    "cat /dev/stdin/.ssh/id_rsa < ..",
+    "cat /dev/stdin/../.netrc < .",
+    "cd / && cat dev/fd/3/.ssh/id_rsa 3< ~",
+])
+def test_a_path_through_the_commands_own_process_reads_no_secret(
+        line: str, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "own process" in done.stderr or "denied read root" in done.stderr
+
+
+@pytest.mark.parametrize(("line", "target"), [
+    ("echo 'echo PWNED' 3< .. > /dev/fd/3/.bashrc", ".bashrc"),
+    ("echo 'echo PWNED' 3< .git/hooks > /dev/fd/3/pre-commit", "proj/.git/hooks/pre-commit"),
+    ("cd src && echo 'echo PWNED' >> /proc/self/cwd/../../.profile", ".profile"),
+])
+def test_a_write_through_the_commands_own_process_plants_nothing(
+        line: str, target: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists()
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_link_through_proc_self_is_not_made(project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """`x -> /proc/self/cwd/../..` leads from each command's own directory: agentsh resolved it
+    from its own (the workspace, above which it is no secret), `cat` from src (HOME)."""
+    made = run_guardrail("ln -s /proc/self/cwd/../.. x", project, agentsh_env, tmp_path)
+    assert made.returncode == 126, made.stderr
+    assert not (project / "x").is_symlink()
+    for link in ("/proc", "/dev/fd/3"):
+        refused = run_guardrail(f"ln -s {link} p", project, agentsh_env, tmp_path)
+        assert refused.returncode == 126, refused.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "cat /proc/self/status", "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
+    "diff <(echo a) <(echo b)", "cd src && cat /proc/self/cwd/a.txt", "cat /proc/self/root/etc/hostname",
+    "ln -s README.md r",
+])
+def test_the_commands_own_streams_and_files_are_still_allowed(
+        line: str, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    (project / "src" / "a.txt").write_text("a\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode != 126, done.stderr
+
+
+# Found by the campaign: an output option whose value is only known at run time was taken for
+# an operand (writes.read_options skipped dynamic words), so nothing checked where it wrote.
+@pytest.mark.parametrize(("line", "target"), [
+    ("git diff HEAD --output=$HOME/proj/.git/hooks/post-checkout", "proj/.git/hooks/post-checkout"),
+    ("sort --output=$HOME/.profile README.md", ".profile"),
+    ("iconv -f utf-8 -t utf-8 -o$HOME/.bashrc README.md", ".bashrc"),
+    ("cp --target-directory=$HOME/proj/.git/hooks pre-commit", "proj/.git/hooks/pre-commit"),
+])
+def test_an_output_option_with_a_run_time_value_plants_nothing(
+        line: str, target: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "README.md").write_text("echo PWNED\n")
+    (project / "pre-commit").write_text("echo PWNED\n")
+    subprocess.run(["git", "add", "README.md"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], cwd=project, check=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "only known at run time" in done.stderr
+
+
+# Found by probing what the campaign's spellings suggested: $PWD is known to the checker (a
+# line may not assign it), but a word holding it got only the fragment check, which looks for
+# the denied root's name from HOME (`.config/gh`), not the name below the directory cd'd to.
+@pytest.mark.parametrize("line", [
+    "cd ~/.config && cat $PWD/gh/hosts.yml",
+    "cd ~/.config && cat \"$PWD\"/gh/hosts.yml",
+    "cd ~/.config && cat ${PWD}/g?/hosts.yml",
+    "cd ~/.config && date --file=$PWD/gh/hosts.yml",
+    "cd src && cd ~/.config; cat $PWD/gh/hosts.yml",
+])
+def test_a_known_variable_in_a_path_reads_no_secret(
+        line: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gcloud").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_known_variable_in_a_readable_path_is_still_allowed(
+        project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    done = run_guardrail("cat $PWD/README.md \"$HOME/proj/README.md\" && cd src && cat $OLDPWD/README.md",
+                         project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\n" * 3
