@@ -166,3 +166,28 @@ def test_a_known_variable_in_a_readable_path_is_still_allowed(
                          project, agentsh_env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "hello\n" * 3
+
+
+def _committed(project: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "README.md").write_text("echo PWNED\n")
+    subprocess.run(["git", "add", "README.md"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], cwd=project,
+                   check=True)
+
+
+# Found by the campaign's git family: git mv's operands were not write targets.
+@pytest.mark.parametrize(("line", "target"), [
+    ("git mv README.md .git/hooks/post-checkout", "proj/.git/hooks/post-checkout"),
+    ("git mv -- README.md .git/hooks/pre-push", "proj/.git/hooks/pre-push"),
+    ("git mv README.md up/.profile", ".profile"),  # through a link: where it leads is checked
+])
+def test_git_mv_plants_nothing(line: str, target: str, home: Path, project: Path, tmp_path: Path,
+                               agentsh_env: dict[str, str]) -> None:
+    _committed(project)
+    (project / "up").symlink_to("..")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists(), done.stderr
+    assert done.returncode == 126, done.stderr
