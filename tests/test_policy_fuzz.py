@@ -191,3 +191,44 @@ def test_git_mv_plants_nothing(line: str, target: str, home: Path, project: Path
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert not (home / target).exists(), done.stderr
     assert done.returncode == 126, done.stderr
+
+
+# Found by the campaign's archive probes: tar without -f (or with -f -) reads the archive from
+# standard input, which was never looked into, so its members were checked nowhere.
+@pytest.mark.parametrize("line", [
+    "tar -C .git -xf - < hooks.tar",
+    "tar -x -C .git < hooks.tar",
+    "cat hooks.tar | tar -x -C .git",
+    "cd .git && tar -x < ../hooks.tar",
+])
+def test_an_archive_on_standard_input_plants_no_hook(line: str, project: Path, tmp_path: Path,
+                                                    agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    staged = tmp_path / "staged" / "hooks"
+    staged.mkdir(parents=True)
+    (staged / "post-checkout").write_text("#!/bin/sh\necho PWNED\n")
+    subprocess.run(["tar", "-cf", str(project / "hooks.tar"), "-C", str(staged.parent), "hooks"], check=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (project / ".git" / "hooks" / "post-checkout").exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "not looked into" in done.stderr
+
+
+def test_an_archive_on_standard_input_still_extracts_elsewhere(project: Path, tmp_path: Path,
+                                                              agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "a.txt").write_text("A\n")
+    subprocess.run(["tar", "-cf", str(project / "a.tar"), "-C", str(tmp_path / "staged"), "a.txt"], check=True)
+    done = run_guardrail("mkdir -p out && cat a.tar | tar -x -C out && tar -xOf - < a.tar", project, agentsh_env,
+                         tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (project / "out" / "a.txt").read_text() == "A\n" and done.stdout == "A\n"
+
+
+def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
+    from agentsh.policy import hazards, madelinks
+
+    assert madelinks._STDIN_NAMES == hazards.STDIN_NAMES
