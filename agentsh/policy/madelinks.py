@@ -143,8 +143,8 @@ _STDIN_NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread
 
 def _streamed(archive: Word, args: tuple[Word, ...], cwd: str) -> bool:
     """Is tar's archive a stream (stdin, a pipe, a process substitution) it extracts files from?"""
-    if any(w.value in ("-O", "--to-stdout") or (w.value or "")[:1] == "-" and (w.value or "")[1:2] != "-"
-           and "O" in (w.value or "") for w in args):
+    if any(w.value in ("-O", "--to-stdout") or ((w.value or "")[:1] == "-" and (w.value or "")[1:2] != "-"
+           and "O" in (w.value or "")) for w in args):
         return False  # -O: the members go to standard output, no file is written
     if archive.value is None or archive.value in _STDIN_NAMES:
         return True
