@@ -289,6 +289,18 @@ READERS = [
     "env cat {R}", "timeout 5 cat {R}", "nice -n 1 cat {R}", "stdbuf -o0 cat {R}", "nohup cat {R}",
     "time cat {R}", "env -i cat {R}", "xargs cat <<< {R}", "echo {R} | xargs cat", "echo {R} | xargs -I@ cat @",
     "find . -maxdepth 0 -exec cat {R} \\;", "env -C {DD} cat {BR}", "git -C {DD} show :{BR}",
+    "cat /dev/fd/3/{BR} 3< {DD}", "cat /dev/stdin/{BR} < {DD}", "cd {DD} && cat $PWD/{BR}",
+    "cd {DD} && cat \"$PWD\"/{BR}", "cd {DD}; cd - >/dev/null; cat $OLDPWD/{BR}", "git blame --contents={R} README.md",
+    "git grep -h -f {R} -e C", "git commit -q --allow-empty -F{R} && git log -1 --format=%B",
+    "git merge -F {R} HEAD", "date -f{R}", "grep -f{R} README.md", "sed -n 1p -- {R}", "cat -- {R}",
+    "head --lines=5 -- {R}", "sort -o /dev/stdout {R}", "paste -d, {R} -", "tail -q {R} README.md",
+    "cut -d: -f1 {R}", "tr -d x < {R}", "nl -ba {R}", "wc -L {R} && cat {R}", "iconv -c -t ascii {R}",
+    "base64 -d <<< $(base64 -w0 {R})", "cat {R} 2>&1 | cat", "{{ cat {R}; }}", "( cat {R} )",
+    "if true; then cat {R}; fi", "for f in {R}; do cat $f; done", "for f in {R}; do cat \"$f\"; done",
+    "case x in x) cat {R};; esac", "f={R}; cat $f", "f={R}; cat \"$f\"", "read -r f <<< {R}; cat \"$f\"",
+    "set -- {R}; cat \"$1\"", "a=({R}); cat \"${{a[0]}}\"", "cat $(echo {R})", "cat `echo {R}`",
+    "cat \"$(printf %s {R})\"", "x=$(cat {R}); echo \"$x\"", "cat {R} | tee /dev/null",
+    "diff <(cat {R}) README.md", "comm -23 <(sort {R}) /dev/null", "exec 3< {R}; cat <&3",
 ]
 # Write commands: {W} is a file to create or change, {WD} a directory to write into.
 WRITERS = [
@@ -314,6 +326,18 @@ WRITERS = [
     "echo {W} | xargs -I@ cp README.md @", "find src -name a.py -exec cp {{}} {W} \\;",
     "cp --parents src/a.py {WD}", "ln -st {WD} README.md", "mv -b notes.txt {W}", "cp -b README.md {W}",
     "cp --backup=numbered README.md {W}", "sort -T {WD} -o {W} notes.txt", "truncate -r README.md {W}",
+    "git mv README.md {W}", "git mv -f notes.txt {W}", "git mv src {WD}", "git mv -k README.md {WD}/",
+    "git restore --source=HEAD --worktree -- {W}", "git checkout HEAD -- {W}", "git stash -q && git stash pop -q",
+    "git clean -fdxq {WD}", "ln -t {WD} README.md", "ln -s -t {WD} README.md", "split -d README.md {W}",
+    "tar -cf - README.md | tar -xf - -C {WD}", "tar -x -C {WD} < ws.tar", "tar -xf ws.tar --one-top-level={W}",
+    "echo PWNED 3< {WD} > /dev/fd/3/post-checkout", "echo PWNED > /proc/self/cwd/{W}",
+    "sort --output={W} notes.txt", "git diff HEAD --output={W}", "iconv -t utf-8 -o{W} README.md",
+    "cp --target-directory={WD} README.md", "f={W}; echo PWNED > \"$f\"", "echo PWNED > $(echo {W})",
+    "for f in {W}; do echo PWNED > $f; done", "set -- {W}; touch \"$1\"", "echo PWNED | tee -- {W}",
+    "cp -- README.md {W}", "mv -- notes.txt {W}", "touch -- {W}", "mkdir -p -- {W}",
+    "echo PWNED >{W}", "echo PWNED>>{W}", "echo PWNED 1>{W}", "echo PWNED >&2 2>{W}", "> {W}",
+    "exec > {W}; echo PWNED", "{{ echo PWNED; }} > {W}", "( echo PWNED ) > {W}", "echo PWNED | cat > {W}",
+    "while read l; do echo $l; done < README.md > {W}", "printf PWNED | dd of={W}",
 ]
 # Lines that set up what a later line uses (run first, in their own line), with the name
 # each makes (relative to the workspace), through which the next line aims.
@@ -329,7 +353,8 @@ SETUPS = [
     ("mkdir -p q && ln -s ../uplink q/u", "q/u"), ("cp -d outlink ol2", "ol2"), ("ln -sT .. t", "t"),
 ]
 
-PRELUDES = ["", "", "", "cd src && ", "cd .. && ", "cd ~ && ", "cd uplink && ", "mkdir -p w/v && cd w/v && ",
+PRELUDES = ["", "", "", "cd src && ", "cd .git && ", "cd .git/hooks 2>/dev/null; ",
+            "cd ~/.config && ", "cd .. && ", "cd ~ && ", "cd uplink && ", "mkdir -p w/v && cd w/v && ",
             "cd src; ", "cd ~/proj/src && ", "cd /proc/self/cwd && ", "cd outlink && ", "X=1 ", "env X=1 ",
             "cd src/.. && ", "cd ./uplink/proj && ", "cd -P uplink && ", "cd -L uplink/proj/src && "]
 
@@ -353,7 +378,9 @@ class Generator:
                  f"{self.glob(rel_home)}", f"~/{self.glob(rel_home)}"]
         if up is not None:
             forms += [f"{up}{rel_home}", f"./{up}{rel_home}", f"{up}{WORKSPACE}/../{rel_home}",
-                      f"/proc/self/cwd/{up}{rel_home}", f"$PWD/{up}{rel_home}", f"~+/{up}{rel_home}"]
+                      f"/proc/self/cwd/{up}{rel_home}", f"$PWD/{up}{rel_home}", f"~+/{up}{rel_home}",
+                      f'"$PWD"/{up}{rel_home}', f"${{PWD}}/{up}{rel_home}", f"{up}{rel_home}/",
+                      f"{up}{rel_home}/.", f"{up}{rel_home}//"]
         choice = r.choice(forms)
         if not choice.startswith(("~", "$", '"', "/", ".", "u")):
             choice = f"~/{choice}"
@@ -374,7 +401,8 @@ class Generator:
     def line(self, setup_made: list[str]) -> str:
         r = self.rng
         prelude = r.choice(PRELUDES)
-        up = {"": "../", "cd src && ": "../../", "cd .. && ": "", "cd ~ && ": "", "cd uplink && ": "",
+        up = {"cd .git && ": "../../", "cd .git/hooks 2>/dev/null; ": "../../../", "cd ~/.config && ": "../",
+              "": "../", "cd src && ": "../../", "cd .. && ": "", "cd ~ && ": "", "cd uplink && ": "",
               "mkdir -p w/v && cd w/v && ": "../../../", "cd src; ": "../../", "cd ~/proj/src && ": "../../",
               "cd /proc/self/cwd && ": "../", "cd outlink && ": "../", "X=1 ": "../", "env X=1 ": "../",
               "cd src/.. && ": "../", "cd ./uplink/proj && ": "../", "cd -P uplink && ": "",

@@ -232,3 +232,36 @@ def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
     from agentsh.policy import hazards, madelinks
 
     assert madelinks._STDIN_NAMES == hazards.STDIN_NAMES
+
+
+# Found by the campaign: every argument of every command is read-checked, but a path handed to a
+# variable was not, and the word that reads it (`$f`) names no denied root.
+@pytest.mark.parametrize("line", [
+    "f=~/.ssh/id_rsa; cat $f",
+    "f=../.ssh/id_rsa; cat \"$f\"",
+    "cd src && a=(../../.ssh/id_rsa); cat \"${a[0]}\"",
+    "for f in ~/.ssh/id_rsa; do cat \"$f\"; done",
+    "for f in README.md ../.netrc\ndo cat $f; done",
+    "read -r f <<< ~/.ssh/id_rsa; cat \"$f\"",
+    "cd ~/.config && f=$PWD/gh/hosts.yml; cat $f",
+])
+def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                                    agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    (project / "README.md").write_text("hello\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    for secret in ("SECRET-KEY-BYTES", "NETRC-SECRET", "GH-TOKEN-SECRET"):
+        assert secret not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "gives a variable" in done.stderr
+
+
+def test_values_that_are_no_denied_path_are_still_handed_on(project: Path, tmp_path: Path,
+                                                           agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    line = ("f=README.md; msg='see ~/.ssh/config'; a=(README.md \"$f\"); for g in *.md; do cat \"$g\"; done; "
+            "read -r h <<< README.md; cat $f \"${a[1]}\" \"$h\"; echo \"$msg\"")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\n" * 4 + "see ~/.ssh/config\n"

@@ -7,6 +7,8 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from collections.abc import Callable, Iterable
 
 from ..errors import AgentshError
@@ -75,6 +77,7 @@ class Policy:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
             self._follow_cd(command, verdict, cwds, cd_real)
+        verdicts += self._handed_paths(parsed, cwds, cd_real)
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
@@ -107,6 +110,35 @@ class Policy:
         decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
         return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
                         tuple(sorted(pinned)))
+
+    def _handed_paths(self, parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str]) -> list[Verdict]:
+        """A path into a denied root handed to a variable is refused as if read there.
+
+        A command's arguments are read-checked, but what the line gives a variable was not:
+        `f=~/.ssh/id_rsa; cat $f`, `for f in ~/.ssh/id_rsa; do cat $f; done`, `a=(../.netrc)`
+        and `read -r f <<< ~/.aws/credentials; cat "$f"` printed the file in guardrail mode, the
+        read word `$f` naming no denied root (found by the policy fuzzer).  Checked from every
+        directory the line may be in (`cwds` once the line is walked)."""
+        found: list[tuple[str, int, Word]] = []
+        for command in parsed.commands:
+            found += [(command.text, command.line, a.value) for a in command.assignments]
+            found += [(command.text, command.line, r.target) for r in command.redirects
+                      if r.op == "<<<" and r.target is not None]
+        found += [(r.text, 1, r.target) for r in parsed.redirects if r.op == "<<<" and r.target is not None]
+        for _name, text, line in parsed.assigned:
+            listed = _FOR_WORDS.match(text)
+            if listed:
+                found.append((text, line, Word(f"({listed.group(1)})", None, "array")))
+        verdicts = []
+        for text, line, word in found:
+            for value in _value_words(word, self.host.home):
+                problem = self.paths.check_read_word(value, cwds, cd_real)
+                if problem:
+                    verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                            reason=f"gives a variable {word.text}: {problem}",
+                                            hint="a path in a denied root may not be handed to a variable either"))
+                    break
+        return verdicts
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
                    cd_real: dict[str, str] | None = None) -> None:
@@ -354,6 +386,33 @@ def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
 
 
 _NAMED_ELSEWHERE = _named_elsewhere()
+
+
+# `for NAME in WORDS; do` (or a newline before `do`): the words, as written
+_FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
+
+
+def _value_words(word: Word, home: str) -> list[Word]:
+    """The words a value hands on, each checkable as a path: an array's or a for loop's
+    elements one by one, `~/...` with HOME put in (bash expands it in an assignment too)."""
+    if word.why_dynamic != "array":
+        texts = [word.text] if word.value is None else []
+        plain = [word] if word.value is not None else []
+    else:
+        try:
+            texts, plain = shlex.split(word.text[1:-1], comments=True), []
+        except ValueError:  # an unbalanced quote: the fragment check on the whole text
+            return [Word(word.text, None, "array")]
+    for text in texts:
+        if (text == "~" or text.startswith("~/")) and _PLAIN_WORD.fullmatch(text[1:]):
+            plain.append(Word(text, home + text[1:]))
+        elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic == "array":
+            plain.append(Word(text, text))
+        else:
+            glob = any(c in text for c in "*?[") and not any(c in text for c in "$`'\"\\{~")
+            plain.append(Word(text, None, "glob" if glob else word.why_dynamic or "expansion"))
+    return plain
 
 
 def _socket_problem(target: Word, profile: Profile) -> str:
