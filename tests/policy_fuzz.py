@@ -301,6 +301,10 @@ READERS = [
     "set -- {R}; cat \"$1\"", "a=({R}); cat \"${{a[0]}}\"", "cat $(echo {R})", "cat `echo {R}`",
     "cat \"$(printf %s {R})\"", "x=$(cat {R}); echo \"$x\"", "cat {R} | tee /dev/null",
     "diff <(cat {R}) README.md", "comm -23 <(sort {R}) /dev/null", "exec 3< {R}; cat <&3",
+    "d={PD}; cat $d/{PR}", "d={PD}/; cat \"${{d}}{PR}\"", "for d in {PD}; do cat $d/{PR}; done",
+    "d={PD}; cd $d && cat {PR}", "d={PD}; cat < $d/{PR}", "d={PD}; head -- \"$d/{PR}\"",
+    "cd {PD} && cat ./{PR}", "cd {PD} && cat $PWD/{PR}", "cd {PD}; cat ~+/{PR}", "env -C {PD} cat {PR}",
+    "tar -C {PD} -cf - {PR} | tar -xOf -", "git diff --no-index -- {PD}/{PR} README.md",
 ]
 # Write commands: {W} is a file to create or change, {WD} a directory to write into.
 WRITERS = [
@@ -416,7 +420,10 @@ class Generator:
         guarded = r.choice(GUARDED + OUTSIDE)
         wdir = r.choice([".git/hooks", ".git", "outside", ".", ".config/git", "proj/.git/hooks", ".ssh",
                          "proj/secrets", "proj/.git"])
+        parent, _, below = secret.partition("/") if secret.count("/") > 1 else ("", "", secret)
         fills = {
+            "PD": self.spell(parent, up) if parent else r.choice(["~", "$HOME", ".."]),
+            "PR": below,
             "R": self.spell(secret, up),
             "D": self.spell(secret_dir, up) if secret_dir != "." else r.choice(["~", "..", "uplink", "~/"]),
             "W": self.spell(guarded, up),

@@ -257,11 +257,44 @@ def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, proj
     assert "gives a variable" in done.stderr
 
 
+@pytest.mark.parametrize("line", [
+    # the value is readable, the path it makes with the rest of the word is not
+    "f=~/.config; cat $f/gh/hosts.yml",
+    "d=../.config/; cat \"${d}gh/hosts.yml\"",
+    "for d in ~/.config; do cat $d/gh/hosts.yml; done",
+    "d=~/.config; cat < $d/gh/hosts.yml",
+    "d=$HOME/.config; cat $d/gh/hosts.yml",  # a value known to agentsh
+    "cd src && d=~+/../../.config; cat $d/gh/hosts.yml",
+    "cd src && for d in \"$PWD\"/../../.config; do cat $d/gh/hosts.yml; done",
+])
+def test_a_variable_and_the_rest_of_the_word_read_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                                            agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
 def test_values_that_are_no_denied_path_are_still_handed_on(project: Path, tmp_path: Path,
                                                            agentsh_env: dict[str, str]) -> None:
     (project / "README.md").write_text("hello\n")
     line = ("f=README.md; msg='see ~/.ssh/config'; a=(README.md \"$f\"); for g in *.md; do cat \"$g\"; done; "
-            "read -r h <<< README.md; cat $f \"${a[1]}\" \"$h\"; echo \"$msg\"")
+            "read -r h <<< README.md; cat $f \"${a[1]}\" \"$h\"; echo \"$msg\"; d=.; cat $d/README.md")
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "hello\n" * 4 + "see ~/.ssh/config\n"
+    assert done.stdout == "hello\n" * 4 + "see ~/.ssh/config\n" + "hello\n"
+
+
+def test_a_run_time_top_level_directory_extracts_nothing(home: Path, project: Path, tmp_path: Path,
+                                                         agentsh_env: dict[str, str]) -> None:
+    """`--one-top-level=$HOME/.config/git` was read as no option at all (a word only known at run
+    time), so the members landed below git's global configuration directory unchecked."""
+    import subprocess
+
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "config").write_text("[core]\n\tfsmonitor = echo PWNED\n")
+    subprocess.run(["tar", "-cf", str(project / "c.tar"), "-C", str(tmp_path / "staged"), "config"], check=True)
+    done = run_guardrail("tar -xf c.tar --one-top-level=$HOME/.config/git", project, agentsh_env, tmp_path)
+    assert not (home / ".config" / "git").exists(), done.stderr
+    assert done.returncode == 126, done.stderr

@@ -130,6 +130,7 @@ class Policy:
             if listed:
                 found.append((text, line, Word(f"({listed.group(1)})", None, "array")))
         verdicts = []
+        given: dict[str, list[str]] = {}  # each variable's static values in this line
         for text, line, word in found:
             for value in _value_words(word, self.host.home):
                 problem = self.paths.check_read_word(value, cwds, cd_real)
@@ -138,6 +139,35 @@ class Policy:
                                             reason=f"gives a variable {word.text}: {problem}",
                                             hint="a path in a denied root may not be handed to a variable either"))
                     break
+        def give(name: str, words: list[Word]) -> None:
+            for v in words:  # static values, and `$HOME/...`, `"$PWD"/..`, `~+/..` written out
+                tilde = _PLAIN_WORD.fullmatch(v.text[2:]) if v.text[:2] in ("~+", "~-") else None
+                given.setdefault(name, []).extend(
+                    [v.value] if v.value is not None else [c + v.text[2:] for c in cwds] if tilde else
+                    self.paths.known_variable_paths(v.text, cwds))
+        for command in parsed.commands:
+            for a in command.assignments:
+                give(a.name, _value_words(a.value, self.host.home))
+        for name, text, _line in parsed.assigned:
+            listed = _FOR_WORDS.match(text)
+            if listed:
+                give(name, _value_words(Word(f"({listed.group(1)})", None, "array"), self.host.home))
+        # `f=~/.config; cat $f/gh/hosts.yml`: the variable's value and the rest make a path the
+        # fragment check cannot see (it names `gh`, not `.config/gh`): checked as written out
+        read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
+                for c in parsed.commands] if given else []
+        read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target and given]
+        for text, line, words in read:
+            for word in words:
+                match = _VARIABLE_PATH.fullmatch(word.text.replace('"', "")) if word.value is None else None
+                name = match and (match.group(1) or match.group(2))
+                for value in given.get(name or "", ()) if "'" not in word.text else ():
+                    path = value + (match.group(3) or "")  # type: ignore[union-attr]
+                    problem = self.paths.check_read_word(Word(path, path), cwds, cd_real)
+                    if problem:
+                        verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                                reason=f"{word.text}: {problem}"))
+                        break
         return verdicts
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
@@ -390,6 +420,8 @@ _NAMED_ELSEWHERE = _named_elsewhere()
 
 # `for NAME in WORDS; do` (or a newline before `do`): the words, as written
 _FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
+# `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
+_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)\})([A-Za-z0-9_./:@%+,=-]*)")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 
 

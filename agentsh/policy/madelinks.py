@@ -84,8 +84,11 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
     extracted = extraction_words(program, args)
     landing = AS_NAMED
     if extracted and program == "tar":
-        if any((w.value or "")[:2] == "--" for w in args):  # every option that moves a member is long
-            landing = tar_landing(tuple(w.value for w in args), tuple(a.value for a, _ in extracted))
+        # every option that moves a member is long; a word only known at run time is passed as
+        # its static start and a NUL (`--one-top-level=$HOME/x` wrote below $HOME/x unchecked)
+        given = tuple(w.value if w.value is not None else w.prefix + "\0" for w in args)
+        if any(value[:2] == "--" for value in given):
+            landing = tar_landing(given, tuple(a.value for a, _ in extracted))
         if landing.unknown:
             return verdict._replace(decision="deny", rule="read-write-roots", hint="", reason=landing.unknown)
     elif extracted:

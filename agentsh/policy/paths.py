@@ -232,23 +232,27 @@ class PathChecker:
         problem = self.check_read_word(Word(rest, rest), cwds, reals)
         return f"{word.text}: {problem}" if problem else ""
 
+    def known_variable_paths(self, text: str, cwds: list[str]) -> list[str]:
+        """The paths a word `$VAR/rest` (VAR one of HOME, PWD, OLDPWD; an option's value too,
+        `--file=$PWD/x`) may be, one per value VAR may have; none for any other word."""
+        bare = text.replace('"', "")
+        option = _OPTION_BEFORE_VALUE.match(bare)  # `--file=$PWD/x`, `-f$PWD/x`: the value
+        match = _KNOWN_VARIABLE.fullmatch(bare, option.end() if option else 0) if "'" not in text else None
+        if match is None:
+            return []
+        name = match.group(1) or match.group(2)
+        rest = match.group(3) or ""
+        values = [self.home] if name == "HOME" else cwds if name == "PWD" else ["", *cwds]
+        return [(value.rstrip("/") + rest) or "/" for value in values]
+
     def _known_variable_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """`$PWD/gh/hosts.yml`, `"$HOME"/.config/gh/x`: the value is known (HOME is agentsh's,
         PWD each directory the line is in, OLDPWD each it was in, or unset), so the path is
         checked as written out.  The fragment check alone let `cd ~/.config && cat
         $PWD/gh/hosts.yml` print the token (the text names `gh`, not `.config/gh`)."""
-        bare = word.text.replace('"', "")
-        option = _OPTION_BEFORE_VALUE.match(bare)  # `--file=$PWD/x`, `-f$PWD/x`: the value
-        match = _KNOWN_VARIABLE.fullmatch(bare, option.end() if option else 0) if "'" not in word.text else None
-        if match is None:
-            return ""
-        name = match.group(1) or match.group(2)
-        rest = match.group(3) or ""
         cwds = list(cwds)
-        values = [self.home] if name == "HOME" else cwds if name == "PWD" else ["", *cwds]
-        for value in values:
-            path = (value.rstrip("/") + rest) or "/"
-            if any(c in rest for c in _GLOB):
+        for path in self.known_variable_paths(word.text, cwds):
+            if any(c in path for c in _GLOB):
                 problem = self._glob(Word(path, None, "glob"), cwds, write=False)
             else:
                 problem = self.check_read_word(Word(path, path), cwds, reals)
