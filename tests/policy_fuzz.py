@@ -342,6 +342,9 @@ WRITERS = [
     "echo PWNED >{W}", "echo PWNED>>{W}", "echo PWNED 1>{W}", "echo PWNED >&2 2>{W}", "> {W}",
     "exec > {W}; echo PWNED", "{{ echo PWNED; }} > {W}", "( echo PWNED ) > {W}", "echo PWNED | cat > {W}",
     "while read l; do echo $l; done < README.md > {W}", "printf PWNED | dd of={W}",
+    "echo PWNED > >(cat > {W})", "echo PWNED | (cd {WD} && cat > x)", "(cd {WD}; touch y) && true",
+    "{{ cd {WD}; echo PWNED > z; }}", "cd {WD} & touch x", "d={WD}; echo PWNED > $d/x", "d={WD}; cd $d && touch x",
+    "for d in {WD}; do touch $d/x; done", "cp README.md {WD}/ && true", "cd src && cd {WD} && cp ../README.md .",
 ]
 # Lines that set up what a later line uses (run first, in their own line), with the name
 # each makes (relative to the workspace), through which the next line aims.
