@@ -70,6 +70,8 @@ def project(home: Path) -> Path:
     "cat /dev/stdin/.ssh/id_rsa < ..",
     "cat /dev/stdin/../.netrc < .",
     "cd / && cat dev/fd/3/.ssh/id_rsa 3< ~",
+    "cd /dev/fd && cat 3/.ssh/id_rsa 3< ~",  # the directory cd'd to was agentsh's descriptors
+    "env -C /dev/fd/3 cat .ssh/id_rsa 3< ~",
 ])
 def test_a_path_through_the_commands_own_process_reads_no_secret(
         line: str, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
@@ -103,8 +105,24 @@ def test_a_link_through_proc_self_is_not_made(project: Path, tmp_path: Path, age
         assert refused.returncode == 126, refused.stderr
 
 
+def test_a_link_into_proc_self_made_elsewhere_is_not_resolved_as_agentshs(
+        project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """A link the line did not make (an interpreter, a person, an archive not looked into):
+    agentsh resolved it through its own /proc/self/cwd (the workspace, whose grandparent holds no
+    secret), cat through its own (src, whose grandparent is HOME).  A path through a magic link
+    of /proc is now refused (openat2's RESOLVE_NO_MAGICLINKS says which)."""
+    from agentsh.policy.realpaths import crosses_magic_link
+
+    if not crosses_magic_link("/proc/self/cwd"):
+        pytest.skip("openat2 is not available here")
+    (project / "x").symlink_to("/proc/self/cwd/../..")
+    done = run_guardrail("cd src && cat ../x/.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
 @pytest.mark.parametrize("line", [
-    "cat /proc/self/status", "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
+    "cat /proc/self/status", "ls /dev/fd", "cd src && cd /proc/self/cwd/.. && cat README.md", "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
     "diff <(echo a) <(echo b)", "cd src && cat /proc/self/cwd/a.txt", "cat /proc/self/root/etc/hostname",
     "ln -s README.md r",
 ])

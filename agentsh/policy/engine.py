@@ -19,7 +19,7 @@ from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .moves import transfer
 from .paths import PathChecker
-from .realpaths import THROUGH_OWN_PROCESS, own_process, real_path, resolve
+from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path, resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .scripts import git_directories
@@ -190,7 +190,7 @@ class Policy:
             value = operands[0].value
             if value is None or value == "-":
                 return []
-            paths = [own_process(os.path.join(cwd, value), cwd) for cwd in cwds]
+            paths = [_own_directory(os.path.join(cwd, value), cwd) for cwd in cwds]
             if ".." in value.split("/"):
                 # bash's cd takes `..` off the path as written before it follows links (cd -L,
                 # the default): `cd link/../..` from ~/proj is ~, not the grandparent of link's
@@ -223,7 +223,7 @@ class Policy:
         shown = f"{option.split()[0]} {word.text}" if word.text[:1] == "-" else f"{option} {word.text}"  # -CDIR
         if word.value is None:
             return base, f"{shown} is a directory only known at run time"
-        directory = self._real_dir(own_process(os.path.join(base, word.value), base), cd_real)
+        directory = self._real_dir(_own_directory(os.path.join(base, word.value), base), cd_real)
         problem = self.paths.read_problem(directory)
         return directory, f"{shown} {problem}" if problem else ""
 
@@ -331,7 +331,7 @@ class Policy:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
             # `env -C DIR cmd`: cmd's relative paths are relative to DIR, from wherever the line is.
             inner_cwds = cwds if wrapped.chdir is None else \
-                list(dict.fromkeys(self._real_dir(own_process(os.path.join(cwd, wrapped.chdir.value or ""), cwd), cd_real)
+                list(dict.fromkeys(self._real_dir(_own_directory(os.path.join(cwd, wrapped.chdir.value or ""), cwd), cd_real)
                                    for cwd in cwds))
             inner = madelinks.once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
                                            inner_base, inner_cwds, depth + 1, cd_real, origin), program.basename)
@@ -416,6 +416,13 @@ def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
 
 
 _NAMED_ELSEWHERE = _named_elsewhere()
+
+
+def _own_directory(path: str, cwd: str) -> str:
+    """A directory to change to, as the command sees it (realpaths.own_process); one of its own
+    process's (`cd /dev/fd`, then `cat 3/.netrc 3< ~`) is known only to it."""
+    path = own_process(path, cwd)
+    return THROUGH_OWN_PROCESS if names_own_process(path) else path
 
 
 # `for NAME in WORDS; do` (or a newline before `do`): the words, as written

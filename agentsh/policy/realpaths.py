@@ -43,9 +43,46 @@ def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: boo
     if (path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS)) and not physical:
         return path
     try:
-        return real_path(joined if physical else path)
+        real = real_path(joined if physical else path)
     except OSError:  # e.g. /proc/1/ns/net: unreadable links are judged by their own path
         return path
+    if real != path and crosses_magic_link(joined if physical else path):
+        return THROUGH_OWN_PROCESS  # a link on the way led through /proc/PID/cwd, fd/N ...
+    return real
+
+
+_OPENAT2 = {"x86_64": 437, "aarch64": 437, "riscv64": 437}  # the same number on each
+_RESOLVE_NO_MAGICLINKS = 0x02
+_ELOOP = 40
+
+
+def crosses_magic_link(path: str) -> bool:
+    """Does resolving `path` go through one of /proc's magic links (`/proc/PID/cwd`, `root`,
+    `fd/N`, `exe`), which name what the process holding them holds?  Resolved here they are
+    agentsh's: with `x -> /proc/self/cwd/../..` in the workspace, `cd src && cat
+    ../x/.ssh/id_rsa` was checked from the workspace and printed the key.  The kernel says,
+    through openat2's RESOLVE_NO_MAGICLINKS (Linux 5.6; elsewhere, or refused by a seccomp
+    filter, the answer is no).  Taken only for paths a link made differ from their text."""
+    number = _OPENAT2.get(os.uname().machine)
+    if number is None or not _O_PATH:
+        return False
+    import ctypes  # only for paths through a link: most lines never load it
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    how = OpenHow(_O_PATH | os.O_CLOEXEC, 0, _RESOLVE_NO_MAGICLINKS)
+    while path and path != "/":
+        fd = libc.syscall(number, -100, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+        if fd >= 0:
+            os.close(fd)
+            return False
+        error = ctypes.get_errno()
+        if error != 2:  # ENOENT: the last component is missing (a file to write): ask of its directory
+            return error == _ELOOP
+        path = os.path.dirname(path)
+    return False
 
 
 def names_own_process(path: str) -> bool:
@@ -84,7 +121,7 @@ def own_process(path: str, cwd: str) -> str:
             return path
         return THROUGH_OWN_PROCESS
     if len(parts) >= 2 and parts[0] == "dev" and parts[1] in _PROCESS_NAMES["dev"]:
-        if (len(parts) == 2 and parts[1] != "fd") or (len(parts) == 3 and parts[1] == "fd" and parts[2].isdigit()):
+        if len(parts) == 2 or (len(parts) == 3 and parts[1] == "fd" and parts[2].isdigit()):
             return path
         return THROUGH_OWN_PROCESS
     # the same names later in the path (`/tmp/../proc/self/cwd`, `/dev/../dev/fd/3/x`): `..`
