@@ -122,7 +122,8 @@ def test_a_link_into_proc_self_made_elsewhere_is_not_resolved_as_agentshs(
 
 
 @pytest.mark.parametrize("line", [
-    "cat /proc/self/status", "ls /dev/fd", "cd src && cd /proc/self/cwd/.. && cat README.md", "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
+    "cat /proc/self/status", "ls /dev/fd", "cd src && cd /proc/self/cwd/.. && cat README.md",
+    "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
     "diff <(echo a) <(echo b)", "cd src && cat /proc/self/cwd/a.txt", "cat /proc/self/root/etc/hostname",
     "ln -s README.md r",
 ])
