@@ -284,6 +284,7 @@ def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, proj
     "d=~/.config; cat < $d/gh/hosts.yml",
     "d=$HOME/.config; cat $d/gh/hosts.yml",  # a value known to agentsh
     "cd src && d=~+/../../.config; cat $d/gh/hosts.yml",
+    "d=~/.con?ig; cat $d/gh/hosts.yml",  # the glob is expanded where $d is used, unquoted
     "cd src && for d in \"$PWD\"/../../.config; do cat $d/gh/hosts.yml; done",
 ])
 def test_a_variable_and_the_rest_of_the_word_read_no_secret(line: str, home: Path, project: Path, tmp_path: Path,

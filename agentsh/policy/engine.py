@@ -140,11 +140,13 @@ class Policy:
                                             hint="a path in a denied root may not be handed to a variable either"))
                     break
         def give(name: str, words: list[Word]) -> None:
-            for v in words:  # static values, and `$HOME/...`, `"$PWD"/..`, `~+/..` written out
-                tilde = _PLAIN_WORD.fullmatch(v.text[2:]) if v.text[:2] in ("~+", "~-") else None
+            for v in words:  # static values, and `$HOME/...`, `"$PWD"/..`, `~/.con?ig`, `~+/..` written out
+                text = v.text
+                home = (text == "~" or text[:2] == "~/") and _GLOB_WORD.fullmatch(text[1:])
+                tilde = _GLOB_WORD.fullmatch(text[2:]) if text[:2] in ("~+", "~-") else None
                 given.setdefault(name, []).extend(
-                    [v.value] if v.value is not None else [c + v.text[2:] for c in cwds] if tilde else
-                    self.paths.known_variable_paths(v.text, cwds))
+                    [v.value] if v.value is not None else [self.host.home + text[1:]] if home else
+                    [c + text[2:] for c in cwds] if tilde else self.paths.known_variable_paths(text, cwds))
         for command in parsed.commands:
             for a in command.assignments:
                 give(a.name, _value_words(a.value, self.host.home))
@@ -163,7 +165,10 @@ class Policy:
                 name = match and (match.group(1) or match.group(2))
                 for value in given.get(name or "", ()) if "'" not in word.text else ():
                     path = value + (match.group(3) or "")  # type: ignore[union-attr]
-                    problem = self.paths.check_read_word(Word(path, path), cwds, cd_real)
+                    # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
+                    glob = any(c in path for c in "*?[") and '"' not in word.text
+                    problem = self.paths.check_read_word(Word(path, None, "glob") if glob else Word(path, path),
+                                                         cwds, cd_real)
                     if problem:
                         verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
                                                 reason=f"{word.text}: {problem}"))
@@ -429,6 +434,7 @@ def _own_directory(path: str, cwd: str) -> str:
 _FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
 # `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
 _VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)\})([A-Za-z0-9_./:@%+,=-]*)")
+_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 
 
