@@ -318,3 +318,19 @@ def test_a_run_time_top_level_directory_extracts_nothing(home: Path, project: Pa
     done = run_guardrail("tar -xf c.tar --one-top-level=$HOME/.config/git", project, agentsh_env, tmp_path)
     assert not (home / ".config" / "git").exists(), done.stderr
     assert done.returncode == 126, done.stderr
+
+
+def test_dotdot_after_a_link_to_a_file_is_also_read_as_node_reads_it(
+        home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """node takes `..` off the text before it opens a module (path.resolve); the check took it
+    off after the link before it, as the kernel does, where `rc/..` goes nowhere (rc is a file):
+    `node rc/../../.ssh/id_rsa` printed the key's first line in its syntax error."""
+    import shutil
+
+    if not shutil.which("node", path="/usr/local/bin:/usr/bin:/bin"):
+        pytest.skip("no node")
+    (home / ".bashrc").write_text("# rc\n")
+    (project / "rc").symlink_to("../.bashrc")
+    done = run_guardrail("node rc/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr

@@ -12,7 +12,7 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..parse import Word
 from ..profile import Profile
@@ -215,10 +215,20 @@ class PathChecker:
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
-                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True))
+                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True)) or \
+                        self._lexical_problem(candidate, cwd, self.read_problem)
                     if problem:
                         return problem
         return ""
+
+    @staticmethod
+    def _lexical_problem(value: str, cwd: str, check: Callable[[str], str]) -> str:
+        """`..` is taken after the link before it, as the kernel does, but some programs take it
+        off the text first (node's module loader, path.resolve): with `rc -> ../.bashrc`, `node
+        rc/../../.ssh/id_rsa` read the key the kernel would not reach.  Both are checked."""
+        if ".." not in value.split("/"):
+            return ""
+        return check(resolve(os.path.normpath(os.path.join(cwd, value)), "/"))
 
     def _directory_tilde_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """`~+` is $PWD and `~-` $OLDPWD (`~N`, `~+N`, `~-N`: the directory stack, which starts
@@ -286,7 +296,8 @@ class PathChecker:
                 return self._glob(word, cwds, write=True)
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
-            problem = self.write_problem(resolve(word.value, cwd, reals))
+            problem = self.write_problem(resolve(word.value, cwd, reals)) or \
+                self._lexical_problem(word.value, cwd, self.write_problem)
             if problem:
                 return problem
         return ""
