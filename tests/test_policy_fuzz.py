@@ -334,3 +334,20 @@ def test_dotdot_after_a_link_to_a_file_is_also_read_as_node_reads_it(
     done = run_guardrail("node rc/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "cat ${d}secrets/key", "cat \"$d\"secrets/key", "cat ${x:-secrets}/key", "cd src && cat ${x}../secrets/key",
+    "env X=1 d=../proj/./; cat \"${d}secrets/key\"",  # env sets d for no program: in bash it stays unset
+])
+def test_an_unset_variable_reads_no_secret(line: str, project: Path, tmp_path: Path,
+                                           agentsh_env: dict[str, str]) -> None:
+    """Found by the campaign: a variable the line never sets is empty, so `${d}secrets/key` read
+    the workspace's denied secrets/key; the fragment check looked for `proj/secrets` only."""
+    from tests.conftest import guardrail_in
+
+    (project / "secrets").mkdir()
+    (project / "secrets" / "key").write_text("WORKSPACE-SECRET\n")
+    done = guardrail_in(project, agentsh_env, tmp_path)(line)
+    assert "WORKSPACE-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr

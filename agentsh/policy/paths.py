@@ -25,6 +25,8 @@ _DIRECTORY_TILDE = re.compile(r"~[+-]?[0-9]*(?:/([A-Za-z0-9_./:@%+,=-]*))?")
 # then plain text (double quotes aside)
 _KNOWN_VARIABLE = re.compile(r"\$(?:(HOME|PWD|OLDPWD)(?![A-Za-z0-9_])|\{(HOME|PWD|OLDPWD)\})(/[A-Za-z0-9_./:@%+,=*?\[\]!-]*)?")
 _OPTION_BEFORE_VALUE = re.compile(r"--[A-Za-z0-9-]+=|-[A-Za-z0-9]+(?=\$)")
+# `$name`, `${name}`, `${name:-word}` / `${name-word}` (group 1: the default word)
+_PARAMETER = re.compile(r"\$\{[A-Za-z_]\w*(?::?-([A-Za-z0-9_./:@%+,=-]*))?\}|\$[A-Za-z_]\w*")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./:@%+,=~*?\[\]!-]+")
 _OWN_PROCESS_PROBLEM = ("{} a path through the command's own process (/proc/self, /dev/fd/N/...), which agentsh "
                         "cannot resolve for it: name the file itself")
@@ -195,7 +197,7 @@ class PathChecker:
             if word.why_dynamic == "tilde expansion":
                 return self._directory_tilde_reads(word, cwds, reals)
             if "$" in word.text:
-                problem = self._known_variable_reads(word, cwds, reals)
+                problem = self._known_variable_reads(word, cwds, reals) or self._unset_reads(word, cwds, reals)
                 if problem:
                     return problem
             if word.why_dynamic not in ("glob", "brace expansion"):
@@ -254,6 +256,22 @@ class PathChecker:
         rest = match.group(3) or ""
         values = [self.home] if name == "HOME" else cwds if name == "PWD" else ["", *cwds]
         return [(value.rstrip("/") + rest) or "/" for value in values]
+
+    def _unset_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """A variable the line does not set is empty (or its default): `cat ${d}secrets/key`
+        read secrets/key, a name the fragment check did not see (it looks for the denied root's
+        name from HOME, `proj/secrets`).  The word is checked as it reads with every plain
+        `$name`/`${name}` empty and every `${name:-word}` its word (quotes taken out)."""
+        if "'" in word.text or "`" in word.text or "$(" in word.text:
+            return ""
+        text = word.text  # the quotes go after the expansions (`"$d"secrets` is not `$dsecrets`)
+        for value in {_PARAMETER.sub("", text).replace('"', ""),
+                      _PARAMETER.sub(lambda m: m.group(1) or "", text).replace('"', "")}:
+            if value and "$" not in value and _PLAIN_PATH.fullmatch(value) and not any(c in value for c in _GLOB):
+                problem = self.check_read_word(Word(value, value), cwds, reals)
+                if problem:
+                    return f"{word.text} (its variables unset): {problem}"
+        return ""
 
     def _known_variable_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """`$PWD/gh/hosts.yml`, `"$HOME"/.config/gh/x`: the value is known (HOME is agentsh's,
