@@ -80,6 +80,9 @@ class Landing(NamedTuple):
 AS_NAMED = Landing(0, ("",), "")  # each member lands by its own name
 
 
+_MOVING_OPTIONS = ("--one-top-level", "--transform", "--xform", "--strip-components")
+
+
 def tar_landing(args: tuple[str | None, ...], archives: tuple[str | None, ...]) -> Landing:
     """Where `tar -x ARGS` puts each member, besides -C: `--strip-components=N` drops N
     leading components (`x/.ssh/authorized_keys` lands as `.ssh/...`), `--one-top-level[=DIR]`
@@ -94,8 +97,12 @@ def tar_landing(args: tuple[str | None, ...], archives: tuple[str | None, ...]) 
         if value == "--":
             break
         name, eq, given = value.partition("=")
-        if not value.startswith("--") or len(name) < 5:
+        if not value.startswith("--") or len(name.rstrip("\0")) < 5:
             continue
+        if "\0" in value and any(o.startswith(name.rstrip("\0")) for o in _MOVING_OPTIONS):
+            # a value (or name) only known at run time (the caller marks it with a NUL)
+            return Landing(0, ("",), f"{value.rstrip(chr(0))}... is only known at run time, and with it where "
+                                     "tar puts the members")
         if "--transform".startswith(name) or "--xform".startswith(name):
             return Landing(0, ("",), f"{name} renames the members it extracts, so where they land is "
                                      "known only when it runs")

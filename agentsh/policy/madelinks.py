@@ -12,6 +12,7 @@ the directory it is made in, and what an archive extracts is checked as a write 
 from __future__ import annotations
 
 import os
+import stat
 
 from ..parse import Word
 from . import links
@@ -19,7 +20,7 @@ from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
 from .moves import LINKERS, MAX_TAR_DIRECTORIES, Symlinks, extraction_words, relinks, symlinks
 from .paths import PathChecker
-from .realpaths import resolve
+from .realpaths import PROCESS_DIRECTORIES, names_own_process, resolve
 from .scripts import git_subcommand
 
 # The programs the engine asks check() about.
@@ -83,8 +84,11 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
     extracted = extraction_words(program, args)
     landing = AS_NAMED
     if extracted and program == "tar":
-        if any((w.value or "")[:2] == "--" for w in args):  # every option that moves a member is long
-            landing = tar_landing(tuple(w.value for w in args), tuple(a.value for a, _ in extracted))
+        # every option that moves a member is long; a word only known at run time is passed as
+        # its static start and a NUL (`--one-top-level=$HOME/x` wrote below $HOME/x unchecked)
+        given = tuple(w.value if w.value is not None else w.prefix + "\0" for w in args)
+        if any(value[:2] == "--" for value in given):
+            landing = tar_landing(given, tuple(a.value for a, _ in extracted))
         if landing.unknown:
             return verdict._replace(decision="deny", rule="read-write-roots", hint="", reason=landing.unknown)
     elif extracted:
@@ -103,6 +107,18 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
                         return verdict._replace(decision="deny", rule="read-write-roots", hint="",
                                                 reason=f"extracts {archive.text} into {top}: {problem}")
             found = members(program, resolve(archive.value, cwd)) if archive.value else None
+            if found is None and program == "tar" and _streamed(archive, args, cwd):
+                # an archive on a pipe or standard input is not looked into: refused where a
+                # member could land in a denied root (`tar -C .git -xf - < hooks.tar` planted a
+                # hook in guardrail mode; `cat h.tar | tar -x` in the workspace could too)
+                for place in places:
+                    problem = paths.move_problem(resolve(place, cwd)).replace("moves", "extracts into", 1)
+                    if problem or os.path.isdir(os.path.join(resolve(place, cwd), ".git")):
+                        problem = problem or f"extracts into {resolve(place, cwd)}, which holds a git directory"
+                        return verdict._replace(
+                            decision="deny", rule="read-write-roots", hint="",
+                            reason=f"tar reads the archive from a pipe or standard input, which is not looked "
+                                   f"into, and {problem}: extract from a file (tar -xf FILE) or elsewhere")
             link_names = {n for m in found or () if m.link and (n := landed(m.name, landing)) is not None}
             for member in found or ():
                 name = landed(member.name, landing)
@@ -122,6 +138,23 @@ def _extraction(verdict: Verdict, program: str, args: tuple[Word, ...], cwds: li
                                             reason=f"extracts {member.name} from {archive.text}: {problem}")
                 makes_link = makes_link or member.link
     return verdict._replace(makes_link=True) if makes_link else verdict
+
+
+# hazards.STDIN_NAMES (not imported: hazards is heavy, and a builtin line must not load it)
+_STDIN_NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0")
+
+
+def _streamed(archive: Word, args: tuple[Word, ...], cwd: str) -> bool:
+    """Is tar's archive a stream (stdin, a pipe, a process substitution) it extracts files from?"""
+    if any(w.value in ("-O", "--to-stdout") or ((w.value or "")[:1] == "-" and (w.value or "")[1:2] != "-"
+           and "O" in (w.value or "")) for w in args):
+        return False  # -O: the members go to standard output, no file is written
+    if archive.value is None or archive.value in _STDIN_NAMES:
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(os.path.join(cwd, archive.value)).st_mode)
+    except (OSError, ValueError):
+        return False  # missing: tar says so itself
 
 
 def git_writes_tree(args: tuple[Word, ...]) -> bool:
@@ -201,7 +234,15 @@ def _target_problem(target: Word, directory: str, tree: bool, paths: PathChecker
     if target.value is None:
         problem = paths.check_read_word(target, [directory])
         return f"a link to {target.text} in {directory} {problem}" if problem else ""
+    joined = os.path.join(directory, target.value)
     path = resolve(target.value, directory)
+    if names_own_process(joined) or path in PROCESS_DIRECTORIES:
+        # /proc/self (and /dev/fd, /dev/stdin ... into it) is whichever process follows the link,
+        # a descriptor whatever that process has open:
+        # `ln -s /proc/self/cwd/../.. x` leads elsewhere from each directory a command runs in,
+        # so no check of a later line can say where (realpaths.own_process)
+        return (f"a link to {target.value} in {directory} leads through the process that follows it "
+                "(/proc/self, /dev/fd): where it leads is only known when it is used")
     problem = paths.read_problem(path)
     if problem:
         return f"a link to {target.value} in {directory} {problem}"

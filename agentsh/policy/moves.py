@@ -112,7 +112,8 @@ def extraction_words(program: str, args: tuple[Word, ...]) -> list[tuple[Word, l
         given = [t.value for t in targets if t not in archives and t.value is not None]  # dynamic: refused apart
         places = tar_places([""], given)
         directories = None if places is None else [Word(p, p) for p in places[1:]] or [Word(".", ".")]
-        return [(archive, directories) for archive in archives]
+        # no -f: GNU tar reads the archive from standard input (`tar -x < a.tar`, `... | tar -x`)
+        return [(archive, directories) for archive in archives or [Word("-", "-")]]
     if seen & set(UNZIP_NO_WRITE) or not operands:
         return []
     return [(operands[0], targets or [Word(".", ".")])]

@@ -12,16 +12,24 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..parse import Word
 from ..profile import Profile
-from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, _pathlike, resolve
+from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, THROUGH_OWN_PROCESS, _pathlike, resolve
 
 # `~+`, `~-`, `~N`, `~+N`, `~-N` (the directory stack) and a plain path after it.
 _DIRECTORY_TILDE = re.compile(r"~[+-]?[0-9]*(?:/([A-Za-z0-9_./:@%+,=-]*))?")
 # What a brace alternative may hold to be read as a path: no quote, expansion or brace.
+# `$PWD/x`, `"${HOME}"/x`: a variable whose value agentsh knows (a line may not assign these),
+# then plain text (double quotes aside)
+_KNOWN_VARIABLE = re.compile(r"\$(?:(HOME|PWD|OLDPWD)(?![A-Za-z0-9_])|\{(HOME|PWD|OLDPWD)\})(/[A-Za-z0-9_./:@%+,=*?\[\]!-]*)?")
+_OPTION_BEFORE_VALUE = re.compile(r"--[A-Za-z0-9-]+=|-[A-Za-z0-9]+(?=\$)")
+# `$name`, `${name}`, `${name:-word}` / `${name-word}` (group 1: the default word)
+_PARAMETER = re.compile(r"\$\{[A-Za-z_]\w*(?::?-([A-Za-z0-9_./:@%+,=-]*))?\}|\$[A-Za-z_]\w*")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./:@%+,=~*?\[\]!-]+")
+_OWN_PROCESS_PROBLEM = ("{} a path through the command's own process (/proc/self, /dev/fd/N/...), which agentsh "
+                        "cannot resolve for it: name the file itself")
 ALWAYS_WRITABLE = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd")
 
 
@@ -100,6 +108,8 @@ class PathChecker:
         self._denied = (*profile.read_deny, *profile.write_deny, *(root for root, _ in self._guarded))
 
     def read_problem(self, path: str) -> str:
+        if path == THROUGH_OWN_PROCESS:
+            return _OWN_PROCESS_PROBLEM.format("reads")
         if path in self._deny_roots or path.startswith(self._deny_prefixes):
             for root in self.profile.read_deny:
                 if within(path, root):
@@ -109,6 +119,8 @@ class PathChecker:
         return ""
 
     def write_problem(self, path: str) -> str:
+        if path == THROUGH_OWN_PROCESS:
+            return _OWN_PROCESS_PROBLEM.format("writes")
         if path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS) or any(within(path, p) for p in ALWAYS_WRITABLE):
             return ""
         for root in self.profile.write_deny:
@@ -184,6 +196,10 @@ class PathChecker:
                 return problem
             if word.why_dynamic == "tilde expansion":
                 return self._directory_tilde_reads(word, cwds, reals)
+            if "$" in word.text:
+                problem = self._known_variable_reads(word, cwds, reals) or self._unset_reads(word, cwds, reals)
+                if problem:
+                    return problem
             if word.why_dynamic not in ("glob", "brace expansion"):
                 return ""
             if "{" in word.text and _BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
@@ -201,10 +217,20 @@ class PathChecker:
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
-                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True))
+                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True)) or \
+                        self._lexical_problem(candidate, cwd, self.read_problem)
                     if problem:
                         return problem
         return ""
+
+    @staticmethod
+    def _lexical_problem(value: str, cwd: str, check: Callable[[str], str]) -> str:
+        """`..` is taken after the link before it, as the kernel does, but some programs take it
+        off the text first (node's module loader, path.resolve): with `rc -> ../.bashrc`, `node
+        rc/../../.ssh/id_rsa` read the key the kernel would not reach.  Both are checked."""
+        if ".." not in value.split("/"):
+            return ""
+        return check(resolve(os.path.normpath(os.path.join(cwd, value)), "/"))
 
     def _directory_tilde_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """`~+` is $PWD and `~-` $OLDPWD (`~N`, `~+N`, `~-N`: the directory stack, which starts
@@ -217,6 +243,50 @@ class PathChecker:
         rest = match.group(1) or "."
         problem = self.check_read_word(Word(rest, rest), cwds, reals)
         return f"{word.text}: {problem}" if problem else ""
+
+    def known_variable_paths(self, text: str, cwds: list[str]) -> list[str]:
+        """The paths a word `$VAR/rest` (VAR one of HOME, PWD, OLDPWD; an option's value too,
+        `--file=$PWD/x`) may be, one per value VAR may have; none for any other word."""
+        bare = text.replace('"', "")
+        option = _OPTION_BEFORE_VALUE.match(bare)  # `--file=$PWD/x`, `-f$PWD/x`: the value
+        match = _KNOWN_VARIABLE.fullmatch(bare, option.end() if option else 0) if "'" not in text else None
+        if match is None:
+            return []
+        name = match.group(1) or match.group(2)
+        rest = match.group(3) or ""
+        values = [self.home] if name == "HOME" else cwds if name == "PWD" else ["", *cwds]
+        return [(value.rstrip("/") + rest) or "/" for value in values]
+
+    def _unset_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """A variable the line does not set is empty (or its default): `cat ${d}secrets/key`
+        read secrets/key, a name the fragment check did not see (it looks for the denied root's
+        name from HOME, `proj/secrets`).  The word is checked as it reads with every plain
+        `$name`/`${name}` empty and every `${name:-word}` its word (quotes taken out)."""
+        if "'" in word.text or "`" in word.text or "$(" in word.text:
+            return ""
+        text = word.text  # the quotes go after the expansions (`"$d"secrets` is not `$dsecrets`)
+        for value in {_PARAMETER.sub("", text).replace('"', ""),
+                      _PARAMETER.sub(lambda m: m.group(1) or "", text).replace('"', "")}:
+            if value and "$" not in value and _PLAIN_PATH.fullmatch(value) and not any(c in value for c in _GLOB):
+                problem = self.check_read_word(Word(value, value), cwds, reals)
+                if problem:
+                    return f"{word.text} (its variables unset): {problem}"
+        return ""
+
+    def _known_variable_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """`$PWD/gh/hosts.yml`, `"$HOME"/.config/gh/x`: the value is known (HOME is agentsh's,
+        PWD each directory the line is in, OLDPWD each it was in, or unset), so the path is
+        checked as written out.  The fragment check alone let `cd ~/.config && cat
+        $PWD/gh/hosts.yml` print the token (the text names `gh`, not `.config/gh`)."""
+        cwds = list(cwds)
+        for path in self.known_variable_paths(word.text, cwds):
+            if any(c in path for c in _GLOB):
+                problem = self._glob(Word(path, None, "glob"), cwds, write=False)
+            else:
+                problem = self.check_read_word(Word(path, path), cwds, reals)
+            if problem:
+                return f"{word.text}: {problem}"
+        return ""
 
     def _brace_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """Brace expansion is static: each alternative made of plain characters is checked as
@@ -244,7 +314,8 @@ class PathChecker:
                 return self._glob(word, cwds, write=True)
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
-            problem = self.write_problem(resolve(word.value, cwd, reals))
+            problem = self.write_problem(resolve(word.value, cwd, reals)) or \
+                self._lexical_problem(word.value, cwd, self.write_problem)
             if problem:
                 return problem
         return ""

@@ -14,6 +14,12 @@ from stat import S_ISDIR, S_ISLNK
 # not the command's.
 OWN_STREAMS = ("/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/null", "/dev/tty")
 OWN_STREAM_DIRS = ("/dev/fd/", "/proc/self/fd/")
+# What a path through the command's own process names, when only the running command knows it
+# (see own_process): read_problem and write_problem refuse it.
+THROUGH_OWN_PROCESS = "/proc/self/(the command's own process)"
+# Where those names live: a link to one of them (`ln -s /proc p`, then `p/self/cwd`) hides them
+PROCESS_DIRECTORIES = ("/proc", "/dev")
+_PROCESS_NAMES = {"proc": ("self", "thread-self"), "dev": ("fd", "stdin", "stdout", "stderr")}
 
 
 def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: bool = False) -> str:
@@ -26,7 +32,9 @@ def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: boo
         found = _resolve_under(value, cwd, reals, read)
         if found is not None:
             return found
-    joined = os.path.join(cwd, value)
+    joined = own_process(os.path.join(cwd, value), cwd)
+    if joined == THROUGH_OWN_PROCESS:
+        return joined
     path = os.path.normpath(joined)
     # `..` is resolved the kernel's way: after a link it goes up from the link's target, so
     # `link/../id_rsa` names a file beside what link points to, whatever normpath says.
@@ -35,9 +43,90 @@ def resolve(value: str, cwd: str, reals: dict[str, str] | None = None, read: boo
     if (path in OWN_STREAMS or path.startswith(OWN_STREAM_DIRS)) and not physical:
         return path
     try:
-        return real_path(joined if physical else path)
+        real = real_path(joined if physical else path)
     except OSError:  # e.g. /proc/1/ns/net: unreadable links are judged by their own path
         return path
+    if real != path and crosses_magic_link(joined if physical else path):
+        return THROUGH_OWN_PROCESS  # a link on the way led through /proc/PID/cwd, fd/N ...
+    return real
+
+
+_OPENAT2 = {"x86_64": 437, "aarch64": 437, "riscv64": 437}  # the same number on each
+_RESOLVE_NO_MAGICLINKS = 0x02
+_ELOOP = 40
+
+
+def crosses_magic_link(path: str) -> bool:
+    """Does resolving `path` go through one of /proc's magic links (`/proc/PID/cwd`, `root`,
+    `fd/N`, `exe`), which name what the process holding them holds?  Resolved here they are
+    agentsh's: with `x -> /proc/self/cwd/../..` in the workspace, `cd src && cat
+    ../x/.ssh/id_rsa` was checked from the workspace and printed the key.  The kernel says,
+    through openat2's RESOLVE_NO_MAGICLINKS (Linux 5.6; elsewhere, or refused by a seccomp
+    filter, the answer is no).  Taken only for paths a link made differ from their text."""
+    number = _OPENAT2.get(os.uname().machine)
+    if number is None or not _O_PATH:
+        return False
+    import ctypes  # only for paths through a link: most lines never load it
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    how = OpenHow(_O_PATH | os.O_CLOEXEC, 0, _RESOLVE_NO_MAGICLINKS)
+    while path and path != "/":
+        fd = libc.syscall(number, -100, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+        if fd >= 0:
+            os.close(fd)
+            return False
+        error = ctypes.get_errno()
+        if error != 2:  # ENOENT: the last component is missing (a file to write): ask of its directory
+            return error == _ELOOP
+        path = os.path.dirname(path)
+    return False
+
+
+def names_own_process(path: str) -> bool:
+    """Does `path` go through a name of the process that opens it (/proc/self, /dev/fd ...)?"""
+    parts = path.split("/")
+    return any(parts[i + 1] in _PROCESS_NAMES.get(parts[i], ()) for i in range(len(parts) - 1))
+
+
+def own_process(path: str, cwd: str) -> str:
+    """`path` (absolute, as written) as the command that opens it sees it, where that differs
+    from what agentsh would see resolving it: /proc/self is the process that opens the path.
+
+    /proc/self/cwd is the command's working directory (`cwd`, where the line has cd'd to), not
+    agentsh's: `cd src && cat /proc/self/cwd/../../.ssh/id_rsa` was checked from the workspace
+    and printed the key in guardrail mode.  /proc/self/root is `/`.  A path below one of the
+    command's descriptors (`/dev/fd/3/.netrc` with `3< ..`, `/dev/stdin/.ssh/id_rsa` with
+    `< ..`: a directory the line opened) or into its other per-process links (`task/`,
+    `map_files/`, /proc/self itself as a directory) names what only the running command
+    knows: THROUGH_OWN_PROCESS, which the checks refuse.  The descriptors themselves
+    (`/dev/fd/1`, `/dev/stdin`) and plain files of /proc/self (`status`) stay as written.
+    """
+    if "/proc/" not in path and "/dev/" not in path:
+        return path
+    if path.startswith(THROUGH_OWN_PROCESS):  # below a directory the line cd'd to that way
+        return THROUGH_OWN_PROCESS
+    parts = [p for p in path.split("/") if p and p != "."]
+    if len(parts) >= 2 and parts[0] == "proc" and parts[1] in ("self", "thread-self"):
+        rest = parts[2:]
+        if rest[:1] == ["cwd"]:
+            return own_process(os.path.join(cwd, *rest[1:]), cwd) if len(rest) > 1 else cwd
+        if rest[:1] == ["root"]:
+            return own_process("/" + "/".join(rest[1:]), cwd)
+        if rest and rest[0] not in ("task", "map_files", "fd", "..") and ".." not in rest:
+            return path  # status, environ: a file of the process, the same kind of file for both
+        if len(rest) == 2 and rest[0] == "fd" and rest[1].isdigit():
+            return path
+        return THROUGH_OWN_PROCESS
+    if len(parts) >= 2 and parts[0] == "dev" and parts[1] in _PROCESS_NAMES["dev"]:
+        if len(parts) == 2 or (len(parts) == 3 and parts[1] == "fd" and parts[2].isdigit()):
+            return path
+        return THROUGH_OWN_PROCESS
+    # the same names later in the path (`/tmp/../proc/self/cwd`, `/dev/../dev/fd/3/x`): `..`
+    # or a link before them moves where they are; no check follows that, so none is made
+    return THROUGH_OWN_PROCESS if names_own_process(path) else path
 
 
 # Longer relative values take real_path: an lstat per component stops paying past a few.

@@ -278,6 +278,14 @@ def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
                     take(option, "", word)
             i += 1
             continue
+        if value is None and not after_dashdash and word.prefix[:1] == "-" and options \
+                and _dynamic_output_option(word.prefix, options, values, program in _NO_CLUSTERS):
+            # `--output=$HOME/.bashrc`, `-o"$f"`: the option is in the line, its value only known at
+            # run time (the word was taken for an operand, and `sort --output=$HOME/.bashrc` and
+            # `git diff --output=$HOME/...` wrote a start-up file and a hook in guardrail mode)
+            targets.append(Word(word.text, None, "option value"))
+            i += 1
+            continue
         if value is not None and not after_dashdash and value.startswith("-") and value != "-":
             if value == "--":
                 after_dashdash = True
@@ -326,6 +334,24 @@ def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
     return targets, operands, seen, archives, in_place, dangling
 
 
+def _dynamic_output_option(prefix: str, options: tuple[str, ...], values: tuple[str, ...], whole: bool) -> bool:
+    """Can a word that starts with `prefix` and goes on with an expansion be, or hold, one of
+    these output options?  A long name cut short by the expansion (`--out$x`) may still become
+    one, and so may a lone `-$x`; letters before the expansion count as a cluster (`-uo$f`)."""
+    if prefix.startswith("--"):
+        name, eq, _ = prefix.partition("=")
+        return _long_option(name, options, values) == "out" if eq else \
+            any(o.startswith(name) for o in options if o.startswith("--"))
+    if whole:  # one option per word: `-o$f` (a program without clusters)
+        return prefix[:2] in options or len(prefix) < 2
+    for letter in prefix[1:]:
+        if "-" + letter in options:
+            return True
+        if "-" + letter in values:
+            return False  # the rest of the word is that option's value
+    return prefix == "-"
+
+
 def _mktemp_targets(operands: list[Word], targets: list[Word], seen: set[str]) -> list[Word]:
     """mktemp's file: TEMPLATE under `-p DIR`/`--tmpdir=DIR` when given (already a target),
     under /tmp with a bare `--tmpdir` or `-t` (the profile's environment has no TMPDIR, and a
@@ -352,7 +378,17 @@ _GIT_CREATES = {"init": ("--template", "--separate-git-dir", "-b", "--initial-br
 
 def _git_targets(args: tuple[Word, ...]) -> list[Word]:
     """`git init DIR`, `git init --separate-git-dir=DIR` and `git worktree add PATH` create
-    what they name; `git init` alone creates .git in the working directory."""
+    what they name; `git init` alone creates .git in the working directory; `git mv SRC...
+    DEST` removes each source and writes DEST."""
+    if any(w.value == "mv" for w in args):
+        sub = git_subcommand(args)
+        if sub is not None and args[sub].value == "mv":
+            # no write was checked here: `git mv README.md .git/hooks/post-checkout` planted a
+            # hook and `git mv README.md link/x` wrote where the link leads (guardrail mode).
+            # git mv's options take no value, so every other word is a path (all after `--`).
+            rest = args[sub + 1:]
+            end = next((i for i, w in enumerate(rest) if w.value == "--"), len(rest))
+            return [w for w in rest[:end] if not (w.value or "").startswith("-")] + list(rest[end + 1:])
     if not any(w.value in _GIT_CREATES for w in args):
         return []  # the common case: no subcommand that creates a directory
     sub = git_subcommand(args)  # after the global options and their values (`git -C x init DIR`)

@@ -1,0 +1,353 @@
+"""Outcome fuzzing of the static policy in guardrail mode (generator: tests/policy_fuzz.py).
+
+Generated agent-like lines, aimed at canary secrets, at the files git and the next login
+shell run code from, and at places outside the write roots, are decided by agentsh's own
+Policy; the allowed ones run as agentsh runs them without ptrace and Landlock, and the
+outcome is checked: no secret's bytes in the output or in a file, no guarded file made or
+changed, nothing changed outside the write roots.  The fixed seeds keep the run the same
+from one day to the next; the bypasses the campaigns found are kept below as explicit
+cases, each run through the real `agentsh -c` in guardrail mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_guardrail
+from tests.policy_fuzz import Sandbox, generated, known_gap
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox()
+    yield box
+    box.close()
+
+
+def test_allowed_generated_lines_leak_and_plant_nothing(sandbox: Sandbox) -> None:
+    ran = 0
+    for seed in (11, 2026):
+        for lines in generated(seed, 150, str(sandbox.home), str(sandbox.scratch)):
+            for outcome in sandbox.episode(lines):
+                ran += outcome.decision == "allow"
+                if outcome.problems and not known_gap(outcome.line):
+                    pytest.fail(f"{lines!r}: {outcome.problems}")
+    assert ran > 60, ran  # the generator still produces lines the policy allows
+
+
+def test_the_sandbox_sees_what_it_looks_for(sandbox: Sandbox) -> None:
+    """The checks can fail: a leak, a planted hook and a write outside the roots, run
+    without the policy, are each seen."""
+    for line, seen in [("rev ~/.ssh/id_rsa", "printed"), ("base64 ~/.aws/credentials", "printed"),
+                       ("cp ~/.netrc copy", "copied"), ("echo x > .git/hooks/post-checkout", "guarded"),
+                       ("touch ~/outside/x", "outside"), ("echo x >> ~/.bashrc", "guarded")]:
+        sandbox._reset()
+        problems = sandbox.check(sandbox.run(line))
+        assert any(p.startswith(seen) for p in problems), (line, problems)
+
+
+@pytest.fixture
+def project(home: Path) -> Path:
+    path = home / "proj"
+    (path / "src").mkdir(parents=True)
+    (path / ".git" / "hooks").mkdir(parents=True)
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    return path
+
+
+# Found by the campaign: /proc/self is the command, not agentsh, when the path is opened.
+@pytest.mark.parametrize("line", [
+    # /proc/self/cwd was resolved as agentsh's directory (the workspace), not src
+    "cd src && cat /proc/self/cwd/../../.ssh/id_rsa",
+    "cd src && head -c 300 /proc/thread-self/cwd/../../.ssh/id_rsa",
+    # a path below a descriptor: the directory the line opened as 3 (or stdin), which agentsh
+    # resolved through its own descriptor, or kept as written as if it were the stream itself
+    "cat /dev/fd/3/.ssh/id_rsa 3< ..",
+    "cat /proc/self/fd/3/.ssh/id_rsa 3< ..",
+    "cat /dev/stdin/.ssh/id_rsa < ..",
+    "cat /dev/stdin/../.netrc < .",
+    "cd / && cat dev/fd/3/.ssh/id_rsa 3< ~",
+    "cd /dev/fd && cat 3/.ssh/id_rsa 3< ~",  # the directory cd'd to was agentsh's descriptors
+    "env -C /dev/fd/3 cat .ssh/id_rsa 3< ~",
+])
+def test_a_path_through_the_commands_own_process_reads_no_secret(
+        line: str, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "own process" in done.stderr or "denied read root" in done.stderr
+
+
+@pytest.mark.parametrize(("line", "target"), [
+    ("echo 'echo PWNED' 3< .. > /dev/fd/3/.bashrc", ".bashrc"),
+    ("echo 'echo PWNED' 3< .git/hooks > /dev/fd/3/pre-commit", "proj/.git/hooks/pre-commit"),
+    ("cd src && echo 'echo PWNED' >> /proc/self/cwd/../../.profile", ".profile"),
+])
+def test_a_write_through_the_commands_own_process_plants_nothing(
+        line: str, target: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists()
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_link_through_proc_self_is_not_made(project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """`x -> /proc/self/cwd/../..` leads from each command's own directory: agentsh resolved it
+    from its own (the workspace, above which it is no secret), `cat` from src (HOME)."""
+    made = run_guardrail("ln -s /proc/self/cwd/../.. x", project, agentsh_env, tmp_path)
+    assert made.returncode == 126, made.stderr
+    assert not (project / "x").is_symlink()
+    for link in ("/proc", "/dev/fd/3"):
+        refused = run_guardrail(f"ln -s {link} p", project, agentsh_env, tmp_path)
+        assert refused.returncode == 126, refused.stderr
+
+
+def test_a_link_into_proc_self_made_elsewhere_is_not_resolved_as_agentshs(
+        project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """A link the line did not make (an interpreter, a person, an archive not looked into):
+    agentsh resolved it through its own /proc/self/cwd (the workspace, whose grandparent holds no
+    secret), cat through its own (src, whose grandparent is HOME).  A path through a magic link
+    of /proc is now refused (openat2's RESOLVE_NO_MAGICLINKS says which)."""
+    from agentsh.policy.realpaths import crosses_magic_link
+
+    if not crosses_magic_link("/proc/self/cwd"):
+        pytest.skip("openat2 is not available here")
+    (project / "x").symlink_to("/proc/self/cwd/../..")
+    done = run_guardrail("cd src && cat ../x/.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "cat /proc/self/status", "ls /dev/fd", "cd src && cd /proc/self/cwd/.. && cat README.md",
+    "echo hi > /dev/fd/2", "cat /dev/stdin < README.md", "echo hi | cat /dev/fd/0",
+    "diff <(echo a) <(echo b)", "cd src && cat /proc/self/cwd/a.txt", "cat /proc/self/root/etc/hostname",
+    "ln -s README.md r",
+])
+def test_the_commands_own_streams_and_files_are_still_allowed(
+        line: str, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    (project / "src" / "a.txt").write_text("a\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode != 126, done.stderr
+
+
+# Found by the campaign: an output option whose value is only known at run time was taken for
+# an operand (writes.read_options skipped dynamic words), so nothing checked where it wrote.
+@pytest.mark.parametrize(("line", "target"), [
+    ("git diff HEAD --output=$HOME/proj/.git/hooks/post-checkout", "proj/.git/hooks/post-checkout"),
+    ("sort --output=$HOME/.profile README.md", ".profile"),
+    ("iconv -f utf-8 -t utf-8 -o$HOME/.bashrc README.md", ".bashrc"),
+    ("cp --target-directory=$HOME/proj/.git/hooks pre-commit", "proj/.git/hooks/pre-commit"),
+])
+def test_an_output_option_with_a_run_time_value_plants_nothing(
+        line: str, target: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "README.md").write_text("echo PWNED\n")
+    (project / "pre-commit").write_text("echo PWNED\n")
+    subprocess.run(["git", "add", "README.md"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], cwd=project, check=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "only known at run time" in done.stderr
+
+
+# Found by probing what the campaign's spellings suggested: $PWD is known to the checker (a
+# line may not assign it), but a word holding it got only the fragment check, which looks for
+# the denied root's name from HOME (`.config/gh`), not the name below the directory cd'd to.
+@pytest.mark.parametrize("line", [
+    "cd ~/.config && cat $PWD/gh/hosts.yml",
+    "cd ~/.config && cat \"$PWD\"/gh/hosts.yml",
+    "cd ~/.config && cat ${PWD}/g?/hosts.yml",
+    "cd ~/.config && date --file=$PWD/gh/hosts.yml",
+    "cd src && cd ~/.config; cat $PWD/gh/hosts.yml",
+])
+def test_a_known_variable_in_a_path_reads_no_secret(
+        line: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gcloud").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_known_variable_in_a_readable_path_is_still_allowed(
+        project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    done = run_guardrail("cat $PWD/README.md \"$HOME/proj/README.md\" && cd src && cat $OLDPWD/README.md",
+                         project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\n" * 3
+
+
+def _committed(project: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "README.md").write_text("echo PWNED\n")
+    subprocess.run(["git", "add", "README.md"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], cwd=project,
+                   check=True)
+
+
+# Found by the campaign's git family: git mv's operands were not write targets.
+@pytest.mark.parametrize(("line", "target"), [
+    ("git mv README.md .git/hooks/post-checkout", "proj/.git/hooks/post-checkout"),
+    ("git mv -- README.md .git/hooks/pre-push", "proj/.git/hooks/pre-push"),
+    ("git mv README.md up/.profile", ".profile"),  # through a link: where it leads is checked
+])
+def test_git_mv_plants_nothing(line: str, target: str, home: Path, project: Path, tmp_path: Path,
+                               agentsh_env: dict[str, str]) -> None:
+    _committed(project)
+    (project / "up").symlink_to("..")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (home / target).exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+# Found by the campaign's archive probes: tar without -f (or with -f -) reads the archive from
+# standard input, which was never looked into, so its members were checked nowhere.
+@pytest.mark.parametrize("line", [
+    "tar -C .git -xf - < hooks.tar",
+    "tar -x -C .git < hooks.tar",
+    "cat hooks.tar | tar -x -C .git",
+    "cd .git && tar -x < ../hooks.tar",
+])
+def test_an_archive_on_standard_input_plants_no_hook(line: str, project: Path, tmp_path: Path,
+                                                    agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    staged = tmp_path / "staged" / "hooks"
+    staged.mkdir(parents=True)
+    (staged / "post-checkout").write_text("#!/bin/sh\necho PWNED\n")
+    subprocess.run(["tar", "-cf", str(project / "hooks.tar"), "-C", str(staged.parent), "hooks"], check=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert not (project / ".git" / "hooks" / "post-checkout").exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "not looked into" in done.stderr
+
+
+def test_an_archive_on_standard_input_still_extracts_elsewhere(project: Path, tmp_path: Path,
+                                                              agentsh_env: dict[str, str]) -> None:
+    import subprocess
+
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "a.txt").write_text("A\n")
+    subprocess.run(["tar", "-cf", str(project / "a.tar"), "-C", str(tmp_path / "staged"), "a.txt"], check=True)
+    done = run_guardrail("mkdir -p out && cat a.tar | tar -x -C out && tar -xOf - < a.tar", project, agentsh_env,
+                         tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (project / "out" / "a.txt").read_text() == "A\n" and done.stdout == "A\n"
+
+
+def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
+    from agentsh.policy import hazards, madelinks
+
+    assert madelinks._STDIN_NAMES == hazards.STDIN_NAMES
+
+
+# Found by the campaign: every argument of every command is read-checked, but a path handed to a
+# variable was not, and the word that reads it (`$f`) names no denied root.
+@pytest.mark.parametrize("line", [
+    "f=~/.ssh/id_rsa; cat $f",
+    "f=../.ssh/id_rsa; cat \"$f\"",
+    "cd src && a=(../../.ssh/id_rsa); cat \"${a[0]}\"",
+    "for f in ~/.ssh/id_rsa; do cat \"$f\"; done",
+    "for f in README.md ../.netrc\ndo cat $f; done",
+    "read -r f <<< ~/.ssh/id_rsa; cat \"$f\"",
+    "cd ~/.config && f=$PWD/gh/hosts.yml; cat $f",
+])
+def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                                    agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    (project / "README.md").write_text("hello\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    for secret in ("SECRET-KEY-BYTES", "NETRC-SECRET", "GH-TOKEN-SECRET"):
+        assert secret not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+    assert "gives a variable" in done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    # the value is readable, the path it makes with the rest of the word is not
+    "f=~/.config; cat $f/gh/hosts.yml",
+    "d=../.config/; cat \"${d}gh/hosts.yml\"",
+    "for d in ~/.config; do cat $d/gh/hosts.yml; done",
+    "d=~/.config; cat < $d/gh/hosts.yml",
+    "d=$HOME/.config; cat $d/gh/hosts.yml",  # a value known to agentsh
+    "cd src && d=~+/../../.config; cat $d/gh/hosts.yml",
+    "d=~/.con?ig; cat $d/gh/hosts.yml",  # the glob is expanded where $d is used, unquoted
+    "cd src && for d in \"$PWD\"/../../.config; do cat $d/gh/hosts.yml; done",
+])
+def test_a_variable_and_the_rest_of_the_word_read_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                                            agentsh_env: dict[str, str]) -> None:
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_values_that_are_no_denied_path_are_still_handed_on(project: Path, tmp_path: Path,
+                                                           agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    line = ("f=README.md; msg='see ~/.ssh/config'; a=(README.md \"$f\"); for g in *.md; do cat \"$g\"; done; "
+            "read -r h <<< README.md; cat $f \"${a[1]}\" \"$h\"; echo \"$msg\"; d=.; cat $d/README.md")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\n" * 4 + "see ~/.ssh/config\n" + "hello\n"
+
+
+def test_a_run_time_top_level_directory_extracts_nothing(home: Path, project: Path, tmp_path: Path,
+                                                         agentsh_env: dict[str, str]) -> None:
+    """`--one-top-level=$HOME/.config/git` was read as no option at all (a word only known at run
+    time), so the members landed below git's global configuration directory unchecked."""
+    import subprocess
+
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "config").write_text("[core]\n\tfsmonitor = echo PWNED\n")
+    subprocess.run(["tar", "-cf", str(project / "c.tar"), "-C", str(tmp_path / "staged"), "config"], check=True)
+    done = run_guardrail("tar -xf c.tar --one-top-level=$HOME/.config/git", project, agentsh_env, tmp_path)
+    assert not (home / ".config" / "git").exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_dotdot_after_a_link_to_a_file_is_also_read_as_node_reads_it(
+        home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """node takes `..` off the text before it opens a module (path.resolve); the check took it
+    off after the link before it, as the kernel does, where `rc/..` goes nowhere (rc is a file):
+    `node rc/../../.ssh/id_rsa` printed the key's first line in its syntax error."""
+    import shutil
+
+    if not shutil.which("node", path="/usr/local/bin:/usr/bin:/bin"):
+        pytest.skip("no node")
+    (home / ".bashrc").write_text("# rc\n")
+    (project / "rc").symlink_to("../.bashrc")
+    done = run_guardrail("node rc/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "cat ${d}secrets/key", "cat \"$d\"secrets/key", "cat ${x:-secrets}/key", "cd src && cat ${x}../secrets/key",
+    "env X=1 d=../proj/./; cat \"${d}secrets/key\"",  # env sets d for no program: in bash it stays unset
+])
+def test_an_unset_variable_reads_no_secret(line: str, project: Path, tmp_path: Path,
+                                           agentsh_env: dict[str, str]) -> None:
+    """Found by the campaign: a variable the line never sets is empty, so `${d}secrets/key` read
+    the workspace's denied secrets/key; the fragment check looked for `proj/secrets` only."""
+    from tests.conftest import guardrail_in
+
+    (project / "secrets").mkdir()
+    (project / "secrets" / "key").write_text("WORKSPACE-SECRET\n")
+    done = guardrail_in(project, agentsh_env, tmp_path)(line)
+    assert "WORKSPACE-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
