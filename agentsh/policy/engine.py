@@ -7,8 +7,6 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
-import re
-import shlex
 from collections.abc import Callable, Iterable
 
 from ..errors import AgentshError
@@ -17,6 +15,7 @@ from ..profile import Host, Profile
 from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
+from .handed import handed_paths
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path, resolve
@@ -77,7 +76,7 @@ class Policy:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
             self._follow_cd(command, verdict, cwds, cd_real)
-        verdicts += self._handed_paths(parsed, cwds, cd_real)
+        verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home)
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
@@ -110,70 +109,6 @@ class Policy:
         decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
         return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
                         tuple(sorted(pinned)))
-
-    def _handed_paths(self, parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str]) -> list[Verdict]:
-        """A path into a denied root handed to a variable is refused as if read there.
-
-        A command's arguments are read-checked, but what the line gives a variable was not:
-        `f=~/.ssh/id_rsa; cat $f`, `for f in ~/.ssh/id_rsa; do cat $f; done`, `a=(../.netrc)`
-        and `read -r f <<< ~/.aws/credentials; cat "$f"` printed the file in guardrail mode, the
-        read word `$f` naming no denied root (found by the policy fuzzer).  Checked from every
-        directory the line may be in (`cwds` once the line is walked)."""
-        found: list[tuple[str, int, Word]] = []
-        for command in parsed.commands:
-            found += [(command.text, command.line, a.value) for a in command.assignments]
-            found += [(command.text, command.line, r.target) for r in command.redirects
-                      if r.op == "<<<" and r.target is not None]
-        found += [(r.text, 1, r.target) for r in parsed.redirects if r.op == "<<<" and r.target is not None]
-        for _name, text, line in parsed.assigned:
-            listed = _FOR_WORDS.match(text)
-            if listed:
-                found.append((text, line, Word(f"({listed.group(1)})", None, "array")))
-        verdicts = []
-        given: dict[str, list[str]] = {}  # each variable's static values in this line
-        for text, line, word in found:
-            for value in _value_words(word, self.host.home):
-                problem = self.paths.check_read_word(value, cwds, cd_real)
-                if problem:
-                    verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                            reason=f"gives a variable {word.text}: {problem}",
-                                            hint="a path in a denied root may not be handed to a variable either"))
-                    break
-        def give(name: str, words: list[Word]) -> None:
-            for v in words:  # static values, and `$HOME/...`, `"$PWD"/..`, `~/.con?ig`, `~+/..` written out
-                text = v.text
-                home = (text == "~" or text[:2] == "~/") and _GLOB_WORD.fullmatch(text[1:])
-                tilde = _GLOB_WORD.fullmatch(text[2:]) if text[:2] in ("~+", "~-") else None
-                given.setdefault(name, []).extend(
-                    [v.value] if v.value is not None else [self.host.home + text[1:]] if home else
-                    [c + text[2:] for c in cwds] if tilde else self.paths.known_variable_paths(text, cwds))
-        for command in parsed.commands:
-            for a in command.assignments:
-                give(a.name, _value_words(a.value, self.host.home))
-        for name, text, _line in parsed.assigned:
-            listed = _FOR_WORDS.match(text)
-            if listed:
-                give(name, _value_words(Word(f"({listed.group(1)})", None, "array"), self.host.home))
-        # `f=~/.config; cat $f/gh/hosts.yml`: the variable's value and the rest make a path the
-        # fragment check cannot see (it names `gh`, not `.config/gh`): checked as written out
-        read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
-                for c in parsed.commands] if given else []
-        read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target and given]
-        for text, line, words in read:
-            for word in words:
-                match = _VARIABLE_PATH.fullmatch(word.text.replace('"', "")) if word.value is None else None
-                name = match and (match.group(1) or match.group(2))
-                for value in given.get(name or "", ()) if "'" not in word.text else ():
-                    path = value + (match.group(3) or "")  # type: ignore[union-attr]
-                    # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
-                    glob = any(c in path for c in "*?[") and '"' not in word.text
-                    problem = self.paths.check_read_word(Word(path, None, "glob") if glob else Word(path, path),
-                                                         cwds, cd_real)
-                    if problem:
-                        verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                                reason=f"{word.text}: {problem}"))
-                        break
-        return verdicts
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
                    cd_real: dict[str, str] | None = None) -> None:
@@ -428,36 +363,6 @@ def _own_directory(path: str, cwd: str) -> str:
     process's (`cd /dev/fd`, then `cat 3/.netrc 3< ~`) is known only to it."""
     path = own_process(path, cwd)
     return THROUGH_OWN_PROCESS if names_own_process(path) else path
-
-
-# `for NAME in WORDS; do` (or a newline before `do`): the words, as written
-_FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
-# `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
-_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)\})([A-Za-z0-9_./:@%+,=-]*)")
-_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
-_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
-
-
-def _value_words(word: Word, home: str) -> list[Word]:
-    """The words a value hands on, each checkable as a path: an array's or a for loop's
-    elements one by one, `~/...` with HOME put in (bash expands it in an assignment too)."""
-    if word.why_dynamic != "array":
-        texts = [word.text] if word.value is None else []
-        plain = [word] if word.value is not None else []
-    else:
-        try:
-            texts, plain = shlex.split(word.text[1:-1], comments=True), []
-        except ValueError:  # an unbalanced quote: the fragment check on the whole text
-            return [Word(word.text, None, "array")]
-    for text in texts:
-        if (text == "~" or text.startswith("~/")) and _PLAIN_WORD.fullmatch(text[1:]):
-            plain.append(Word(text, home + text[1:]))
-        elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic == "array":
-            plain.append(Word(text, text))
-        else:
-            glob = any(c in text for c in "*?[") and not any(c in text for c in "$`'\"\\{~")
-            plain.append(Word(text, None, "glob" if glob else word.why_dynamic or "expansion"))
-    return plain
 
 
 def _socket_problem(target: Word, profile: Profile) -> str:

@@ -79,6 +79,9 @@ class PathChecker:
         # roots' names in the text as written.
         self.denied_fragments = tuple(home_relative)
         self._fragment_parts = tuple((fragment, tuple(fragment.split("/"))) for fragment in home_relative)
+        # the one-component names (`.ssh`): all a one-component glob (`*.py`) could spell
+        self._single_names = tuple((fragment, wanted[0]) for fragment, wanted in self._fragment_parts
+                                   if len(wanted) == 1)
         # Every path argument is checked against every root: one C-level startswith over
         # all of them first (what `within` tests), the loop only to name the root.
         self._deny_roots = frozenset(profile.read_deny)
@@ -337,8 +340,15 @@ class PathChecker:
             parts = spelled.split("/")
             globs = [i for i, part in enumerate(parts)
                      if any(c in _PARAMETERS.sub("", part) for c in _GLOB)]
-            for fragment, wanted in self._fragment_parts if globs else ():
-                if _components_may_spell(parts, globs, wanted):
+            if not globs:
+                continue
+            if len(parts) == 1:  # `*.py`: only a one-component name can be spelled
+                named = next((f for f, name in self._single_names if _component_may_name(parts[0], name)), None)
+                if named is not None:
+                    return f"{what}s {word.text}, which names the denied root {named}"
+                continue
+            for fragment, wanted in self._fragment_parts:
+                if len(wanted) <= len(parts) and _components_may_spell(parts, globs, wanted):
                     return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
@@ -364,8 +374,9 @@ class PathChecker:
             problem = check(base)
             if problem:
                 return f"{word.text} expands under {base}: {problem}"
-            for root in denied:
-                if root != base and within(root, base) and _glob_may_name(pattern, _below(root, base).split("/")):
+            below = base.rstrip("/") + "/"
+            for root in [r for r in denied if r.startswith(below)]:  # the roots below base, in one pass
+                if _glob_may_name(pattern, _below(root, base).split("/")):
                     return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
             if write and _glob_may_reach_git(base.split("/") + pattern):
                 return (f"writes {word.text}, which can name what git runs programs from (a .git "
@@ -500,8 +511,19 @@ def _components_may_spell(parts: list[str], globs: list[int], wanted: tuple[str,
     glob in them), globs matched as bash matches names, spell the components of a name
     (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?  Windows without a glob were
     already compared as text."""
-    starts = {g - k for g in globs for k in range(len(wanted)) if 0 <= g - k <= len(parts) - len(wanted)}
-    return any(all(_glob_may_name([parts[j + k]], [wanted[k]]) for k in range(len(wanted))) for j in starts)
+    size = len(wanted)
+    for j in range(len(parts) - size + 1):  # each window of the word as long as the name
+        if any(j <= g < j + size for g in globs) and \
+                all(_component_may_name(parts[j + k], wanted[k]) for k in range(size)):
+            return True
+    return False
+
+
+def _component_may_name(part: str, name: str) -> bool:
+    """_glob_may_name for one component (the spelling check's inner loop)."""
+    if name[:1] == "." and part[:1] != ".":
+        return False
+    return "[" in part or fnmatch.fnmatchcase(name, part)
 
 
 def _glob_may_name(pattern: list[str], names: list[str]) -> bool:

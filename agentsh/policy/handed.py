@@ -1,0 +1,135 @@
+"""Paths a line hands to variables, and where it uses them.
+
+A command's arguments are read-checked, but a path given to a variable was not:
+`f=~/.ssh/id_rsa; cat $f`, `for f in ~/.ssh/id_rsa; do cat $f; done`, `a=(../.netrc)` and
+`read -r f <<< ~/.aws/credentials; cat "$f"` printed the file in guardrail mode, the read
+word `$f` naming no denied root (found by the policy fuzzer, tests/policy_fuzz.py).  So:
+
+- every value a line hands on (an assignment, each element of an array or of a `for`
+  loop's list, a here-string) is checked as a read where it is given;
+- where such a variable is used with more after it (`f=~/.config; cat $f/gh/hosts.yml`, a
+  name the fragment check cannot see: it names `gh`, not `.config/gh`), the path is checked
+  as written out, from every directory the line may be in.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from ..parse import ParsedLine, Word
+from .decision import Verdict
+from .paths import PathChecker
+
+# `for NAME in WORDS; do` (or a newline before `do`): the words, as written
+_FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
+# `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
+_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)\})([A-Za-z0-9_./:@%+,=-]*)")
+_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
+_HINT = "a path in a denied root may not be handed to a variable either"
+
+
+def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], paths: PathChecker,
+                 home: str) -> list[Verdict]:
+    """Refusals for the paths the line hands to variables (see the module's text); `cwds`:
+    every directory the line may be in, once the line is walked."""
+    handed: list[tuple[str, int, str, Word]] = []  # (command text, line, variable or "", value)
+    for command in parsed.commands:
+        for assignment in command.assignments:
+            handed.append((command.text, command.line, assignment.name, assignment.value))
+        for redirect in command.redirects:
+            if redirect.op == "<<<" and redirect.target is not None:
+                handed.append((command.text, command.line, "", redirect.target))
+    for redirect in parsed.redirects:
+        if redirect.op == "<<<" and redirect.target is not None:
+            handed.append((redirect.text, 1, "", redirect.target))
+    for name, text, line in parsed.assigned:
+        listed = _FOR_WORDS.match(text)
+        if listed:
+            handed.append((text, line, name, Word(f"({listed.group(1)})", None, "array")))
+    if not handed:
+        return []
+    verdicts = []
+    given: dict[str, list[str]] = {}  # each variable's values in this line, as paths
+    for text, line, name, word in handed:
+        values = _value_words(word, home)
+        for value in values:
+            problem = paths.check_read_word(value, cwds, cd_real)
+            if problem:
+                verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                        reason=f"gives a variable {word.text}: {problem}", hint=_HINT))
+                break
+        if name:
+            given.setdefault(name, []).extend(_as_paths(values, cwds, home, paths))
+    if given:
+        verdicts += _uses(parsed, given, cwds, cd_real, paths)
+    return verdicts
+
+
+def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_real: dict[str, str],
+          paths: PathChecker) -> list[Verdict]:
+    """Where a variable the line gave a value is read with more after it, the path written out."""
+    read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
+            for c in parsed.commands]
+    read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target]
+    verdicts = []
+    for text, line, words in read:
+        for word in words:
+            if word.value is not None or "'" in word.text:
+                continue
+            match = _VARIABLE_PATH.fullmatch(word.text.replace('"', ""))
+            if match is None or not match.group(3):
+                continue  # not `$f` with more after it (`$f` alone: its value was checked where given)
+            for value in given.get(match.group(1) or match.group(2), ()):
+                path = value + match.group(3)
+                # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
+                glob = any(c in path for c in "*?[") and '"' not in word.text
+                problem = paths.check_read_word(Word(path, None, "glob") if glob else Word(path, path), cwds, cd_real)
+                if problem:
+                    verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                            reason=f"{word.text}: {problem}"))
+                    break
+    return verdicts
+
+
+def _as_paths(values: list[Word], cwds: list[str], home: str, paths: PathChecker) -> list[str]:
+    """Static values, and `$HOME/...`, `"$PWD"/..`, `~/.con?ig`, `~+/..` written out."""
+    found: list[str] = []
+    for v in values:
+        text = v.text
+        if v.value is not None:
+            found.append(v.value)
+        elif (text == "~" or text[:2] == "~/") and _GLOB_WORD.fullmatch(text[1:]):
+            found.append(home + text[1:])
+        elif text[:2] in ("~+", "~-") and _GLOB_WORD.fullmatch(text[2:]):
+            found += [c + text[2:] for c in cwds]
+        else:
+            found += paths.known_variable_paths(text, cwds)
+    return found
+
+
+def _value_words(word: Word, home: str) -> list[Word]:
+    """The words a value hands on, each checkable as a path: an array's or a for loop's
+    elements one by one, `~/...` with HOME put in (bash expands it in an assignment too)."""
+    if word.why_dynamic != "array":
+        texts = [word.text] if word.value is None else []
+        plain = [word] if word.value is not None else []
+    else:
+        inner, plain = word.text[1:-1], []
+        if not any(c in inner for c in "'\"\\$`#"):
+            texts = inner.split()  # what shlex would make of it, ten times faster
+        else:
+            try:
+                texts = shlex.split(inner, comments=True)
+            except ValueError:  # an unbalanced quote: the fragment check on the whole text
+                return [Word(word.text, None, "array")]
+    for text in texts:
+        if (text == "~" or text.startswith("~/")) and _PLAIN_WORD.fullmatch(text[1:]):
+            plain.append(Word(text, home + text[1:]))
+        elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic == "array":
+            plain.append(Word(text, text))
+        else:
+            glob = any(c in text for c in "*?[") and not any(c in text for c in "$`'\"\\{~")
+            plain.append(Word(text, None, "glob" if glob else word.why_dynamic or "expansion"))
+    return plain
