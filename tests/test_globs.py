@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Policy
-from agentsh.policy.paths import _brace_alternatives, _components_may_spell, _glob_may_name
+from agentsh.policy.globs import brace_alternatives, components_may_spell, glob_may_name
 from agentsh.profile import Host, load_profile
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -64,13 +64,13 @@ def test_ordinary_globs_are_allowed(line: str, default_policy: Policy) -> None:
 
 
 def test_brace_alternatives_and_components() -> None:
-    assert _brace_alternatives("~/.{ssh,aws}/id_rsa") == ["~/.ssh/id_rsa", "~/.aws/id_rsa"]
-    assert _brace_alternatives("a{1,2}b{x,y}") == ["a1bx", "a1by", "a2bx", "a2by"]
-    assert _brace_alternatives("{a}") == ["{a}"] and len(_brace_alternatives("{a,b}" * 20)) == 256
+    assert brace_alternatives("~/.{ssh,aws}/id_rsa") == ["~/.ssh/id_rsa", "~/.aws/id_rsa"]
+    assert brace_alternatives("a{1,2}b{x,y}") == ["a1bx", "a1by", "a2bx", "a2by"]
+    assert brace_alternatives("{a}") == ["{a}"] and len(brace_alternatives("{a,b}" * 20)) == 256
     def spells(text: str, name: str) -> bool:
         parts = text.split("/")
         globs = [i for i, part in enumerate(parts) if any(c in part for c in "*?[")]
-        return _components_may_spell(parts, globs, tuple(name.split("/")))
+        return components_may_spell(parts, globs, tuple(name.split("/")))
 
     assert spells("$HOME/.s*h/id_rsa", ".ssh") and spells("/etc/sha*", "/etc/shadow")
     assert spells("x/.config/g?", ".config/gh") and not spells("x/*", ".ssh")
@@ -78,16 +78,16 @@ def test_brace_alternatives_and_components() -> None:
 
 
 def test_glob_may_name_follows_bash_matching() -> None:
-    assert _glob_may_name([".s*", "id_rsa"], [".ssh"])
-    assert _glob_may_name(["sha*"], ["shadow"])
-    assert not _glob_may_name(["*"], [".ssh"])  # * never matches a leading dot
-    assert not _glob_may_name(["?ssh"], [".ssh"])
-    assert not _glob_may_name(["*"], ["config", "gh"])  # only a parent: like a literal ~/.config
-    assert _glob_may_name(["*", "gh"], ["config", "gh"])
-    assert not _glob_may_name(["[.]ssh", "x"], [".ssh"])  # a leading dot only matches a literal dot
-    assert _glob_may_name([".[s]sh", "x"], [".ssh"])
-    assert _glob_may_name(["sha[!x]ow"], ["shadow"])  # brackets: taken to match what they might
-    assert not _glob_may_name(["x*"], ["shadow"])
+    assert glob_may_name([".s*", "id_rsa"], [".ssh"])
+    assert glob_may_name(["sha*"], ["shadow"])
+    assert not glob_may_name(["*"], [".ssh"])  # * never matches a leading dot
+    assert not glob_may_name(["?ssh"], [".ssh"])
+    assert not glob_may_name(["*"], ["config", "gh"])  # only a parent: like a literal ~/.config
+    assert glob_may_name(["*", "gh"], ["config", "gh"])
+    assert not glob_may_name(["[.]ssh", "x"], [".ssh"])  # a leading dot only matches a literal dot
+    assert glob_may_name([".[s]sh", "x"], [".ssh"])
+    assert glob_may_name(["sha[!x]ow"], ["shadow"])  # brackets: taken to match what they might
+    assert not glob_may_name(["x*"], ["shadow"])
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentsh.policy import Policy
-from agentsh.policy.paths import _candidates
+from agentsh.policy.argfiles import arg_candidates as _candidates
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 CANARY = "WS-CANARY-PLUGH"

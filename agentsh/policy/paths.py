@@ -6,9 +6,7 @@ a program computes at run time are the exec-time layer's job (Landlock).
 
 from __future__ import annotations
 
-import fnmatch
 import functools
-import itertools
 import os
 import re
 import sys
@@ -16,6 +14,18 @@ from collections.abc import Callable, Iterable
 
 from ..parse import Word
 from ..profile import Profile
+from .argfiles import arg_candidates
+from .gitruns import git_dir_problem, other_git_dir_problem
+from .globs import (
+    BRACE_GROUP,
+    PARAMETERS,
+    brace_alternatives,
+    component_may_name,
+    components_may_spell,
+    glob_may_name,
+    glob_may_reach_git,
+    glob_parts,
+)
 from .realpaths import OWN_STREAM_DIRS, OWN_STREAMS, THROUGH_OWN_PROCESS, _pathlike, resolve
 
 # `~+`, `~-`, `~N`, `~+N`, `~-N` (the directory stack) and a plain path after it.
@@ -51,7 +61,7 @@ def own_code_roots(home: str) -> tuple[str, ...]:
             roots.append(f"{home}/.local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")
     return tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
 _GLOB = "*?["
-# A dotfile glued to an option letter (`-f.env`), as _glued_values takes it.
+# A dotfile glued to an option letter (`-f.env`), as argfiles.glued_values takes it.
 _GLUED_DOTFILE = re.compile(r"[A-Za-z]\.")
 
 
@@ -134,14 +144,14 @@ class PathChecker:
                 if within(path, root):
                     return f"writes {path}, {why}"
         if "/.git/" in path:
-            problem = _git_dir_problem(path)
+            problem = git_dir_problem(path)
             if problem:
                 return problem
         if not any(within(path, r) for r in self.profile.write_allow):
             return f"writes {path}, which is outside the write roots ({', '.join(self.profile.write_allow) or 'none'})"
         if "/hooks" in path or "/config" in path or "/modules/" in path or "/worktrees/" in path \
                 or "/commondir" in path:
-            problem = _other_git_dir_problem(path)
+            problem = other_git_dir_problem(path)
             if problem:
                 return problem
         return self.read_problem(path)
@@ -173,11 +183,11 @@ class PathChecker:
             return ""
         for source in sources:
             if source.value is None:  # a glob: bash's `*` names no dotted directory such as .git
-                found = _glob_parts(source.text, self.home)
+                found = glob_parts(source.text, self.home)
                 name = found[1][-1] if found else "*"
                 for root in inside:
                     first = _below(root, target).split("/")[0]
-                    if not first or _glob_may_name([name], [first]):
+                    if not first or glob_may_name([name], [first]):
                         return f"copies {source.text} into {target}, where it can land in the denied root {root}"
                 continue
             origin = resolve(source.value, cwd)
@@ -205,10 +215,10 @@ class PathChecker:
                     return problem
             if word.why_dynamic not in ("glob", "brace expansion"):
                 return ""
-            if "{" in word.text and _BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
+            if "{" in word.text and BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
                 return self._brace_reads(word, cwds, reals)
             return self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else ""
-        # The two commonest shapes without _candidates' lists: a flag (`-la`, no file in it)
+        # The two commonest shapes without arg_candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
         if value[:1] == "-" and "=" not in value and "/" not in value and \
                 ("." not in value or not _GLUED_DOTFILE.search(value, 1)):
@@ -216,7 +226,7 @@ class PathChecker:
         if value and value[0] != "-" and value[0] != "@" and "=@" not in value:
             candidates = [value]
         else:
-            candidates = _candidates(value)
+            candidates = arg_candidates(value)
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
@@ -296,7 +306,7 @@ class PathChecker:
         the path (or glob) it is: `cat {secrets,src}/key` reads `secrets/key`, a name the
         fragment check cannot see when the denied root is outside HOME.  Alternatives with
         anything else in them keep the fragment check alone."""
-        for alternative in _brace_alternatives(word.text):
+        for alternative in brace_alternatives(word.text):
             if not _PLAIN_PATH.fullmatch(alternative):
                 continue
             if alternative == "~" or alternative.startswith("~/"):
@@ -331,7 +341,7 @@ class PathChecker:
         text = word.text
         bare = text.replace('"', "").replace("'", "").replace("\\", "") if "'" in text or '"' in text or \
             "\\" in text else text
-        for spelled in _brace_alternatives(bare) if "{" in bare else (bare,):
+        for spelled in brace_alternatives(bare) if "{" in bare else (bare,):
             for fragment in self.denied_fragments:
                 if fragment in spelled:
                     return f"{what}s {word.text}, which names the denied root {fragment}"
@@ -339,16 +349,16 @@ class PathChecker:
             # can stand for a component of a name.
             parts = spelled.split("/")
             globs = [i for i, part in enumerate(parts)
-                     if any(c in _PARAMETERS.sub("", part) for c in _GLOB)]
+                     if any(c in PARAMETERS.sub("", part) for c in _GLOB)]
             if not globs:
                 continue
             if len(parts) == 1:  # `*.py`: only a one-component name can be spelled
-                named = next((f for f, name in self._single_names if _component_may_name(parts[0], name)), None)
+                named = next((f for f, name in self._single_names if component_may_name(parts[0], name)), None)
                 if named is not None:
                     return f"{what}s {word.text}, which names the denied root {named}"
                 continue
             for fragment, wanted in self._fragment_parts:
-                if len(wanted) <= len(parts) and _components_may_spell(parts, globs, wanted):
+                if len(wanted) <= len(parts) and components_may_spell(parts, globs, wanted):
                     return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
@@ -358,7 +368,7 @@ class PathChecker:
         or when its pattern can name a denied root below it (`~/.s*/id_rsa`, `/etc/sha*`).
         A glob with quotes, escapes or expansions is left to the fragment check when read,
         and refused as a write target, whose directory it would hide."""
-        found = _glob_parts(word.text, self.home)
+        found = glob_parts(word.text, self.home)
         if found is None:
             return f"writes to {word.text}, which is only known at run time" if write else ""
         directory, pattern = found
@@ -376,166 +386,16 @@ class PathChecker:
                 return f"{word.text} expands under {base}: {problem}"
             below = base.rstrip("/") + "/"
             for root in [r for r in denied if r.startswith(below)]:  # the roots below base, in one pass
-                if _glob_may_name(pattern, _below(root, base).split("/")):
+                if glob_may_name(pattern, _below(root, base).split("/")):
                     return f"{'writes' if write else 'reads'} {word.text}, which can name {root}, a denied root"
-            if write and _glob_may_reach_git(base.split("/") + pattern):
+            if write and glob_may_reach_git(base.split("/") + pattern):
                 return (f"writes {word.text}, which can name what git runs programs from (a .git "
                         "directory's hooks or configuration)")
         return ""
 
 
-# What git runs programs from, in any repository's .git directory: hooks, configuration
-# (core.fsmonitor, core.pager, aliases, filter and diff drivers), the directory shared with
-# worktrees (`commondir`), and whole git directories below it (submodules, worktrees).
-_GIT_RUNS_FROM = frozenset({"hooks", "config", "config.worktree", "commondir", "modules", "worktrees"})
-
-
-def _git_dir_problem(path: str) -> str:
-    """A write into what a git command run in that repository later takes programs from, in
-    any repository (a nested one, a submodule, one in /tmp), for the agent's git or a person's."""
-    parts = path.split("/")
-    for i, part in enumerate(parts[:-1]):
-        if part == ".git" and parts[i + 1] in _GIT_RUNS_FROM:
-            where = "/".join(parts[:i + 2])
-            return (f"writes {path}, inside {where}, from which git runs programs (hooks, configured "
-                    "commands) when anyone next uses that repository")
-    return ""
-
-
-def _other_git_dir_problem(path: str) -> str:
-    """_git_dir_problem for a git directory not named .git: a bare repository (`r.git/hooks`)
-    or one made with --separate-git-dir, known by what git itself looks for (HEAD, objects/,
-    refs/).  Only directories on disk now count: a line that makes one must end with it
-    (madelinks.py)."""
-    parts = path.split("/")
-    for i in range(1, len(parts) - 1):
-        if parts[i + 1] in _GIT_RUNS_FROM and parts[i] != ".git":
-            where = "/".join(parts[:i + 1])
-            if os.path.isfile(where + "/HEAD") and os.path.isdir(where + "/objects") \
-                    and os.path.isdir(where + "/refs"):
-                return (f"writes {path}, inside the git directory {where}, from which git runs programs "
-                        "(hooks, configured commands) when anyone next uses that repository")
-    return ""
-
-
-def _glob_may_reach_git(components: list[str]) -> bool:
-    """Can a path of these components, globs matched as bash matches them, name what
-    _git_dir_problem refuses (`sub/.g*/hooks/x`, `sub/.git/h*/x`)?"""
-    return any(_glob_may_name([part], [".git"]) and any(_glob_may_name([after], [name]) for name in _GIT_RUNS_FROM)
-               for part, after in itertools.pairwise(components))
 
 
 def _below(path: str, base: str) -> str:
     """`path` relative to `base`, which holds it ("" when they are the same)."""
     return path[len(base.rstrip("/")) + 1:] if path != base else ""
-
-
-def _candidates(value: str) -> list[str]:
-    """The parts of an argument that may name a file (`--file=X`, `-I/x`, `-fdir/x`, curl's
-    `@X`, `k=@X`)."""
-    if value.startswith("-"):
-        out = []
-        if "=" in value:
-            out.append(value.split("=", 1)[1])
-        elif "/" in value and value[1:2] == "-":
-            out.append(value[value.index("/"):])
-        if value[1:2] != "-":
-            out.extend(_glued_values(value))
-            out = list(dict.fromkeys(out))
-    else:
-        out = [value]
-        if "=@" in value:
-            out.append(value.split("=@", 1)[1])
-    return [c[1:] if c.startswith("@") else c for c in out if c and c != "@"]
-
-
-def _glued_values(value: str) -> list[str]:
-    """What may be a file name glued to a short option (`-fsecrets/key`, `-nf.env`): getopt
-    takes the rest of the word after an option that takes a value, and which letter of a
-    cluster that is only the program knows, so each rest that starts at or before the first
-    `/` and names a path (it has a `/`, or starts with `.`) is a candidate.  Taking only the
-    part from the `/` read `-fsecrets/key` as `/key`: `date -fsecrets/key` printed the key
-    in its error message.  A plain name (`-fkey`) is not taken: a flag cluster names no file."""
-    slash = value.find("/")
-    end = slash if slash >= 0 else len(value)
-    # Only letters and digits lead up to a value: `-Wl,-rpath,/x` has none after the comma
-    # but the part from the `/`; a dotfile's value follows a letter (`-k1.2` holds none).
-    lead = 2
-    while lead < end and value[lead - 1].isalnum():
-        lead += 1
-    found = [value[k:] for k in range(min(2, end), lead)
-             if slash >= 0 or (value[k] == "." and value[k - 1].isalpha())]
-    if slash >= 0:
-        found.append(value[slash:])
-    return found
-
-
-def _glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
-    """(literal directory, components of the pattern from there) of a plain glob, `~/` as
-    HOME; None when quotes, escapes, expansions or another `~` make the text not the path."""
-    if any(c in text for c in "'\"\\$`{"):
-        return None
-    if text == "~" or text.startswith("~/"):
-        text = home.rstrip("/") + text[1:]
-    elif "~" in text:
-        return None
-    head = text[:min((text.find(c) for c in _GLOB if c in text), default=len(text))]
-    cut = head.rfind("/") + 1  # the pattern starts after the literal directory, if any
-    return head[:cut] or ".", text[cut:].split("/")
-
-
-# A brace group with a comma and nothing that would change its meaning inside it.
-_BRACE_GROUP = re.compile(r"\{([^{}'\"\\\\$`]*,[^{}'\"\\\\$`]*)\}")
-_MAX_ALTERNATIVES = 256
-
-
-def _brace_alternatives(text: str) -> list[str]:
-    """The words bash's brace expansion makes of `text`, for its simple comma groups (up to
-    _MAX_ALTERNATIVES; a group it cannot read stays as written)."""
-    out = [text]
-    i = 0  # the words before i have no group left: each is searched until it has none
-    while i < len(out) and len(out) < _MAX_ALTERNATIVES:
-        match = _BRACE_GROUP.search(out[i])
-        if match is None:
-            i += 1
-            continue
-        out[i:i + 1] = [out[i][:match.start()] + alt + out[i][match.end():] for alt in match.group(1).split(",")]
-    return out[:_MAX_ALTERNATIVES]
-
-
-_PARAMETERS = re.compile(r"\$[?*@#$!-]")
-
-
-def _components_may_spell(parts: list[str], globs: list[int], wanted: tuple[str, ...]) -> bool:
-    """Can consecutive components of a word (`parts`, `globs` the indexes of those with a
-    glob in them), globs matched as bash matches names, spell the components of a name
-    (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?  Windows without a glob were
-    already compared as text."""
-    size = len(wanted)
-    for j in range(len(parts) - size + 1):  # each window of the word as long as the name
-        if any(j <= g < j + size for g in globs) and \
-                all(_component_may_name(parts[j + k], wanted[k]) for k in range(size)):
-            return True
-    return False
-
-
-def _component_may_name(part: str, name: str) -> bool:
-    """_glob_may_name for one component (the spelling check's inner loop)."""
-    if name[:1] == "." and part[:1] != ".":
-        return False
-    return "[" in part or fnmatch.fnmatchcase(name, part)
-
-
-def _glob_may_name(pattern: list[str], names: list[str]) -> bool:
-    """Can a glob's components (from its literal directory on) match these path components
-    and so name that path or something below it?  As bash matches: a leading `.` is matched
-    only by a literal `.` (not by `*`, `?`, `**` or a bracket); a bracket expression is
-    otherwise taken to match anything it might."""
-    if len(pattern) < len(names):
-        return False  # the glob names directories above the root at most, like a literal parent
-    for part, name in zip(pattern, names, strict=False):  # the pattern may go deeper
-        if name.startswith(".") and not part.startswith("."):
-            return False
-        if "[" not in part and not fnmatch.fnmatchcase(name, part):
-            return False
-    return True
