@@ -200,7 +200,7 @@ def test_env_hazard_is_fnmatchcase_over_each_global_glob() -> None:
         assert env_hazard(name) == any(fnmatchcase(name, glob) for glob in GLOBAL_ENV), name
 
 
-# git's own reader (scripts.git_hazards), option by option: long options after the
+# git's own reader (githazards.git_hazards), option by option: long options after the
 # subcommand and every abbreviation (git's parse-options takes any unambiguous prefix:
 # `git rebase --ex=CMD` runs CMD), subcommand-specific short options, in clusters too
 # (`git rebase -qx CMD`), `--` ending the options.
@@ -237,11 +237,11 @@ GIT_HAZARD_CASES = [
 @pytest.mark.parametrize(("line", "expected"), GIT_HAZARD_CASES)
 def test_git_hazards_option_by_option(line: str, expected: list[tuple[int, str]]) -> None:
     from agentsh.parse import parse_line
-    from agentsh.policy import hazards, scripts
+    from agentsh.policy import githazards, hazards
 
-    assert hazards.Hazard  # scripts builds Hazard values through the hazards module
+    assert hazards.Hazard  # githazards builds Hazard values through the hazards module
     args = parse_line(line, "/nonexistent").commands[0].argv[1:]
-    assert [(h.index, h.option) for h in scripts.git_hazards(args)] == expected
+    assert [(h.index, h.option) for h in githazards.git_hazards(args)] == expected
 
 
 @pytest.mark.parametrize("line", [

@@ -1,6 +1,6 @@
 """Programs that change directory before they read their other arguments (`make -C DIR`,
 `ruby -C DIR`, `go -C DIR`, `ninja -C DIR`), so their paths are checked from there, as for
-`env -C`, `git -C` (scripts.git_directories) and `tar -C` (tardirs.py).
+`env -C`, `git -C` (githazards.git_directories) and `tar -C` (tardirs.py).
 
 `make -C sub -C ../secrets -p -f .env` printed `secrets/.env` as make variables: each
 -C was read-checked from the working directory alone, and `.env` too.  The options are

@@ -15,13 +15,13 @@ from ..profile import Host, Profile
 from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
+from .githazards import git_directories
 from .handed import handed_paths
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path, resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
-from .scripts import git_directories
 from .wrappers import WRAPPERS, unwrap
 from .writes import write_targets
 

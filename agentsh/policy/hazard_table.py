@@ -135,7 +135,7 @@ OPTIONS: dict[str, dict[str, str]] = {
 
 # Options that take the names of the files a program reads (or compresses, or writes beside
 # them) from a file or standard input.  tar's -T is in hazards._TAR, git's
-# --pathspec-from-file in scripts._GIT_ANY_HAZARDS.  A program here with no other hazard
+# --pathspec-from-file in githazards._GIT_ANY_HAZARDS.  A program here with no other hazard
 # takes dynamic words as it did before (hazard_specs._names_only): such a word may name a file
 # only at run time, which every reader's operands may.
 NAME_LISTS: dict[str, tuple[str, ...]] = {

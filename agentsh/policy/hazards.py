@@ -16,8 +16,8 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from ..parse import Word
+from . import githazards, scripts
 from . import hazard_table as table
-from . import scripts
 from .hazard_specs import Hazard, Inspector, Spec, load_table
 
 __all__ = ["Hazard", "Inspector", "Spec", "dynamic_ok", "env_hazard", "find_hazards", "is_exec_capable",
@@ -103,8 +103,8 @@ _SPECS: dict[str, Spec] = {
                          "-i": "includes an awk source file", "--include": "includes an awk source file"},
                 operands=scripts.awk_hazards, env=("AWKPATH", "AWKLIBPATH")),
     # git's global options and subcommands need their own reading (`git log -p` is not
-    # `git -p log`), done in scripts.git_hazards.
-    "git": Spec(operands=scripts.git_hazards, dynamic=scripts.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
+    # `git -p log`), done in githazards.git_hazards.
+    "git": Spec(operands=githazards.git_hazards, dynamic=githazards.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
     "xargs": Spec(options={}),
     # jq reads modules and JSON data files that `import`/`include` name inside its program.
     "jq": Spec(options={"-f": "reads a jq program from a file, whose imports the read roots cannot check",

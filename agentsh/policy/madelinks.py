@@ -18,10 +18,10 @@ from ..parse import Word
 from . import links
 from .archives import AS_NAMED, landed, members, tar_landing, unzip_landing
 from .decision import Verdict
+from .githazards import git_subcommand
 from .moves import LINKERS, MAX_TAR_DIRECTORIES, Symlinks, extraction_words, relinks, symlinks
 from .paths import PathChecker
 from .realpaths import PROCESS_DIRECTORIES, names_own_process, resolve
-from .scripts import git_subcommand
 
 # The programs the engine asks check() about.
 MAKERS = LINKERS | {"tar", "unzip", "git"}

@@ -25,9 +25,9 @@ import stat
 
 from ..parse import ParsedLine, SimpleCommand, Word
 from ..parse.stdin import Stdin, stdin_of
+from .githazards import git_subcommand
 from .paths import PathChecker
 from .pathspecs import work_tree_top
-from .scripts import git_subcommand
 
 MAX_PATCH_BYTES = 16 << 20
 MAX_NAMES = 10000

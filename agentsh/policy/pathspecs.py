@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable
 
 from ..parse import Word
+from .githazards import git_subcommand
 from .paths import PathChecker
-from .scripts import git_subcommand
 
 PROGRAMS = ("git",)
 _GLOB = frozenset("*?[")

@@ -1,4 +1,5 @@
-"""Look inside script-like arguments (sed scripts, awk programs, git subcommands).
+"""Look inside script-like arguments (sed scripts, awk and jq programs, make variables;
+git's are in githazards.py).
 
 These readers are deliberately conservative: when a script is not understood,
 it is reported as a hazard, so a rule must name it literally to allow it.
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from .hazards import Hazard
 
 
-def _hazard(index: int, option: str, reason: str) -> Hazard:
+def hazard(index: int, option: str, reason: str) -> Hazard:
     from .hazards import Hazard
 
     return Hazard(index, option, reason)
@@ -93,11 +94,11 @@ def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     found = []
     for i, text in _sed_scripts(args):
         if text is None:
-            found.append(_hazard(i, "*", "sed script is not a static string"))
+            found.append(hazard(i, "*", "sed script is not a static string"))
             continue
         reason = _sed_reason(text)
         if reason:
-            found.append(_hazard(i, args[i].value or "", f"sed script {reason}"))
+            found.append(hazard(i, args[i].value or "", f"sed script {reason}"))
     return found
 
 
@@ -207,9 +208,9 @@ def awk_hazards(args: tuple[Word, ...]) -> list[Hazard]:
         return []
     program = args[first].value
     if program is None:
-        return [_hazard(first, "*", "awk program is not a static string")]
+        return [hazard(first, "*", "awk program is not a static string")]
     if _AWK_RISK.search(program):
-        return [_hazard(first, program, "awk program runs commands, pipes, writes files "
+        return [hazard(first, program, "awk program runs commands, pipes, writes files "
                         "or changes the files it reads (system, |, getline, print >, ARGV, @include)")]
     return []
 
@@ -238,152 +239,8 @@ def jq_hazards(args: tuple[Word, ...]) -> list[Hazard]:
         i += 1 + _JQ_VALUES.get(value, 0)
     if i >= len(args) or args[i].value is None or not _JQ_IMPORT.search(args[i].value or ""):
         return []
-    return [_hazard(i, "import", "jq program imports or includes files named inside it, which the read "
+    return [hazard(i, "import", "jq program imports or includes files named inside it, which the read "
                     "roots cannot check")]
-
-
-# -- git ---------------------------------------------------------------------
-
-_GIT_GLOBAL_VALUE = ("-C", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--list-cmds")
-_GIT_GLOBAL_HAZARDS = {
-    "-c": "sets configuration that can run programs (core.pager, alias.*, core.fsmonitor)",
-    "--config-env": "sets configuration that can run programs",
-    "-p": "runs the configured pager", "--paginate": "runs the configured pager",
-    "--exec-path": "runs git helpers from another directory",
-}
-_GIT_ANY_HAZARDS = {
-    "--upload-pack": "runs a program", "--receive-pack": "runs a program", "--exec": "runs a program",
-    "--extcmd": "runs a program", "--ext-diff": "runs an external diff program",
-    "--textconv": "runs a text conversion program", "--open-files-in-pager": "runs a pager",
-    "--template": "copies hooks from a template directory", "--config": "sets configuration",
-    "--unsafe-paths": "writes outside the working tree",
-    # `git add --pathspec-from-file=list && git diff --cached` printed what list names.
-    "--pathspec-from-file": "takes the paths it reads from a file, where the read roots cannot check them",
-}
-_GIT_SUBCOMMAND_SHORT = {
-    ("rebase", "-x"): "runs a command after each commit",
-    ("grep", "-O"): "runs a pager",
-    ("clone", "-u"): "runs a program on the remote side",
-    ("clone", "-c"): "sets configuration that can run programs",
-    ("difftool", "-x"): "runs a program", ("difftool", "-t"): "runs a configured tool",
-    ("mergetool", "-t"): "runs a configured tool",
-}
-# Every name the loop over _GIT_ANY_HAZARDS accepts: each option and every abbreviation
-# (`--` and a letter or more).  git's parse-options takes any prefix that is unambiguous
-# among the subcommand's own options: `git rebase --ex=CMD` is --exec, and
-# `git ls-remote --u=CMD` is --upload-pack.
-_GIT_ANY_ABBREVIATIONS = frozenset(option[:end] for option in _GIT_ANY_HAZARDS
-                                   for end in range(3, len(option) + 1))
-# _GIT_SUBCOMMAND_SHORT by subcommand, in the table's order (most subcommands have none).
-_GIT_SHORT_BY_SUBCOMMAND: dict[str, tuple[tuple[str, str], ...]] = {}
-for (_command, _option), _reason in _GIT_SUBCOMMAND_SHORT.items():
-    _GIT_SHORT_BY_SUBCOMMAND[_command] = (*_GIT_SHORT_BY_SUBCOMMAND.get(_command, ()), (_option, _reason))
-_GIT_HAZARD_SUBCOMMANDS = {
-    "config": "changes configuration that can run programs (core.pager, alias.*, core.fsmonitor)",
-    "filter-branch": "runs shell commands", "bisect": "'bisect run' runs commands",
-    "submodule": "'submodule foreach' runs commands", "difftool": "runs external tools",
-    "mergetool": "runs external tools", "send-email": "runs programs and sends mail",
-    "daemon": "serves the repository", "instaweb": "runs a web server",
-    "web--browse": "runs a browser", "credential": "talks to credential helpers",
-    "upload-pack": "server side program", "receive-pack": "server side program",
-    "shell": "restricted login shell", "archimport": "runs external tools",
-    "cvsimport": "runs external tools", "svn": "runs external tools", "p4": "runs external tools",
-    "remote-ext": "runs a command as a remote", "hook": "runs hooks",
-}
-_GIT_READONLY_CONFIG = ("--get", "--get-all", "--get-regexp", "--list", "-l", "--get-urlmatch",
-                        "--show-origin", "--show-scope", "--name-only", "--null", "-z")
-
-
-def git_subcommand(args: tuple[Word, ...]) -> int | None:
-    """Where git's subcommand is in args (after global options and their values); None when
-    there is none, or a dynamic word comes first (it could be an option or the subcommand)."""
-    return _git_globals(args)[0]
-
-
-def git_directories(args: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
-    """The values of git's global `-C DIR` options, in order (git changes to each, relative
-    to the one before, before it reads its other arguments), and of `--work-tree` (git reads
-    paths from there when the directory it runs in is outside it: `git --work-tree=$HOME add
-    .ssh/id_rsa` adds ~/.ssh/id_rsa)."""
-    _, directories, trees = _git_globals(args)
-    return directories, trees
-
-
-def _git_globals(args: tuple[Word, ...]) -> tuple[int | None, list[Word], list[Word]]:
-    """git's global options read as git reads them: (the subcommand's index, or None at a
-    dynamic word or the end; the `-C` values and the `--work-tree` values before that)."""
-    directories: list[Word] = []
-    trees: list[Word] = []
-    skip = False
-    for i, word in enumerate(args):
-        value = word.value
-        if skip:
-            skip = False
-        elif value is None:
-            return None, directories, trees
-        elif not value.startswith("-"):
-            return i, directories, trees
-        else:
-            if value in ("-C", "--work-tree") and i + 1 < len(args):
-                (directories if value == "-C" else trees).append(args[i + 1])
-            elif value.startswith("--work-tree="):
-                trees.append(Word(word.text, value[len("--work-tree="):]))
-            skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
-    return None, directories, trees
-
-
-def git_hazards(args: tuple[Word, ...]) -> list[Hazard]:
-    found = []
-    sub_index = None
-    skip = False
-    for i, word in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        value = word.value
-        if value is None:
-            found.append(_hazard(i, "*", "a dynamic word before git's subcommand could be an option"))
-            continue
-        if not value.startswith("-"):
-            sub_index = i
-            break
-        name = value.split("=", 1)[0]
-        for option, reason in _GIT_GLOBAL_HAZARDS.items():
-            if name == option and (option != "--exec-path" or "=" in value):
-                found.append(_hazard(i, option, f"git {option} {reason}"))
-        skip = value in _GIT_GLOBAL_VALUE or value in ("-c", "--config-env")
-    if sub_index is None:
-        return found
-    sub = args[sub_index].value or ""
-    if sub in _GIT_HAZARD_SUBCOMMANDS:
-        rest = [w.value for w in args[sub_index + 1:]]
-        readonly = sub == "config" and any(r in _GIT_READONLY_CONFIG for r in rest)
-        if not readonly:
-            found.append(_hazard(sub_index, sub, f"git {sub} {_GIT_HAZARD_SUBCOMMANDS[sub]}"))
-    short_hazards = _GIT_SHORT_BY_SUBCOMMAND.get(sub, ())
-    for i in range(sub_index + 1, len(args)):
-        value = args[i].value
-        if value is None or not value.startswith("-"):
-            continue
-        if value == "--":
-            break
-        # Every _GIT_ANY_HAZARDS option is long (`--...`), so only a long word can name one
-        # (exactly or abbreviated); _GIT_SUBCOMMAND_SHORT is only for words that are not long.
-        if value.startswith("--"):
-            name = value.split("=", 1)[0]
-            if name not in _GIT_ANY_ABBREVIATIONS:
-                continue  # names none of them (--oneline, --stat): nothing to loop over
-            for option, reason in _GIT_ANY_HAZARDS.items():
-                if option.startswith(name):  # name is one of _GIT_ANY_ABBREVIATIONS
-                    found.append(_hazard(i, option, f"git {option} {reason}"))
-            continue
-        for option, reason in short_hazards:
-            # Short options cluster (`git rebase -qx CMD`); where a letter takes a glued
-            # value its letters are no options, but which letters do is git's per subcommand:
-            # the letter anywhere in the word counts (fail closed).
-            if option[1] in value[1:]:
-                found.append(_hazard(i, option, f"git {sub} {option} {reason}"))
-    return found
 
 
 # -- make --------------------------------------------------------------------
@@ -392,31 +249,6 @@ _MAKE_VARS = re.compile(r"^(SHELL|\.SHELLFLAGS|MAKEFLAGS|MFLAGS|MAKE|MAKESHELL)\
 
 
 def make_hazards(args: tuple[Word, ...]) -> list[Hazard]:
-    return [_hazard(i, (w.value or "").split("=", 1)[0] + "=",
+    return [hazard(i, (w.value or "").split("=", 1)[0] + "=",
                     "overrides the shell make runs recipes with")
             for i, w in enumerate(args) if w.value is not None and _MAKE_VARS.match(w.value)]
-
-
-# Subcommands with no option that runs a program, opens a pager or writes to a named
-# file: a word known only at run time (a file name, a message) cannot make them do so.
-_GIT_DYNAMIC_SAFE = frozenset({
-    "add", "rm", "mv", "restore", "checkout", "switch", "reset", "status", "blame", "ls-files",
-    "commit", "branch", "tag", "stash", "rev-parse", "show-ref", "cat-file", "check-ignore",
-    "merge-base", "describe", "rev-list", "shortlog", "apply", "init", "clean", "worktree",
-})
-# Options whose next word is a plain value (a message, a date, a count, a pattern).
-_GIT_VALUE_OPTIONS = frozenset({
-    "-m", "--message", "-F", "--file", "--author", "--date", "--since", "--until", "--after", "--before",
-    "--grep", "-n", "--max-count", "-S", "-G", "--format", "--pretty", "-b", "-B", "--branch", "--onto",
-})
-
-
-def git_dynamic_ok(args: tuple[Word, ...], index: int) -> bool:
-    # The subcommand as git finds it: `git -C add grep "$x"` is grep, not add.
-    sub = git_subcommand(args)
-    if sub is None or index <= sub:
-        return False  # before the subcommand, a word could be -c or --exec-path
-    previous = args[index - 1].value
-    if previous in _GIT_VALUE_OPTIONS:
-        return True
-    return args[sub].value in _GIT_DYNAMIC_SAFE

@@ -9,7 +9,7 @@ import os
 import re
 
 from ..parse import Word
-from .scripts import git_subcommand
+from .githazards import git_subcommand
 
 # Programs whose operands they create, change or delete.  Value: which operands.
 #   "all": every operand; "last": the last one (cp's destination); "after-first": all but the
