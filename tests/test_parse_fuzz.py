@@ -87,6 +87,26 @@ FOUND = [
     # as arithmetic, in which (inside double quotes) single quotes do not quote
     pytest.param("c2 \"${x:-$((c8 [[ '$(c1)'))}\"", id="arithmetic-read-as-subshell-in-default"),
     pytest.param("c2 ${x:-$((c8 '$(c1)'))}", id="arithmetic-read-as-subshell-in-unquoted-default"),
+    # in double quotes (and an unquoted here-document) bash removes `\<newline>` first, so
+    # `$\<newline>(cmd)` is `$(cmd)`; tree-sitter read a lone `$` and the text `(cmd)`
+    pytest.param("c2 \"$\\\n(c1)\"", id="continuation-after-dollar-in-double-quotes"),
+    pytest.param("x=\"a$\\\n\\\n(c1)\"", id="two-continuations-after-dollar-in-an-assignment"),
+    pytest.param("c2 <<E\n$\\\n(c1)\nE", id="continuation-after-dollar-in-a-here-document"),
+    # a here-document body line holding only a backslash: body text to bash, a continuation
+    # to tree-sitter, which took the next line for a word and started the body after it
+    pytest.param("c2 <<\"E\"\n\\\nE\nc1\nE\n", id="here-document-body-line-of-a-lone-backslash"),
+    pytest.param("c2 <<E\n\\\n\\\nE\nc1\nE\n", id="here-document-body-lines-of-lone-backslashes"),
+    # a `#` right after the `)` of an array assignment is part of the word to bash (`a=(x)#a`
+    # is a plain assignment for the command after it); tree-sitter read a comment
+    pytest.param("x=1 a=(x)#a c1", id="hash-glued-to-an-array-assignment"),
+    pytest.param("a=(x)# c1", id="hash-alone-after-an-array-assignment"),
+    # in a ${...} inside "$(...)" bash decodes $'...' and expands the result again
+    pytest.param("c2 \"$(c3 ${y-$'\\x24(c1)'})\"", id="ansi-c-text-expanded-again-in-quoted-substitution"),
+    pytest.param("c2 \"$(c3 ${y-$'$(c1)'})\"", id="ansi-c-quotes-do-not-quote-in-quoted-substitution"),
+    pytest.param("c2 \"${x-$(c3 ${y:-a$'\\x60c1\\x60'})}\"", id="ansi-c-backticks-in-nested-substitution"),
+    # tree-sitter reads `0<<<x` after a redirection as the program `0` and a here-string
+    pytest.param(">f2 0<<<x c1", id="descriptor-of-a-here-string-read-as-the-program"),
+    pytest.param("x=1 0<<<x c1", id="descriptor-of-a-here-string-after-an-assignment"),
 ]
 
 
@@ -102,6 +122,9 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "x=1 c1", "time c1", "time -p c1 a", "time -- c1", "[[ a =~ ^a$|^b$ ]] && c1", "[[ a =~ ^[0-9]+$ ]]",
     "[[ a =~ $(c1) ]]", "shopt -s extglob\ncase a in @(x|y)) c1;; esac",
     "c1 \"${x-'a'b}\"", "c1 ${x-'$(c2)'a}",
+    "c1 \"a$ b\" \"$\"", "c1 \"$(c2)\\\n\"", "c1 <<E\nx\n\\\nE\n", "c1 <<E\na\\\nb\nE\n", "a=(x) #c2\nc1",
+    "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
+    "c1 0 <<<x",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -152,3 +175,20 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     assert done.returncode in (2, 126), done.stdout + done.stderr
     assert not hook.exists()
     assert "second time" in done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    'echo "$\\\n(cat ~/.ssh/id_rsa)"',  # `$\<newline>(` is `$(` to bash
+    'cat <<"E"\n\\\nE\ncat ~/.ssh/id_rsa\nE',  # the here-document ends at the first E for bash
+    "x=1 a=(x)#a cat ~/.ssh/id_rsa",  # `a=(x)#a` is one word to bash, not an array and a comment
+    "echo \"$(echo ${y-$'\\x24(cat ~/.ssh/id_rsa)'})\"",  # bash expands the decoded $'...' again
+], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded"])
+def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """Each line was accepted as echo, cat of a here-document or a bare assignment, while bash
+    ran `cat ~/.ssh/id_rsa` (found by the second widening of the fuzzer; guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr

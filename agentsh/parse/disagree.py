@@ -57,8 +57,24 @@ def dollar_token(node: Any) -> Word | None:
     return Word(text, text)
 
 
-def comment_starts_here(raw: bytes, start: int) -> bool:
-    """Does bash start a comment at this `#`?  Only at the start of a word: after a blank, a
-    newline or an operator character; glued to a word (`]#c`) it is part of that word."""
-    return start == 0 or raw[start - 1:start] in (b" ", b"\t", b"\n", b";", b"&", b"|", b"(", b")", b"<", b">")
+def comment_starts_here(raw: bytes, node: Any) -> bool:
+    """Does bash start a comment at this `#` (a comment node)?  Only at the start of a word:
+    after a blank, a newline or an operator character; glued to a word (`]#c`) it is part of
+    that word.  A `)` ends a word, except the one closing an array assignment: `a=(x)#a cmd`
+    is to bash the word `a=(x)#a`, a plain assignment for cmd, which runs."""
+    start = node.start_byte
+    if start == 0:
+        return True
+    if raw[start - 1:start] == b")":
+        return not _ends_in_array(node.prev_sibling, start)
+    return raw[start - 1:start] in (b" ", b"\t", b"\n", b";", b"&", b"|", b"(", b"<", b">")
+
+
+def _ends_in_array(node: Any, end: int) -> bool:
+    """Does node, or its last descendant ending at `end`, close an array `(...)`?"""
+    while node is not None and node.end_byte == end:
+        if node.type == "array":
+            return True
+        node = node.children[-1] if node.children else None
+    return False
 

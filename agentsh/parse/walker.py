@@ -49,6 +49,7 @@ _KEYWORDS_AS_NAMES = frozenset({
     "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
+_REDIRECTS = ("file_redirect", "heredoc_redirect", "herestring_redirect")
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
@@ -170,7 +171,7 @@ class _Walker:
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
             # bash expands it and runs the command inside
             self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
-        elif kind == "comment" and not comment_starts_here(self.raw, node.start_byte):
+        elif kind == "comment" and not comment_starts_here(self.raw, node):
             # `[ -z x ]#c $(cmd)`: to bash `]#c` is one word, and cmd runs
             self.problem(node, "a '#' glued to the word before it starts no comment to bash")
         elif kind == "comment" and node.text.endswith(b"\\") and in_backticks(node):
@@ -238,6 +239,11 @@ class _Walker:
         expansions: list[tuple[int, Any]] = []  # (index in argv, node) of each `$x`, `${x}` word
         for i, child in enumerate(children):
             kind = child.type
+            if kind in _REDIRECTS and i and _glued_number(children[i - 1], child):
+                # `>f 0<<<x cmd`: bash reads `0<<<` as a here-string on descriptor 0 and runs
+                # cmd; tree-sitter took `0` for the program name (or an argument)
+                self.problem(children[i - 1], "a descriptor number glued to a redirection that the parser read "
+                                              "as a separate word (`0<<<x`): write `<<<`/`<<` without a number")
             if kind == "variable_assignment":
                 assignment = self.assignment(child, depth + 1)
                 if assignment is not None:
@@ -251,14 +257,14 @@ class _Walker:
                 if word.value in _KEYWORDS_AS_NAMES:
                     self.problem(child, f"shell keyword '{word.value}' is not supported here")
                 argv.append(word)
-            elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+            elif kind in _REDIRECTS:
                 redirects.extend(redirect(self, child, depth + 1))
             elif kind in _WORDISH or node.field_name_for_child(i) == "argument":
                 word = self.word(child, depth + 1)
                 if word.why_dynamic == "expansion":
                     expansions.append((len(argv), child))
                 argv.append(word)
-            elif kind == "comment" and not comment_starts_here(self.raw, child.start_byte):
+            elif kind == "comment" and not comment_starts_here(self.raw, child):
                 self.problem(child, "a '#' glued to the word before it starts no comment to bash")
             elif kind == "comment" or not child.is_named:
                 continue
@@ -426,6 +432,12 @@ class _Walker:
                 if lead:
                     parts.append(lead)
             if not child.is_named:
+                if child.type == "$" and self.raw[child.end_byte:child.end_byte + 2] == b"\\\n":
+                    # `"$\\<newline>(cmd)"`: bash removes the continuation first and runs cmd;
+                    # tree-sitter reads a lone `$` and the text `(cmd)`
+                    self.problem(child, "a line continuation right after '$' (bash joins it to what "
+                                        "follows: write them together)")
+                    continue
                 if child.type == "$":
                     part = dollar_token(child)  # `a$$` is a's text and the PID; `a$` keeps its `$`
                     if part is None:
@@ -458,6 +470,13 @@ class _Walker:
         if dynamic:
             return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
+
+
+def _glued_number(word: Any, redirect_node: Any) -> bool:
+    """Is word (a command name or argument) a number ending where a redirection starts?"""
+    if word.type == "command_name" and word.named_children:
+        word = word.named_children[0]
+    return word.end_byte == redirect_node.start_byte and word.type in ("number", "word") and _text(word).isdigit()
 
 
 def _text(node: Any) -> str:
