@@ -181,7 +181,7 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     'echo "$\\\n(cat ~/.ssh/id_rsa)"',  # `$\<newline>(` is `$(` to bash
     'cat <<"E"\n\\\nE\ncat ~/.ssh/id_rsa\nE',  # the here-document ends at the first E for bash
     "x=1 a=(x)#a cat ~/.ssh/id_rsa",  # `a=(x)#a` is one word to bash, not an array and a comment
-    "echo \"$(echo ${y-$'\\x24(cat ~/.ssh/id_rsa)'})\"",  # bash expands the decoded $'...' again
+    "echo \"$(echo ${y-$'\\x24(cat ~/\\x2essh/id_rsa)'})\"",  # bash expands the decoded $'...' again
 ], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded"])
 def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:
