@@ -80,7 +80,8 @@ class _Pieces:
         r = self.rng
         sub = r.choice([f"$({inner})", f"'$({inner})'", f'"$({inner})"', f"`{inner}`", f"$'$({inner})'",
                         f"\\$({inner})", f"a'$({inner})'b", f"\"'$({inner})'\"", f"${{y-$({inner})}}",
-                        f"${{y-'$({inner})'}}", f"$[$({inner})]", f"$\\\n({inner})"])
+                        f"${{y-'$({inner})'}}", f"$[$({inner})]", f"$\\\n({inner})", f"$'\\x24({inner})'",
+                        f"$'\\x60{inner}\\x60'", f"$'\\x27'$({inner})", f"\"${{y-'$({inner})'}}\""])
         op = r.choice(["/a/", "//a/", "/#a/", "/%a/", "/", "^^", ",,", "^", ",", ":", ":0:", ":-", "-", "+", ":+",
                        ":=", "=", "?", ":?", "#", "##", "%", "%%", "@", "-${y-", ":-${y:-"])
         if op == "@":
@@ -143,7 +144,7 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(40)
+        kind = r.randrange(43)
         if kind >= 26:
             return self.more(kind - 26, d)
         if kind == 0:
@@ -307,6 +308,22 @@ class _Pieces:
                              f"function g {{ {c()}; }} >{t()}", f"time -p -- {c()}", f"time -- {c()}",
                              f"! {c()} | {c()}", f"{c()} |& {c()} |& {c()}", f"! ! {c()}", f"time -p ! {c()}",
                              f"! {{ {c()}; }}", f"{c()} | ! {c()}", f"time {c()} | {c()}"])
+        if kind == 13:  # `((` and `$((` that bash may read as arithmetic or as nested subshells
+            return r.choice([f"(({c()}) )", f"(( {c()} ) )", f"(({c()})|{c()})", f"x=$(({c()}) ); {c()}",
+                             f"{c()} $(({c()});({c()}))", f"{c()} \"$(({c()}) )\"", f"{c()} ${{x:-$(({c()}) )}}",
+                             f"{c()} $(( $({c()}) ))", f"(({c()}\n))", f"{c()} $(((1)) )", f"( ({c()}) )>{t()}"])
+        if kind == 14:  # inside "$(...)": bash parses some expansions with double-quote rules there
+            sub = r.choice([f"$'\\x24({c()})'", f"$'$({c()})'", f"'$({c()})'", f"\"'$({c()})'\"", "$'\\x27'",
+                            f"$'\\x60{c()}\\x60'", f"\\$({c()})", f"$\"$({c()})\""])
+            inner = r.choice([f"${{y-{sub}}}", f"${{y:+{sub}}}", f"${{y/#/{sub}}}", f"${{y:-a{sub}b}}",
+                              f"${{y-${{z-{sub}}}}}", f"\"${{y-{sub}}}\"", f"${{y@Q}}{sub}", f"<<<${{y-{sub}}}",
+                              f"$(( ${{y-{sub}}} ))", f"<<E\n${{y-{sub}}}\nE\n"])
+            return r.choice([f"{c()} \"$({c()} {inner})\"", f"x=\"$({c()} {inner})\"", f"{c()} \"`{c()} {inner}`\"",
+                             f"{c()} \"${{x-$({c()} {inner})}}\"", f"{c()} \"$( ({c()} {inner}) )\"",
+                             f"{c()} \"$({c()} \"$({c()} {inner})\")\"", f"{c()} $({c()} {inner})"])
+        if kind == 15:  # $(<file) and reads
+            return r.choice([f"x=$(<{t()})", f"{c()} $(< {t()})", f"{c()} \"$(<{t()})\"", f"{c()} $(<{t()} {c()})",
+                             f"{c()} $(<{t()};{c()})", f"{c()} <{t()} <{t()}"])
         # quotes spanning newlines and odd assignments
         return r.choice([f"{c()} 'a\n$({c()})'", f"{c()} \"a\n$({c()})\nb\"", f"{c()} $'a\n' '\n'{w()}",
                          f"x='\n' {c()}", f"x=\"\n$({c()})\" {c()}", f"{c()} \"\\\n$({c()})\"",

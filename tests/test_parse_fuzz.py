@@ -107,7 +107,22 @@ FOUND = [
     # tree-sitter reads `0<<<x` after a redirection as the program `0` and a here-string
     pytest.param(">f2 0<<<x c1", id="descriptor-of-a-here-string-read-as-the-program"),
     pytest.param("x=1 0<<<x c1", id="descriptor-of-a-here-string-after-an-assignment"),
+    # after `!` tree-sitter reads `((` as two subshells, bash as an arithmetic command whose
+    # operand it expands with quotes that do not quote
+    pytest.param("!(( '$(c1)' ))", id="arithmetic-read-as-two-subshells-after-negation"),
 ]
+
+
+def test_a_unicode_blank_glued_to_a_quoted_word_does_not_split_it(sandbox: Sandbox) -> None:
+    """Found by the campaign: tree-sitter ends a quoted word or an expansion before a Unicode
+    blank (U+2028, U+3000 ...); to bash it is a word character.  `>"f5"\u2028c1` wrote the
+    file `f5\u2028c1` while the parse showed a write to f5 and a program `\u2028c1`."""
+    for line in (">\"f5\"\u2028c1", "c2 'a'\u3000b", "c2 $x\u2000>f3"):
+        assert not parse_line(line).ok, line
+    _ran, made = sandbox.run(">\"f5\"\u2028c1")
+    assert made == {"f5\u2028c1"}
+    for line in ("c2 a\u3000b", "c2 \"a\" \u3000b", "c2 \u2028b"):  # no quoted word or expansion before it
+        assert parse_line(line).ok, line
 
 
 @pytest.mark.parametrize("line", FOUND)
@@ -124,7 +139,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "c1 \"${x-'a'b}\"", "c1 ${x-'$(c2)'a}",
     "c1 \"a$ b\" \"$\"", "c1 \"$(c2)\\\n\"", "c1 <<E\nx\n\\\nE\n", "c1 <<E\na\\\nb\nE\n", "a=(x) #c2\nc1",
     "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
-    "c1 0 <<<x",
+    "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -182,7 +197,9 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     'cat <<"E"\n\\\nE\ncat ~/.ssh/id_rsa\nE',  # the here-document ends at the first E for bash
     "x=1 a=(x)#a cat ~/.ssh/id_rsa",  # `a=(x)#a` is one word to bash, not an array and a comment
     "echo \"$(echo ${y-$'\\x24(cat ~/\\x2essh/id_rsa)'})\"",  # bash expands the decoded $'...' again
-], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded"])
+    "!((echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # bash's arithmetic error message shows the expanded key
+], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded",
+        "arithmetic-after-negation"])
 def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:
     """Each line was accepted as echo, cat of a here-document or a bare assignment, while bash

@@ -78,3 +78,24 @@ def _ends_in_array(node: Any, end: int) -> bool:
         node = node.children[-1] if node.children else None
     return False
 
+
+
+# Unicode blanks: word characters to bash, but tree-sitter ends a quoted word or an
+# expansion before one (`>"f5"\u2028c7` wrote the file `f5\u2028c7`; tree-sitter read a
+# write to f5 and a command named `\u2028c7`).
+_UNICODE_BLANK = re.compile("[^\\x00-\\x7f]")
+
+
+def unicode_blank_splits(root: Any, source: str) -> Any | None:
+    """The first node tree-sitter starts at a Unicode blank glued to the node before it."""
+    if not any(ch.isspace() for ch in _UNICODE_BLANK.findall(source)):
+        return None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        previous = node.prev_sibling
+        if previous is not None and previous.end_byte == node.start_byte and node.text[:1] >= b"\x80" and \
+                node.text.decode("utf-8", "replace")[:1].isspace():
+            return node
+        stack.extend(node.children)
+    return None

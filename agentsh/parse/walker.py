@@ -15,7 +15,7 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs
+from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs, unicode_blank_splits
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -71,6 +71,10 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if (walker.raw[:root.start_byte] + walker.raw[root.end_byte:]).replace(b"\\\n", b"").strip(b" \t\n"):
         # `\\<tab># ...; cmd`: tree-sitter skips `\\<tab>` and reads a comment; bash runs cmd
         walker.problem(root, "text the parser skipped at the start or end of the line")
+    split = unicode_blank_splits(root, source)
+    if split is not None:
+        walker.problem(split, "a Unicode blank glued to a quoted word or an expansion: it is part of the "
+                              "word to bash, the parser split the word there (quote it, or use a space)")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
@@ -160,6 +164,12 @@ class _Walker:
             self.command(body, depth + 1, extra=lost_words(self.raw, node) or [])
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
+        elif kind == "subshell" and self.raw[node.start_byte:node.start_byte + 2] == b"((":
+            # `!((cmd '$(id)'))`: tree-sitter reads two subshells, bash an arithmetic command,
+            # whose operand it expands with quotes that do not quote ('$(id)' ran id)
+            self.problem(node, "'((' read as two subshells: bash reads arithmetic (write '( (' for "
+                               "nested subshells; for a negated test, '! ((' is not read right: "
+                               "write '(( ... )) || ...' or '((!(...)))')")
         elif kind in _STRUCTURE:
             children = node.children
             self.check_gaps(node, children)
