@@ -144,7 +144,7 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(43)
+        kind = r.randrange(44)
         if kind >= 26:
             return self.more(kind - 26, d)
         if kind == 0:
@@ -324,6 +324,14 @@ class _Pieces:
         if kind == 15:  # $(<file) and reads
             return r.choice([f"x=$(<{t()})", f"{c()} $(< {t()})", f"{c()} \"$(<{t()})\"", f"{c()} $(<{t()} {c()})",
                              f"{c()} $(<{t()};{c()})", f"{c()} <{t()} <{t()}"])
+        if kind == 16:  # several here-documents on a line, in conditions and loops, continued lines
+            op1, body1 = self.heredoc(d)
+            op2, body2 = self.heredoc(d)
+            return r.choice([f"{c()} {op1} {op2}\n{body1}\n{body2}\n", f"{c()} {op1}; {c()} {op2}\n{body1}\n{body2}\n",
+                             f"while {c()} {op1}; do {c()}; break; done\n{body1}\n",
+                             f"if {c()} {op1}\nthen {c()}; fi\n{body1}\n", f"{c()} {op1} \\\n| {c()}\n{body1}\n",
+                             f"case a in a) {c()} {op1};; esac\n{body1}\n", f"{c()} {op1} |& {c()}\n{body1}\n",
+                             f"[[ a ]] && {c()} {op1}\n{body1}\n", f"{c()} {op1}\n{body1}\n{c()} {op2}\n{body2}\n"])
         # quotes spanning newlines and odd assignments
         return r.choice([f"{c()} 'a\n$({c()})'", f"{c()} \"a\n$({c()})\nb\"", f"{c()} $'a\n' '\n'{w()}",
                          f"x='\n' {c()}", f"x=\"\n$({c()})\" {c()}", f"{c()} \"\\\n$({c()})\"",

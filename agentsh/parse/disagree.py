@@ -94,7 +94,8 @@ def unicode_blank_splits(root: Any, source: str) -> Any | None:
     while stack:
         node = stack.pop()
         previous = node.prev_sibling
-        if previous is not None and previous.end_byte == node.start_byte and node.text[:1] >= b"\x80" and \
+        if previous is not None and previous.is_named and previous.end_byte == node.start_byte and \
+                node.text[:1] >= b"\x80" and \
                 node.text.decode("utf-8", "replace")[:1].isspace():
             return node
         stack.extend(node.children)

@@ -73,8 +73,8 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
         walker.problem(root, "text the parser skipped at the start or end of the line")
     split = unicode_blank_splits(root, source)
     if split is not None:
-        walker.problem(split, "a Unicode blank glued to a quoted word or an expansion: it is part of the "
-                              "word to bash, the parser split the word there (quote it, or use a space)")
+        walker.problem(split, "a Unicode blank glued to a quoted word, an expansion or an '=': it is part "
+                              "of the word to bash, the parser split the word there (quote it, or use a space)")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
