@@ -110,6 +110,10 @@ FOUND = [
     # after `!` tree-sitter reads `((` as two subshells, bash as an arithmetic command whose
     # operand it expands with quotes that do not quote
     pytest.param("!(( '$(c1)' ))", id="arithmetic-read-as-two-subshells-after-negation"),
+    # with no command before it, tree-sitter ends a redirection's file name at a backtick and
+    # reads the rest as a command: bash wrote `f2<output>x`, the parse showed a write to f2
+    pytest.param("2>f2`c1`x", id="file-name-split-at-backticks"),
+    pytest.param("x=1 >f2`c1`x", id="file-name-split-at-backticks-after-an-assignment"),
 ]
 
 
@@ -140,6 +144,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "c1 \"a$ b\" \"$\"", "c1 \"$(c2)\\\n\"", "c1 <<E\nx\n\\\nE\n", "c1 <<E\na\\\nb\nE\n", "a=(x) #c2\nc1",
     "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
     "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
+    ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)

@@ -254,6 +254,12 @@ class _Walker:
                 # cmd; tree-sitter took `0` for the program name (or an argument)
                 self.problem(children[i - 1], "a descriptor number glued to a redirection that the parser read "
                                               "as a separate word (`0<<<x`): write `<<<`/`<<` without a number")
+            if kind in _REDIRECTS and i + 1 < len(children) and children[i + 1].type not in _REDIRECTS and \
+                    children[i + 1].is_named and children[i + 1].start_byte == child.end_byte:
+                # `>f`cmd`x`: tree-sitter ends the file name at the backtick and reads a command
+                # `cmd`x; bash writes the file f<output>x
+                self.problem(child, "a redirection's file name that the parser split in two: write "
+                                    "$(...) for a substitution in a file name")
             if kind == "variable_assignment":
                 assignment = self.assignment(child, depth + 1)
                 if assignment is not None:
