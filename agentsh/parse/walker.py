@@ -258,8 +258,8 @@ class _Walker:
                     children[i + 1].is_named and children[i + 1].start_byte == child.end_byte:
                 # `>f`cmd`x`: tree-sitter ends the file name at the backtick and reads a command
                 # `cmd`x; bash writes the file f<output>x
-                self.problem(child, "a redirection's file name that the parser split in two: write "
-                                    "$(...) for a substitution in a file name")
+                self.problem(child, "a redirection's file name or word that the parser split in two (bash "
+                                    "reads one word): write $(...) for a substitution there")
             if kind == "variable_assignment":
                 assignment = self.assignment(child, depth + 1)
                 if assignment is not None:
