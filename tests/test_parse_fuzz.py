@@ -112,6 +112,9 @@ FOUND = [
     pytest.param("!(( '$(c1)' ))", id="arithmetic-read-as-two-subshells-after-negation"),
     # with no command before it, tree-sitter ends a redirection's file name at a backtick and
     # reads the rest as a command: bash wrote `f2<output>x`, the parse showed a write to f2
+    # bash removes line continuations first: `(\<newline>(` and `$(\<newline>(` are `((` and `$((`
+    pytest.param("(\\\n(c8 '$(c1)'))", id="arithmetic-split-by-a-continuation-read-as-two-subshells"),
+    pytest.param("c2 \"$(\\\n(c8 '$(c1)'))\"", id="arithmetic-split-by-a-continuation-read-as-substitution"),
     pytest.param("2>f2`c1`x", id="file-name-split-at-backticks"),
     pytest.param("x=1 >f2`c1`x", id="file-name-split-at-backticks-after-an-assignment"),
 ]
@@ -144,7 +147,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "c1 \"a$ b\" \"$\"", "c1 \"$(c2)\\\n\"", "c1 <<E\nx\n\\\nE\n", "c1 <<E\na\\\nb\nE\n", "a=(x) #c2\nc1",
     "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
     "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
-    ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1",
+    ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1", "(\\\n c1)", "c2 $(\\\n c1)",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -203,8 +206,9 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     "x=1 a=(x)#a cat ~/.ssh/id_rsa",  # `a=(x)#a` is one word to bash, not an array and a comment
     "echo \"$(echo ${y-$'\\x24(cat ~/\\x2essh/id_rsa)'})\"",  # bash expands the decoded $'...' again
     "!((echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # bash's arithmetic error message shows the expanded key
+    "(\\\n(echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # the same, `((` split by a line continuation
 ], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded",
-        "arithmetic-after-negation"])
+        "arithmetic-after-negation", "arithmetic-split-by-a-continuation"])
 def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:
     """Each line was accepted as echo, cat of a here-document or a bare assignment, while bash

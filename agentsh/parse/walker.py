@@ -56,6 +56,8 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # An escaped blank joins too (`a\\ \\<newline>#x` is the one word `a #x` to bash; tree-sitter
 # read the word `a ` and a comment).
 _GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t])\\\n(?:\\\n)*[^ \t\n|&;()]")
+# `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
+_DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
@@ -164,7 +166,7 @@ class _Walker:
             self.command(body, depth + 1, extra=lost_words(self.raw, node) or [])
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
-        elif kind == "subshell" and self.raw[node.start_byte:node.start_byte + 2] == b"((":
+        elif kind == "subshell" and _DOUBLE_PAREN.match(self.raw, node.start_byte):
             # `!((cmd '$(id)'))`: tree-sitter reads two subshells, bash an arithmetic command,
             # whose operand it expands with quotes that do not quote ('$(id)' ran id)
             self.problem(node, "'((' read as two subshells: bash reads arithmetic (write '( (' for "
@@ -381,7 +383,7 @@ class _Walker:
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
                 self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
-            if text.startswith("$(("):
+            if _DOUBLE_PAREN.match(self.raw, node.start_byte + 1):
                 # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
                 # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
                 self.problem(node, "'$((' read as a command substitution: bash may read arithmetic "
