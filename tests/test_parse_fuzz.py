@@ -92,6 +92,10 @@ FOUND = [
     pytest.param("c2 \"$\\\n(c1)\"", id="continuation-after-dollar-in-double-quotes"),
     pytest.param("x=\"a$\\\n\\\n(c1)\"", id="two-continuations-after-dollar-in-an-assignment"),
     pytest.param("c2 <<E\n$\\\n(c1)\nE", id="continuation-after-dollar-in-a-here-document"),
+    # unquoted, tree-sitter read `$\<newline>` as a variable named by the continuation; bash
+    # reads `$[...]` arithmetic, which decodes and expands $'...'
+    pytest.param("c2 $\\\n[$'$(c1)']", id="continuation-after-dollar-before-old-arithmetic"),
+    pytest.param("c2 a$\\\n{x-$(c3)}$\\\n[$'$(c1)']", id="continuation-after-dollar-in-a-word"),
     # a here-document body line holding only a backslash: body text to bash, a continuation
     # to tree-sitter, which took the next line for a word and started the body after it
     pytest.param("c2 <<\"E\"\n\\\nE\nc1\nE\n", id="here-document-body-line-of-a-lone-backslash"),
@@ -207,8 +211,9 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     "echo \"$(echo ${y-$'\\x24(cat ~/\\x2essh/id_rsa)'})\"",  # bash expands the decoded $'...' again
     "!((echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # bash's arithmetic error message shows the expanded key
     "(\\\n(echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # the same, `((` split by a line continuation
+    "echo $\\\n[$'$(cat ~/\\x2essh/id_rsa)']",  # `$\<newline>[` is `$[`, arithmetic
 ], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded",
-        "arithmetic-after-negation", "arithmetic-split-by-a-continuation"])
+        "arithmetic-after-negation", "arithmetic-split-by-a-continuation", "old-arithmetic-after-continuation"])
 def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:
     """Each line was accepted as echo, cat of a here-document or a bare assignment, while bash

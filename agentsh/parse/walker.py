@@ -397,6 +397,11 @@ class _Walker:
                 self.walk(child, depth + 1)
             return Word(text, None, "process substitution")
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion", "subscript"):
+            if text.startswith("$\\\n"):
+                # `$\\<newline>[$'$(cmd)']`: bash removes the continuation and reads `$[...]`
+                # arithmetic (cmd ran); tree-sitter read a variable named by the continuation
+                self.problem(node, "a line continuation right after '$' (bash joins it to what "
+                                   "follows: write them together)")
             check_expansion(self, node, depth)
             return Word(text, None, "expansion")
         if kind == "brace_expression":
