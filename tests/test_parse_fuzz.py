@@ -136,6 +136,16 @@ def test_a_unicode_blank_glued_to_a_quoted_word_does_not_split_it(sandbox: Sandb
         assert parse_line(line).ok, line
 
 
+def test_a_hash_glued_to_a_quoted_file_name_before_a_continuation_is_refused(sandbox: Sandbox) -> None:
+    """Found by the campaign: in `>"f2"#\\<newline>c1` tree-sitter put a comment `#\\` into the
+    file name and checked `f2#\\c1`; bash removes the continuation and wrote `f2#c1`."""
+    line = "c2 >\"f2\"#\\\nc1"
+    _ran, made = sandbox.run(line)
+    assert made == {"f2#c1"}
+    assert not parse_line(line).ok
+    assert parse_line("c2 >\"f2\"#c1").ok  # on one line the name is read right
+
+
 @pytest.mark.parametrize("line", FOUND)
 def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     ran, _made = sandbox.run(line)

@@ -406,6 +406,12 @@ class _Walker:
             return Word(text, None, "expansion")
         if kind == "brace_expression":
             return Word(text, None, "brace expansion")
+        if kind == "comment" and text.endswith("\\"):
+            # `>"f"#\\<newline>x`: tree-sitter puts a comment `#\\` into the word and joins the next
+            # line's text to it; bash removes the continuation (the file is f#x, not f#\\x)
+            self.problem(node, "a '#' glued to a quoted word and followed by a line continuation "
+                               "(quote the '#', or put the word on one line)")
+            return Word(text, None, "unparsed")
         if kind in _INERT or kind == "variable_name":
             return Word(text, text)
         if kind in _STRUCTURE:
