@@ -71,7 +71,30 @@ class _Pieces:
             f"${{x:-`{inner}`}}", f"$( {inner} )", f"$(\n{inner}\n)", f"'$({inner})'", f"\\$({inner})",
             f"$'$({inner})'", f'$"$({inner})"', f"\"'$({inner})'\"", f"a$({inner})b", f"$({inner}#)",
             f"$({inner} # )\n)", f"@($({inner}))", f"{{a,$({inner})}}",
+            *self.expansions(inner),
         ])
+
+    def expansions(self, inner: str) -> list[str]:
+        """Parameter expansions whose operands hold a substitution, quoted in each way:
+        bash expands (and, in double quotes, unquotes) each operand by its own rules."""
+        r = self.rng
+        sub = r.choice([f"$({inner})", f"'$({inner})'", f'"$({inner})"', f"`{inner}`", f"$'$({inner})'",
+                        f"\\$({inner})", f"a'$({inner})'b", f"\"'$({inner})'\"", f"${{y-$({inner})}}",
+                        f"${{y-'$({inner})'}}", f"$[$({inner})]", f"$\\\n({inner})", f"$'\\x24({inner})'",
+                        f"$'\\x60{inner}\\x60'", f"$'\\x27'$({inner})", f"\"${{y-'$({inner})'}}\""])
+        op = r.choice(["/a/", "//a/", "/#a/", "/%a/", "/", "^^", ",,", "^", ",", ":", ":0:", ":-", "-", "+", ":+",
+                       ":=", "=", "?", ":?", "#", "##", "%", "%%", "@", "-${y-", ":-${y:-"])
+        if op == "@":
+            body = r.choice(["Q", "E", "A", "a", "U", "u", "L", "K", "k"]) + r.choice(["", sub])
+        elif op.startswith("-${"):
+            body = op + sub + "}"
+        else:
+            body = op + sub
+        expansion = r.choice(["${x", "${x[0]", "${x[@]", "${#x", "${@", "${*"]) + body + "}"
+        return [expansion, f'"{expansion}"', f"a{expansion}b", f'"a{expansion}b"', f"$[{sub}]", f"$[1+{sub}]",
+                f'"$[{sub}]"', f"${{x:{sub}:{sub}}}", f'"${{x:1:{sub}}}"', f"${{x-${{y-${{z-{sub}}}}}}}",
+                f'"${{x/{sub}/{sub}}}"', f"${{x/a/{sub}}}", f'"${{x//a/{sub}}}"', f"${{x^^{sub}}}",
+                f'"${{x,,{sub}}}"']
 
     def redirect(self, depth: int) -> str:
         r = self.rng
@@ -121,7 +144,9 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(26)
+        kind = r.randrange(44)
+        if kind >= 26:
+            return self.more(kind - 26, d)
         if kind == 0:
             return f"if {c()}; then {c()}; elif {c()}; then {c()}; else {c()}; fi"
         if kind == 1:
@@ -196,6 +221,126 @@ class _Pieces:
                              f"{c()} ${{x/'/'}}; {c()} #'}}", f"{c()} ${{x@Q}}", f"{c()} ${{!x}}",
                              f"{c()} \"${{x-'$({c()})'a}}\"", f"{c()} \"${{x-a$'$({c()})'}}\""])
         return f"{c()} {w()}{self.sep()}{c()}"
+
+
+    def more(self, kind: int, d: int) -> str:
+        """Compound commands and redirections beyond the first table (a second widening)."""
+        r = self.rng
+        c = lambda: self.command(d)  # noqa: E731
+        w = lambda: self.word(d)  # noqa: E731
+        t = self.target
+        if kind == 0:  # case patterns with quotes, substitutions, extglob; fall-through terminators
+            pat = r.choice([f"\"$({c()})\"", f"'$({c()})'", f"$({c()})|a", f"a|$({c()})", f"@($({c()}))",
+                            f"+(a|$({c()}))", f"${{x-$({c()})}}", "a\\\n", "#a", "a#", f"\\$({c()})",
+                            f"[$({c()})]", "'a'\"b\"", "a\\|b"])
+            lead = r.choice(["", "(", " (", "\n", " # x\n", "\\\n"])
+            return (f"shopt -s extglob\ncase {w()} in{lead} {pat}) {c()} {r.choice([';;', ';&', ';;&'])}"
+                    f"{r.choice(['', ' # x', '#x', chr(10)])} *) {c()};; esac")
+        if kind == 1:  # [[ ]] with !, &&, ||, parentheses, -v, arithmetic tests
+            left = r.choice([w(), f"$({c()})", "-n", "!", "(", "a"])
+            test = r.choice([
+                f"! {w()}", f"{w()} && {w()}", f"( {w()} || {w()} )", f"-v {w()}", f"-v x[$({c()})]",
+                f"{left} -eq {w()}", f"{left} -lt 1", f"-n {w()} && ! -z {w()}", f"{w()} < {w()}",
+                f"( ! {w()} ) && ({w()})", f"-z \\\n{w()}", f"{w()} -nt {t()}", f"-o {w()}", f"-a {t()}",
+                f"{w()} == {w()} || -e {w()}",
+            ])
+            return r.choice([f"[[ {test} ]] && {c()}", f"[[ {test} ]] || {c()}", f"[[ {test} ]]\n{c()}",
+                             f"[[ {test} ]] >{t()}; {c()}"])
+        if kind == 2:  # (( )) and $[ ] with quotes, substitutions, assignments
+            ex = r.choice([f"\"$({c()})\"", f"'$({c()})'", f"x = $({c()})", f"x[$({c()})]", "x = 'a'",
+                           f"1 + \"{w()}\"", f"$[{w()}]", "\"1\" + '2'", f"y=$({c()}), 1", f"x ? {w()} : 2",
+                           f"$x + ${{y-$({c()})}}", "1 \\\n+ 2", "# x", f"1 # $({c()})"])
+            return r.choice([f"(( {ex} )); {c()}", f"(({ex}))&&{c()}", f"echo $[{ex}] $(({ex})); {c()}",
+                             f"for (( {ex} ; 0 ; )); do {c()}; done", f"(( {ex} )) >{t()}"])
+        if kind == 3:  # here-strings with every quote kind
+            word = r.choice([f"'$({c()})'", f"\"$({c()})\"", f"$'$({c()})'", f"$\"$({c()})\"", f"$({c()})",
+                             f"`{c()}`", f"${{x-$({c()})}}", "\\\n" + c(), " \"a\nb\"", "'a\nb'",
+                             f"{w()}{w()}", f" {t()}"])
+            return r.choice([f"{c()} <<<{word}", f"{c()} <<< {word}", f"{c()} <<<{word} >{t()}",
+                             f"{c()} 0<<<{word}", f"{c()} <<<{word}| {c()}"])
+        if kind == 4:  # here-docs: <<-, tabs, continuation lines, nested in $( ) and in groups
+            op, body = self.heredoc(d)
+            return r.choice([f"x=$({c()} {op}\n{body}\n); {c()}", f"{{ {c()} {op}\n{body}\n}}",
+                             f"( {c()} {op}\n{body}\n)", f"{c()} $({c()} {op}\n{body}\n) {w()}",
+                             f"{c()} {op} >{t()}\n{body}\n{c()}", f"{c()} {op} && {c()}\n{body}\n",
+                             f"{c()} <<-E\n\t{c()}\n\tE\n{c()}", f"{c()} \"$(cat {op}\n{body}\n)\""])
+        if kind == 5:  # process substitution as a redirection target
+            return r.choice([f"{c()} > >({c()})", f"{c()} 2> >({c()})", f"{c()} < <({c()})",
+                             f"{c()} &> >({c()})", f"{c()} >> >({c()})", f"{c()} >>({c()})",
+                             f"{c()} <<(c{c()})", f"{c()} >|>({c()})", f"{c()} >& >({c()})"])
+        if kind == 6:  # redirections of every operator, numbered, closed, moved
+            op = r.choice(["10>", "<>", "3<>", ">|", "2>|", "&>>", ">&-", "<&-", "3>&-", "1>&2-", "0<&3-",
+                           ">&2-", "9>>", "0>", "2<", "1<>", "255>", "00>", "2 >", "2\t>", "&>|"])
+            tgt = "" if op.endswith("-") else r.choice([t(), f" {t()}", f"'{t()}'", f"\"{t()}\"", f"{t()}-"])
+            return r.choice([f"{c()} {op}{tgt}", f"{op}{tgt} {c()}", f"{{ {c()}; }} {op}{tgt}",
+                             f"( {c()} ) {op}{tgt}", f"{c()} {op}{tgt} | {c()}", f"x=1 {op}{tgt} {c()}",
+                             f"exec {op}{tgt}; {c()}"])
+        if kind == 7:  # groups and subshells with redirections and continuations
+            return r.choice([f"{{ {c()}; }} 2>{t()} >{t()}", f"( {c()} ) <{t()}", f"{{ {c()}; }} | {c()}",
+                             f"( {c()}; {c()} ) &>{t()}", f"{{\\\n{c()}; }}", f"(\\\n{c()})", f"{{ {c()}; }}&",
+                             f"{{ ( {c()} ) }} >{t()}", f"( {{ {c()}; }} )", f"{{ {c()}; }}\\\n>{t()}"])
+        if kind == 8:  # backslash-newline inside constructs
+            bs = "\\\n"
+            return r.choice([f"{c()} ${bs}({c()})", f"{c()} $({bs}{c()})", f"{c()} ${bs}{{x-$({c()})}}",
+                             f"{c()} >{bs}{t()}", f"{c()} >{bs}&{t()}", f"{c()} 2{bs}>{t()}", f"{c()} &{bs}>{t()}",
+                             f"{c()} <{bs}<<{w()}", f"{c()} |{bs}& {c()}", f"{c()} &{bs}& {c()}", f"{c()} |{bs}| {c()}",
+                             f"{c()} \"${bs}({c()})\"", f"{c()} `{bs}{c()}`", f"{c()} $(({bs}1))",
+                             f"{c()} <{bs}({c()})", f"[{bs}[ a ]] && {c()}", f"(({bs}1)) && {c()}",
+                             f"{c()} ;{bs}; {c()}", f"i{bs}f {c()}; then {c()}; fi", f"{c()} ${bs}'{c()}'",
+                             f"({bs}({c()} '$({c()})'))", f"{c()} $({bs}({c()} '$({c()})'))", f"({bs}{c()})",
+                             f"{c()} <<{bs}-E\n\tE\n{c()}\nE", f"{c()} <<{bs}<{w()}", f"{c()} >{bs}|{t()}",
+                             f"{c()} ${bs}[{w()}]", f"{c()} ${bs}\"{w()}\"", f"{c()} ${bs}'\\x24({c()})'",
+                             f"{c()} <{bs}&-", f"{c()} {bs}#{c()}", f"{c()} 2{bs}>&1", f"{c()} $({bs}{bs}({c()}))",
+                             f"{c()} \"$({bs}({c()}))\"", f"{c()} `({bs}({c()}))`", f"{c()} >({bs}{c()})"])
+        if kind == 9:  # comments inside $( ), case and groups
+            return r.choice([f"x=$({c()} # )\n{c()})", f"x=$(# {c()}\n{c()})", f"x=\"$({c()} # \"\n)\"",
+                             f"x=$(\n#)\n{c()}\n)", f"{{ # }}\n{c()}; }}", f"( # )\n{c()} )",
+                             f"case a in # )\n a) {c()};; esac", f"x=`{c()} # `\n{c()}",
+                             f"{c()} $(echo a)#$({c()})", f"{c()} ${{x-#}}#$({c()})"])
+        if kind == 10:  # words that look like history, options, odd characters
+            return r.choice([f"{c()} !{c()}", f"!{c()}", f"{c()} !!", f"{c()} -{w()}", f"{c()} --{w()}=",
+                             f"{c()} -- -{c()}", f"{c()}\u00a0{c()}", f"{c()}\u2028{c()}", f"{c()} \u00a0; {c()}",
+                             f"{c()}\t;\t{c()}", f"{c()}\t&&\t{c()}", f"{c()}\u3000|\u3000{c()}",
+                             f"{c()} ^{c()}", f"{c()} a^b^", f"{c()} %1", f"{c()} ~{c()}", f"{c()} x=~/{t()}"])
+        if kind == 11:  # coproc, select, arrays
+            return r.choice([f"coproc G {c()}", f"coproc {c()} {{ {c()}; }}", f"select v in a; do {c()}; break; done <<<1",
+                             f"select v; do {c()}; done", f"a=( '$({c()})' \"$({c()})\" $({c()}) )",
+                             f"a=([1]=$({c()}) [2]='$({c()})')", f"a+=({w()} {w()}); {c()}",
+                             f"a=(\n{w()} # $({c()})\n)", f"a=( {w()}\\\n{w()} )", f"export x={w()} y=$({c()})",
+                             f"export -n x={w()}; {c()}", f"a=({w()}) {c()}"])
+        if kind == 12:  # function keyword forms (refused) and time / negation / |&
+            return r.choice([f"function {c()} {{ :; }}", f"function g\n{{ {c()}; }}", f"g ( ) {{ {c()}; }}",
+                             f"function g {{ {c()}; }} >{t()}", f"time -p -- {c()}", f"time -- {c()}",
+                             f"! {c()} | {c()}", f"{c()} |& {c()} |& {c()}", f"! ! {c()}", f"time -p ! {c()}",
+                             f"! {{ {c()}; }}", f"{c()} | ! {c()}", f"time {c()} | {c()}"])
+        if kind == 13:  # `((` and `$((` that bash may read as arithmetic or as nested subshells
+            return r.choice([f"(({c()}) )", f"(( {c()} ) )", f"(({c()})|{c()})", f"x=$(({c()}) ); {c()}",
+                             f"{c()} $(({c()});({c()}))", f"{c()} \"$(({c()}) )\"", f"{c()} ${{x:-$(({c()}) )}}",
+                             f"{c()} $(( $({c()}) ))", f"(({c()}\n))", f"{c()} $(((1)) )", f"( ({c()}) )>{t()}"])
+        if kind == 14:  # inside "$(...)": bash parses some expansions with double-quote rules there
+            sub = r.choice([f"$'\\x24({c()})'", f"$'$({c()})'", f"'$({c()})'", f"\"'$({c()})'\"", "$'\\x27'",
+                            f"$'\\x60{c()}\\x60'", f"\\$({c()})", f"$\"$({c()})\""])
+            inner = r.choice([f"${{y-{sub}}}", f"${{y:+{sub}}}", f"${{y/#/{sub}}}", f"${{y:-a{sub}b}}",
+                              f"${{y-${{z-{sub}}}}}", f"\"${{y-{sub}}}\"", f"${{y@Q}}{sub}", f"<<<${{y-{sub}}}",
+                              f"$(( ${{y-{sub}}} ))", f"<<E\n${{y-{sub}}}\nE\n"])
+            return r.choice([f"{c()} \"$({c()} {inner})\"", f"x=\"$({c()} {inner})\"", f"{c()} \"`{c()} {inner}`\"",
+                             f"{c()} \"${{x-$({c()} {inner})}}\"", f"{c()} \"$( ({c()} {inner}) )\"",
+                             f"{c()} \"$({c()} \"$({c()} {inner})\")\"", f"{c()} $({c()} {inner})"])
+        if kind == 15:  # $(<file) and reads
+            return r.choice([f"x=$(<{t()})", f"{c()} $(< {t()})", f"{c()} \"$(<{t()})\"", f"{c()} $(<{t()} {c()})",
+                             f"{c()} $(<{t()};{c()})", f"{c()} <{t()} <{t()}"])
+        if kind == 16:  # several here-documents on a line, in conditions and loops, continued lines
+            op1, body1 = self.heredoc(d)
+            op2, body2 = self.heredoc(d)
+            return r.choice([f"{c()} {op1} {op2}\n{body1}\n{body2}\n", f"{c()} {op1}; {c()} {op2}\n{body1}\n{body2}\n",
+                             f"while {c()} {op1}; do {c()}; break; done\n{body1}\n",
+                             f"if {c()} {op1}\nthen {c()}; fi\n{body1}\n", f"{c()} {op1} \\\n| {c()}\n{body1}\n",
+                             f"case a in a) {c()} {op1};; esac\n{body1}\n", f"{c()} {op1} |& {c()}\n{body1}\n",
+                             f"[[ a ]] && {c()} {op1}\n{body1}\n", f"{c()} {op1}\n{body1}\n{c()} {op2}\n{body2}\n"])
+        # quotes spanning newlines and odd assignments
+        return r.choice([f"{c()} 'a\n$({c()})'", f"{c()} \"a\n$({c()})\nb\"", f"{c()} $'a\n' '\n'{w()}",
+                         f"x='\n' {c()}", f"x=\"\n$({c()})\" {c()}", f"{c()} \"\\\n$({c()})\"",
+                         f"{c()} '\\\n'$({c()})", f"{c()} \"${{x-\n$({c()})}}\"", f"x=a\\\nb {c()}"])
 
 
 def generated(seed: int, count: int, depth: int = 3) -> list[str]:

@@ -87,7 +87,63 @@ FOUND = [
     # as arithmetic, in which (inside double quotes) single quotes do not quote
     pytest.param("c2 \"${x:-$((c8 [[ '$(c1)'))}\"", id="arithmetic-read-as-subshell-in-default"),
     pytest.param("c2 ${x:-$((c8 '$(c1)'))}", id="arithmetic-read-as-subshell-in-unquoted-default"),
+    # in double quotes (and an unquoted here-document) bash removes `\<newline>` first, so
+    # `$\<newline>(cmd)` is `$(cmd)`; tree-sitter read a lone `$` and the text `(cmd)`
+    pytest.param("c2 \"$\\\n(c1)\"", id="continuation-after-dollar-in-double-quotes"),
+    pytest.param("x=\"a$\\\n\\\n(c1)\"", id="two-continuations-after-dollar-in-an-assignment"),
+    pytest.param("c2 <<E\n$\\\n(c1)\nE", id="continuation-after-dollar-in-a-here-document"),
+    # unquoted, tree-sitter read `$\<newline>` as a variable named by the continuation; bash
+    # reads `$[...]` arithmetic, which decodes and expands $'...'
+    pytest.param("c2 $\\\n[$'$(c1)']", id="continuation-after-dollar-before-old-arithmetic"),
+    pytest.param("c2 a$\\\n{x-$(c3)}$\\\n[$'$(c1)']", id="continuation-after-dollar-in-a-word"),
+    # a here-document body line holding only a backslash: body text to bash, a continuation
+    # to tree-sitter, which took the next line for a word and started the body after it
+    pytest.param("c2 <<\"E\"\n\\\nE\nc1\nE\n", id="here-document-body-line-of-a-lone-backslash"),
+    pytest.param("c2 <<E\n\\\n\\\nE\nc1\nE\n", id="here-document-body-lines-of-lone-backslashes"),
+    # a `#` right after the `)` of an array assignment is part of the word to bash (`a=(x)#a`
+    # is a plain assignment for the command after it); tree-sitter read a comment
+    pytest.param("x=1 a=(x)#a c1", id="hash-glued-to-an-array-assignment"),
+    pytest.param("a=(x)# c1", id="hash-alone-after-an-array-assignment"),
+    # in a ${...} inside "$(...)" bash decodes $'...' and expands the result again
+    pytest.param("c2 \"$(c3 ${y-$'\\x24(c1)'})\"", id="ansi-c-text-expanded-again-in-quoted-substitution"),
+    pytest.param("c2 \"$(c3 ${y-$'$(c1)'})\"", id="ansi-c-quotes-do-not-quote-in-quoted-substitution"),
+    pytest.param("c2 \"${x-$(c3 ${y:-a$'\\x60c1\\x60'})}\"", id="ansi-c-backticks-in-nested-substitution"),
+    # tree-sitter reads `0<<<x` after a redirection as the program `0` and a here-string
+    pytest.param(">f2 0<<<x c1", id="descriptor-of-a-here-string-read-as-the-program"),
+    pytest.param("x=1 0<<<x c1", id="descriptor-of-a-here-string-after-an-assignment"),
+    # after `!` tree-sitter reads `((` as two subshells, bash as an arithmetic command whose
+    # operand it expands with quotes that do not quote
+    pytest.param("!(( '$(c1)' ))", id="arithmetic-read-as-two-subshells-after-negation"),
+    # with no command before it, tree-sitter ends a redirection's file name at a backtick and
+    # reads the rest as a command: bash wrote `f2<output>x`, the parse showed a write to f2
+    # bash removes line continuations first: `(\<newline>(` and `$(\<newline>(` are `((` and `$((`
+    pytest.param("(\\\n(c8 '$(c1)'))", id="arithmetic-split-by-a-continuation-read-as-two-subshells"),
+    pytest.param("c2 \"$(\\\n(c8 '$(c1)'))\"", id="arithmetic-split-by-a-continuation-read-as-substitution"),
+    pytest.param("2>f2`c1`x", id="file-name-split-at-backticks"),
+    pytest.param("x=1 >f2`c1`x", id="file-name-split-at-backticks-after-an-assignment"),
 ]
+
+
+def test_a_unicode_blank_glued_to_a_quoted_word_does_not_split_it(sandbox: Sandbox) -> None:
+    """Found by the campaign: tree-sitter ends a quoted word or an expansion before a Unicode
+    blank (U+2028, U+3000 ...); to bash it is a word character.  `>"f5"\u2028c1` wrote the
+    file `f5\u2028c1` while the parse showed a write to f5 and a program `\u2028c1`."""
+    for line in (">\"f5\"\u2028c1", "c2 'a'\u3000b", "c2 $x\u2000>f3"):
+        assert not parse_line(line).ok, line
+    _ran, made = sandbox.run(">\"f5\"\u2028c1")
+    assert made == {"f5\u2028c1"}
+    for line in ("c2 a\u3000b", "c2 \"a\" \u3000b", "c2 \u2028b"):  # no quoted word or expansion before it
+        assert parse_line(line).ok, line
+
+
+def test_a_hash_glued_to_a_quoted_file_name_before_a_continuation_is_refused(sandbox: Sandbox) -> None:
+    """Found by the campaign: in `>"f2"#\\<newline>c1` tree-sitter put a comment `#\\` into the
+    file name and checked `f2#\\c1`; bash removes the continuation and wrote `f2#c1`."""
+    line = "c2 >\"f2\"#\\\nc1"
+    _ran, made = sandbox.run(line)
+    assert made == {"f2#c1"}
+    assert not parse_line(line).ok
+    assert parse_line("c2 >\"f2\"#c1").ok  # on one line the name is read right
 
 
 @pytest.mark.parametrize("line", FOUND)
@@ -102,6 +158,10 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "x=1 c1", "time c1", "time -p c1 a", "time -- c1", "[[ a =~ ^a$|^b$ ]] && c1", "[[ a =~ ^[0-9]+$ ]]",
     "[[ a =~ $(c1) ]]", "shopt -s extglob\ncase a in @(x|y)) c1;; esac",
     "c1 \"${x-'a'b}\"", "c1 ${x-'$(c2)'a}",
+    "c1 \"a$ b\" \"$\"", "c1 \"$(c2)\\\n\"", "c1 <<E\nx\n\\\nE\n", "c1 <<E\na\\\nb\nE\n", "a=(x) #c2\nc1",
+    "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
+    "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
+    ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1", "(\\\n c1)", "c2 $(\\\n c1)",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -152,3 +212,24 @@ def test_a_duplication_target_expanded_twice_plants_no_hook(home: Path, tmp_path
     assert done.returncode in (2, 126), done.stdout + done.stderr
     assert not hook.exists()
     assert "second time" in done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    'echo "$\\\n(cat ~/.ssh/id_rsa)"',  # `$\<newline>(` is `$(` to bash
+    'cat <<"E"\n\\\nE\ncat ~/.ssh/id_rsa\nE',  # the here-document ends at the first E for bash
+    "x=1 a=(x)#a cat ~/.ssh/id_rsa",  # `a=(x)#a` is one word to bash, not an array and a comment
+    "echo \"$(echo ${y-$'\\x24(cat ~/\\x2essh/id_rsa)'})\"",  # bash expands the decoded $'...' again
+    "!((echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # bash's arithmetic error message shows the expanded key
+    "(\\\n(echo '$(cat ~/.s\"\"sh/id_rsa)'))",  # the same, `((` split by a line continuation
+    "echo $\\\n[$'$(cat ~/\\x2essh/id_rsa)']",  # `$\<newline>[` is `$[`, arithmetic
+], ids=["continuation-after-dollar", "lone-backslash-here-document-line", "hash-after-array", "ansi-c-decoded",
+        "arithmetic-after-negation", "arithmetic-split-by-a-continuation", "old-arithmetic-after-continuation"])
+def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """Each line was accepted as echo, cat of a here-document or a bare assignment, while bash
+    ran `cat ~/.ssh/id_rsa` (found by the second widening of the fuzzer; guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr

@@ -57,8 +57,46 @@ def dollar_token(node: Any) -> Word | None:
     return Word(text, text)
 
 
-def comment_starts_here(raw: bytes, start: int) -> bool:
-    """Does bash start a comment at this `#`?  Only at the start of a word: after a blank, a
-    newline or an operator character; glued to a word (`]#c`) it is part of that word."""
-    return start == 0 or raw[start - 1:start] in (b" ", b"\t", b"\n", b";", b"&", b"|", b"(", b")", b"<", b">")
+def comment_starts_here(raw: bytes, node: Any) -> bool:
+    """Does bash start a comment at this `#` (a comment node)?  Only at the start of a word:
+    after a blank, a newline or an operator character; glued to a word (`]#c`) it is part of
+    that word.  A `)` ends a word, except the one closing an array assignment: `a=(x)#a cmd`
+    is to bash the word `a=(x)#a`, a plain assignment for cmd, which runs."""
+    start = node.start_byte
+    if start == 0:
+        return True
+    if raw[start - 1:start] == b")":
+        return not _ends_in_array(node.prev_sibling, start)
+    return raw[start - 1:start] in (b" ", b"\t", b"\n", b";", b"&", b"|", b"(", b"<", b">")
 
+
+def _ends_in_array(node: Any, end: int) -> bool:
+    """Does node, or its last descendant ending at `end`, close an array `(...)`?"""
+    while node is not None and node.end_byte == end:
+        if node.type == "array":
+            return True
+        node = node.children[-1] if node.children else None
+    return False
+
+
+
+# Unicode blanks: word characters to bash, but tree-sitter ends a quoted word or an
+# expansion before one (`>"f5"\u2028c7` wrote the file `f5\u2028c7`; tree-sitter read a
+# write to f5 and a command named `\u2028c7`).
+_UNICODE_BLANK = re.compile("[^\\x00-\\x7f]")
+
+
+def unicode_blank_splits(root: Any, source: str) -> Any | None:
+    """The first node tree-sitter starts at a Unicode blank glued to the node before it."""
+    if not any(ch.isspace() for ch in _UNICODE_BLANK.findall(source)):
+        return None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        previous = node.prev_sibling
+        if previous is not None and previous.is_named and previous.end_byte == node.start_byte and \
+                node.text[:1] >= b"\x80" and \
+                node.text.decode("utf-8", "replace")[:1].isspace():
+            return node
+        stack.extend(node.children)
+    return None

@@ -49,6 +49,13 @@ def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
             # word: "${x-'$(cmd)'a}" ran cmd).
             walker.problem(quoted, "quotes inside a double-quoted ${...} do not quote what they enclose")
             continue
+        decoded = _false_quotes(child, ansi_c_only=True) if _under_double_quotes(node) else None
+        if decoded is not None:
+            # in a ${...} inside "$(...)" bash decodes $'...' and expands the result again, as
+            # in double quotes: "$(cmd ${x-$'\\x24(id)'})" ran id, which tree-sitter read as text
+            walker.problem(decoded, "$'...' inside a ${...} within a double-quoted $(...): bash expands "
+                                    "its decoded text again (put the text in a variable first)")
+            continue
         if child.type in ("variable_name", "special_variable_name", "regex", "number"):
             continue
         if child.type == "subscript":
@@ -57,13 +64,15 @@ def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
             walker.word(child, depth + 1)
 
 
-def _false_quotes(node: Any) -> Any:
+def _false_quotes(node: Any, *, ansi_c_only: bool = False) -> Any:
     """The first '...' or $'...' in an operand (alone or glued into a longer word) that
-    holds a `$` or a backtick; None if there is none."""
-    if node.type in ("raw_string", "ansi_c_string"):
+    holds a `$` or a backtick (every $'...' does: its own `$`); None if there is none.
+    ansi_c_only: only $'...', which holds or may decode to anything."""
+    if node.type == "ansi_c_string" or (node.type == "raw_string" and not ansi_c_only):
         return node if any(c in _text(node) for c in "$`") else None
     if node.type == "concatenation":
-        return next((found for part in node.children if (found := _false_quotes(part)) is not None), None)
+        return next((found for part in node.children
+                     if (found := _false_quotes(part, ansi_c_only=ansi_c_only)) is not None), None)
     return None
 
 
@@ -75,6 +84,16 @@ def _in_double_quotes(node: Any) -> bool:
             return True
         if parent.type in ("command_substitution", "process_substitution", "program"):
             return False
+        parent = parent.parent
+    return False
+
+
+def _under_double_quotes(node: Any) -> bool:
+    """Whether node is inside "..." at any depth, also through command substitutions."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "string":
+            return True
         parent = parent.parent
     return False
 

@@ -37,6 +37,10 @@ def heredoc_end_problem(raw: bytes, node: Any, start: Any, quoted: bool, *, stri
             first -= 1
     if first > end_line or (first > 0 and raw[first - 1:first] != b"\n"):
         return "a here-document body that does not start on a line of its own"
+    if start is not None and b"\n\\\n" in raw[start.end_byte:first]:
+        # a body line that is a lone backslash (`<<E`, `\\`, `E`, cmd): it is body text to bash,
+        # a line continuation to tree-sitter, which started the body later (cmd was data to it)
+        return "a here-document body line holding only a backslash (bash ends the body elsewhere)"
     line_end = raw.find(b"\n", end.end_byte)
     text = raw[first:len(raw) if line_end < 0 else line_end].decode("utf-8", "surrogateescape")
     lines = text.split("\n")

@@ -15,7 +15,7 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs
+from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs, unicode_blank_splits
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -49,12 +49,15 @@ _KEYWORDS_AS_NAMES = frozenset({
     "coproc", "function", "select", "{", "}", "[[", "]]", "!", "if", "then", "else",
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
+_REDIRECTS = ("file_redirect", "heredoc_redirect", "herestring_redirect")
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 # An escaped blank joins too (`a\\ \\<newline>#x` is the one word `a #x` to bash; tree-sitter
 # read the word `a ` and a comment).
 _GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t])\\\n(?:\\\n)*[^ \t\n|&;()]")
+# `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
+_DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
 # In backticks bash removes a backslash before these and parses the text again.
 _BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
@@ -70,6 +73,10 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if (walker.raw[:root.start_byte] + walker.raw[root.end_byte:]).replace(b"\\\n", b"").strip(b" \t\n"):
         # `\\<tab># ...; cmd`: tree-sitter skips `\\<tab>` and reads a comment; bash runs cmd
         walker.problem(root, "text the parser skipped at the start or end of the line")
+    split = unicode_blank_splits(root, source)
+    if split is not None:
+        walker.problem(split, "a Unicode blank glued to a quoted word, an expansion or an '=': it is part "
+                              "of the word to bash, the parser split the word there (quote it, or use a space)")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
@@ -159,6 +166,12 @@ class _Walker:
             self.command(body, depth + 1, extra=lost_words(self.raw, node) or [])
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
+        elif kind == "subshell" and _DOUBLE_PAREN.match(self.raw, node.start_byte):
+            # `!((cmd '$(id)'))`: tree-sitter reads two subshells, bash an arithmetic command,
+            # whose operand it expands with quotes that do not quote ('$(id)' ran id)
+            self.problem(node, "'((' read as two subshells: bash reads arithmetic (write '( (' for "
+                               "nested subshells; for a negated test, '! ((' is not read right: "
+                               "write '(( ... )) || ...' or '((!(...)))')")
         elif kind in _STRUCTURE:
             children = node.children
             self.check_gaps(node, children)
@@ -170,7 +183,7 @@ class _Walker:
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
             # bash expands it and runs the command inside
             self.problem(node, "a command or process substitution in a [[ ]] regex or extglob pattern")
-        elif kind == "comment" and not comment_starts_here(self.raw, node.start_byte):
+        elif kind == "comment" and not comment_starts_here(self.raw, node):
             # `[ -z x ]#c $(cmd)`: to bash `]#c` is one word, and cmd runs
             self.problem(node, "a '#' glued to the word before it starts no comment to bash")
         elif kind == "comment" and node.text.endswith(b"\\") and in_backticks(node):
@@ -238,6 +251,17 @@ class _Walker:
         expansions: list[tuple[int, Any]] = []  # (index in argv, node) of each `$x`, `${x}` word
         for i, child in enumerate(children):
             kind = child.type
+            if kind in _REDIRECTS and i and _glued_number(children[i - 1], child):
+                # `>f 0<<<x cmd`: bash reads `0<<<` as a here-string on descriptor 0 and runs
+                # cmd; tree-sitter took `0` for the program name (or an argument)
+                self.problem(children[i - 1], "a descriptor number glued to a redirection that the parser read "
+                                              "as a separate word (`0<<<x`): write `<<<`/`<<` without a number")
+            if kind in _REDIRECTS and i + 1 < len(children) and children[i + 1].type not in _REDIRECTS and \
+                    children[i + 1].is_named and children[i + 1].start_byte == child.end_byte:
+                # `>f`cmd`x`: tree-sitter ends the file name at the backtick and reads a command
+                # `cmd`x; bash writes the file f<output>x
+                self.problem(child, "a redirection's file name or word that the parser split in two (bash "
+                                    "reads one word): write $(...) for a substitution there")
             if kind == "variable_assignment":
                 assignment = self.assignment(child, depth + 1)
                 if assignment is not None:
@@ -251,14 +275,14 @@ class _Walker:
                 if word.value in _KEYWORDS_AS_NAMES:
                     self.problem(child, f"shell keyword '{word.value}' is not supported here")
                 argv.append(word)
-            elif kind in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+            elif kind in _REDIRECTS:
                 redirects.extend(redirect(self, child, depth + 1))
             elif kind in _WORDISH or node.field_name_for_child(i) == "argument":
                 word = self.word(child, depth + 1)
                 if word.why_dynamic == "expansion":
                     expansions.append((len(argv), child))
                 argv.append(word)
-            elif kind == "comment" and not comment_starts_here(self.raw, child.start_byte):
+            elif kind == "comment" and not comment_starts_here(self.raw, child):
                 self.problem(child, "a '#' glued to the word before it starts no comment to bash")
             elif kind == "comment" or not child.is_named:
                 continue
@@ -359,7 +383,7 @@ class _Walker:
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
                 self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
-            if text.startswith("$(("):
+            if _DOUBLE_PAREN.match(self.raw, node.start_byte + 1):
                 # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
                 # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
                 self.problem(node, "'$((' read as a command substitution: bash may read arithmetic "
@@ -373,10 +397,21 @@ class _Walker:
                 self.walk(child, depth + 1)
             return Word(text, None, "process substitution")
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion", "subscript"):
+            if text.startswith("$\\\n"):
+                # `$\\<newline>[$'$(cmd)']`: bash removes the continuation and reads `$[...]`
+                # arithmetic (cmd ran); tree-sitter read a variable named by the continuation
+                self.problem(node, "a line continuation right after '$' (bash joins it to what "
+                                   "follows: write them together)")
             check_expansion(self, node, depth)
             return Word(text, None, "expansion")
         if kind == "brace_expression":
             return Word(text, None, "brace expansion")
+        if kind == "comment" and text.endswith("\\"):
+            # `>"f"#\\<newline>x`: tree-sitter puts a comment `#\\` into the word and joins the next
+            # line's text to it; bash removes the continuation (the file is f#x, not f#\\x)
+            self.problem(node, "a '#' glued to a quoted word and followed by a line continuation "
+                               "(quote the '#', or put the word on one line)")
+            return Word(text, None, "unparsed")
         if kind in _INERT or kind == "variable_name":
             return Word(text, text)
         if kind in _STRUCTURE:
@@ -426,6 +461,12 @@ class _Walker:
                 if lead:
                     parts.append(lead)
             if not child.is_named:
+                if child.type == "$" and self.raw[child.end_byte:child.end_byte + 2] == b"\\\n":
+                    # `"$\\<newline>(cmd)"`: bash removes the continuation first and runs cmd;
+                    # tree-sitter reads a lone `$` and the text `(cmd)`
+                    self.problem(child, "a line continuation right after '$' (bash joins it to what "
+                                        "follows: write them together)")
+                    continue
                 if child.type == "$":
                     part = dollar_token(child)  # `a$$` is a's text and the PID; `a$` keeps its `$`
                     if part is None:
@@ -458,6 +499,13 @@ class _Walker:
         if dynamic:
             return Word(text, None, dynamic, prefix or "")
         return Word(text, "".join(parts))
+
+
+def _glued_number(word: Any, redirect_node: Any) -> bool:
+    """Is word (a command name or argument) a number ending where a redirection starts?"""
+    if word.type == "command_name" and word.named_children:
+        word = word.named_children[0]
+    return word.end_byte == redirect_node.start_byte and word.type in ("number", "word") and _text(word).isdigit()
 
 
 def _text(node: Any) -> str:
