@@ -217,7 +217,7 @@ class PathChecker:
                 return ""
             if "{" in word.text and BRACE_GROUP.search(word.text):  # `{src,secrets}/*` too
                 return self._brace_reads(word, cwds, reals)
-            return self._glob(word, cwds, write=False) if word.why_dynamic == "glob" else ""
+            return self._glob(word, cwds, write=False, reals=reals) if word.why_dynamic == "glob" else ""
         # The two commonest shapes without arg_candidates' lists: a flag (`-la`, no file in it)
         # and a plain operand (the word itself is the only candidate).
         if value[:1] == "-" and "=" not in value and "/" not in value and \
@@ -294,7 +294,7 @@ class PathChecker:
         cwds = list(cwds)
         for path in self.known_variable_paths(word.text, cwds):
             if any(c in path for c in _GLOB):
-                problem = self._glob(Word(path, None, "glob"), cwds, write=False)
+                problem = self._glob(Word(path, None, "glob"), cwds, write=False, reals=reals)
             else:
                 problem = self.check_read_word(Word(path, path), cwds, reals)
             if problem:
@@ -314,7 +314,7 @@ class PathChecker:
             elif "~" in alternative:
                 continue  # ~user, `a=~`: the fragment check's
             if any(c in alternative for c in _GLOB):
-                problem = self._glob(Word(alternative, None, "glob"), cwds, write=False)
+                problem = self._glob(Word(alternative, None, "glob"), cwds, write=False, reals=reals)
             else:
                 problem = self.check_read_word(Word(alternative, alternative), cwds, reals)
             if problem:
@@ -324,7 +324,7 @@ class PathChecker:
     def check_write_word(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None = None) -> str:
         if word.value is None:
             if word.why_dynamic == "glob":
-                return self._glob(word, cwds, write=True)
+                return self._glob(word, cwds, write=True, reals=reals)
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
             problem = self.write_problem(resolve(word.value, cwd, reals)) or \
@@ -362,7 +362,7 @@ class PathChecker:
                     return f"{what}s {word.text}, which names the denied root {fragment}"
         return ""
 
-    def _glob(self, word: Word, cwds: Iterable[str], *, write: bool) -> str:
+    def _glob(self, word: Word, cwds: Iterable[str], *, write: bool, reals: dict[str, str] | None = None) -> str:
         """A glob expands to names under its literal directory, as bash matches them: refused
         when that directory is outside the roots (`link/*` with link -> ~/.ssh, `rm ~/.bash*`),
         or when its pattern can name a denied root below it (`~/.s*/id_rsa`, `/etc/sha*`).
@@ -380,7 +380,7 @@ class PathChecker:
         check = self.write_problem if write else self.read_problem
         denied = self._denied if write else self.profile.read_deny
         for cwd in cwds:
-            base = resolve(directory, cwd)
+            base = resolve(directory, cwd, reals, read=not write)  # reals: the line's known real directories
             problem = check(base)
             if problem:
                 return f"{word.text} expands under {base}: {problem}"
