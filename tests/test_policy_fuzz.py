@@ -263,6 +263,9 @@ def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
     "for f in README.md ../.netrc\ndo cat $f; done",
     "read -r f <<< ~/.ssh/id_rsa; cat \"$f\"",
     "cd ~/.config && f=$PWD/gh/hosts.yml; cat $f",
+    # `[[ WORD =~ RE ]]` hands WORD's match to BASH_REMATCH (found by hand)
+    "[[ ~/.ssh/id_rsa =~ (.*) ]] && cat ${BASH_REMATCH[1]}",
+    "[[ \"$HOME/.ssh/id_rsa\" =~ .* ]] && cat \"$BASH_REMATCH\"",
 ])
 def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
                                                     agentsh_env: dict[str, str]) -> None:

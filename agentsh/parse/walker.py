@@ -229,9 +229,14 @@ class _Walker:
         return True
 
     def note_assignment(self, node: Any) -> None:
-        """Record variables set by `for NAME`, arithmetic assignment and ++/--."""
+        """Record variables set by `for NAME`, arithmetic assignment and ++/--, and
+        BASH_REMATCH, which `[[ WORD =~ RE ]]` sets to WORD's match: its entry's text is
+        `[[ WORD =~` (`[[ ~/.ssh/id_rsa =~ .* ]] && cat "$BASH_REMATCH"` read the key)."""
         kind = node.type
         target = None
+        if kind == "binary_expression" and any(not c.is_named and c.type == "=~" for c in node.children):
+            self.assigned.append(("BASH_REMATCH", f"[[ {_text(node.children[0])} =~", node.start_point[0] + 1))
+            return
         if kind == "for_statement":
             target = node.child_by_field_name("variable")
         elif kind == "binary_expression" and any(not c.is_named and c.type in _ASSIGN_OPS for c in node.children):

@@ -58,6 +58,8 @@ class Policy:
             for p in parsed.problems
         ] if parsed.problems else []
         for name, text, line in parsed.assigned:
+            if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~":
+                continue  # set by bash itself at `[[ WORD =~ RE ]]`: what WORD names is handed.py's
             problem = shell_variable_problem(name, self.profile)
             if problem:
                 verdicts.append(Verdict(command=text, decision="deny", reason=problem, rule="environment",

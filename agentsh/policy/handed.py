@@ -1,12 +1,14 @@
 """Paths a line hands to variables, and where it uses them.
 
 A command's arguments are read-checked, but a path given to a variable was not:
-`f=~/.ssh/id_rsa; cat $f`, `for f in ~/.ssh/id_rsa; do cat $f; done`, `a=(../.netrc)` and
-`read -r f <<< ~/.aws/credentials; cat "$f"` printed the file in guardrail mode, the read
-word `$f` naming no denied root (found by the policy fuzzer, tests/policy_fuzz.py).  So:
+`f=~/.ssh/id_rsa; cat $f`, `for f in ~/.ssh/id_rsa; do cat $f; done`, `a=(../.netrc)`,
+`read -r f <<< ~/.aws/credentials; cat "$f"` (found by the policy fuzzer,
+tests/policy_fuzz.py) and `[[ ~/.ssh/id_rsa =~ .* ]] && cat "$BASH_REMATCH"` printed the
+file in guardrail mode, the word that read it naming no denied root.  So:
 
 - every value a line hands on (an assignment, each element of an array or of a `for`
-  loop's list, a here-string) is checked as a read where it is given;
+  loop's list, a here-string, the word a `[[ =~ ]]` test matches) is checked as a read
+  where it is given;
 - where such a variable is used with more after it (`f=~/.config; cat $f/gh/hosts.yml`, a
   name the fragment check cannot see: it names `gh`, not `.config/gh`), the path is checked
   as written out, from every directory the line may be in.
@@ -45,6 +47,9 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
         if redirect.op == "<<<" and redirect.target is not None:
             handed.append((redirect.text, 1, "", redirect.target))
     for name, text, line in parsed.assigned:
+        if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~":  # `[[ WORD =~ RE ]]`
+            handed.append((text + " ... ]]", line, name, Word(f"({text[3:-3]})", None, "array")))
+            continue
         listed = _FOR_WORDS.match(text)
         if listed:
             handed.append((text, line, name, Word(f"({listed.group(1)})", None, "array")))
