@@ -207,8 +207,8 @@ class Session:
         self.recording.close()
 
     # -- lines -----------------------------------------------------------------------
-    def decide(self, line: str) -> Decision:
-        return self.policy.decide(line, self.cwd)
+    def decide(self, line: str, args: tuple[str, ...] = ()) -> Decision:
+        return self.policy.decide(line, self.cwd, args=args)
 
     def next_command_id(self) -> str:
         self._commands += 1
@@ -253,7 +253,7 @@ class Session:
             self.say(f"agentsh: denied: {self.revoked}\n")
             self.audit("decision", command=command_id, line=line, decision="deny", rule="", reason=self.revoked)
             return EXIT_DENIED
-        decision = self.decide(line)
+        decision = self.decide(line, args)
         if decision.decision == "ask":
             decision = self._ask(decision, command_id)
         if not self.audit("decision", command=command_id, recording=self.recording.path,

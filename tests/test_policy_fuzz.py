@@ -11,12 +11,14 @@ cases, each run through the real `agentsh -c` in guardrail mode.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_guardrail
+from tests.conftest import failing_syscalls_runner, run_guardrail
 from tests.policy_fuzz import Sandbox, generated, known_gap
 
 
@@ -277,6 +279,30 @@ def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, proj
         assert secret not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
     assert "gives a variable" in done.stderr
+
+
+@pytest.mark.parametrize(("line", "args"), [
+    ('cat "$1"', ["x", "{home}/.ssh/id_rsa"]),
+    ('cat "$0"', ["{home}/.ssh/id_rsa"]),
+    ('cat "$@"', ["x", "README.md", "{home}/.ssh/id_rsa"]),
+    ("cat $1/gh/hosts.yml", ["x", "{home}/.config"]),  # readable, with the rest of the word not
+    ('cat "${2}"/gh/hosts.yml', ["x", "y", "{home}/.config"]),
+])
+def test_the_lines_arguments_read_no_secret(line: str, args: list[str], home: Path, project: Path, tmp_path: Path,
+                                            agentsh_env: dict[str, str]) -> None:
+    """`agentsh -c LINE ARG0 ARG...` (as `bash -c`): bash makes the arguments $0, $1 ..., which
+    agentsh knows but did not check: `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key."""
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+    (project / "README.md").write_text("hello\n")
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    done = subprocess.run([sys.executable, str(runner), "-c", line, *(a.format(home=home) for a in args)],
+                          cwd=project, env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True,
+                          timeout=60)
+    for secret in ("SECRET-KEY-BYTES", "GH-TOKEN-SECRET"):
+        assert secret not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
 
 
 @pytest.mark.parametrize("line", [

@@ -38,11 +38,13 @@ class Policy:
         self.paths = PathChecker(profile, host.home, host.config_home)
         self.rules = Rules(profile)
     # -- lines -----------------------------------------------------------------
-    def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False) -> Decision:
+    def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False,
+               args: tuple[str, ...] = ()) -> Decision:
         """`at_exec`: the line is an exec inside a running command, whose stdin was set up by
-        a line or program checked before (so what it reads there is not looked for)."""
+        a line or program checked before (so what it reads there is not looked for).
+        `args`: what bash will make the line's $0, $1 ... (`agentsh -c LINE ARG0 ARG...`)."""
         try:
-            return self.decide_parsed(parse_line(line, self.host.home), cwd, at_exec=at_exec)
+            return self.decide_parsed(parse_line(line, self.host.home), cwd, at_exec=at_exec, args=args)
         except AgentshError:
             raise
         except Exception as err:  # a bug of the checker: the line is refused, never run unchecked
@@ -51,7 +53,8 @@ class Policy:
             verdict = Verdict(command=line[:80], decision="deny", reason=reason, rule=INTERNAL_ERROR_RULE)
             return Decision(line, "deny", (verdict,), self.profile.source, self.profile.sha256)
 
-    def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None, *, at_exec: bool = False) -> Decision:
+    def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None, *, at_exec: bool = False,
+                      args: tuple[str, ...] = ()) -> Decision:
         verdicts: list[Verdict] = [
             Verdict(command=p.text, decision="deny", reason=p.reason, line=p.line,
                     hint="rewrite the line without this construct")
@@ -78,7 +81,7 @@ class Policy:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
             self._follow_cd(command, verdict, cwds, cd_real)
-        verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home)
+        verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args)
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue

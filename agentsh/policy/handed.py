@@ -26,17 +26,21 @@ from .paths import PathChecker
 # `for NAME in WORDS; do` (or a newline before `do`): the words, as written
 _FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
 # `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
-_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)\})([A-Za-z0-9_./:@%+,=-]*)")
+_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*|[0-9@*])|\{([A-Za-z_]\w*|[0-9]+|[@*])\})([A-Za-z0-9_./:@%+,=-]*)")
 _GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 _HINT = "a path in a denied root may not be handed to a variable either"
 
 
 def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], paths: PathChecker,
-                 home: str) -> list[Verdict]:
+                 home: str, positional: tuple[str, ...] = ()) -> list[Verdict]:
     """Refusals for the paths the line hands to variables (see the module's text); `cwds`:
-    every directory the line may be in, once the line is walked."""
+    every directory the line may be in, once the line is walked.  `positional`: the
+    arguments after the line (`agentsh -c LINE ARG0 ARG...`), which bash makes $0, $1 ...:
+    `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key."""
     handed: list[tuple[str, int, str, Word]] = []  # (command text, line, variable or "", value)
+    for number, arg in enumerate(positional):
+        handed.append((f"${number} ({arg})", 1, str(number), Word(arg, arg)))
     for command in parsed.commands:
         for assignment in command.assignments:
             handed.append((command.text, command.line, assignment.name, assignment.value))
@@ -67,6 +71,9 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
                 break
         if name:
             given.setdefault(name, []).extend(_as_paths(values, cwds, home, paths))
+    for number in range(1, len(positional)):  # "$@" and "$*" are each of $1 ...
+        for every in ("@", "*"):
+            given.setdefault(every, []).extend(given.get(str(number), ()))
     if given:
         verdicts += _uses(parsed, given, cwds, cd_real, paths)
     return verdicts
