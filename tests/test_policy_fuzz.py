@@ -268,17 +268,22 @@ def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
     # `[[ WORD =~ RE ]]` hands WORD's match to BASH_REMATCH (found by hand)
     "[[ ~/.ssh/id_rsa =~ (.*) ]] && cat ${BASH_REMATCH[1]}",
     "[[ \"$HOME/.ssh/id_rsa\" =~ .* ]] && cat \"$BASH_REMATCH\"",
+    # a here-document's body lists names for a reader (found by hand)
+    "xargs cat <<'EOF'\n{home}/.ssh/id_rsa\nEOF",
+    "while read -r f; do cat \"$f\"; done <<'EOF'\n{home}/.ssh/id_rsa\nEOF",
+    "read -r f <<EOF\n$HOME/.ssh/id_rsa\nEOF\ncat \"$f\"",
+    "mapfile -t a <<'EOF'\nREADME.md\n../.netrc\nEOF\ncat \"${a[@]}\"",
 ])
 def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
                                                     agentsh_env: dict[str, str]) -> None:
     (home / ".config" / "gh").mkdir(parents=True)
     (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
     (project / "README.md").write_text("hello\n")
-    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    done = run_guardrail(line.replace("{home}", str(home)), project, agentsh_env, tmp_path)
     for secret in ("SECRET-KEY-BYTES", "NETRC-SECRET", "GH-TOKEN-SECRET"):
         assert secret not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
-    assert "gives a variable" in done.stderr
+    assert "gives a variable" in done.stderr or "hands on" in done.stderr
 
 
 @pytest.mark.parametrize(("line", "args"), [
@@ -380,3 +385,16 @@ def test_an_unset_variable_reads_no_secret(line: str, project: Path, tmp_path: P
     done = guardrail_in(project, agentsh_env, tmp_path)(line)
     assert "WORKSPACE-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    'cat "${BASH_EXECUTION_STRING##* }" # {home}/.ssh/id_rsa',
+    'x=1 # {home}/.ssh/id_rsa\ncat "${BASH_EXECUTION_STRING##* }"',
+])
+def test_the_lines_own_text_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                            agentsh_env: dict[str, str]) -> None:
+    """BASH_EXECUTION_STRING is the line itself, comments included, which no check reads as
+    a path: `cat "${BASH_EXECUTION_STRING##* }" # ~/.ssh/id_rsa` (written out) printed the key."""
+    done = run_guardrail(line.replace("{home}", str(home)), project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126 and "the line's own text" in done.stderr, done.stderr

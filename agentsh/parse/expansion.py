@@ -18,9 +18,19 @@ class _Walker(Protocol):
     def word(self, node: Any, depth: int) -> Word: ...
 
 
+# Variables whose value is the line's own text, comments and quoted here-documents included,
+# which no check reads as a path: `cat "${BASH_EXECUTION_STRING##* }" # /home/u/.ssh/id_rsa`
+# printed the key (guardrail mode).
+_OWN_TEXT = frozenset({"BASH_EXECUTION_STRING", "BASH_COMMAND"})
+
+
 def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
     """Refuse what bash evaluates in a ${...} or subscript that tree-sitter shows as inert."""
     kids = node.children
+    if node.type in ("simple_expansion", "expansion") and any(
+            c.type == "variable_name" and _text(c) in _OWN_TEXT for c in node.named_children):
+        walker.problem(node, "an expansion of the line's own text (comments and here-documents included), "
+                             "which the checks do not read as paths")
     if node.type == "expansion" and any(not c.is_named and c.type in (":=", "=") for c in kids):
         name = next((c for c in node.named_children if c.type == "variable_name"), None)
         if name is not None:  # ${NAME:=value} assigns NAME

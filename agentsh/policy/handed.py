@@ -7,8 +7,8 @@ tests/policy_fuzz.py) and `[[ ~/.ssh/id_rsa =~ .* ]] && cat "$BASH_REMATCH"` pri
 file in guardrail mode, the word that read it naming no denied root.  So:
 
 - every value a line hands on (an assignment, each element of an array or of a `for`
-  loop's list, a here-string, the word a `[[ =~ ]]` test matches) is checked as a read
-  where it is given;
+  loop's list, a here-string, the word a `[[ =~ ]]` test matches, the paths a
+  here-document lists) is checked as a read where it is given;
 - where such a variable is used with more after it (`f=~/.config; cat $f/gh/hosts.yml`, a
   name the fragment check cannot see: it names `gh`, not `.config/gh`), the path is checked
   as written out, from every directory the line may be in.
@@ -29,7 +29,7 @@ _FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
 _VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*|[0-9@*])|\{([A-Za-z_]\w*|[0-9]+|[@*])\})([A-Za-z0-9_./:@%+,=-]*)")
 _GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
-_HINT = "a path in a denied root may not be handed to a variable either"
+_HINT = "a path in a denied root may not be handed on (to a variable, in a here-string or a here-document) either"
 
 
 def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], paths: PathChecker,
@@ -50,6 +50,10 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     for redirect in parsed.redirects:
         if redirect.op == "<<<" and redirect.target is not None:
             handed.append((redirect.text, 1, "", redirect.target))
+    for command_text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
+            [(r.text, 1, r) for r in parsed.redirects]:
+        if redirect.op == "<<":
+            handed += [(command_text, line, "", word) for word in _heredoc_paths(redirect.text)]
     for name, text, line in parsed.assigned:
         if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~":  # `[[ WORD =~ RE ]]`
             handed.append((text + " ... ]]", line, name, Word(f"({text[3:-3]})", None, "array")))
@@ -67,7 +71,8 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
             problem = paths.check_read_word(value, cwds, cd_real)
             if problem:
                 verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                        reason=f"gives a variable {word.text}: {problem}", hint=_HINT))
+                                        reason=f"{'gives a variable' if name else 'hands on'} {word.text}: {problem}",
+                                        hint=_HINT))
                 break
         if name:
             given.setdefault(name, []).extend(_as_paths(values, cwds, home, paths))
@@ -145,3 +150,22 @@ def _value_words(word: Word, home: str) -> list[Word]:
             glob = any(c in text for c in "*?[") and not any(c in text for c in "$`'\"\\{~")
             plain.append(Word(text, None, "glob" if glob else word.why_dynamic or "expansion"))
     return plain
+
+
+def _heredoc_paths(text: str) -> list[Word]:
+    """The words of a here-document's body that may be paths (those with a `/`), and each
+    whole line that has one: `xargs cat <<EOF`, `while read -r f; do cat "$f"; done <<EOF`
+    and `read -r f <<EOF` read the names a body lists (`/home/u/.ssh/id_rsa` printed the key).
+    A word with an expansion (in an unquoted body) is only known at run time."""
+    head, _, rest = text.partition("\n")
+    body = rest.rpartition("\n")[0]  # without the delimiter's line
+    if "/" not in body:
+        return []
+    quoted = any(q in head for q in "'\"\\")
+    words = []
+    for line in body.split("\n"):
+        for piece in dict.fromkeys([line.strip(), *line.split()]):
+            if "/" in piece:
+                literal = quoted or not any(c in piece for c in "$`\\")
+                words.append(Word(piece, piece if literal else None, "" if literal else "expansion"))
+    return words
