@@ -208,7 +208,15 @@ class Session:
 
     # -- lines -----------------------------------------------------------------------
     def decide(self, line: str, args: tuple[str, ...] = ()) -> Decision:
-        return self.policy.decide(line, self.cwd, args=args)
+        return self.policy.decide(line, self.cwd, args=args, environment=self.passed_environment())
+
+    def passed_environment(self) -> dict[str, str]:
+        """The variables the profile passes or sets that the line's commands get (their values
+        are known, so a read of `"$KUBECONFIG"` is checked as the path it is)."""
+        inherited = self.config.environ
+        passed = {name: inherited[name] for name in self.profile.env_pass if name in inherited}
+        passed.update(self.profile.env_set)
+        return passed
 
     def next_command_id(self) -> str:
         self._commands += 1

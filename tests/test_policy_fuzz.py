@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import failing_syscalls_runner, run_guardrail
+from tests.conftest import SECRETS_DENIED, failing_syscalls_runner, guardrail_in, run_guardrail
 from tests.policy_fuzz import Sandbox, generated, known_gap
 
 
@@ -398,3 +398,15 @@ def test_the_lines_own_text_reads_no_secret(line: str, home: Path, project: Path
     done = run_guardrail(line.replace("{home}", str(home)), project, agentsh_env, tmp_path)
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
     assert done.returncode == 126 and "the line's own text" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("line", ['cat "$DATA_FILE"', "cat $DATA_DIR/id_rsa", 'head -c 99 "${DATA_FILE}"'])
+def test_a_passed_variables_value_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
+                                                  agentsh_env: dict[str, str]) -> None:
+    """A variable the profile passes has a value agentsh knows: `cat "$KUBECONFIG"` printed
+    ~/.kube/config under the shipped kubectl-readonly profile (the text names no denied root)."""
+    text = SECRETS_DENIED + "env:\n  pass: [DATA_FILE, DATA_DIR]\n"
+    env = dict(agentsh_env, DATA_FILE=str(home / ".ssh" / "id_rsa"), DATA_DIR=str(home / ".ssh"))
+    done = guardrail_in(project, env, tmp_path, text)(line)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr

@@ -7,7 +7,7 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
@@ -39,12 +39,14 @@ class Policy:
         self.rules = Rules(profile)
     # -- lines -----------------------------------------------------------------
     def decide(self, line: str, cwd: str | None = None, *, at_exec: bool = False,
-               args: tuple[str, ...] = ()) -> Decision:
+               args: tuple[str, ...] = (), environment: Mapping[str, str] | None = None) -> Decision:
         """`at_exec`: the line is an exec inside a running command, whose stdin was set up by
         a line or program checked before (so what it reads there is not looked for).
-        `args`: what bash will make the line's $0, $1 ... (`agentsh -c LINE ARG0 ARG...`)."""
+        `args`: what bash will make the line's $0, $1 ... (`agentsh -c LINE ARG0 ARG...`);
+        `environment`: the variables the line starts with, whose values are known."""
         try:
-            return self.decide_parsed(parse_line(line, self.host.home), cwd, at_exec=at_exec, args=args)
+            return self.decide_parsed(parse_line(line, self.host.home), cwd, at_exec=at_exec, args=args,
+                                      environment=environment)
         except AgentshError:
             raise
         except Exception as err:  # a bug of the checker: the line is refused, never run unchecked
@@ -54,7 +56,7 @@ class Policy:
             return Decision(line, "deny", (verdict,), self.profile.source, self.profile.sha256)
 
     def decide_parsed(self, parsed: ParsedLine, cwd: str | None = None, *, at_exec: bool = False,
-                      args: tuple[str, ...] = ()) -> Decision:
+                      args: tuple[str, ...] = (), environment: Mapping[str, str] | None = None) -> Decision:
         verdicts: list[Verdict] = [
             Verdict(command=p.text, decision="deny", reason=p.reason, line=p.line,
                     hint="rewrite the line without this construct")
@@ -81,7 +83,7 @@ class Policy:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
             self._follow_cd(command, verdict, cwds, cd_real)
-        verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args)
+        verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue

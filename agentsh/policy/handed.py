@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 
 from ..parse import ParsedLine, Word
 from .decision import Verdict
@@ -33,11 +34,14 @@ _HINT = "a path in a denied root may not be handed on (to a variable, in a here-
 
 
 def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], paths: PathChecker,
-                 home: str, positional: tuple[str, ...] = ()) -> list[Verdict]:
+                 home: str, positional: tuple[str, ...] = (), environment: Mapping[str, str] | None = None
+                 ) -> list[Verdict]:
     """Refusals for the paths the line hands to variables (see the module's text); `cwds`:
     every directory the line may be in, once the line is walked.  `positional`: the
     arguments after the line (`agentsh -c LINE ARG0 ARG...`), which bash makes $0, $1 ...:
-    `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key."""
+    `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key.  `environment`: the variables
+    the line starts with (passed by the profile): a read of one is checked as its value,
+    alone too (`cat "$KUBECONFIG"` printed ~/.kube/config under kubectl-readonly)."""
     handed: list[tuple[str, int, str, Word]] = []  # (command text, line, variable or "", value)
     for number, arg in enumerate(positional):
         handed.append((f"${number} ({arg})", 1, str(number), Word(arg, arg)))
@@ -61,7 +65,7 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
         listed = _FOR_WORDS.match(text)
         if listed:
             handed.append((text, line, name, Word(f"({listed.group(1)})", None, "array")))
-    if not handed:
+    if not handed and not environment:
         return []
     verdicts = []
     given: dict[str, list[str]] = {}  # each variable's values in this line, as paths
@@ -79,14 +83,18 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     for number in range(1, len(positional)):  # "$@" and "$*" are each of $1 ...
         for every in ("@", "*"):
             given.setdefault(every, []).extend(given.get(str(number), ()))
+    inherited = {name: value for name, value in (environment or {}).items() if "/" in value}
+    for name, value in inherited.items():  # checked where the line reads it, not where it is passed
+        given.setdefault(name, []).append(value)
     if given:
-        verdicts += _uses(parsed, given, cwds, cd_real, paths)
+        verdicts += _uses(parsed, given, cwds, cd_real, paths, alone=frozenset(inherited))
     return verdicts
 
 
 def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_real: dict[str, str],
-          paths: PathChecker) -> list[Verdict]:
-    """Where a variable the line gave a value is read with more after it, the path written out."""
+          paths: PathChecker, alone: frozenset[str] = frozenset()) -> list[Verdict]:
+    """Where a variable the line gave a value is read with more after it, the path written out;
+    the variables in `alone` (whose values were not checked where given) also by themselves."""
     read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
             for c in parsed.commands]
     read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target]
@@ -96,9 +104,12 @@ def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_r
             if word.value is not None or "'" in word.text:
                 continue
             match = _VARIABLE_PATH.fullmatch(word.text.replace('"', ""))
-            if match is None or not match.group(3):
-                continue  # not `$f` with more after it (`$f` alone: its value was checked where given)
-            for value in given.get(match.group(1) or match.group(2), ()):
+            if match is None:
+                continue
+            name = match.group(1) or match.group(2)
+            if not match.group(3) and name not in alone:
+                continue  # `$f` alone: its value was checked where given
+            for value in given.get(name, ()):
                 path = value + match.group(3)
                 # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
                 glob = any(c in path for c in "*?[") and '"' not in word.text
