@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
     """Run an allowed line; (exit status, names of the credentials injected)."""
     from .record.asciicast import RecordingError
-    from .run import bash_script, build_environment, run_bash
+    from .run import bash_script, run_bash
 
     injection = None
     if any(rule.credentials for rule in session.profile.rules):  # keep the common path import-free
@@ -31,13 +31,7 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         except CredentialError as err:
             session.say(f"agentsh: denied: {err}\n")
             return EXIT_DENIED, ()
-    environ = dict(session.config.environ)
-    for name, value in session.exports.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    env = build_environment(session.profile, environ, session.cwd)
+    env = session.command_environment()
     env["AGENTSH_SESSION"] = session.session_id
     decision = script_for(session, decision)
     script = bash_script(decision)

@@ -208,15 +208,22 @@ class Session:
 
     # -- lines -----------------------------------------------------------------------
     def decide(self, line: str, args: tuple[str, ...] = ()) -> Decision:
-        return self.policy.decide(line, self.cwd, args=args, environment=self.passed_environment())
+        # the values the line's variables start with are known: `cat "$KUBECONFIG"` is checked
+        # as the path it reads
+        return self.policy.decide(line, self.cwd, args=args, environment=self.command_environment())
 
-    def passed_environment(self) -> dict[str, str]:
-        """The variables the profile passes or sets that the line's commands get (their values
-        are known, so a read of `"$KUBECONFIG"` is checked as the path it is)."""
-        inherited = self.config.environ
-        passed = {name: inherited[name] for name in self.profile.env_pass if name in inherited}
-        passed.update(self.profile.env_set)
-        return passed
+    def command_environment(self) -> dict[str, str]:
+        """The environment a line's commands start with: what the profile passes from agentsh's
+        own (with the session's exports) or sets (run.build_environment)."""
+        from .run import build_environment
+
+        environ = dict(self.config.environ)
+        for name, value in self.exports.items():
+            if value is None:
+                environ.pop(name, None)
+            else:
+                environ[name] = value
+        return build_environment(self.profile, environ, self.cwd)
 
     def next_command_id(self) -> str:
         self._commands += 1

@@ -173,12 +173,12 @@ def policy(work: Path, home: Path, tmp_path: Path, work_profile: str) -> Policy:
 
 
 def run_guardrail(line: str, cwd: Path, env: dict[str, str], scratch: Path,
-                  profile: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`agentsh [-p PROFILE] -c LINE` with ptrace and Landlock refused (guardrail mode: only
-    the static check stands between the line and what it reads or writes)."""
+                  profile: Path | None = None, positional: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`agentsh [-p PROFILE] -c LINE [ARG0 ARG...]` with ptrace and Landlock refused (guardrail
+    mode: only the static check stands between the line and what it reads or writes)."""
     runner = scratch / "guardrail.py"
     if not runner.exists():
         runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
-    args = [sys.executable, str(runner), *(["-p", str(profile)] if profile else []), "-c", line]
+    args = [sys.executable, str(runner), *(["-p", str(profile)] if profile else []), "-c", line, *positional]
     return subprocess.run(args, cwd=cwd, env=dict(env, AGENTSH_WARM="0"), capture_output=True, text=True,
                           timeout=60)

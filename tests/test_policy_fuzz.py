@@ -11,14 +11,12 @@ cases, each run through the real `agentsh -c` in guardrail mode.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRETS_DENIED, failing_syscalls_runner, guardrail_in, run_guardrail
+from tests.conftest import SECRETS_DENIED, guardrail_in, run_guardrail
 from tests.policy_fuzz import Sandbox, generated, known_gap
 
 
@@ -58,6 +56,15 @@ def project(home: Path) -> Path:
     (path / ".git" / "hooks").mkdir(parents=True)
     (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
     return path
+
+
+@pytest.fixture
+def gh_token(home: Path) -> Path:
+    """~/.config/gh/hosts.yml (denied by base) with GH-TOKEN-SECRET in it."""
+    hosts = home / ".config" / "gh" / "hosts.yml"
+    hosts.parent.mkdir(parents=True)
+    hosts.write_text("oauth_token: GH-TOKEN-SECRET\n")
+    return hosts
 
 
 # Found by the campaign: /proc/self is the command, not agentsh, when the path is opened.
@@ -171,10 +178,8 @@ def test_an_output_option_with_a_run_time_value_plants_nothing(
     "cd src && cd ~/.config; cat $PWD/gh/hosts.yml",
 ])
 def test_a_known_variable_in_a_path_reads_no_secret(
-        line: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
-    (home / ".config" / "gh").mkdir(parents=True)
+        line: str, home: Path, project: Path, tmp_path: Path, agentsh_env: dict[str, str], gh_token: Path) -> None:
     (home / ".config" / "gcloud").mkdir(parents=True)
-    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
@@ -275,9 +280,7 @@ def test_the_stdin_names_of_the_archive_check_are_the_hazard_tables() -> None:
     "mapfile -t a <<'EOF'\nREADME.md\n../.netrc\nEOF\ncat \"${a[@]}\"",
 ])
 def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
-                                                    agentsh_env: dict[str, str]) -> None:
-    (home / ".config" / "gh").mkdir(parents=True)
-    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+                                                    agentsh_env: dict[str, str], gh_token: Path) -> None:
     (project / "README.md").write_text("hello\n")
     done = run_guardrail(line.replace("{home}", str(home)), project, agentsh_env, tmp_path)
     for secret in ("SECRET-KEY-BYTES", "NETRC-SECRET", "GH-TOKEN-SECRET"):
@@ -294,17 +297,11 @@ def test_a_path_handed_to_a_variable_reads_no_secret(line: str, home: Path, proj
     ('cat "${2}"/gh/hosts.yml', ["x", "y", "{home}/.config"]),
 ])
 def test_the_lines_arguments_read_no_secret(line: str, args: list[str], home: Path, project: Path, tmp_path: Path,
-                                            agentsh_env: dict[str, str]) -> None:
+                                            agentsh_env: dict[str, str], gh_token: Path) -> None:
     """`agentsh -c LINE ARG0 ARG...` (as `bash -c`): bash makes the arguments $0, $1 ..., which
     agentsh knows but did not check: `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key."""
-    (home / ".config" / "gh").mkdir(parents=True)
-    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
     (project / "README.md").write_text("hello\n")
-    runner = tmp_path / "guardrail.py"
-    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
-    done = subprocess.run([sys.executable, str(runner), "-c", line, *(a.format(home=home) for a in args)],
-                          cwd=project, env=dict(agentsh_env, AGENTSH_WARM="0"), capture_output=True, text=True,
-                          timeout=60)
+    done = run_guardrail(line, project, agentsh_env, tmp_path, positional=tuple(a.format(home=home) for a in args))
     for secret in ("SECRET-KEY-BYTES", "GH-TOKEN-SECRET"):
         assert secret not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
@@ -322,9 +319,7 @@ def test_the_lines_arguments_read_no_secret(line: str, args: list[str], home: Pa
     "cd src && for d in \"$PWD\"/../../.config; do cat $d/gh/hosts.yml; done",
 ])
 def test_a_variable_and_the_rest_of_the_word_read_no_secret(line: str, home: Path, project: Path, tmp_path: Path,
-                                                            agentsh_env: dict[str, str]) -> None:
-    (home / ".config" / "gh").mkdir(parents=True)
-    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
+                                                            agentsh_env: dict[str, str], gh_token: Path) -> None:
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr

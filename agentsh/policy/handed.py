@@ -48,19 +48,16 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     for command in parsed.commands:
         for assignment in command.assignments:
             handed.append((command.text, command.line, assignment.name, assignment.value))
-        for redirect in command.redirects:
-            if redirect.op == "<<<" and redirect.target is not None:
-                handed.append((command.text, command.line, "", redirect.target))
-    for redirect in parsed.redirects:
-        if redirect.op == "<<<" and redirect.target is not None:
-            handed.append((redirect.text, 1, "", redirect.target))
-    for command_text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
+    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
             [(r.text, 1, r) for r in parsed.redirects]:
-        if redirect.op == "<<":
-            handed += [(command_text, line, "", word) for word in _heredoc_paths(redirect.text)]
+        if redirect.op == "<<<" and redirect.target is not None:
+            handed.append((text, line, "", redirect.target))
+        elif redirect.op == "<<":
+            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text)]
     for name, text, line in parsed.assigned:
-        if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~":  # `[[ WORD =~ RE ]]`
-            handed.append((text + " ... ]]", line, name, Word(f"({text[3:-3]})", None, "array")))
+        matched = rematch_word(name, text)
+        if matched is not None:  # `[[ WORD =~ RE ]]`
+            handed.append((text + " ... ]]", line, name, Word(f"({matched})", None, "array")))
             continue
         listed = _FOR_WORDS.match(text)
         if listed:
@@ -83,12 +80,21 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     for number in range(1, len(positional)):  # "$@" and "$*" are each of $1 ...
         for every in ("@", "*"):
             given.setdefault(every, []).extend(given.get(str(number), ()))
-    inherited = {name: value for name, value in (environment or {}).items() if "/" in value}
+    # (HOME and PWD as the path checks know them are theirs already: paths.known_variable_paths)
+    known = {"HOME": (paths.home,), "PWD": cwds}
+    inherited = {name: value for name, value in (environment or {}).items()
+                 if "/" in value and value not in known.get(name, ())}
     for name, value in inherited.items():  # checked where the line reads it, not where it is passed
         given.setdefault(name, []).append(value)
     if given:
         verdicts += _uses(parsed, given, cwds, cd_real, paths, alone=frozenset(inherited))
     return verdicts
+
+
+def rematch_word(name: str, text: str) -> str | None:
+    """The WORD of a `[[ WORD =~ RE ]]` entry of ParsedLine.assigned (the walker's note that
+    bash sets BASH_REMATCH from it), None for any other entry."""
+    return text[3:-3] if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~" else None
 
 
 def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_real: dict[str, str],

@@ -293,13 +293,17 @@ class PathChecker:
         $PWD/gh/hosts.yml` print the token (the text names `gh`, not `.config/gh`)."""
         cwds = list(cwds)
         for path in self.known_variable_paths(word.text, cwds):
-            if any(c in path for c in _GLOB):
-                problem = self._glob(Word(path, None, "glob"), cwds, write=False, reals=reals)
-            else:
-                problem = self.check_read_word(Word(path, path), cwds, reals)
+            problem = self._written_out_reads(path, cwds, reals)
             if problem:
                 return f"{word.text}: {problem}"
         return ""
+
+    def _written_out_reads(self, path: str, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
+        """A read of a path the check wrote out itself (a known value, a brace alternative):
+        with a glob in it, by what bash can expand it to."""
+        if any(c in path for c in _GLOB):
+            return self._glob(Word(path, None, "glob"), cwds, write=False, reals=reals)
+        return self.check_read_word(Word(path, path), cwds, reals)
 
     def _brace_reads(self, word: Word, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """Brace expansion is static: each alternative made of plain characters is checked as
@@ -313,10 +317,7 @@ class PathChecker:
                 alternative = self.home.rstrip("/") + alternative[1:]
             elif "~" in alternative:
                 continue  # ~user, `a=~`: the fragment check's
-            if any(c in alternative for c in _GLOB):
-                problem = self._glob(Word(alternative, None, "glob"), cwds, write=False, reals=reals)
-            else:
-                problem = self.check_read_word(Word(alternative, alternative), cwds, reals)
+            problem = self._written_out_reads(alternative, cwds, reals)
             if problem:
                 return f"{word.text}: {problem}"
         return ""
