@@ -8,9 +8,8 @@ import fnmatch
 import itertools
 import re
 
+from ..parse.words import GLOB_CHARS
 from .gitruns import GIT_RUNS_FROM
-
-_GLOB = "*?["
 
 
 def glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
@@ -22,7 +21,7 @@ def glob_parts(text: str, home: str) -> tuple[str, list[str]] | None:
         text = home.rstrip("/") + text[1:]
     elif "~" in text:
         return None
-    head = text[:min((text.find(c) for c in _GLOB if c in text), default=len(text))]
+    head = text[:min((text.find(c) for c in GLOB_CHARS if c in text), default=len(text))]
     cut = head.rfind("/") + 1  # the pattern starts after the literal directory, if any
     return head[:cut] or ".", text[cut:].split("/")
 

@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Mapping
 
 from ..parse import ParsedLine, Word
+from ..parse.words import GLOB_CHARS
 from .decision import Verdict
 from .paths import PathChecker
 
@@ -118,7 +119,7 @@ def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_r
             for value in given.get(name, ()):
                 path = value + match.group(3)
                 # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
-                glob = any(c in path for c in "*?[") and '"' not in word.text
+                glob = any(c in path for c in GLOB_CHARS) and '"' not in word.text
                 problem = paths.check_read_word(Word(path, None, "glob") if glob else Word(path, path), cwds, cd_real)
                 if problem:
                     verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
@@ -164,7 +165,7 @@ def _value_words(word: Word, home: str) -> list[Word]:
         elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic == "array":
             plain.append(Word(text, text))
         else:
-            glob = any(c in text for c in "*?[") and not any(c in text for c in "$`'\"\\{~")
+            glob = any(c in text for c in GLOB_CHARS) and not any(c in text for c in "$`'\"\\{~")
             plain.append(Word(text, None, "glob" if glob else word.why_dynamic or "expansion"))
     return plain
 

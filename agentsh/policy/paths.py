@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 
 from ..parse import Word
+from ..parse.words import GLOB_CHARS
 from ..profile import Profile
 from .argfiles import arg_candidates
 from .gitruns import git_dir_problem, other_git_dir_problem
@@ -60,7 +61,6 @@ def own_code_roots(home: str) -> tuple[str, ...]:
         if getattr(site, "ENABLE_USER_SITE", False):
             roots.append(f"{home}/.local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")
     return tuple(dict.fromkeys(os.path.realpath(root) for root in roots))
-_GLOB = "*?["
 # A dotfile glued to an option letter (`-f.env`), as argfiles.glued_values takes it.
 _GLUED_DOTFILE = re.compile(r"[A-Za-z]\.")
 
@@ -280,7 +280,7 @@ class PathChecker:
         text = word.text  # the quotes go after the expansions (`"$d"secrets` is not `$dsecrets`)
         for value in {_PARAMETER.sub("", text).replace('"', ""),
                       _PARAMETER.sub(lambda m: m.group(1) or "", text).replace('"', "")}:
-            if value and "$" not in value and _PLAIN_PATH.fullmatch(value) and not any(c in value for c in _GLOB):
+            if value and "$" not in value and _PLAIN_PATH.fullmatch(value) and not any(c in value for c in GLOB_CHARS):
                 problem = self.check_read_word(Word(value, value), cwds, reals)
                 if problem:
                     return f"{word.text} (its variables unset): {problem}"
@@ -301,7 +301,7 @@ class PathChecker:
     def _written_out_reads(self, path: str, cwds: Iterable[str], reals: dict[str, str] | None) -> str:
         """A read of a path the check wrote out itself (a known value, a brace alternative):
         with a glob in it, by what bash can expand it to."""
-        if any(c in path for c in _GLOB):
+        if any(c in path for c in GLOB_CHARS):
             return self._glob(Word(path, None, "glob"), cwds, write=False, reals=reals)
         return self.check_read_word(Word(path, path), cwds, reals)
 
@@ -350,7 +350,7 @@ class PathChecker:
             # can stand for a component of a name.
             parts = spelled.split("/")
             globs = [i for i, part in enumerate(parts)
-                     if any(c in PARAMETERS.sub("", part) for c in _GLOB)]
+                     if any(c in PARAMETERS.sub("", part) for c in GLOB_CHARS)]
             if not globs:
                 continue
             if len(parts) == 1:  # `*.py`: only a one-component name can be spelled
