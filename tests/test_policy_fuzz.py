@@ -405,3 +405,59 @@ def test_a_passed_variables_value_reads_no_secret(line: str, home: Path, project
     done = guardrail_in(project, env, tmp_path, text)(line)
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    'x=.SSH; cat "$HOME/${x,,}/id_rsa"',
+    "x=$HOME/.Ssh; cat ${x@L}/id_rsa",
+    "x=$HOME/.ssX; cat ${x/X/h}/id_rsa",
+    'x=$HOME/.ss; y=h; cat "$x$y/id_rsa"',
+    "f=$HOME/.ss; cat \"$f\"'h/id_rsa'",
+    "f=$HOME/.ss; g=$f; cat ${g}h/id_rsa",
+    "f=$HOME/.ss; cat ${f:+$HOME/.ss}h/id_rsa",
+    'x="README.md $HOME/.ss"; y=${x}h/id_rsa; cat $y',
+    "x=$HOME/.s; y=${x}sh_; cat ${y%_}/id_rsa",
+    "x=$HOME/.s; y=${x}sh_q; cat ${y%_*}/id_rsa",
+    "x=X$HOME/.s; cat ${x#*X}sh/id_rsa",
+    "x=AAA$HOME/.s; cat ${x:3}sh/id_rsa",
+    "x=$HOME/.s; cat ${x}${x: -1}h/id_rsa",
+    "for d in $HOME/.SSH; do cat ${d,,}/id_rsa; done",
+])
+def test_a_value_transformed_or_joined_reads_no_secret(line: str, project: Path, tmp_path: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """The check wrote out only `$f` and `$f/rest`: bash's operators on a value the line gave
+    (`x=~/.SSH; cat "${x,,}/id_rsa"`), several variables in one word, quotes or a default in
+    the rest of it each read the key in guardrail mode.  Now the word is written out
+    (policy/spelling.py) with every value the line gave its variables."""
+    (project / "README.md").write_text("hello\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_transformation_agentsh_cannot_follow_is_refused(project: Path, tmp_path: Path,
+                                                          agentsh_env: dict[str, str]) -> None:
+    done = run_guardrail('x=$HOME/.ssX; cat "${x//[X]/h}/id_rsa"', project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126 and "does not follow" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("line", ["x=$HOME/.ss; cat $x\\h/id_rsa", "cat ~/.ss$x\\h/id_rsa"])
+def test_an_escape_after_an_expansion_is_one_word(line: str, project: Path, tmp_path: Path,
+                                                  agentsh_env: dict[str, str]) -> None:
+    """tree-sitter ends a word before an escape that follows an expansion; bash reads on, so
+    `cat ~/.ss$x\\h/id_rsa` read ~/.ssh/id_rsa while the check saw `~/.ss$x` and `h/id_rsa`."""
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert done.returncode == 126 and "bash reads one word" in done.stderr, done.stderr
+
+
+def test_ordinary_transformations_of_given_values_still_run(project: Path, tmp_path: Path,
+                                                           agentsh_env: dict[str, str]) -> None:
+    (project / "README.md").write_text("hello\n")
+    (project / "src" / "a.py").write_text("")
+    line = ('f=src/a.py; echo "${f##*/}" "${f%/*}" "${f%.py}.txt" "${f^^}" "${#f}" "${f:4}"; '
+            'x=READ; y=ME.md; cat "$x$y" ${x}ME.md; for g in src/*.py; do echo "${g%.py}"; done')
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "a.py src src/a.txt SRC/A.PY 8 a.py\nhello\nhello\nsrc/a\n"

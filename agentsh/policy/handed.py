@@ -10,8 +10,10 @@ file in guardrail mode, the word that read it naming no denied root.  So:
   loop's list, a here-string, the word a `[[ =~ ]]` test matches, the paths a
   here-document lists) is checked as a read where it is given;
 - where such a variable is used with more after it (`f=~/.config; cat $f/gh/hosts.yml`, a
-  name the fragment check cannot see: it names `gh`, not `.config/gh`), the path is checked
-  as written out, from every directory the line may be in.
+  name the fragment check cannot see: it names `gh`, not `.config/gh`), with another, or
+  through bash's operators (`x=~/.SSH/id_rsa; cat "${x,,}"`), the word is written out with
+  each value the line gave (spelling.py) and checked as a read, from every directory the
+  line may be in; an operator the check does not compute is refused.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from ..parse import ParsedLine, Word
 from ..parse.words import GLOB_CHARS
 from .decision import Verdict
 from .paths import PathChecker
+from .spelling import CannotFollow, Spelling, names_in, spell
 
 # `for NAME in WORDS; do` (or a newline before `do`): the words, as written
 _FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
 # `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
-_VARIABLE_PATH = re.compile(r"\$(?:([A-Za-z_]\w*|[0-9@*])|\{([A-Za-z_]\w*|[0-9]+|[@*])\})([A-Za-z0-9_./:@%+,=-]*)")
-_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=*?\[\]!-]*")
+# a variable alone: its values were checked where it was given
+_ALONE = re.compile(r"\$([A-Za-z_]\w*|[0-9@*])|\$\{([A-Za-z_]\w*|[0-9]+|[@*])\}")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 _HINT = "a path in a denied root may not be handed on (to a variable, in a here-string or a here-document) either"
 
@@ -66,30 +69,89 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     if not handed and not environment:
         return []
     verdicts = []
-    given: dict[str, list[str]] = {}  # each variable's values in this line, as paths
+    # each variable's values in this line, as bash would write them out; None: set at run time
+    variables: dict[str, list[str] | None] = {"HOME": [paths.home], "PWD": list(cwds), "OLDPWD": ["", *cwds]}
+    variables.update((name, [value]) for name, value in (environment or {}).items() if name not in variables)
+    given: set[str] = set()  # the names this line (or its arguments) gives values
+    pending: list[tuple[str, int, str, Word]] = []  # values that use variables: written out below
     for text, line, name, word in handed:
-        values = _value_words(word, home)
-        for value in values:
-            problem = paths.check_read_word(value, cwds, cd_real)
+        for value in _value_words(word, home):
+            problem = _check_value(value, value.value, cwds, cd_real, paths)
             if problem:
-                verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                        reason=f"{'gives a variable' if name else 'hands on'} {word.text}: {problem}",
-                                        hint=_HINT))
+                verdicts.append(_refusal(text, line, name, word, problem))
                 break
-        if name:
-            given.setdefault(name, []).extend(_as_paths(values, cwds, home, paths))
+            if name and (value.value is not None or value.why_dynamic == "glob"):
+                _add(variables, given, name, value.shown())
+            elif name:
+                pending.append((text, line, name, value))
+    for _ in range(3):  # `g=$f`: a value may use another variable's, given later in the text
+        changed = False
+        for text, line, name, value in pending:
+            try:
+                spelled = spell(value.text, variables, home, cwds)
+            except CannotFollow as err:
+                if names_in(value.text) & given:
+                    verdicts.append(_refusal(text, line, name, value, _cannot_follow(err)))
+                    return verdicts
+                spelled = None
+            if spelled is None:
+                changed |= variables.get(name, ()) is not None and name not in given
+                variables[name] = None if name not in given else variables[name]
+                continue
+            for written in spelled.values:
+                if written not in (variables.get(name) or ()):
+                    changed = True
+                    problem = _check_spelled(Spelling((written,), True), cwds, cd_real, paths)  # split at use
+                    if problem:
+                        verdicts.append(_refusal(text, line, name, value, problem))
+                        return verdicts
+                    _add(variables, given, name, written)
+        if not changed:
+            break
     for number in range(1, len(positional)):  # "$@" and "$*" are each of $1 ...
         for every in ("@", "*"):
-            given.setdefault(every, []).extend(given.get(str(number), ()))
+            if str(number) in given:
+                _add(variables, given, every, *(variables[str(number)] or ()))
+    # a passed variable's value is checked where the line reads it, not where it is passed
     # (HOME and PWD as the path checks know them are theirs already: paths.known_variable_paths)
-    known = {"HOME": (paths.home,), "PWD": cwds}
-    inherited = {name: value for name, value in (environment or {}).items()
-                 if "/" in value and value not in known.get(name, ())}
-    for name, value in inherited.items():  # checked where the line reads it, not where it is passed
-        given.setdefault(name, []).append(value)
-    if given:
-        verdicts += _uses(parsed, given, cwds, cd_real, paths, alone=frozenset(inherited))
+    inherited = {name for name, value in (environment or {}).items()
+                 if "/" in value and name not in ("HOME", "PWD") and name not in given}
+    if given or inherited:
+        verdicts += _uses(parsed, variables, given, inherited, home, cwds, cd_real, paths)
     return verdicts
+
+
+def _add(variables: dict[str, list[str] | None], given: set[str], name: str, *values: str) -> None:
+    known = variables.get(name) if name in given else None
+    if name not in given:
+        given.add(name)
+    known = list(known or ())
+    known += [v for v in values if v not in known]
+    variables[name] = known
+
+
+def _check_value(value: Word, written: str | None, cwds: list[str], cd_real: dict[str, str],
+                 paths: PathChecker) -> str:
+    """A handed value as a read; a static one with blanks also field by field (`x="a
+    /root/.ssh/id_rsa"; cat $x` reads both)."""
+    problem = paths.check_read_word(value, cwds, cd_real)
+    if problem or written is None or not any(c in written for c in " \t\n"):
+        return problem
+    for field in written.split():
+        problem = paths.check_read_word(Word(field, field), cwds, cd_real)
+        if problem:
+            return problem
+    return ""
+
+
+def _refusal(text: str, line: int, name: str, word: Word, problem: str) -> Verdict:
+    return Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                   reason=f"{'gives a variable' if name else 'hands on'} {word.text}: {problem}", hint=_HINT)
+
+
+def _cannot_follow(err: CannotFollow) -> str:
+    return (f"it changes a value this line gives a variable in a way agentsh does not follow ({err}), "
+            "so the path it reads is not known")
 
 
 def rematch_word(name: str, text: str) -> str | None:
@@ -98,50 +160,52 @@ def rematch_word(name: str, text: str) -> str | None:
     return text[3:-3] if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~" else None
 
 
-def _uses(parsed: ParsedLine, given: dict[str, list[str]], cwds: list[str], cd_real: dict[str, str],
-          paths: PathChecker, alone: frozenset[str] = frozenset()) -> list[Verdict]:
-    """Where a variable the line gave a value is read with more after it, the path written out;
-    the variables in `alone` (whose values were not checked where given) also by themselves."""
+def _uses(parsed: ParsedLine, variables: dict[str, list[str] | None], given: set[str], inherited: set[str],
+          home: str, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> list[Verdict]:
+    """Each word the line reads that uses a variable it gave a value (or a passed one, in
+    `inherited`), written out (.spelling) and checked as a read; a given variable alone
+    (`$f`, `"${f}"`) was checked where given."""
     read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
             for c in parsed.commands]
     read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target]
+    known = given | inherited
     verdicts = []
     for text, line, words in read:
         for word in words:
-            if word.value is not None or "'" in word.text:
+            if word.value is not None or "$" not in word.text:
                 continue
-            match = _VARIABLE_PATH.fullmatch(word.text.replace('"', ""))
-            if match is None:
+            names = names_in(word.text)
+            if not names & known:
                 continue
-            name = match.group(1) or match.group(2)
-            if not match.group(3) and name not in alone:
-                continue  # `$f` alone: its value was checked where given
-            for value in given.get(name, ()):
-                path = value + match.group(3)
-                # unquoted, a glob in the value matches at use (`d=~/.con?ig; cat $d/gh/x`)
-                glob = any(c in path for c in GLOB_CHARS) and '"' not in word.text
-                problem = paths.check_read_word(Word(path, None, "glob") if glob else Word(path, path), cwds, cd_real)
-                if problem:
-                    verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                            reason=f"{word.text}: {problem}"))
-                    break
+            alone = _ALONE.fullmatch(word.text.replace('"', ""))
+            if alone and (alone.group(1) or alone.group(2)) in given:
+                continue
+            try:
+                spelled = spell(word.text, variables, home, cwds)
+            except CannotFollow as err:
+                verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                        reason=f"{word.text}: {_cannot_follow(err)}", hint=_HINT))
+                continue
+            if spelled is None:
+                continue
+            problem = _check_spelled(spelled, cwds, cd_real, paths)
+            if problem:
+                verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                        reason=f"{word.text}: {problem}"))
     return verdicts
 
 
-def _as_paths(values: list[Word], cwds: list[str], home: str, paths: PathChecker) -> list[str]:
-    """Static values, and `$HOME/...`, `"$PWD"/..`, `~/.con?ig`, `~+/..` written out."""
-    found: list[str] = []
-    for v in values:
-        text = v.text
-        if v.value is not None:
-            found.append(v.value)
-        elif (text == "~" or text[:2] == "~/") and _GLOB_WORD.fullmatch(text[1:]):
-            found.append(home + text[1:])
-        elif text[:2] in ("~+", "~-") and _GLOB_WORD.fullmatch(text[2:]):
-            found += [c + text[2:] for c in cwds]
-        else:
-            found += paths.known_variable_paths(text, cwds)
-    return found
+def _check_spelled(spelled: Spelling, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> str:
+    """Each value as a read; unquoted, also each field bash splits it into, and as a glob."""
+    for value in spelled.values:
+        pieces = [value, *value.split()] if spelled.unquoted and any(c in value for c in " \t\n") else [value]
+        for piece in pieces:
+            # a glob in the value: matched at use unquoted, or where a `for` list or an array got it
+            glob = any(c in piece for c in GLOB_CHARS)
+            problem = paths.check_read_word(Word(piece, None, "glob") if glob else Word(piece, piece), cwds, cd_real)
+            if problem:
+                return problem
+    return ""
 
 
 def _value_words(word: Word, home: str) -> list[Word]:
