@@ -47,7 +47,7 @@ def explain(profile: str | None, as_json: bool, line: str) -> None:
 
 
 def _account_profile(requested: str | None) -> str | None:
-    """For commands that run nothing (explain, env): without -p, the profile this account's
+    """For commands that run nothing (explain, env, doctor): without -p, the profile this account's
     shell would use (/etc/agentsh/config.yaml); with -p, the one asked about."""
     if requested is not None:
         return requested
@@ -298,7 +298,7 @@ def doctor(profile: str | None, as_json: bool) -> None:
     from .profile import Host
     from .session import load_policy
 
-    report = diagnose(load_policy(profile, Host.from_environ(os.environ)).profile, os.environ)
+    report = diagnose(load_policy(_account_profile(profile), Host.from_environ(os.environ)).profile, os.environ)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report), nl=as_json)
     sys.exit(0 if report.ok else 1)
 

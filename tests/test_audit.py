@@ -347,3 +347,16 @@ def test_callers_nested_seq_and_prev_keys_do_not_confuse_the_chain(tmp_path: Pat
     del content[3]
     put(path, content)
     assert verify(str(path), KEY) == (False, 3, 4, "deleted")
+
+
+def test_the_docs_list_every_kind_of_event() -> None:
+    """docs/audit.md's table of kinds is what auditors read; it had missed five kinds."""
+    from agentsh.audit import KINDS
+
+    docs = (Path(__file__).parent.parent / "docs" / "audit.md").read_text()
+    listed = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.M))
+    source = "".join(p.read_text() for p in (Path(__file__).parent.parent / "agentsh").rglob("*.py"))
+    written = set(re.findall(r'(?:\.write|\baudit)\(\s*"([a-z_]+)"', source))
+    assert listed - {"kind"} == KINDS
+    assert written <= KINDS, written - KINDS
+    assert len(written) >= 8, written  # the pattern still finds the calls

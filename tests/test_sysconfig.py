@@ -79,6 +79,18 @@ def test_explain_without_p_uses_the_accounts_enforced_profile(
     assert '"decision": "allow"' in capsys.readouterr().out  # asking about another profile runs nothing
 
 
+def test_doctor_without_p_reports_on_the_accounts_enforced_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """doctor said what the default profile needs, while the account's shell enforces another."""
+    import json
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sysconfig, "SYSTEM_CONFIG", config(tmp_path, f"agentsh: 1\nprofiles: {{users: {{{ME}: base}}}}\n"))
+    with pytest.raises(SystemExit):  # 0 or 1: whether this host has the layers base needs
+        agentsh_main.main(["doctor", "--json"], argv0="agentsh")
+    assert json.loads(capsys.readouterr().out)["profile"] == "base"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make files owned by root and by another user")
 @pytest.mark.parametrize("spoil", ["world-writable", "group-writable", "other-owner", "open-directory"])
 def test_config_someone_else_could_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
