@@ -177,11 +177,21 @@ def kill_session(session: str) -> None:
     from .live import kill, live_dir
     from .session import user_name
 
-    pids = kill(live_dir(os.environ), session)
-    if not pids:
+    ended = kill(live_dir(os.environ), session)
+    if not ended:
         raise click.ClickException(f"no running session '{session}' (see `agentsh sessions --live`)")
-    key, _ = load_key(os.environ, use_keyring=False)
-    with open_audit_log(default_path(os.environ), key) as log:
-        log.write("kill", session=session, pids=pids, user=user_name(),
-                  identity={"user": user_name(), "uid": os.getuid(), "host": os.uname().nodename})
+    pids = [int(entry["pid"]) for entry in ended]
+    # recorded in the session's own audit log, with the key it uses (a profile may name its
+    # own `audit.file` or keep the key in the keyring); entries of an older agentsh: the default
+    logs = {}
+    for entry in ended:
+        audit = entry.get("audit") if isinstance(entry.get("audit"), dict) else {}
+        path = audit.get("file") if isinstance(audit.get("file"), str) and audit.get("file") else \
+            default_path(os.environ)
+        logs[path] = (bool(audit.get("keyring")), bool(audit.get("syslog")))
+    for path, (keyring, syslog) in logs.items():
+        key, _ = load_key(os.environ, use_keyring=keyring)
+        with open_audit_log(path, key, syslog=syslog) as log:
+            log.write("kill", session=session, pids=pids, user=user_name(),
+                      identity={"user": user_name(), "uid": os.getuid(), "host": os.uname().nodename})
     click.echo(f"ended session {session} ({len(pids)} process{'es' if len(pids) != 1 else ''})")

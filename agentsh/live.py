@@ -62,9 +62,10 @@ def list_live(directory: str) -> list[dict[str, Any]]:
     return found
 
 
-def kill(directory: str, session: str) -> list[int]:
-    """Mark every process of the session killed and send it SIGTERM; return their pids."""
-    pids = []
+def kill(directory: str, session: str) -> list[dict[str, Any]]:
+    """Mark every process of the session killed and send it SIGTERM; return the entries of
+    those signalled."""
+    ended = []
     for entry in list_live(directory):
         if entry.get("session") != session:
             continue
@@ -74,7 +75,7 @@ def kill(directory: str, session: str) -> list[int]:
             pass
         try:
             os.kill(pid, signal.SIGTERM)
-            pids.append(pid)
+            ended.append(entry)
         except ProcessLookupError:
             continue
-    return pids
+    return ended

@@ -153,8 +153,14 @@ class Session:
         from .live import live_dir, register
 
         try:
+            from .audit.log import default_path
+
+            # where `agentsh kill` records ending it: this session's own log, with its key
+            audit = {"file": self.profile.audit_file or default_path(self.config.environ),
+                     "keyring": self.profile.audit_keyring, "syslog": self.profile.audit_syslog}
             self._live = register(live_dir(self.config.environ), self.session_id,
-                                  {"user": self.user, "profile": self.profile.name, "command": self.config.title_command})
+                                  {"user": self.user, "profile": self.profile.name, "command": self.config.title_command,
+                                   "audit": audit})
         except OSError:
             self._live = ""  # listing is a convenience; the audit trail is the record
         if self.owns_session:

@@ -64,3 +64,25 @@ def test_kill_a_running_command(tmp_path: Path, agentsh_env: dict[str, str], wor
                           capture_output=True, timeout=60).returncode == 0
     assert proc.wait(timeout=30) == 143
     assert time.monotonic() - started < 20
+
+
+def test_the_kill_is_recorded_in_the_sessions_own_log(tmp_path: Path, agentsh_env: dict[str, str],
+                                                      workspace: Path, home: Path) -> None:
+    """A profile's own `audit.file`: the kill went to the default log, apart from the rest of
+    the session's events (and signed with the key file whatever the profile's key)."""
+    own = tmp_path / "own-audit.jsonl"
+    profile = write_profile(tmp_path, "live", PROFILE + f"audit: {{file: {own}}}\n")
+    env = dict(agentsh_env, AGENTSH_SESSION="live-three")
+    proc = subprocess.Popen([sys.executable, "-m", "agentsh", "-p", str(profile), "-c", "sleep 60"], env=env,
+                            cwd=workspace, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert wait_for(lambda: any(e["session"] == "live-three" for e in live(agentsh_env)))
+    assert subprocess.run([sys.executable, "-m", "agentsh", "kill", "live-three"], env=agentsh_env,
+                          capture_output=True, timeout=60).returncode == 0
+    assert proc.wait(timeout=30) == 143
+    kinds = [json.loads(line)["kind"] for line in own.read_text().splitlines()]
+    assert "kill" in kinds and "decision" in kinds, kinds
+    default = home / ".local" / "state" / "agentsh" / "audit.jsonl"
+    assert not default.exists() or '"kill"' not in default.read_text()
+    verify = subprocess.run([sys.executable, "-m", "agentsh", "audit", "verify", str(own)], env=agentsh_env,
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
