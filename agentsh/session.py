@@ -102,7 +102,8 @@ class Session:
 
         self.recording = SessionRecording(
             lambda: self.profile, config.environ, self.session_id, self.user, config.title_command, self.stderr)
-        self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user))
+        self.trail = Trail(config.environ, self.profile, self.session_id, identity(config.environ, self.user),
+                           warnings=self.stderr)
         self._begun = False
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from .policy import Decision
 from .policy.decision import flatten
@@ -38,12 +38,14 @@ def decision_fields(decision: Decision, profile: Profile) -> dict[str, Any]:
 class Trail:
     """Opened on first use; every write raises AuditError when it cannot be recorded."""
 
-    def __init__(self, environ: Mapping[str, str], profile: Profile, session: str, who: dict[str, Any]) -> None:
+    def __init__(self, environ: Mapping[str, str], profile: Profile, session: str, who: dict[str, Any],
+                 warnings: TextIO | None = None) -> None:
         self.environ = environ
         self.profile = profile
         self.session = session
         self.who = who
         self._log: Any = None
+        self._warnings = warnings  # where a failing syslog forward is said, once
 
     def write(self, kind: str, **fields: Any) -> None:
         if self._log is None:
@@ -54,6 +56,12 @@ class Trail:
             self._log = open_audit_log(self.profile.audit_file or default_path(self.environ), key,
                                        syslog=self.profile.audit_syslog)
         self._log.write(kind, session=self.session, identity=self.who, user=self.who["user"], **fields)
+        if self._log.forward_error and self._warnings is not None:
+            # best effort, and the file is the record, but an admin relying on a copy off the
+            # host must hear that there is none
+            self._warnings.write(f"agentsh: warning: audit events are not forwarded to syslog "
+                                 f"({self._log.forward_error}); the log file still has them\n")
+            self._warnings = None
 
     def close(self) -> None:
         if self._log is not None:

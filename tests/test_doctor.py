@@ -125,3 +125,23 @@ def test_keyring_needed_only_for_credentials(agentsh_env: dict[str, str], worksp
 def test_bad_profile_is_a_usage_error(run_agentsh: Callable[..., Any]) -> None:
     proc = run_agentsh("doctor", "-p", "no-such-profile")
     assert proc.returncode == 2 and "no-such-profile" in proc.stderr
+
+
+def test_syslog_forwarding_is_reported(agentsh_env: dict[str, str], workspace: Path, tmp_path: Path) -> None:
+    """`audit.syslog: true` without a syslog socket: forwarding failed silently (the event was
+    kept only in AuditLog.forward_error); doctor and the session now say so."""
+    import os
+
+    spec = profile(tmp_path, "audit: {syslog: true}\n", "syslog")
+    _, report, _ = doctor(agentsh_env, workspace, "-p", spec)
+    forwarding = layers(report)["syslog forwarding"]
+    assert forwarding["needed"] is False
+    assert forwarding["active"] is os.path.exists("/dev/log"), forwarding
+    ran = subprocess.run([sys.executable, "-m", "agentsh", "-p", spec, "-c", "true"], capture_output=True,
+                         text=True, cwd=workspace, env=agentsh_env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    said = "audit events are not forwarded to syslog" in ran.stderr
+    assert said is not os.path.exists("/dev/log"), ran.stderr
+    assert ran.stderr.count("not forwarded") <= 1
+    _, report, _ = doctor(agentsh_env, workspace)
+    assert "syslog forwarding" not in layers(report)

@@ -70,6 +70,7 @@ def diagnose(profile: Profile, environ: Mapping[str, str]) -> Report:
         _keyring_check(profile),
         _recording_check(profile, environ),
         _audit_check(profile, environ),
+        *([_syslog_check()] if profile.audit_syslog else []),
         warm_server_check(environ),
     ]
     return Report(profile.name, profile.source, profile.strict, tuple(checks))
@@ -246,6 +247,20 @@ def _audit_check(profile: Profile, environ: Mapping[str, str]) -> Check:
     if problem:
         return Check("audit trail", False, True, f"{path}: {problem}; every command is refused without it")
     return Check("audit trail", True, True, f"{path} is writable")
+
+
+def _syslog_check(address: str = "/dev/log") -> Check:
+    """`audit.syslog: true`: whether the syslog socket takes events (forwarding is best
+    effort: the log file is the record, so it is never needed)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(address)
+        except OSError as err:
+            return Check("syslog forwarding", False, False, f"{address}: {err.strerror}: audit events stay in the "
+                         "log file only (start the host's syslog daemon)")
+    return Check("syslog forwarding", True, False, f"{address} takes audit events")
 
 
 def warm_server_check(environ: Mapping[str, str]) -> Check:
