@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .policy import Decision, Verdict
-from .policy.hazards import env_hazard, is_exec_capable, normalise
+from .policy.hazards import env_hazard, is_exec_capable, normalise, spec_for
 from .policy.resolve import rule_keys
 from .policy.wrappers import WRAPPERS
 from .profile import Profile
@@ -55,9 +55,13 @@ def profile_warnings(profile: Profile) -> list[str]:
                 warnings.append(f"{where}: allows the interpreter {name} with open arguments; a script "
                                 "file can do anything the user can (only exec-time checks contain it)")
             elif is_exec_capable(name) and wide:
-                warnings.append(f"{where}: allows {name}, which can run other programs, with open "
-                                "arguments; agentsh's built-in hazard list refuses the known options "
-                                "unless a rule names them, but review the rule")
+                # not every listed program runs others (`wc --files0-from` reads a list of names):
+                # say what its first listed hazard does rather than the worst any could
+                example = next(((o, r) for spec in spec_for(name) for o, r in spec.options.items()), None)
+                what = f"`{example[0]}` {example[1]}" if example else "some operands are read as code or more options"
+                warnings.append(f"{where}: allows {name} with open arguments, and agentsh's built-in hazard "
+                                f"list has entries for it ({what}): they are refused unless a rule names "
+                                "them, but review the rule")
     for name in sorted(profile.env_pass):
         if env_hazard(name) and name not in ("HOME",):
             warnings.append(f"{profile.source}: env.pass passes {name}, which can change what programs run")

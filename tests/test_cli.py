@@ -18,7 +18,8 @@ def test_profile_check_passes_and_warns(run_agentsh: Run) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok   <embedded>/default.yaml: ")
     assert "tests passed" in result.stdout
-    assert "warn " in result.stdout and "allows find, which can run other programs" in result.stdout
+    assert "warn " in result.stdout and "allows find with open arguments" in result.stdout
+    assert "allows wc with open arguments" in result.stdout and "`--files0-from` reads the names" in result.stdout
 
 
 def test_profile_check_strict_fails_on_warnings(run_agentsh: Run) -> None:
