@@ -50,10 +50,8 @@ _KEYWORDS_AS_NAMES = frozenset({
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
 _REDIRECTS = ("file_redirect", "heredoc_redirect", "herestring_redirect")
-# the nodes a word is made of: two of them side by side are one word to bash
-_WORDISH = frozenset({"word", "simple_expansion", "expansion", "string", "raw_string", "ansi_c_string",
-                      "translated_string", "concatenation", "command_substitution", "arithmetic_expansion",
-                      "number", "command_name", "variable_assignment", "process_substitution"})
+# what a word or a command's first words are made of: two side by side are one word to bash
+_SIDE_BY_SIDE = _WORDISH | {"command_name", "variable_assignment"}
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
@@ -215,7 +213,7 @@ class _Walker:
                 gap = self.raw[pos:start]
                 if gap != b" " and self.odd_gap(node, gap, pos, one_command):  # most gaps: one blank
                     return
-            elif before in _WORDISH and child.type in _WORDISH:
+            elif before in _SIDE_BY_SIDE and child.type in _SIDE_BY_SIDE:
                 # tree-sitter ends a word before an escape that follows an expansion, bash reads
                 # on: `cat $f\h/id_rsa` (f=~/.ss) is one word to bash, `$f` and `h/id_rsa` to it
                 self.problem(node, "two words with nothing between them: bash reads one word "
