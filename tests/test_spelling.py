@@ -48,3 +48,9 @@ def test_what_spell_cannot_compute_is_said(word: str) -> None:
 @pytest.mark.parametrize("word", ["$(cat x)/y", "`x`", "$((1+2))", "$RANDOM/x", "$$", "${f}$(x)", "$r/x"])
 def test_a_run_time_value_is_not_guessed(word: str) -> None:
     assert spell(word, {"f": ["src/a.py"], "r": None}, HOME) is None
+
+
+def test_a_brace_expansion_is_not_guessed() -> None:
+    with pytest.raises(CannotFollow):
+        spell("{$f,x}/y", {"f": ["a"]}, HOME)
+    assert spell("${f}", {"f": ["a"]}, HOME) is not None

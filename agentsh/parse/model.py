@@ -77,6 +77,9 @@ class ParsedLine(NamedTuple):
     # Variables the line sets other than by NAME=value: `for NAME in`, `${NAME:=x}`,
     # arithmetic (`$((NAME=1))`, `((NAME++))`); (name, text, line) each.
     assigned: tuple[tuple[str, str, int], ...] = ()
+    # Values bash hands a variable from a statement's words: each word of `for NAME in WORDS`,
+    # and the WORD of `[[ WORD =~ RE ]]` (BASH_REMATCH); (name, word, text to show, line) each.
+    listed: tuple[tuple[str, Word, str, int], ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -128,7 +128,7 @@ def _scan(source: str) -> ParsedLine | None:
                     redirects.append(_new(Redirect, (op, _new(Word, (target, _value(target), "", "")), redirect_text)))
         commands.append(_new(SimpleCommand, (argv, (), (), text, 1, False)))
         if operator is None:
-            return _new(ParsedLine, (source, tuple(commands), tuple(redirects), (), ()))
+            return _new(ParsedLine, (source, tuple(commands), tuple(redirects), (), (), ()))
         pos = found.end()
 
 

@@ -90,6 +90,7 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
         redirects=tuple(walker.redirects),
         problems=tuple(walker.problems),
         assigned=tuple(walker.assigned),
+        listed=tuple(walker.listed),
     )
 
 
@@ -102,6 +103,7 @@ class _Walker:
         self.redirects: list[Redirect] = []
         self.problems: list[Problem] = []
         self.assigned: list[tuple[str, str, int]] = []
+        self.listed: list[tuple[str, Word, str, int]] = []  # ParsedLine.listed
         # (index in commands, [(index in argv, node)]): `$x` words of test, `[`, printf, wait
         self.expansions: list[tuple[int, list[tuple[int, Any]]]] = []
 
@@ -123,7 +125,8 @@ class _Walker:
                 self.problem(node, reason)
 
     # -- statements --------------------------------------------------------
-    def walk(self, node: Any, depth: int) -> None:
+    def walk(self, node: Any, depth: int) -> Word | None:
+        """Walk a statement (None) or a word in statement position (its Word)."""
         if depth > MAX_DEPTH:
             self.problem(node, f"nesting deeper than {MAX_DEPTH} levels")
             return
@@ -178,8 +181,15 @@ class _Walker:
             children = node.children
             self.check_gaps(node, children)
             self.note_assignment(node)
-            for child in children:
-                self.walk(child, depth + 1)
+            listing = _listing(node)
+            for i, child in enumerate(children):
+                word = self.walk(child, depth + 1)
+                if listing and listing[0] == "BASH_REMATCH" and i == 0:
+                    # tree-sitter may read the word as an expression (`~/x` is `~` applied to `/x`)
+                    word = word or Word(_text(child), None, "expansion")
+                elif not listing or word is None or node.field_name_for_child(i) != "value":
+                    continue
+                self.listed.append((listing[0], word, listing[1], node.start_point[0] + 1))
         elif kind in ("regex", "extglob_pattern") and regex_runs(node.text):
             # tree-sitter keeps the right side of `[[ a =~ ... ]]` (or an extglob pattern
             # `@(...)` in case or [[ ==) as one opaque token when it holds backticks or `<(`;
@@ -196,7 +206,7 @@ class _Walker:
             self.word(node, depth)
         elif kind in _WORDISH or kind == "subscript":
             # A word in statement position: `for x in WORDS`, `case WORD`, `[[ ... ]]`.
-            self.word(node, depth)
+            return self.word(node, depth)
         elif kind == "heredoc_body":
             heredoc_body(self, node, depth, expands=True)
         else:
@@ -239,14 +249,10 @@ class _Walker:
         return True
 
     def note_assignment(self, node: Any) -> None:
-        """Record variables set by `for NAME`, arithmetic assignment and ++/--, and
-        BASH_REMATCH, which `[[ WORD =~ RE ]]` sets to WORD's match: its entry's text is
-        `[[ WORD =~` (`[[ ~/.ssh/id_rsa =~ .* ]] && cat "$BASH_REMATCH"` read the key)."""
+        """Record variables set by `for NAME`, arithmetic assignment and ++/-- (their values:
+        ParsedLine.listed, for `for` lists)."""
         kind = node.type
         target = None
-        if kind == "binary_expression" and any(not c.is_named and c.type == "=~" for c in node.children):
-            self.assigned.append(("BASH_REMATCH", f"[[ {_text(node.children[0])} =~", node.start_point[0] + 1))
-            return
         if kind == "for_statement":
             target = node.child_by_field_name("variable")
         elif kind == "binary_expression" and any(not c.is_named and c.type in _ASSIGN_OPS for c in node.children):
@@ -521,6 +527,20 @@ def _glued_number(word: Any, redirect_node: Any) -> bool:
     if word.type == "command_name" and word.named_children:
         word = word.named_children[0]
     return word.end_byte == redirect_node.start_byte and word.type in ("number", "word") and _text(word).isdigit()
+
+
+def _listing(node: Any) -> tuple[str, str] | None:
+    """(variable, text to show) when a statement hands a variable the values of its words:
+    `for NAME in WORDS` each word, `[[ WORD =~ RE ]]` WORD's match to BASH_REMATCH
+    (`[[ ~/.ssh/id_rsa =~ .* ]] && cat "$BASH_REMATCH"` read the key)."""
+    if node.type == "for_statement":
+        target = node.child_by_field_name("variable")
+        if target is not None and node.children_by_field_name("value"):
+            values = " ".join(_text(v) for v in node.children_by_field_name("value"))
+            return _text(target), f"for {_text(target)} in {values}"
+    elif node.type == "binary_expression" and any(not c.is_named and c.type == "=~" for c in node.children):
+        return "BASH_REMATCH", f"[[ {_text(node.children[0])} =~ ... ]]"
+    return None
 
 
 def _text(node: Any) -> str:

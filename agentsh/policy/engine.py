@@ -16,7 +16,7 @@ from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes,
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .githazards import git_directories
-from .handed import handed_paths, rematch_word
+from .handed import handed_paths
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path, resolve
@@ -63,8 +63,6 @@ class Policy:
             for p in parsed.problems
         ] if parsed.problems else []
         for name, text, line in parsed.assigned:
-            if rematch_word(name, text) is not None:
-                continue  # set by bash itself at `[[ WORD =~ RE ]]`: what WORD names is handed.py's
             problem = shell_variable_problem(name, self.profile)
             if problem:
                 verdicts.append(Verdict(command=text, decision="deny", reason=problem, rule="environment",

@@ -28,9 +28,6 @@ from .decision import Verdict
 from .paths import PathChecker
 from .spelling import CannotFollow, Spelling, names_in, spell
 
-# `for NAME in WORDS; do` (or a newline before `do`): the words, as written
-_FOR_WORDS = re.compile(r"for\s+\w+\s+in\s+(.*?)\s*(?:;|\n)\s*do\b", re.DOTALL)
-# `$f/rest`, `${f}rest`: a variable and plain text after it (double quotes taken out)
 # a variable alone: its values were checked where it was given
 _ALONE = re.compile(r"\$([A-Za-z_]\w*|[0-9@*])|\$\{([A-Za-z_]\w*|[0-9]+|[@*])\}")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
@@ -46,26 +43,7 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key.  `environment`: the variables
     the line starts with (passed by the profile): a read of one is checked as its value,
     alone too (`cat "$KUBECONFIG"` printed ~/.kube/config under kubectl-readonly)."""
-    handed: list[tuple[str, int, str, Word]] = []  # (command text, line, variable or "", value)
-    for number, arg in enumerate(positional):
-        handed.append((f"${number} ({arg})", 1, str(number), Word(arg, arg)))
-    for command in parsed.commands:
-        for assignment in command.assignments:
-            handed.append((command.text, command.line, assignment.name, assignment.value))
-    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
-            [(r.text, 1, r) for r in parsed.redirects]:
-        if redirect.op == "<<<" and redirect.target is not None:
-            handed.append((text, line, "", redirect.target))
-        elif redirect.op == "<<":
-            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text)]
-    for name, text, line in parsed.assigned:
-        matched = rematch_word(name, text)
-        if matched is not None:  # `[[ WORD =~ RE ]]`
-            handed.append((text + " ... ]]", line, name, Word(f"({matched})", None, "array")))
-            continue
-        listed = _FOR_WORDS.match(text)
-        if listed:
-            handed.append((text, line, name, Word(f"({listed.group(1)})", None, "array")))
+    handed = _handed(parsed, positional)
     if not handed and not environment:
         return []
     verdicts = []
@@ -84,30 +62,9 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
                 _add(variables, given, name, value.shown())
             elif name:
                 pending.append((text, line, name, value))
-    for _ in range(3):  # `g=$f`: a value may use another variable's, given later in the text
-        changed = False
-        for text, line, name, value in pending:
-            try:
-                spelled = spell(value.text, variables, home, cwds)
-            except CannotFollow as err:
-                if names_in(value.text) & given:
-                    verdicts.append(_refusal(text, line, name, value, _cannot_follow(err)))
-                    return verdicts
-                spelled = None
-            if spelled is None:
-                changed |= variables.get(name, ()) is not None and name not in given
-                variables[name] = None if name not in given else variables[name]
-                continue
-            for written in spelled.values:
-                if written not in (variables.get(name) or ()):
-                    changed = True
-                    problem = _check_spelled(Spelling((written,), True), cwds, cd_real, paths)  # split at use
-                    if problem:
-                        verdicts.append(_refusal(text, line, name, value, problem))
-                        return verdicts
-                    _add(variables, given, name, written)
-        if not changed:
-            break
+    refused = _write_out(pending, variables, given, home, cwds, cd_real, paths)
+    if refused:
+        return verdicts + [refused]
     for number in range(1, len(positional)):  # "$@" and "$*" are each of $1 ...
         for every in ("@", "*"):
             if str(number) in given:
@@ -119,6 +76,55 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     if given or inherited:
         verdicts += _uses(parsed, variables, given, inherited, home, cwds, cd_real, paths)
     return verdicts
+
+
+def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, int, str, Word]]:
+    """Each value the line hands on: (command text, line, variable or "", value)."""
+    handed: list[tuple[str, int, str, Word]] = []
+    for number, arg in enumerate(positional):
+        handed.append((f"${number} ({arg})", 1, str(number), Word(arg, arg)))
+    for command in parsed.commands:
+        for assignment in command.assignments:
+            handed.append((command.text, command.line, assignment.name, assignment.value))
+    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
+            [(r.text, 1, r) for r in parsed.redirects]:
+        if redirect.op == "<<<" and redirect.target is not None:
+            handed.append((text, line, "", redirect.target))
+        elif redirect.op == "<<":
+            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text)]
+    for name, word, text, line in parsed.listed:  # `for NAME in WORDS`, `[[ WORD =~ RE ]]`
+        handed.append((text, line, name, word))
+    return handed
+
+
+def _write_out(pending: list[tuple[str, int, str, Word]], variables: dict[str, list[str] | None], given: set[str],
+               home: str, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> Verdict | None:
+    """Values that use variables (`g=$f`, `x=${y%.py}`), written out with what the line gave
+    those (spelling.py), each checked as a read and added to its variable's values; the
+    first refusal.  A variable whose value is known only at run time gets None."""
+    for _ in range(3):  # `g=$f`: a value may use another variable's, given later in the text
+        changed = False
+        for text, line, name, value in pending:
+            try:
+                spelled = spell(value.text, variables, home, cwds)
+            except CannotFollow as err:
+                if names_in(value.text) & given:
+                    return _refusal(text, line, name, value, _cannot_follow(err))
+                spelled = None
+            if spelled is None:
+                changed |= variables.get(name, ()) is not None and name not in given
+                variables[name] = variables[name] if name in given else None
+                continue
+            for written in spelled.values:
+                if written not in (variables.get(name) or ()):
+                    changed = True
+                    problem = _check_spelled(Spelling((written,), True), cwds, cd_real, paths)  # split at use
+                    if problem:
+                        return _refusal(text, line, name, value, problem)
+                    _add(variables, given, name, written)
+        if not changed:
+            break
+    return None
 
 
 def _add(variables: dict[str, list[str] | None], given: set[str], name: str, *values: str) -> None:
@@ -152,12 +158,6 @@ def _refusal(text: str, line: int, name: str, word: Word, problem: str) -> Verdi
 def _cannot_follow(err: CannotFollow) -> str:
     return (f"it changes a value this line gives a variable in a way agentsh does not follow ({err}), "
             "so the path it reads is not known")
-
-
-def rematch_word(name: str, text: str) -> str | None:
-    """The WORD of a `[[ WORD =~ RE ]]` entry of ParsedLine.assigned (the walker's note that
-    bash sets BASH_REMATCH from it), None for any other entry."""
-    return text[3:-3] if name == "BASH_REMATCH" and text[:3] == "[[ " and text[-3:] == " =~" else None
 
 
 def _uses(parsed: ParsedLine, variables: dict[str, list[str] | None], given: set[str], inherited: set[str],

@@ -31,6 +31,8 @@ LIMIT = 256
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+|[@*#?$!-]")
 # A name may hold lower-case letters only if a user set it: bash's own are upper case.
 _USER_NAME = re.compile(r"[A-Za-z_0-9]*[a-z][A-Za-z_0-9]*")
+# `{a,b}`, `{1..3}` (not `${...}`), quoted or not: the check does not expand them
+_BRACES = re.compile(r"(?<!\$)\{[^{}]*(?:,|\.\.)[^{}]*\}")
 _NUMBER = re.compile(r"\s*(-?\s*[0-9]+)\s*")
 _CASE = {"^^": str.upper, ",,": str.lower, "~~": str.swapcase, "@U": str.upper, "@L": str.lower,
          "^": lambda v: v[:1].upper() + v[1:], ",": lambda v: v[:1].lower() + v[1:],
@@ -61,6 +63,8 @@ def spell(text: str, variables: Mapping[str, Sequence[str] | None], home: str,
     """The values of the word `text` (as written in the line), or None if a part of it is
     known only at run time.  `variables`: each name's possible values (None: set at run
     time); a name not in it is unset, unless bash may have set it (upper case, `$$`)."""
+    if _BRACES.search(text):
+        raise CannotFollow("a brace expansion")  # bash makes several words of it first
     speller = _Speller(variables, home, cwds)
     try:
         values = speller.word(text, quoted=False)
