@@ -422,6 +422,8 @@ def test_a_passed_variables_value_reads_no_secret(line: str, home: Path, project
     "x=AAA$HOME/.s; cat ${x:3}sh/id_rsa",
     "x=$HOME/.s; cat ${x}${x: -1}h/id_rsa",
     "for d in $HOME/.SSH; do cat ${d,,}/id_rsa; done",
+    "echo ${u:=$HOME/.ss} >/dev/null; cat ${u}h/id_rsa",  # `${u:=WORD}` gives u WORD
+    ': ${u=$HOME/.ss}; cat "$u"h/id_rsa',
 ])
 def test_a_value_transformed_or_joined_reads_no_secret(line: str, project: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:

@@ -3,6 +3,7 @@ the values `spell` gives (the check reads every one of them as a path)."""
 
 from __future__ import annotations
 
+import random
 import shlex
 import subprocess
 
@@ -54,3 +55,54 @@ def test_a_brace_expansion_is_not_guessed() -> None:
     with pytest.raises(CannotFollow):
         spell("{$f,x}/y", {"f": ["a"]}, HOME)
     assert spell("${f}", {"f": ["a"]}, HOME) is not None
+
+
+# A small differential fuzzer: random words of literals, quotes, escapes and operators on
+# random values; whenever spell answers, bash's fields must be among its values.
+_VALUES = ["/h/u/.Ss", "src/a.py", "a b", "x*y", "it's", "", "A", "..", "/", "-n", "a\\b", "~/x", "$y", "%", "#"]
+_PATTERNS = ["*", "?", ".*", "*/", "a", ".", "/", "[ab]", "'*'", '"."', "\\*", "$a", "", "s", "S"]
+_OPERATORS = ["", ",,", "^^", ",", "^", "~~", "~", "@U", "@L", "@u", "@Q", "#p", "##p", "%p", "%%p", "/p/r",
+              "//p/r", "/#p/r", "/%p/r", ":1", ":0:2", ": -2", ":1:-1", "-w", ":-w", "+w", ":+w", "=w", ":=w"]
+_LITERALS = ["x", "/", ".", "h", "'q'", '"d"', "\\h", "'$a'", "\\$a", "~", "-", "' '", "$'\\x41'", "\\\\"]
+
+
+def _part(r: random.Random, depth: int) -> str:
+    if r.random() < 0.35 or depth > 2:
+        return r.choice(_LITERALS)
+    name = r.choice("abcu")  # u: unset
+    if r.random() < 0.3:
+        return "$" + name
+    op = r.choice(_OPERATORS).replace("p", r.choice(_PATTERNS), 1).replace("r", r.choice(["", "z", "$b", "'/'"]), 1)
+    if op.endswith("w"):
+        op = op[:-1] + r.choice(["d", "$b", _word(r, depth + 1).replace("}", "")])
+    return "${" + name + op + "}"
+
+
+def _word(r: random.Random, depth: int = 0) -> str:
+    word = "".join(_part(r, depth) for _ in range(r.randint(1, 3)))
+    return '"' + word.replace('"', "") + '"' if r.random() < 0.3 else word
+
+
+def test_random_words_against_bash() -> None:
+    r = random.Random(2026)
+    compared = 0
+    for _ in range(400):
+        values = {name: r.choice(_VALUES) for name in "abc"}
+        word = _word(r)
+        try:
+            spelled = spell(word, {k: [v] for k, v in values.items()} | {"HOME": [HOME]}, HOME)
+        except CannotFollow:
+            continue
+        if spelled is None:
+            continue
+        assignments = "; ".join(f"{k}={shlex.quote(v)}" for k, v in values.items())
+        script = (f"set -f; {assignments}; HOME={HOME}; unset u; set --; "
+                  f"for x in {word}; do printf '%s\\0' \"$x\"; done; printf '\\1'")
+        done = subprocess.run(["bash", "-c", script], capture_output=True)
+        if done.returncode or not done.stdout.endswith(b"\1"):
+            continue  # an expansion error (`${u?}`): bash runs nothing
+        fields = [f.decode("utf-8", "surrogateescape") for f in done.stdout[:-1].split(b"\0")[:-1]]
+        compared += 1
+        assert " ".join(fields) in spelled.values or \
+            all(any(f == v or f in v.split() for v in spelled.values) for f in fields), (word, values, fields, spelled)
+    assert compared > 200, compared

@@ -13,6 +13,7 @@ _REGEX_EXPANDS = re.compile(r"""[$`'"\\]""")
 
 class _Walker(Protocol):
     assigned: list[tuple[str, str, int]]
+    listed: list[tuple[str, Word, str, int]]
 
     def problem(self, node: Any, reason: str) -> None: ...
     def word(self, node: Any, depth: int) -> Word: ...
@@ -34,7 +35,12 @@ def check_expansion(walker: _Walker, node: Any, depth: int) -> None:
     if node.type == "expansion" and any(not c.is_named and c.type in (":=", "=") for c in kids):
         name = next((c for c in node.named_children if c.type == "variable_name"), None)
         if name is not None:  # ${NAME:=value} assigns NAME
-            walker.assigned.append((_text(name), _text(node), node.start_point[0] + 1))
+            text = _text(node)
+            walker.assigned.append((_text(name), text, node.start_point[0] + 1))
+            rest = text[2 + len(_text(name)):-1]  # `:=WORD` or `=WORD`, if NAME has no subscript
+            if rest[:2] == ":=" or rest[:1] == "=":
+                operand = rest[2:] if rest[:1] == ":" else rest[1:]
+                walker.listed.append((_text(name), Word(operand, None, "expansion"), text, node.start_point[0] + 1))
     if node.type == "expansion" and len(kids) > 1 and kids[1].type == "!":
         walker.problem(node, "indirect expansion ${!name} (bash can evaluate the target as code)")
     if node.type == "expansion":

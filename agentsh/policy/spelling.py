@@ -81,10 +81,12 @@ class _Speller:
         self.home = home
         self.cwds = list(cwds)
         self.unquoted = False
+        self.set_here: dict[str, list[str]] = {}  # `${u=WORD}` gives u WORD's values for the rest
 
-    def word(self, text: str, quoted: bool) -> list[str]:
+    def word(self, text: str, quoted: bool, operand: bool = False) -> list[str]:
         """`quoted`: the text is inside double quotes (the operand of `"${x-...}"`), where
-        single quotes are plain characters."""
+        single quotes are plain characters; `operand`: the text is the operand of a `${...}`,
+        where bash decodes `$'...'` even inside double quotes."""
         values = [""]
         i, n = 0, len(text)
         if not quoted and text[:1] == "~":
@@ -96,7 +98,7 @@ class _Speller:
                 parts, i = [text[i + 1:end]], end + 1
             elif ch == '"':
                 end = _double_quote_end(text, i + 1)
-                parts, i = self.word(text[i + 1:end], quoted=True), end + 1
+                parts, i = self.word(text[i + 1:end], True, operand), end + 1
             elif ch == "\\":
                 nxt = text[i + 1:i + 2]
                 if quoted and nxt not in ('$', '`', '"', "\\", "\n"):
@@ -106,7 +108,7 @@ class _Speller:
                     parts = ["" if nxt == "\n" else nxt]
                     i += 2
             elif ch == "$":
-                parts, i = self._dollar(text, i, quoted)
+                parts, i = self._dollar(text, i, quoted, operand)
             elif ch == "`":
                 raise _RunTime
             else:
@@ -132,16 +134,16 @@ class _Speller:
             return end, list(self.variables.get("OLDPWD") or ["", *self.cwds])
         raise _RunTime  # `~user`, `~+2`: the fragment check
 
-    def _dollar(self, text: str, i: int, quoted: bool) -> tuple[list[str], int]:
+    def _dollar(self, text: str, i: int, quoted: bool, operand: bool = False) -> tuple[list[str], int]:
         nxt = text[i + 1:i + 2]
         if nxt == "{":
             end = _brace_end(text, i + 2)
             return self._parameter(text[i + 2:end], quoted), end + 1
         if nxt == "(" or nxt == "[":
             raise _RunTime  # command substitution or arithmetic
-        if nxt == "'" and not quoted:
+        if nxt == "'" and (operand or not quoted):
             end = _find(text, "'", i + 2)
-            return [ansi_c(text[i + 2:end])], end + 1
+            return [ansi_c(text[i + 2:end]), *([text[i:end + 1]] if quoted else [])], end + 1
         if nxt == '"' and not quoted:  # `$"..."`: a translated string, the same text here
             return [""], i + 1
         match = _NAME.match(text, i + 1)
@@ -155,6 +157,8 @@ class _Speller:
     def _values(self, name: str, quoted: bool) -> list[str]:
         if not quoted:
             self.unquoted = True
+        if name in self.set_here:
+            return self.set_here[name]
         if name in self.variables:
             values = self.variables[name]
             if values is None:
@@ -185,12 +189,15 @@ class _Speller:
         rest = body[end:]
         if not rest:
             return values
-        return self._operator(rest, values, quoted, body)
+        found = self._operator(rest, values, quoted, body)
+        if rest[:1] == "=" or rest[:2] == ":=":
+            self.set_here[match.group()] = found
+        return found
 
     def _operator(self, rest: str, values: list[str], quoted: bool, body: str) -> list[str]:
         for op in (":-", ":=", ":?", ":+", "-", "=", "?", "+"):
             if rest.startswith(op):
-                other = self.word(rest[len(op):], quoted)
+                other = self.word(rest[len(op):], quoted, operand=True)
                 if "+" in op:  # the operand if set (and non-empty), else nothing
                     return [*other, ""]
                 return [*values, *other]
@@ -201,8 +208,9 @@ class _Speller:
             return self._substitute(rest[1:], values, quoted, body)
         if rest in _CASE:
             return [_CASE[rest](v) for v in values]
-        if rest == "@Q":
-            return ["'" + v.replace("'", "'\\''") + "'" for v in values]
+        if rest == "@Q":  # an unset variable quotes to nothing, an empty one to ''
+            shown = ["'" + v.replace("'", "'\\''") + "'" for v in values]
+            return shown + ([""] if "" in values else [])
         if rest[:1] == ":":
             return self._substring(rest[1:], values, body)
         raise CannotFollow(f"${{{body}}}")
@@ -224,7 +232,9 @@ class _Speller:
         pattern, _, replacement = rest[len(mode):].partition("/")
         old = self._literal(pattern, quoted)
         new = self._literal(replacement, quoted)
-        if not old or new is None or "&" in replacement:  # `&`: the matched text (bash 5.2)
+        # `&` in the replacement: the matched text (bash 5.2); a value `#...` or `%...` as the
+        # pattern anchors it, as if written
+        if not old or new is None or "&" in replacement or (not mode and old[:1] in "#%"):
             raise CannotFollow(f"${{{body}}}")
         found = []
         for v in values:
@@ -269,7 +279,8 @@ class _Speller:
             values = self.word(pattern, quoted)
         finally:
             self.unquoted = before
-        if len(values) != 1 or any(c in values[0] for c in GLOB_CHARS):
+        # a value's backslash escapes in a pattern, and with extglob on so do `@( !( +(`
+        if len(values) != 1 or any(c in values[0] for c in "*?[\\()|"):
             return None
         return values[0]
 
