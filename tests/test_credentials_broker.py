@@ -49,7 +49,7 @@ def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, dict[str, 
 
 
 @pytest.mark.parametrize("reader", [
-    # the directories before (/tmp/agentsh-cred-XXXX/) and now (/tmp/agentsh-cred-UID/line-...)
+    # the directories before (/tmp/agentsh-cred-XXXX/) and now (/tmp/agentsh-cred-UID/held-...)
     "cat /tmp/agentsh-cred*/TOKEN_FILE-* /tmp/agentsh-cred*/*/TOKEN_FILE-*",
     "cd /tmp && cat agentsh-cred*/TOKEN_FILE-* agentsh-cred*/*/TOKEN_FILE-*",
 ])
@@ -138,7 +138,7 @@ os.mkfifo("go")
 line = subprocess.Popen([sys.executable, "guardrail.py", "-p", profile, "-c", "read x < go; show-token; :"],
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 from agentsh.credentials.broker import credentials_root
-pattern = os.path.join(credentials_root(), f"line-{line.pid}-*", "broker.sock")
+pattern = os.path.join(credentials_root(), "held-*", "broker.sock")  # its runtime dir is its own
 for _ in range(400):
     found = glob.glob(pattern)
     if found:
