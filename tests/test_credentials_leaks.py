@@ -3,13 +3,14 @@ audit trail or another process (keyrings.alt's file backend as the real keyring)
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_profile
+from tests.conftest import REPO, failing_syscalls_runner, write_profile
 
 # A quote: shlex.join splits it into pieces that no longer match the raw form.
 SECRET = "Zq9-probe'Secret/val+ue"
@@ -26,7 +27,7 @@ commands:
     run: [printenv, cat, ls, head, ps, sleep, od, rev, xxd, base64, tr]
     decision: allow
   - name: deploy
-    run: [show-wait, use-denied, use-denied-long, use-leftover]
+    run: [show-wait, use-denied, use-denied-long, use-leftover, crash]
     decision: allow
     credentials:
       MY_TOKEN: {{keyring: agentsh-test, user: probe}}
@@ -41,6 +42,8 @@ PROGRAMS = {
     # runs a while after saying so, with the secret in its environment
     "show-wait": 'echo ready; sleep 1',
     "use-leftover": 'head -n1 < <(sleep 30 | cat "$0" - "./$MY_TOKEN") >/dev/null; echo started',
+    # a credentialed program that crashes (or is sent SIGQUIT: Ctrl-backslash in a terminal)
+    "crash": 'echo crashing; kill -SEGV $$',
 }
 
 
@@ -116,3 +119,27 @@ def test_no_other_command_of_the_line_reads_the_credentialed_process(
     # /dev/fd/.. is refused whatever it names (policy/realpaths.own_process)
     assert "credential" in result.stderr or "inside the denied read root /proc" in result.stderr \
         or "the command's own process" in result.stderr, result.stderr
+
+
+def test_a_crashing_credentialed_program_dumps_no_core(setup: tuple[Path, Path, dict[str, str]],
+                                                       tmp_path: Path) -> None:
+    """Before, with the soft core limit above 0 (which the agent's launcher sets, and a
+    container often has), a credentialed program that crashed wrote its memory, the
+    secret in its environment, to `core` in the line's working directory, for any later
+    line to read unmasked (guardrail mode; in confined mode too where Landlock lets it write
+    there).  agentsh now sets its core limit to 0, hard, before it reads the keyring."""
+    with open("/proc/sys/kernel/core_pattern") as handle:
+        if handle.read().startswith("|"):
+            pytest.skip("core dumps go to a program here, not to a file the test can look at")
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        pytest.skip("core dumps are off (hard limit 0)")
+    profile, _record, env = setup
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "guardrail.py").write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    result = subprocess.run([sys.executable, str(tmp_path / "guardrail.py"), "-p", str(profile), "-c", "crash"],
+                            capture_output=True, text=True, env=dict(env, AGENTSH_WARM="0"), cwd=work, timeout=60,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2))
+    assert "crashing" in result.stdout, result.stderr
+    written = {p.name: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    assert not [name for name, data in written.items() if SECRET.encode() in data], sorted(written)

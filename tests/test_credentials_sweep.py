@@ -116,7 +116,7 @@ def test_a_live_line_in_another_pid_namespace_keeps_its_directory(runtime: Path)
             client.shutdown(socket.SHUT_WR)
             assert b"not agentsh's exec helper" in client.recv(65536)
     finally:
-        out, err = line.communicate(timeout=30)
+        _out, err = line.communicate(timeout=30)
     assert line.returncode == 0, err
     assert not elsewhere.exists()  # its own close removed it
 
