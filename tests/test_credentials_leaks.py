@@ -3,10 +3,14 @@ audit trail or another process (keyrings.alt's file backend as the real keyring)
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +31,7 @@ commands:
     run: [printenv, cat, ls, head, ps, sleep, od, rev, xxd, base64, tr]
     decision: allow
   - name: deploy
-    run: [show-wait, use-denied, use-denied-long, use-leftover, crash]
+    run: [show-wait, use-denied, use-denied-long, use-leftover, crash, spawn-daemon]
     decision: allow
     credentials:
       MY_TOKEN: {{keyring: agentsh-test, user: probe}}
@@ -44,6 +48,8 @@ PROGRAMS = {
     "use-leftover": 'head -n1 < <(sleep 30 | cat "$0" - "./$MY_TOKEN") >/dev/null; echo started',
     # a credentialed program that crashes (or is sent SIGQUIT: Ctrl-backslash in a terminal)
     "crash": 'echo crashing; kill -SEGV $$',
+    # a credentialed program that leaves a daemon behind (a build daemon, a credential cache)
+    "spawn-daemon": 'sleep 30 </dev/null >/dev/null 2>&1 & echo spawned',
 }
 
 
@@ -136,10 +142,50 @@ def test_a_crashing_credentialed_program_dumps_no_core(setup: tuple[Path, Path, 
     profile, _record, env = setup
     work = tmp_path / "work"
     work.mkdir()
-    (tmp_path / "guardrail.py").write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
-    result = subprocess.run([sys.executable, str(tmp_path / "guardrail.py"), "-p", str(profile), "-c", "crash"],
-                            capture_output=True, text=True, env=dict(env, AGENTSH_WARM="0"), cwd=work, timeout=60,
-                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2))
+    result = _guardrail(tmp_path, profile, env, "crash", cwd=work,
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2))
     assert "crashing" in result.stdout, result.stderr
     written = {p.name: p.read_bytes() for p in work.rglob("*") if p.is_file()}
     assert not [name for name, data in written.items() if SECRET.encode() in data], sorted(written)
+
+
+def _guardrail(tmp_path: Path, profile: Path, env: dict[str, str], line: str,
+               **popen: Any) -> subprocess.CompletedProcess[str]:
+    runner = tmp_path / "guardrail.py"
+    if not runner.exists():
+        runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    return subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c", line], capture_output=True,
+                          text=True, env=dict(env, AGENTSH_WARM="0"), cwd=popen.pop("cwd", tmp_path), timeout=60,
+                          **popen)
+
+
+def _holders(secret: str) -> list[int]:
+    """PIDs of this user's processes with the secret in their environment."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and secret.encode() in (entry / "environ").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
+def test_a_daemon_a_credentialed_program_left_is_ended_with_the_line(tmp_path: Path,
+                                                                    agentsh_env: dict[str, str]) -> None:
+    """Before, in guardrail mode (no exec guard to end leftovers), a daemon the credentialed
+    program started outlived the line with the secret in its environment, and the next
+    line, with no credentials and so no check on /proc, printed it reversed."""
+    secret = "Dm4-daemon'Secret/" + os.urandom(4).hex()  # this test's own: no other test's leftovers
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe", secret)
+    try:
+        first = _guardrail(tmp_path, profile, env, "spawn-daemon")
+        assert "spawned" in first.stdout, first.stderr
+        second = _guardrail(tmp_path, profile, env, "cat /proc/*/environ | tr '\\0' '\\n' | rev")
+        for form in (secret, secret[::-1], "Secret/"[::-1]):
+            assert form not in second.stdout + second.stderr, form
+        assert not _holders(secret)
+    finally:
+        for pid in _holders(secret):  # the test's own leftovers, before the fix
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -42,6 +42,9 @@ from typing import Any
 from ..warm.wire import SO_PEERPIDFD
 
 SOCKET_ENV = "AGENTSH_CREDENTIALS"
+# Added, with this line's random marker, to the environment of a credentialed program whose
+# rule does not say `background: true`: whatever still has it when the line is over is ended.
+LEFTOVER_ENV = "AGENTSH_CREDENTIALED_LINE"
 HELPER = """\
 #!{python} -IS
 import json, os, socket, sys
@@ -210,6 +213,55 @@ def _alive(pidfd: int) -> bool:
     return True
 
 
+def end_holders(variable: str, marker: str) -> int:
+    """SIGKILL every process (that this user may read) whose environment holds
+    variable=marker; return how many.
+
+    Each match is read again through a pidfd taken after the first read, and signalled
+    through it: a PID that went to another process in between is not touched.  Passes are
+    repeated until one finds nothing new, for children forked during the previous one."""
+    entry = f"\0{variable}={marker}\0".encode()
+    ended: dict[int, int] = {}  # PID -> pidfd of the process signalled
+
+    def holds(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                return entry in b"\0" + handle.read()
+        except OSError:  # gone, another user's, a kernel thread
+            return False
+
+    try:
+        for _ in range(16):
+            found = False
+            for name in os.listdir("/proc"):
+                if not name.isdigit() or int(name) == os.getpid():
+                    continue
+                pid = int(name)
+                if (pid in ended and _alive(ended[pid])) or not holds(pid):
+                    continue
+                try:
+                    pidfd = os.pidfd_open(pid)
+                except OSError:
+                    continue
+                try:
+                    if not holds(pid):  # read again: is the pidfd's process the one read?
+                        raise ProcessLookupError
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                except OSError:
+                    os.close(pidfd)
+                    continue
+                if pid in ended:
+                    os.close(ended[pid])
+                ended[pid] = pidfd
+                found = True
+            if not found:
+                break
+    finally:
+        for fd in ended.values():
+            os.close(fd)
+    return len(ended)
+
+
 REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (the helper needs ms)
 
 
@@ -223,6 +275,7 @@ class CredentialBroker:
         self.names = names
         self.issuer = issuer
         self.bash_pid = bash_pid
+        self.marker = os.urandom(16).hex()  # LEFTOVER_ENV's value for this line
         self.dir, self._lock = _line_directory(_private_root(credentials_root()))
         # Removes the directory when agentsh is gone however it ends: a SIGKILL left the
         # `as: file` files on disk for the next line (with no credentials, so nothing denied
@@ -352,6 +405,11 @@ class CredentialBroker:
         return None
 
     def close(self) -> None:
+        # In guardrail mode nothing else ends what the line left running (in confined mode the
+        # exec guard has): a daemon a credentialed program started kept the secret in its
+        # /proc/PID/environ, and a later line, with no credentials and so no check on /proc,
+        # read it (`cat /proc/*/environ | rev`).
+        self.ended = end_holders(LEFTOVER_ENV, self.marker) if LEFTOVER_ENV in self.issued else 0
         self._stop = True
         try:
             self.server.shutdown(socket.SHUT_RDWR)

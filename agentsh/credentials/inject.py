@@ -11,7 +11,7 @@ from ..policy import Decision, Policy
 from ..policy.decision import flatten
 from ..policy.hazards import is_exec_capable
 from ..profile import Rule
-from .broker import SOCKET_ENV, CredentialBroker, credentials_root
+from .broker import LEFTOVER_ENV, SOCKET_ENV, CredentialBroker, credentials_root
 from .store import CredentialError, fetch
 
 _PROC = re.compile(r"/proc\b|\$PPID|\$\$")
@@ -106,6 +106,8 @@ def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injec
         values = values_by_rule[rule.name]
         env = {c.variable: values[c.variable] if c.kind == "env" else broker_ref[0].file_for(c.variable, values[c.variable])
                for c in rule.credentials}
+        if not rule.background:  # ended with the line (CredentialBroker.close)
+            env[LEFTOVER_ENV] = broker_ref[0].marker
         return verdict.path, env
 
     try:
