@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,32 @@ def test_a_daemon_a_credentialed_program_left_is_ended_with_the_line(tmp_path: P
         for pid in _holders(secret):  # the test's own leftovers, before the fix
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_agentsh_leaves_no_process_holding_the_credential(tmp_path: Path,
+                                                                   agentsh_env: dict[str, str]) -> None:
+    """Before, SIGKILL of agentsh mid-line (a harness's timeout, or the agent) left the
+    credentialed program and the daemon it started running with the secret in their
+    environments (guardrail mode: bash and its children go on without agentsh), for a later
+    line to read from /proc.  agentsh's watcher now ends them."""
+    secret = "Kl5-killed'Secret/" + os.urandom(4).hex()
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe", secret)
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    line = subprocess.Popen([sys.executable, str(runner), "-p", str(profile), "-c", "spawn-daemon; show-wait"],
+                            env=dict(env, AGENTSH_WARM="0"), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert line.stdout is not None and line.stdout.readline() == "spawned\n"
+        assert _holders(secret)  # the daemon, with the secret, while the line runs
+        line.kill()  # agentsh alone: the line's bash is in a session of its own
+        line.wait(timeout=10)
+        deadline = time.monotonic() + 20  # a bound, not a timing assertion: the watcher is asynchronous
+        while _holders(secret) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _holders(secret)
+    finally:
+        for pid in _holders(secret):  # the test's own leftovers, before the fix
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        line.communicate(timeout=30)

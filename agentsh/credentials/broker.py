@@ -28,7 +28,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import struct
@@ -40,11 +39,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..warm.wire import SO_PEERPIDFD
+from .leftovers import DONE, LEFTOVER_ENV, WATCHER, alive, end_holders
 
 SOCKET_ENV = "AGENTSH_CREDENTIALS"
-# Added, with this line's random marker, to the environment of a credentialed program whose
-# rule does not say `background: true`: whatever still has it when the line is over is ended.
-LEFTOVER_ENV = "AGENTSH_CREDENTIALED_LINE"
 HELPER = """\
 #!{python} -IS
 import json, os, socket, sys
@@ -205,63 +202,6 @@ def _peer_pidfd(conn: socket.socket, pid: int) -> int:
         return os.pidfd_open(pid)
 
 
-def _alive(pidfd: int) -> bool:
-    try:
-        signal.pidfd_send_signal(pidfd, 0)
-    except OSError:
-        return False
-    return True
-
-
-def end_holders(variable: str, marker: str) -> int:
-    """SIGKILL every process (that this user may read) whose environment holds
-    variable=marker; return how many.
-
-    Each match is read again through a pidfd taken after the first read, and signalled
-    through it: a PID that went to another process in between is not touched.  Passes are
-    repeated until one finds nothing new, for children forked during the previous one."""
-    entry = f"\0{variable}={marker}\0".encode()
-    ended: dict[int, int] = {}  # PID -> pidfd of the process signalled
-
-    def holds(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                return entry in b"\0" + handle.read()
-        except OSError:  # gone, another user's, a kernel thread
-            return False
-
-    try:
-        for _ in range(16):
-            found = False
-            for name in os.listdir("/proc"):
-                if not name.isdigit() or int(name) == os.getpid():
-                    continue
-                pid = int(name)
-                if (pid in ended and _alive(ended[pid])) or not holds(pid):
-                    continue
-                try:
-                    pidfd = os.pidfd_open(pid)
-                except OSError:
-                    continue
-                try:
-                    if not holds(pid):  # read again: is the pidfd's process the one read?
-                        raise ProcessLookupError
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                except OSError:
-                    os.close(pidfd)
-                    continue
-                if pid in ended:
-                    os.close(ended[pid])
-                ended[pid] = pidfd
-                found = True
-            if not found:
-                break
-    finally:
-        for fd in ended.values():
-            os.close(fd)
-    return len(ended)
-
-
 REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (the helper needs ms)
 
 
@@ -277,10 +217,11 @@ class CredentialBroker:
         self.bash_pid = bash_pid
         self.marker = os.urandom(16).hex()  # LEFTOVER_ENV's value for this line
         self.dir, self._lock = _line_directory(_private_root(credentials_root()))
-        # Removes the directory when agentsh is gone however it ends: a SIGKILL left the
+        # Cleans up after an agentsh that could not (leftovers.watch): a SIGKILL left the
         # `as: file` files on disk for the next line (with no credentials, so nothing denied
         # the directory) to read.  It waits on a pipe only agentsh holds: EOF is agentsh's end.
-        self._watchdog = subprocess.Popen(["/bin/sh", "-c", 'read _ignored; rm -rf -- "$0"', self.dir],
+        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self._watchdog = subprocess.Popen([sys.executable, *WATCHER, package, self.dir, self.marker],
                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         self.socket_path = os.path.join(self.dir, "broker.sock")
@@ -365,7 +306,7 @@ class CredentialBroker:
         # real helper of this line, which would then vouch for it.  The chain is read again,
         # and the processes it was read from must still be alive, each through a pidfd taken
         # before (the caller's at connect()): a live process's PID is no one else's.
-        if chain is None or self._ancestry(pid, []) != chain or not all(map(_alive, pidfds)):
+        if chain is None or self._ancestry(pid, []) != chain or not all(map(alive, pidfds)):
             raise PermissionError("credential request from outside this command line")
         path, env = self.issuer(argv, cwd)
         self.issued.extend(env)
@@ -420,5 +361,9 @@ class CredentialBroker:
         shutil.rmtree(self.dir, ignore_errors=True)
         os.close(self._lock)  # after the removal: a sweep must not find it unlocked and half there
         if self._watchdog.stdin is not None:
-            self._watchdog.stdin.close()
+            try:
+                self._watchdog.stdin.write(DONE)
+                self._watchdog.stdin.close()
+            except OSError:  # it is gone: there was nothing for it to do but this
+                pass
         self._watchdog.wait()
