@@ -242,3 +242,25 @@ def test_a_caller_that_left_its_pid_to_the_helper_gets_nothing(tmp_path: Path, a
     answer = reply.read_text()
     assert SECRET not in answer and "outside this command line" in answer, answer
     assert "token=" in done.stdout, done.stdout  # the real helper was still served (masked in the output)
+
+
+@pytest.mark.xfail(strict=True, reason="known open gap: lines that run at the same time (docs/security-model.md)")
+def test_a_concurrent_line_cannot_read_a_file_credential(setup: tuple[Path, dict[str, str]],
+                                                         tmp_path: Path) -> None:
+    """The credentials directory is denied to the line that runs the credentialed command
+    only: a second line, running meanwhile with no credentials, reads the file."""
+    profile, env = setup
+    env = dict(env, AGENTSH_WARM="0")
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    holder = subprocess.Popen([sys.executable, str(runner), "-p", str(profile), "-c", "hold-file"], env=env,
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip()  # its file exists now
+        reader = subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c",
+                                 "cat /tmp/agentsh-cred*/*/TOKEN_FILE-* | rev"], env=env, cwd=REPO,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()  # agentsh; its watcher removes the directory
+        holder.communicate(timeout=30)
+    assert SECRET[::-1] not in reader.stdout + reader.stderr
