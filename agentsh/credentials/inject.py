@@ -40,12 +40,18 @@ class Injection(NamedTuple):
         self.broker.close()
 
 
+def granted(decision: Decision) -> tuple[str, ...]:
+    """The verdicts that let a command of this line run: `allow`, and `ask` once a person
+    approved the line (before, an approved `ask` rule's program ran without its credentials)."""
+    return ("allow", "ask") if decision.decision == "allow" and decision.approver is not None else ("allow",)
+
+
 def credentialed_rules(decision: Decision, policy: Policy) -> list[Rule]:
     by_name = {rule.name: rule for rule in policy.profile.rules}
     rules = []
     for verdict in flatten(decision.verdicts):
         rule = by_name.get(verdict.rule)
-        if verdict.decision == "allow" and rule is not None and rule.credentials:
+        if verdict.decision in granted(decision) and rule is not None and rule.credentials:
             rules.append(rule)
     return rules
 
@@ -88,14 +94,15 @@ def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injec
     for rule in rules:
         remaining[rule.name] += 1  # one issue per approved command
     names = sorted({v.name for v in flatten(decision.verdicts)
-                    if v.rule in remaining and v.decision == "allow" and "/" not in v.name})
+                    if v.rule in remaining and v.decision in granted(decision) and "/" not in v.name})
     bash: list[int] = [0]
     broker_ref: list[CredentialBroker] = []
 
     def issue(argv: list[str], cwd: str) -> tuple[str, dict[str, str]]:
         command = SimpleCommand(argv=tuple(Word(a, a) for a in argv), text=" ".join(argv))
         verdict = policy.check_command(command, [cwd])
-        if verdict.decision != "allow":
+        # (an `ask` verdict only for a rule approved in this line: `rules` holds no other)
+        if verdict.decision not in granted(decision):
             raise PermissionError(f"{command.text}: {verdict.reason} (re-checked at exec)")
         rule = next((r for r in rules if r.name == verdict.rule), None)
         if rule is None:
