@@ -28,7 +28,7 @@ path: ["{bin}", /usr/bin, /bin]
 record: {{dir: "{record}"}}
 commands:
   - name: tools
-    run: [cat, ls, head, rev, tr, cp, sleep]
+    run: [cat, ls, head, rev, tr, cp, sleep, grep]
     decision: allow
   - name: deploy
     run: [use-file, hold-file]
@@ -63,6 +63,42 @@ def test_another_command_of_the_line_cannot_read_a_file_credential(
     for form in (SECRET, SECRET[::-1], "Secret/bytes"):
         assert form not in text, (form, result.stderr)
     assert result.returncode == 126 and "denied root" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("reader", [
+    "grep -rsa Secret {runtime} | rev",
+    "grep -sa --directories=recurse Secret {runtime} | rev",
+    "cd {runtime} && grep -Rsa Secret | rev",
+])
+def test_a_recursive_reader_beside_a_file_credential_is_refused(
+        setup: tuple[Path, dict[str, str]], tmp_path: Path, reader: str) -> None:
+    """Before, a recursive reader of a directory above the credentials directory (here the
+    runtime directory that holds it; `grep -r TOKEN /` reached /proc/PID/environ too) read
+    the `as: file` credential beside the program, in confined mode too: no path into the
+    denied directory is written in the line."""
+    profile, env = setup
+    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short: the socket path must fit
+    try:
+        result = agentsh(["-p", str(profile), "-c", "use-file | { head -n1 >/dev/null; "
+                          + reader.format(runtime=runtime) + "; }"], dict(env, XDG_RUNTIME_DIR=str(runtime)))
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    text = result.stdout + result.stderr
+    for form in (SECRET, SECRET[::-1], "Secret/bytes"[::-1]):
+        assert form not in text, (form, result.stderr)
+    assert result.returncode == 126 and "reads the files below a directory" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("line", "reader"), [
+    ("cp -a /tmp d", "cp"), ("cp --recur /tmp d", "cp"), ("timeout 5 grep -r x /", "grep"), ("rgrep x /", "rgrep"),
+    ('grep "$o" x /', "grep"), ("diff -ru / /x", "diff"), ("/usr/bin/egrep -sRi x /", "egrep"),
+    ("grep x f", None), ("grep -v -- -r", None), ('grep x"$o" f', None), ("cp a b", None), ("diff a b", None),
+])
+def test_which_commands_read_recursively(line: str, reader: str | None) -> None:
+    from agentsh.credentials.inject import _recursive_reader
+    from agentsh.parse import parse_line
+
+    assert {_recursive_reader(c) for c in parse_line(line, "/home/u").commands} - {None} == ({reader} if reader else set())
 
 
 def test_a_killed_agentsh_leaves_no_file_credential_behind(setup: tuple[Path, dict[str, str]]) -> None:

@@ -18,6 +18,18 @@ _PROC = re.compile(r"/proc\b|\$PPID|\$\$")
 # Programs that read other processes' environments from /proc themselves (`ps e`, top's `E`).
 _READS = frozenset({"<", "<>"})  # redirections that open a file for reading
 _PROCESS_READERS = frozenset({"ps", "top", "htop", "btop", "atop", "procs", "pidstat", "pgrep", "pkill", "lsof"})
+# Programs (none of them able to start others, which are refused anyway) that read every
+# file below a directory: always (None), or with one of these short option letters or long
+# options.  `grep -rsa MY_TOKEN /` read the credentialed process's /proc/PID/environ and
+# `cp -r /tmp d` its `as: file` file, with no path into either written in the line, in
+# confined mode too (Landlock cannot deny /proc or that directory to the line: the
+# credentialed program needs them).
+_GREP = ("rRd", ("--recursive", "--dereference-recursive", "--directories"))
+_RECURSIVE: dict[str, tuple[str, tuple[str, ...]] | None] = {
+    "grep": _GREP, "egrep": _GREP, "fgrep": _GREP, "ugrep": _GREP, "rgrep": None,
+    "ag": None, "ack": None, "ack-grep": None, "7z": None, "7za": None, "7zr": None,
+    "cp": ("rRa", ("--recursive", "--archive")), "diff": ("r", ("--recursive",)),
+}
 
 
 class Injection(NamedTuple):
@@ -138,11 +150,18 @@ def _check_line(decision: Decision, rules: list[Rule], guarded: Policy, cwd: str
                                   "credentials may not read /proc or agentsh's credentials directory")
     # bash opens a redirection's file itself, with no exec for the guard to check: one only
     # known at run time (`x=pro; read -d '' v < "/${x}c/$!/environ"`) could be /proc.
-    for redirect in parse_line(decision.line, guarded.host.home).redirects:
+    parsed = parse_line(decision.line, guarded.host.home)
+    for redirect in parsed.redirects:
         if redirect.op in _READS and redirect.target is not None and redirect.target.value is None:
             raise CredentialError(f"{redirect.text}: a line that runs a command with credentials may not read "
                                   "a file only known at run time")
     credentialed = {r.name for r in rules}
+    programs = {v.name for v in flatten(decision.verdicts) if v.rule in credentialed}
+    for command in parsed.commands:
+        reader = None if command.name is not None and command.name.value in programs else _recursive_reader(command)
+        if reader:
+            raise CredentialError(f"{command.text}: {reader} reads the files below a directory, so it may not run "
+                                  "in the same line as a command that receives credentials")
     for verdict in flatten(decision.verdicts):
         if verdict.rule in credentialed or not verdict.program:
             continue
@@ -153,3 +172,30 @@ def _check_line(decision: Decision, rules: list[Rule], guarded: Policy, cwd: str
         if name in _PROCESS_READERS or verdict.name in _PROCESS_READERS:
             raise CredentialError(f"{verdict.command}: {name} reads other processes' environments, so it may "
                                   "not run in the same line as a command that receives credentials")
+
+
+def _recursive_reader(command: SimpleCommand) -> str | None:
+    """The name of a program of _RECURSIVE that this command runs reading recursively (a
+    word anywhere in it, so that a wrapper's `timeout 5 grep -r` is seen too), or None."""
+    for at, word in enumerate(command.argv):
+        name = (word.value or "").rsplit("/", 1)[-1]
+        if name not in _RECURSIVE:
+            continue
+        options = _RECURSIVE[name]
+        if options is None:
+            return name
+        letters, longs = options
+        for arg in command.argv[at + 1:]:
+            value = arg.value
+            if value is None:
+                if not arg.prefix or arg.prefix.startswith("-"):
+                    return name  # it could be one of the options
+                continue
+            if value == "--":
+                break
+            given = value.split("=", 1)[0]
+            if given.startswith("--") and len(given) > 2 and any(long.startswith(given) for long in longs):
+                return name
+            if given.startswith("-") and not given.startswith("--") and set(given[1:]) & set(letters):
+                return name  # (an option's argument in the cluster too: refused rather than parsed)
+    return None
