@@ -216,6 +216,7 @@ class CredentialBroker:
         self.issuer = issuer
         self.bash_pid = bash_pid
         self.marker = os.urandom(16).hex()  # LEFTOVER_ENV's value for this line
+        self.ended = 0  # processes holding it that close() ended
         self.dir, self._lock = _line_directory(_private_root(credentials_root()))
         # Cleans up after an agentsh that could not (leftovers.watch): a SIGKILL left the
         # `as: file` files on disk for the next line (with no credentials, so nothing denied

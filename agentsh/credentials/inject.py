@@ -99,7 +99,8 @@ def prepare(decision: Decision, policy: Policy, cwd: str | None = None) -> Injec
     # No core dump from here on, of agentsh (which now holds the secrets) or of anything the
     # line starts (they inherit it; a hard limit of 0 cannot be raised again without
     # privilege): with a soft limit above 0, a credentialed program that crashed (or got
-    # Ctrl-backslash) wrote its environment to `core` in the working directory for a later line to read.
+    # Ctrl-backslash) wrote its environment to `core` in the working directory, for a later
+    # line to read.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     values_by_rule = {rule.name: fetch(rule.credentials) for rule in {r.name: r for r in rules}.values()}
     remaining = {rule.name: 0 for rule in rules}
