@@ -300,3 +300,45 @@ def test_a_concurrent_line_cannot_read_a_file_credential(setup: tuple[Path, dict
         holder.kill()  # agentsh; its watcher removes the directory
         holder.communicate(timeout=30)
     assert SECRET[::-1] not in reader.stdout + reader.stderr
+
+
+def test_the_helper_asks_only_its_own_broker(tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """The helper found the broker's socket in AGENTSH_CREDENTIALS, an exported variable of
+    bash that a plain assignment in the line changes (`AGENTSH_CREDENTIALS=...; cmd` is
+    allowed): pointed at a socket another process serves, the helper ran the program that
+    process named, with the credentialed command's arguments (guardrail mode: /bin/sh
+    running `-c 'echo PWNED > canary'`).  Its own broker's socket is now written in it."""
+    import socket
+    import threading
+
+    programs = {"show-token": 'echo "token=$MY_TOKEN"'}
+    profile_text = PROFILE.replace("run: [use-file, hold-file]", "run: [show-token]").replace(
+        "TOKEN_FILE: {{keyring: agentsh-test, user: probe-file, as: file}}",
+        "MY_TOKEN: {{keyring: agentsh-test, user: probe-file}}")
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, profile_text, programs, "probe-file", SECRET)
+    evil = Path(tempfile.mkdtemp(prefix="ev-")) / "s"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(evil))
+    server.listen(4)
+    server.settimeout(30)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server.accept()[0] as conn:
+            conn.recv(65536)
+            conn.sendall(b'{"path": "/bin/sh", "env": {}}')
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        result = subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c",
+                                 f"AGENTSH_CREDENTIALS={evil}; show-token -c 'echo PWNED > canary'"],
+                                env=dict(env, AGENTSH_WARM="0"), cwd=work, capture_output=True, text=True, timeout=60)
+    finally:
+        server.close()
+        shutil.rmtree(evil.parent, ignore_errors=True)
+    assert not (work / "canary").exists(), result.stderr
+    assert "token=***" in result.stdout, result.stdout + result.stderr

@@ -160,13 +160,13 @@ def _guardrail(tmp_path: Path, profile: Path, env: dict[str, str], line: str,
                           **popen)
 
 
-def _holders(secret: str) -> list[int]:
-    """PIDs of this user's processes with the secret in their environment."""
-    pids = []
+def _holders(secret: str) -> dict[int, bytes]:
+    """This user's processes with the secret in their environment: PID -> command line."""
+    pids = {}
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and secret.encode() in (entry / "environ").read_bytes():
-                pids.append(int(entry.name))
+                pids[int(entry.name)] = (entry / "cmdline").read_bytes()
         except OSError:
             pass
     return pids
@@ -185,7 +185,7 @@ def test_a_daemon_a_credentialed_program_left_is_ended_with_the_line(tmp_path: P
         second = _guardrail(tmp_path, profile, env, "cat /proc/*/environ | tr '\\0' '\\n' | rev")
         for form in (secret, secret[::-1], "Secret/"[::-1]):
             assert form not in second.stdout + second.stderr, form
-        assert not _holders(secret)
+        assert not _holders(secret), _holders(secret)
     finally:
         for pid in _holders(secret):  # the test's own leftovers, before the fix
             with contextlib.suppress(ProcessLookupError):
@@ -206,14 +206,16 @@ def test_a_killed_agentsh_leaves_no_process_holding_the_credential(tmp_path: Pat
                             env=dict(env, AGENTSH_WARM="0"), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
-        assert line.stdout is not None and line.stdout.readline() == "spawned\n"
+        assert line.stdout is not None
+        said = line.stdout.readline()
+        assert said == "spawned\n", said
         assert _holders(secret)  # the daemon, with the secret, while the line runs
         line.kill()  # agentsh alone: the line's bash is in a session of its own
         line.wait(timeout=10)
         deadline = time.monotonic() + 20  # a bound, not a timing assertion: the watcher is asynchronous
         while _holders(secret) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _holders(secret)
+        assert not _holders(secret), _holders(secret)
     finally:
         for pid in _holders(secret):  # the test's own leftovers, before the fix
             with contextlib.suppress(ProcessLookupError):

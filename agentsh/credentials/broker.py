@@ -41,13 +41,12 @@ from typing import Any
 from ..warm.wire import SO_PEERPIDFD
 from .leftovers import DONE, LEFTOVER_ENV, WATCHER, alive, end_holders
 
-SOCKET_ENV = "AGENTSH_CREDENTIALS"
 HELPER = """\
 #!{python} -IS
 import json, os, socket, sys
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
-    sock.connect(os.environ["{env}"])
+    sock.connect({socket})
     name = os.path.basename(sys.argv[0])
     sock.sendall(json.dumps({{"argv": [name] + sys.argv[1:], "cwd": os.getcwd()}}).encode() + b"\\n")
     sock.shutdown(socket.SHUT_WR)
@@ -65,7 +64,6 @@ if "error" in data:
     sys.stderr.write("agentsh: denied: %s\\n" % data["error"])
     sys.exit(126)
 env = dict(os.environ)
-env.pop("{env}", None)
 env.update(data["env"])
 import signal
 for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; the program must not inherit that
@@ -228,7 +226,11 @@ class CredentialBroker:
         self.socket_path = os.path.join(self.dir, "broker.sock")
         self.helper = os.path.join(self.dir, "helper")
         with open(self.helper, "w", encoding="utf-8") as handle:
-            handle.write(HELPER.format(python=sys.executable, env=SOCKET_ENV))
+            # The socket's path is written in the helper, not handed over in the environment:
+            # AGENTSH_CREDENTIALS, exported to bash, was changed by a plain assignment in the
+            # line (`AGENTSH_CREDENTIALS=/tmp/s; aws -c ...`), and the helper ran whatever
+            # program the process serving that socket named.
+            handle.write(HELPER.format(python=sys.executable, socket=repr(self.socket_path)))
         os.chmod(self.helper, 0o700)
         self.links = {}
         for name in names:
@@ -347,11 +349,6 @@ class CredentialBroker:
         return None
 
     def close(self) -> None:
-        # In guardrail mode nothing else ends what the line left running (in confined mode the
-        # exec guard has): a daemon a credentialed program started kept the secret in its
-        # /proc/PID/environ, and a later line, with no credentials and so no check on /proc,
-        # read it (`cat /proc/*/environ | rev`).
-        self.ended = end_holders(LEFTOVER_ENV, self.marker) if LEFTOVER_ENV in self.issued else 0
         self._stop = True
         try:
             self.server.shutdown(socket.SHUT_RDWR)
@@ -359,6 +356,12 @@ class CredentialBroker:
             pass
         self.server.close()
         self._thread.join(timeout=2)
+        # In guardrail mode nothing else ends what the line left running (in confined mode the
+        # exec guard has): a daemon a credentialed program started kept the secret in its
+        # /proc/PID/environ, and a later line, with no credentials and so no check on /proc,
+        # read it (`cat /proc/*/environ | rev`).  (After the broker stopped: none is added.)
+        if LEFTOVER_ENV in self.issued:
+            self.ended = end_holders(LEFTOVER_ENV, self.marker, os.path.join(self.dir, "bin", ""))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.close(self._lock)  # after the removal: a sweep must not find it unlocked and half there
         if self._watchdog.stdin is not None:

@@ -11,7 +11,7 @@ from ..policy import Decision, Policy
 from ..policy.decision import flatten
 from ..policy.hazards import is_exec_capable
 from ..profile import Rule
-from .broker import LEFTOVER_ENV, SOCKET_ENV, CredentialBroker, credentials_root
+from .broker import LEFTOVER_ENV, CredentialBroker, credentials_root
 from .store import CredentialError, fetch
 
 _PROC = re.compile(r"/proc\b|\$PPID|\$\$")
@@ -46,7 +46,7 @@ class Injection(NamedTuple):
         return self.broker.pins()
 
     def env(self) -> dict[str, str]:
-        return {SOCKET_ENV: self.broker.socket_path}
+        return {}  # nothing: the helper has its broker's socket written in it
 
     def close(self) -> None:
         self.broker.close()

@@ -30,25 +30,33 @@ def alive(pidfd: int) -> bool:
     return True
 
 
-def end_holders(variable: str, marker: str) -> int:
+def end_holders(variable: str, marker: str, helpers: str) -> int:
     """SIGKILL every process (that this user may read) whose environment holds
-    variable=marker; return how many.
+    variable=marker, or that is one of the line's exec helpers (its script under `helpers`,
+    a helper that got its answer and has not exec'd the program yet); return how many.
 
     Each match is read again through a pidfd taken after the first read, and signalled
     through it: a PID that went to another process in between is not touched.  Passes are
-    repeated until one finds nothing new, for children forked during the previous one."""
+    repeated until two in a row find nothing new: children forked during a pass, and a
+    helper whose exec fell between the two reads of a pass, are found by the next."""
     entry = f"\0{variable}={marker}\0".encode()
+    prefix = os.fsencode(helpers)
     ended: dict[int, int] = {}  # PID -> pidfd of the process signalled
 
     def holds(pid: int) -> bool:
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
-                return entry in b"\0" + handle.read()
+                if entry in b"\0" + handle.read():
+                    return True
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+            return len(argv) > 2 and argv[1] == b"-IS" and argv[2].startswith(prefix)
         except OSError:  # gone, another user's, a kernel thread
             return False
 
     try:
-        for _ in range(16):
+        quiet = 0
+        for _ in range(32):
             found = False
             for name in os.listdir("/proc"):
                 if not name.isdigit() or int(name) == os.getpid():
@@ -71,7 +79,8 @@ def end_holders(variable: str, marker: str) -> int:
                     os.close(ended[pid])
                 ended[pid] = pidfd
                 found = True
-            if not found:
+            quiet = 0 if found else quiet + 1
+            if quiet == 2:
                 break
     finally:
         for fd in ended.values():
@@ -87,5 +96,5 @@ def watch(directory: str, marker: str) -> None:
     daemons running with the secret in their environments, for later lines to read."""
     if sys.stdin.buffer.read() == DONE:
         return
-    end_holders(LEFTOVER_ENV, marker)
+    end_holders(LEFTOVER_ENV, marker, os.path.join(directory, "bin", ""))
     shutil.rmtree(directory, ignore_errors=True)
