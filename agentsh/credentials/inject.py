@@ -27,7 +27,7 @@ _PROCESS_READERS = frozenset({"ps", "top", "htop", "btop", "atop", "procs", "pid
 _GREP = ("rRd", ("--recursive", "--dereference-recursive", "--directories"))
 _RECURSIVE: dict[str, tuple[str, tuple[str, ...]] | None] = {
     "grep": _GREP, "egrep": _GREP, "fgrep": _GREP, "ugrep": _GREP, "rgrep": None,
-    "ag": None, "ack": None, "ack-grep": None, "pt": None, "sift": None, "ucg": None,
+    "ag": None, "ack": None, "ack-grep": None, "pt": None, "sift": None, "ucg": None, "rga": None,
     "7z": None, "7za": None, "7zr": None,
     "cp": ("rRa", ("--recursive", "--archive")), "diff": ("r", ("--recursive",)),
 }
