@@ -148,3 +148,15 @@ def test_the_sweep_follows_no_link_and_keeps_what_it_does_not_know(runtime: Path
     broker_module.CredentialBroker(["probe"], lambda argv, cwd: ("/bin/true", {}), lambda: 1).close()
     assert (outside / "keep").exists()
     assert sorted(p.name for p in root.iterdir()) == ["held-file", "held-link", "line-1-legacy", "other"]
+
+
+def test_a_line_of_this_same_process_keeps_its_directory(runtime: Path) -> None:
+    """flock locks belong to the open file description, not the process: a second broker of
+    the same process (fcntl's locks would be its own) does not sweep the first's directory."""
+    first = broker_module.CredentialBroker(["probe"], lambda argv, cwd: ("/bin/true", {}), lambda: 1)
+    try:
+        broker_module.CredentialBroker(["probe"], lambda argv, cwd: ("/bin/true", {}), lambda: 1).close()
+        assert Path(first.socket_path).exists()
+    finally:
+        first.close()
+    assert not Path(first.dir).exists()
