@@ -235,9 +235,12 @@ def test_inherited_credentials_are_dropped(warm: str, setup: tuple[Path, Path, d
     # a URL's password is a credential whatever the variable's name (it was kept: HTTPS_PROXY)
     env = dict(env, GITHUB_TOKEN="ghp_inheritedvalue", SSH_AUTH_SOCK="/tmp/agent.sock", MY_API_KEY="k3y-v4lue",
                HTTPS_PROXY="http://bob:pr0xy-pw@proxy:3128", REDIS_URL="redis://:r3dis-pw@cache/0",
-               HOMEPAGE="https://example.com/a@b:c")
+               HOMEPAGE="https://example.com/a@b:c",
+               # named like none of the patterns before: mysql's password, an unlocked Bitwarden
+               MYSQL_PWD="my5ql-pw", BW_SESSION="bw-s3ssion-key", OP_SESSION_team="op-s3ssion")
     result = agentsh(["-p", str(profile), "-c", "printenv; cat /proc/$PPID/environ"], env)
-    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue", "pr0xy-pw", "r3dis-pw"):
+    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue", "pr0xy-pw", "r3dis-pw", "my5ql-pw",
+                  "bw-s3ssion-key", "op-s3ssion"):
         assert value not in result.stdout
     # (what /proc/$PPID/environ holds depends on where the line ran: a warm worker's is the server's)
     assert holds_url_password("http://bob:pr0xy-pw@proxy:3128") and holds_url_password("redis://:pw@cache/0")
