@@ -16,6 +16,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from agentsh.credentials.envcut import holds_url_password
@@ -58,7 +59,7 @@ PROGRAMS = {
     "show-file": 'ls -l "$TOKEN_FILE" | cut -c1-10; cat "$TOKEN_FILE"; echo; echo "path=$TOKEN_FILE"',
     "show-json": 'printf "{\\"t\\": \\"%s\\"}\\n" "$(printf "%s" "$MY_TOKEN" | sed "s/\\"/\\\\\\\\\\"/g")"',
     "missing-cred": "echo should-not-run",
-    "gated-cmd": "echo gated-ran",
+    "gated-cmd": 'echo "gated-ran ${GATED:-none}"',
 }
 
 
@@ -234,9 +235,12 @@ def test_inherited_credentials_are_dropped(warm: str, setup: tuple[Path, Path, d
     # a URL's password is a credential whatever the variable's name (it was kept: HTTPS_PROXY)
     env = dict(env, GITHUB_TOKEN="ghp_inheritedvalue", SSH_AUTH_SOCK="/tmp/agent.sock", MY_API_KEY="k3y-v4lue",
                HTTPS_PROXY="http://bob:pr0xy-pw@proxy:3128", REDIS_URL="redis://:r3dis-pw@cache/0",
-               HOMEPAGE="https://example.com/a@b:c")
+               HOMEPAGE="https://example.com/a@b:c",
+               # named like none of the patterns before: mysql's password, an unlocked Bitwarden
+               MYSQL_PWD="my5ql-pw", BW_SESSION="bw-s3ssion-key", OP_SESSION_team="op-s3ssion")
     result = agentsh(["-p", str(profile), "-c", "printenv; cat /proc/$PPID/environ"], env)
-    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue", "pr0xy-pw", "r3dis-pw"):
+    for value in ("ghp_inheritedvalue", "/tmp/agent.sock", "k3y-v4lue", "pr0xy-pw", "r3dis-pw", "my5ql-pw",
+                  "bw-s3ssion-key", "op-s3ssion"):
         assert value not in result.stdout
     # (what /proc/$PPID/environ holds depends on where the line ran: a warm worker's is the server's)
     assert holds_url_password("http://bob:pr0xy-pw@proxy:3128") and holds_url_password("redis://:pw@cache/0")
@@ -267,3 +271,23 @@ def test_keyring_is_read_only_after_approval_and_only_for_that_rule(
     result = agentsh(["-p", str(profile), "-c", "show-token"], env)
     assert result.returncode == 0
     assert sorted(log.read_text().split()) == ["agentsh-test/Deploy-Key", "agentsh-test/deploy-file"]
+
+
+def test_an_approved_ask_rule_gets_its_credentials(setup: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    """Before, an `ask` rule with credentials, once approved, ran its program without them:
+    only `allow` verdicts were looked at for credentials (docs/credentials.md promises them
+    after approval)."""
+    from tests.test_approvals import approver
+
+    profile, _record, env = setup
+    profile.write_text(profile.read_text().replace("approval: {timeout: 1}", "approval: {timeout: 30}"))
+    proc = subprocess.Popen([sys.executable, "-m", "agentsh", "-p", str(profile), "-c", "gated-cmd"], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    waiting = proc.stderr.readline()
+    assert "waiting for approval" in waiting, waiting
+    child = approver(["approve", waiting.split()[4]], env)
+    child.expect(pexpect.EOF)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out == "gated-ran ***\n", (out, err)  # given, and masked
+    assert "gated-secret" not in out + err

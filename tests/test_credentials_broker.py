@@ -28,7 +28,7 @@ path: ["{bin}", /usr/bin, /bin]
 record: {{dir: "{record}"}}
 commands:
   - name: tools
-    run: [cat, ls, head, rev, tr, cp, sleep]
+    run: [cat, ls, head, rev, tr, cp, sleep, grep]
     decision: allow
   - name: deploy
     run: [use-file, hold-file]
@@ -49,7 +49,7 @@ def setup(tmp_path: Path, agentsh_env: dict[str, str]) -> tuple[Path, dict[str, 
 
 
 @pytest.mark.parametrize("reader", [
-    # the directories before (/tmp/agentsh-cred-XXXX/) and now (/tmp/agentsh-cred-UID/line-...)
+    # the directories before (/tmp/agentsh-cred-XXXX/) and now (/tmp/agentsh-cred-UID/held-...)
     "cat /tmp/agentsh-cred*/TOKEN_FILE-* /tmp/agentsh-cred*/*/TOKEN_FILE-*",
     "cd /tmp && cat agentsh-cred*/TOKEN_FILE-* agentsh-cred*/*/TOKEN_FILE-*",
 ])
@@ -63,6 +63,42 @@ def test_another_command_of_the_line_cannot_read_a_file_credential(
     for form in (SECRET, SECRET[::-1], "Secret/bytes"):
         assert form not in text, (form, result.stderr)
     assert result.returncode == 126 and "denied root" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("reader", [
+    "grep -rsa Secret {runtime} | rev",
+    "grep -sa --directories=recurse Secret {runtime} | rev",
+    "cd {runtime} && grep -Rsa Secret | rev",
+])
+def test_a_recursive_reader_beside_a_file_credential_is_refused(
+        setup: tuple[Path, dict[str, str]], tmp_path: Path, reader: str) -> None:
+    """Before, a recursive reader of a directory above the credentials directory (here the
+    runtime directory that holds it; `grep -r TOKEN /` reached /proc/PID/environ too) read
+    the `as: file` credential beside the program, in confined mode too: no path into the
+    denied directory is written in the line."""
+    profile, env = setup
+    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short: the socket path must fit
+    try:
+        result = agentsh(["-p", str(profile), "-c", "use-file | { head -n1 >/dev/null; "
+                          + reader.format(runtime=runtime) + "; }"], dict(env, XDG_RUNTIME_DIR=str(runtime)))
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    text = result.stdout + result.stderr
+    for form in (SECRET, SECRET[::-1], "Secret/bytes"[::-1]):
+        assert form not in text, (form, result.stderr)
+    assert result.returncode == 126 and "reads the files below a directory" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("line", "reader"), [
+    ("cp -a /tmp d", "cp"), ("cp --recur /tmp d", "cp"), ("timeout 5 grep -r x /", "grep"), ("rgrep x /", "rgrep"),
+    ('grep "$o" x /', "grep"), ("diff -ru / /x", "diff"), ("/usr/bin/egrep -sRi x /", "egrep"),
+    ("grep x f", None), ("grep -v -- -r", None), ('grep x"$o" f', None), ("cp a b", None), ("diff a b", None),
+])
+def test_which_commands_read_recursively(line: str, reader: str | None) -> None:
+    from agentsh.credentials.inject import _recursive_reader
+    from agentsh.parse import parse_line
+
+    assert {_recursive_reader(c) for c in parse_line(line, "/home/u").commands} - {None} == ({reader} if reader else set())
 
 
 def test_a_killed_agentsh_leaves_no_file_credential_behind(setup: tuple[Path, dict[str, str]]) -> None:
@@ -138,7 +174,7 @@ os.mkfifo("go")
 line = subprocess.Popen([sys.executable, "guardrail.py", "-p", profile, "-c", "read x < go; show-token; :"],
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 from agentsh.credentials.broker import credentials_root
-pattern = os.path.join(credentials_root(), f"line-{line.pid}-*", "broker.sock")
+pattern = os.path.join(credentials_root(), "held-*", "broker.sock")  # its runtime dir is its own
 for _ in range(400):
     found = glob.glob(pattern)
     if found:
@@ -242,3 +278,67 @@ def test_a_caller_that_left_its_pid_to_the_helper_gets_nothing(tmp_path: Path, a
     answer = reply.read_text()
     assert SECRET not in answer and "outside this command line" in answer, answer
     assert "token=" in done.stdout, done.stdout  # the real helper was still served (masked in the output)
+
+
+@pytest.mark.xfail(strict=True, reason="known open gap: lines that run at the same time (docs/security-model.md)")
+def test_a_concurrent_line_cannot_read_a_file_credential(setup: tuple[Path, dict[str, str]],
+                                                         tmp_path: Path) -> None:
+    """The credentials directory is denied to the line that runs the credentialed command
+    only: a second line, running meanwhile with no credentials, reads the file."""
+    profile, env = setup
+    env = dict(env, AGENTSH_WARM="0")
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    holder = subprocess.Popen([sys.executable, str(runner), "-p", str(profile), "-c", "hold-file"], env=env,
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip()  # its file exists now
+        reader = subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c",
+                                 "cat /tmp/agentsh-cred*/*/TOKEN_FILE-* | rev"], env=env, cwd=REPO,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()  # agentsh; its watcher removes the directory
+        holder.communicate(timeout=30)
+    assert SECRET[::-1] not in reader.stdout + reader.stderr
+
+
+def test_the_helper_asks_only_its_own_broker(tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """The helper found the broker's socket in AGENTSH_CREDENTIALS, an exported variable of
+    bash that a plain assignment in the line changes (`AGENTSH_CREDENTIALS=...; cmd` is
+    allowed): pointed at a socket another process serves, the helper ran the program that
+    process named, with the credentialed command's arguments (guardrail mode: /bin/sh
+    running `-c 'echo PWNED > canary'`).  Its own broker's socket is now written in it."""
+    import socket
+    import threading
+
+    programs = {"show-token": 'echo "token=$MY_TOKEN"'}
+    profile_text = PROFILE.replace("run: [use-file, hold-file]", "run: [show-token]").replace(
+        "TOKEN_FILE: {{keyring: agentsh-test, user: probe-file, as: file}}",
+        "MY_TOKEN: {{keyring: agentsh-test, user: probe-file}}")
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, profile_text, programs, "probe-file", SECRET)
+    evil = Path(tempfile.mkdtemp(prefix="ev-")) / "s"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(evil))
+    server.listen(4)
+    server.settimeout(30)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server.accept()[0] as conn:
+            conn.recv(65536)
+            conn.sendall(b'{"path": "/bin/sh", "env": {}}')
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        result = subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c",
+                                 f"AGENTSH_CREDENTIALS={evil}; show-token -c 'echo PWNED > canary'"],
+                                env=dict(env, AGENTSH_WARM="0"), cwd=work, capture_output=True, text=True, timeout=60)
+    finally:
+        server.close()
+        shutil.rmtree(evil.parent, ignore_errors=True)
+    assert not (work / "canary").exists(), result.stderr
+    assert "token=***" in result.stdout, result.stdout + result.stderr

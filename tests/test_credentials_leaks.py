@@ -3,13 +3,19 @@ audit trail or another process (keyrings.alt's file backend as the real keyring)
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, write_profile
+from tests.conftest import REPO, failing_syscalls_runner, write_profile
 
 # A quote: shlex.join splits it into pieces that no longer match the raw form.
 SECRET = "Zq9-probe'Secret/val+ue"
@@ -26,7 +32,7 @@ commands:
     run: [printenv, cat, ls, head, ps, sleep, od, rev, xxd, base64, tr]
     decision: allow
   - name: deploy
-    run: [show-wait, use-denied, use-denied-long, use-leftover]
+    run: [show-wait, use-denied, use-denied-long, use-leftover, crash, spawn-daemon]
     decision: allow
     credentials:
       MY_TOKEN: {{keyring: agentsh-test, user: probe}}
@@ -41,6 +47,10 @@ PROGRAMS = {
     # runs a while after saying so, with the secret in its environment
     "show-wait": 'echo ready; sleep 1',
     "use-leftover": 'head -n1 < <(sleep 30 | cat "$0" - "./$MY_TOKEN") >/dev/null; echo started',
+    # a credentialed program that crashes (or is sent SIGQUIT: Ctrl-backslash in a terminal)
+    "crash": 'echo crashing; kill -SEGV $$',
+    # a credentialed program that leaves a daemon behind (a build daemon, a credential cache)
+    "spawn-daemon": 'sleep 30 </dev/null >/dev/null 2>&1 & echo spawned',
 }
 
 
@@ -116,3 +126,98 @@ def test_no_other_command_of_the_line_reads_the_credentialed_process(
     # /dev/fd/.. is refused whatever it names (policy/realpaths.own_process)
     assert "credential" in result.stderr or "inside the denied read root /proc" in result.stderr \
         or "the command's own process" in result.stderr, result.stderr
+
+
+def test_a_crashing_credentialed_program_dumps_no_core(setup: tuple[Path, Path, dict[str, str]],
+                                                       tmp_path: Path) -> None:
+    """Before, with the soft core limit above 0 (which the agent's launcher sets, and a
+    container often has), a credentialed program that crashed wrote its memory, the
+    secret in its environment, to `core` in the line's working directory, for any later
+    line to read unmasked (guardrail mode; in confined mode too where Landlock lets it write
+    there).  agentsh now sets its core limit to 0, hard, before it reads the keyring."""
+    with open("/proc/sys/kernel/core_pattern") as handle:
+        if handle.read().startswith("|"):
+            pytest.skip("core dumps go to a program here, not to a file the test can look at")
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        pytest.skip("core dumps are off (hard limit 0)")
+    profile, _record, env = setup
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _guardrail(tmp_path, profile, env, "crash", cwd=work,
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2))
+    assert "crashing" in result.stdout, result.stderr
+    written = {p.name: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    assert not [name for name, data in written.items() if SECRET.encode() in data], sorted(written)
+
+
+def _guardrail(tmp_path: Path, profile: Path, env: dict[str, str], line: str,
+               **popen: Any) -> subprocess.CompletedProcess[str]:
+    runner = tmp_path / "guardrail.py"
+    if not runner.exists():
+        runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    return subprocess.run([sys.executable, str(runner), "-p", str(profile), "-c", line], capture_output=True,
+                          text=True, env=dict(env, AGENTSH_WARM="0"), cwd=popen.pop("cwd", tmp_path), timeout=60,
+                          **popen)
+
+
+def _holders(secret: str) -> dict[int, bytes]:
+    """This user's processes with the secret in their environment: PID -> command line."""
+    pids = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and secret.encode() in (entry / "environ").read_bytes():
+                pids[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except OSError:
+            pass
+    return pids
+
+
+def test_a_daemon_a_credentialed_program_left_is_ended_with_the_line(tmp_path: Path,
+                                                                    agentsh_env: dict[str, str]) -> None:
+    """Before, in guardrail mode (no exec guard to end leftovers), a daemon the credentialed
+    program started outlived the line with the secret in its environment, and the next
+    line, with no credentials and so no check on /proc, printed it reversed."""
+    secret = "Dm4-daemon'Secret/" + os.urandom(4).hex()  # this test's own: no other test's leftovers
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe", secret)
+    try:
+        first = _guardrail(tmp_path, profile, env, "spawn-daemon")
+        assert "spawned" in first.stdout, first.stderr
+        second = _guardrail(tmp_path, profile, env, "cat /proc/*/environ | tr '\\0' '\\n' | rev")
+        for form in (secret, secret[::-1], "Secret/"[::-1]):
+            assert form not in second.stdout + second.stderr, form
+        assert not _holders(secret), _holders(secret)
+    finally:
+        for pid in _holders(secret):  # the test's own leftovers, before the fix
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_agentsh_leaves_no_process_holding_the_credential(tmp_path: Path,
+                                                                   agentsh_env: dict[str, str]) -> None:
+    """Before, SIGKILL of agentsh mid-line (a harness's timeout, or the agent) left the
+    credentialed program and the daemon it started running with the secret in their
+    environments (guardrail mode: bash and its children go on without agentsh), for a later
+    line to read from /proc.  agentsh's watcher now ends them."""
+    secret = "Kl5-killed'Secret/" + os.urandom(4).hex()
+    profile, _record, env = keyring_setup(tmp_path, agentsh_env, PROFILE, PROGRAMS, "probe", secret)
+    runner = tmp_path / "guardrail.py"
+    runner.write_text(failing_syscalls_runner((101, 444, 445, 446), 1))
+    line = subprocess.Popen([sys.executable, str(runner), "-p", str(profile), "-c", "spawn-daemon; show-wait"],
+                            env=dict(env, AGENTSH_WARM="0"), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert line.stdout is not None
+        said = line.stdout.readline()
+        assert said == "spawned\n", said
+        assert _holders(secret)  # the daemon, with the secret, while the line runs
+        line.kill()  # agentsh alone: the line's bash is in a session of its own
+        line.wait(timeout=10)
+        deadline = time.monotonic() + 20  # a bound, not a timing assertion: the watcher is asynchronous
+        while _holders(secret) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _holders(secret), _holders(secret)
+    finally:
+        for pid in _holders(secret):  # the test's own leftovers, before the fix
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        line.communicate(timeout=30)

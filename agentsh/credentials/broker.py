@@ -24,10 +24,10 @@ refused together with credentials.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import struct
@@ -39,14 +39,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..warm.wire import SO_PEERPIDFD
+from .leftovers import DONE, LEFTOVER_ENV, WATCHER, alive, end_holders
 
-SOCKET_ENV = "AGENTSH_CREDENTIALS"
 HELPER = """\
 #!{python} -IS
 import json, os, socket, sys
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
-    sock.connect(os.environ["{env}"])
+    sock.connect({socket})
     name = os.path.basename(sys.argv[0])
     sock.sendall(json.dumps({{"argv": [name] + sys.argv[1:], "cwd": os.getcwd()}}).encode() + b"\\n")
     sock.shutdown(socket.SHUT_WR)
@@ -64,7 +64,6 @@ if "error" in data:
     sys.stderr.write("agentsh: denied: %s\\n" % data["error"])
     sys.exit(126)
 env = dict(os.environ)
-env.pop("{env}", None)
 env.update(data["env"])
 import signal
 for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; the program must not inherit that
@@ -83,7 +82,7 @@ def credentials_root(environ: Mapping[str, str] | None = None) -> str:
     runtime = environ.get("XDG_RUNTIME_DIR", "")
     if runtime.startswith("/") and _private(runtime):
         root = os.path.join(os.path.realpath(runtime), "agentsh-cred")
-        # a line's socket, ROOT/line-PID-XXXXXXXX/broker.sock, must fit sun_path (108 bytes)
+        # a line's socket, ROOT/held-XXXXXXXX/broker.sock, must fit sun_path (108 bytes)
         if len(os.fsencode(root)) + 40 < 108:
             return root
     return os.path.join(os.path.realpath("/tmp"), f"agentsh-cred-{os.getuid()}")
@@ -96,6 +95,11 @@ def _private(directory: str) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+LINE_PREFIX = "held-"  # a line's directory, locked (flock) by its agentsh for the line's whole life
+_LEGACY_PREFIX = "line-"  # ROOT/line-PID-XXXXXXXX/: made by an older agentsh, with no lock
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _private_root(root: str) -> str:
@@ -111,20 +115,79 @@ def _private_root(root: str) -> str:
     return root
 
 
+def _line_directory(root: str) -> tuple[str, int]:
+    """Make this line's directory in root and lock it; return its path and the locked fd.
+
+    The lock (flock on the directory itself) is what says the line is alive: a PID in the
+    name did not, across PID namespaces sharing the root (a live line elsewhere looked dead
+    and lost its socket) or after the PID went to another process (a dead line's `as: file`
+    credential was kept).  flock belongs to the open file description, so the kernel drops
+    it when agentsh ends however it ends, and a sweep in this same process (the warm
+    server's worker) still sees its other lines' directories locked."""
+    for _ in range(100):
+        path = tempfile.mkdtemp(prefix=LINE_PREFIX, dir=root)
+        fd = os.open(path, _DIRECTORY)
+        # A sweep between mkdtemp and here found the new directory unlocked and removes it,
+        # holding the lock while it does: flock waits for it, and the directory is gone.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        info = os.fstat(fd)
+        try:
+            here = os.lstat(path)
+        except FileNotFoundError:
+            here = None
+        if info.st_nlink and here is not None and (here.st_dev, here.st_ino) == (info.st_dev, info.st_ino):
+            return path, fd
+        os.close(fd)
+    raise OSError(f"cannot keep a directory in {root}: each one made was removed at once")
+
+
 def _sweep(root: str) -> None:
     """Remove the directories of lines whose agentsh is gone: one killed (SIGKILL, a crash)
-    could not remove its own, and it may hold an `as: file` credential."""
-    for entry in os.listdir(root):
-        owner = entry.split("-")[1] if entry.startswith("line-") and entry.count("-") >= 2 else ""
-        if not owner.isdigit() or int(owner) == os.getpid():
-            continue
+    could not remove its own, and it may hold an `as: file` credential.
+
+    Only this user's directories directly in the root (opened without following a link)
+    are looked at, and only one whose lock this process takes without waiting is removed,
+    still holding the lock (shutil.rmtree relative to the root's fd follows no link)."""
+    root_fd = os.open(root, _DIRECTORY)
+    try:
+        for entry in os.listdir(root_fd):
+            if entry.startswith(LINE_PREFIX):
+                _remove_if_unlocked(root_fd, entry)
+            elif entry.startswith(_LEGACY_PREFIX):
+                _remove_if_pid_gone(root_fd, entry)
+    finally:
+        os.close(root_fd)
+
+
+def _remove_if_unlocked(root_fd: int, entry: str) -> None:
+    try:
+        fd = os.open(entry, _DIRECTORY, dir_fd=root_fd)
+    except OSError:  # a link, not a directory, or already gone
+        return
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            return
         try:
-            os.kill(int(owner), 0)
-            continue  # its agentsh still runs (or another process has its PID: leave it)
-        except ProcessLookupError:
-            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
-        except PermissionError:
-            continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its line is alive, in whatever PID namespace
+        shutil.rmtree(entry, dir_fd=root_fd, ignore_errors=True)
+    finally:
+        os.close(fd)
+
+
+def _remove_if_pid_gone(root_fd: int, entry: str) -> None:
+    """An older agentsh's directory (no lock): only its PID tells, as it used to, which
+    keeps it when the PID went to another process and misjudges another PID namespace."""
+    owner = entry.split("-")[1] if entry.count("-") >= 2 else ""
+    if not owner.isdigit() or int(owner) == os.getpid():
+        return
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        shutil.rmtree(entry, dir_fd=root_fd, ignore_errors=True)
+    except PermissionError:
+        pass
 
 
 def _peer_pidfd(conn: socket.socket, pid: int) -> int:
@@ -135,14 +198,6 @@ def _peer_pidfd(conn: socket.socket, pid: int) -> int:
         return conn.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
     except OSError:
         return os.pidfd_open(pid)
-
-
-def _alive(pidfd: int) -> bool:
-    try:
-        signal.pidfd_send_signal(pidfd, 0)
-    except OSError:
-        return False
-    return True
 
 
 REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (the helper needs ms)
@@ -158,17 +213,24 @@ class CredentialBroker:
         self.names = names
         self.issuer = issuer
         self.bash_pid = bash_pid
-        self.dir = tempfile.mkdtemp(prefix=f"line-{os.getpid()}-", dir=_private_root(credentials_root()))
-        # Removes the directory when agentsh is gone however it ends: a SIGKILL left the
+        self.marker = os.urandom(16).hex()  # LEFTOVER_ENV's value for this line
+        self.ended = 0  # processes holding it that close() ended
+        self.dir, self._lock = _line_directory(_private_root(credentials_root()))
+        # Cleans up after an agentsh that could not (leftovers.watch): a SIGKILL left the
         # `as: file` files on disk for the next line (with no credentials, so nothing denied
         # the directory) to read.  It waits on a pipe only agentsh holds: EOF is agentsh's end.
-        self._watchdog = subprocess.Popen(["/bin/sh", "-c", 'read _ignored; rm -rf -- "$0"', self.dir],
+        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self._watchdog = subprocess.Popen([sys.executable, *WATCHER, package, self.dir, self.marker],
                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         self.socket_path = os.path.join(self.dir, "broker.sock")
         self.helper = os.path.join(self.dir, "helper")
         with open(self.helper, "w", encoding="utf-8") as handle:
-            handle.write(HELPER.format(python=sys.executable, env=SOCKET_ENV))
+            # The socket's path is written in the helper, not handed over in the environment:
+            # AGENTSH_CREDENTIALS, exported to bash, was changed by a plain assignment in the
+            # line (`AGENTSH_CREDENTIALS=/tmp/s; aws -c ...`), and the helper ran whatever
+            # program the process serving that socket named.
+            handle.write(HELPER.format(python=sys.executable, socket=repr(self.socket_path)))
         os.chmod(self.helper, 0o700)
         self.links = {}
         for name in names:
@@ -247,7 +309,7 @@ class CredentialBroker:
         # real helper of this line, which would then vouch for it.  The chain is read again,
         # and the processes it was read from must still be alive, each through a pidfd taken
         # before (the caller's at connect()): a live process's PID is no one else's.
-        if chain is None or self._ancestry(pid, []) != chain or not all(map(_alive, pidfds)):
+        if chain is None or self._ancestry(pid, []) != chain or not all(map(alive, pidfds)):
             raise PermissionError("credential request from outside this command line")
         path, env = self.issuer(argv, cwd)
         self.issued.extend(env)
@@ -294,7 +356,18 @@ class CredentialBroker:
             pass
         self.server.close()
         self._thread.join(timeout=2)
+        # In guardrail mode nothing else ends what the line left running (in confined mode the
+        # exec guard has): a daemon a credentialed program started kept the secret in its
+        # /proc/PID/environ, and a later line, with no credentials and so no check on /proc,
+        # read it (`cat /proc/*/environ | rev`).  (After the broker stopped: none is added.)
+        if LEFTOVER_ENV in self.issued:
+            self.ended = end_holders(LEFTOVER_ENV, self.marker, os.path.join(self.dir, "bin", ""))
         shutil.rmtree(self.dir, ignore_errors=True)
+        os.close(self._lock)  # after the removal: a sweep must not find it unlocked and half there
         if self._watchdog.stdin is not None:
-            self._watchdog.stdin.close()
+            try:
+                self._watchdog.stdin.write(DONE)
+                self._watchdog.stdin.close()
+            except OSError:  # it is gone: there was nothing for it to do but this
+                pass
         self._watchdog.wait()

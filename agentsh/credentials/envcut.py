@@ -21,6 +21,9 @@ CREDENTIAL_PATTERNS = (
     "GCP_*", "CLOUDSDK_*", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_*", "NPM_TOKEN", "PYPI_*", "VAULT_*",
     "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KUBECONFIG", "KRB5CCNAME", "DOCKER_AUTH_CONFIG",
     "DOCKER_CONFIG", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "*_API_KEY", "*APIKEY*", "DATABASE_URL", "*_DSN",
+    # a password by another name (MYSQL_PWD), a personal access token (GH_PAT), a connection
+    # string's Password=, and password managers' unlocked sessions (Bitwarden's, 1Password's)
+    "*_PWD", "*_PAT", "*CONNECTION_STRING*", "BW_SESSION", "OP_SESSION_*",
 )
 # Needed by agentsh itself (to reach the Secret Service keyring), never passed to commands
 # (the rebuilt environment only has what the profile passes).
