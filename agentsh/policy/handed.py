@@ -26,7 +26,7 @@ from ..parse import ParsedLine, Word
 from ..parse.words import GLOB_CHARS
 from .decision import Verdict
 from .paths import PathChecker
-from .spelling import CannotFollow, Spelling, names_in, spell
+from .spelling import SPLIT, CannotFollow, Spelling, names_in, spell
 
 # a variable alone: its values were checked where it was given
 _ALONE = re.compile(r"\$([A-Za-z_]\w*|[0-9@*])|\$\{([A-Za-z_]\w*|[0-9]+|[@*])\}")
@@ -106,7 +106,7 @@ def _write_out(pending: list[tuple[str, int, str, Word]], variables: dict[str, l
         changed = False
         for text, line, name, value in pending:
             try:
-                spelled = spell(value.text, variables, home, cwds)
+                spelled = spell(value.text, variables, home, cwds, split=False)
             except CannotFollow as err:
                 if names_in(value.text) & given:
                     return _refusal(text, line, name, value, _cannot_follow(err))
@@ -196,9 +196,12 @@ def _uses(parsed: ParsedLine, variables: dict[str, list[str] | None], given: set
 
 
 def _check_spelled(spelled: Spelling, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> str:
-    """Each value as a read; unquoted, also each field bash splits it into, and as a glob."""
+    """Each value as a read, field by field as bash splits it (a value handed to a variable, which
+    a later use may split: as it is, and at each blank), and as a glob."""
     for value in spelled.values:
-        pieces = [value, *value.split()] if spelled.unquoted and any(c in value for c in " \t\n") else [value]
+        pieces = spelled.fields(value)
+        if spelled.unquoted and SPLIT not in value and any(c in value for c in " \t\n"):
+            pieces += value.split()
         for piece in pieces:
             # a glob in the value: matched at use unquoted, or where a `for` list or an array got it
             glob = any(c in piece for c in GLOB_CHARS)

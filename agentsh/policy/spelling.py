@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 from ..parse.words import GLOB_CHARS, WordError, ansi_c
 
+SPLIT = "\0"  # no value holds a NUL: bash cannot pass one
+_BLANKS = str.maketrans({" ": SPLIT, "\t": SPLIT, "\n": SPLIT})
 # How many values a word may have before the check gives up (`$a$b$c` with 10 values each)
 LIMIT = 256
 
@@ -44,8 +46,15 @@ class CannotFollow(ValueError):
 
 
 class Spelling(NamedTuple):
+    """`values`: each value the word may have; where bash splits an unquoted expansion into
+    fields (at blanks in its value), the value holds SPLIT instead of those blanks."""
+
     values: tuple[str, ...]
     unquoted: bool  # some expansion is unquoted: bash splits it into fields and globs them
+
+    def fields(self, value: str) -> list[str]:
+        """The words bash makes of one of the values."""
+        return [f for f in value.split(SPLIT) if f] if SPLIT in value else [value]
 
 
 class _RunTime(Exception):
@@ -59,15 +68,16 @@ def names_in(text: str) -> set[str]:
 
 
 def spell(text: str, variables: Mapping[str, Sequence[str] | None], home: str,
-          cwds: Sequence[str] = ()) -> Spelling | None:
+          cwds: Sequence[str] = (), *, split: bool = True) -> Spelling | None:
     """The values of the word `text` (as written in the line), or None if a part of it is
     known only at run time.  `variables`: each name's possible values (None: set at run
-    time); a name not in it is unset, unless bash may have set it (upper case, `$$`)."""
+    time); a name not in it is unset, unless bash may have set it (upper case, `$$`).
+    `split`: a command's word, whose unquoted expansions bash splits (not an assignment's)."""
     if _BRACES.search(text):
         raise CannotFollow("a brace expansion")  # bash makes several words of it first
     speller = _Speller(variables, home, cwds)
     try:
-        values = speller.word(text, quoted=False)
+        values = speller.word(text, quoted=False, top=split)
     except _RunTime:
         return None
     except WordError as err:
@@ -82,8 +92,9 @@ class _Speller:
         self.cwds = list(cwds)
         self.unquoted = False
         self.set_here: dict[str, list[str]] = {}  # `${u=WORD}` gives u WORD's values for the rest
+        self.splitting = False  # in an unquoted expansion of the word itself: blanks are SPLIT
 
-    def word(self, text: str, quoted: bool, operand: bool = False) -> list[str]:
+    def word(self, text: str, quoted: bool, operand: bool = False, top: bool = False) -> list[str]:
         """`quoted`: the text is inside double quotes (the operand of `"${x-...}"`), where
         single quotes are plain characters; `operand`: the text is the operand of a `${...}`,
         where bash decodes `$'...'` even inside double quotes."""
@@ -108,7 +119,11 @@ class _Speller:
                     parts = ["" if nxt == "\n" else nxt]
                     i += 2
             elif ch == "$":
+                # in the word itself, unquoted, bash splits what the expansion makes at blanks
+                splitting = self.splitting
+                self.splitting = splitting or (top and not quoted)
                 parts, i = self._dollar(text, i, quoted, operand)
+                self.splitting = splitting
             elif ch == "`":
                 raise _RunTime
             else:
@@ -118,6 +133,8 @@ class _Speller:
                 literal = text[i:j]
                 if not quoted and any(c in literal for c in GLOB_CHARS):
                     self.unquoted = True
+                if self.splitting and not quoted:  # an operand's unquoted text (`${x:+a b}`)
+                    literal = literal.translate(_BLANKS)
                 parts, i = [literal], j
             values = _join(values, parts)
         return values
@@ -141,9 +158,11 @@ class _Speller:
             return self._parameter(text[i + 2:end], quoted), end + 1
         if nxt == "(" or nxt == "[":
             raise _RunTime  # command substitution or arithmetic
-        if nxt == "'" and (operand or not quoted):
+        if nxt == "'" and quoted and operand:  # decoded, then expanded again: refused by the parser too
+            raise CannotFollow("$'...' inside a double-quoted ${...}")
+        if nxt == "'" and not quoted:
             end = _find(text, "'", i + 2)
-            return [ansi_c(text[i + 2:end]), *([text[i:end + 1]] if quoted else [])], end + 1
+            return [ansi_c(text[i + 2:end])], end + 1
         if nxt == '"' and not quoted:  # `$"..."`: a translated string, the same text here
             return [""], i + 1
         match = _NAME.match(text, i + 1)
@@ -163,6 +182,8 @@ class _Speller:
             values = self.variables[name]
             if values is None:
                 raise _RunTime
+            if self.splitting and not quoted:
+                return [v.translate(_BLANKS) for v in values] or [""]
             return list(values) or [""]
         if (name.isdigit() and name != "0") or name in "@*" or _USER_NAME.fullmatch(name):
             return [""]  # unset: the environment is the one agentsh passed
