@@ -58,8 +58,10 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         session.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
         return EXIT_DENIED, names
     finally:
-        if injection is not None:
-            injection.close()
+        if injection is not None and injection.close():
+            # what the credentialed programs left running (guardrail mode: in confined mode the
+            # exec guard ended it already, and audited it)
+            session.audit("leftovers_ended", commands=[], credential_holders=injection.broker.ended)
 
 def script_for(session: Session, decision: Decision) -> Decision:
     """The checked line as bash gets it: inside the frontend's plumbing, after `set -eux`

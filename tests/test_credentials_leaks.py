@@ -4,6 +4,7 @@ audit trail or another process (keyrings.alt's file backend as the real keyring)
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -182,6 +183,9 @@ def test_a_daemon_a_credentialed_program_left_is_ended_with_the_line(tmp_path: P
     try:
         first = _guardrail(tmp_path, profile, env, "spawn-daemon")
         assert "spawned" in first.stdout, first.stderr
+        state = Path(env.get("XDG_STATE_HOME") or Path(env["HOME"]) / ".local" / "state")
+        events = [json.loads(line) for line in (state / "agentsh" / "audit.jsonl").read_text().splitlines()]
+        assert any(e["kind"] == "leftovers_ended" and e.get("credential_holders", 0) >= 1 for e in events)
         second = _guardrail(tmp_path, profile, env, "cat /proc/*/environ | tr '\\0' '\\n' | rev")
         for form in (secret, secret[::-1], "Secret/"[::-1]):
             assert form not in second.stdout + second.stderr, form

@@ -49,8 +49,10 @@ class Injection(NamedTuple):
     def env(self) -> dict[str, str]:
         return {}  # nothing: the helper has its broker's socket written in it
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Stop the broker; how many processes still holding the line's credentials it ended."""
         self.broker.close()
+        return self.broker.ended
 
 
 def granted(decision: Decision) -> tuple[str, ...]:
