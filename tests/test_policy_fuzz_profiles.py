@@ -1,0 +1,50 @@
+"""Outcome fuzzing of the static policy under each shipped profile (generator:
+tests/policy_fuzz.py), and the bypasses its campaigns found, each run through the real
+`agentsh -c` in guardrail mode.
+
+Each profile allows other programs (developer: zip, unzip, git notes/am, python3 -c;
+reviewer and kubectl-readonly: no write roots at all, so any write is outside them;
+kubectl-readonly: kubectl with KUBECONFIG passed, whose token is a canary)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_guardrail
+from tests.policy_fuzz import SHIPPED
+
+KUBECTL = shutil.which("kubectl", path="/usr/local/bin:/usr/bin:/bin")
+
+
+@pytest.fixture
+def kubeconfig(home: Path) -> Path:
+    path = home / ".kube" / "config"
+    path.parent.mkdir()
+    path.write_text("apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: 'https://127.0.0.1:1'}\n  name: c\n"
+                    "contexts:\n- context: {cluster: c, user: u}\n  name: x\ncurrent-context: x\n"
+                    "users:\n- name: u\n  user: {token: KUBE-TOKEN-SECRET}\n")
+    return path
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="no kubectl")
+@pytest.mark.parametrize("line", ["kubectl config view --flatten", "kubectl config view --minify --flatten=true"])
+def test_kubectl_readonly_prints_no_cluster_token(line: str, workspace: Path, tmp_path: Path, kubeconfig: Path,
+                                                  agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign: kubectl-readonly denies `config view --raw`, but
+    `--flatten` (which embeds the files a kubeconfig names) prints it unredacted too."""
+    env = dict(agentsh_env, KUBECONFIG=str(kubeconfig))
+    done = run_guardrail(line, workspace, env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
+    assert "KUBE-TOKEN-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="no kubectl")
+def test_kubectl_readonly_still_shows_the_redacted_config(workspace: Path, tmp_path: Path, kubeconfig: Path,
+                                                          agentsh_env: dict[str, str]) -> None:
+    env = dict(agentsh_env, KUBECONFIG=str(kubeconfig))
+    done = run_guardrail("kubectl config view --minify", workspace, env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "token: REDACTED" in done.stdout and "KUBE-TOKEN-SECRET" not in done.stdout
