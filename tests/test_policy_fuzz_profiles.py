@@ -48,3 +48,25 @@ def test_kubectl_readonly_still_shows_the_redacted_config(workspace: Path, tmp_p
     done = run_guardrail("kubectl config view --minify", workspace, env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
     assert done.returncode == 0, done.stderr
     assert "token: REDACTED" in done.stdout and "KUBE-TOKEN-SECRET" not in done.stdout
+
+
+# Found by this round's hand probes, next to the here-document fix (tests/test_policy_fuzz.py):
+# a here-string of several words, and a body word with no `/` (a name in the directory the line
+# is in), are handed to readers unchecked.  The fix belongs in agentsh/policy/handed.py (being
+# edited by another change at the time): see docs/security-model.md, Known open gaps.
+@pytest.mark.xfail(strict=True, reason="open gap: handed.py checks a here-string whole and here-doc words with a / only")
+@pytest.mark.parametrize("line", [
+    "xargs cat <<< 'README.md ../.netrc'",
+    "read -r a b <<< 'README.md ../.netrc'; cat \"$b\"",
+    "while read -r f; do cat \"$f\"; done <<< $'README.md\\n../.netrc'",
+    "make -f - <<< $'x:\\n\\tcat ../.netrc'",
+    "cd .. && xargs cat <<'EOF'\n.netrc\nEOF",
+])
+def test_a_name_a_here_string_or_document_lists_reads_no_secret(line: str, home: Path, tmp_path: Path,
+                                                                 agentsh_env: dict[str, str]) -> None:
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    (home / "proj").mkdir()
+    (home / "proj" / "README.md").write_text("hello\n")
+    done = run_guardrail(line, home / "proj", agentsh_env, tmp_path)
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
