@@ -70,3 +70,51 @@ def test_a_name_a_here_string_or_document_lists_reads_no_secret(line: str, home:
     done = run_guardrail(line, home / "proj", agentsh_env, tmp_path)
     assert "NETRC-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="no kubectl")
+@pytest.mark.parametrize("line", [
+    "kubectl config view -o jsonpath-file=../.netrc",
+    "kubectl config view --output=go-template-file=../.netrc",
+    "kubectl config view -o=jsonpath-file=../.netrc",
+])
+def test_kubectl_reads_no_template_file_in_a_denied_root(line: str, home: Path, tmp_path: Path, kubeconfig: Path,
+                                                         agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign: kubectl's `-o jsonpath-file=FILE` reads FILE as a template
+    and prints it (in its error), but the read check took `jsonpath-file=../.netrc` (or the part
+    after the first `=` of `--output=...`) for the file name."""
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    (home / "proj").mkdir()
+    env = dict(agentsh_env, KUBECONFIG=str(kubeconfig))
+    done = run_guardrail(line, home / "proj", env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="no kubectl")
+@pytest.mark.parametrize("line", [
+    "kubectl config view --profile=cpu --profile-output=../.bashrc",
+    "kubectl config view --profile cpu --profile-output ../.bashrc",
+])
+def test_kubectl_writes_no_profile_outside_the_write_roots(line: str, home: Path, tmp_path: Path, kubeconfig: Path,
+                                                           agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign: kubectl-readonly has no write roots, but kubectl's
+    `--profile-output=FILE` overwrote ~/.bashrc (agentsh did not know kubectl writes)."""
+    (home / ".bashrc").write_text("# rc\n")
+    (home / "proj").mkdir()
+    env = dict(agentsh_env, KUBECONFIG=str(kubeconfig))
+    done = run_guardrail(line, home / "proj", env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
+    assert (home / ".bashrc").read_bytes() == b"# rc\n"
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="no kubectl")
+def test_kubectl_output_formats_are_still_allowed(home: Path, tmp_path: Path, kubeconfig: Path,
+                                                  agentsh_env: dict[str, str]) -> None:
+    (home / "proj").mkdir()
+    env = dict(agentsh_env, KUBECONFIG=str(kubeconfig))
+    done = run_guardrail("kubectl config view -o jsonpath='{.clusters[0].name}' && "
+                         "kubectl config view -o=jsonpath='{.contexts[0].name}'", home / "proj", env, tmp_path,
+                         SHIPPED / "kubectl-readonly.yaml")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "cx"

@@ -43,6 +43,9 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     # less copies a piped input to its log file when its output is a terminal (base.yaml's
     # LESSSECURE=1 turns that off; a profile that does not extend base keeps it)
     "less": ("-o", "--log-file", "-O", "--LOG-FILE"),
+    # kubectl writes its profiling data and its discovery cache there (`--profile=cpu` alone
+    # writes ./profile.pprof: read as an abbreviation, its value is checked in that directory)
+    "kubectl": ("--profile-output", "--cache-dir"),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
