@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_guardrail
-from tests.policy_fuzz import SHIPPED
+from tests.policy_fuzz import SHIPPED, Sandbox, generated, known_gap
 
 KUBECTL = shutil.which("kubectl", path="/usr/local/bin:/usr/bin:/bin")
 
@@ -118,3 +118,25 @@ def test_kubectl_output_formats_are_still_allowed(home: Path, tmp_path: Path, ku
                          SHIPPED / "kubectl-readonly.yaml")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "cx"
+
+
+# (reviewer and kubectl-readonly allow few of the generated lines: more episodes, cheap when refused)
+@pytest.mark.parametrize(("target", "seed", "count"), [("developer", 7, 150), ("reviewer", 8, 500),
+                                                       ("kubectl-readonly", 9, 300), ("default", 10, 150)])
+def test_generated_lines_under_each_shipped_profile_leak_and_plant_nothing(target: str, seed: int, count: int) -> None:
+    """This round's wider families (find's actions, xargs -I, git -c/config/GIT_*, wrappers in
+    wrappers, sed r/w/e, awk getline/system/print >, sort -o clusters, dd, -t and backup
+    suffixes, tar/zip options, interpreter one-liners, links and cd chains made earlier in the
+    line) and kubectl's own options, under each profile; reviewer and kubectl-readonly have no
+    write roots, so any change below HOME or in the scratch directory counts."""
+    box = Sandbox(target)
+    ran = 0
+    try:
+        for lines in generated(seed, count, str(box.home), str(box.scratch), target, wide=True):
+            for outcome in box.episode(lines):
+                ran += outcome.decision == "allow"
+                if outcome.problems and not known_gap(outcome.line):
+                    pytest.fail(f"{target}: {lines!r}: {outcome.problems}")
+    finally:
+        box.close()
+    assert ran > 0, ran  # the generator still produces lines the profile allows
