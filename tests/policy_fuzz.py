@@ -561,6 +561,9 @@ WIDE_WRITERS = [
     "cd {WD} && cd . && touch x", "mkdir -p n && cd n && ln -s ../.git g && echo PWNED > g/hooks/pre-push",
     "cp -s {W} sl2 && echo PWNED >> sl2", "ln -s {WD} k || true; echo PWNED > k/x", "ln -s {WD} k; cp -t k README.md",
     "shopt -s globstar; echo PWNED > .git/**/pre-push", "shopt -s globstar; cp README.md ~/**/hooks/",
+    "pip show --log {W} 'x;echo PWNED'", "pip list --log={W}", "pip freeze --log-file {W}", "pip show x --cache-dir {WD}",
+    "pip3 list --local-log {W}", "pip show --log-f={W} pip", "npm ls --logs-dir {WD}", "npm ls --cache {WD}",
+    "npm ls --loglevel silly --logs-dir={WD}", "npm outdated --userconfig {W}", "npm --version --logs-dir {WD}",
 ]
 # kubectl-readonly: kubectl's own file options (kubeconfig, templates, logs, caches).
 KUBECTL_LINES = [

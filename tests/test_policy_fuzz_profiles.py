@@ -140,3 +140,22 @@ def test_generated_lines_under_each_shipped_profile_leak_and_plant_nothing(targe
     finally:
         box.close()
     assert ran > 0, ran  # the generator still produces lines the profile allows
+
+
+@pytest.mark.parametrize("line", [
+    "pip show --log ../.bashrc 'x;echo PWNED'",
+    "pip list --log=../.bashrc",
+    "pip3 freeze --log-f ../.bashrc",
+])
+def test_pip_logs_nothing_into_a_start_up_file(line: str, home: Path, tmp_path: Path,
+                                               agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes (developer profile, whose `pip show/list/freeze` run
+    without approval): pip's `--log FILE` appends its log, which quotes the package name it did
+    not find, so `pip show --log ~/.bashrc 'x;cmd'` planted `cmd` for the next login shell."""
+    if not shutil.which("pip", path="/usr/local/bin:/usr/bin:/bin"):
+        pytest.skip("no pip")
+    (home / ".bashrc").write_text("# rc\n")
+    (home / "proj").mkdir()
+    done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
+    assert (home / ".bashrc").read_text() == "# rc\n"
+    assert done.returncode == 126, done.stderr

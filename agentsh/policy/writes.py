@@ -46,6 +46,12 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     # kubectl writes its profiling data and its discovery cache there (`--profile=cpu` alone
     # writes ./profile.pprof: read as an abbreviation, its value is checked in that directory)
     "kubectl": ("--profile-output", "--cache-dir"),
+    # pip's log (in every subcommand: `pip show --log ~/.bashrc 'x;cmd'` logs the name it did
+    # not find, a command line for the next shell), its cache, and where it installs, downloads
+    # and builds wheels to
+    **dict.fromkeys(("pip", "pip3", *(f"pip3.{minor}" for minor in range(6, 16))),
+                    ("--log", "--log-file", "--local-log", "--cache-dir", "-t", "--target", "--prefix", "--root",
+                     "--src", "--report", "-d", "--dest", "-w", "--wheel-dir")),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
