@@ -55,6 +55,9 @@ GUARDED = (".bashrc", ".profile", ".gitconfig", ".config/git/config", "proj/.git
 # Write targets outside the write roots (HOME is not one: the sandbox is not under /tmp).
 OUTSIDE = ("outside/x", "outside/note.txt", "newfile", "outside")
 WORKSPACE = "proj"
+# The state allowed programs keep below HOME on every run (npm's cache and logs, pip's version
+# check): what a program does once it runs, not a write the line names (docs/security-model.md).
+OWN_STATE = (".npm", ".cache/pip")
 
 PROFILE = ('agentsh: 1\nname: polfuzz\nextends: [default]\n'
            'read:\n  deny: ["{workspace}/secrets"]\n')
@@ -225,6 +228,8 @@ class Sandbox:
             before, after = self.reference.get(rel), now.get(rel)
             if before == after:
                 continue
+            if rel.startswith(OWN_STATE):
+                continue  # what a program writes by itself on every run, not what the line asked
             if _is_guarded(rel):
                 if after is None:
                     continue  # removed (`rm -rf .git`): no code of the line's runs later from it

@@ -159,3 +159,18 @@ def test_pip_logs_nothing_into_a_start_up_file(line: str, home: Path, tmp_path: 
     done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
     assert (home / ".bashrc").read_text() == "# rc\n"
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", ["npm ls --logs-dir .git/hooks", "npm ls --cache=.git/hooks/c"])
+def test_npm_writes_no_log_into_a_denied_write_root(line: str, home: Path, tmp_path: Path,
+                                                   agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign (developer profile): npm's `--logs-dir DIR` and `--cache
+    DIR` write its debug log (which quotes the line's arguments) there, outside the write roots
+    or, as here, into a denied one (the tests' HOME is under /tmp, a write root)."""
+    if not shutil.which("npm", path="/usr/local/bin:/usr/bin:/bin"):
+        pytest.skip("no npm")
+    hooks = home / "proj" / ".git" / "hooks"
+    hooks.mkdir(parents=True)
+    done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
+    assert list(hooks.iterdir()) == []
+    assert done.returncode == 126, done.stderr

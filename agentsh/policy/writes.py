@@ -52,6 +52,8 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("pip", "pip3", *(f"pip3.{minor}" for minor in range(6, 16))),
                     ("--log", "--log-file", "--local-log", "--cache-dir", "-t", "--target", "--prefix", "--root",
                      "--src", "--report", "-d", "--dest", "-w", "--wheel-dir")),
+    # npm's debug logs and its cache (npm is npm-cli.js once its link is followed)
+    **dict.fromkeys(("npm", "npm-cli.js"), ("--logs-dir", "--cache")),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
