@@ -174,3 +174,17 @@ def test_npm_writes_no_log_into_a_denied_write_root(line: str, home: Path, tmp_p
     done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
     assert list(hooks.iterdir()) == []
     assert done.returncode == 126, done.stderr
+
+
+# Values date cannot parse: were the rule missing, date (as root) would still set nothing.
+@pytest.mark.parametrize("line", ["date -s 'not a date'", "date --set='not a date'", "date -us 'not a date'",
+                                  "date 99999999"])
+@pytest.mark.parametrize("profile", [None, SHIPPED / "developer.yaml", SHIPPED / "reviewer.yaml"])
+def test_no_profile_lets_date_set_the_clock(line: str, profile: Path | None, workspace: Path, tmp_path: Path,
+                                            agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign, the hard way: every shipped profile allows `date` to
+    print the time, and as root `date -s VALUE` set the machine's clock (this round's probe
+    set it to 2001 for half a minute).  base refuses the setting forms."""
+    done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
+    assert done.returncode == 126, done.stderr
+    assert "sets the system clock" in done.stderr
