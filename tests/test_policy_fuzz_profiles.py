@@ -188,3 +188,23 @@ def test_no_profile_lets_date_set_the_clock(line: str, profile: Path | None, wor
     done = run_guardrail(line, workspace, agentsh_env, tmp_path, profile)
     assert done.returncode == 126, done.stderr
     assert "sets the system clock" in done.stderr
+
+
+@pytest.mark.parametrize("line", ["git format-patch -1 --output-directory=../.config/git",
+                                  "git format-patch -1 --output-dir ../.config/git"])
+def test_format_patch_writes_nothing_into_gits_global_configuration(line: str, home: Path, tmp_path: Path,
+                                                                    agentsh_env: dict[str, str]) -> None:
+    """Found by this round's campaign (developer and default profiles): `git format-patch -o DIR`
+    was a write target, its long form `--output-directory=DIR` was not (any directory: outside
+    the write roots, or git's global configuration directory, as here)."""
+    import subprocess
+
+    project = home / "proj"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "README.md").write_text("hello\n")
+    subprocess.run(["git", "add", "README.md"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], cwd=project, check=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path, SHIPPED / "developer.yaml")
+    assert not (home / ".config" / "git").exists(), done.stderr
+    assert done.returncode == 126, done.stderr

@@ -34,7 +34,7 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file", "--volno-file"),
     "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
-             "--append-output"), "git": ("--output", "-o"),
+             "--append-output"), "git": ("--output", "-o", "--output-directory"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
