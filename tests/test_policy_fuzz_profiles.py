@@ -54,21 +54,30 @@ def test_kubectl_readonly_still_shows_the_redacted_config(workspace: Path, tmp_p
 # a here-string of several words, and a body word with no `/` (a name in the directory the line
 # is in), are handed to readers unchecked.  The fix belongs in agentsh/policy/handed.py (being
 # edited by another change at the time): see docs/security-model.md, Known open gaps.
-@pytest.mark.xfail(strict=True, reason="open gap: handed.py checks a here-string whole and here-doc words with a / only")
+@pytest.mark.xfail(strict=True, reason="open gap in handed.py: a here-string whole, here-doc words with a / only, "
+                                        "brace groups of for words and ${a[N]}/rest not expanded")
 @pytest.mark.parametrize("line", [
     "xargs cat <<< 'README.md ../.netrc'",
     "read -r a b <<< 'README.md ../.netrc'; cat \"$b\"",
     "while read -r f; do cat \"$f\"; done <<< $'README.md\\n../.netrc'",
     "make -f - <<< $'x:\\n\\tcat ../.netrc'",
     "cd .. && xargs cat <<'EOF'\n.netrc\nEOF",
+    # found by the campaign: a brace group in a for loop's words, an array element and more text
+    "for d in ~/{.netrc,x}; do cat $d; done",
+    "for d in ../{.config,x}; do cat $d/gh/hosts.yml; done",
+    "a=(~/.config); cat ${a[0]}/gh/hosts.yml",
+    "a=(~/.config); cat \"${a[@]}\"/gh/hosts.yml",
 ])
-def test_a_name_a_here_string_or_document_lists_reads_no_secret(line: str, home: Path, tmp_path: Path,
+def test_a_name_handed_on_in_several_words_reads_no_secret(line: str, home: Path, tmp_path: Path,
                                                                  agentsh_env: dict[str, str]) -> None:
     (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    (home / ".config" / "gh").mkdir(parents=True)
+    (home / ".config" / "gh" / "hosts.yml").write_text("oauth_token: GH-TOKEN-SECRET\n")
     (home / "proj").mkdir()
     (home / "proj" / "README.md").write_text("hello\n")
     done = run_guardrail(line, home / "proj", agentsh_env, tmp_path)
     assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert "GH-TOKEN-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
 
 
