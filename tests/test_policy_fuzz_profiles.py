@@ -217,3 +217,45 @@ def test_format_patch_writes_nothing_into_gits_global_configuration(line: str, h
     done = run_guardrail(line, project, agentsh_env, tmp_path, SHIPPED / "developer.yaml")
     assert not (home / ".config" / "git").exists(), done.stderr
     assert done.returncode == 126, done.stderr
+
+
+def _has(program: str) -> bool:
+    return shutil.which(program, path="/usr/local/bin:/usr/bin:/bin") is not None
+
+
+@pytest.mark.parametrize("line", [
+    "cc -x c -c /dev/null -o .git/hooks/post-checkout",  # cc is x86_64-linux-gnu-gcc-12 on Debian
+    "gcc -x c -c /dev/null -o.git/hooks/post-checkout",
+    "c++ -x c++ -c /dev/null -o .git/hooks/post-checkout",
+    "as -o .git/hooks/post-checkout /dev/null",
+    "ar rc .git/hooks/post-checkout README.md",
+    "cmake -E copy README.md .git/hooks/post-checkout",
+    "cmake -E touch .git/hooks/post-checkout",
+])
+def test_build_tools_plant_no_hook(line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes next to the campaign (developer profile, whose
+    build-tools rule allows compilers, as, ar and cmake with any arguments): gcc's `-o` was an
+    output option only under the name `gcc`, and the check used the resolved file's name
+    (x86_64-linux-gnu-gcc-12); c++, as, ar, ranlib and `cmake -E copy|touch|...` were no writers."""
+    if not _has(line.split()[0]):
+        pytest.skip(f"no {line.split()[0]}")
+    hooks = home / "proj" / ".git" / "hooks"
+    hooks.mkdir(parents=True)
+    (home / "proj" / "README.md").write_text("hello\n")
+    done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
+    assert not (hooks / "post-checkout").exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", ["cmake -E env sh -c 'cat ../.netrc'", "cmake -E chdir .. cat .netrc",
+                                  "cmake -E time sh -c 'cat ../.netrc'"])
+def test_cmake_runs_no_unchecked_command(line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes (developer profile): `cmake -E env|time|chdir` runs
+    the command after it, which no check saw (`cmake -E chdir .. cat .netrc` printed it)."""
+    if not _has("cmake"):
+        pytest.skip("no cmake")
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    (home / "proj").mkdir()
+    done = run_guardrail(line, home / "proj", agentsh_env, tmp_path, SHIPPED / "developer.yaml")
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr

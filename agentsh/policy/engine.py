@@ -306,10 +306,13 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
-        for word in write_targets(program.basename, args):
-            problem = self.paths.check_write_word(word, cwds, cd_real)
-            if problem:
-                return problem
+        # as typed and as resolved: gcc is x86_64-linux-gnu-gcc-12 once its links are followed
+        typed = program.name.rpartition("/")[2]
+        for name in (program.basename,) if typed == program.basename else (typed, program.basename):
+            for word in write_targets(name, args):
+                problem = self.paths.check_write_word(word, cwds, cd_real)
+                if problem:
+                    return problem
         for check in _NAMED_ELSEWHERE.get(program.basename, ()):
             problem = check(program.basename, args, cwds, self.paths, cd_real)
             if problem:

@@ -25,7 +25,13 @@ WRITERS: dict[str, str] = {
     "gzip": "compress", "gunzip": "compress", "bzip2": "compress", "bunzip2": "compress",
     "xz": "compress", "unxz": "compress", "lzma": "compress", "unlzma": "compress", "zstd": "compress",
     "unzstd": "compress", "mktemp": "mktemp", "xxd": "last",
+    # `ar rc LIB.a x.o`: the archive (the members too, fail closed); ranlib rewrites each operand
+    "ar": "after-first", "ranlib": "all", "cmake": "cmake-e",
 }
+# `cmake -E COMMAND ARGS`: the commands that change files (every ARG counted, sources too).
+_CMAKE_E_WRITES = frozenset({"copy", "copy_directory", "copy_directory_if_different", "copy_if_different",
+                             "rename", "rm", "remove", "remove_directory", "make_directory", "touch",
+                             "touch_nocreate", "create_symlink", "create_hardlink", "tar"})
 # Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
 OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "cp": ("-t", "--target-directory"), "mv": ("-t", "--target-directory"),
@@ -38,6 +44,7 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
+    **dict.fromkeys(("c++", "clang", "clang++", "as", "ld"), ("-o",)),
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
     # less copies a piped input to its log file when its output is a terminal (base.yaml's
@@ -127,7 +134,7 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
 _XXD_VALUES = {"-c": "ols", "-g": "roupsize", "-l": "en", "-s": "eek", "-o": "ffset", "-n": "ame", "-R": ""}
 # Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
 # as an output option glued to its value.
-_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "tree"})
+_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "clang++", "tree"})
 
 
 def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -216,6 +223,11 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
             targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
     elif mode == "mktemp":
         targets.extend(_mktemp_targets(operands, targets, seen))
+    elif mode == "cmake-e":
+        values = [w.value for w in args]
+        at = values.index("-E") if "-E" in values else -1
+        if 0 <= at < len(args) - 1 and (values[at + 1] in _CMAKE_E_WRITES or values[at + 1] is None):
+            targets.extend(args[at + 2:])
     if program == "patch" and not seen & {"-d", "--directory"}:
         targets.append(here)  # the files the patch names, from here
     if program == "unzip" and not seen & {"-d", *UNZIP_NO_WRITE}:
