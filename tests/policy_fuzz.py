@@ -489,6 +489,9 @@ WIDE_READERS = [
     "jq -n 'input' {R}", "jq -R -n 'inputs' {R}", "jq --slurpfile a {R} -n '$a'", "jq -Rn --rawfile a {R} '$a'",
     "jq -n -L {DD} 'include \"{BR}\"; .'", "jq -r . < {R}", "jq --raw-input --slurp . -- {R}", "jq -R . {PD}/{PR}",
     "jq -n --rawfile a {PD}/{PR} '$a'", "jq -R . --args {R}",
+    "cc -x c -E {R}", "cc -E -x c - < {R}", "cc @{R}", "gcc -x c -E -P {R}", "cpp {R}", "cmake -E cat {R}",
+    "cmake -E env cat {R}", "cmake -E chdir {DD} cat {BR}", "cmake -E sha256sum {R}", "cmake -P {R}",
+    "cmake -E tar cf - {R} | tar -xOf -", "as -a {R} -o /tmp/a.o", "ar p {R}", "strings -a {R}",
     "python3 -c 'print(open(\"{R}\").read())'", "python3 -c 'import sys; print(open(sys.argv[1]).read())' {R}",
     "node -e 'console.log(require(\"fs\").readFileSync(\"{R}\", \"utf8\"))'",
     "node -p 'require(\"fs\").readFileSync(process.argv[1], \"utf8\")' {R}", "perl -ne print {R}", "perl -pe 1 {R}",
@@ -569,6 +572,12 @@ WIDE_WRITERS = [
     "pip show --log {W} 'x;echo PWNED'", "pip list --log={W}", "pip freeze --log-file {W}", "pip show x --cache-dir {WD}",
     "pip3 list --local-log {W}", "pip show --log-f={W} pip", "npm ls --logs-dir {WD}", "npm ls --cache {WD}",
     "npm ls --loglevel silly --logs-dir={WD}", "npm outdated --userconfig {W}", "npm --version --logs-dir {WD}",
+    "cc -x c -c /dev/null -o {W}", "gcc -x c -c /dev/null -o{W}", "g++ -x c++ -c /dev/null -o {W}",
+    "as -o {W} /dev/null", "ld -r -o {W} /dev/null", "ar rc {W} README.md", "ar q {W} notes.txt", "ranlib {W}",
+    "cmake -E copy README.md {W}", "cmake -E touch {W}", "cmake -E make_directory {WD}/x",
+    "cmake -E create_symlink README.md {W}", "cmake -E rename notes.txt {W}", "cmake -E env touch {W}",
+    "cmake -E chdir {WD} touch x", "cmake -E time touch {W}", "cmake -E tar cf {W} README.md",
+    "cc -x c -c /dev/null -o /tmp/x.o -MD -MF {W}", "cc -x c -c /dev/null -o /tmp/y.o -save-temps -dumpdir {WD}/",
 ]
 # kubectl-readonly: kubectl's own file options (kubeconfig, templates, logs, caches).
 KUBECTL_LINES = [
@@ -744,7 +753,7 @@ def generated(seed: int, count: int, home: str, scratch: str, target: str = "def
 # words of a here-string.
 KNOWN_GAP_MARKS = ("grep -r", "rg ", "cp -r", "cp -a", "tar -cf - ~", "tar -cf - ..", "tar -cf - uplink",
                    "find ", "xargs", "git add -A", "cdir", "zip -qr", "python3 -c", "node -e", "node -p",
-                   "perl -", "make -f -", "make -f /dev/stdin", "<<< ")
+                   "perl -", "make -f -", "make -f /dev/stdin", "<<< ", "-MF", "-dumpdir")
 
 
 def known_gap(line: str) -> bool:

@@ -34,6 +34,8 @@ GLOBAL_ENV = (
     "JDK_JAVA_OPTIONS", "LUA_INIT*", "PHPRC", "PHP_INI_SCAN_DIR", "SSH_ASKPASS", "SUDO_ASKPASS",
     "GIT_SSH*", "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "SHELL", "TERMINFO", "HOSTALIASES",
     "RSYNC_RSH", "RSYNC_CONNECT_PROG", "SYSTEMD_PAGER", "SYSTEMD_EDITOR", "KUBE_EDITOR",
+    # a kubeconfig names an exec credential plugin that kubectl (helm, ...) runs
+    "KUBECONFIG",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
     "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
     # bash turns posix mode on when it is assigned (`set -o posix`, which is refused), and then an
@@ -106,6 +108,10 @@ _SPECS: dict[str, Spec] = {
     # `git -p log`), done in githazards.git_hazards.
     "git": Spec(operands=githazards.git_hazards, dynamic=githazards.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
     "xargs": Spec(options={}),
+    # kubectl runs the `exec` credential plugin its kubeconfig names: a kubeconfig the line
+    # chooses (the profile may pass the user's own) is configuration that runs programs.
+    "kubectl": Spec(options={"--kubeconfig": "reads a kubeconfig, whose exec credential plugin runs programs"},
+                    env=("KUBECONFIG",)),
     # jq reads modules and JSON data files that `import`/`include` name inside its program.
     "jq": Spec(options={"-f": "reads a jq program from a file, whose imports the read roots cannot check",
                         "--from-file": "reads a jq program from a file, whose imports the read roots cannot check"},
