@@ -447,6 +447,8 @@ WIDE_READERS = [
     "xargs -I{{}} cat {{}} <<< {R}", "printf '%s\\n' {R} | xargs -n1 cat", "printf '%s\\0' {R} | xargs -0 head",
     "echo {BR} | xargs -I@ cat {DD}/@", "xargs -a <(echo {R}) cat", "echo {R} | xargs -d '\\n' grep -h .",
     "echo {R} | timeout 5 xargs cat", "echo {R} | xargs -r -- cat", "echo {DD} | xargs -I@ env -C @ cat {BR}",
+    "mkdir -p 0 && printf '#!/bin/sh\\n/bin/cat {R}\\n' > 0/cat && chmod +x 0/cat && echo x | "
+    "xargs -I@ --process-slot-var=PATH cat README.md",
     "env -u X timeout 5 nice cat {R}", "timeout -s KILL 5 cat {R}", "timeout --foreground 5 head {R}", "nice -5 cat {R}",
     "nice -n5 -- cat {R}", "stdbuf -oL -eL cat {R}", "env -S 'cat {R}'", "env --split-string='cat {R}'", "env -- cat {R}",
     "env --chdir={DD} cat {BR}", "env -C{DD} cat {BR}", "nohup -- cat {R} && cat nohup.out", "time -p cat {R}",

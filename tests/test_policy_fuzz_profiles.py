@@ -347,3 +347,21 @@ def test_kubectl_sends_the_cluster_token_to_no_other_server(form: str, home: Pat
     done = run_guardrail(line, home / "proj", env, tmp_path, SHIPPED / "kubectl-readonly.yaml")
     assert not any("KUBE-TOKEN-SECRET" in header for header in tls_listener.seen)  # type: ignore[attr-defined]
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", ["echo x | xargs -I{} --process-slot-var=PATH cat README.md",
+                                  "echo x | xargs --process-slot PATH -I@ cat README.md"])
+def test_xargs_sets_no_variable_that_picks_the_program(line: str, home: Path, tmp_path: Path,
+                                                       agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes (wrapper family): `xargs --process-slot-var=PATH`
+    sets PATH=0 in the command it runs and looks the command up with it, so a script the line
+    left in ./0/cat ran instead of cat; the variable checks never saw PATH being set."""
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    project = home / "proj"
+    (project / "0").mkdir(parents=True)
+    (project / "README.md").write_text("hello\n")
+    (project / "0" / "cat").write_text("#!/bin/sh\n/bin/cat ../.netrc\n")
+    (project / "0" / "cat").chmod(0o755)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr

@@ -107,7 +107,10 @@ _SPECS: dict[str, Spec] = {
     # git's global options and subcommands need their own reading (`git log -p` is not
     # `git -p log`), done in githazards.git_hazards.
     "git": Spec(operands=githazards.git_hazards, dynamic=githazards.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
-    "xargs": Spec(options={}),
+    # --process-slot-var=NAME sets NAME in each command it runs, and xargs finds the command
+    # with it: `--process-slot-var=PATH cat` ran ./0/cat; the variable checks never see NAME.
+    "xargs": Spec(options={"--process-slot-var": "sets an environment variable (PATH, LD_PRELOAD ...) in the "
+                                                 "commands it runs, past the variable checks"}),
     # kubectl runs the `exec` credential plugin its kubeconfig names: a kubeconfig the line
     # chooses (the profile may pass the user's own) is configuration that runs programs.
     "kubectl": Spec(options={"--kubeconfig": "reads a kubeconfig, whose exec credential plugin runs programs"},
