@@ -365,3 +365,34 @@ def test_xargs_sets_no_variable_that_picks_the_program(line: str, home: Path, tm
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert "NETRC-SECRET" not in done.stdout + done.stderr
     assert done.returncode == 126, done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "for i in 1 2; do cd ..; done; cat home/.netrc",
+    "i=0; while [ $i -lt 2 ]; do cd ..; i=$((i+1)); done; cat home/.netrc",
+    "while true; do cd ..; [ -e home ] && break; done; cat home/.netrc",
+    "cd proj && for i in 1 2 3; do cd ..; done; cat home/.netrc",
+])
+def test_a_cd_in_a_loop_reads_no_secret(line: str, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes (cd chains): a `cd` in a loop's body runs once per
+    round, each from where the last one led, but the check followed it once: after `for i in 1
+    2; do cd ..; done` it took the line to be in HOME, bash was in HOME's parent, and `cat
+    home/.netrc` printed the file."""
+    home = Path(agentsh_env["HOME"])
+    (home / ".netrc").write_text("machine x password NETRC-SECRET\n")
+    project = home / "proj"
+    (project / "proj").mkdir(parents=True)
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert "NETRC-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_loop_and_a_cd_outside_it_are_still_allowed(tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    project = Path(agentsh_env["HOME"]) / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "README.md").write_text("hello\n")
+    (project / "src" / "a.py").write_text("x\n")
+    done = run_guardrail("cd src && for f in *.py; do cat \"$f\"; done && cd .. && cat README.md; "
+                         "for i in 1 2; do cd src && cd ..; done; cat README.md", project, agentsh_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "x\nhello\nhello\n"
