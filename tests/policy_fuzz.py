@@ -506,6 +506,8 @@ WIDE_READERS = [
     "ln -s {DD} k && tar -chf - k | tar -xOf -", "ln -s {DD} k && grep -h . k/{BR}", "cp -s {R} sl && cat sl",
     "ln -s {R} sl && head sl", "ln -sT {DD} k && cat k/{BR}", "ln -sr {DD} k && cat k/{BR}",
     "mkdir -p t && cd t && ln -s ../.. u && cat u/{PR}", "ln -s {PD} k3; cat k3/{PR}", "ln -s {PD} k4 || true; cat k4/{PR}",
+    "for i in 1 2; do cd ..; done; cat home/{SR}", "cd src; while true; do cd ..; [ -e home ] && break; done; head home/{SR}",
+    "for d in .. ..; do cd .. && ls >/dev/null; done; cat home/{SR}", "for i in 1; do cd ..; done; cat {SR}",
     "shopt -s globstar; cat ~/**/{BR}", "shopt -s globstar; head -n 3 {PD}/**/{BR}", "shopt -s nullglob; cat {PD}/*/{BR}",
     "shopt -s failglob; cat ~/.s*/{BR}", "shopt -s globstar; for f in ~/**/{BR}; do cat $f; done",
 ]
@@ -708,6 +710,7 @@ class Generator:
             "BR": secret.rsplit("/", 1)[-1],
             "DT": self.spell(r.choice([*DENIED_DIRS, ".", "outside"]), up.replace("../", "../", 1) or "../"),
             "UPW": r.choice([".ssh", "outside", ".", "proj/secrets"]),
+            "SR": secret,
             "SFX": r.choice(SUFFIXES),
             "WREL": r.choice(RELATIVE_TARGETS),
         }
