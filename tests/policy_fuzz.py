@@ -581,6 +581,7 @@ WIDE_WRITERS = [
     "cmake -E copy README.md {W}", "cmake -E touch {W}", "cmake -E make_directory {WD}/x",
     "cmake -E create_symlink README.md {W}", "cmake -E rename notes.txt {W}", "cmake -E env touch {W}",
     "cmake -E chdir {WD} touch x", "cmake -E time touch {W}", "cmake -E tar cf {W} README.md",
+    "printf '0 string x X\\n' > m && cd {WD} && file -C -m ~/proj/m", "file -C -m README.md",
     "cc -x c -c /dev/null -o /tmp/x.o -MD -MF {W}", "cc -x c -c /dev/null -o /tmp/y.o -save-temps -dumpdir {WD}/",
 ]
 # kubectl-readonly: kubectl's own file options (kubeconfig, templates, logs, caches).

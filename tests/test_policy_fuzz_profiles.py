@@ -396,3 +396,16 @@ def test_a_loop_and_a_cd_outside_it_are_still_allowed(tmp_path: Path, agentsh_en
                          "for i in 1 2; do cd src && cd ..; done; cat README.md", project, agentsh_env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "x\nhello\nhello\n"
+
+
+@pytest.mark.parametrize("line", ["file -C -m m", "file -Cm m", "file --compile -m m"])
+def test_file_compiles_no_magic_under_a_read_only_profile(line: str, home: Path, tmp_path: Path,
+                                                          agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes (reviewer profile, which writes nowhere): `file -C -m
+    MAGIC` writes MAGIC.mgc into the working directory, and agentsh did not know file writes."""
+    project = home / "proj"
+    project.mkdir()
+    (project / "m").write_text("0 string x X\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path, SHIPPED / "reviewer.yaml")
+    assert not (project / "m.mgc").exists(), done.stderr
+    assert done.returncode == 126, done.stderr

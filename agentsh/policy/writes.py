@@ -27,6 +27,8 @@ WRITERS: dict[str, str] = {
     "unzstd": "compress", "mktemp": "mktemp", "xxd": "last",
     # `ar rc LIB.a x.o`: the archive (the members too, fail closed); ranlib rewrites each operand
     "ar": "after-first", "ranlib": "all", "cmake": "cmake-e",
+    # `file -C -m MAGIC` compiles MAGIC into MAGIC.mgc in the working directory
+    "file": "compile",
 }
 # `cmake -E COMMAND ARGS`: the commands that change files (every ARG counted, sources too).
 _CMAKE_E_WRITES = frozenset({"copy", "copy_directory", "copy_directory_if_different", "copy_if_different",
@@ -223,6 +225,10 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
             targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
     elif mode == "mktemp":
         targets.extend(_mktemp_targets(operands, targets, seen))
+    elif mode == "compile":
+        if any(w.value is None or w.value == "--compile" or
+               ((w.value or "")[:1] == "-" and (w.value or "")[1:2] != "-" and "C" in (w.value or "")) for w in args):
+            targets.append(here)
     elif mode == "cmake-e":
         values = [w.value for w in args]
         at = values.index("-E") if "-E" in values else -1
