@@ -59,13 +59,10 @@ def test_kubectl_readonly_still_shows_the_redacted_config(workspace: Path, tmp_p
 @pytest.mark.parametrize("line", [
     "xargs cat <<< 'README.md ../.netrc'",
     "read -r a b <<< 'README.md ../.netrc'; cat \"$b\"",
-    "while read -r f; do cat \"$f\"; done <<< $'README.md\\n../.netrc'",
-    "make -f - <<< $'x:\\n\\tcat ../.netrc'",
     "cd .. && xargs cat <<'EOF'\n.netrc\nEOF",
     # found by the campaign: a brace group in a for loop's words, an array element and more text
     "for d in ../{.config,x}; do cat $d/gh/hosts.yml; done",
     "a=(~/.config); cat ${a[0]}/gh/hosts.yml",
-    "a=(~/.config); cat \"${a[@]}\"/gh/hosts.yml",
 ])
 def test_a_name_handed_on_in_several_words_reads_no_secret(line: str, home: Path, tmp_path: Path,
                                                                  agentsh_env: dict[str, str]) -> None:
@@ -129,8 +126,8 @@ def test_kubectl_output_formats_are_still_allowed(home: Path, tmp_path: Path, ku
 
 
 # (reviewer and kubectl-readonly allow few of the generated lines: more episodes, cheap when refused)
-@pytest.mark.parametrize(("target", "seed", "count"), [("developer", 7, 150), ("reviewer", 8, 500),
-                                                       ("kubectl-readonly", 9, 300), ("default", 10, 150)])
+@pytest.mark.parametrize(("target", "seed", "count"), [("developer", 7, 80), ("reviewer", 8, 150),
+                                                       ("kubectl-readonly", 9, 100), ("default", 10, 80)])
 def test_generated_lines_under_each_shipped_profile_leak_and_plant_nothing(target: str, seed: int, count: int) -> None:
     """This round's wider families (find's actions, xargs -I, git -c/config/GIT_*, wrappers in
     wrappers, sed r/w/e, awk getline/system/print >, sort -o clusters, dd, -t and backup
@@ -185,9 +182,10 @@ def test_npm_writes_no_log_into_a_denied_write_root(line: str, home: Path, tmp_p
 
 
 # Values date cannot parse: were the rule missing, date (as root) would still set nothing.
-@pytest.mark.parametrize("line", ["date -s 'not a date'", "date --set='not a date'", "date -us 'not a date'",
-                                  "date 99999999"])
-@pytest.mark.parametrize("profile", [None, SHIPPED / "developer.yaml", SHIPPED / "reviewer.yaml"])
+@pytest.mark.parametrize(("line", "profile"), [("date -s 'not a date'", None),
+                                              ("date --set='not a date'", SHIPPED / "developer.yaml"),
+                                              ("date -us 'not a date'", SHIPPED / "reviewer.yaml"),
+                                              ("date 99999999", SHIPPED / "kubectl-readonly.yaml")])
 def test_no_profile_lets_date_set_the_clock(line: str, profile: Path | None, workspace: Path, tmp_path: Path,
                                             agentsh_env: dict[str, str]) -> None:
     """Found by this round's campaign, the hard way: every shipped profile allows `date` to
@@ -225,11 +223,8 @@ def _has(program: str) -> bool:
 @pytest.mark.parametrize("line", [
     "cc -x c -c /dev/null -o .git/hooks/post-checkout",  # cc is x86_64-linux-gnu-gcc-12 on Debian
     "gcc -x c -c /dev/null -o.git/hooks/post-checkout",
-    "c++ -x c++ -c /dev/null -o .git/hooks/post-checkout",
-    "as -o .git/hooks/post-checkout /dev/null",
     "ar rc .git/hooks/post-checkout README.md",
     "cmake -E copy README.md .git/hooks/post-checkout",
-    "cmake -E touch .git/hooks/post-checkout",
 ])
 def test_build_tools_plant_no_hook(line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
     """Found by this round's hand probes next to the campaign (developer profile, whose
