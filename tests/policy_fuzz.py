@@ -1,4 +1,5 @@
-"""Outcome-based fuzzing of the static policy: helper for tests/test_policy_fuzz.py.
+"""Outcome-based fuzzing of the static policy: helper for tests/test_policy_fuzz.py and
+tests/test_policy_fuzz_profiles.py (`python3 -m tests.policy_fuzz SEED COUNT [PROFILE [wide]]`).
 
 In guardrail mode (no ptrace, no Landlock) the static decision is all that stands between
 a line and the files it touches.  ``generated(seed, n)`` builds agent-like episodes (one to
@@ -13,6 +14,10 @@ guardrail mode (its rebuilt environment, its pinned programs, ``bash --noprofile
 then reports what the outcome checks saw: a secret's bytes in the output or in a file
 outside the denied roots, a guarded file made or changed, anything changed outside the
 write roots.  Deterministic: the same seed gives the same lines.
+
+``Sandbox(PROFILE)`` runs them under a shipped profile instead (TARGETS: developer, reviewer,
+kubectl-readonly, whose kubeconfig holds a canary token), and ``generated(..., wide=True)``
+adds this round's wider families (WIDE_READERS, WIDE_WRITERS, KUBECTL_LINES).
 """
 
 from __future__ import annotations
@@ -50,9 +55,50 @@ GUARDED = (".bashrc", ".profile", ".gitconfig", ".config/git/config", "proj/.git
 # Write targets outside the write roots (HOME is not one: the sandbox is not under /tmp).
 OUTSIDE = ("outside/x", "outside/note.txt", "newfile", "outside")
 WORKSPACE = "proj"
+# The state allowed programs keep below HOME on every run (npm's cache and logs, pip's version
+# check): what a program does once it runs, not a write the line names (docs/security-model.md).
+OWN_STATE = (".npm", ".cache/pip")
 
 PROFILE = ('agentsh: 1\nname: polfuzz\nextends: [default]\n'
            'read:\n  deny: ["{workspace}/secrets"]\n')
+SHIPPED = Path(__file__).resolve().parent.parent / "profiles"
+# Every profile denies ~/.kube (base); kubectl-readonly passes KUBECONFIG, pointing at it, to
+# kubectl, whose cluster token is this canary (kubectl prints it only with --raw).
+KUBE_SECRET = {".kube/config": "CANARY-kube-Tk9w2"}
+KUBECONFIG_TEXT = ("apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: 'https://127.0.0.1:1'}}\n  name: c\n"
+                   "contexts:\n- context: {{cluster: c, user: u}}\n  name: x\ncurrent-context: x\n"
+                   "users:\n- name: u\n  user: {{token: {token}}}\n")
+
+
+class Target(NamedTuple):
+    """A profile to fuzz: the shipped file (None: the embedded default), whether the workspace
+    and /tmp are write roots, the canaries its lines aim at, the variables it passes."""
+    source: Path | None
+    writes: bool
+    secrets: dict[str, str]
+    kubeconfig: bool = False
+
+
+TARGETS = {
+    "default": Target(None, True, SECRETS),
+    "developer": Target(SHIPPED / "developer.yaml", True, SECRETS),
+    "reviewer": Target(SHIPPED / "reviewer.yaml", False, SECRETS),
+    "kubectl-readonly": Target(SHIPPED / "kubectl-readonly.yaml", False, {**SECRETS, **KUBE_SECRET}, kubeconfig=True),
+}
+
+
+def profile_text(target: Target) -> str:
+    """The target's profile with the workspace's secrets/ denied as well (a shipped profile's
+    own rules as they are)."""
+    if target.source is None:
+        return PROFILE
+    import yaml
+
+    data = yaml.safe_load(target.source.read_text())
+    data["name"] = "polfuzz-" + str(data["name"])
+    read = data.setdefault("read", {})
+    read["deny"] = [*read.get("deny", []), "{workspace}/secrets"]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 class Outcome(NamedTuple):
@@ -73,14 +119,15 @@ def _encodings(token: str) -> set[str]:
     return {f for f in forms if len(f) >= 8}
 
 
-SECRET_FORMS = {token: _encodings(token) for token in SECRETS.values()}
+SECRET_FORMS = {token: _encodings(token) for token in {**SECRETS, **KUBE_SECRET}.values()}
 
 
 class Sandbox:
     """A HOME outside every write root of the default profile, rebuilt from a template
     before each episode."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str = "default") -> None:
+        self.target = TARGETS[target]
         # /dev/shm is no write root of the default profile (/tmp and /var/tmp are)
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         self.root = Path(tempfile.mkdtemp(prefix="agentsh-polfuzz-", dir=base))
@@ -91,7 +138,7 @@ class Sandbox:
         self.work = self.home / WORKSPACE
         self.scratch = Path(tempfile.mkdtemp(prefix="agentsh-polfuzz-tmp-"))  # under /tmp: writable
         self.profile_path = self.root / "polfuzz.yaml"
-        self.profile_path.write_text(PROFILE)
+        self.profile_path.write_text(profile_text(self.target))
         self._build_template()
         self._reset()
         host = Host(cwd=str(self.work), home=str(self.home), config_home=str(self.home / ".config"))
@@ -99,14 +146,20 @@ class Sandbox:
         self.host = host
         inherited = {"HOME": str(self.home), "USER": os.environ.get("USER", "root"), "LANG": "C.UTF-8",
                      "TERM": "dumb"}
+        if self.target.kubeconfig:
+            inherited["KUBECONFIG"] = str(self.home / ".kube" / "config")
         self.env = build_environment(self.profile, inherited, str(self.work))
 
     def _build_template(self) -> None:
         t = self.template
-        for rel, token in SECRETS.items():
+        for rel, token in self.target.secrets.items():
             path = t / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{token}\nline two {token}\n")
+        # files that programs parse: git config reads INI (`-c include.path=...`), kubectl YAML
+        (t / ".aws" / "credentials").write_text(f"[default]\naws_secret_access_key = {SECRETS['.aws/credentials']}\n")
+        if ".kube/config" in self.target.secrets:
+            (t / ".kube" / "config").write_text(KUBECONFIG_TEXT.format(token=KUBE_SECRET[".kube/config"]))
         for rel in (".bashrc", ".profile", ".gitconfig"):
             (t / rel).write_text(f"# {rel}\n")
         (t / "outside").mkdir()
@@ -129,6 +182,7 @@ class Sandbox:
         (w / "fix.patch").write_text("--- notes.txt\n+++ notes.txt\n@@ -1,3 +1,3 @@\n b\n-a\n+A\n c\n")
         (w / "uplink").symlink_to("..")
         (w / "outlink").symlink_to("../outside")
+        _archives(w, self.home)
         # the fixture must not already hold what the checks look for
         self.reference: dict[str, tuple[str, str]] = {}
 
@@ -160,6 +214,10 @@ class Sandbox:
                     out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
                 except OSError as error:
                     out[rel] = ("file", f"unreadable: {error.errno}")
+        if not self.target.writes:  # /tmp is no write root either: what changes there counts
+            for path in _walk(self.scratch):
+                out[str(path)] = ("link", os.readlink(path)) if path.is_symlink() else \
+                    ("dir" if path.is_dir() else "file", "" if path.is_dir() else str(path.stat().st_size))
         return out
 
     def check(self, output: str) -> list[str]:
@@ -170,11 +228,13 @@ class Sandbox:
             before, after = self.reference.get(rel), now.get(rel)
             if before == after:
                 continue
+            if rel.startswith(OWN_STATE):
+                continue  # what a program writes by itself on every run, not what the line asked
             if _is_guarded(rel):
                 if after is None:
                     continue  # removed (`rm -rf .git`): no code of the line's runs later from it
                 problems.append(f"guarded {rel}: {before and before[0]} -> {after and after[0]}")
-            elif not _in_write_roots(rel):
+            elif not (self.target.writes and _in_write_roots(rel)):
                 problems.append(f"outside {rel}: {before and before[0]} -> {after and after[0]}")
         for path in [*_walk(self.home), *_walk(self.scratch)]:
             rel = str(path.relative_to(self.home)) if path.is_relative_to(self.home) else str(path)
@@ -208,7 +268,7 @@ class Sandbox:
         policy = self.policy()
         outcomes = []
         for i, line in enumerate(lines):
-            decision = policy.decide(line)
+            decision = policy.decide(line, environment=self.env)  # as the session decides: its variables known
             deciding = decision.deciding
             if not decision.allowed:
                 outcomes.append(Outcome(line, decision.decision, (), deciding.reason if deciding else ""))
@@ -224,6 +284,32 @@ class Sandbox:
     def close(self) -> None:
         _force_rmtree(self.root)
         _force_rmtree(self.scratch)
+
+
+def _archives(w: Path, home: Path) -> None:
+    """Archives a line may extract: hooks/post-checkout (tar and zip), members that climb out
+    of the workspace (`../outside/x`, an absolute name into the sandbox's HOME)."""
+    import io
+    import tarfile
+    import zipfile
+
+    hook = b"#!/bin/sh\necho PWNED\n"
+    with tarfile.open(w / "hk.tar", "w") as tar:
+        info = tarfile.TarInfo("hooks/post-checkout")
+        info.size, info.mode = len(hook), 0o755
+        tar.addfile(info, io.BytesIO(hook))
+    with tarfile.open(w / "abs.tar", "w") as tar:
+        for name in (f"{home}/outside/pwned", f"{home}/.bashrc", "../outside/climbed"):
+            info = tarfile.TarInfo(name)
+            info.size = len(hook)
+            tar.addfile(info, io.BytesIO(hook))
+    with zipfile.ZipFile(w / "hk.zip", "w") as z:
+        z.writestr("hooks/post-checkout", hook)
+    with zipfile.ZipFile(w / "abs.zip", "w") as z:
+        z.writestr("../outside/zipped", hook)
+        z.writestr("../.bashrc", hook)
+    with zipfile.ZipFile(w / "ws.zip", "w") as z:
+        z.writestr("notes.txt", b"b\na\nc\n")
 
 
 def _walk(top: Path) -> Iterator[Path]:
@@ -248,7 +334,7 @@ def _is_guarded(rel: str) -> bool:
 
 
 def _in_denied(rel: str) -> bool:
-    return any(rel == d or rel.startswith(d + "/") for d in (*DENIED_DIRS, ".netrc"))
+    return any(rel == d or rel.startswith(d + "/") for d in (*DENIED_DIRS, ".netrc", ".kube"))
 
 
 def _in_write_roots(rel: str) -> bool:
@@ -346,6 +432,188 @@ WRITERS = [
     "{{ cd {WD}; echo PWNED > z; }}", "cd {WD} & touch x", "d={WD}; echo PWNED > $d/x", "d={WD}; cd $d && touch x",
     "for d in {WD}; do touch $d/x; done", "cp README.md {WD}/ && true", "cd src && cd {WD} && cp ../README.md .",
 ]
+# Wider families (this round): what agents type with the programs the shipped profiles
+# allow, in the forms that take files: find's actions, xargs -I, git's -c/config/GIT_*
+# ways to name files, wrappers in wrappers, sed's r/R/w/e commands, awk's getline/system/
+# print > file, sort -o clusters, tee, dd, cp/mv/ln/install -t and backup suffixes, tar and
+# zip options, interpreter one-liners, make -f, links and cd chains made earlier in the line.
+WIDE_READERS = [
+    "find {D} -type f -exec cat {{}} \\;", "find {D} -name '*' -execdir cat {{}} \\;",
+    "find {DD} -maxdepth 1 -name {BR} -exec head {{}} +", "find {DD} -name {BR} -print0 | xargs -0 cat",
+    "find {DD} -name {BR} | xargs -I@ cat @", "find . -maxdepth 0 -execdir cat {R} \\;",
+    "find {DD} -name {BR} -fprint /dev/stdout", "find -L . -maxdepth 3 -name {BR} -exec cat {{}} \\;",
+    "find {DD} -name {BR} -exec grep -h . {{}} \\;", "find {R} -printf '%p\\n' -exec cat {{}} \\;",
+    "find . -maxdepth 0 -ok cat {R} \\;", "find {DD} -maxdepth 1 -newer README.md -exec cat {{}} \\;",
+    "xargs -I{{}} cat {{}} <<< {R}", "printf '%s\\n' {R} | xargs -n1 cat", "printf '%s\\0' {R} | xargs -0 head",
+    "echo {BR} | xargs -I@ cat {DD}/@", "xargs -a <(echo {R}) cat", "echo {R} | xargs -d '\\n' grep -h .",
+    "echo {R} | timeout 5 xargs cat", "echo {R} | xargs -r -- cat", "echo {DD} | xargs -I@ env -C @ cat {BR}",
+    "mkdir -p 0 && printf '#!/bin/sh\\n/bin/cat {R}\\n' > 0/cat && chmod +x 0/cat && echo x | "
+    "xargs -I@ --process-slot-var=PATH cat README.md",
+    "env -u X timeout 5 nice cat {R}", "timeout -s KILL 5 cat {R}", "timeout --foreground 5 head {R}", "nice -5 cat {R}",
+    "nice -n5 -- cat {R}", "stdbuf -oL -eL cat {R}", "env -S 'cat {R}'", "env --split-string='cat {R}'", "env -- cat {R}",
+    "env --chdir={DD} cat {BR}", "env -C{DD} cat {BR}", "nohup -- cat {R} && cat nohup.out", "time -p cat {R}",
+    "timeout 5 env nice stdbuf -o0 cat {R}", "env X=1 Y=2 cat {R}", "env -i PATH=/usr/bin cat {R}", "nice env cat {R}",
+    "timeout 5s xargs -a {R} echo", "env -C {DD} -- head -c 300 {BR}",
+    "git -c include.path={R} config --list", "git -c include.path={R} config --get default.aws_secret_access_key",
+    "git config --list --includes --file {R}", "git config -f {R} --list", "git config --file={R} --get-regexp .",
+    "git config --list --file=- < {R}", "git config --list --blob=HEAD:{R}", "git --git-dir={DD} log",
+    "git --work-tree={DD} diff --no-index {BR} README.md", "git -C {DD} diff --no-index {BR} /dev/null",
+    "git diff --no-index /dev/null {R}", "git diff --no-index --word-diff {R} README.md", "GIT_DIR={DD} git log",
+    "git -c core.pager='cat {R}' log -1", "git --no-pager log -1 --format=%B", "git grep --no-index -h C -- {R}",
+    "git -c alias.x='!cat {R}' x", "git -c core.attributesFile={R} check-attr -a README.md",
+    "git -c core.excludesFile={R} status --ignored", "git check-ignore -v --no-index --stdin < {R}", "git hash-object {R}",
+    "git apply --check {R}", "git apply -v --stat {R}", "git am {R}", "git notes add -F {R} && git notes show",
+    "git commit -q --allow-empty --file={R} && git log -1 --format=%B",
+    "git commit -q --allow-empty -F - < {R} && git log -1 --format=%B", "git tag -a t2 -F {R} && git tag -n9",
+    "git log --format=%H --stdin < {R}", "git -c blame.ignoreRevsFile={R} blame README.md",
+    "git blame --ignore-revs-file={R} README.md", "git stash push -q -- {R}", "git add -f {R} && git diff --cached",
+    "GIT_CONFIG_GLOBAL={R} git config --global --list", "git --config-env=include.path=HOME config --list",
+    "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=include.path GIT_CONFIG_VALUE_0={R} git config --list",
+    "git diff --no-index --output=/dev/stdout README.md {R}", "git -c diff.noprefix=true diff --no-index {R} README.md",
+    "git log --no-walk --format=%B -F", "git grep -h -f - -e C < {R}", "git rev-parse --sq-quote \"$(cat {R})\"",
+    "sed '1e cat {R}' README.md", "sed -e '$r {R}' README.md", "sed 'R {R}' README.md", "sed -s -n p README.md {R}",
+    "sed -n -f /dev/stdin README.md <<< 'r {R}'", "sed -z p {R}", "sed -E -n '/./p' {R}", "sed --separate -n p {R}",
+    "sed -n --expression=p -- {R}", "sed -n '1{{r {R}\n}}' README.md", "sed -n 'p;r {R}' README.md",
+    "awk 'BEGIN{{while((getline l < \"{R}\")>0) print l}}'", "awk '{{print}}' FS=: {R}",
+    "awk -v f={R} 'BEGIN{{while((getline l < f)>0) print l}}'", "awk 'BEGIN{{system(\"cat {R}\")}}'",
+    "awk 'BEGIN{{\"cat {R}\" | getline l; print l}}'", "awk 1 README.md {R}", "awk -f /dev/stdin {R} <<< 1",
+    "awk 'BEGIN{{ARGV[1]=\"{R}\"}} 1' README.md", "awk 'BEGIN{{ARGV[ARGC++]=\"{R}\"}} 1'", "awk -e 1 -- {R}",
+    "awk '{{print > \"/dev/stdout\"}}' {R}", "awk '1' < {R}", "awk 'BEGIN{{getline < \"{R}\"; print}}'",
+    "sort -m -o /dev/stdout {R}", "sort --files0-from=- < <(printf '%s\\0' {R})", "sort -u {R} | tee /dev/stderr",
+    "sort -k1 -- {R}", "tee < {R}", "tee /dev/null < {R}", "dd if={R}", "dd if={R} status=none", "dd if={R} of=/dev/stdout",
+    "cp -t {T} {R} && cat {T}/{BR}", "cp --target-directory {T} {R} && cat {T}/{BR}", "install -m 644 {R} {T}/i && cat {T}/i",
+    "ln -s {R} {T}/l && cat {T}/l", "cp -L {R} rc2 && cat rc2", "tar -C {DD} -cf - {BR} | tar -xOf -",
+    "tar cf - {R} | tar xOf -", "tar --create --file=- {R} | tar -xO", "tar -czf {T}/s.tgz {R} && tar -xzOf {T}/s.tgz",
+    "zip -q {T}/s.zip {R} && unzip -p {T}/s.zip", "zip -q - {R} | cat", "zip -qr {T}/d.zip {D} && unzip -p {T}/d.zip",
+    "unzip -p {R}", "zipinfo {R}", "gzip -c {R} | gunzip", "bzip2 -c {R} | bzip2 -dc", "xz -c {R} | xz -dc",
+    "split -n 1 {R} {T}/sp && cat {T}/sp*", "base64 -w0 < {R}", "rev < {R}", "zip -q {T}/z.zip -@ <<< {R} && unzip -p {T}/z.zip",
+    "tar -cf - -T - <<< {R} | tar -xOf -", "tar -cf - --files-from=<(echo {R}) | tar -xOf -",
+    "jq -n 'input' {R}", "jq -R -n 'inputs' {R}", "jq --slurpfile a {R} -n '$a'", "jq -Rn --rawfile a {R} '$a'",
+    "jq -n -L {DD} 'include \"{BR}\"; .'", "jq -r . < {R}", "jq --raw-input --slurp . -- {R}", "jq -R . {PD}/{PR}",
+    "jq -n --rawfile a {PD}/{PR} '$a'", "jq -R . --args {R}",
+    "cc -x c -E {R}", "cc -E -x c - < {R}", "cc @{R}", "gcc -x c -E -P {R}", "cpp {R}", "cmake -E cat {R}",
+    "cmake -E env cat {R}", "cmake -E chdir {DD} cat {BR}", "cmake -E sha256sum {R}", "cmake -P {R}",
+    "cmake -E tar cf - {R} | tar -xOf -", "as -a {R} -o /tmp/a.o", "ar p {R}", "strings -a {R}",
+    "python3 -c 'print(open(\"{R}\").read())'", "python3 -c 'import sys; print(open(sys.argv[1]).read())' {R}",
+    "node -e 'console.log(require(\"fs\").readFileSync(\"{R}\", \"utf8\"))'",
+    "node -p 'require(\"fs\").readFileSync(process.argv[1], \"utf8\")' {R}", "perl -ne print {R}", "perl -pe 1 {R}",
+    "python3 -m base64 {R}", "python3 -m json.tool {R}", "make -f {R}", "make -C {DD} -f {BR}", "make --file={R}",
+    "make -f - <<< $'x:\\n\\tcat {R}'", "make -f /dev/stdin <<< $'x:\\n\\t@cat {R}'", "make -I {DD} -f /dev/null",
+    "cd src && cd .. && cd .. && cat {PR}", "cd {PD} && cd - >/dev/null && cd {PD} && cat {PR}",
+    "cd / && cd {PD} && cat ./{PR}", "cd {PD}; cat {PR}", "cd ~; cd proj; cd ..; cat {PR}",
+    "ln -s {DD} k && cat k/{BR}", "ln -sf {R} rr && cat rr", "ln -s {PD} k2 && cd k2 && cat {PR}",
+    "mkdir -p a && ln -s ../{UPW} a/s && cat a/s/{BR}", "ln -s .. up && cat up/{PR}", "ln -s ~ hm && cat hm/{PR}",
+    "ln -s {DD} k && tar -chf - k | tar -xOf -", "ln -s {DD} k && grep -h . k/{BR}", "cp -s {R} sl && cat sl",
+    "ln -s {R} sl && head sl", "ln -sT {DD} k && cat k/{BR}", "ln -sr {DD} k && cat k/{BR}",
+    "mkdir -p t && cd t && ln -s ../.. u && cat u/{PR}", "ln -s {PD} k3; cat k3/{PR}", "ln -s {PD} k4 || true; cat k4/{PR}",
+    "for i in 1 2; do cd ..; done; cat home/{SR}", "cd src; while true; do cd ..; [ -e home ] && break; done; head home/{SR}",
+    "for d in .. ..; do cd .. && ls >/dev/null; done; cat home/{SR}", "for i in 1; do cd ..; done; cat {SR}",
+    "shopt -s globstar; cat ~/**/{BR}", "shopt -s globstar; head -n 3 {PD}/**/{BR}", "shopt -s nullglob; cat {PD}/*/{BR}",
+    "shopt -s failglob; cat ~/.s*/{BR}", "shopt -s globstar; for f in ~/**/{BR}; do cat $f; done",
+]
+WIDE_WRITERS = [
+    "sed -n 'w {W}' README.md", "sed 's/b/B/w {W}' notes.txt", "sed -e '1w {W}' README.md", "sed -i~ s/b/B/ {W}",
+    "sed -ni p {W}", "sed -Ei s/b/B/ {W}", "sed -si s/b/B/ README.md {W}", "sed -i -- s/b/B/ {W}", "sed -e s/b/B/ -i {W}",
+    "sed --in-place -s s/b/B/ {W}", "sed -i -e '$a PWNED' {W}", "sed -i 1i\\PWNED {W}", "sed -n '/./w {W}' README.md",
+    "sed -i -f /dev/stdin {W} <<< s/b/B/", "sed -i'' -e s/b/B/ {W}", "sed -ibak s/b/B/ {W}", "sed -c -i s/b/B/ {W}",
+    "sed --follow-symlinks -i s/b/B/ {W}", "sed -n 'W {W}' README.md", "sed '1e touch {W}' README.md",
+    "awk '{{print > \"{W}\"}}' README.md", "awk 'BEGIN{{print \"PWNED\" >> \"{W}\"}}'",
+    "awk '{{print | \"cat > {W}\"}}' README.md", "awk -i inplace 1 {W}", "awk -v f={W} 'BEGIN{{print 1 > f}}'",
+    "awk 'BEGIN{{printf \"x\" > ARGV[1]}}' {W}", "awk -v out={W} '{{print > out}}' README.md",
+    "awk 'BEGIN{{system(\"touch {W}\")}}'", "awk -f /dev/stdin README.md <<< '{{print > \"{W}\"}}'",
+    "sort -uo {W} notes.txt", "sort -no{W} notes.txt", "sort -ro {W} notes.txt", "sort -m -o {W} notes.txt",
+    "sort notes.txt -o {W}", "sort --outp={W} notes.txt", "sort --out {W} notes.txt", "tee -p {W} < README.md",
+    "tee --append {W} < README.md", "echo PWNED | tee /dev/null {W}", "echo PWNED | tee -i {W}",
+    "echo PWNED | tee --output-error=warn {W}", "dd if=README.md of={W}", "dd of={W} <<< PWNED",
+    "echo PWNED | dd of={W} oflag=append conv=notrunc", "dd if=README.md of={W} status=none",
+    "cp -t{WD} README.md", "cp -vt {WD} README.md", "cp -rt {WD} src", "mv -ft {WD} notes.txt", "mv -vt{WD} notes.txt",
+    "ln -sft {WD} README.md", "ln -rst {WD} README.md", "install -t {WD} README.md", "install README.md {W}",
+    "install -D README.md {W}", "install -d {WD}/x", "cp -ut {WD} README.md", "cp --target {WD} README.md",
+    "mv --targ={WD} notes.txt", "ln --target-dir {WD} README.md", "cp --no-target-directory README.md {W}",
+    "cp -T README.md {W}", "mv -T notes.txt {W}", "cp --backup --suffix=x README.md {W}", "cp -S .bak -b README.md {W}",
+    "ln --suffix=.b -b -s README.md {W}", "mkdir -p d && cp -rT -b -S {SFX} src d", "cp -b -S {SFX} README.md notes.txt",
+    "mv -b --suffix={SFX} README.md notes.txt", "ln -sb -S {SFX} README.md notes.txt",
+    "cp --backup=simple --suffix={SFX} README.md notes.txt", "cp -b --suffix={SFX} -T README.md notes.txt",
+    "mkdir -p d && mv -T -b -S {SFX} src d", "cp -a --parents src/a.py {WD}", "cp -l README.md {W}",
+    "cp --link README.md {W}", "cp -n README.md {W}", "cp --update README.md {W}", "ln -f README.md {W}", "ln -P README.md {W}",
+    "ln -L README.md {W}", "mv -u notes.txt {W}", "cp -x README.md {W}", "cp --remove-destination README.md {W}",
+    "tar -xf ws.tar --directory {WD}", "tar xf ws.tar -C{WD}", "tar -xvf ws.tar -C {WD}", "tar xfC ws.tar {WD}",
+    "tar -xC{WD} -f ws.tar", "tar --extract --file=ws.tar --directory={WD}", "tar -x --file ws.tar -C {WD}",
+    "tar -cf {W} -C src .", "tar --create --file={W} README.md", "tar cf {W} README.md", "tar -czf {W} README.md",
+    "tar -xf ws.tar --transform='s,^,{WREL},'", "tar -xf ws.tar --xform 's|notes.txt|{WREL}|'",
+    "tar -xf ws.tar --to-command='cat > {W}'", "tar -xf ws.tar -O > {W}", "tar -xf hk.tar", "tar -xf hk.tar -C {WD}",
+    "tar -xf hk.tar --strip-components=1 -C {WD}", "tar -xkf hk.tar -C .git", "tar -xf hk.tar --one-top-level=.git",
+    "tar -xf abs.tar", "tar -xPf abs.tar", "tar -xf abs.tar --absolute-names", "tar -xf hk.tar --overwrite -C .git",
+    "tar -xf hk.tar --recursive-unlink -C .git", "tar -xf hk.tar -C .git --transform='s,^,,'", "tar -xvvf hk.tar -C.git",
+    "unzip -o hk.zip -d {WD}", "unzip -d{WD} hk.zip", "unzip -qo hk.zip -x nothing -d {WD}", "unzip hk.zip",
+    "unzip -o hk.zip -d .git", "unzip -j -o hk.zip -d {WD}", "unzip -: -o abs.zip", "unzip -o abs.zip", "zip {W} README.md",
+    "zip -qr {W} src", "zip -qj {WD}/x.zip README.md", "zip -q --out {W} ws.zip", "zip -qO {W} ws.zip",
+    "zip -qb {WD} x.zip README.md", "zip -q -T -TT 'touch {W}' x.zip README.md", "zip -qm {W} notes.txt",
+    "gzip -c README.md > {W}", "gzip -S {SFX} notes.txt", "bzip2 -k notes.txt && mv notes.txt.bz2 {W}",
+    "xz -k -S {SFX} notes.txt", "split -b 3 --additional-suffix={SFX} README.md x", "split -b 3 README.md {WD}/",
+    "truncate --size=0 {W}", "make -f /dev/stdin <<< $'x:\\n\\ttouch {W}'", "make -C {WD}", "make -o {W} -f /dev/null",
+    "make --eval='x:; touch {W}' x", "python3 -c 'open(\"{W}\", \"w\").write(\"PWNED\")'",
+    "node -e 'require(\"fs\").writeFileSync(\"{W}\", \"PWNED\")'", "perl -i -pe s/b/B/ {W}",
+    "git config core.hooksPath {WD}", "git config --local core.fsmonitor 'touch {W}'", "git config --local alias.x '!touch {W}'",
+    "git -c core.hooksPath={WD} commit -q --allow-empty -m x", "git format-patch -1 -o {WD}",
+    "git format-patch -1 --output-directory={WD}", "git format-patch -1 --output={W}", "git archive -o {W} HEAD",
+    "git bundle create {W} HEAD", "git notes add -m x && git notes show > {W}", "git worktree add -q --detach {WD}/wt2",
+    "git clone -q . {WD}/c", "git init -q --separate-git-dir={WD}/sg x", "git --git-dir={WD} init -q",
+    "GIT_DIR={WD} git init -q", "git -C {WD} init -q --bare", "git stash show -p > {W}",
+    "git checkout-index -a --prefix={WD}/", "git checkout-index --prefix={WREL} README.md",
+    "git apply --directory={WREL} fix.patch", "git apply --unsafe-paths --directory={WREL} fix.patch",
+    "git am --directory={WREL} fix.patch", "git diff HEAD > {W}", "git log -p --output={W}",
+    "git -c core.hooksPath=. commit -q --allow-empty -m x", "git tag -F README.md t3 && git tag -n > {W}",
+    "ln -s {WD} k && echo PWNED > k/x", "ln -s {WD} k && cp README.md k/", "ln -sf {W} rl && echo PWNED >> rl",
+    "ln -s .git/hooks h && echo PWNED > h/pre-push", "ln -s ~ hm && cp README.md hm/.profile",
+    "mkdir -p a && ln -s ../{UPW} a/s && touch a/s/x", "ln -s {WD} k && tar -xf ws.tar -C k",
+    "ln -s {WD} k && sort -o k/x notes.txt",
+    "ln -s {WD} k; cd k && touch x", "cd src && cd .. && cd .git && echo PWNED > hooks/pre-push",
+    "cd .git; cd hooks; echo PWNED > pre-push", "cd ~ && cd proj/.git/hooks && cp ../../README.md post-merge",
+    "cd {WD} && cd . && touch x", "mkdir -p n && cd n && ln -s ../.git g && echo PWNED > g/hooks/pre-push",
+    "cp -s {W} sl2 && echo PWNED >> sl2", "ln -s {WD} k || true; echo PWNED > k/x", "ln -s {WD} k; cp -t k README.md",
+    "shopt -s globstar; echo PWNED > .git/**/pre-push", "shopt -s globstar; cp README.md ~/**/hooks/",
+    "pip show --log {W} 'x;echo PWNED'", "pip list --log={W}", "pip freeze --log-file {W}", "pip show x --cache-dir {WD}",
+    "pip3 list --local-log {W}", "pip show --log-f={W} pip", "npm ls --logs-dir {WD}", "npm ls --cache {WD}",
+    "npm ls --loglevel silly --logs-dir={WD}", "npm outdated --userconfig {W}", "npm --version --logs-dir {WD}",
+    "cc -x c -c /dev/null -o {W}", "gcc -x c -c /dev/null -o{W}", "g++ -x c++ -c /dev/null -o {W}",
+    "as -o {W} /dev/null", "ld -r -o {W} /dev/null", "ar rc {W} README.md", "ar q {W} notes.txt", "ranlib {W}",
+    "cmake -E copy README.md {W}", "cmake -E touch {W}", "cmake -E make_directory {WD}/x",
+    "cmake -E create_symlink README.md {W}", "cmake -E rename notes.txt {W}", "cmake -E env touch {W}",
+    "cmake -E chdir {WD} touch x", "cmake -E time touch {W}", "cmake -E tar cf {W} README.md",
+    "printf '0 string x X\\n' > m && cd {WD} && file -C -m ~/proj/m", "file -C -m README.md",
+    "cc -x c -c /dev/null -o /tmp/x.o -MD -MF {W}", "cc -x c -c /dev/null -o /tmp/y.o -save-temps -dumpdir {WD}/",
+]
+# kubectl-readonly: kubectl's own file options (kubeconfig, templates, logs, caches).
+KUBECTL_LINES = [
+    "kubectl --kubeconfig={R} get pods", "kubectl --kubeconfig {R} config view", "kubectl config view --kubeconfig={R}",
+    "kubectl config view", "kubectl config view -o jsonpath='{{.users[*].user.token}}'", "kubectl config view --flatten",
+    "kubectl config view --minify", "kubectl config view --raw", "kubectl config view -o json", "kubectl config view -o yaml",
+    "kubectl get pods -o go-template-file={R}", "kubectl get pods --template={R}", "kubectl get -f {R}",
+    "kubectl --certificate-authority={R} get pods", "kubectl --client-key={R} get pods", "kubectl get pods > {W}",
+    "kubectl get pods -o yaml | tee {W}", "kubectl get pods --cache-dir={WD}",
+    "kubectl get pods --log-file={W} --logtostderr=false",
+    "kubectl version --client -o json > {W}", "KUBECONFIG={R} kubectl config view",
+    "kubectl config view --kubeconfig=$KUBECONFIG",
+    "cat $KUBECONFIG", "cat \"$KUBECONFIG\"", "kubectl get pods -v=9", "kubectl --kubeconfig=/dev/stdin config view < {R}",
+    "kubectl config view --kubeconfig=/proc/self/fd/0 < {R}", "kubectl config view --kubeconfig=$HOME/.kube/config",
+    "kubectl version --client --kubeconfig={R}", "timeout 5 kubectl config view", "xargs kubectl config view <<< --raw",
+    "kubectl get pods --log_file={W}", "kubectl get pods --log-dir={WD}", "kubectl get pods --profile-output={W} --profile=cpu",
+    "kubectl config view -o go-template='{{{{range .users}}}}{{{{.user.token}}}}{{{{end}}}}'", "kubectl config get-contexts",
+    "kubectl config view --raw=true", "kubectl config view --flatten=1", "kubectl config view -R --flatten",
+    "echo --raw | xargs kubectl config view", "kubectl config view $(echo --raw)", "kubectl config view \"--ra\"w",
+    "kubectl config view --raw\\=true", "timeout 5 xargs -a {R} kubectl get pods", "kubectl get pods --token=\"$(cat {R})\"",
+    "kubectl config view --output=jsonpath-file={R}", "kubectl get pods -o=custom-columns-file={R}",
+    "kubectl explain pods --kubeconfig {R}", "kubectl api-resources --cache-dir={WD}", "kubectl config current-context > {W}",
+    "kubectl config view -o jsonpath-file={R}", "kubectl config view -o=go-template-file={R}",
+    "kubectl config view --profile=cpu --profile-output {W}", "kubectl get pods --profile=mem --profile-output={W}",
+    "kubectl config view | grep -i token", "kubectl config view --minify -o json | jq .", "kubectl auth whoami -o yaml",
+    "kubectl version > /dev/null 2> {W}", "kubectl logs --kubeconfig={R} x", "kubectl top pods --kubeconfig={R}",
+]
+SUFFIXES = ["/../../.bashrc", "/../.git/hooks/pre-push", "/../../outside/x", "/../hooks/post-merge", ".orig", "/x"]
+RELATIVE_TARGETS = [".git/hooks/post-checkout", "../.bashrc", "../outside/x", ".git/config", "a/../.git/hooks/x",
+                    "src/../../.profile", "/.git/hooks/x"]
+
 # Lines that set up what a later line uses (run first, in their own line), with the name
 # each makes (relative to the workspace), through which the next line aims.
 SETUPS = [
@@ -367,9 +635,16 @@ PRELUDES = ["", "", "", "cd src && ", "cd .git && ", "cd .git/hooks 2>/dev/null;
 
 
 class Generator:
-    def __init__(self, rng: random.Random, sandbox_home: str) -> None:
+    def __init__(self, rng: random.Random, sandbox_home: str, target: str = "default", wide: bool = False) -> None:
         self.rng = rng
         self.home = sandbox_home
+        self.secrets = list(TARGETS[target].secrets)
+        # the first campaigns' families alone (the fixed seeds of test_policy_fuzz.py), or
+        # those with this round's wider ones, and kubectl's own for kubectl-readonly
+        self.readers = READERS + WIDE_READERS * 2 if wide else READERS
+        self.writers = WRITERS + WIDE_WRITERS * 2 if wide else WRITERS
+        if wide and target == "kubectl-readonly":
+            self.readers = self.readers + KUBECTL_LINES * 6
 
     def spell(self, rel_home: str, up: str, cwd_in_home: bool = True) -> str:
         """One spelling of HOME/rel_home from a directory `up` below HOME ('' is unknown)."""
@@ -415,10 +690,10 @@ class Generator:
               "cd src/.. && ": "../", "cd ./uplink/proj && ": "../", "cd -P uplink && ": "",
               "cd -L uplink/proj/src && ": "../../"}[prelude]
         if r.random() < 0.55:
-            template = r.choice(READERS)
+            template = r.choice(self.readers)
         else:
-            template = r.choice(WRITERS)
-        secret = r.choice(list(SECRETS))
+            template = r.choice(self.writers)
+        secret = r.choice(self.secrets)
         secret_dir = r.choice([*DENIED_DIRS, "."])
         guarded = r.choice(GUARDED + OUTSIDE)
         wdir = r.choice([".git/hooks", ".git", "outside", ".", ".config/git", "proj/.git/hooks", ".ssh",
@@ -436,6 +711,9 @@ class Generator:
             "BR": secret.rsplit("/", 1)[-1],
             "DT": self.spell(r.choice([*DENIED_DIRS, ".", "outside"]), up.replace("../", "../", 1) or "../"),
             "UPW": r.choice([".ssh", "outside", ".", "proj/secrets"]),
+            "SR": secret,
+            "SFX": r.choice(SUFFIXES),
+            "WREL": r.choice(RELATIVE_TARGETS),
         }
         if setup_made and r.random() < 0.7:  # aim through a name an earlier line made
             name = r.choice(setup_made)
@@ -467,30 +745,35 @@ class Generator:
         return lines
 
 
-def generated(seed: int, count: int, home: str, scratch: str) -> list[list[str]]:
+def generated(seed: int, count: int, home: str, scratch: str, target: str = "default",
+              wide: bool = False) -> list[list[str]]:
     rng = random.Random(seed)
-    gen = Generator(rng, home)
+    gen = Generator(rng, home, target, wide)
     gen.scratch_name = scratch  # type: ignore[attr-defined]
     return [gen.episode() for _ in range(count)]
 
 
 # Lines whose leak is a documented gap (docs/security-model.md "Honest limits", "Known open
-# gaps"): a recursive reader below an allowed directory, names xargs reads at run time.
+# gaps"): a recursive reader below an allowed directory, names xargs reads at run time, code
+# an allowed interpreter runs in-process (python3 -c, node -e, a makefile's recipes), the
+# words of a here-string.
 KNOWN_GAP_MARKS = ("grep -r", "rg ", "cp -r", "cp -a", "tar -cf - ~", "tar -cf - ..", "tar -cf - uplink",
-                   "find ", "xargs", "git add -A", "cdir")
+                   "find ", "xargs", "git add -A", "cdir", "zip -qr", "python3 -c", "node -e", "node -p",
+                   "perl -", "make -f -", "make -f /dev/stdin", "<<< ", "-MF", "-dumpdir")
 
 
 def known_gap(line: str) -> bool:
     return any(mark in line for mark in KNOWN_GAP_MARKS)
 
 
-def campaign(seed: int, count: int, *, verbose: bool = False) -> tuple[int, int, list[tuple[list[str], list[Outcome]]]]:
+def campaign(seed: int, count: int, *, target: str = "default", wide: bool = False,
+             verbose: bool = False) -> tuple[int, int, list[tuple[list[str], list[Outcome]]]]:
     """(lines decided, lines run, episodes with a problem)."""
-    box = Sandbox()
+    box = Sandbox(target)
     decided = ran = 0
     hits = []
     try:
-        for lines in generated(seed, count, str(box.home), str(box.scratch)):
+        for lines in generated(seed, count, str(box.home), str(box.scratch), target, wide):
             outcomes = box.episode(lines)
             decided += sum(o.decision != "skipped" for o in outcomes)
             ran += sum(o.decision == "allow" for o in outcomes)
@@ -507,6 +790,8 @@ def campaign(seed: int, count: int, *, verbose: bool = False) -> tuple[int, int,
 if __name__ == "__main__":
     import sys
 
+    # python3 -m tests.policy_fuzz SEED COUNT [PROFILE [wide]]
     first, number = int(sys.argv[1]), int(sys.argv[2])
-    d, n, found = campaign(first, number, verbose=True)
+    name = sys.argv[3] if len(sys.argv) > 3 else "default"
+    d, n, found = campaign(first, number, target=name, wide="wide" in sys.argv[4:], verbose=True)
     print(f"decided {d} ran {n} episodes-with-problems {len(found)}")

@@ -74,7 +74,7 @@ EXEC_TIME: dict[tuple[str, int], str] = {
     ("acr", 0): STAGED, ("ansible-playbook", 0): STAGED, ("arch-nspawn", 0): STAGED, ("bundle", 4): STAGED,
     ("bundler", 4): STAGED, ("byebug", 0): STAGED, ("cmake", 0): STAGED, ("composer", 0): STAGED,
     ("dpkg", 1): STAGED, ("easy_install", 0): STAGED, ("gem", 1): STAGED,
-    ("git", 5): STAGED, ("go", 0): STAGED, ("java", 0): STAGED, ("kubectl", 0): STAGED, ("less", 0): STAGED, ("npm", 1): STAGED,
+    ("git", 5): STAGED, ("go", 0): STAGED, ("java", 0): STAGED, ("less", 0): STAGED, ("npm", 1): STAGED,
     ("npm", 2): STAGED, ("pdb", 0): STAGED, ("pip", 0): STAGED, ("pkg", 0): STAGED, ("rpm", 0): STAGED,
     ("rtorrent", 0): STAGED, ("rtorrent", 1): STAGED, ("runscript", 0): STAGED, ("snap", 0): STAGED,
     ("systemctl", 1): STAGED, ("top", 0): STAGED, ("vagrant", 0): STAGED, ("virsh", 0): STAGED,

@@ -463,3 +463,33 @@ def test_ordinary_transformations_of_given_values_still_run(project: Path, tmp_p
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "a.py src src/a.txt SRC/A.PY 8 a.py\nhello\nhello\nsrc/a\n"
+
+
+@pytest.mark.parametrize("line", [
+    "shopt -s globstar; cat ~/**/key",
+    "shopt -s globstar; cat ~/**",
+    "shopt -s globstar; cat \"$HOME\"/**/key",
+    "shopt -s globstar; for f in ~/**/key; do cat $f; done",
+    "shopt -s globstar; f=(~/**/key); cat ${f[0]}",
+    "shopt -s globstar; cd .. && head -n 5 **/key",
+])
+def test_a_globstar_reads_no_secret_below_a_directory(line: str, home: Path, project: Path, tmp_path: Path,
+                                                      agentsh_env: dict[str, str]) -> None:
+    """Found by this round's hand probes: `shopt -s globstar` is allowed, and then `**` matches
+    any number of directories, but the glob checks matched it as one component like `*`:
+    `cat ~/**/key` printed proj/secrets/key (a denied root two levels below HOME)."""
+    (project / "secrets").mkdir()
+    (project / "secrets" / "key").write_text("WORKSPACE-SECRET\n")
+    done = guardrail_in(project, agentsh_env, tmp_path)(line)
+    assert "WORKSPACE-SECRET" not in done.stdout + done.stderr
+    assert done.returncode == 126, done.stderr
+
+
+def test_a_globstar_below_the_denied_roots_is_still_allowed(project: Path, tmp_path: Path,
+                                                            agentsh_env: dict[str, str]) -> None:
+    (project / "secrets").mkdir()
+    (project / "src" / "a").mkdir()
+    (project / "src" / "a" / "x.py").write_text("X\n")
+    done = guardrail_in(project, agentsh_env, tmp_path)("shopt -s globstar; cat src/**/*.py ~/proj/src/**/x.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "X\nX\n"

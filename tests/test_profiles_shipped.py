@@ -224,7 +224,7 @@ KUBECTL = [
     ("kubectl port-forward svc/web 8080:80", "deny", "no shells"),
     ("kubectl cp web-1:/data ./data", "deny", "no shells"),
     ("kubectl get pods > pods.txt", "deny", "outside the write roots"),
-    ("kubectl get pods --kubeconfig ~/.kube/config", "deny", "denied read root"),
+    ("kubectl get pods --kubeconfig ~/.kube/config", "deny", "exec credential plugin"),  # a hazard anywhere
 ]
 
 

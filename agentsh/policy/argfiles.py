@@ -1,5 +1,5 @@
 """The parts of a command's argument that may name a file: an option's value after `=` or
-glued to a short option, curl's `@file`, `key=@file`."""
+glued to a short option, curl's `@file`, `key=@file`, what follows `NAME=` in either."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def arg_candidates(value: str) -> list[str]:
         out = [value]
         if "=@" in value:
             out.append(value.split("=@", 1)[1])
+    # A value may itself be `NAME=FILE`: kubectl's `-o jsonpath-file=FILE` (and
+    # `--output=go-template-file=FILE`) prints the file in its error, so what follows each `=`
+    # may name a file too.
+    out += [c[i + 1:] for c in list(out) for i in range(len(c)) if c[i] == "=" and c[i + 1:] not in out]
     return [c[1:] if c.startswith("@") else c for c in out if c and c != "@"]
 
 

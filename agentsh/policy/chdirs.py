@@ -10,6 +10,7 @@ long options and their abbreviations (`--dir=DIR`).
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from ..parse import Word
@@ -44,3 +45,21 @@ def directories(program: str, args: tuple[Word, ...]) -> list[Word]:
     options = _PROGRAMS[program]
     return option_values(args, "C", options.long_chdir, options.values, optional=options.optional,
                          longs_taking=options.long_values, permute=options.permute, first_only=options.first_only)
+
+
+# A loop keyword, and the word that ends a loop's body.
+_LOOP = re.compile(r"(?<![\w-])(?:for|while|until|select)(?![\w-])")
+_DONE = re.compile(r"(?<![\w-])done(?![\w-])")
+MAX_PASSES = 32
+
+
+def in_loop(source: str, command: str) -> bool:
+    """May this command of the line run more than once: does its text stand between a loop
+    keyword and the last `done` (bash's line continuations taken out first)?  Text only, so it
+    errs towards yes (`echo for; cd x; echo done`): that costs a walk of the line, nothing else."""
+    text = source.replace("\\\n", "") if "\\\n" in source else source
+    start = _LOOP.search(text)
+    if start is None:
+        return False
+    ends = [m.end() for m in _DONE.finditer(text, start.end())]
+    return command.replace("\\\n", "") in text[start.start():ends[-1] if ends else len(text)]

@@ -73,14 +73,26 @@ class Policy:
         # directory its read check saw, without resolving it a second time), and of the
         # directories the line's relative paths are resolved from (realpaths.resolve).
         cd_real: dict[str, str] = {}
-        for command in parsed.commands:
-            verdict = self.check_command(command, cwds, cd_real, None if at_exec else parsed)
-            if verdict.makes_link and verdict.decision != "deny":
-                problem = links.order_problem(parsed, command)
-                if problem:
-                    verdict = links.refuse(verdict, problem)
-            verdicts.append(verdict)
-            self._follow_cd(command, verdict, cwds, cd_real)
+        walked = self._walk(parsed, cwds, cd_real, at_exec)
+        looped = [(c, v) for c, v in zip(parsed.commands, walked, strict=True)
+                  if v.program in ("builtin:cd", "builtin:pushd") and chdirs.in_loop(parsed.source, c.text)]
+        if looped:
+            # `for i in 1 2; do cd ..; done; cat home/.netrc`: a loop's cd runs again from where the
+            # last one led: follow those until no directory is new, then walk the line from them all.
+            # (Only into directories there now: see docs/security-model.md, Known open gaps.)
+            for _ in range(chdirs.MAX_PASSES):
+                found = len(cwds)
+                for command, verdict in looped:
+                    if verdict.decision != "deny":
+                        cwds += [t for t in self._cd_targets(command.argv[1:], cwds, cd_real)
+                                 if t not in cwds and os.path.isdir(t)]
+                if len(cwds) == found:
+                    break
+            else:
+                walked.append(Verdict(command=parsed.source, decision="deny", rule="read-roots",
+                                      reason="a cd inside a loop leads to ever more directories"))
+            walked[:len(parsed.commands)] = self._walk(parsed, cwds, cd_real, at_exec)
+        verdicts += walked
         verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
         for redirect in parsed.redirects:
             if redirect.target is None:
@@ -114,6 +126,20 @@ class Policy:
         decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
         return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
                         tuple(sorted(pinned)))
+
+    def _walk(self, parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], at_exec: bool) -> list[Verdict]:
+        """Each command's verdict, from every directory the line may be in by then (`cwds`
+        grows with each `cd`)."""
+        verdicts = []
+        for command in parsed.commands:
+            verdict = self.check_command(command, cwds, cd_real, None if at_exec else parsed)
+            if verdict.makes_link and verdict.decision != "deny":
+                problem = links.order_problem(parsed, command)
+                if problem:
+                    verdict = links.refuse(verdict, problem)
+            verdicts.append(verdict)
+            self._follow_cd(command, verdict, cwds, cd_real)
+        return verdicts
 
     def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
                    cd_real: dict[str, str] | None = None) -> None:
@@ -304,10 +330,13 @@ class Policy:
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
-        for word in write_targets(program.basename, args):
-            problem = self.paths.check_write_word(word, cwds, cd_real)
-            if problem:
-                return problem
+        # as typed and as resolved: gcc is x86_64-linux-gnu-gcc-12 once its links are followed
+        typed = program.name.rpartition("/")[2]
+        for name in (program.basename,) if typed == program.basename else (typed, program.basename):
+            for word in write_targets(name, args):
+                problem = self.paths.check_write_word(word, cwds, cd_real)
+                if problem:
+                    return problem
         for check in _NAMED_ELSEWHERE.get(program.basename, ()):
             problem = check(program.basename, args, cwds, self.paths, cd_real)
             if problem:

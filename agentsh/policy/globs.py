@@ -51,8 +51,14 @@ PARAMETERS = re.compile(r"\$[?*@#$!-]")
 def components_may_spell(parts: list[str], globs: list[int], wanted: tuple[str, ...]) -> bool:
     """Can consecutive components of a word (`parts`, `globs` the indexes of those with a
     glob in them), globs matched as bash matches names, spell the components of a name
-    (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`)?  Windows without a glob were
-    already compared as text."""
+    (`.s*h` for `.ssh`; `/etc/sha*` for `/etc/shadow`; `$HOME/**/key` for `proj/secrets`)?
+    Windows without a glob were already compared as text."""
+    if "**" in parts:  # globstar: one component may stand for several, so no fixed window
+        # A window may start at `**` only after what this check cannot place (`$d/**/key`,
+        # `~/**/key` handed to a variable); after literal text (`src/**`, `**` first, relative
+        # to the directory) the plain glob check is exact.
+        return any(_pattern_covers(parts[j:], list(wanted)) for j in range(max(globs) + 1)
+                   if parts[j] != "**" or (j and any(c in parts[j - 1] for c in "$`~")))
     size = len(wanted)
     for j in range(len(parts) - size + 1):  # each window of the word as long as the name
         if any(j <= g < j + size for g in globs) and \
@@ -72,7 +78,10 @@ def glob_may_name(pattern: list[str], names: list[str]) -> bool:
     """Can a glob's components (from its literal directory on) match these path components
     and so name that path or something below it?  As bash matches: a leading `.` is matched
     only by a literal `.` (not by `*`, `?`, `**` or a bracket); a bracket expression is
-    otherwise taken to match anything it might."""
+    otherwise taken to match anything it might; `**` (with `shopt -s globstar`, which a line
+    may set) stands for any number of directories."""
+    if "**" in pattern:
+        return _pattern_covers(pattern, names)
     if len(pattern) < len(names):
         return False  # the glob names directories above the root at most, like a literal parent
     for part, name in zip(pattern, names, strict=False):  # the pattern may go deeper
@@ -81,6 +90,21 @@ def glob_may_name(pattern: list[str], names: list[str]) -> bool:
         if "[" not in part and not fnmatch.fnmatchcase(name, part):
             return False
     return True
+
+
+def _pattern_covers(pattern: list[str], names: list[str]) -> bool:
+    """Can the components of `pattern`, from its first, match all of `names` (and maybe go
+    deeper)?  A `**` component matches zero or more names, none with a leading `.`: under
+    globstar `~/**/key` reads proj/secrets/key."""
+    if not names:
+        return True
+    if not pattern:
+        return False
+    part = pattern[0]
+    if part == "**":
+        return _pattern_covers(pattern[1:], names) or \
+            (not names[0].startswith(".") and _pattern_covers(pattern, names[1:]))
+    return component_may_name(part, names[0]) and _pattern_covers(pattern[1:], names[1:])
 
 
 def glob_may_reach_git(components: list[str]) -> bool:

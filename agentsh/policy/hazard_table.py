@@ -52,6 +52,7 @@ OPTIONS: dict[str, dict[str, str]] = {
     "check_ssl_cert": _opts(CMD="--grep-bin --openssl --file-bin --curl-bin --dig-bin --nmap-bin "
                                 "--inetutils-bin --date"),
     "cobc": _opts(CMD="-j --job"),
+    "cmake": _opts(SCRIPT="-P -C --toolchain"),  # a CMake script is code (file(), execute_process())
     "cpio": _opts(CMD="--rsh-command"),
     "curl": _opts(LIB="--engine", CONFIG="-K --config"),
     "dhclient": _opts(CMD="-sf"),
@@ -159,6 +160,8 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
     "bee": {"eval": CODE},
     "bundle": {"exec": CMD}, "bundler": {"exec": CMD},
     "cabal": {"exec": CMD, "run": CMD},
+    # `cmake -E env|time|chdir DIR CMD...` runs CMD (the developer profile allows cmake for builds)
+    "cmake": {"env": CMD, "time": CMD, "chdir": CMD},
     "cdist": {"shell": SHELL},
     "codex": {"sandbox": CMD, "exec": CMD},
     "csvtool": {"call": CMD},

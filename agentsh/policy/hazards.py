@@ -34,6 +34,8 @@ GLOBAL_ENV = (
     "JDK_JAVA_OPTIONS", "LUA_INIT*", "PHPRC", "PHP_INI_SCAN_DIR", "SSH_ASKPASS", "SUDO_ASKPASS",
     "GIT_SSH*", "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "SHELL", "TERMINFO", "HOSTALIASES",
     "RSYNC_RSH", "RSYNC_CONNECT_PROG", "SYSTEMD_PAGER", "SYSTEMD_EDITOR", "KUBE_EDITOR",
+    # a kubeconfig names an exec credential plugin that kubectl (helm, ...) runs
+    "KUBECONFIG",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
     "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
     # bash turns posix mode on when it is assigned (`set -o posix`, which is refused), and then an
@@ -105,7 +107,14 @@ _SPECS: dict[str, Spec] = {
     # git's global options and subcommands need their own reading (`git log -p` is not
     # `git -p log`), done in githazards.git_hazards.
     "git": Spec(operands=githazards.git_hazards, dynamic=githazards.git_dynamic_ok, env=("GIT_*", "PAGER", "EDITOR", "VISUAL")),
-    "xargs": Spec(options={}),
+    # --process-slot-var=NAME sets NAME in each command it runs, and xargs finds the command
+    # with it: `--process-slot-var=PATH cat` ran ./0/cat; the variable checks never see NAME.
+    "xargs": Spec(options={"--process-slot-var": "sets an environment variable (PATH, LD_PRELOAD ...) in the "
+                                                 "commands it runs, past the variable checks"}),
+    # kubectl runs the `exec` credential plugin its kubeconfig names: a kubeconfig the line
+    # chooses (the profile may pass the user's own) is configuration that runs programs.
+    "kubectl": Spec(options={"--kubeconfig": "reads a kubeconfig, whose exec credential plugin runs programs"},
+                    env=("KUBECONFIG",)),
     # jq reads modules and JSON data files that `import`/`include` name inside its program.
     "jq": Spec(options={"-f": "reads a jq program from a file, whose imports the read roots cannot check",
                         "--from-file": "reads a jq program from a file, whose imports the read roots cannot check"},

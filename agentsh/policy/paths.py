@@ -219,11 +219,11 @@ class PathChecker:
                 return self._brace_reads(word, cwds, reals)
             return self._glob(word, cwds, write=False, reals=reals) if word.why_dynamic == "glob" else ""
         # The two commonest shapes without arg_candidates' lists: a flag (`-la`, no file in it)
-        # and a plain operand (the word itself is the only candidate).
+        # and a plain operand (the word itself is the only candidate; `NAME=FILE` has two).
         if value[:1] == "-" and "=" not in value and "/" not in value and \
                 ("." not in value or not _GLUED_DOTFILE.search(value, 1)):
             return ""
-        if value and value[0] != "-" and value[0] != "@" and "=@" not in value:
+        if value and value[0] != "-" and value[0] != "@" and "=" not in value:
             candidates = [value]
         else:
             candidates = arg_candidates(value)

@@ -25,7 +25,15 @@ WRITERS: dict[str, str] = {
     "gzip": "compress", "gunzip": "compress", "bzip2": "compress", "bunzip2": "compress",
     "xz": "compress", "unxz": "compress", "lzma": "compress", "unlzma": "compress", "zstd": "compress",
     "unzstd": "compress", "mktemp": "mktemp", "xxd": "last",
+    # `ar rc LIB.a x.o`: the archive (the members too, fail closed); ranlib rewrites each operand
+    "ar": "after-first", "ranlib": "all", "cmake": "cmake-e",
+    # `file -C -m MAGIC` compiles MAGIC into MAGIC.mgc in the working directory
+    "file": "compile",
 }
+# `cmake -E COMMAND ARGS`: the commands that change files (every ARG counted, sources too).
+_CMAKE_E_WRITES = frozenset({"copy", "copy_directory", "copy_directory_if_different", "copy_if_different",
+                             "rename", "rm", "remove", "remove_directory", "make_directory", "touch",
+                             "touch_nocreate", "create_symlink", "create_hardlink", "tar"})
 # Options whose value a program writes to: `--output=FILE`, `-o FILE`, `-t DIR`.
 OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "cp": ("-t", "--target-directory"), "mv": ("-t", "--target-directory"),
@@ -34,15 +42,27 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file", "--volno-file"),
     "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
-             "--append-output"), "git": ("--output", "-o"),
+             "--append-output"), "git": ("--output", "-o", "--output-directory"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
+    **dict.fromkeys(("c++", "clang", "clang++", "as", "ld"), ("-o",)),
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
     # less copies a piped input to its log file when its output is a terminal (base.yaml's
     # LESSSECURE=1 turns that off; a profile that does not extend base keeps it)
     "less": ("-o", "--log-file", "-O", "--LOG-FILE"),
+    # kubectl writes its profiling data and its discovery cache there (`--profile=cpu` alone
+    # writes ./profile.pprof: read as an abbreviation, its value is checked in that directory)
+    "kubectl": ("--profile-output", "--cache-dir"),
+    # pip's log (in every subcommand: `pip show --log ~/.bashrc 'x;cmd'` logs the name it did
+    # not find, a command line for the next shell), its cache, and where it installs, downloads
+    # and builds wheels to
+    **dict.fromkeys(("pip", "pip3", *(f"pip3.{minor}" for minor in range(6, 16))),
+                    ("--log", "--log-file", "--local-log", "--cache-dir", "-t", "--target", "--prefix", "--root",
+                     "--src", "--report", "-d", "--dest", "-w", "--wheel-dir")),
+    # npm's debug logs and its cache (npm is npm-cli.js once its link is followed)
+    **dict.fromkeys(("npm", "npm-cli.js"), ("--logs-dir", "--cache")),
 }
 # Each program's output options as (short letters, long names), for a quick look whether a
 # line can hold one at all.
@@ -116,7 +136,7 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
 _XXD_VALUES = {"-c": "ols", "-g": "roupsize", "-l": "en", "-s": "eek", "-o": "ffset", "-n": "ame", "-R": ""}
 # Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
 # as an output option glued to its value.
-_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "tree"})
+_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "clang++", "tree"})
 
 
 def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -205,6 +225,15 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
             targets.extend(operands)  # FILE.gz is written beside FILE, and FILE deleted
     elif mode == "mktemp":
         targets.extend(_mktemp_targets(operands, targets, seen))
+    elif mode == "compile":
+        if any(w.value is None or w.value == "--compile" or
+               ((w.value or "")[:1] == "-" and (w.value or "")[1:2] != "-" and "C" in (w.value or "")) for w in args):
+            targets.append(here)
+    elif mode == "cmake-e":
+        values = [w.value for w in args]
+        at = values.index("-E") if "-E" in values else -1
+        if 0 <= at < len(args) - 1 and (values[at + 1] in _CMAKE_E_WRITES or values[at + 1] is None):
+            targets.extend(args[at + 2:])
     if program == "patch" and not seen & {"-d", "--directory"}:
         targets.append(here)  # the files the patch names, from here
     if program == "unzip" and not seen & {"-d", *UNZIP_NO_WRITE}:
