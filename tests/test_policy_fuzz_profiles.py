@@ -51,11 +51,9 @@ def test_kubectl_readonly_still_shows_the_redacted_config(workspace: Path, tmp_p
 
 
 # Found by this round's hand probes, next to the here-document fix (tests/test_policy_fuzz.py):
-# a here-string of several words, and a body word with no `/` (a name in the directory the line
-# is in), are handed to readers unchecked.  The fix belongs in agentsh/policy/handed.py (being
-# edited by another change at the time): see docs/security-model.md, Known open gaps.
-@pytest.mark.xfail(strict=True, reason="open gap in handed.py: a here-string whole, here-doc words with a / only, "
-                                        "brace groups of for words and ${a[N]}/rest not expanded")
+# a here-string of several words, a body word with no `/` (a name in the directory the line
+# is in), a brace group in a for loop's words and an array element with more text were handed
+# to readers unchecked (policy/handed.py).
 @pytest.mark.parametrize("line", [
     "xargs cat <<< 'README.md ../.netrc'",
     "read -r a b <<< 'README.md ../.netrc'; cat \"$b\"",

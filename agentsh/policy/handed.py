@@ -22,15 +22,18 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from ..parse import ParsedLine, Word
+from ..parse import ParsedLine, SimpleCommand, Word
 from ..parse.words import GLOB_CHARS
 from .decision import Verdict
+from .globs import brace_alternatives
 from .paths import PathChecker
 from .spelling import SPLIT, CannotFollow, Spelling, names_in, spell
 
 # a variable alone: its values were checked where it was given
 _ALONE = re.compile(r"\$([A-Za-z_]\w*|[0-9@*])|\$\{([A-Za-z_]\w*|[0-9]+|[@*])\}")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
+# programs that read names from their standard input and open them, or hand them to a variable
+_NAME_READERS = frozenset({"xargs", "read", "mapfile", "readarray", "parallel"})
 _HINT = "a path in a denied root may not be handed on (to a variable, in a here-string or a here-document) either"
 
 
@@ -86,12 +89,12 @@ def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, 
     for command in parsed.commands:
         for assignment in command.assignments:
             handed.append((command.text, command.line, assignment.name, assignment.value))
-    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
-            [(r.text, 1, r) for r in parsed.redirects]:
+    for text, line, redirect, command in [(c.text, c.line, r, c) for c in parsed.commands for r in c.redirects] + \
+            [(r.text, 1, r, None) for r in parsed.redirects]:
         if redirect.op == "<<<" and redirect.target is not None:
             handed.append((text, line, "", redirect.target))
         elif redirect.op == "<<":
-            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text)]
+            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text, _names_reader(command))]
     for name, word, text, line in parsed.listed:  # `for NAME in WORDS`, `[[ WORD =~ RE ]]`
         handed.append((text, line, name, word))
     return handed
@@ -214,7 +217,9 @@ def _check_spelled(spelled: Spelling, cwds: list[str], cd_real: dict[str, str], 
 def _value_words(word: Word, home: str) -> list[Word]:
     """The words a value hands on, each checkable as a path: an array's or a for loop's
     elements one by one, `~/...` with HOME put in (bash expands it in an assignment too)."""
-    if word.why_dynamic != "array":
+    if word.why_dynamic == "brace expansion":  # `for d in ../{.config,x}`: each word it makes
+        texts, plain = brace_alternatives(word.text), []
+    elif word.why_dynamic != "array":
         texts = [word.text] if word.value is None else []
         plain = [word] if word.value is not None else []
     else:
@@ -226,10 +231,11 @@ def _value_words(word: Word, home: str) -> list[Word]:
                 texts = shlex.split(inner, comments=True)
             except ValueError:  # an unbalanced quote: the fragment check on the whole text
                 return [Word(word.text, None, "array")]
+        texts = [alternative for text in texts for alternative in brace_alternatives(text)]
     for text in texts:
         if (text == "~" or text.startswith("~/")) and _PLAIN_WORD.fullmatch(text[1:]):
             plain.append(Word(text, home + text[1:]))
-        elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic == "array":
+        elif _PLAIN_WORD.fullmatch(text) and word.why_dynamic in ("array", "brace expansion"):
             plain.append(Word(text, text))
         else:
             glob = any(c in text for c in GLOB_CHARS) and not any(c in text for c in "$`'\"\\{~")
@@ -237,20 +243,32 @@ def _value_words(word: Word, home: str) -> list[Word]:
     return plain
 
 
-def _heredoc_paths(text: str) -> list[Word]:
-    """The words of a here-document's body that may be paths (those with a `/`), and each
-    whole line that has one: `xargs cat <<EOF`, `while read -r f; do cat "$f"; done <<EOF`
-    and `read -r f <<EOF` read the names a body lists (`/home/u/.ssh/id_rsa` printed the key).
-    A word with an expansion (in an unquoted body) is only known at run time."""
+def _names_reader(command: SimpleCommand | None) -> bool:
+    """Does a here-document on this command (None: on a loop or a group) feed a reader of
+    names, which takes every word of it, `/` or not?"""
+    if command is None:
+        return True
+    name = command.name.value if command.name is not None else None
+    return name is None or name.rsplit("/", 1)[-1] in _NAME_READERS
+
+
+def _heredoc_paths(text: str, every: bool = False) -> list[Word]:
+    """The words of a here-document's body that may be paths (those with a `/`; `every` word
+    for a reader of names), and each whole line that has one: `xargs cat <<EOF`, `while read
+    -r f; do cat "$f"; done <<EOF` and `read -r f <<EOF` read the names a body lists
+    (`/home/u/.ssh/id_rsa` printed the key; `cd ~ && xargs cat <<EOF` with `.netrc`: a name
+    with no `/`).  Other commands' bodies (a commit message, a script) are checked for words
+    with a `/` only: prose mentions names without reading them.  A word with an expansion (in
+    an unquoted body) is only known at run time."""
     head, _, rest = text.partition("\n")
     body = rest.rpartition("\n")[0]  # without the delimiter's line
-    if "/" not in body:
+    if "/" not in body and not every:
         return []
     quoted = any(q in head for q in "'\"\\")
     words = []
     for line in body.split("\n"):
         for piece in dict.fromkeys([line.strip(), *line.split()]):
-            if "/" in piece:
+            if piece and ("/" in piece or every):
                 literal = quoted or not any(c in piece for c in "$`\\")
                 words.append(Word(piece, piece if literal else None, "" if literal else "expansion"))
     return words
