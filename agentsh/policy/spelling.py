@@ -35,6 +35,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+|[@*#?$!-]")
 _USER_NAME = re.compile(r"[A-Za-z_0-9]*[a-z][A-Za-z_0-9]*")
 # `{a,b}`, `{1..3}` (not `${...}`), quoted or not: the check does not expand them
 _BRACES = re.compile(r"(?<!\$)\{[^{}]*(?:,|\.\.)[^{}]*\}")
+_ARITHMETIC_NAME = re.compile(r"\s*\$?([A-Za-z_][A-Za-z_0-9]*)\s*")  # `i` or `$i` in `${s:i:2}`
 _NUMBER = re.compile(r"\s*(-?\s*[0-9]+)\s*")
 _CASE = {"^^": str.upper, ",,": str.lower, "~~": str.swapcase, "@U": str.upper, "@L": str.lower,
          "^": lambda v: v[:1].upper() + v[1:], ",": lambda v: v[:1].lower() + v[1:],
@@ -270,24 +271,33 @@ class _Speller:
         return found
 
     def _substring(self, rest: str, values: list[str], body: str) -> list[str]:
+        """`${x:OFFSET}`, `${x:OFFSET:LENGTH}`: each a number or a variable (arithmetic:
+        `${s:i:2}`) whose values are numbers."""
         offset, _, length = rest.partition(":")
-        first = _NUMBER.fullmatch(offset)
-        count = _NUMBER.fullmatch(length) if length else None
-        if first is None or (length and count is None):
-            raise CannotFollow(f"${{{body}}}")
-        start = int(first.group(1).replace(" ", ""))
+        starts = self._numbers(offset, body)
+        sizes: list[int | None] = [*self._numbers(length, body)] if length else [None]
         found = []
         for v in values:
-            begin = start if start >= 0 else len(v) + start
-            if begin < 0 or begin > len(v):
-                found.append("")
-                continue
-            if count is None:
-                found.append(v[begin:])
-                continue
-            size = int(count.group(1).replace(" ", ""))
-            found.append(v[begin:begin + size] if size >= 0 else v[begin:len(v) + size])
+            for start in starts:
+                begin = start if start >= 0 else len(v) + start
+                for size in sizes:
+                    if begin < 0 or begin > len(v):
+                        found.append("")
+                    elif size is None:
+                        found.append(v[begin:])
+                    else:
+                        found.append(v[begin:begin + size] if size >= 0 else v[begin:len(v) + size])
         return found
+
+    def _numbers(self, expression: str, body: str) -> list[int]:
+        number = _NUMBER.fullmatch(expression)
+        if number:
+            return [int(number.group(1).replace(" ", ""))]
+        name = _ARITHMETIC_NAME.fullmatch(expression)
+        known = self.variables.get(name.group(1)) if name else None
+        if known and all(_NUMBER.fullmatch(v) for v in known):
+            return [int(v.replace(" ", "")) for v in known]
+        raise CannotFollow(f"${{{body}}}")
 
     def _literal(self, pattern: str, quoted: bool) -> str | None:
         """The pattern's one value if it matches only itself, else None: a glob character
