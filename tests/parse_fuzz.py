@@ -144,7 +144,9 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(44)
+        kind = r.randrange(58)
+        if kind >= 44:
+            return self.third(kind - 44, d)
         if kind >= 26:
             return self.more(kind - 26, d)
         if kind == 0:
@@ -341,6 +343,111 @@ class _Pieces:
         return r.choice([f"{c()} 'a\n$({c()})'", f"{c()} \"a\n$({c()})\nb\"", f"{c()} $'a\n' '\n'{w()}",
                          f"x='\n' {c()}", f"x=\"\n$({c()})\" {c()}", f"{c()} \"\\\n$({c()})\"",
                          f"{c()} '\\\n'$({c()})", f"{c()} \"${{x-\n$({c()})}}\"", f"x=a\\\nb {c()}"])
+
+    def third(self, kind: int, d: int) -> str:
+        """A third widening: function definitions, loops in their rarer forms, here-documents
+        nested in substitutions and bodies, process substitutions in odd places, comments
+        after operators, declarations with arrays, brace sequences, `time`/`!` with compounds."""
+        r = self.rng
+        c = lambda: self.command(d)  # noqa: E731
+        w = lambda: self.word(d)  # noqa: E731
+        t = self.target
+        if kind == 0:  # function definitions, also of builtins and of canary names
+            name = r.choice(["g", "cd", "echo", "test", "command", "[", self.canary(), "g-h", "g.h"])
+            body = r.choice([f"{{ {c()}; }}", f"( {c()} )", f"{{\n{c()}\n}}", f"[[ {w()} ]]", f"(( {w()} ))",
+                             f"if {c()}; then :; fi", f"{{ {c()}; }} >{t()}", f"{{ {c()}; }} <<<{w()}"])
+            return r.choice([f"{name}() {body}; {name}", f"function {name} {body}\n{name}",
+                             f"function {name}() {body}; {c()}", f"{name} () {body}", f"{name}()\n{body}; {name}",
+                             f"function {name}\n{body}", f"{name}() {body} & {name}"])
+        if kind == 1:  # C-style for and select in each of their forms
+            ex = r.choice(["i=0;i<1;i++", ";;", " ; ; ", "i=0; i<1; i++", "i=1,j=2;i<1;i++", "i=0;i<1;", ""])
+            body = r.choice([f"do {c()}; break; done", f"{{ {c()}; break; }}", f"\ndo {c()}; break\ndone",
+                             f"do\n{c()}; break; done"])
+            return r.choice([f"for (({ex})) {body}", f"for (({ex})); {body}", f"for (({ex}))\n{body}",
+                             f"for v in {w()}; {body}", f"for v {body}", f"for v\n{body}",
+                             f"select v in {w()}; {body} <<<1", f"select v {body} <<<1",
+                             f"for v in {w()} $({c()}); {body}"])
+        if kind == 2:  # here-documents inside substitutions, inside bodies, after `)`
+            op, body = self.heredoc(d)
+            op2, body2 = self.heredoc(d)
+            return r.choice([f"{c()} {op}\n$({c()} {op2}\n{body2}\n)\n{body}\n",
+                             f"{c()} \"$({c()} {op}\n{body}\n)\" {op2}\n{body2}\n",
+                             f"{c()} $({c()} {op}\n{body}\n) $({c()} {op2}\n{body2}\n)",
+                             f"{c()} `{c()} {op}\n{body}\n`", f"x=$({c()} {op}\n{body}\n{c()})",
+                             f"g() {{ {c()} {op}\n{body}\n}}", f"{c()} {op} $({c()})\n{body}\n",
+                             f"{c()} {op}; $({c()} {op2}\n{body2}\n)\n{body}\n",
+                             f"{c()} <(<<E {c()}\nE\n) {op}\n{body}\n", f"{{ {c()} {op}; }} {op2}\n{body}\n{body2}\n"])
+        if kind == 3:  # process substitution as a value, an element, a program, a pattern
+            ps = r.choice([f"<({c()})", f">({c()})", f"<( {c()} )", f"<(\n{c()}\n)"])
+            return r.choice([f"x={ps} {c()}", f"a=({ps} {w()})", f"a[0]={ps}", f"{{fd}}<{ps} {c()}",
+                             f"{c()} {ps}{ps}", f"{c()} a{ps}b", f"{ps} {c()}", f"{c()} ${{x:-{ps}}}",
+                             f"{c()} \"{ps}\"", f"case {ps} in *) {c()};; esac", f"for v in {ps}; do {c()}; done",
+                             f"[[ {ps} ]] && {c()}", f"{c()} {ps}>{t()}", f"{c()} <{ps}", f"{c()} <<<{ps}",
+                             f"export x={ps}; {c()}", f"{c()} 3<{ps} 4>{ps}", f"{c()} {ps}# {c()}"])
+        if kind == 4:  # comments right after operators and inside compounds
+            return r.choice([f"{c()};#x\n{c()}", f"{c()}&#x\n{c()}", f"{c()} &#x", f"{{ {c()};#}}\n{c()}; }}",
+                             f"{c()} |#x\n{c()}", f"{c()} ||#x\n{c()}", f"({c()} #)\n)", f"{c()} #x\\\n{c()}",
+                             f"{c()} x#y #z", f"{c()} &&\n#x\n{c()}", f"if {c()};#x\nthen {c()};#\nfi",
+                             f"case a in a) {c()};;#x\nesac", f"{c()} ;;#x", f"{c()}#\n{c()}",
+                             f"while false;#x\ndo :; done;#\n{c()}", f"{c()} <<E #x\nE\n{c()}"])
+        if kind == 5:  # declarations with values, arrays and appends
+            decl = r.choice(["declare", "local", "export", "readonly", "typeset", "declare -a", "declare -x",
+                             "export -n", "declare --", "local -r"])
+            value = r.choice([w(), f"$({c()})", f"({w()} $({c()}))", f"'$({c()})'", f"\"$({c()})\"",
+                              f"a\\ $({c()})", "(a b)", "([0]=a)", f"${{x-$({c()})}}"])
+            name = r.choice(["x", "x+", "a[0]", "a[0]+", "\"x", "'x'"])
+            return r.choice([f"{decl} {name}={value}; {c()}", f"{decl} {name}={value} && {c()}",
+                             f"{decl} {name}={value} y={value}", f"x+={value} {c()}", f"a[0]+={value}; {c()}",
+                             f"x+=({w()}) {c()}", f"{decl} \"x={value}\"", f"{decl} x {name}={value}"])
+        if kind == 6:  # brace expansion: sequences, nesting, in command names
+            seq = r.choice(["{1..3}", "{a..c..2}", "{01..3}", "{c1,c2}", "{1..2}", f"{{a,$({c()})}}",
+                            f"{{$({c()})..3}}", "{a,b}{c,d}", "{a,{b,c}}", "{,a}", "{a,}", "{-1..1}",
+                            "{a..c..$(c9)}", "{\\,a}", "{'a,b'}", "{a,'b c'}", "x{a,b}y"])
+            return r.choice([f"{c()} {seq}", f"c{seq[1:] if seq.startswith('{') else seq}",
+                             f"{seq} {c()}", f"{c()} >{seq}", f"x={seq} {c()}", f"{c()} {seq}$({c()})"])
+        if kind == 7:  # `time`, `time -p` and `!` before compounds and pipelines
+            target = r.choice([f"{{ {c()}; }}", f"( {c()} )", f"[[ {w()} ]] && {c()}", f"(( 1 )) && {c()}",
+                               f"{c()} | {c()}", f"if {c()}; then :; fi", f"for v in a; do {c()}; done",
+                               f"case a in *) {c()};; esac", c()])
+            return r.choice([f"time {target}", f"time -p {target}", f"! {target}", f"! time {target}",
+                             f"time ! {target}", f"time -p -- {target}", f"{c()} | time {target}",
+                             f"{c()} && ! {target}", f"time\n{c()}", f"time;{c()}", f"time -p; {c()}"])
+        if kind == 8:  # extglob in words and case patterns (with and without extglob set)
+            glob = r.choice(["@(a|b)", "!(a)", "?(a)", "*(a|b)", "+(a)", f"@(a|$({c()}))", f"!({w()})",
+                             f"@({w()}|{w()})", "@(a|(b))", "!(@(a))", "@()", "@(a\\|b)", "@(a b)"])
+            on = r.choice(["shopt -s extglob\n", "", "shopt -s extglob; "])
+            return r.choice([f"{on}{c()} {glob}", f"{on}case {w()} in {glob}) {c()};; esac",
+                             f"{on}[[ {w()} == {glob} ]] && {c()}", f"{on}[[ {w()} != {glob}x ]] || {c()}",
+                             f"{on}{c()} {glob}$({c()})", f"{on}{c()} x{glob}y"])
+        if kind == 9:  # [[ ]] with =~ regexes of odd tokens, == patterns and -v
+            rx = r.choice(["a|b", "(a b)", "( $(c9) )", "a\\ b", "'a'", "\"a\"", "$'\\x24(c9)'", "x]]",
+                           "a&&b", "(a;b)", "(a&b)", "(a|b)c", "a{1,2}", "[[:alpha:]]", "a\\|b", "(\\))",
+                           f"{w()}", f"{w()}{w()}"])
+            return r.choice([f"[[ {w()} =~ {rx} ]] && {c()}", f"[[ {w()} == {rx} ]] || {c()}",
+                             f"[[ -v {w()} ]] && {c()}", f"[[ {w()} =~ {rx} && {w()} ]] && {c()}",
+                             f"[[ ( {w()} =~ {rx} ) ]]; {c()}", f"[[ {w()} =~ {rx} ]]\n{c()}"])
+        if kind == 10:  # line continuations in odd places
+            bs = "\\\n"
+            return r.choice([f"{c()} ;{bs}; {c()}", f"case a in a) {c()} ;{bs}; esac", f"{c()} |{bs}{c()}",
+                             f"{c()} &{bs}{c()}", f"{c()} {bs}&& {c()}", f"{c()} <<{bs}E\nE\n{c()}",
+                             f"{c()} $(({bs}1 + {bs}2))", f"{c()} ${{x{bs}-a}}", f"{c()} ${{{bs}x}}",
+                             f"[[ a {bs}=~ {bs}a ]] && {c()}", f"for (({bs}i=0;i<1;i++)); do {c()}; done",
+                             f"{c()} >{bs}>{t()}", f"{c()} {bs}{bs}{c()}", f"{c()}{bs}", f"{bs}{c()}",
+                             f"{c()} '{bs}' \"{bs}\" {bs}", f"g(){bs}{{ {c()}; }}", f"{c()} <{bs}(${c()})"])
+        if kind == 11:  # blanks and separators of several kinds between words
+            blank = r.choice(["\t", "\u00a0", " \t ", "\u2003", "\u200b", "\ufeff", "\u3000"])
+            return r.choice([f"{c()}{blank}{w()}{blank}{c()}", f"{c()};{blank}{c()}", f"{blank}{c()}",
+                             f"{c()}{blank}>{t()}", f"x=1{blank}{c()}", f"{c()}{blank}#{blank}{c()}"])
+        if kind == 12:  # arithmetic in loops and tests with odd spellings
+            ex = r.choice(["1", "i", "i<1", "1,2", "i=1", "(1)", "-1", "1 ", "1#1", "10#1", "0x1", "'1'", "\"1\""])
+            return r.choice([f"while (( {ex} )); do {c()}; break; done", f"until (( {ex} )); do {c()}; break; done",
+                             f"if (( {ex} )); then {c()}; fi", f"[[ {ex} -eq 1 ]] && {c()}", f"(( {ex} ))&{c()}",
+                             f"{c()} $(( {ex} )) $[ {ex} ]", f"i=0; (( {ex} )) || {c()}"])
+        # keywords used as plain words and words that look like keywords
+        word = r.choice(["if", "then", "done", "esac", "in", "do", "}", "{", "]]", "!", "function", "select",
+                         "time", "coproc", "case", "fi", "elif", "until", "while"])
+        return r.choice([f"{c()} {word}", f"{c()} {word} {c()}", f"echo {word}; {c()}", f"{c()} {word}={w()}",
+                         f"{c()} -{word}", f"x={word} {c()}", f"{c()} \\{word}", f"{c()} '{word}'"])
 
 
 def generated(seed: int, count: int, depth: int = 3) -> list[str]:

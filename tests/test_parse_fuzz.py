@@ -121,6 +121,16 @@ FOUND = [
     pytest.param("c2 \"$(\\\n(c8 '$(c1)'))\"", id="arithmetic-split-by-a-continuation-read-as-substitution"),
     pytest.param("2>f2`c1`x", id="file-name-split-at-backticks"),
     pytest.param("x=1 >f2`c1`x", id="file-name-split-at-backticks-after-an-assignment"),
+    # third widening: tree-sitter splits `{\,a}` into `{` and `,a}`; to bash it is one word
+    # (`x={,a}`, an assignment for the command after it)
+    pytest.param("x={\\,a} c1", id="brace-before-a-backslash-split-after-an-assignment"),
+    pytest.param("for v in {\\,a}; do c1; done", id="brace-before-a-backslash-split-in-a-for-list"),
+    # and ends an assignment's value at a backslash after a quote or an expansion: to bash
+    # `x='a'\x` is one assignment word for the command after it
+    pytest.param("x='a'\\x c1", id="backslash-after-single-quotes-in-an-assignment"),
+    pytest.param("x=\"a\"\\x c1", id="backslash-after-double-quotes-in-an-assignment"),
+    pytest.param("x=$y\\x c1", id="backslash-after-an-expansion-in-an-assignment"),
+    pytest.param("x+=$'a'\\x'b' c1", id="backslash-after-ansi-c-quotes-in-an-assignment"),
 ]
 
 
@@ -162,6 +172,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
     "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
     ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1", "(\\\n c1)", "c2 $(\\\n c1)",
+    "c1 {a,b}", "c1 \\{a,b\\}", "c1 '{,a}'", "c1 a\\{b", "c1 {a\\,b}", "c1 \\{\\,a}",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -233,3 +244,39 @@ def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert done.returncode == 126, done.stdout + done.stderr
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+def test_a_brace_before_a_backslash_stays_one_word(home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by the third widening: tree-sitter splits `{\\,a}` into the words `{` and `,a}`;
+    bash reads the one word `{,a}` (no brace expansion: the comma is quoted).  Through a
+    link `{, -> ..` that an earlier line may make, `cat {\\,/.ssh/id_rsa` was checked as reading
+    `{` and `,/.ssh/id_rsa` in the workspace, and printed ~/.ssh/id_rsa (guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    made = run_guardrail("ln -s .. '{,'", project, agentsh_env, tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    done = run_guardrail("cat {\\,/.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "TERM=$TERM\\echo tee ../.bashrc <<<PWNED",  # read as `TERM=$TERM` and the program `echo`
+    "TERM=\"xterm\"\\ls tee ../.bashrc <<<PWNED",
+    "TERM='xterm'\\echo tee ../.bashrc <<<PWNED",
+    "cat ~/.ss\"\"\\h/id_rsa",  # read as the two files ~/.ss and h/id_rsa
+    "cat ~/'.ss'\\h/id_rsa",
+])
+def test_a_backslash_after_a_quote_or_an_expansion_splits_no_word(
+        line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by the third widening: tree-sitter ends a word at a backslash right after a quote
+    or an expansion and starts another word there.  `TERM="xterm"\\ls tee FILE` was checked
+    as the assignment `TERM="xterm"` and `ls tee FILE` (bash: one assignment word, and `tee
+    ../.bashrc` wrote ~/.bashrc); `cat ~/.ss""\\h/id_rsa` as reading `~/.ss` and `h/id_rsa`
+    (bash read ~/.ssh/id_rsa).  Guardrail mode."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert "PWNED" not in ((home / ".bashrc").read_text() if (home / ".bashrc").exists() else "")

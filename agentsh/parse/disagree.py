@@ -100,3 +100,34 @@ def unicode_blank_splits(root: Any, source: str) -> Any | None:
             return node
         stack.extend(node.children)
     return None
+
+
+# Nodes whose word children are separate bash words, and the kinds of those children: two of
+# them with no blank between are one word to bash that tree-sitter split in two.
+_WORD_LISTS = frozenset({"command", "declaration_command", "unset_command", "array", "for_statement"})
+_WORD_KINDS = frozenset({
+    "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
+    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression",
+    "translated_string", "variable_assignment", "command_name", "variable_name",
+})
+
+
+def glued_words(root: Any) -> Any | None:
+    """The first word tree-sitter starts right where the word before it ends, with no blank
+    between: bash reads one word there.  `{\\,a}` is `{,a}` to bash; tree-sitter read the
+    words `{` and `,a}` (`cat {\\,/.ssh/id_rsa` was checked as two harmless names, and
+    `x={\\,a} cmd` as the program `,a}`)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in _WORD_LISTS:
+            previous = None
+            for child in node.children:
+                if child.type not in _WORD_KINDS:
+                    previous = None
+                    continue
+                if previous is not None and previous.end_byte == child.start_byte:
+                    return child
+                previous = child
+        stack.extend(node.children)
+    return None
