@@ -469,19 +469,21 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="agentsh-fuzz-"))
         self.bin = self.root / "bin"
         self.log = self.root / "log"
+        self.args = self.root / "args"
         self.work = self.root / "work"
-        self.bin.mkdir()
-        self.log.mkdir()
-        self.work.mkdir()
+        for directory in (self.bin, self.log, self.args, self.work):
+            directory.mkdir()
         for n in range(CANARIES):
             program = self.bin / f"c{n}"
-            # `:` with a redirection: no program needed but the shell itself
-            program.write_text(f"#!/bin/sh\n: > {self.log}/c{n}\n")
+            # `:` with a redirection: no program needed but the shell itself; each run's
+            # arguments, NUL-terminated, in a file of its own (the PID tells runs apart)
+            program.write_text(f"#!/bin/sh\n: > {self.log}/c{n}\nfor a do printf '%s\\0' \"$a\"; done"
+                               f" > {self.args}/c{n}.$$\n")
             program.chmod(0o755)
 
     def run(self, line: str) -> tuple[set[str], set[str]]:
         """The canaries bash ran and the names it created in the work directory."""
-        for directory in (self.log, self.work):
+        for directory in (self.log, self.args, self.work):
             for entry in directory.iterdir():
                 entry.unlink() if not entry.is_dir() or entry.is_symlink() else _rmtree(entry)
         # capture_output: bash's background jobs and coprocesses hold the pipes, so the call
@@ -502,11 +504,36 @@ class Sandbox:
         made = {entry.name for entry in self.work.iterdir()}
         return ran, made
 
+    def arguments(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(canary, its arguments) for each canary run of the last line."""
+        runs = []
+        for entry in sorted(self.args.iterdir()):
+            data = entry.read_bytes().decode("utf-8", "surrogateescape")
+            runs.append((entry.name.split(".", 1)[0], tuple(data.split("\0")[:-1])))
+        return runs
+
 
 def _rmtree(path: Path) -> None:
     for sub in path.iterdir():
         _rmtree(sub) if sub.is_dir() and not sub.is_symlink() else sub.unlink()
     path.rmdir()
+
+
+def misread_arguments(parsed: ParsedLine, runs: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Canary runs whose arguments no reported command of that name has: the parse split or
+    joined a word otherwise than bash (`cat ~/.ss""\\h/id_rsa` read as two files).  A command
+    with a word known only at run time may have had any arguments."""
+    reported: dict[str | None, list[tuple[str | None, ...]]] = {}
+    for command in parsed.commands:
+        argv = command.argv
+        while argv:
+            reported.setdefault(argv[0].value, []).append(tuple(w.value for w in argv[1:]))
+            inner = unwrap(argv[0].value or "", argv[1:])
+            argv = inner.inner if inner is not None and not inner.problem else ()
+    if None in reported:
+        return []
+    return [f"{name} ran with {list(args)}" for name, args in runs
+            if name in reported and not any(None in values or values == args for values in reported[name])]
 
 
 def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:

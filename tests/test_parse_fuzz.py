@@ -16,7 +16,7 @@ import pytest
 
 from agentsh.parse import parse_line
 from tests.conftest import run_guardrail
-from tests.parse_fuzz import Sandbox, generated, unreported
+from tests.parse_fuzz import Sandbox, generated, misread_arguments, unreported
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def test_accepted_generated_lines_report_what_bash_runs(sandbox: Sandbox) -> Non
                 continue
             ran, made = sandbox.run(line)
             assert not unreported(parsed, ran, made), line
+            assert not misread_arguments(parsed, sandbox.arguments()), line
             checked += 1
     assert checked > 40, checked  # the generator still produces lines the parser takes
 
@@ -280,3 +281,31 @@ def test_a_backslash_after_a_quote_or_an_expansion_splits_no_word(
     assert done.returncode == 126, done.stdout + done.stderr
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
     assert "PWNED" not in ((home / ".bashrc").read_text() if (home / ".bashrc").exists() else "")
+
+
+@pytest.mark.parametrize(("line", "passed"), [
+    ("c1 \\;\\\n/x", [";/x"]),  # an escaped operator character before a line continuation
+    ("c1 \\>\\\nf2", [">f2"]),
+    ("c1 \\|\\\n\\\nx", ["|x"]),
+    ("c1 a\\\n 2>&1", ["a"]),  # tree-sitter read the argument `2` and `>&1`
+    ("c1 '\\'\\\n 2>f2", ["\\"]),
+])
+def test_words_joined_by_a_continuation_are_refused(line: str, passed: list[str], sandbox: Sandbox) -> None:
+    """Found by checking the canaries' arguments (the third widening): bash joins `\\;` and
+    the next line into one word, and reads `a\\<newline> 2>f` as `a 2>f`; tree-sitter read
+    two words, or the argument `2` and a redirection of stdout."""
+    sandbox.run(line)
+    assert sandbox.arguments() == [("c1", tuple(passed))]
+    assert not parse_line(line).ok
+
+
+def test_an_escaped_operator_before_a_continuation_reads_no_key(home: Path, tmp_path: Path,
+                                                               agentsh_env: dict[str, str]) -> None:
+    """`cat \\;\\<newline>/../../.ssh/id_rsa` was checked as reading `;` and `/.ssh/id_rsa`;
+    bash read `;/../../.ssh/id_rsa`, through the directory `;` the line made first, which is
+    ~/.ssh/id_rsa (guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail("mkdir -p ';' && cat \\;\\\n/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr

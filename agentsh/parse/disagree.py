@@ -131,3 +131,25 @@ def glued_words(root: Any) -> Any | None:
                 previous = child
         stack.extend(node.children)
     return None
+
+
+_REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+
+
+def detached_descriptor(root: Any) -> Any | None:
+    """The first redirection glued to a number tree-sitter left in the command before it:
+    after a line continuation (`cmd\\<newline> 2>f`) tree-sitter reads the argument `2` and a
+    redirection of stdout; bash reads `2>f`.  (Inside a command's own words the walker's
+    `_glued_number` sees this; here the redirection is the command's sibling.)"""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in _REDIRECTIONS and node.parent is not None and node.parent.type != "command" and \
+                (previous := node.prev_sibling) is not None and previous.type == "command":
+            while previous.children:
+                previous = previous.children[-1]
+            if previous.end_byte == node.start_byte and previous.type in ("number", "word") and \
+                    previous.text.isdigit():
+                return node
+        stack.extend(node.children)
+    return None

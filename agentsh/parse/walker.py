@@ -15,8 +15,8 @@ from . import _ts_parser  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import (comment_starts_here, dollar_token, glued_words, in_backticks, keyword_after_time, regex_runs,
-                       unicode_blank_splits)
+from .disagree import (comment_starts_here, detached_descriptor, dollar_token, glued_words, in_backticks,
+                       keyword_after_time, regex_runs, unicode_blank_splits)
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -55,8 +55,9 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 # An escaped blank joins too (`a\\ \\<newline>#x` is the one word `a #x` to bash; tree-sitter
-# read the word `a ` and a comment).
-_GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t])\\\n(?:\\\n)*[^ \t\n|&;()]")
+# read the word `a ` and a comment), and so does an escaped operator character (`\\;\\<newline>/x`
+# is the one word `;/x`; tree-sitter read the words `;` and `/x`).
+_GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t|&;<>()])\\\n(?:\\\n)*[^ \t\n|&;()]")
 # `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
 _DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
@@ -82,6 +83,10 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if glued is not None:
         walker.problem(glued, "one word to bash that the parser split in two (at a backslash after a quote, an "
                               "expansion or a `{`): quote the whole word")
+    detached = detached_descriptor(root)
+    if detached is not None:
+        walker.problem(detached, "a descriptor number the parser read as an argument (after a line continuation): "
+                                 "bash reads it as the redirection's descriptor")
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
