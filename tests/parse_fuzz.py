@@ -16,11 +16,13 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agentsh.parse import ParsedLine
+from agentsh.parse import ParsedLine, parse_line
 from agentsh.policy.wrappers import unwrap
 
 CANARIES = 12  # c0 .. c11 exist as programs; higher numbers wrap around
@@ -144,7 +146,7 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(58)
+        kind = r.randrange(59)
         if kind >= 44:
             return self.third(kind - 44, d)
         if kind >= 26:
@@ -443,6 +445,12 @@ class _Pieces:
             return r.choice([f"while (( {ex} )); do {c()}; break; done", f"until (( {ex} )); do {c()}; break; done",
                              f"if (( {ex} )); then {c()}; fi", f"[[ {ex} -eq 1 ]] && {c()}", f"(( {ex} ))&{c()}",
                              f"{c()} $(( {ex} )) $[ {ex} ]", f"i=0; (( {ex} )) || {c()}"])
+        if kind == 13:  # words glued from quotes, escapes and continuations (checked by the arguments)
+            pieces = ["'a'", '"b"', "\\x", "\\;", "\\>", "\\|", "\\\\", "$'c'", "\\\n", "{", "}", ",", "$x", "~",
+                      "\\ ", "#", "=", "a", "..", "/", "\\{", "''", '""', "\\'", "\\\"", "$", "*", "[", "]", "!", "%"]
+            glued = "".join(r.choice(pieces) for _ in range(r.randint(2, 5)))
+            return r.choice([f"{c()} {glued}", f"{c()} {glued} {glued}", f"x={glued} {c()}", f"{c()} {glued}\\\n 2>&1",
+                             f"{c()} x={glued}", f"{c()} >{glued}", f"{c()} -o{glued}", f"{c()} <<<{glued}"])
         # keywords used as plain words and words that look like keywords
         word = r.choice(["if", "then", "done", "esac", "in", "do", "}", "{", "]]", "!", "function", "select",
                          "time", "coproc", "case", "fi", "elif", "until", "while"])
@@ -557,3 +565,30 @@ def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:
                 if name not in targets and None not in targets and name.startswith("f")]
     return missing
 
+
+
+def campaign(seed: int, seconds: float, depth: int = 3) -> list[tuple[str, list[str]]]:
+    """Lines from `seed` on, for about `seconds`: each accepted line whose run bash and the parse
+    disagree on, with what differed."""
+    box = Sandbox()
+    found: list[tuple[str, list[str]]] = []
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < seconds:
+            for line in generated(seed, 50, depth):
+                parsed = parse_line(line)
+                if not parsed.ok:
+                    continue
+                ran, made = box.run(line)
+                missing = unreported(parsed, ran, made) + misread_arguments(parsed, box.arguments())
+                if missing:
+                    found.append((line, missing))
+            seed += 1
+    finally:
+        _rmtree(box.root)
+    return found
+
+
+if __name__ == "__main__":  # python3 -m tests.parse_fuzz SEED SECONDS [DEPTH]
+    for line, missing in campaign(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 3):
+        print(repr(line), missing)

@@ -288,6 +288,7 @@ def test_a_backslash_after_a_quote_or_an_expansion_splits_no_word(
     ("c1 \\>\\\nf2", [">f2"]),
     ("c1 \\|\\\n\\\nx", ["|x"]),
     ("c1 a\\\n 2>&1", ["a"]),  # tree-sitter read the argument `2` and `>&1`
+    ("[[ a ]] && c1 a\\\n 2>&1", ["a"]),  # ... and put `>&1` on the whole list
     ("c1 '\\'\\\n 2>f2", ["\\"]),
 ])
 def test_words_joined_by_a_continuation_are_refused(line: str, passed: list[str], sandbox: Sandbox) -> None:

@@ -102,6 +102,7 @@ def unicode_blank_splits(root: Any, source: str) -> Any | None:
     return None
 
 
+
 # Nodes whose word children are separate bash words, and the kinds of those children: two of
 # them with no blank between are one word to bash that tree-sitter split in two.
 _WORD_LISTS = frozenset({"command", "declaration_command", "unset_command", "array", "for_statement"})
@@ -110,46 +111,44 @@ _WORD_KINDS = frozenset({
     "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression",
     "translated_string", "variable_assignment", "command_name", "variable_name",
 })
+_REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
+               "`{`): quote the whole word")
+DETACHED_DESCRIPTOR = ("a descriptor number the parser read as an argument (after a line continuation): bash "
+                       "reads it as the redirection's descriptor")
 
 
-def glued_words(root: Any) -> Any | None:
-    """The first word tree-sitter starts right where the word before it ends, with no blank
-    between: bash reads one word there.  `{\\,a}` is `{,a}` to bash; tree-sitter read the
-    words `{` and `,a}` (`cat {\\,/.ssh/id_rsa` was checked as two harmless names, and
-    `x={\\,a} cmd` as the program `,a}`)."""
+def split_words(root: Any) -> tuple[Any, str] | None:
+    """The first place where tree-sitter ends a word that bash reads on, and why:
+
+    - a word starting right where the word before it ends, with no blank between (GLUED_WORDS):
+      `{\\,a}` is `{,a}` to bash, tree-sitter read `{` and `,a}` (`cat {\\,/.ssh/id_rsa`
+      was checked as two harmless names); `TERM="xterm"\\ls tee FILE` is one assignment word
+      and `tee FILE` to bash, the assignment `TERM="xterm"` and `ls tee FILE` to tree-sitter;
+    - a redirection glued to a number that tree-sitter left in the command before it
+      (DETACHED_DESCRIPTOR): after a line continuation (`cmd a\\<newline> 2>f`) it read the
+      argument `2` and a redirection of stdout, bash reads `2>f`.  (Inside a command's own
+      words the walker's `_glued_number` sees this; here the redirection is a sibling of the
+      command, or of the whole list: `[[ a ]] && cmd 2` then `>f`.)"""
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.type in _WORD_LISTS:
+        kind = node.type
+        if kind in _WORD_LISTS:
             previous = None
             for child in node.children:
                 if child.type not in _WORD_KINDS:
                     previous = None
                     continue
                 if previous is not None and previous.end_byte == child.start_byte:
-                    return child
+                    return child, GLUED_WORDS
                 previous = child
-        stack.extend(node.children)
-    return None
-
-
-_REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
-
-
-def detached_descriptor(root: Any) -> Any | None:
-    """The first redirection glued to a number tree-sitter left in the command before it:
-    after a line continuation (`cmd\\<newline> 2>f`) tree-sitter reads the argument `2` and a
-    redirection of stdout; bash reads `2>f`.  (Inside a command's own words the walker's
-    `_glued_number` sees this; here the redirection is the command's sibling.)"""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type in _REDIRECTIONS and node.parent is not None and node.parent.type != "command" and \
-                (previous := node.prev_sibling) is not None and previous.type == "command":
-            while previous.children:
-                previous = previous.children[-1]
-            if previous.end_byte == node.start_byte and previous.type in ("number", "word") and \
-                    previous.text.isdigit():
-                return node
+        elif kind in _REDIRECTIONS and node.parent is not None and node.parent.type != "command" and \
+                (last := node.prev_sibling) is not None:
+            while last.children:  # the last word before it
+                last = last.children[-1]
+            if last.end_byte == node.start_byte and last.type in ("number", "word") and last.text.isdigit() and \
+                    last.parent is not None and last.parent.type == "command":
+                return node, DETACHED_DESCRIPTOR
         stack.extend(node.children)
     return None

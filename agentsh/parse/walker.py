@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import _ts_parser  # walker is imported lazily, after the package itself
+from . import _ts_parser, disagree  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import (comment_starts_here, detached_descriptor, dollar_token, glued_words, in_backticks,
-                       keyword_after_time, regex_runs, unicode_blank_splits)
+from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs, unicode_blank_splits
 from .expansion import check_expansion
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
@@ -79,14 +78,9 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if split is not None:
         walker.problem(split, "a Unicode blank glued to a quoted word, an expansion or an '=': it is part "
                               "of the word to bash, the parser split the word there (quote it, or use a space)")
-    glued = glued_words(root)
-    if glued is not None:
-        walker.problem(glued, "one word to bash that the parser split in two (at a backslash after a quote, an "
-                              "expansion or a `{`): quote the whole word")
-    detached = detached_descriptor(root)
-    if detached is not None:
-        walker.problem(detached, "a descriptor number the parser read as an argument (after a line continuation): "
-                                 "bash reads it as the redirection's descriptor")
+    words = disagree.split_words(root)
+    if words is not None:
+        walker.problem(*words)
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
