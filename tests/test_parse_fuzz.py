@@ -310,3 +310,44 @@ def test_an_escaped_operator_before_a_continuation_reads_no_key(home: Path, tmp_
     done = run_guardrail("mkdir -p ';' && cat \\;\\\n/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
     assert done.returncode == 126, done.stdout + done.stderr
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("line", "passed"), [
+    ("c1 <<E a\nE", ["a"]),  # tree-sitter hung `a` on the here-document
+    ("c1 <<'E' \"$x\"b\nE", ["b"]),
+    ("c1 <<<$ a", ["a"]),  # tree-sitter read `$ a` as the variable `$a`
+])
+def test_arguments_the_parser_hung_elsewhere_are_refused(line: str, passed: list[str], sandbox: Sandbox) -> None:
+    """Found by checking the canaries' arguments: words bash passes to the command that the
+    parse did not show as its arguments."""
+    sandbox.run(line)
+    assert sandbox.arguments() == [("c1", tuple(passed))]
+    assert not parse_line(line).ok
+
+
+@pytest.mark.parametrize("line", ["c1 \"\n/x\"", "c1 \"a\n\"", "c1 \"\n\n a \n\"", "c1 \"a\\\n b\"", "c1 \"$ a\"",
+                                  "c1 <<E | c2\nE", "c1 - <<E\nE"])
+def test_blanks_and_words_near_those_are_read_as_bash_reads_them(line: str, sandbox: Sandbox) -> None:
+    """A newline inside double quotes that no token of tree-sitter's spans is part of the
+    word (the parse had `"<newline>/x"` as `/x`)."""
+    parsed = parse_line(line)
+    assert parsed.ok, parsed
+    ran, made = sandbox.run(line)
+    assert not unreported(parsed, ran, made) and not misread_arguments(parsed, sandbox.arguments()), line
+
+
+@pytest.mark.parametrize("line", [
+    "cat <<E ../.ssh/id_rsa\nE",  # checked as `cat` of a here-document
+    "mkdir -p '\n' && cat \"\n/../../.ssh/id_rsa\"",  # checked as reading /.ssh/id_rsa
+    "xargs <<<$ sh",  # checked as `xargs` (echo) of the here-string `$sh`; bash ran `sh $`
+], ids=["word-after-here-document", "newline-in-double-quotes", "lone-dollar-here-string"])
+def test_words_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
+                                                     agentsh_env: dict[str, str]) -> None:
+    """Found by checking the canaries' arguments (guardrail mode): each line printed ~/.ssh/id_rsa
+    (the last one through a workspace script named `$` holding `cat ../.ssh/id_rsa`)."""
+    project = home / "proj"
+    project.mkdir()
+    (project / "$").write_text("cat ../.ssh/id_rsa\n")
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr

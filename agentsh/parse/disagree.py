@@ -114,6 +114,8 @@ _WORD_KINDS = frozenset({
 _REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
                "`{`): quote the whole word")
+LONE_DOLLAR = ("a '$' before a blank that the parser joined to the word after it (`<<<$ a` read as `$a`): "
+               "to bash the `$` is plain text and the word after it an argument; quote the '$'")
 DETACHED_DESCRIPTOR = ("a descriptor number the parser read as an argument (after a line continuation): bash "
                        "reads it as the redirection's descriptor")
 
@@ -129,7 +131,9 @@ def split_words(root: Any) -> tuple[Any, str] | None:
       (DETACHED_DESCRIPTOR): after a line continuation (`cmd a\\<newline> 2>f`) it read the
       argument `2` and a redirection of stdout, bash reads `2>f`.  (Inside a command's own
       words the walker's `_glued_number` sees this; here the redirection is a sibling of the
-      command, or of the whole list: `[[ a ]] && cmd 2` then `>f`.)"""
+      command, or of the whole list: `[[ a ]] && cmd 2` then `>f`.);
+    - a `$` before a blank that tree-sitter joined to the next word as a variable (LONE_DOLLAR):
+      `cmd <<<$ a` is the here-string `$` and the argument `a` to bash, `<<<$a` to tree-sitter."""
     stack = [root]
     while stack:
         node = stack.pop()
@@ -143,6 +147,9 @@ def split_words(root: Any) -> tuple[Any, str] | None:
                 if previous is not None and previous.end_byte == child.start_byte:
                     return child, GLUED_WORDS
                 previous = child
+        elif kind == "simple_expansion" and any(c in node.text for c in b" \t\n") and \
+                (node.parent is None or node.parent.type != "string"):  # `"$ a"` is only dynamic text
+            return node, LONE_DOLLAR
         elif kind in _REDIRECTIONS and node.parent is not None and node.parent.type != "command" and \
                 (last := node.prev_sibling) is not None:
             while last.children:  # the last word before it

@@ -31,6 +31,13 @@ class _Walker(Protocol):
     def arithmetic(self, root: Any) -> None: ...
 
 
+# Words tree-sitter may hang on a here-document redirection: arguments of the command to bash.
+_ARGUMENT_KINDS = frozenset({
+    "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
+    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression", "translated_string",
+})
+
+
 def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
     """The redirections of one redirect node, added to the walker's and returned."""
     op = next((c.type for c in node.children if not c.is_named), "")
@@ -60,6 +67,11 @@ def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
                 heredoc_body(walker, child, depth + 1, expands=not quoted)
             elif child.type in ("heredoc_start", "heredoc_end"):
                 continue
+            elif child.type in _ARGUMENT_KINDS:
+                # `cat <<E ../.ssh/id_rsa`: tree-sitter hangs the word on the here-document,
+                # to bash it is an argument of the command (cat printed the key)
+                walker.problem(child, "a word after a here-document's <<DELIMITER is an argument to bash "
+                                      "but not to the parser: write the arguments before the <<")
             else:
                 # The rest of the line after `<<EOF` (pipes, more redirects) hangs here.
                 walker.walk(child, depth + 1)

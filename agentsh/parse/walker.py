@@ -461,7 +461,13 @@ class _Walker:
         prefix: str | None = None  # static text before the first dynamic part
         dynamic = ""
         braces = ""
+        end = node.start_byte
         for child in node.children:
+            if quoted and child.start_byte > end > node.start_byte:
+                # blanks inside quotes that no token's span holds (`"<newline>/x"`, `"a<newline>"`):
+                # literal text to bash, which tree-sitter's tokens leave out
+                parts.append(self.raw[end:child.start_byte].replace(b"\\\n", b"").decode("utf-8", "surrogateescape"))
+            end = child.end_byte
             if quoted and child.type != "string_content" and child.start_byte > node.start_byte:
                 # tree-sitter puts blanks inside quotes into the span of the token after
                 # them unless other text joins them (`" "`, `" $a"`): they are literal text.
