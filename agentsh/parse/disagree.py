@@ -106,11 +106,12 @@ def unicode_blank_splits(root: Any, source: str) -> Any | None:
 # Nodes whose word children are separate bash words, and the kinds of those children: two of
 # them with no blank between are one word to bash that tree-sitter split in two.
 _WORD_LISTS = frozenset({"command", "declaration_command", "unset_command", "array", "for_statement"})
-_WORD_KINDS = frozenset({
+# The kinds of node tree-sitter makes one whole bash word of.
+WORD_KINDS = frozenset({
     "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
-    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression",
-    "translated_string", "variable_assignment", "command_name", "variable_name",
+    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression", "translated_string",
 })
+_WORD_KINDS = WORD_KINDS | {"variable_assignment", "command_name", "variable_name"}
 _REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
                "`{`): quote the whole word")

@@ -7,7 +7,7 @@ import re
 from typing import Any, Protocol
 
 from . import _ts_parser
-from .disagree import in_backticks
+from .disagree import WORD_KINDS, in_backticks
 from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Problem, Redirect, SimpleCommand, Word
 
@@ -29,13 +29,6 @@ class _Walker(Protocol):
     def check_gaps(self, node: Any, children: list[Any] | None = None, *, one_command: bool = False) -> None: ...
     def nested(self, source: str) -> _Walker: ...
     def arithmetic(self, root: Any) -> None: ...
-
-
-# Words tree-sitter may hang on a here-document redirection: arguments of the command to bash.
-_ARGUMENT_KINDS = frozenset({
-    "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
-    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression", "translated_string",
-})
 
 
 def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
@@ -67,7 +60,7 @@ def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
                 heredoc_body(walker, child, depth + 1, expands=not quoted)
             elif child.type in ("heredoc_start", "heredoc_end"):
                 continue
-            elif child.type in _ARGUMENT_KINDS:
+            elif child.type in WORD_KINDS:
                 # `cat <<E ../.ssh/id_rsa`: tree-sitter hangs the word on the here-document,
                 # to bash it is an argument of the command (cat printed the key)
                 walker.problem(child, "a word after a here-document's <<DELIMITER is an argument to bash "
