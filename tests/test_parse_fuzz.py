@@ -132,6 +132,8 @@ FOUND = [
     pytest.param("x=\"a\"\\x c1", id="backslash-after-double-quotes-in-an-assignment"),
     pytest.param("x=$y\\x c1", id="backslash-after-an-expansion-in-an-assignment"),
     pytest.param("x+=$'a'\\x'b' c1", id="backslash-after-ansi-c-quotes-in-an-assignment"),
+    # after `x=\|\<newline> ` tree-sitter took the next assignment for the program name
+    pytest.param("x=\\|\\\n x='a b'\\\n c1 \\done", id="assignment-read-as-the-program-after-a-continuation"),
 ]
 
 

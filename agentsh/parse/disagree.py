@@ -115,6 +115,8 @@ _WORD_KINDS = WORD_KINDS | {"variable_assignment", "command_name", "variable_nam
 _REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
                "`{`): quote the whole word")
+ASSIGNMENT_AS_NAME = ("an assignment the parser read as the program name (after a line continuation): bash "
+                      "reads it as an assignment and runs the word after it")
 LONE_DOLLAR = ("a '$' before a blank that the parser joined to the word after it (`<<<$ a` read as `$a`): "
                "to bash the `$` is plain text and the word after it an argument; quote the '$'")
 DETACHED_DESCRIPTOR = ("a descriptor number the parser read as an argument (after a line continuation): bash "
@@ -133,6 +135,8 @@ def split_words(root: Any) -> tuple[Any, str] | None:
       argument `2` and a redirection of stdout, bash reads `2>f`.  (Inside a command's own
       words the walker's `_glued_number` sees this; here the redirection is a sibling of the
       command, or of the whole list: `[[ a ]] && cmd 2` then `>f`.);
+    - an assignment word tree-sitter took for the program (ASSIGNMENT_AS_NAME): `x=\\|\\<newline>
+      y=1 cmd` runs cmd, tree-sitter read the program `y=1`;
     - a `$` before a blank that tree-sitter joined to the next word as a variable (LONE_DOLLAR):
       `cmd <<<$ a` is the here-string `$` and the argument `a` to bash, `<<<$a` to tree-sitter."""
     stack = [root]
@@ -148,6 +152,8 @@ def split_words(root: Any) -> tuple[Any, str] | None:
                 if previous is not None and previous.end_byte == child.start_byte:
                     return child, GLUED_WORDS
                 previous = child
+        elif kind == "command_name" and _ASSIGNMENT_WORD.match(node.text.decode("utf-8", "surrogateescape")):
+            return node, ASSIGNMENT_AS_NAME
         elif kind == "simple_expansion" and any(c in node.text for c in b" \t\n") and \
                 (node.parent is None or node.parent.type != "string"):  # `"$ a"` is only dynamic text
             return node, LONE_DOLLAR
