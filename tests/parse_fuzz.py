@@ -5,8 +5,11 @@ here-documents, case, [[ ]], arithmetic, brace groups, process substitution, cop
 continuations, odd whitespace ...), each piece embedding canary commands ``cN`` and
 canary redirection targets ``fN``.  ``Sandbox.run(line)`` runs a line under real bash with
 a PATH holding only the canary programs and returns the canaries that ran and the files
-the line created; ``unreported(parsed, ran, made)`` lists what bash did that the walker's
-parse did not report.  Deterministic: the same seed gives the same lines.
+the line created (``Sandbox.arguments()``: the arguments each canary run was given);
+``unreported(parsed, ran, made)`` lists what bash did that the walker's parse did not
+report, ``misread_arguments(parsed, runs)`` the canary runs whose arguments no reported
+command has.  Deterministic: the same seed gives the same lines.  A campaign:
+``python3 -m tests.parse_fuzz SEED SECONDS [DEPTH]``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Differential fuzzing of the tree walk against real bash (generator: tests/parse_fuzz.py).
 
 Every generated line the parser accepts is run under bash with only canary programs on
-PATH; each canary bash ran must be a command the parse reported, each file bash created a
-reported redirection target.  The fixed seeds keep the run the same from one day to the
+PATH; each canary bash ran must be a command the parse reported, with the arguments the
+parse reported, each file bash created a reported redirection target.  The fixed seeds keep the run the same from one day to the
 next; the bypasses the campaign found are kept below as explicit cases.
 """
 
