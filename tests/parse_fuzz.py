@@ -540,7 +540,9 @@ def misread_arguments(parsed: ParsedLine, runs: list[tuple[str, tuple[str, ...]]
         while argv:
             reported.setdefault(argv[0].value, []).append(tuple(w.value for w in argv[1:]))
             inner = unwrap(argv[0].value or "", argv[1:])
-            argv = inner.inner if inner is not None and not inner.problem else ()
+            if inner is not None and inner.problem:
+                return []  # a wrapper whose program is known only at run time (`time {c1,c2}`)
+            argv = inner.inner if inner is not None else ()
     if None in reported:
         return []
     return [f"{name} ran with {list(args)}" for name, args in runs
