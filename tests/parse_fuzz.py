@@ -366,8 +366,10 @@ class _Pieces:
                              f"function {name}\n{body}", f"{name}() {body} & {name}"])
         if kind == 1:  # C-style for and select in each of their forms
             ex = r.choice(["i=0;i<1;i++", ";;", " ; ; ", "i=0; i<1; i++", "i=1,j=2;i<1;i++", "i=0;i<1;", ""])
-            body = r.choice([f"do {c()}; break; done", f"{{ {c()}; break; }}", f"\ndo {c()}; break\ndone",
-                             f"do\n{c()}; break; done"])
+            # `break` on a line of its own: a comment or a `&` at the end of the body would
+            # take it along (`for ((;;))` then runs until the sandbox's timeout)
+            body = r.choice([f"do {c()}\nbreak; done", f"{{ {c()}\nbreak; }}", f"\ndo {c()}\nbreak\ndone",
+                             f"do\n{c()}\nbreak; done"])
             return r.choice([f"for (({ex})) {body}", f"for (({ex})); {body}", f"for (({ex}))\n{body}",
                              f"for v in {w()}; {body}", f"for v {body}", f"for v\n{body}",
                              f"select v in {w()}; {body} <<<1", f"select v {body} <<<1",
@@ -445,7 +447,7 @@ class _Pieces:
                              f"{c()}{blank}>{t()}", f"x=1{blank}{c()}", f"{c()}{blank}#{blank}{c()}"])
         if kind == 12:  # arithmetic in loops and tests with odd spellings
             ex = r.choice(["1", "i", "i<1", "1,2", "i=1", "(1)", "-1", "1 ", "1#1", "10#1", "0x1", "'1'", "\"1\""])
-            return r.choice([f"while (( {ex} )); do {c()}; break; done", f"until (( {ex} )); do {c()}; break; done",
+            return r.choice([f"while (( {ex} )); do {c()}\nbreak; done", f"until (( {ex} )); do {c()}\nbreak; done",
                              f"if (( {ex} )); then {c()}; fi", f"[[ {ex} -eq 1 ]] && {c()}", f"(( {ex} ))&{c()}",
                              f"{c()} $(( {ex} )) $[ {ex} ]", f"i=0; (( {ex} )) || {c()}"])
         if kind == 13:  # words glued from quotes, escapes and continuations (checked by the arguments)
