@@ -342,7 +342,9 @@ def test_blanks_and_words_near_those_are_read_as_bash_reads_them(line: str, sand
     "cat <<E ../.ssh/id_rsa\nE",  # checked as `cat` of a here-document
     "mkdir -p '\n' && cat \"\n/../../.ssh/id_rsa\"",  # checked as reading /.ssh/id_rsa
     "xargs <<<$ sh",  # checked as `xargs` (echo) of the here-string `$sh`; bash ran `sh $`
-], ids=["word-after-here-document", "newline-in-double-quotes", "lone-dollar-here-string"])
+    "echo `cat '../.ss\\\nh/id_rsa'`",  # bash removes `\<newline>` in backticks, also inside quotes
+], ids=["word-after-here-document", "newline-in-double-quotes", "lone-dollar-here-string",
+        "continuation-in-quotes-in-backticks"])
 def test_words_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
                                                      agentsh_env: dict[str, str]) -> None:
     """Found by checking the canaries' arguments (guardrail mode): each line printed ~/.ssh/id_rsa

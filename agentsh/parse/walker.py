@@ -60,8 +60,9 @@ _GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t|&;<>()])\\\n(?:\\\n)*[^ \t\n|&;
 # `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
 _DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
-# In backticks bash removes a backslash before these and parses the text again.
-_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
+# In backticks bash removes a backslash before these and parses the text again; a line
+# continuation it removes first, also inside quotes (`` `cat '.ss\<newline>h'` `` read .ssh).
+_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"\n]')
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -391,7 +392,7 @@ class _Walker:
             if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
-                self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
+                self.problem(node, "a backslash escape or line continuation inside backticks (write $(...) instead)")
             if _DOUBLE_PAREN.match(self.raw, node.start_byte + 1):
                 # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
                 # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
