@@ -5,8 +5,11 @@ here-documents, case, [[ ]], arithmetic, brace groups, process substitution, cop
 continuations, odd whitespace ...), each piece embedding canary commands ``cN`` and
 canary redirection targets ``fN``.  ``Sandbox.run(line)`` runs a line under real bash with
 a PATH holding only the canary programs and returns the canaries that ran and the files
-the line created; ``unreported(parsed, ran, made)`` lists what bash did that the walker's
-parse did not report.  Deterministic: the same seed gives the same lines.
+the line created (``Sandbox.arguments()``: the arguments each canary run was given);
+``unreported(parsed, ran, made)`` lists what bash did that the walker's parse did not
+report, ``misread_arguments(parsed, runs)`` the canary runs whose arguments no reported
+command has.  Deterministic: the same seed gives the same lines.  A campaign:
+``python3 -m tests.parse_fuzz SEED SECONDS [DEPTH]``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agentsh.parse import ParsedLine
+from agentsh.parse import ParsedLine, parse_line
 from agentsh.policy.wrappers import unwrap
 
 CANARIES = 12  # c0 .. c11 exist as programs; higher numbers wrap around
@@ -144,7 +149,9 @@ class _Pieces:
         d = depth - 1
         c = lambda: self.command(d)  # noqa: E731 - short local alias keeps the table readable
         w = lambda: self.word(d)  # noqa: E731
-        kind = r.randrange(44)
+        kind = r.randrange(59)
+        if kind >= 44:
+            return self.third(kind - 44, d)
         if kind >= 26:
             return self.more(kind - 26, d)
         if kind == 0:
@@ -342,6 +349,119 @@ class _Pieces:
                          f"x='\n' {c()}", f"x=\"\n$({c()})\" {c()}", f"{c()} \"\\\n$({c()})\"",
                          f"{c()} '\\\n'$({c()})", f"{c()} \"${{x-\n$({c()})}}\"", f"x=a\\\nb {c()}"])
 
+    def third(self, kind: int, d: int) -> str:
+        """A third widening: function definitions, loops in their rarer forms, here-documents
+        nested in substitutions and bodies, process substitutions in odd places, comments
+        after operators, declarations with arrays, brace sequences, `time`/`!` with compounds."""
+        r = self.rng
+        c = lambda: self.command(d)  # noqa: E731
+        w = lambda: self.word(d)  # noqa: E731
+        t = self.target
+        if kind == 0:  # function definitions, also of builtins and of canary names
+            name = r.choice(["g", "cd", "echo", "test", "command", "[", self.canary(), "g-h", "g.h"])
+            body = r.choice([f"{{ {c()}; }}", f"( {c()} )", f"{{\n{c()}\n}}", f"[[ {w()} ]]", f"(( {w()} ))",
+                             f"if {c()}; then :; fi", f"{{ {c()}; }} >{t()}", f"{{ {c()}; }} <<<{w()}"])
+            return r.choice([f"{name}() {body}; {name}", f"function {name} {body}\n{name}",
+                             f"function {name}() {body}; {c()}", f"{name} () {body}", f"{name}()\n{body}; {name}",
+                             f"function {name}\n{body}", f"{name}() {body} & {name}"])
+        if kind == 1:  # C-style for and select in each of their forms
+            ex = r.choice(["i=0;i<1;i++", ";;", " ; ; ", "i=0; i<1; i++", "i=1,j=2;i<1;i++", "i=0;i<1;", ""])
+            # `break` on a line of its own: a comment or a `&` at the end of the body would
+            # take it along (`for ((;;))` then runs until the sandbox's timeout)
+            body = r.choice([f"do {c()}\nbreak; done", f"{{ {c()}\nbreak; }}", f"\ndo {c()}\nbreak\ndone",
+                             f"do\n{c()}\nbreak; done"])
+            return r.choice([f"for (({ex})) {body}", f"for (({ex})); {body}", f"for (({ex}))\n{body}",
+                             f"for v in {w()}; {body}", f"for v {body}", f"for v\n{body}",
+                             f"select v in {w()}; {body} <<<1", f"select v {body} <<<1",
+                             f"for v in {w()} $({c()}); {body}"])
+        if kind == 2:  # here-documents inside substitutions, inside bodies, after `)`
+            op, body = self.heredoc(d)
+            op2, body2 = self.heredoc(d)
+            return r.choice([f"{c()} {op}\n$({c()} {op2}\n{body2}\n)\n{body}\n",
+                             f"{c()} \"$({c()} {op}\n{body}\n)\" {op2}\n{body2}\n",
+                             f"{c()} $({c()} {op}\n{body}\n) $({c()} {op2}\n{body2}\n)",
+                             f"{c()} `{c()} {op}\n{body}\n`", f"x=$({c()} {op}\n{body}\n{c()})",
+                             f"g() {{ {c()} {op}\n{body}\n}}", f"{c()} {op} $({c()})\n{body}\n",
+                             f"{c()} {op}; $({c()} {op2}\n{body2}\n)\n{body}\n",
+                             f"{c()} <(<<E {c()}\nE\n) {op}\n{body}\n", f"{{ {c()} {op}; }} {op2}\n{body}\n{body2}\n"])
+        if kind == 3:  # process substitution as a value, an element, a program, a pattern
+            ps = r.choice([f"<({c()})", f">({c()})", f"<( {c()} )", f"<(\n{c()}\n)"])
+            return r.choice([f"x={ps} {c()}", f"a=({ps} {w()})", f"a[0]={ps}", f"{{fd}}<{ps} {c()}",
+                             f"{c()} {ps}{ps}", f"{c()} a{ps}b", f"{ps} {c()}", f"{c()} ${{x:-{ps}}}",
+                             f"{c()} \"{ps}\"", f"case {ps} in *) {c()};; esac", f"for v in {ps}; do {c()}; done",
+                             f"[[ {ps} ]] && {c()}", f"{c()} {ps}>{t()}", f"{c()} <{ps}", f"{c()} <<<{ps}",
+                             f"export x={ps}; {c()}", f"{c()} 3<{ps} 4>{ps}", f"{c()} {ps}# {c()}"])
+        if kind == 4:  # comments right after operators and inside compounds
+            return r.choice([f"{c()};#x\n{c()}", f"{c()}&#x\n{c()}", f"{c()} &#x", f"{{ {c()};#}}\n{c()}; }}",
+                             f"{c()} |#x\n{c()}", f"{c()} ||#x\n{c()}", f"({c()} #)\n)", f"{c()} #x\\\n{c()}",
+                             f"{c()} x#y #z", f"{c()} &&\n#x\n{c()}", f"if {c()};#x\nthen {c()};#\nfi",
+                             f"case a in a) {c()};;#x\nesac", f"{c()} ;;#x", f"{c()}#\n{c()}",
+                             f"while false;#x\ndo :; done;#\n{c()}", f"{c()} <<E #x\nE\n{c()}"])
+        if kind == 5:  # declarations with values, arrays and appends
+            decl = r.choice(["declare", "local", "export", "readonly", "typeset", "declare -a", "declare -x",
+                             "export -n", "declare --", "local -r"])
+            value = r.choice([w(), f"$({c()})", f"({w()} $({c()}))", f"'$({c()})'", f"\"$({c()})\"",
+                              f"a\\ $({c()})", "(a b)", "([0]=a)", f"${{x-$({c()})}}"])
+            name = r.choice(["x", "x+", "a[0]", "a[0]+", "\"x", "'x'"])
+            return r.choice([f"{decl} {name}={value}; {c()}", f"{decl} {name}={value} && {c()}",
+                             f"{decl} {name}={value} y={value}", f"x+={value} {c()}", f"a[0]+={value}; {c()}",
+                             f"x+=({w()}) {c()}", f"{decl} \"x={value}\"", f"{decl} x {name}={value}"])
+        if kind == 6:  # brace expansion: sequences, nesting, in command names
+            seq = r.choice(["{1..3}", "{a..c..2}", "{01..3}", "{c1,c2}", "{1..2}", f"{{a,$({c()})}}",
+                            f"{{$({c()})..3}}", "{a,b}{c,d}", "{a,{b,c}}", "{,a}", "{a,}", "{-1..1}",
+                            "{a..c..$(c9)}", "{\\,a}", "{'a,b'}", "{a,'b c'}", "x{a,b}y"])
+            return r.choice([f"{c()} {seq}", f"c{seq[1:] if seq.startswith('{') else seq}",
+                             f"{seq} {c()}", f"{c()} >{seq}", f"x={seq} {c()}", f"{c()} {seq}$({c()})"])
+        if kind == 7:  # `time`, `time -p` and `!` before compounds and pipelines
+            target = r.choice([f"{{ {c()}; }}", f"( {c()} )", f"[[ {w()} ]] && {c()}", f"(( 1 )) && {c()}",
+                               f"{c()} | {c()}", f"if {c()}; then :; fi", f"for v in a; do {c()}; done",
+                               f"case a in *) {c()};; esac", c()])
+            return r.choice([f"time {target}", f"time -p {target}", f"! {target}", f"! time {target}",
+                             f"time ! {target}", f"time -p -- {target}", f"{c()} | time {target}",
+                             f"{c()} && ! {target}", f"time\n{c()}", f"time;{c()}", f"time -p; {c()}"])
+        if kind == 8:  # extglob in words and case patterns (with and without extglob set)
+            glob = r.choice(["@(a|b)", "!(a)", "?(a)", "*(a|b)", "+(a)", f"@(a|$({c()}))", f"!({w()})",
+                             f"@({w()}|{w()})", "@(a|(b))", "!(@(a))", "@()", "@(a\\|b)", "@(a b)"])
+            on = r.choice(["shopt -s extglob\n", "", "shopt -s extglob; "])
+            return r.choice([f"{on}{c()} {glob}", f"{on}case {w()} in {glob}) {c()};; esac",
+                             f"{on}[[ {w()} == {glob} ]] && {c()}", f"{on}[[ {w()} != {glob}x ]] || {c()}",
+                             f"{on}{c()} {glob}$({c()})", f"{on}{c()} x{glob}y"])
+        if kind == 9:  # [[ ]] with =~ regexes of odd tokens, == patterns and -v
+            rx = r.choice(["a|b", "(a b)", "( $(c9) )", "a\\ b", "'a'", "\"a\"", "$'\\x24(c9)'", "x]]",
+                           "a&&b", "(a;b)", "(a&b)", "(a|b)c", "a{1,2}", "[[:alpha:]]", "a\\|b", "(\\))",
+                           f"{w()}", f"{w()}{w()}"])
+            return r.choice([f"[[ {w()} =~ {rx} ]] && {c()}", f"[[ {w()} == {rx} ]] || {c()}",
+                             f"[[ -v {w()} ]] && {c()}", f"[[ {w()} =~ {rx} && {w()} ]] && {c()}",
+                             f"[[ ( {w()} =~ {rx} ) ]]; {c()}", f"[[ {w()} =~ {rx} ]]\n{c()}"])
+        if kind == 10:  # line continuations in odd places
+            bs = "\\\n"
+            return r.choice([f"{c()} ;{bs}; {c()}", f"case a in a) {c()} ;{bs}; esac", f"{c()} |{bs}{c()}",
+                             f"{c()} &{bs}{c()}", f"{c()} {bs}&& {c()}", f"{c()} <<{bs}E\nE\n{c()}",
+                             f"{c()} $(({bs}1 + {bs}2))", f"{c()} ${{x{bs}-a}}", f"{c()} ${{{bs}x}}",
+                             f"[[ a {bs}=~ {bs}a ]] && {c()}", f"for (({bs}i=0;i<1;i++)); do {c()}; done",
+                             f"{c()} >{bs}>{t()}", f"{c()} {bs}{bs}{c()}", f"{c()}{bs}", f"{bs}{c()}",
+                             f"{c()} '{bs}' \"{bs}\" {bs}", f"g(){bs}{{ {c()}; }}", f"{c()} <{bs}(${c()})"])
+        if kind == 11:  # blanks and separators of several kinds between words
+            blank = r.choice(["\t", "\u00a0", " \t ", "\u2003", "\u200b", "\ufeff", "\u3000"])
+            return r.choice([f"{c()}{blank}{w()}{blank}{c()}", f"{c()};{blank}{c()}", f"{blank}{c()}",
+                             f"{c()}{blank}>{t()}", f"x=1{blank}{c()}", f"{c()}{blank}#{blank}{c()}"])
+        if kind == 12:  # arithmetic in loops and tests with odd spellings
+            ex = r.choice(["1", "i", "i<1", "1,2", "i=1", "(1)", "-1", "1 ", "1#1", "10#1", "0x1", "'1'", "\"1\""])
+            return r.choice([f"while (( {ex} )); do {c()}\nbreak; done", f"until (( {ex} )); do {c()}\nbreak; done",
+                             f"if (( {ex} )); then {c()}; fi", f"[[ {ex} -eq 1 ]] && {c()}", f"(( {ex} ))&{c()}",
+                             f"{c()} $(( {ex} )) $[ {ex} ]", f"i=0; (( {ex} )) || {c()}"])
+        if kind == 13:  # words glued from quotes, escapes and continuations (checked by the arguments)
+            pieces = ["'a'", '"b"', "\\x", "\\;", "\\>", "\\|", "\\\\", "$'c'", "\\\n", "{", "}", ",", "$x", "~",
+                      "\\ ", "#", "=", "a", "..", "/", "\\{", "''", '""', "\\'", "\\\"", "$", "*", "[", "]", "!", "%"]
+            glued = "".join(r.choice(pieces) for _ in range(r.randint(2, 5)))
+            return r.choice([f"{c()} {glued}", f"{c()} {glued} {glued}", f"x={glued} {c()}", f"{c()} {glued}\\\n 2>&1",
+                             f"{c()} x={glued}", f"{c()} >{glued}", f"{c()} -o{glued}", f"{c()} <<<{glued}"])
+        # keywords used as plain words and words that look like keywords
+        word = r.choice(["if", "then", "done", "esac", "in", "do", "}", "{", "]]", "!", "function", "select",
+                         "time", "coproc", "case", "fi", "elif", "until", "while"])
+        return r.choice([f"{c()} {word}", f"{c()} {word} {c()}", f"echo {word}; {c()}", f"{c()} {word}={w()}",
+                         f"{c()} -{word}", f"x={word} {c()}", f"{c()} \\{word}", f"{c()} '{word}'"])
+
 
 def generated(seed: int, count: int, depth: int = 3) -> list[str]:
     rng = random.Random(seed)
@@ -362,19 +482,21 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="agentsh-fuzz-"))
         self.bin = self.root / "bin"
         self.log = self.root / "log"
+        self.args = self.root / "args"
         self.work = self.root / "work"
-        self.bin.mkdir()
-        self.log.mkdir()
-        self.work.mkdir()
+        for directory in (self.bin, self.log, self.args, self.work):
+            directory.mkdir()
         for n in range(CANARIES):
             program = self.bin / f"c{n}"
-            # `:` with a redirection: no program needed but the shell itself
-            program.write_text(f"#!/bin/sh\n: > {self.log}/c{n}\n")
+            # `:` with a redirection: no program needed but the shell itself; each run's
+            # arguments, NUL-terminated, in a file of its own (the PID tells runs apart)
+            program.write_text(f"#!/bin/sh\n: > {self.log}/c{n}\nfor a do printf '%s\\0' \"$a\"; done"
+                               f" > {self.args}/c{n}.$$\n")
             program.chmod(0o755)
 
     def run(self, line: str) -> tuple[set[str], set[str]]:
         """The canaries bash ran and the names it created in the work directory."""
-        for directory in (self.log, self.work):
+        for directory in (self.log, self.args, self.work):
             for entry in directory.iterdir():
                 entry.unlink() if not entry.is_dir() or entry.is_symlink() else _rmtree(entry)
         # capture_output: bash's background jobs and coprocesses hold the pipes, so the call
@@ -395,11 +517,38 @@ class Sandbox:
         made = {entry.name for entry in self.work.iterdir()}
         return ran, made
 
+    def arguments(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(canary, its arguments) for each canary run of the last line."""
+        runs = []
+        for entry in sorted(self.args.iterdir()):
+            data = entry.read_bytes().decode("utf-8", "surrogateescape")
+            runs.append((entry.name.split(".", 1)[0], tuple(data.split("\0")[:-1])))
+        return runs
+
 
 def _rmtree(path: Path) -> None:
     for sub in path.iterdir():
         _rmtree(sub) if sub.is_dir() and not sub.is_symlink() else sub.unlink()
     path.rmdir()
+
+
+def misread_arguments(parsed: ParsedLine, runs: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Canary runs whose arguments no reported command of that name has: the parse split or
+    joined a word otherwise than bash (`cat ~/.ss""\\h/id_rsa` read as two files).  A command
+    with a word known only at run time may have had any arguments."""
+    reported: dict[str | None, list[tuple[str | None, ...]]] = {}
+    for command in parsed.commands:
+        argv = command.argv
+        while argv:
+            reported.setdefault(argv[0].value, []).append(tuple(w.value for w in argv[1:]))
+            inner = unwrap(argv[0].value or "", argv[1:])
+            if inner is not None and inner.problem:
+                return []  # a wrapper whose program is known only at run time (`time {c1,c2}`)
+            argv = inner.inner if inner is not None else ()
+    if None in reported:
+        return []
+    return [f"{name} ran with {list(args)}" for name, args in runs
+            if name in reported and not any(None in values or values == args for values in reported[name])]
 
 
 def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:
@@ -423,3 +572,30 @@ def unreported(parsed: ParsedLine, ran: set[str], made: set[str]) -> list[str]:
                 if name not in targets and None not in targets and name.startswith("f")]
     return missing
 
+
+
+def campaign(seed: int, seconds: float, depth: int = 3) -> list[tuple[str, list[str]]]:
+    """Lines from `seed` on, for about `seconds`: each accepted line whose run bash and the parse
+    disagree on, with what differed."""
+    box = Sandbox()
+    found: list[tuple[str, list[str]]] = []
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < seconds:
+            for line in generated(seed, 50, depth):
+                parsed = parse_line(line)
+                if not parsed.ok:
+                    continue
+                ran, made = box.run(line)
+                missing = unreported(parsed, ran, made) + misread_arguments(parsed, box.arguments())
+                if missing:
+                    found.append((line, missing))
+            seed += 1
+    finally:
+        _rmtree(box.root)
+    return found
+
+
+if __name__ == "__main__":  # python3 -m tests.parse_fuzz SEED SECONDS [DEPTH]
+    for line, missing in campaign(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 3):
+        print(repr(line), missing)

@@ -1,8 +1,8 @@
 """Differential fuzzing of the tree walk against real bash (generator: tests/parse_fuzz.py).
 
 Every generated line the parser accepts is run under bash with only canary programs on
-PATH; each canary bash ran must be a command the parse reported, each file bash created a
-reported redirection target.  The fixed seeds keep the run the same from one day to the
+PATH; each canary bash ran must be a command the parse reported, with the arguments the
+parse reported, each file bash created a reported redirection target.  The fixed seeds keep the run the same from one day to the
 next; the bypasses the campaign found are kept below as explicit cases.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from agentsh.parse import parse_line
 from tests.conftest import run_guardrail
-from tests.parse_fuzz import Sandbox, generated, unreported
+from tests.parse_fuzz import Sandbox, generated, misread_arguments, unreported
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def test_accepted_generated_lines_report_what_bash_runs(sandbox: Sandbox) -> Non
                 continue
             ran, made = sandbox.run(line)
             assert not unreported(parsed, ran, made), line
+            assert not misread_arguments(parsed, sandbox.arguments()), line
             checked += 1
     assert checked > 40, checked  # the generator still produces lines the parser takes
 
@@ -121,6 +122,18 @@ FOUND = [
     pytest.param("c2 \"$(\\\n(c8 '$(c1)'))\"", id="arithmetic-split-by-a-continuation-read-as-substitution"),
     pytest.param("2>f2`c1`x", id="file-name-split-at-backticks"),
     pytest.param("x=1 >f2`c1`x", id="file-name-split-at-backticks-after-an-assignment"),
+    # third widening: tree-sitter splits `{\,a}` into `{` and `,a}`; to bash it is one word
+    # (`x={,a}`, an assignment for the command after it)
+    pytest.param("x={\\,a} c1", id="brace-before-a-backslash-split-after-an-assignment"),
+    pytest.param("for v in {\\,a}; do c1; done", id="brace-before-a-backslash-split-in-a-for-list"),
+    # and ends an assignment's value at a backslash after a quote or an expansion: to bash
+    # `x='a'\x` is one assignment word for the command after it
+    pytest.param("x='a'\\x c1", id="backslash-after-single-quotes-in-an-assignment"),
+    pytest.param("x=\"a\"\\x c1", id="backslash-after-double-quotes-in-an-assignment"),
+    pytest.param("x=$y\\x c1", id="backslash-after-an-expansion-in-an-assignment"),
+    pytest.param("x+=$'a'\\x'b' c1", id="backslash-after-ansi-c-quotes-in-an-assignment"),
+    # after `x=\|\<newline> ` tree-sitter took the next assignment for the program name
+    pytest.param("x=\\|\\\n x='a b'\\\n c1 \\done", id="assignment-read-as-the-program-after-a-continuation"),
 ]
 
 
@@ -162,6 +175,7 @@ def test_found_bypasses_are_refused(line: str, sandbox: Sandbox) -> None:
     "(c1)#c2", "a=(x);#c2", "c1 \"$(c2 ${y-'$(c3)'})\"", "c1 $(c2 ${y-$'\\x24(c3)'})", "c1 >f2 2>&1",
     "c1 0 <<<x", "(( 1 )) && c1", "(( !(1) )) || c1", "!(c1)", "( (c1) )",
     ">f2`c1`", ">f2$(c1)x", ">f2<f3 c1", "(\\\n c1)", "c2 $(\\\n c1)",
+    "c1 {a,b}", "c1 \\{a,b\\}", "c1 '{,a}'", "c1 a\\{b", "c1 {a\\,b}", "c1 \\{\\,a}",
 ])
 def test_nearby_lines_are_still_read(line: str, sandbox: Sandbox) -> None:
     parsed = parse_line(line)
@@ -230,6 +244,114 @@ def test_lines_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp
     ran `cat ~/.ssh/id_rsa` (found by the second widening of the fuzzer; guardrail mode)."""
     project = home / "proj"
     project.mkdir()
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+def test_a_brace_before_a_backslash_stays_one_word(home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by the third widening: tree-sitter splits `{\\,a}` into the words `{` and `,a}`;
+    bash reads the one word `{,a}` (no brace expansion: the comma is quoted).  Through a
+    link `{, -> ..` that an earlier line may make, `cat {\\,/.ssh/id_rsa` was checked as reading
+    `{` and `,/.ssh/id_rsa` in the workspace, and printed ~/.ssh/id_rsa (guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    made = run_guardrail("ln -s .. '{,'", project, agentsh_env, tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    done = run_guardrail("cat {\\,/.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "TERM=$TERM\\echo tee ../.bashrc <<<PWNED",  # read as `TERM=$TERM` and the program `echo`
+    "TERM=\"xterm\"\\ls tee ../.bashrc <<<PWNED",
+    "TERM='xterm'\\echo tee ../.bashrc <<<PWNED",
+    "cat ~/.ss\"\"\\h/id_rsa",  # read as the two files ~/.ss and h/id_rsa
+    "cat ~/'.ss'\\h/id_rsa",
+])
+def test_a_backslash_after_a_quote_or_an_expansion_splits_no_word(
+        line: str, home: Path, tmp_path: Path, agentsh_env: dict[str, str]) -> None:
+    """Found by the third widening: tree-sitter ends a word at a backslash right after a quote
+    or an expansion and starts another word there.  `TERM="xterm"\\ls tee FILE` was checked
+    as the assignment `TERM="xterm"` and `ls tee FILE` (bash: one assignment word, and `tee
+    ../.bashrc` wrote ~/.bashrc); `cat ~/.ss""\\h/id_rsa` as reading `~/.ss` and `h/id_rsa`
+    (bash read ~/.ssh/id_rsa).  Guardrail mode."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail(line, project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+    assert "PWNED" not in ((home / ".bashrc").read_text() if (home / ".bashrc").exists() else "")
+
+
+@pytest.mark.parametrize(("line", "passed"), [
+    ("c1 \\;\\\n/x", [";/x"]),  # an escaped operator character before a line continuation
+    ("c1 \\>\\\nf2", [">f2"]),
+    ("c1 \\|\\\n\\\nx", ["|x"]),
+    ("c1 a\\\n 2>&1", ["a"]),  # tree-sitter read the argument `2` and `>&1`
+    ("[[ a ]] && c1 a\\\n 2>&1", ["a"]),  # ... and put `>&1` on the whole list
+    ("c1 '\\'\\\n 2>f2", ["\\"]),
+])
+def test_words_joined_by_a_continuation_are_refused(line: str, passed: list[str], sandbox: Sandbox) -> None:
+    """Found by checking the canaries' arguments (the third widening): bash joins `\\;` and
+    the next line into one word, and reads `a\\<newline> 2>f` as `a 2>f`; tree-sitter read
+    two words, or the argument `2` and a redirection of stdout."""
+    sandbox.run(line)
+    assert sandbox.arguments() == [("c1", tuple(passed))]
+    assert not parse_line(line).ok
+
+
+def test_an_escaped_operator_before_a_continuation_reads_no_key(home: Path, tmp_path: Path,
+                                                               agentsh_env: dict[str, str]) -> None:
+    """`cat \\;\\<newline>/../../.ssh/id_rsa` was checked as reading `;` and `/.ssh/id_rsa`;
+    bash read `;/../../.ssh/id_rsa`, through the directory `;` the line made first, which is
+    ~/.ssh/id_rsa (guardrail mode)."""
+    project = home / "proj"
+    project.mkdir()
+    done = run_guardrail("mkdir -p ';' && cat \\;\\\n/../../.ssh/id_rsa", project, agentsh_env, tmp_path)
+    assert done.returncode == 126, done.stdout + done.stderr
+    assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("line", "passed"), [
+    ("c1 <<E a\nE", ["a"]),  # tree-sitter hung `a` on the here-document
+    ("c1 <<'E' \"$x\"b\nE", ["b"]),
+    ("c1 <<<$ a", ["a"]),  # tree-sitter read `$ a` as the variable `$a`
+])
+def test_arguments_the_parser_hung_elsewhere_are_refused(line: str, passed: list[str], sandbox: Sandbox) -> None:
+    """Found by checking the canaries' arguments: words bash passes to the command that the
+    parse did not show as its arguments."""
+    sandbox.run(line)
+    assert sandbox.arguments() == [("c1", tuple(passed))]
+    assert not parse_line(line).ok
+
+
+@pytest.mark.parametrize("line", ["c1 \"\n/x\"", "c1 \"a\n\"", "c1 \"\n\n a \n\"", "c1 \"a\\\n b\"", "c1 \"$ a\"",
+                                  "c1 <<E | c2\nE", "c1 - <<E\nE"])
+def test_blanks_and_words_near_those_are_read_as_bash_reads_them(line: str, sandbox: Sandbox) -> None:
+    """A newline inside double quotes that no token of tree-sitter's spans is part of the
+    word (the parse had `"<newline>/x"` as `/x`)."""
+    parsed = parse_line(line)
+    assert parsed.ok, parsed
+    ran, made = sandbox.run(line)
+    assert not unreported(parsed, ran, made) and not misread_arguments(parsed, sandbox.arguments()), line
+
+
+@pytest.mark.parametrize("line", [
+    "cat <<E ../.ssh/id_rsa\nE",  # checked as `cat` of a here-document
+    "mkdir -p '\n' && cat \"\n/../../.ssh/id_rsa\"",  # checked as reading /.ssh/id_rsa
+    "xargs <<<$ sh",  # checked as `xargs` (echo) of the here-string `$sh`; bash ran `sh $`
+    "echo `cat '../.ss\\\nh/id_rsa'`",  # bash removes `\<newline>` in backticks, also inside quotes
+], ids=["word-after-here-document", "newline-in-double-quotes", "lone-dollar-here-string",
+        "continuation-in-quotes-in-backticks"])
+def test_words_the_parser_read_otherwise_print_no_key(line: str, home: Path, tmp_path: Path,
+                                                     agentsh_env: dict[str, str]) -> None:
+    """Found by checking the canaries' arguments (guardrail mode): each line printed ~/.ssh/id_rsa
+    (the last one through a workspace script named `$` holding `cat ../.ssh/id_rsa`)."""
+    project = home / "proj"
+    project.mkdir()
+    (project / "$").write_text("cat ../.ssh/id_rsa\n")
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert done.returncode == 126, done.stdout + done.stderr
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr

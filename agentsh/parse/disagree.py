@@ -100,3 +100,69 @@ def unicode_blank_splits(root: Any, source: str) -> Any | None:
             return node
         stack.extend(node.children)
     return None
+
+
+
+# Nodes whose word children are separate bash words, and the kinds of those children: two of
+# them with no blank between are one word to bash that tree-sitter split in two.
+_WORD_LISTS = frozenset({"command", "declaration_command", "unset_command", "array", "for_statement"})
+# The kinds of node tree-sitter makes one whole bash word of.
+WORD_KINDS = frozenset({
+    "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
+    "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression", "translated_string",
+})
+_WORD_KINDS = WORD_KINDS | {"variable_assignment", "command_name", "variable_name"}
+_REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
+               "`{`): quote the whole word")
+ASSIGNMENT_AS_NAME = ("an assignment the parser read as the program name (after a line continuation): bash "
+                      "reads it as an assignment and runs the word after it")
+LONE_DOLLAR = ("a '$' before a blank that the parser joined to the word after it (`<<<$ a` read as `$a`): "
+               "to bash the `$` is plain text and the word after it an argument; quote the '$'")
+DETACHED_DESCRIPTOR = ("a descriptor number the parser read as an argument (after a line continuation): bash "
+                       "reads it as the redirection's descriptor")
+
+
+def split_words(root: Any) -> tuple[Any, str] | None:
+    """The first place where tree-sitter ends a word that bash reads on, and why:
+
+    - a word starting right where the word before it ends, with no blank between (GLUED_WORDS):
+      `{\\,a}` is `{,a}` to bash, tree-sitter read `{` and `,a}` (`cat {\\,/.ssh/id_rsa`
+      was checked as two harmless names); `TERM="xterm"\\ls tee FILE` is one assignment word
+      and `tee FILE` to bash, the assignment `TERM="xterm"` and `ls tee FILE` to tree-sitter;
+    - a redirection glued to a number that tree-sitter left in the command before it
+      (DETACHED_DESCRIPTOR): after a line continuation (`cmd a\\<newline> 2>f`) it read the
+      argument `2` and a redirection of stdout, bash reads `2>f`.  (Inside a command's own
+      words the walker's `_glued_number` sees this; here the redirection is a sibling of the
+      command, or of the whole list: `[[ a ]] && cmd 2` then `>f`.);
+    - an assignment word tree-sitter took for the program (ASSIGNMENT_AS_NAME): `x=\\|\\<newline>
+      y=1 cmd` runs cmd, tree-sitter read the program `y=1`;
+    - a `$` before a blank that tree-sitter joined to the next word as a variable (LONE_DOLLAR):
+      `cmd <<<$ a` is the here-string `$` and the argument `a` to bash, `<<<$a` to tree-sitter."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind in _WORD_LISTS:
+            previous = None
+            for child in node.children:
+                if child.type not in _WORD_KINDS:
+                    previous = None
+                    continue
+                if previous is not None and previous.end_byte == child.start_byte:
+                    return child, GLUED_WORDS
+                previous = child
+        elif kind == "command_name" and _ASSIGNMENT_WORD.match(node.text.decode("utf-8", "surrogateescape")):
+            return node, ASSIGNMENT_AS_NAME
+        elif kind == "simple_expansion" and any(c in node.text for c in b" \t\n") and \
+                (node.parent is None or node.parent.type != "string"):  # `"$ a"` is only dynamic text
+            return node, LONE_DOLLAR
+        elif kind in _REDIRECTIONS and node.parent is not None and node.parent.type != "command" and \
+                (last := node.prev_sibling) is not None:
+            while last.children:  # the last word before it
+                last = last.children[-1]
+            if last.end_byte == node.start_byte and last.type in ("number", "word") and last.text.isdigit() and \
+                    last.parent is not None and last.parent.type == "command":
+                return node, DETACHED_DESCRIPTOR
+        stack.extend(node.children)
+    return None

@@ -7,7 +7,7 @@ import re
 from typing import Any, Protocol
 
 from . import _ts_parser
-from .disagree import in_backticks
+from .disagree import WORD_KINDS, in_backticks
 from .heredoc import as_double_quoted, heredoc_end_problem
 from .model import Problem, Redirect, SimpleCommand, Word
 
@@ -60,6 +60,11 @@ def redirect(walker: _Walker, node: Any, depth: int) -> list[Redirect]:
                 heredoc_body(walker, child, depth + 1, expands=not quoted)
             elif child.type in ("heredoc_start", "heredoc_end"):
                 continue
+            elif child.type in WORD_KINDS:
+                # `cat <<E ../.ssh/id_rsa`: tree-sitter hangs the word on the here-document,
+                # to bash it is an argument of the command (cat printed the key)
+                walker.problem(child, "a word after a here-document's <<DELIMITER is an argument to bash "
+                                      "but not to the parser: write the arguments before the <<")
             else:
                 # The rest of the line after `<<EOF` (pipes, more redirects) hangs here.
                 walker.walk(child, depth + 1)

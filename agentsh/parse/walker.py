@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import _ts_parser  # walker is imported lazily, after the package itself
+from . import _ts_parser, disagree  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
@@ -56,13 +56,15 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
 # An escaped blank joins too (`a\\ \\<newline>#x` is the one word `a #x` to bash; tree-sitter
-# read the word `a ` and a comment).
-_GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t])\\\n(?:\\\n)*[^ \t\n|&;()]")
+# read the word `a ` and a comment), and so does an escaped operator character (`\\;\\<newline>/x`
+# is the one word `;/x`; tree-sitter read the words `;` and `/x`).
+_GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t|&;<>()])\\\n(?:\\\n)*[^ \t\n|&;()]")
 # `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
 _DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
-# In backticks bash removes a backslash before these and parses the text again.
-_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"]')
+# In backticks bash removes a backslash before these and parses the text again; a line
+# continuation it removes first, also inside quotes (`` `cat '.ss\<newline>h'` `` read .ssh).
+_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"\n]')
 # Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -79,6 +81,9 @@ def parse_line(source: str, home: str | None = None) -> ParsedLine:
     if split is not None:
         walker.problem(split, "a Unicode blank glued to a quoted word, an expansion or an '=': it is part "
                               "of the word to bash, the parser split the word there (quote it, or use a space)")
+    words = disagree.split_words(root)
+    if words is not None:
+        walker.problem(*words)
     if tree.root_node.has_error and not walker.problems:
         walker.problem(tree.root_node, "the line could not be parsed")
     walker.arithmetic(tree.root_node)
@@ -403,7 +408,7 @@ class _Walker:
             if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
                 # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
                 # nested substitution); tree-sitter keeps them as literal word text.
-                self.problem(node, "a backslash escape inside backticks (write $(...) instead)")
+                self.problem(node, "a backslash escape or line continuation inside backticks (write $(...) instead)")
             if _DOUBLE_PAREN.match(self.raw, node.start_byte + 1):
                 # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
                 # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
@@ -473,7 +478,13 @@ class _Walker:
         prefix: str | None = None  # static text before the first dynamic part
         dynamic = ""
         braces = ""
+        end = node.start_byte
         for child in node.children:
+            if quoted and child.start_byte > end > node.start_byte:
+                # blanks inside quotes that no token's span holds (`"<newline>/x"`, `"a<newline>"`):
+                # literal text to bash, which tree-sitter's tokens leave out
+                parts.append(self.raw[end:child.start_byte].replace(b"\\\n", b"").decode("utf-8", "surrogateescape"))
+            end = child.end_byte
             if quoted and child.type != "string_content" and child.start_byte > node.start_byte:
                 # tree-sitter puts blanks inside quotes into the span of the token after
                 # them unless other text joins them (`" "`, `" $a"`): they are literal text.
