@@ -451,7 +451,7 @@ def test_an_escape_after_an_expansion_is_one_word(line: str, project: Path, tmp_
     `cat ~/.ss$x\\h/id_rsa` read ~/.ssh/id_rsa while the check saw `~/.ss$x` and `h/id_rsa`."""
     done = run_guardrail(line, project, agentsh_env, tmp_path)
     assert "SECRET-KEY-BYTES" not in done.stdout + done.stderr
-    assert done.returncode == 126 and "bash reads one word" in done.stderr, done.stderr
+    assert done.returncode == 126 and "one word to bash" in done.stderr, done.stderr
 
 
 def test_ordinary_transformations_of_given_values_still_run(project: Path, tmp_path: Path,

@@ -50,8 +50,6 @@ _KEYWORDS_AS_NAMES = frozenset({
     "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in",
 })
 _REDIRECTS = ("file_redirect", "heredoc_redirect", "herestring_redirect")
-# what a word or a command's first words are made of: two side by side are one word to bash
-_SIDE_BY_SIDE = _WORDISH | {"command_name", "variable_assignment"}
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="})
 # `a\<newline>b` is one word to bash (a word's character on both sides; on the right also `<`
 # or `>`: `2\<newline>>f` is `2>f`), two to tree-sitter.
@@ -221,23 +219,15 @@ class _Walker:
         """Refuse text between a node's children that no child accounts for; with one_command,
         also a newline (bash ends a simple command there: `printf <newline>\\<newline>cmd` ran cmd)."""
         pos = node.start_byte
-        before = ""  # the type of the child before, if it ends where this one starts
         for child in node.children if children is None else children:
             start = child.start_byte
             if pos < start:
                 gap = self.raw[pos:start]
                 if gap != b" " and self.odd_gap(node, gap, pos, one_command):  # most gaps: one blank
                     return
-            elif before in _SIDE_BY_SIDE and child.type in _SIDE_BY_SIDE:
-                # tree-sitter ends a word before an escape that follows an expansion, bash reads
-                # on: `cat $f\h/id_rsa` (f=~/.ss) is one word to bash, `$f` and `h/id_rsa` to it
-                self.problem(node, "two words with nothing between them: bash reads one word "
-                                   "(quote it: `\"$f\"h`, not `$f\\h`)")
-                return
             end = child.end_byte
             if end > pos:
                 pos = end
-            before = child.type if end == pos else ""
 
     def odd_gap(self, node: Any, gap: bytes, pos: int, one_command: bool) -> bool:
         """check_gaps for a gap other than one blank: whether it is refused (a problem added)."""
