@@ -174,8 +174,9 @@ def _guardrail(tmp_path: Path, home: Path, cwd: Path, line: str) -> subprocess.C
 
 
 def test_guardrail_mode_is_what_these_outcome_tests_run_in(tmp_path: Path, secret_home: Path) -> None:
-    """Only Landlock stops a path the static check cannot see: here nothing does."""
-    done = _guardrail(tmp_path, secret_home, secret_home / "proj", "d=.ssh; cat ~/$d/id_rsa")
+    """Only Landlock stops a path the static check cannot see (a value made at run time;
+    `d=.ssh; cat ~/$d/id_rsa` the check now writes out): here nothing does."""
+    done = _guardrail(tmp_path, secret_home, secret_home / "proj", "d=$(printf .s%sh s); cat ~/$d/id_rsa")
     assert "exec guard cannot trace" in done.stderr and "Landlock is not available" in done.stderr
     assert done.returncode == 0 and CANARY in done.stdout
 
