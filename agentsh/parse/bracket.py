@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from . import arith
 from .model import SimpleCommand, Word
+from .wordnodes import MAX_DEPTH
 
 # Builtins that read an option naming a variable (`test -v NAME`, `printf -v NAME`, `wait -p
 # NAME`), whose dynamic words policy/builtins.py checks.
@@ -27,7 +28,6 @@ _EXPRESSIONS = frozenset({"binary_expression", "unary_expression"})
 _OPERATOR_WORDS = frozenset({"!", "=", "==", "!=", "=~", "~"})
 # Leaves whose text is an unquoted word to bash: their value follows the unquoted-word rules.
 _PLAIN = frozenset({"word", "test_operator", "extglob_pattern", "number"})
-_MAX_DEPTH = 200  # as walker.MAX_DEPTH
 
 
 class _Walker(Protocol):
@@ -78,8 +78,8 @@ def _leaves(walker: _Walker, children: list[Any], out: list[Any], depth: int) ->
     for child in children:
         kind = child.type
         if kind in _EXPRESSIONS:
-            if depth > _MAX_DEPTH:
-                walker.problem(child, f"nesting deeper than {_MAX_DEPTH} levels")
+            if depth > MAX_DEPTH:
+                walker.problem(child, f"nesting deeper than {MAX_DEPTH} levels")
                 return False
             walker.check_gaps(child, one_command=True)
             if not _leaves(walker, child.children, out, depth + 1):

@@ -11,34 +11,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import _ts_parser, disagree  # walker is imported lazily, after the package itself
+from . import _ts_parser, disagree, wordnodes  # walker is imported lazily, after the package itself
 from .arith import may_hold_arithmetic
 from .arith import problems as arithmetic_problems
 from .bracket import OPTION_READERS, bracket_words, known_numbers
-from .disagree import comment_starts_here, dollar_token, in_backticks, keyword_after_time, regex_runs, unicode_blank_splits
-from .expansion import check_expansion
+from .disagree import comment_starts_here, in_backticks, keyword_after_time, regex_runs, unicode_blank_splits
 from .heredoc import lost_words
 from .model import Assignment, ParsedLine, Problem, Redirect, SimpleCommand, Word
 from .redirects import heredoc_body, redirect
-from .words import WordError, ansi_c, double_quoted, unquoted
+from .wordnodes import DOUBLE_PAREN, INERT, MAX_DEPTH, STRUCTURE, text_of
 
-MAX_DEPTH = 200
-
-# Nodes whose children are walked without further meaning.
-_STRUCTURE = frozenset({
-    "program", "list", "pipeline", "redirected_statement", "subshell",
-    "compound_statement", "if_statement", "elif_clause", "else_clause",
-    "while_statement", "do_group", "for_statement", "c_style_for_statement",
-    "case_statement", "case_item", "negated_command", "test_command",
-    "binary_expression", "unary_expression", "parenthesized_expression",
-    "postfix_expression", "ternary_expression",
-})
-# Leaves (or leaf-like nodes) that carry no command and need no check.
-_INERT = frozenset({
-    "comment", "number", "variable_name", "special_variable_name", "test_operator",
-    "file_descriptor", "heredoc_start", "heredoc_end", "regex", "extglob_pattern",
-    "raw_string", "ansi_c_string",
-})
 _WORDISH = frozenset({
     "word", "string", "raw_string", "ansi_c_string", "concatenation", "number",
     "simple_expansion", "expansion", "command_substitution", "arithmetic_expansion",
@@ -57,15 +39,7 @@ _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", 
 # read the word `a ` and a comment), and so does an escaped operator character (`\\;\\<newline>/x`
 # is the one word `;/x`; tree-sitter read the words `;` and `/x`).
 _GLUED = re.compile(rb"(?:[^ \t\n|&;<>()]|\\[ \t|&;<>()])\\\n(?:\\\n)*[^ \t\n|&;()]")
-# `((`, also split by line continuations (bash removes them first: `$(\\<newline>(` is `$((`).
-_DOUBLE_PAREN = re.compile(rb"\((?:\\\n)*\(")
 _NUMBERED_ELEMENT = re.compile(r"\[[0-9]+\]\+?=")  # `[3]=x` in `a=(...)`
-# In backticks bash removes a backslash before these and parses the text again; a line
-# continuation it removes first, also inside quotes (`` `cat '.ss\<newline>h'` `` read .ssh).
-_BACKTICK_ESCAPE = re.compile(r'\\[\\`$"\n]')
-# Brace expansion needs a comma or `..` between unquoted braces; `{}` alone is literal.
-_BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
-
 
 def parse_line(source: str, home: str | None = None) -> ParsedLine:
     tree = _ts_parser().parse(source.encode("utf-8", "surrogateescape"))
@@ -112,7 +86,7 @@ class _Walker:
 
     # -- helpers -----------------------------------------------------------
     def problem(self, node: Any, reason: str) -> None:
-        text = _text(node)
+        text = text_of(node)
         if len(text) > 80:
             text = text[:77] + "..."
         self.problems.append(Problem(text=text, reason=reason, line=node.start_point[0] + 1))
@@ -151,7 +125,7 @@ class _Walker:
             assignment = self.assignment(node, depth)
             if assignment is not None:
                 self.commands.append(SimpleCommand(
-                    argv=(), assignments=(assignment,), text=_text(node),
+                    argv=(), assignments=(assignment,), text=text_of(node),
                     line=node.start_point[0] + 1))
         elif kind == "variable_assignments":
             for child in node.named_children:
@@ -166,7 +140,7 @@ class _Walker:
                 if words[1]:  # `$x` words, for known_numbers
                     self.expansions.append((len(self.commands), [(i + 1, n) for i, n in words[1]]))
                 self.commands.append(SimpleCommand(
-                    argv=(Word("[", "["), *words[0], Word("]", "]")), text=_text(node), line=node.start_point[0] + 1))
+                    argv=(Word("[", "["), *words[0], Word("]", "]")), text=text_of(node), line=node.start_point[0] + 1))
         elif kind == "redirected_statement" and lost_words(self.raw, node) is not None:
             # tree-sitter drops a lone `-` operand before a here-doc (`cat - <<EOF`);
             # give the command back exactly the plain words it lost.
@@ -174,13 +148,13 @@ class _Walker:
             self.command(body, depth + 1, extra=lost_words(self.raw, node) or [])
             for child in node.children[1:]:
                 self.walk(child, depth + 1)
-        elif kind == "subshell" and _DOUBLE_PAREN.match(self.raw, node.start_byte):
+        elif kind == "subshell" and DOUBLE_PAREN.match(self.raw, node.start_byte):
             # `!((cmd '$(id)'))`: tree-sitter reads two subshells, bash an arithmetic command,
             # whose operand it expands with quotes that do not quote ('$(id)' ran id)
             self.problem(node, "'((' read as two subshells: bash reads arithmetic (write '( (' for "
                                "nested subshells; for a negated test, '! ((' is not read right: "
                                "write '(( ... )) || ...' or '((!(...)))')")
-        elif kind in _STRUCTURE:
+        elif kind in STRUCTURE:
             children = node.children
             self.check_gaps(node, children)
             self.note_assignment(node)
@@ -189,7 +163,7 @@ class _Walker:
                 word = self.walk(child, depth + 1)
                 if listing and listing[0] == "BASH_REMATCH" and i == 0:
                     # tree-sitter may read the word as an expression (`~/x` is `~` applied to `/x`)
-                    word = word or Word(_text(child), None, "expansion")
+                    word = word or Word(text_of(child), None, "expansion")
                 elif not listing or word is None or node.field_name_for_child(i) != "value":
                     continue
                 self.listed.append((listing[0], word, listing[1], node.start_point[0] + 1))
@@ -205,7 +179,7 @@ class _Walker:
             # in backticks bash removes `\\<newline>` before parsing the text: `#\\<newline>x`
             # is one comment and the here-doc body tree-sitter saw after x became commands
             self.problem(node, "a comment ending in a backslash inside backticks")
-        elif kind in _INERT:
+        elif kind in INERT:
             self.word(node, depth)
         elif kind in _WORDISH or kind == "subscript":
             # A word in statement position: `for x in WORDS`, `case WORD`, `[[ ... ]]`.
@@ -256,7 +230,7 @@ class _Walker:
                 any(not c.is_named and c.type in ("++", "--") for c in node.children):
             target = next((c for c in node.named_children), None)
         if target is not None and target.type in ("variable_name", "word"):
-            self.assigned.append((_text(target), _text(node), node.start_point[0] + 1))
+            self.assigned.append((text_of(target), text_of(node), node.start_point[0] + 1))
 
     def command(self, node: Any, depth: int, extra: list[Word] | None = None) -> None:
         children = node.children
@@ -313,7 +287,7 @@ class _Walker:
             self.expansions.append((len(self.commands), expansions))
         self.commands.append(SimpleCommand(
             argv=tuple(argv), assignments=tuple(assignments), redirects=tuple(redirects),
-            text=_text(node), line=node.start_point[0] + 1))
+            text=text_of(node), line=node.start_point[0] + 1))
 
     def declaration(self, node: Any, depth: int) -> None:
         """`export A=1 B`, `declare -x A`, `unset A`: a builtin with NAME[=VALUE] words."""
@@ -330,13 +304,13 @@ class _Walker:
                     continue
                 value = assignment.value.value
                 op = "+=" if assignment.append else "="
-                argv.append(Word(_text(child), None if value is None else assignment.name + op + value,
+                argv.append(Word(text_of(child), None if value is None else assignment.name + op + value,
                                  assignment.value.why_dynamic))
             elif child.type == "variable_name":
-                argv.append(Word(_text(child), _text(child)))
+                argv.append(Word(text_of(child), text_of(child)))
             else:
                 argv.append(self.word(child, depth + 1))
-        self.commands.append(SimpleCommand(argv=tuple(argv), text=_text(node),
+        self.commands.append(SimpleCommand(argv=tuple(argv), text=text_of(node),
                                            line=node.start_point[0] + 1, declaration=True))
 
     def assignment(self, node: Any, depth: int) -> Assignment | None:
@@ -353,12 +327,12 @@ class _Walker:
         elif value_node.type == "array":
             self.check_gaps(value_node)
             for element in value_node.named_children:
-                if _text(element)[:1] == "[" and not _NUMBERED_ELEMENT.match(_text(element)):
+                if text_of(element)[:1] == "[" and not _NUMBERED_ELEMENT.match(text_of(element)):
                     # `a=([x]=1)`: bash evaluates the subscript as arithmetic, through x's value
                     # (`x='b[$(cmd)]'` runs cmd); only `[DIGITS]=` is a known number.
                     self.problem(element, "array subscript with an expression (bash evaluates it as code)")
                 self.word(element, depth + 1)
-            value = Word(_text(value_node), None, "array")
+            value = Word(text_of(value_node), None, "array")
         else:
             operator = value_node.prev_sibling
             if operator is not None and self.raw[operator.end_byte:value_node.start_byte].replace(b"\\\n", b""):
@@ -366,168 +340,21 @@ class _Walker:
                 # and cmd runs; tree-sitter took cmd for the value
                 self.problem(node, "a blank after '=' in an assignment (bash ends the assignment there)")
             value = self.word(value_node, depth + 1)
-        return Assignment(name=_text(name_node), value=value, append=append)
+        return Assignment(name=text_of(name_node), value=value, append=append)
 
     # -- words ---------------------------------------------------------------
     def word(self, node: Any, depth: int) -> Word:
-        text = _text(node)
-        if depth > MAX_DEPTH:
-            self.problem(node, f"nesting deeper than {MAX_DEPTH} levels")
-            return Word(text, None, "too deep")
-        kind = node.type
-        try:
-            if kind == "word":
-                return self.unquoted_word(text)
-            if kind == "number":
-                return Word(text, text)
-            if kind == "raw_string":
-                return Word(text, text[1:-1])
-            if kind == "ansi_c_string":
-                return Word(text, ansi_c(text[2:-1]))
-            if kind == "string_content":
-                return Word(text, double_quoted(text))
-            if kind == "string":
-                return self.joined(node, depth, quoted=True)
-            if kind == "concatenation":
-                return self.joined(node, depth, quoted=False)
-        except WordError as err:
-            self.problem(node, str(err))
-            return Word(text, None, "unparsed")
-        if kind == "command_substitution":
-            self.check_gaps(node)
-            if text.startswith("`") and _BACKTICK_ESCAPE.search(text, 1, len(text) - 1):
-                # bash removes these backslashes and parses the rest again (`\`cmd\`` is a
-                # nested substitution); tree-sitter keeps them as literal word text.
-                self.problem(node, "a backslash escape or line continuation inside backticks (write $(...) instead)")
-            if _DOUBLE_PAREN.match(self.raw, node.start_byte + 1):
-                # bash reads `$((` as arithmetic when it can, tree-sitter (inside ${x:-...})
-                # as a command substitution of a subshell: `'$(cmd)'` in it ran cmd
-                self.problem(node, "'$((' read as a command substitution: bash may read arithmetic "
-                                   "(write '$( (' for a subshell)")
-            for child in node.children:
-                self.walk(child, depth + 1)
-            return Word(text, None, "command substitution")
-        if kind == "process_substitution":
-            self.check_gaps(node)
-            for child in node.children:
-                self.walk(child, depth + 1)
-            return Word(text, None, "process substitution")
-        if kind in ("simple_expansion", "expansion", "arithmetic_expansion", "subscript"):
-            if text.startswith("$\\\n"):
-                # `$\\<newline>[$'$(cmd)']`: bash removes the continuation and reads `$[...]`
-                # arithmetic (cmd ran); tree-sitter read a variable named by the continuation
-                self.problem(node, "a line continuation right after '$' (bash joins it to what "
-                                   "follows: write them together)")
-            check_expansion(self, node, depth)
-            return Word(text, None, "expansion")
-        if kind == "brace_expression":
-            return Word(text, None, "brace expansion")
-        if kind == "comment" and text.endswith("\\"):
-            # `>"f"#\\<newline>x`: tree-sitter puts a comment `#\\` into the word and joins the next
-            # line's text to it; bash removes the continuation (the file is f#x, not f#\\x)
-            self.problem(node, "a '#' glued to a quoted word and followed by a line continuation "
-                               "(quote the '#', or put the word on one line)")
-            return Word(text, None, "unparsed")
-        if kind in _INERT or kind == "variable_name":
-            return Word(text, text)
-        if kind in _STRUCTURE:
-            self.walk(node, depth + 1)
-            return Word(text, None, "expression")
-        self.problem(node, f"unsupported shell syntax in a word ({kind})")
-        return Word(text, None, "unsupported")
-
-    def unquoted_word(self, text: str) -> Word:
-        """An unquoted word's value (WordError for text bash would not read as one word)."""
-        value, glob = unquoted(text)
-        if _BRACES.search(text):
-            return Word(text, None, "brace expansion")
-        if glob:
-            return Word(text, None, "glob")
-        if "=~" in text or ":~" in text:
-            return Word(text, None, "tilde expansion")
-        if value.startswith("~") and text.startswith("~"):
-            return self.tilde(text, value)
-        return Word(text, value)
+        return wordnodes.word(self, node, depth)
 
     def plain_word(self, node: Any, text: str) -> Word:
-        """unquoted_word, with a problem for the line instead of WordError."""
-        try:
-            return self.unquoted_word(text)
-        except WordError as err:
-            self.problem(node, str(err))
-            return Word(text, None, "unparsed")
-
-    def tilde(self, text: str, value: str) -> Word:
-        head, sep, rest = value.partition("/")
-        if head != "~" or self.home is None:
-            return Word(text, None, "tilde expansion")
-        return Word(text, self.home.rstrip("/") + sep + rest if sep else self.home)
-
-    def joined(self, node: Any, depth: int, *, quoted: bool) -> Word:
-        parts: list[str] = []
-        prefix: str | None = None  # static text before the first dynamic part
-        dynamic = ""
-        braces = ""
-        end = node.start_byte
-        for child in node.children:
-            if quoted and child.start_byte > end > node.start_byte:
-                # blanks inside quotes that no token's span holds (`"<newline>/x"`, `"a<newline>"`):
-                # literal text to bash, which tree-sitter's tokens leave out
-                parts.append(self.raw[end:child.start_byte].replace(b"\\\n", b"").decode("utf-8", "surrogateescape"))
-            end = child.end_byte
-            if quoted and child.type != "string_content" and child.start_byte > node.start_byte:
-                # tree-sitter puts blanks inside quotes into the span of the token after
-                # them unless other text joins them (`" "`, `" $a"`): they are literal text.
-                child_text = _text(child)
-                lead = child_text[:len(child_text) - len(child_text.lstrip(" \t\n"))]
-                if lead:
-                    parts.append(lead)
-            if not child.is_named:
-                if child.type == "$" and self.raw[child.end_byte:child.end_byte + 2] == b"\\\n":
-                    # `"$\\<newline>(cmd)"`: bash removes the continuation first and runs cmd;
-                    # tree-sitter reads a lone `$` and the text `(cmd)`
-                    self.problem(child, "a line continuation right after '$' (bash joins it to what "
-                                        "follows: write them together)")
-                    continue
-                if child.type == "$":
-                    part = dollar_token(child)  # `a$$` is a's text and the PID; `a$` keeps its `$`
-                    if part is None:
-                        continue  # `$"..."`: bash's translated string, read as the string itself
-                    if part.value is None:
-                        dynamic = dynamic or part.why_dynamic
-                        if prefix is None:
-                            prefix = "".join(parts)
-                    else:
-                        parts.append(part.value)
-                elif child.type != '"':
-                    self.problem(child, f"unexpected token {child.type!r} in a word")
-                continue
-            if quoted and child.type == "string_content":
-                part = Word(_text(child), double_quoted(_text(child)))
-            else:
-                part = self.word(child, depth + 1)
-            if child.type == "word":
-                braces += _text(child)
-            if part.value is None:
-                dynamic = dynamic or part.why_dynamic
-                if prefix is None:
-                    prefix = "".join(parts) + part.prefix
-            else:
-                parts.append(part.value)
-        if not quoted and _BRACES.search(braces):
-            dynamic = dynamic or "brace expansion"
-            prefix = ""
-        text = node.text.decode("utf-8", "surrogateescape")
-        if dynamic:
-            return Word(text, None, dynamic, prefix or "")
-        return Word(text, "".join(parts))
+        return wordnodes.plain_word(self, node, text)
 
 
 def _glued_number(word: Any, redirect_node: Any) -> bool:
     """Is word (a command name or argument) a number ending where a redirection starts?"""
     if word.type == "command_name" and word.named_children:
         word = word.named_children[0]
-    return word.end_byte == redirect_node.start_byte and word.type in ("number", "word") and _text(word).isdigit()
+    return word.end_byte == redirect_node.start_byte and word.type in ("number", "word") and text_of(word).isdigit()
 
 
 def _listing(node: Any) -> tuple[str, str] | None:
@@ -537,12 +364,8 @@ def _listing(node: Any) -> tuple[str, str] | None:
     if node.type == "for_statement":
         target = node.child_by_field_name("variable")
         if target is not None and node.children_by_field_name("value"):
-            values = " ".join(_text(v) for v in node.children_by_field_name("value"))
-            return _text(target), f"for {_text(target)} in {values}"
+            values = " ".join(text_of(v) for v in node.children_by_field_name("value"))
+            return text_of(target), f"for {text_of(target)} in {values}"
     elif node.type == "binary_expression" and any(not c.is_named and c.type == "=~" for c in node.children):
-        return "BASH_REMATCH", f"[[ {_text(node.children[0])} =~ ... ]]"
+        return "BASH_REMATCH", f"[[ {text_of(node.children[0])} =~ ... ]]"
     return None
-
-
-def _text(node: Any) -> str:
-    return node.text.decode("utf-8", "surrogateescape")
