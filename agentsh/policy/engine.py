@@ -7,7 +7,7 @@ line gets a Verdict; the line runs only if every verdict is `allow`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
@@ -15,11 +15,12 @@ from ..profile import Host, Profile
 from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
+from .directories import cd_targets, follow_cd, follow_loops, moved_directories, own_directory, real_dir
 from .githazards import git_directories
 from .handed import handed_paths
 from .moves import transfer
 from .paths import PathChecker
-from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path, resolve
+from .realpaths import resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .wrappers import WRAPPERS, unwrap
@@ -74,23 +75,8 @@ class Policy:
         # directories the line's relative paths are resolved from (realpaths.resolve).
         cd_real: dict[str, str] = {}
         walked = self._walk(parsed, cwds, cd_real, at_exec)
-        looped = [(c, v) for c, v in zip(parsed.commands, walked, strict=True)
-                  if v.program in ("builtin:cd", "builtin:pushd") and chdirs.in_loop(parsed.source, c.text)]
-        if looped:
-            # `for i in 1 2; do cd ..; done; cat home/.netrc`: a loop's cd runs again from where the
-            # last one led: follow those until no directory is new, then walk the line from them all.
-            # (Only into directories there now: see docs/security-model.md, Known open gaps.)
-            for _ in range(chdirs.MAX_PASSES):
-                found = len(cwds)
-                for command, verdict in looped:
-                    if verdict.decision != "deny":
-                        cwds += [t for t in self._cd_targets(command.argv[1:], cwds, cd_real)
-                                 if t not in cwds and os.path.isdir(t)]
-                if len(cwds) == found:
-                    break
-            else:
-                walked.append(Verdict(command=parsed.source, decision="deny", rule="read-roots",
-                                      reason="a cd inside a loop leads to ever more directories"))
+        if follow_loops(parsed, walked, cwds, self.host.home, cd_real):
+            # a loop's cd led to more directories: walk the line again from them all
             walked[:len(parsed.commands)] = self._walk(parsed, cwds, cd_real, at_exec)
         verdicts += walked
         verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
@@ -138,76 +124,8 @@ class Policy:
                 if problem:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
-            self._follow_cd(command, verdict, cwds, cd_real)
+            follow_cd(command, verdict, cwds, self.host.home, cd_real)
         return verdicts
-
-    def _follow_cd(self, command: SimpleCommand, verdict: Verdict, cwds: list[str],
-                   cd_real: dict[str, str] | None = None) -> None:
-        """After `cd DIR`, relative paths in later commands may be relative to DIR."""
-        if verdict.program not in ("builtin:cd", "builtin:pushd") or verdict.decision == "deny":
-            return
-        for target in self._cd_targets(command.argv[1:], cwds, cd_real):
-            if target not in cwds:
-                cwds.append(target)
-
-    def _cd_targets(self, args: tuple[Word, ...], cwds: Iterable[str],
-                    cd_real: dict[str, str] | None = None) -> list[str]:
-        """The directories `cd ARGS` may change to; `cd_real` (one line's) remembers each
-        path's real path from the command's read check to its _follow_cd."""
-        operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
-        if not operands:
-            paths = [self.host.home]
-        else:
-            value = operands[0].value
-            if value is None or value == "-":
-                return []
-            paths = [_own_directory(os.path.join(cwd, value), cwd) for cwd in cwds]
-            if ".." in value.split("/"):
-                # bash's cd takes `..` off the path as written before it follows links (cd -L,
-                # the default): `cd link/../..` from ~/proj is ~, not the grandparent of link's
-                # target.  `cd -P`, and bash when that path fails, go the kernel's way.  Both.
-                paths += [os.path.normpath(path) for path in paths]
-        return list(dict.fromkeys(self._real_dir(path, cd_real) for path in paths))
-
-    def _moved_directories(self, program: str, moves: list[Word], trees: list[Word], cwds: list[str],
-                           cd_real: dict[str, str] | None) -> tuple[list[str], str]:
-        """The directories a program's paths are read from, from each of `cwds`, or why not: the
-        one `git -C A -C B ...` (or `make -C`) runs in, and each git `--work-tree` (relative to
-        that one)."""
-        found = []
-        for cwd in cwds:
-            directory = cwd
-            for word in moves:
-                directory, problem = self._place(directory, f"{program} -C", word, cd_real)
-                if problem:
-                    return cwds, problem
-            found.append(directory)
-            for word in trees:
-                tree, problem = self._place(directory, f"{program} --work-tree", word, cd_real)
-                if problem:
-                    return cwds, problem
-                found.append(tree)
-        return list(dict.fromkeys(found)), ""
-
-    def _place(self, base: str, option: str, word: Word, cd_real: dict[str, str] | None) -> tuple[str, str]:
-        """The real directory an option names (from base), which must be readable; or why not."""
-        shown = f"{option.split()[0]} {word.text}" if word.text[:1] == "-" else f"{option} {word.text}"  # -CDIR
-        if word.value is None:
-            return base, f"{shown} is a directory only known at run time"
-        directory = self._real_dir(_own_directory(os.path.join(base, word.value), base), cd_real)
-        problem = self.paths.read_problem(directory)
-        return directory, f"{shown} {problem}" if problem else ""
-
-    @staticmethod
-    def _real_dir(path: str, cd_real: dict[str, str] | None) -> str:
-        """real_path(path), once per line (`cd_real`, None for a command checked alone)."""
-        if path == THROUGH_OWN_PROCESS:
-            return path  # refused by the read check, and no directory to resolve
-        if cd_real is None:
-            return real_path(path)
-        if path not in cd_real:
-            cd_real[path] = real_path(path)
-        return cd_real[path]
 
     # -- commands --------------------------------------------------------------
     def check_command(self, command: SimpleCommand, cwds: list[str],
@@ -261,7 +179,7 @@ class Policy:
         elif program.basename in chdirs.PROGRAMS and not program.is_builtin and verdict.decision != "deny":
             moves = chdirs.directories(program.basename, args)  # `make -C DIR`, `ruby -C DIR`
         if moves or trees:
-            cwds, problem = self._moved_directories(program.basename, moves, trees, cwds, cd_real)
+            cwds, problem = moved_directories(self.paths, program.basename, moves, trees, cwds, cd_real)
             if problem:
                 return judged(found, "deny", problem, "read-write-roots")
         if verdict.decision != "deny":
@@ -302,7 +220,7 @@ class Policy:
             inner_base = dict(base, command=" ".join(w.shown() for w in wrapped.inner))
             # `env -C DIR cmd`: cmd's relative paths are relative to DIR, from wherever the line is.
             inner_cwds = cwds if wrapped.chdir is None else \
-                list(dict.fromkeys(self._real_dir(_own_directory(os.path.join(cwd, wrapped.chdir.value or ""), cwd), cd_real)
+                list(dict.fromkeys(real_dir(own_directory(os.path.join(cwd, wrapped.chdir.value or ""), cwd), cd_real)
                                    for cwd in cwds))
             inner = madelinks.once(self._invocation(wrapped.inner[0], wrapped.inner[1:], wrapped.assignments,
                                            inner_base, inner_cwds, depth + 1, cd_real, origin), program.basename)
@@ -316,7 +234,7 @@ class Policy:
             operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
             if operands and (operands[0].value is None or operands[0].value == "-"):
                 return "cd needs a literal directory so the read roots can be checked"
-            for target in self._cd_targets(args, cwds, cd_real):
+            for target in cd_targets(args, cwds, self.host.home, cd_real):
                 problem = self.paths.read_problem(target)
                 if problem:
                     return problem
@@ -390,13 +308,6 @@ def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
 
 
 _NAMED_ELSEWHERE = _named_elsewhere()
-
-
-def _own_directory(path: str, cwd: str) -> str:
-    """A directory to change to, as the command sees it (realpaths.own_process); one of its own
-    process's (`cd /dev/fd`, then `cat 3/.netrc 3< ~`) is known only to it."""
-    path = own_process(path, cwd)
-    return THROUGH_OWN_PROCESS if names_own_process(path) else path
 
 
 def _socket_problem(target: Word, profile: Profile) -> str:
