@@ -285,6 +285,19 @@ def test_a_backslash_after_a_quote_or_an_expansion_splits_no_word(
     assert "PWNED" not in ((home / ".bashrc").read_text() if (home / ".bashrc").exists() else "")
 
 
+@pytest.mark.parametrize("line", ["TERM=$TERM\\echo tee x", "cat ~/.ss\"\"\\h/id_rsa", "cat $f\\h/id_rsa",
+                                  "for f in $x\\h; do :; done", "a=(x $y\\z)"])
+def test_the_walkers_own_check_refuses_split_words_too(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """disagree.split_words runs only on lines with a backslash or `$` and a blank; the
+    walker's check_gaps refuses two words side by side on every line, so the two checks cover
+    each other: with split_words switched off, each of these is still refused."""
+    from agentsh.parse import disagree
+    from agentsh.parse.walker import parse_line as walk
+
+    monkeypatch.setattr(disagree, "split_words", lambda root: None)
+    assert any(p.reason == disagree.GLUED_WORDS for p in walk(line).problems), walk(line)
+
+
 @pytest.mark.parametrize(("line", "passed"), [
     ("c1 \\;\\\n/x", [";/x"]),  # an escaped operator character before a line continuation
     ("c1 \\>\\\nf2", [">f2"]),

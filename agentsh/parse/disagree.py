@@ -111,7 +111,7 @@ WORD_KINDS = frozenset({
     "word", "string", "raw_string", "ansi_c_string", "concatenation", "number", "simple_expansion", "expansion",
     "command_substitution", "arithmetic_expansion", "process_substitution", "brace_expression", "translated_string",
 })
-_WORD_KINDS = WORD_KINDS | {"variable_assignment", "command_name", "variable_name"}
+GLUED_KINDS = WORD_KINDS | {"variable_assignment", "command_name", "variable_name"}
 _REDIRECTIONS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 GLUED_WORDS = ("one word to bash that the parser split in two (at a backslash after a quote, an expansion or a "
                "`{`): quote the whole word")
@@ -146,7 +146,7 @@ def split_words(root: Any) -> tuple[Any, str] | None:
         if kind in _WORD_LISTS:
             previous = None
             for child in node.children:
-                if child.type not in _WORD_KINDS:
+                if child.type not in GLUED_KINDS:
                     previous = None
                     continue
                 if previous is not None and previous.end_byte == child.start_byte:

@@ -22,7 +22,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from ..parse import ParsedLine, SimpleCommand, Word
+from ..parse import ParsedLine, Word
 from ..parse.words import GLOB_CHARS
 from .decision import Verdict
 from .globs import brace_alternatives
@@ -89,12 +89,13 @@ def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, 
     for command in parsed.commands:
         for assignment in command.assignments:
             handed.append((command.text, command.line, assignment.name, assignment.value))
-    for text, line, redirect, command in [(c.text, c.line, r, c) for c in parsed.commands for r in c.redirects] + \
-            [(r.text, 1, r, None) for r in parsed.redirects]:
+    every = _reads_names(parsed)
+    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
+            [(r.text, 1, r) for r in parsed.redirects]:
         if redirect.op == "<<<" and redirect.target is not None:
             handed.append((text, line, "", redirect.target))
         elif redirect.op == "<<":
-            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text, _names_reader(command))]
+            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text, every)]
     for name, word, text, line in parsed.listed:  # `for NAME in WORDS`, `[[ WORD =~ RE ]]`
         handed.append((text, line, name, word))
     return handed
@@ -243,13 +244,15 @@ def _value_words(word: Word, home: str) -> list[Word]:
     return plain
 
 
-def _names_reader(command: SimpleCommand | None) -> bool:
-    """Does a here-document on this command (None: on a loop or a group) feed a reader of
-    names, which takes every word of it, `/` or not?"""
-    if command is None:
-        return True
-    name = command.name.value if command.name is not None else None
-    return name is None or name.rsplit("/", 1)[-1] in _NAME_READERS
+def _reads_names(parsed: ParsedLine) -> bool:
+    """Does the line run a reader of names (xargs, read, mapfile ...), which takes every word
+    of a here-document as one, `/` or not?  (The parse does not say which command of the line
+    a here-document feeds: a line with such a reader has all its here-documents read so.)"""
+    for command in parsed.commands:
+        name = command.name.value if command.name is not None else None
+        if name is None or name.rsplit("/", 1)[-1] in _NAME_READERS:
+            return True
+    return False
 
 
 def _heredoc_paths(text: str, every: bool = False) -> list[Word]:
