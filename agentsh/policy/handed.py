@@ -89,13 +89,15 @@ def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, 
     for command in parsed.commands:
         for assignment in command.assignments:
             handed.append((command.text, command.line, assignment.name, assignment.value))
-    every = _reads_names(parsed)
-    for text, line, redirect in [(c.text, c.line, r) for c in parsed.commands for r in c.redirects] + \
-            [(r.text, 1, r) for r in parsed.redirects]:
-        if redirect.op == "<<<" and redirect.target is not None:
-            handed.append((text, line, "", redirect.target))
-        elif redirect.op == "<<":
-            handed += [(text, line, "", word) for word in _heredoc_paths(redirect.text, every)]
+    every: bool | None = None  # whether a here-document's every word is a name: asked once, if any
+    for text, line, redirects in [(c.text, c.line, c.redirects) for c in parsed.commands if c.redirects] + \
+            [("", 1, parsed.redirects)]:  # here-documents are here (the parse hangs them on no command)
+        for redirect in redirects:
+            if redirect.op == "<<<" and redirect.target is not None:
+                handed.append((text or redirect.text, line, "", redirect.target))
+            elif redirect.op == "<<":
+                every = _reads_names(parsed) if every is None else every
+                handed += [(text or redirect.text, line, "", word) for word in _heredoc_paths(redirect.text, every)]
     for name, word, text, line in parsed.listed:  # `for NAME in WORDS`, `[[ WORD =~ RE ]]`
         handed.append((text, line, name, word))
     return handed
