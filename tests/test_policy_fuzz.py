@@ -424,6 +424,11 @@ def test_a_passed_variables_value_reads_no_secret(line: str, home: Path, project
     "for d in $HOME/.SSH; do cat ${d,,}/id_rsa; done",
     "echo ${u:=$HOME/.ss} >/dev/null; cat ${u}h/id_rsa",  # `${u:=WORD}` gives u WORD
     ': ${u=$HOME/.ss}; cat "$u"h/id_rsa',
+    # a here-string or a here-document word that uses such a variable, handed to a reader
+    'x=.SSH/ID_RSA; xargs cat <<< "$HOME/${x,,}"',
+    'x=.SSH/ID_RSA; read -r y <<< "$HOME/${x,,}"; cat "$y"',
+    "x=.SSH/ID_RSA; xargs cat <<EOF\n$HOME/${x,,}\nEOF",
+    "x=.SSH/ID_RSA; while read -r y; do cat \"$y\"; done <<EOF\n$HOME/${x,,}\nEOF",
 ])
 def test_a_value_transformed_or_joined_reads_no_secret(line: str, project: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:

@@ -63,7 +63,7 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
                 break
             if name and (value.value is not None or value.why_dynamic == "glob"):
                 _add(variables, given, name, value.shown())
-            elif name:
+            elif name or value.value is None:
                 pending.append((text, line, name, value))
     refused = _write_out(pending, variables, given, home, cwds, cd_real, paths)
     if refused:
@@ -105,9 +105,10 @@ def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, 
 
 def _write_out(pending: list[tuple[str, int, str, Word]], variables: dict[str, list[str] | None], given: set[str],
                home: str, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> Verdict | None:
-    """Values that use variables (`g=$f`, `x=${y%.py}`), written out with what the line gave
-    those (spelling.py), each checked as a read and added to its variable's values; the
-    first refusal.  A variable whose value is known only at run time gets None."""
+    """Values that use variables (`g=$f`, `x=${y%.py}`, a here-string `<<< ${x,,}`), written
+    out with what the line gave those (spelling.py), each checked as a read and added to its
+    variable's values (a here-string's or here-document's to none); the first refusal.  A
+    variable whose value is known only at run time gets None."""
     for _ in range(3):  # `g=$f`: a value may use another variable's, given later in the text
         changed = False
         for text, line, name, value in pending:
@@ -118,8 +119,14 @@ def _write_out(pending: list[tuple[str, int, str, Word]], variables: dict[str, l
                     return _refusal(text, line, name, value, _cannot_follow(err))
                 spelled = None
             if spelled is None:
-                changed |= variables.get(name, ()) is not None and name not in given
-                variables[name] = variables[name] if name in given else None
+                if name:
+                    changed |= variables.get(name, ()) is not None and name not in given
+                    variables[name] = variables[name] if name in given else None
+                continue
+            if not name:  # a here-string or here-document word: handed to a reader, not a variable
+                problem = _check_spelled(Spelling(spelled.values, True), cwds, cd_real, paths)
+                if problem:
+                    return _refusal(text, line, name, value, problem)
                 continue
             for written in spelled.values:
                 if written not in (variables.get(name) or ()):
