@@ -429,6 +429,11 @@ def test_a_passed_variables_value_reads_no_secret(line: str, home: Path, project
     'x=.SSH/ID_RSA; read -r y <<< "$HOME/${x,,}"; cat "$y"',
     "x=.SSH/ID_RSA; xargs cat <<EOF\n$HOME/${x,,}\nEOF",
     "x=.SSH/ID_RSA; while read -r y; do cat \"$y\"; done <<EOF\n$HOME/${x,,}\nEOF",
+    # values agentsh knows (HOME, PWD, OLDPWD) and unset variables, in one word with more
+    "cat $HOME/.s${HOME:0:0}sh/id_rsa",
+    "cat ~/.ss${u}h/id_rsa",
+    "cat ${PWD%/proj}/.ss${x:-}h/id_rsa",
+    "cat ${OLDPWD:-$HOME}/.ss${q}h/id_rsa",
 ])
 def test_a_value_transformed_or_joined_reads_no_secret(line: str, project: Path, tmp_path: Path,
                                                       agentsh_env: dict[str, str]) -> None:

@@ -47,7 +47,8 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     the line starts with (passed by the profile): a read of one is checked as its value,
     alone too (`cat "$KUBECONFIG"` printed ~/.kube/config under kubectl-readonly)."""
     handed = _handed(parsed, positional)
-    if not handed and not environment:
+    reads = _expanding_reads(parsed) if "$" in parsed.source else []
+    if not handed and not environment and not reads:
         return []
     verdicts = []
     # each variable's values in this line, as bash would write them out; None: set at run time
@@ -76,9 +77,16 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     # (HOME and PWD as the path checks know them are theirs already: paths.known_variable_paths)
     inherited = {name for name, value in (environment or {}).items()
                  if "/" in value and name not in ("HOME", "PWD") and name not in given}
-    if given or inherited:
-        verdicts += _uses(parsed, variables, given, inherited, home, cwds, cd_real, paths)
+    verdicts += _uses(reads, variables, given, inherited, home, cwds, cd_real, paths)
     return verdicts
+
+
+def _expanding_reads(parsed: ParsedLine) -> list[tuple[str, int, Word]]:
+    """The words the line's commands read (arguments, `<` targets) that expand a variable."""
+    reads = [(c.text, c.line, w) for c in parsed.commands
+             for w in [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)]]
+    reads += [(r.text, 1, r.target) for r in parsed.redirects if r.op == "<" and r.target]
+    return [(text, line, w) for text, line, w in reads if w.value is None and "$" in w.text and names_in(w.text)]
 
 
 def _handed(parsed: ParsedLine, positional: tuple[str, ...]) -> list[tuple[str, int, str, Word]]:
@@ -173,38 +181,34 @@ def _cannot_follow(err: CannotFollow) -> str:
             "so the path it reads is not known")
 
 
-def _uses(parsed: ParsedLine, variables: dict[str, list[str] | None], given: set[str], inherited: set[str],
-          home: str, cwds: list[str], cd_real: dict[str, str], paths: PathChecker) -> list[Verdict]:
-    """Each word the line reads that uses a variable it gave a value (or a passed one, in
-    `inherited`), written out (.spelling) and checked as a read; a given variable alone
-    (`$f`, `"${f}"`) was checked where given."""
-    read = [(c.text, c.line, [*c.argv[1:], *(r.target for r in c.redirects if r.op == "<" and r.target)])
-            for c in parsed.commands]
-    read += [(r.text, 1, [r.target]) for r in parsed.redirects if r.op == "<" and r.target]
-    known = given | inherited
+def _uses(reads: list[tuple[str, int, Word]], variables: dict[str, list[str] | None], given: set[str],
+          inherited: set[str], home: str, cwds: list[str], cd_real: dict[str, str], paths: PathChecker
+          ) -> list[Verdict]:
+    """Each word the line reads with an expansion, written out (.spelling) with what the line
+    gave its variables, the values agentsh knows (HOME, PWD, OLDPWD, what the profile
+    passes) and the rest unset, and checked as a read: `cat $HOME/.s${HOME:0:0}sh/id_rsa` and
+    `cat ~/.ss${u}h/id_rsa` read the key.  A given variable alone (`$f`, `"${f}"`) was checked
+    where given.  What spell cannot follow is refused when it uses a value the line gave or
+    agentsh knows (`inherited`: passed values that are paths), else left to the other checks."""
+    known = given | inherited | {"HOME", "PWD", "OLDPWD"}
     verdicts = []
-    for text, line, words in read:
-        for word in words:
-            if word.value is not None or "$" not in word.text:
-                continue
-            names = names_in(word.text)
-            if not names & known:
-                continue
-            alone = _ALONE.fullmatch(word.text.replace('"', ""))
-            if alone and (alone.group(1) or alone.group(2)) in given:
-                continue
-            try:
-                spelled = spell(word.text, variables, home, cwds)
-            except CannotFollow as err:
+    for text, line, word in reads:
+        alone = _ALONE.fullmatch(word.text.replace('"', ""))
+        if alone and (alone.group(1) or alone.group(2)) in given:
+            continue
+        try:
+            spelled = spell(word.text, variables, home, cwds)
+        except CannotFollow as err:
+            if names_in(word.text) & known:
                 verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
                                         reason=f"{word.text}: {_cannot_follow(err)}", hint=_HINT))
-                continue
-            if spelled is None:
-                continue
-            problem = _check_spelled(spelled, cwds, cd_real, paths)
-            if problem:
-                verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
-                                        reason=f"{word.text}: {problem}"))
+            continue
+        if spelled is None:
+            continue
+        problem = _check_spelled(spelled, cwds, cd_real, paths)
+        if problem:
+            verdicts.append(Verdict(command=text, decision="deny", rule="read-roots", line=line,
+                                    reason=f"{word.text}: {problem}"))
     return verdicts
 
 
