@@ -58,10 +58,11 @@ def run_approved(session: Session, decision: Decision, args: tuple[str, ...]) ->
         session.stderr.write(f"agentsh: the command was stopped: cannot record it: {err}\n")
         return EXIT_DENIED, names
     finally:
-        if injection is not None and injection.close():
+        ended = injection.close() if injection is not None else 0
+        if ended:
             # what the credentialed programs left running (guardrail mode: in confined mode the
             # exec guard ended it already, and audited it)
-            session.audit("leftovers_ended", commands=[], credential_holders=injection.broker.ended)
+            session.audit("leftovers_ended", commands=[], credential_holders=ended)
 
 def script_for(session: Session, decision: Decision) -> Decision:
     """The checked line as bash gets it: inside the frontend's plumbing, after `set -eux`

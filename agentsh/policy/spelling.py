@@ -31,6 +31,8 @@ LIMIT = 256
 
 # A variable's name, or a special parameter
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+|[@*#?$!-]")
+# `$x`, `${x...}`, `${#x}`, `${!x}`: the name a word's text mentions
+_MENTION = re.compile(r"\$\{?[#!]?([A-Za-z_][A-Za-z_0-9]*|[0-9]+|[@*])")
 # A name may hold lower-case letters only if a user set it: bash's own are upper case.
 _USER_NAME = re.compile(r"[A-Za-z_0-9]*[a-z][A-Za-z_0-9]*")
 # `{a,b}`, `{1..3}` (not `${...}`), quoted or not: the check does not expand them
@@ -65,7 +67,7 @@ class _RunTime(Exception):
 def names_in(text: str) -> set[str]:
     """The variables a word's text mentions (`$x`, `${x...}`, `${#x}`), roughly: for
     choosing the words worth spelling."""
-    return {m.group(1) for m in re.finditer(r"\$\{?[#!]?([A-Za-z_][A-Za-z_0-9]*|[0-9]+|[@*])", text)}
+    return {m.group(1) for m in _MENTION.finditer(text)}
 
 
 def spell(text: str, variables: Mapping[str, Sequence[str] | None], home: str,
