@@ -24,17 +24,15 @@ resize or input event is recorded up to that much early relative to the output.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import select
 import signal
 
-from .stream import Filter, write_all
+from .stream import Filter, read_burst, write_all
 
 PUMP_AFTER = 1 << 20  # output of one command, in bytes, before the relay starts a pump
 PIPE_SIZE = 1 << 18  # how far the recording may trail what the agent saw (docs/recording.md)
-READ = 65536
 _F_SETPIPE_SZ = 1031  # <linux/fcntl.h>; not in the fcntl module before Python 3.10's Linux constants
 _DONE = 0  # the pump's exit status when it relayed everything up to the end or a stop
 _CUT = 3  # its exit status when the relay's end of the pipe had gone
@@ -101,21 +99,17 @@ def _pump(master: int, terminal: int, feed: int, stop: int, output_filter: Filte
     """Relay until the PTY ends (EIO) or, after a stop, until it holds nothing more."""
     stopping = False
     while True:
-        try:
-            data = os.read(master, READ)  # (non-blocking: the relay set it so)
-            ended = not data
-        except BlockingIOError:
-            if not stopping:
-                ready, _, _ = select.select([master, stop], [], [])
+        data, ended = read_burst(master)  # (non-blocking: the relay set it so)
+        if not data and not ended:  # nothing waiting
+            if stopping:
+                ended = True  # stopped, and what the PTY held is relayed
+            else:
+                try:
+                    ready, _, _ = select.select([master, stop], [], [])
+                except InterruptedError:
+                    continue
                 stopping = stop in ready  # a stop byte, or EOF: agentsh has gone
                 continue
-            data, ended = b"", True
-        except InterruptedError:
-            continue
-        except OSError as err:  # EIO: the last holder of the PTY slave closed it
-            if err.errno != errno.EIO:
-                raise
-            data, ended = b"", True
         if output_filter is not None:
             data = output_filter.feed(data) if data else b""
             if ended:

@@ -53,6 +53,32 @@ def write_all(fd: int, data: bytes) -> bool:
     return True
 
 
+def read_burst(fd: int) -> tuple[bytes, bool]:
+    """What a non-blocking PTY holds now, up to CHUNK bytes (no waiting), and whether it has
+    ended.  A PTY hands over at most 4 KiB per read: taking all that is waiting gives the
+    agent, recorder and redactor fewer, larger chunks."""
+    parts: list[bytes] = []
+    size = 0
+    ended = False
+    while size < CHUNK:
+        try:
+            data = os.read(fd, CHUNK - size)
+        except BlockingIOError:
+            break
+        except InterruptedError:
+            continue
+        except OSError as err:  # EIO: the last holder of the PTY slave closed it
+            if err.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            ended = True
+            break
+        parts.append(data)
+        size += len(data)
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
+
+
 def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] | None = None,
                 on_idle: Callable[[], None] | None = None) -> None:
     """Copy each pipe (read fd -> our output fd) until all reach EOF.
@@ -161,7 +187,7 @@ class PtyRelay:
                         return
                     pump = None  # it was killed: the relay carries the output again
                 elif source in ready:
-                    data, ended = self._read_burst()
+                    data, ended = read_burst(self.master_fd)
                     if data:
                         self._emit(data)
                         relayed += len(data)
@@ -217,32 +243,6 @@ class PtyRelay:
             self.output_filter.flush()
         return False
 
-    def _read_burst(self) -> tuple[bytes, bool]:
-        """What the PTY holds now, up to CHUNK bytes (no waiting), and whether it has ended.
-
-        Taking all that is waiting gives the agent, recorder and redactor fewer, larger
-        chunks."""
-        parts: list[bytes] = []
-        size = 0
-        ended = False
-        while size < CHUNK:
-            try:
-                data = os.read(self.master_fd, CHUNK - size)
-            except BlockingIOError:
-                break
-            except InterruptedError:
-                continue
-            except OSError as err:  # EIO: the last holder of the PTY slave closed it
-                if err.errno != errno.EIO:
-                    raise
-                data = b""
-            if not data:
-                ended = True
-                break
-            parts.append(data)
-            size += len(data)
-        return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
-
     def _emit(self, data: bytes, final: bool = False) -> None:
         if self.output_filter is not None:
             data = self.output_filter.feed(data) if data else b""
@@ -255,7 +255,7 @@ class PtyRelay:
     def _drain(self) -> None:
         """The command has exited: relay what its PTY still holds."""
         while True:
-            data, ended = self._read_burst()
+            data, ended = read_burst(self.master_fd)
             if data:
                 self._emit(data)
             if ended or not data:
