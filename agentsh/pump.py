@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import os
 import select
 import signal
@@ -52,6 +53,7 @@ class Pump:
             try:
                 os.close(records)
                 os.close(self._stop_w)
+                gc.disable()  # a collection would write to, and so copy, all of agentsh's memory
                 _name_this_process(b"agentsh-pump")
                 for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH):
                     signal.signal(signum, signal.SIG_DFL)  # agentsh forwards these to the command, once
