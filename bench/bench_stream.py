@@ -122,7 +122,7 @@ def run_agentsh(command: str, agentsh: list[str], profile: Path, env: dict[str, 
     tree = reap(child)
     return {"seconds": elapsed, "bytes": total, "cpu": tree, "own_cpu": own, "peak_mb": hwm / 1024,
             "streaming_seconds": end - marks[0], "streaming_own_cpu": own + before - marks[1],
-            "setup_seconds": marks[0] - start}
+            "setup_seconds": marks[0] - start, "pump_peak_mb": pumps.peak_mb, "pump_private_mb": pumps.private_mb}
 
 
 class PumpWatch:
@@ -133,6 +133,8 @@ class PumpWatch:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.seen: dict[int, float] = {}
+        self.peak_mb = 0.0  # the pump's VmHWM: mostly pages it shares with agentsh (copy-on-write)
+        self.private_mb = 0.0  # the most of it that was its own, not shared (smaps_rollup Private_*)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -143,6 +145,11 @@ class PumpWatch:
                 try:
                     if Path(f"/proc/{child}/comm").read_text().strip() == "agentsh-pump":
                         self.seen[int(child)] = proc_cpu(int(child))
+                        status = dict(line.split(":", 1) for line in Path(f"/proc/{child}/status").read_text().splitlines())
+                        self.peak_mb = max(self.peak_mb, int(status["VmHWM"].split()[0]) / 1024)
+                        rollup = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
+                        private = sum(int(line.split()[1]) for line in rollup if line.startswith("Private_"))
+                        self.private_mb = max(self.private_mb, private / 1024)
                 except (OSError, ValueError):
                     continue
 
@@ -268,6 +275,10 @@ def report(args: argparse.Namespace, names: list[str], samples: dict[str, list[d
     peak = max(s.get("peak_mb", 0.0) for name in names for s in samples[name])
     print(f"- peak RSS of any agentsh session: {peak:.1f} MB (target < 60 MB); recordings written: {recorded:.0f} MB")
     result["agentsh_peak_rss_mb"] = peak
+    pump = [s for name in names for s in samples[name] if s.get("pump_peak_mb")]
+    if pump:
+        print(f"- its output pump (agentsh/pump.py): peak RSS {max(s['pump_peak_mb'] for s in pump):.1f} MB, "
+              f"mostly shared with agentsh; at most {max(s['pump_private_mb'] for s in pump):.1f} MB of it its own")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 
