@@ -164,3 +164,31 @@ def _zombie(pid: int) -> bool:
             return stat.read().rpartition(")")[2].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_recording_that_fails_while_the_pump_runs_stops_the_command(tmp_path: Path, agentsh_env: dict[str, str],
+                                                                       workspace: Path) -> None:
+    """RLIMIT_FSIZE of 2 MiB makes the recording fail (EFBIG, as a full disk does with ENOSPC)
+    after the pump has taken over (1 MiB): the command is stopped, the pump with it, and the
+    agent is told; it saw at most the pump's pipe more than the file holds."""
+    import pexpect
+
+    record = tmp_path / "rec"
+    profile = tmp_path / "pump.yaml"
+    profile.write_text(f"agentsh: 1\nname: pump\nextends: [base]\nrecord: {{dir: \"{record}\"}}\n"
+                       "commands:\n  - {name: gen, run: [head, \"yes\"], decision: allow}\n")
+    child = pexpect.spawn("bash", ["-c", f'ulimit -f 2048; exec {sys.executable} -m agentsh -i -p "$0"', str(profile)],
+                          cwd=str(workspace), env=agentsh_env, dimensions=(50, 200), timeout=60)
+    child.expect(r"\$ $")
+    child.sendline("yes fill-the-disk | head -c 20000000")
+    child.expect("cannot record it", timeout=120)
+    seen = child.before.count(b"fill-the-disk")
+    child.expect(r"\$ $")
+    assert seen * len(b"fill-the-disk\r\n") < 20_000_000 // 2  # stopped long before the end
+    assert not [p for p in _children(child.pid) if _comm(p) == b"agentsh-pump"]
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    [cast] = record.glob("*.cast")
+    assert cast.stat().st_size <= 2048 * 1024
+    cat = subprocess.run([sys.executable, "-m", "asciinema", "cat", str(cast)], capture_output=True, timeout=60)
+    assert cat.returncode == 0 and b"fill-the-disk" in cat.stdout  # whole lines up to the failure
