@@ -33,13 +33,15 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
     "sort": ("-o", "--output", "-T", "--temporary-directory"),
     "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file", "--volno-file"),
-    "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
+    "unzip": ("-d",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
              "--append-output"), "git": ("--output", "-o", "--output-directory"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
-    **dict.fromkeys(("c++", "clang", "clang++", "as", "ld"), ("-o",)),
+    # the drivers' other output files, the linker's and the assembler's: compilers.py
+    **dict.fromkeys(("gcc", "cc", "g++", "c++", "clang", "clang++"), ("-o", "--output")),
+    **dict.fromkeys(("as", "ld"), ("-o",)),
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
     # less copies a piped input to its log file when its output is a terminal (base.yaml's

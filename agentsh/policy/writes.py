@@ -9,6 +9,7 @@ import os
 import re
 
 from ..parse import Word
+from . import compilers
 from .githazards import git_subcommand
 from .write_table import (
     CMAKE_E_WRITES,
@@ -94,6 +95,9 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     FILE`, `patch`, `unzip`), the working directory `.` is a target."""
     if program == "git":
         return _git_targets(args) + _option_targets(program, args)
+    if compilers.kind(program):
+        # its -o and its dependency, map, dump, listing and profile files (compilers.py)
+        return compilers.write_targets(program, args)
     return _option_targets(program, args)
 
 
