@@ -102,6 +102,7 @@ WROTE_OUTSIDE = [
     "gcc -c a.c && ld -e main --output=../x a.o",
     "gcc -S a.c && as -a=../x.lst -o a.o a.s",
     "cd .. && gcc -c proj/a.c",  # no -o: a.o in the working directory, here HOME
+    "cd .. && gcc -v -c proj/a.c",  # -v still compiles
     "cd .. && gcc -save-temps -c proj/a.c -o proj/a.o",  # a.i and a.s in the working directory
     "cc -MD -MF .git/hooks/post-checkout -c a.c",
     "gcc -Wl,-Map=.git/hooks/post-checkout -o prog a.c",
@@ -177,6 +178,7 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "cc -Xclang -load -Xclang /tmp/x.so -c a.c",
     "cc -Xclang -dependency-file -Xclang ../x.d -c a.c",
     "g++ -fmodules-ts -fmodule-mapper='|sh -c id' -c a.cc",
+    "g++ -fmodules-ts -fmodule-mapper=map.txt -c a.cc",  # the file names where module files go
     # already hazards before: kept
     "cc -specs=x.specs a.c", "cc -wrapper sh,-c a.c", "cc -B/tmp/x a.c", "cc -fplugin=x.so a.c", "cc @args a.c",
 ])
@@ -210,6 +212,7 @@ ORDINARY = [
     "cc -E a.c",
     "cc -M a.c",
     "cc --version",
+    "cc -v -c a.c",
     "cc -dumpmachine",
     "cc -print-file-name=libc.so",
     "cc -x c -c /dev/null -o /tmp/x.o",

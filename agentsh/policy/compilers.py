@@ -65,8 +65,9 @@ _MAY_WRITE = re.compile(r"file|dir|output|dump|record|trace|path|generate|log|ca
 _READ_OR_NO_PLACE = re.compile(r"prefix-map|-use|list|module-file|module-map|compilation-dir|exclude|filter|"
                                r"sample|remapping|prebuilt|granularity|path-format|prefix-path|sanitize|plugin")
 # Modes in which, without `-o`, the driver writes only to standard output (or nothing).
-_NO_OUTPUT = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "-###", "--help", "--version", "-v", "-dumpversion",
-                        "-dumpmachine", "-dumpspecs", "-dumpfullversion", "--target-help"})
+# (`-v` and `--help` with an input still compile it.)
+_NO_OUTPUT = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "-###", "-version", "-dumpversion", "-dumpmachine",
+                        "-dumpspecs", "-dumpfullversion"})
 _STD_STREAMS = ("stdout", "stderr")
 
 
@@ -327,6 +328,9 @@ _RUNS = "makes the compiler run the program it names"
 _LOADS = "makes the compiler or linker load a library or plugin"
 _FRONT_END = "hands clang's front end an option that loads a plugin or writes a file not checked here"
 _FRONT_END_HAZARD = re.compile(r"\$|load|plugin|file|dir|log|output|dump|path|stats|trace|^-o|^-M")
+# A module mapper file names where each compiled module interface is written (`x ../../y.gcm`).
+_MAPPER = ("names in a file where the compiler writes module interfaces, which the write roots cannot check "
+           "(leave it out: gcm.cache/ in the working directory is checked)")
 _RESPONSE = ("reads more arguments (options and file names) from the file after @, where the read roots "
              "cannot check them (name them in the line instead)")
 
@@ -363,6 +367,8 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
                                                                "-ccc-install-dir", "-ccc-gcc-name") or \
                 (name == "-fmodule-mapper" and "|" in rest):
             found.append((index, word.value or "", f"{name} {_RUNS}"))
+        elif name == "-fmodule-mapper":
+            found.append((index, word.value or "", f"{name} {_MAPPER}"))
         elif name == "-fpass-plugin":
             found.append((index, word.value or "", f"{name} {_LOADS}"))
         elif value == "-Xclang" and index + 1 < len(args) and _FRONT_END_HAZARD.search(args[index + 1].value or "$"):
