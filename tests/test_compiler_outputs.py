@@ -139,6 +139,12 @@ def test_a_compilers_other_output_files_stay_in_the_write_roots(line: str, outsi
     "cc -fmodules-cache-path=../mc -c a.c",
     "cc -fcrash-diagnostics-dir=../crash -c a.c",
     "cc -fdiagnostics-add-output=sarif:file=../x.sarif -c a.c",
+    "cc -MJ ../x.json -c a.c",  # clang's compilation database entry
+    "cc -MJ../x.json -c a.c",
+    "cc --serialize-diagnostics ../x.dia -c a.c",
+    "cc -flto-incremental=../cache -flto -o prog a.c",
+    "cc -fproc-stat-report=../x.csv -c a.c",
+    "cd .. && cc -save-stats=cwd -c proj/a.c -o proj/a.o",
     "cc -fsome-future-dump-file=../x -c a.c",  # unknown, but its name says it may write there
     "cc -Wa,--MD,../x.d -c a.c",
     "cc -Xassembler -a=../x.lst -c a.c",
@@ -173,6 +179,8 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "cc -Wl,@args -o prog a.c",
     "cc -Wa,@args -c a.c",
     "ld -plugin /tmp/x.so a.o",
+    "ld --load-pass-plugin=/tmp/x.so a.o",
+    "cc -Xlinker @args -o prog a.c",
     "ld --error-handling-script=./x.sh a.o",
     "cc -fpass-plugin=/tmp/x.so -c a.c",
     "cc -Xclang -load -Xclang /tmp/x.so -c a.c",

@@ -14,6 +14,7 @@ working directory targets: that is where the compiler puts them (its "dump direc
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -27,10 +28,16 @@ _KINDS = (("driver", re.compile(r"(?:[\w.]+-)*(?:gcc|g\+\+|cc|c\+\+|clang|clang\
 
 
 def kind(program: str) -> str:
-    """"driver", "ld", "as", or "" for a program that is none of these."""
+    """"driver", "ld", "as", or "" for a program that is none of these (asked for every
+    command's write targets: the common case costs one `endswith`)."""
     if not program.endswith(("cc", "++", "clang", "c89", "c99", "ld", "mold", "as", "gold", "bfd")) and \
             not program[-1:].isdigit():
-        return ""  # the common case, without a regular expression
+        return ""
+    return _kind_by_pattern(program)
+
+
+@functools.lru_cache(maxsize=256)
+def _kind_by_pattern(program: str) -> str:
     for name, pattern in _KINDS:
         if pattern.fullmatch(program):
             return name
@@ -41,9 +48,10 @@ def kind(program: str) -> str:
 
 # Driver options whose value (the next word, or glued) is a file or directory it writes, or the
 # start of the names of those it writes (`-dumpbase ../x` writes ../x.d, ../x.su, ...).
-_WRITE_VALUE = ("-o", "-MF", "-aux-info", "-dumpdir", "-dumpbase")
-# Their long spellings (`--output=FILE`, `--output FILE`, abbreviated: fail closed).
-_WRITE_LONG = ("--output", "--output-pch")
+_WRITE_VALUE = ("-o", "-MF", "-MJ", "-aux-info", "-dumpdir", "-dumpbase", "-index-store-path")
+# Their long spellings (`--output=FILE`, `--output FILE`, abbreviated: fail closed), and clang's
+# serialized diagnostics.
+_WRITE_LONG = ("--output", "--output-pch", "--serialize-diagnostics")
 # Options whose next word is a value that is no file written and no option (skipped).
 _SKIP_VALUE = frozenset({"-MT", "-MQ", "-dumpbase-ext", "-x", "-I", "-L", "-D", "-U", "-include", "-imacros",
                          "-isystem", "-iquote", "-idirafter", "-iprefix", "-isysroot", "--param", "-T", "-u",
@@ -52,9 +60,10 @@ _SKIP_VALUE = frozenset({"-MT", "-MQ", "-dumpbase-ext", "-x", "-I", "-L", "-D", 
 # built program when it runs, to this directory: a write all the same).
 _F_WRITE = ("-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-generate", "-fprofile-dir",
             "-fprofile-note", "-fmodules-cache-path", "-fmodule-output", "-fcrash-diagnostics-dir",
-            "-foptimization-record-file", "-ftime-trace", "-fltrans-output-list", "-fopt-info", "-fdump-")
+            "-foptimization-record-file", "-ftime-trace", "-fltrans-output-list", "-fopt-info", "-fdump-",
+            "-flto-incremental", "-fproc-stat-report")
 # Options that make the driver write files beside its output (or in the working directory).
-_BESIDE = ("-MD", "-MMD", "-save-temps", "-fstack-usage", "-fcallgraph-info", "-fdump-", "-ftest-coverage",
+_BESIDE = ("-MD", "-MMD", "-save-temps", "-save-stats", "-fstack-usage", "-fcallgraph-info", "-fdump-", "-ftest-coverage",
            "-fprofile-arcs", "-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-generate",
            "-coverage", "-gsplit-dwarf", "-fcompare-debug", "-fsave-optimization-record", "-ftime-trace",
            "-fmodules", "-fmodule-output", "-fdiagnostics-format", "-fdiagnostics-add-output",
@@ -187,7 +196,9 @@ def _f_value_targets(word: Word, name: str, rest: str) -> list[Word]:
 def _dynamic_writes(prefix: str) -> bool:
     """May a word that starts with `prefix` (and goes on with an expansion) name a place written?"""
     name = prefix.partition("=")[0]
-    if prefix.startswith(("-Wl,", "-Wa,", "-Wp,", "-o", "-MF", "-aux-info", "-dumpdir", "-dumpbase", "--o")):
+    if name.startswith("--") and "=" in prefix:
+        return len(name) >= 4 and any(o.startswith(name) for o in _WRITE_LONG)  # `--output=$f`, not `--sysroot=$d`
+    if prefix.startswith(("-Wl,", "-Wa,", "-Wp,", *_WRITE_VALUE)):
         return True
     if name.startswith("-f") and "=" in prefix:
         return bool(_f_value_targets(Word(prefix, prefix), name, "x"))
@@ -335,13 +346,18 @@ _RESPONSE = ("reads more arguments (options and file names) from the file after 
              "cannot check them (name them in the line instead)")
 
 
+# ld's options (one dash or two, abbreviated) that load a plugin (bfd and gold's -plugin, lld's
+# pass plugins) or run a script when the link fails (bfd's --error-handling-script).
+_LD_HAZARDS = ("plugin", "load-pass-plugin", "error-handling-script")
+
+
 def _linker_hazards(args: list[tuple[int, Word]]) -> list[tuple[int, str, str]]:
     found = []
     for index, word in args:
         value = word.value or ""
         name = value.lstrip("-").partition("=")[0]
-        if value[:1] == "-" and len(name) >= 3 and ("plugin".startswith(name) or "error-handling-script".startswith(name)):
-            found.append((index, value, f"{value} {_LOADS if name[0] == 'p' else _RUNS}"))
+        if value[:1] == "-" and len(name) >= 3 and any(o.startswith(name) for o in _LD_HAZARDS):
+            found.append((index, value, f"{value} {_RUNS if name[0] == 'e' else _LOADS}"))
         elif value[:1] == "@":
             found.append((index, value, _RESPONSE))
     return found

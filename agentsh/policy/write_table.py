@@ -39,9 +39,7 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
-    # the drivers' other output files, the linker's and the assembler's: compilers.py
-    **dict.fromkeys(("gcc", "cc", "g++", "c++", "clang", "clang++"), ("-o", "--output")),
-    **dict.fromkeys(("as", "ld"), ("-o",)),
+    # (the compilers, ld and as: compilers.py reads every file they write, -o with the rest)
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
     # less copies a piped input to its log file when its output is a terminal (base.yaml's

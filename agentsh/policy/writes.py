@@ -43,9 +43,9 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
 # xxd [options] [infile [outfile]]: its options that take a value, each with the rest of its
 # one-dash long name (`-cols`, `-seek`).
 _XXD_VALUES = {"-c": "ols", "-g": "roupsize", "-l": "en", "-s": "eek", "-o": "ffset", "-n": "ame", "-R": ""}
-# Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
-# as an output option glued to its value.
-_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "clang++", "tree"})
+# Programs whose options are read one to a word: only `-oFILE` is read as an output option
+# glued to its value.  (The compilers, which were here too, are read by compilers.py.)
+_NO_CLUSTERS = frozenset({"tree"})
 
 
 def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -> str:
