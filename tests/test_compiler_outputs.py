@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -161,6 +162,7 @@ def test_a_compilers_other_output_files_stay_in_the_write_roots(line: str, outsi
     "cc -Wl,-Map=$(echo ../x) a.c",
     "cc -fdump-tree-all=$(echo ../x) -c a.c",
     "ld $(echo -Map=../x) a.o",
+    "ld -plugin-opt=-fresolution=../x.res -o prog a.o",
     "cd .git/hooks && cc -c ../../a.c",
 ])
 def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str], str]) -> None:
@@ -180,6 +182,9 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "cc -Wa,@args -c a.c",
     "ld -plugin /tmp/x.so a.o",
     "ld --load-pass-plugin=/tmp/x.so a.o",
+    "ld -plugin /usr/lib/gcc/../../../tmp/x.so a.o",
+    "ld -plugin-opt=/tmp/lto-wrapper a.o",  # gcc's plugin runs it
+    "cc -Wl,-plugin-opt,./x -o prog a.c",
     "cc -Xlinker @args -o prog a.c",
     "ld --error-handling-script=./x.sh a.o",
     "cc -fpass-plugin=/tmp/x.so -c a.c",
@@ -240,6 +245,12 @@ ORDINARY = [
     "cc -fdump-tree-original -c a.c -o /tmp/a.o",
     "cc -Xclang -fno-pch-timestamp -c a.c",
     "ld -o prog a.o",
+    # what gcc's collect2 runs on every link (the exec guard decides it in confined mode)
+    "ld -plugin /usr/lib/gcc/x86_64-linux-gnu/12/liblto_plugin.so "
+    "-plugin-opt=/usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper -plugin-opt=-fresolution=/tmp/cc1.res "
+    "-plugin-opt=-pass-through=-lgcc --build-id -m elf_x86_64 -dynamic-linker /lib64/ld-linux-x86-64.so.2 "
+    "-pie -o prog a.o -lc",
+    "as --64 -o /tmp/cc2.o /tmp/cc2.s",
     "as -o a.o a.s",
     "make",
     "make -j4 all",
@@ -252,8 +263,18 @@ def test_ordinary_builds_stay_allowed(line: str, decide: Callable[[str], str]) -
     assert decide(line) == "allow"
 
 
+def _run_default(line: str, cwd: Path, env: dict[str, str], _scratch: Path, profile: Path) -> subprocess.CompletedProcess[str]:
+    """`agentsh -p PROFILE -c LINE` in the mode the machine gives (confined where ptrace and
+    Landlock work: the exec guard then decides the ld that gcc's collect2 runs, with gcc's own
+    `-plugin liblto_plugin.so`, which a hazard on `ld -plugin` must let through)."""
+    return subprocess.run([sys.executable, "-m", "agentsh", "-p", str(profile), "-c", line], cwd=cwd,
+                          env=dict(env, AGENTSH_WARM="0"), capture_output=True, text=True, timeout=60)
+
+
 @needs_gcc
-def test_ordinary_builds_run(outside: Path, env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("run", [run_guardrail, _run_default], ids=["guardrail", "default-mode"])
+def test_ordinary_builds_run(run: Callable[..., subprocess.CompletedProcess[str]], outside: Path,
+                             env: dict[str, str], tmp_path: Path) -> None:
     """The must-allow builds, for real, in the workspace (a Makefile with -MMD dependency files too)."""
     proj = outside / "proj"
     (proj / "main.c").write_text("int util(void);\nint main(void) { return util(); }\n")
@@ -266,7 +287,7 @@ def test_ordinary_builds_run(outside: Path, env: dict[str, str], tmp_path: Path)
                                    "-include main.d util.d\n")
     for line in ("cc -O2 -Wall -c a.c -o a.o", "gcc -g -o prog main.c util.c -lm",
                  "mkdir -p build && g++ -std=c++17 -I include -MMD -MP -c src/x.cpp -o build/x.o", "make"):
-        done = run_guardrail(line, proj, env, tmp_path, DEVELOPER)
+        done = run(line, proj, env, tmp_path, DEVELOPER)
         assert done.returncode == 0, (line, done.stderr)
     for made in ("a.o", "prog", "build/x.o", "build/x.d", "m", "main.d", "util.d"):
         assert (proj / made).exists(), made

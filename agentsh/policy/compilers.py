@@ -234,7 +234,7 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
 # a file it writes: the output, the link map, a dependency file, PE's import library and .def,
 # and lld's reproduce archive, saved temporaries and reports.
 _LD_WRITE = ("output", "Map", "dependency-file", "out-implib", "output-def", "pdb", "reproduce",
-             "why-extract", "print-archive-stats", "lto-obj-path", "thinlto-cache-dir", "plugin-save-temps",
+             "why-extract", "print-archive-stats", "lto-obj-path", "thinlto-cache-dir",
              "save-temps")
 # Long options of ld starting with `o` that are no output (`-oformat`): not `-o` glued.
 _LD_O_OTHERS = ("oformat", "orphan-handling")
@@ -257,6 +257,13 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
         if value[:1] != "-" or value == "-":
             continue
         name, eq, rest = value.lstrip("-").partition("=")
+        if len(name) > len("plugin") and "plugin-opt".startswith(name):
+            # gcc's linker plugin writes its symbol resolution to -plugin-opt=-fresolution=FILE
+            given = rest if eq else (following.value or "" if following is not None else "")
+            if given.startswith("-fresolution="):
+                targets.append(Word(word.text, given.partition("=")[2]))
+            i += 0 if eq else 1
+            continue
         long_name = next((o for o in _LD_WRITE if len(name) >= 2 and o.startswith(name)), None)
         if long_name is None and value[:2] != "--" and value.startswith("-o") and \
                 not any(o.startswith(name) for o in _LD_O_OTHERS):
@@ -351,15 +358,33 @@ _RESPONSE = ("reads more arguments (options and file names) from the file after 
 _LD_HAZARDS = ("plugin", "load-pass-plugin", "error-handling-script")
 
 
+# Where the toolchains keep the linker plugins they hand ld themselves (gcc's collect2 runs
+# `ld -plugin /usr/lib/gcc/.../liblto_plugin.so -plugin-opt=/usr/lib/gcc/.../lto-wrapper ...`
+# on every link, which the exec guard decides too): no write root is below these.
+_TOOLCHAIN_DIRS = ("/usr/lib/gcc/", "/usr/libexec/gcc/", "/usr/lib64/gcc/", "/usr/lib/bfd-plugins/",
+                   "/usr/lib/llvm-", "/usr/lib64/llvm")
+
+
+def _toolchain_file(path: str | None) -> bool:
+    return path is not None and path.startswith(_TOOLCHAIN_DIRS) and "/../" not in path and "/./" not in path
+
+
 def _linker_hazards(args: list[tuple[int, Word]]) -> list[tuple[int, str, str]]:
     found = []
-    for index, word in args:
+    for at, (index, word) in enumerate(args):
         value = word.value or ""
-        name = value.lstrip("-").partition("=")[0]
-        if value[:1] == "-" and len(name) >= 3 and any(o.startswith(name) for o in _LD_HAZARDS):
+        name, eq, rest = value.lstrip("-").partition("=")
+        given = rest if eq else (args[at + 1][1].value if at + 1 < len(args) else None)
+        if value[:1] != "-" or len(name) < 3:
+            if value[:1] == "@":
+                found.append((index, value, _RESPONSE))
+            continue
+        if "plugin-opt".startswith(name) and len(name) > len("plugin"):
+            # gcc's plugin runs the first option that is no option (its lto-wrapper)
+            if given is None or (given[:1] != "-" and not _toolchain_file(given)):
+                found.append((index, value, f"{value} {_RUNS}"))
+        elif any(o.startswith(name) for o in _LD_HAZARDS) and not (name[0] == "p" and _toolchain_file(given)):
             found.append((index, value, f"{value} {_RUNS if name[0] == 'e' else _LOADS}"))
-        elif value[:1] == "@":
-            found.append((index, value, _RESPONSE))
     return found
 
 
