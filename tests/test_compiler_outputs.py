@@ -164,6 +164,17 @@ def test_a_compilers_other_output_files_stay_in_the_write_roots(line: str, outsi
     "ld $(echo -Map=../x) a.o",
     "ld -plugin-opt=-fresolution=../x.res -o prog a.o",
     "cd .git/hooks && cc -c ../../a.c",
+    # cmake, the other build tool the developer profile allows with any arguments
+    "cmake -S . -B ../b",
+    "cmake -B../b",
+    "cmake -S . -B .git/hooks",
+    "cd .. && cmake proj",  # the build tree is the working directory
+    "cmake --build ../b",
+    "cmake --install build --prefix ../inst",
+    "cmake --graphviz=../x.dot .",
+    "cmake --trace-redirect=../x.log .",
+    "cmake --profiling-output=../x.json --profiling-format=google-trace .",
+    "cmake --system-information ../x.txt",
 ])
 def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str], str]) -> None:
     assert decide(line).startswith("deny: writes"), decide(line)
@@ -185,7 +196,6 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "ld -plugin /usr/lib/gcc/../../../tmp/x.so a.o",
     "ld -plugin-opt=/tmp/lto-wrapper a.o",  # gcc's plugin runs it
     "cc -Wl,-plugin-opt,./x -o prog a.c",
-    "cc -Xlinker @args -o prog a.c",
     "ld --error-handling-script=./x.sh a.o",
     "cc -fpass-plugin=/tmp/x.so -c a.c",
     "cc -Xclang -load -Xclang /tmp/x.so -c a.c",
@@ -194,6 +204,7 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "g++ -fmodules-ts -fmodule-mapper=map.txt -c a.cc",  # the file names where module files go
     # already hazards before: kept
     "cc -specs=x.specs a.c", "cc -wrapper sh,-c a.c", "cc -B/tmp/x a.c", "cc -fplugin=x.so a.c", "cc @args a.c",
+    "cc -Xlinker @args -o prog a.c",
 ])
 def test_options_that_make_a_compiler_run_a_program_are_refused(line: str, decide: Callable[[str], str]) -> None:
     assert decide(line).startswith("deny"), decide(line)
@@ -255,6 +266,15 @@ ORDINARY = [
     "make",
     "make -j4 all",
     "cmake --build build",
+    "cmake --build build -j4 -t all",
+    "cmake --build build --config Release --parallel",
+    "cmake .",
+    "cmake -S . -B build",
+    # -DCMAKE_... was read as a cluster holding -P and -C (cmake's hazards) before
+    "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -G 'Unix Makefiles'",
+    "cmake -S /usr/share/cmake/Modules -B build",
+    "mkdir -p build && cd build && cmake ..",
+    "cmake --install build --prefix /tmp/inst",
 ]
 
 
