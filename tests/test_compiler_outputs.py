@@ -122,6 +122,18 @@ def test_a_compilers_other_output_files_stay_in_the_write_roots(line: str, outsi
     assert "write" in done.stderr, done.stderr
 
 
+@pytest.mark.skipif(shutil.which("cmake", path="/usr/local/bin:/usr/bin:/bin") is None, reason="no cmake on this machine")
+@pytest.mark.parametrize("line", ["cd .. && cmake proj", "cmake -S . -B ../b", "cmake -S . -B .git/hooks/b"])
+def test_cmake_configures_no_build_tree_outside_the_write_roots(line: str, outside: Path, env: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    """Before, cmake's build tree was no write target: each of these configured (CMakeCache.txt,
+    CMakeFiles/, Makefile) outside the workspace or in .git/hooks in guardrail mode."""
+    (outside / "proj" / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.10)\nproject(x NONE)\n")
+    done = run_guardrail(line, outside / "proj", env, tmp_path, DEVELOPER)
+    assert _written_outside(outside) == set(), done.stderr
+    assert done.returncode == 126, done.stderr
+
+
 # Refused by the static check (no compiler needs to run): the other spellings and options.
 # clang's options are spelled with cc (clang is not installed everywhere, and a program the
 # profile's path lacks is refused for that alone); test_clang_is_read_as_a_driver covers the name.
