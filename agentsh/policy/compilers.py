@@ -67,14 +67,15 @@ _BESIDE = ("-MD", "-MMD", "-save-temps", "-save-stats", "-fstack-usage", "-fcall
            "-fprofile-arcs", "-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-generate",
            "-coverage", "-gsplit-dwarf", "-fcompare-debug", "-fsave-optimization-record", "-ftime-trace",
            "-fmodules", "-fmodule-output", "-fdiagnostics-format", "-fdiagnostics-add-output",
-           "-fdiagnostics-set-output", "-frepo", "-fdump-ada-spec", "-fdump-go-spec")
+           "-fdiagnostics-set-output", "-frepo")
 # An unknown `-fNAME=VALUE` whose name says it may be a place written to is one (fail closed),
 # unless the name says it is read or is no place.
 _MAY_WRITE = re.compile(r"file|dir|output|dump|record|trace|path|generate|log|cache|note")
 _READ_OR_NO_PLACE = re.compile(r"prefix-map|-use|list|module-file|module-map|compilation-dir|exclude|filter|"
                                r"sample|remapping|prebuilt|granularity|path-format|prefix-path|sanitize|plugin")
-# Modes in which, without `-o`, the driver writes only to standard output (or nothing).
-# (`-v` and `--help` with an input still compile it.)
+# Modes in which, without `-o`, the driver writes only to standard output (or nothing), as
+# read here (`--version` is `-version` once its second dash is taken off; `-v` and `--help`
+# with an input still compile it).
 _NO_OUTPUT = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "-###", "-version", "-dumpversion", "-dumpmachine",
                         "-dumpspecs", "-dumpfullversion"})
 _STD_STREAMS = ("stdout", "stderr")
@@ -124,12 +125,12 @@ def _read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
         name, eq, rest = value.partition("=")
         if name.startswith("--") and len(name) >= 4 and any(o.startswith(name) or name == o for o in _WRITE_LONG):
             # --output=FILE, --output FILE, --output-pch=FILE and their abbreviations
-            if eq:
-                found.targets.append(Word(word.text, rest))
-            elif following is not None:
-                found.targets.append(following)
-                found.output = found.output or following
-                i += 1
+            given = Word(word.text, rest) if eq else following
+            if given is not None:
+                found.targets.append(given)
+                if "--output".startswith(name):
+                    found.output = given  # -o's long name: no a.out in the working directory
+            i += 0 if eq else 1
             continue
         if value.startswith("--") and not value.startswith("---"):
             value = value[1:]  # gcc takes `--save-temps`, `--coverage`, `--dumpdir` as their one-dash forms
