@@ -172,6 +172,11 @@ def test_cmake_configures_no_build_tree_outside_the_write_roots(line: str, outsi
     "as -alh=../x.lst a.s",
     "cd .. && as proj/a.s",  # a.out in the working directory
     "cc -Wl,-Map=$(echo ../x) a.c",
+    "cc -Wl,-Map ../x.o a.c",  # -Map takes the next word ld is handed: the object ../x.o
+    "cc -Xlinker -Map ../x.o a.c",
+    "cc -Wp,-MD ../x.c",
+    "cc -Wl,-o ../x.o a.c",
+    "cc -Wl,-o,../x -o p a.c",
     "cc -fdump-tree-all=$(echo ../x) -c a.c",
     "ld $(echo -Map=../x) a.o",
     "ld -plugin-opt=-fresolution=../x.res -o prog a.o",

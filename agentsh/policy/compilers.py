@@ -95,6 +95,16 @@ class _Reading:
         self.preprocessor: list[tuple[int, Word]] = []
 
 
+def _value_of(option: Word, following: Word | None) -> Word:
+    """The value of an option that takes the next word.  With none in the words read, the
+    value is the next word the program is handed: after `-Wl,-Map` the driver hands ld its next
+    linker word or input (`cc -Wl,-Map ../x.o` overwrote ../x.o with the map), so the place is
+    only known at run time."""
+    if following is not None:
+        return following
+    return Word(f"{option.text} (the next word the program is handed)", None, "option value")
+
+
 def _split_commas(word: Word, start: int) -> list[Word]:
     """`-Wl,-Map,x.map` -> [-Map, x.map] (each a word of its own)."""
     assert word.value is not None
@@ -151,18 +161,16 @@ def _read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
                 i += 1
             continue
         if cpp and value in ("-MD", "-MMD"):
-            if following is not None:
-                found.targets.append(following)
-                i += 1
+            found.targets.append(_value_of(word, following))
+            i += 1
             continue
         written = next((o for o in _WRITE_VALUE if value.startswith(o)), None)
         if written is not None and not value.startswith("-dumpbase-ext"):
             if value == written:
-                if following is not None:
-                    found.targets.append(following)
-                    if written == "-o":
-                        found.output = following
-                    i += 1
+                found.targets.append(_value_of(word, following))
+                if written == "-o":
+                    found.output = found.targets[-1]
+                i += 1
             else:
                 glued = value[len(written):]
                 if written not in ("-o", "-MF") and glued[:1] == "=":
@@ -267,13 +275,12 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             continue
         long_name = next((o for o in _LD_WRITE if len(name) >= 2 and o.startswith(name)), None)
         if long_name is None and value[:2] != "--" and value.startswith("-o") and \
-                not any(o.startswith(name) for o in _LD_O_OTHERS):
+                not (len(name) > 1 and any(o.startswith(name) for o in _LD_O_OTHERS)):
             # -o FILE, -oFILE
             output = True
             if value == "-o":
-                if following is not None:
-                    targets.append(following)
-                    i += 1
+                targets.append(_value_of(word, following))
+                i += 1
             else:
                 targets.append(Word(word.text, value[2:]))
             continue
@@ -284,8 +291,8 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             targets.append(Word(".", "."))  # beside the output, which is a target already
         elif eq:
             targets.append(Word(word.text, rest))
-        elif following is not None:
-            targets.append(following)
+        else:
+            targets.append(_value_of(word, following))
             i += 1
     if default and not output:
         targets.append(Word(".", "."))
@@ -311,9 +318,8 @@ def _assembler_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             continue
         if value == "-o" or value in ("--MD", "-MD"):
             output = output or value == "-o"
-            if following is not None:
-                targets.append(following)
-                i += 1
+            targets.append(_value_of(word, following))
+            i += 1
         elif value.startswith("-o"):
             output = True
             targets.append(Word(word.text, value[2:]))
