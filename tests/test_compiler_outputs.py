@@ -211,6 +211,7 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
     "ld -plugin /tmp/x.so a.o",
     "ld --load-pass-plugin=/tmp/x.so a.o",
     "ld -plugin /usr/lib/gcc/../../../tmp/x.so a.o",
+    "ld -plugin-opt=/usr/lib/gcc/x/../../../../tmp/lto-wrapper a.o",
     "ld -plugin-opt=/tmp/lto-wrapper a.o",  # gcc's plugin runs it
     "cc -Wl,-plugin-opt,./x -o prog a.c",
     "ld --error-handling-script=./x.sh a.o",

@@ -373,7 +373,7 @@ _TOOLCHAIN_DIRS = ("/usr/lib/gcc/", "/usr/libexec/gcc/", "/usr/lib64/gcc/", "/us
 
 
 def _toolchain_file(path: str | None) -> bool:
-    return path is not None and path.startswith(_TOOLCHAIN_DIRS) and "/../" not in path and "/./" not in path
+    return path is not None and path.startswith(_TOOLCHAIN_DIRS) and not {"..", "."} & set(path.split("/"))
 
 
 def _linker_hazards(args: list[tuple[int, Word]]) -> list[tuple[int, str, str]]:
