@@ -163,6 +163,11 @@ def test_cmake_configures_no_build_tree_outside_the_write_roots(line: str, outsi
     "cc -Xassembler -a=../x.lst -c a.c",
     "cc -Xpreprocessor -MF -Xpreprocessor ../x.d -c a.c",
     "cc --outp=../x.o -c a.c",
+    "cc --for-linker=-Map=../x.map a.c",  # gcc's long name of -Xlinker
+    "cc --for-linker -Map=../x.map a.c",
+    "cc --for-assembler=-a=../x.lst -c a.c",
+    "cd .. && cc --write-d -c proj/a.c -o /tmp/a.o",  # --write-dependencies: -MD, .d in the dump directory
+    "cd .. && cc --save -c proj/a.c -o /tmp/a.o",
     "c++ -MD -MF ../x.d -c a.cc",
     "ld -Map=../x.map a.o",
     "ld --Map ../x.map a.o",
@@ -200,6 +205,9 @@ def test_the_compilers_other_writes_are_checked(line: str, decide: Callable[[str
 # Options that make the compiler or linker run or load a program the line does not show.
 @pytest.mark.parametrize("line", [
     "cc -fuse-ld=/tmp/ld -o prog a.c",
+    "cc --prefix=/tmp/x/ a.c",  # gcc's long name of -B
+    "cc --prefix /tmp/x/ a.c",
+    "cc --pref=/tmp/x/ a.c",
     "cc --ld-path=/tmp/ld -o prog a.c",
     "cc --gcc-toolchain=/tmp/tc -o prog a.c",
     "cc -Wl,-plugin,/tmp/x.so -o prog a.c",

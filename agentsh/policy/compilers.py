@@ -63,11 +63,11 @@ _F_WRITE = ("-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-gene
             "-foptimization-record-file", "-ftime-trace", "-fltrans-output-list", "-fopt-info", "-fdump-",
             "-flto-incremental", "-fproc-stat-report")
 # Options that make the driver write files beside its output (or in the working directory).
-_BESIDE = ("-MD", "-MMD", "-save-temps", "-save-stats", "-fstack-usage", "-fcallgraph-info", "-fdump-", "-ftest-coverage",
-           "-fprofile-arcs", "-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-generate",
-           "-coverage", "-gsplit-dwarf", "-fcompare-debug", "-fsave-optimization-record", "-ftime-trace",
-           "-fmodules", "-fmodule-output", "-fdiagnostics-format", "-fdiagnostics-add-output",
-           "-fdiagnostics-set-output", "-frepo")
+_BESIDE = ("-MD", "-MMD", "-write-dependencies", "-write-user-dependencies", "-save-temps", "-save-stats",
+           "-fstack-usage", "-fcallgraph-info", "-fdump-", "-ftest-coverage", "-fprofile-arcs", "-fprofile-generate",
+           "-fcs-profile-generate", "-fprofile-instr-generate", "-coverage", "-gsplit-dwarf", "-fcompare-debug",
+           "-fsave-optimization-record", "-ftime-trace", "-fmodules", "-fmodule-output", "-fdiagnostics-format",
+           "-fdiagnostics-add-output", "-fdiagnostics-set-output", "-frepo")
 # An unknown `-fNAME=VALUE` whose name says it may be a place written to is one (fail closed),
 # unless the name says it is read or is no place.
 _MAY_WRITE = re.compile(r"file|dir|output|dump|record|trace|path|generate|log|cache|note")
@@ -79,6 +79,24 @@ _READ_OR_NO_PLACE = re.compile(r"prefix-map|-use|list|module-file|module-map|com
 _NO_OUTPUT = frozenset({"-E", "-M", "-MM", "-fsyntax-only", "-###", "-version", "-dumpversion", "-dumpmachine",
                         "-dumpspecs", "-dumpfullversion"})
 _STD_STREAMS = ("stdout", "stderr")
+
+
+# gcc's long options that matter here (it takes `--write-d` for `--write-dependencies`: a
+# word that starts one of these is read as it, fail closed; an ambiguous one gcc refuses).
+_LONG = ("--output", "--output-pch", "--serialize-diagnostics", "--for-linker", "--for-assembler", "--prefix",
+         "--write-dependencies", "--write-user-dependencies", "--save-temps", "--coverage", "--dumpdir",
+         "--dumpbase", "--specs")
+
+
+def _long_name(value: str) -> str:
+    """`--write-d` -> `--write-dependencies`, `--for-linker=X` as it is, anything else as it is."""
+    if value[:2] != "--":
+        return value
+    name, eq, rest = value.partition("=")
+    if len(name) < 4 or name in _LONG:
+        return value
+    full = next((o for o in _LONG if o.startswith(name)), None)
+    return value if full is None else full + eq + rest
 
 
 class _Reading:
@@ -132,7 +150,16 @@ def _read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
         if value[:1] != "-" or value == "-":
             found.inputs = found.inputs or value[:1] != "@"
             continue
+        value = _long_name(value)
         name, eq, rest = value.partition("=")
+        if name in ("--for-linker", "--for-assembler"):
+            # -Xlinker's and -Xassembler's long names, with the value glued after `=` too
+            into = found.linker if name == "--for-linker" else found.assembler
+            given = Word(word.text, rest) if eq else following
+            if given is not None:
+                into.append((i - 1, given))
+            i += 0 if eq else 1
+            continue
         if name.startswith("--") and len(name) >= 4 and any(o.startswith(name) or name == o for o in _WRITE_LONG):
             # --output=FILE, --output FILE, --output-pch=FILE and their abbreviations
             given = Word(word.text, rest) if eq else following
@@ -409,7 +436,12 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
         return []
     found: list[tuple[int, str, str]] = []
     for index, word in enumerate(args):
-        value = (word.value or "").replace("--", "-", 1) if (word.value or "")[:2] == "--" else word.value or ""
+        value = _long_name(word.value or "")
+        if value.startswith("--prefix"):
+            # gcc's long name of -B: the programs it runs (cc1, as, collect2, ld) from DIR
+            found.append((index, word.value or "", f"--prefix {_RUNS}"))
+            continue
+        value = value.replace("--", "-", 1) if value[:2] == "--" else value
         name, _, rest = value.partition("=")
         if (name == "-fuse-ld" and "/" in rest) or name in ("-ld-path", "-gcc-toolchain", "-gcc-install-dir",
                                                                "-ccc-install-dir", "-ccc-gcc-name") or \
