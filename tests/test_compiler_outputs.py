@@ -234,6 +234,22 @@ def test_options_that_make_a_compiler_run_a_program_are_refused(line: str, decid
     assert "only known at run time" not in decide(line)
 
 
+@needs_gcc
+@pytest.mark.parametrize("line", ["gcc --prefix=tools/ -c a.c", "gcc --prefix tools/ -c a.c"])
+def test_gccs_long_name_of_dash_b_runs_no_program_of_the_workspace(line: str, outside: Path, env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    """`-B DIR` was a hazard, its long name `--prefix=DIR` was not: gcc ran tools/as (any program
+    the line had written there) in guardrail mode."""
+    tools = outside / "proj" / "tools"
+    tools.mkdir()
+    canary = tmp_path / "ran"
+    (tools / "as").write_text(f"#!/bin/sh\ntouch {canary}\nexit 1\n")
+    (tools / "as").chmod(0o755)
+    done = run_guardrail(line, outside / "proj", env, tmp_path, DEVELOPER)
+    assert not canary.exists(), done.stderr
+    assert done.returncode == 126, done.stderr
+
+
 # Hazards there were before (kept; these pass on the old code too).
 @pytest.mark.parametrize("line", ["cc -specs=x.specs a.c", "cc -wrapper sh,-c a.c", "cc -B/tmp/x a.c",
                                   "cc -fplugin=x.so a.c", "cc @args a.c", "cc -Xlinker @args -o prog a.c"])
