@@ -88,6 +88,8 @@ WROTE_OUTSIDE = [
     "gcc -Wp,-MD,../x.d -c a.c",
     "gcc -save-temps -dumpdir ../out- -c a.c",
     "gcc -fstack-usage -dumpbase ../su -c a.c",
+    "gcc -save-temps -dumpdir ../proj -c a.c",  # ../proja.i: the directory named is the workspace
+    "gcc -fstack-usage -dumpbase ../proj -c a.c",  # ../proj.su
     "gcc -aux-info ../x.h -c a.c",
     "gcc -fdump-tree-original=../x.dump -c a.c",
     "gcc -fopt-info-all=../x.opt -O2 -c a.c",

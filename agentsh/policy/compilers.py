@@ -105,6 +105,8 @@ class _Reading:
     def __init__(self) -> None:
         self.targets: list[Word] = []
         self.output: Word | None = None  # -o's value
+        self.dumpdir: Word | None = None  # -dumpdir's and -dumpbase's values
+        self.dumpbase: Word | None = None
         self.beside = False  # writes files beside its output
         self.inputs = False
         self.no_output = False  # -E, -M, -fsyntax-only, ...
@@ -195,16 +197,18 @@ def _read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
         if written is not None and not value.startswith("-dumpbase-ext"):
             if value == written:
                 found.targets.append(_value_of(word, following))
-                if written == "-o":
-                    found.output = found.targets[-1]
                 i += 1
             else:
                 glued = value[len(written):]
                 if written not in ("-o", "-MF") and glued[:1] == "=":
                     glued = glued[1:]  # -aux-info=FILE
                 found.targets.append(Word(word.text, glued))
-                if written == "-o":
-                    found.output = found.targets[-1]
+            if written == "-o":
+                found.output = found.targets[-1]
+            elif written == "-dumpdir":
+                found.dumpdir = found.targets[-1]
+            elif written == "-dumpbase":
+                found.dumpbase = found.targets[-1]
             continue
         if value.startswith(_BESIDE):
             found.beside = True
@@ -253,6 +257,13 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
     if found.assembler:
         targets.extend(_assembler_targets(tuple(w for _, w in found.assembler), default=False))
     here = Word(".", ".")
+    # -dumpdir and -dumpbase are the starts of names, not names: `-dumpdir ../proj` writes
+    # ../proja.i, `-dumpbase ../proj` writes ../proj.su, and a -dumpbase with no directory is put
+    # after -dumpdir (`-dumpdir .git/ -dumpbase hooks`).  Each is checked with a stand-in end.
+    starts = [w.value for w in (found.dumpdir, found.dumpbase) if w is not None and w.value is not None]
+    if found.dumpdir is not None and found.dumpbase is not None and len(starts) == 2 and "/" not in starts[1]:
+        starts.append(starts[0] + starts[1])
+    targets.extend(Word(start + "x", start + "x") for start in starts if not start.endswith("/"))
     if found.output is None and found.inputs and not found.no_output:
         targets.append(here)  # a.out, X.o, X.s in the working directory
     if found.beside:
