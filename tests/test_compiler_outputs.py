@@ -175,6 +175,7 @@ def test_cmake_configures_no_build_tree_outside_the_write_roots(line: str, outsi
     "ld --Map ../x.map a.o",
     "ld -out ../x a.o",
     "ld --dep=../x.d a.o",
+    "ld --save-temps -o ../proj a.o",  # lld: ../proj.lto.o (-o names the workspace)
     "as --MD ../x.d a.s",
     "as -alh=../x.lst a.s",
     "cd .. && as proj/a.s",  # a.out in the working directory

@@ -290,7 +290,7 @@ _LD_O_OTHERS = ("oformat", "orphan-handling")
 def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
     """What ld writes, given its words (`default`: a.out in the working directory without -o)."""
     targets: list[Word] = []
-    output = False
+    output = save_temps = False
     i = 0
     while i < len(args):
         word = args[i]
@@ -326,7 +326,7 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             continue
         output = output or long_name == "output"
         if long_name == "save-temps":
-            targets.append(Word(".", "."))  # beside the output, which is a target already
+            save_temps = True
         elif eq:
             targets.append(Word(word.text, rest))
         else:
@@ -334,6 +334,10 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             i += 1
     if default and not output:
         targets.append(Word(".", "."))
+    if save_temps:
+        # lld's temporaries are the output's name with more after it (`-o ../proj` names the
+        # workspace, ../proj.lto.o is outside): checked with a stand-in end
+        targets.extend([Word(".", ".")] + [Word(t.text, t.value + ".x") for t in targets if t.value])
     return targets
 
 
