@@ -440,7 +440,8 @@ def _linker_hazards(args: list[tuple[int, Word]]) -> list[tuple[int, str, str]]:
 def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
     """(index of the word, the option, why) for each option that makes the driver, the linker or
     the assembler run or load a program the line does not show, beyond those hazard_table lists
-    (-wrapper, -B, -fplugin, -specs, @FILE): a linker by path (`-fuse-ld=/x`, `--ld-path=`),
+    (-wrapper, -B, -fplugin, -specs, @FILE): -B's long name `--prefix`, a linker by path
+    (`-fuse-ld=/x`, `--ld-path=`),
     a pass plugin, a module mapper program (`-fmodule-mapper=|cmd`), a clang plugin through
     `-Xclang -load`, another toolchain's programs, and the linker's own plugins, error script
     and response files handed through `-Wl,` and `-Xlinker`."""
