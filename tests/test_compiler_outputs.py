@@ -312,6 +312,7 @@ ORDINARY = [
     "-pie -o prog a.o -lc",
     "as --64 -o /tmp/cc2.o /tmp/cc2.s",
     "as -o a.o a.s",
+    "cd / && ld --version && as --version",
     "make",
     "make -j4 all",
     "cmake --build build",

@@ -287,6 +287,10 @@ _LD_WRITE = ("output", "Map", "dependency-file", "out-implib", "output-def", "pd
 _LD_O_OTHERS = ("oformat", "orphan-handling")
 
 
+# ld's and as's options that print and write nothing (else, without -o, they write a.out here).
+_INFO = frozenset({"--version", "-v", "-V", "-version", "--help", "-help", "--target-help"})
+
+
 def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
     """What ld writes, given its words (`default`: a.out in the working directory without -o)."""
     targets: list[Word] = []
@@ -332,7 +336,7 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
         else:
             targets.append(_value_of(word, following))
             i += 1
-    if default and not output:
+    if default and not output and not _INFO.intersection(w.value for w in args):
         targets.append(Word(".", "."))
     if save_temps:
         # lld's temporaries are the output's name with more after it (`-o ../proj` names the
@@ -369,7 +373,7 @@ def _assembler_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             targets.append(Word(word.text, value.partition("=")[2]))
         elif re.fullmatch(r"-a[a-z]*=.*", value):
             targets.append(Word(word.text, value.partition("=")[2]))
-    if default and not output:
+    if default and not output and not _INFO.intersection(w.value for w in args):
         targets.append(Word(".", "."))
     return targets
 
