@@ -144,6 +144,7 @@ def test_cmake_configures_no_build_tree_outside_the_write_roots(line: str, outsi
     "cd .. && cc -save-temps=cwd -c proj/a.c -o proj/a.o",
     "cd .. && cc -fcallgraph-info=su,da -c proj/a.c",
     "cd .. && g++ -fmodules-ts -c proj/a.cc -o proj/a.o",  # gcm.cache/ in the working directory
+    "cd .. && g++ -fmodule-header -c proj/a.h -o proj/a.o",
     "cc -dumpbase ../x -c a.c",
     "cc -fdump-rtl-all=../x -c a.c",
     "cc -fprofile-generate=../prof -o prog a.c",

@@ -66,7 +66,7 @@ _F_WRITE = ("-fprofile-generate", "-fcs-profile-generate", "-fprofile-instr-gene
 _BESIDE = ("-MD", "-MMD", "-write-dependencies", "-write-user-dependencies", "-save-temps", "-save-stats",
            "-fstack-usage", "-fcallgraph-info", "-fdump-", "-ftest-coverage", "-fprofile-arcs", "-fprofile-generate",
            "-fcs-profile-generate", "-fprofile-instr-generate", "-coverage", "-gsplit-dwarf", "-fcompare-debug",
-           "-fsave-optimization-record", "-ftime-trace", "-fmodules", "-fmodule-output", "-fdiagnostics-format",
+           "-fsave-optimization-record", "-ftime-trace", "-fmodule", "-fdiagnostics-format",
            "-fdiagnostics-add-output", "-fdiagnostics-set-output", "-frepo")
 # An unknown `-fNAME=VALUE` whose name says it may be a place written to is one (fail closed),
 # unless the name says it is read or is no place.
