@@ -583,6 +583,10 @@ WIDE_WRITERS = [
     "cmake -E chdir {WD} touch x", "cmake -E time touch {W}", "cmake -E tar cf {W} README.md",
     "printf '0 string x X\\n' > m && cd {WD} && file -C -m ~/proj/m", "file -C -m README.md",
     "cc -x c -c /dev/null -o /tmp/x.o -MD -MF {W}", "cc -x c -c /dev/null -o /tmp/y.o -save-temps -dumpdir {WD}/",
+    "cc -x c -c /dev/null -o /tmp/z.o -aux-info {W}", "cc -x c -c /dev/null -o /tmp/z.o -fdump-tree-original={W}",
+    "cc -x c /dev/null -o /tmp/p -Wl,-Map={W}", "cc -x c /dev/null -o /tmp/p -Xlinker -Map -Xlinker {W}",
+    "cc -x c -c /dev/null -o /tmp/z.o -Wp,-MD,{W}", "cc -x c -c /dev/null -o /tmp/z.o -Wa,-adhln={W}",
+    "cd {WD} && cc -x c -c ~/proj/README.md", "cmake -S . -B {WD}/b",
 ]
 # kubectl-readonly: kubectl's own file options (kubeconfig, templates, logs, caches).
 KUBECTL_LINES = [
@@ -759,7 +763,7 @@ def generated(seed: int, count: int, home: str, scratch: str, target: str = "def
 # words of a here-string.
 KNOWN_GAP_MARKS = ("grep -r", "rg ", "cp -r", "cp -a", "tar -cf - ~", "tar -cf - ..", "tar -cf - uplink",
                    "find ", "xargs", "git add -A", "cdir", "zip -qr", "python3 -c", "node -e", "node -p",
-                   "perl -", "make -f -", "make -f /dev/stdin", "<<< ", "-MF", "-dumpdir")
+                   "perl -", "make -f -", "make -f /dev/stdin", "<<< ")
 
 
 def known_gap(line: str) -> bool:

@@ -96,6 +96,9 @@ _TAR = Spec(options=_TAR_OPTIONS, operands=_tar_old_style, env=("TAR_OPTIONS",),
 
 _SPECS: dict[str, Spec] = {
     "find": _FIND,
+    # cmake's options do not cluster: `-DCMAKE_BUILD_TYPE=Release` and `-S/src/Proj` are -D's and
+    # -S's values, not -P or -C (the hazard table's), which refused ordinary configures
+    "cmake": Spec(takes_value=("-D", "-U", "-G", "-S", "-B", "-T", "-A", "-j", "-t")),
     "tar": _TAR,
     "sed": Spec(options={"-f": "reads a sed script from a file", "--file": "reads a sed script from a file"},
                 operands=scripts.sed_hazards),

@@ -33,13 +33,17 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "install": ("-t", "--target-directory"), "ln": ("-t", "--target-directory"),
     "sort": ("-o", "--output", "-T", "--temporary-directory"),
     "tar": ("-C", "--directory", "-f", "--file", "-g", "--listed-incremental", "--index-file", "--volno-file"),
-    "unzip": ("-d",), "gcc": ("-o",), "cc": ("-o",), "g++": ("-o",), "curl": ("-o", "--output"),
+    "unzip": ("-d",), "curl": ("-o", "--output"),
     "wget": ("-O", "--output-document", "-P", "--directory-prefix", "-o", "--output-file", "-a",
              "--append-output"), "git": ("--output", "-o", "--output-directory"),
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
-    **dict.fromkeys(("c++", "clang", "clang++", "as", "ld"), ("-o",)),
+    # (the compilers, ld and as: compilers.py reads every file they write, -o with the rest)
+    # cmake's build tree (-B, and the tree --build and --install work in: --install writes its
+    # install_manifest.txt there), the install prefix, and its graph, trace and profile files
+    "cmake": ("-B", "--build", "--install", "--prefix", "--install-prefix", "--graphviz", "--system-information",
+              "--trace-redirect", "--profiling-output"),
     # GNU time writes its report, in the -f format it is given, to -o FILE
     "time": ("-o", "--output"),
     # less copies a piped input to its log file when its output is a terminal (base.yaml's
@@ -97,7 +101,15 @@ VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
     "unxz": ("-S", "--suffix", "-F", "--format", "-T", "--threads", "-M", "--memlimit"),
     "mktemp": ("--suffix",),
     "time": ("-f", "--format"),
+    "cmake": ("-S", "-G", "-T", "-A", "-D", "-U", "-C", "-P", "--preset", "--toolchain", "--config", "--target", "-t",
+              "--component", "--log-level", "--loglevel", "-j", "--parallel"),
 }
+# cmake's modes that configure no build tree (else it writes one: in -B's directory, or in the
+# working directory, or in the operand when that is a build tree already).
+CMAKE_NOT_CONFIGURING = frozenset({"-E", "--build", "--install", "-P", "--help", "-h", "--version", "-N",
+                                   "--system-information", "--find-package", "--workflow", "--list-presets",
+                                   "--help-full", "--help-command", "--help-module", "--help-policy",
+                                   "--help-variable", "--help-property", "--help-manual"})
 # gzip and friends write to stdout (or write nothing) with these: their operands are only read.
 COMPRESS_NO_WRITE = ("-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test")
 # Letters that make a compressor's cluster (`-dc`) write to stdout or nothing.

@@ -9,9 +9,11 @@ import os
 import re
 
 from ..parse import Word
+from . import compilers
 from .githazards import git_subcommand
 from .write_table import (
     CMAKE_E_WRITES,
+    CMAKE_NOT_CONFIGURING,
     COMPRESS_NO_WRITE,
     COMPRESS_NO_WRITE_LETTERS,
     OUTPUT_LETTERS,
@@ -42,9 +44,9 @@ def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
 # xxd [options] [infile [outfile]]: its options that take a value, each with the rest of its
 # one-dash long name (`-cols`, `-seek`).
 _XXD_VALUES = {"-c": "ols", "-g": "roupsize", "-l": "en", "-s": "eek", "-o": "ffset", "-n": "ame", "-R": ""}
-# Programs whose options do not cluster (`gcc -static` is one option): only `-oFILE` is read
-# as an output option glued to its value.
-_NO_CLUSTERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "clang++", "tree"})
+# Programs whose options are read one to a word: only `-oFILE` is read as an output option
+# glued to its value.  (The compilers, which were here too, are read by compilers.py.)
+_NO_CLUSTERS = frozenset({"tree", "cmake"})
 
 
 def _long_option(name: str, outputs: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -94,6 +96,9 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     FILE`, `patch`, `unzip`), the working directory `.` is a target."""
     if program == "git":
         return _git_targets(args) + _option_targets(program, args)
+    if compilers.kind(program):
+        # its -o and its dependency, map, dump, listing and profile files (compilers.py)
+        return compilers.write_targets(program, args)
     return _option_targets(program, args)
 
 
@@ -142,6 +147,13 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         at = values.index("-E") if "-E" in values else -1
         if 0 <= at < len(args) - 1 and (values[at + 1] in CMAKE_E_WRITES or values[at + 1] is None):
             targets.extend(args[at + 2:])
+        elif at < 0 and not seen & CMAKE_NOT_CONFIGURING and not any(v is None or v.startswith("--help") for v in values):
+            # configuring: the build tree is -B's (a target already), else the working directory
+            # (`cd .. && cmake proj` wrote ../CMakeCache.txt); an operand that is a build tree
+            # already is configured again in place, which is not looked for (`cmake ..` from a
+            # build directory names the source)
+            if "-B" not in seen:
+                targets.append(here)
     if program == "patch" and not seen & {"-d", "--directory"}:
         targets.append(here)  # the files the patch names, from here
     if program == "unzip" and not seen & {"-d", *UNZIP_NO_WRITE}:
@@ -245,7 +257,7 @@ def read_options(program: str, args: tuple[Word, ...]) -> _Reading:
                 take(value[:2], "" if rest in ("", _XXD_VALUES[value[:2]]) else rest, word)
             elif program in _NO_CLUSTERS:
                 seen.add(value[:2])
-                if value[:2] in options:
+                if value[:2] in options or value[:2] in values:
                     take(value[:2], value[2:], word)
             elif program == "chmod" and _CHMOD_MODE_OPTION.fullmatch(value):
                 seen.add("-MODE")  # `chmod -w FILE`: the mode is this word, not an operand
