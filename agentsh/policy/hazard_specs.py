@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ..parse import Word
-from . import compilers
+from . import compiler_hazards
 from . import hazard_table as table
 
 
@@ -209,7 +209,7 @@ def _response_file(args: tuple[Word, ...]) -> list[Hazard]:
 
 def _compiler_hazards(program: str) -> Inspector:
     def inspect(args: tuple[Word, ...]) -> list[Hazard]:
-        return [Hazard(*found) for found in compilers.hazards(program, args)]
+        return [Hazard(*found) for found in compiler_hazards.hazards(program, args)]
     return inspect
 
 
@@ -226,7 +226,7 @@ def load_table(specs: dict[str, Spec]) -> None:
         specs[name] = _with(base or Spec(dynamic=_names_only), inspectors=(_response_file,))
         if base is None:
             specs[name] = specs[name]._replace(quick=_may_name_response_file)
-    for name in compilers.HAZARD_NAMES:  # what makes a compiler or linker run another program
+    for name in compiler_hazards.HAZARD_NAMES:  # what makes a compiler or linker run another program
         specs[name] = _with(specs.get(name), inspectors=(_compiler_hazards(name),))
     for name, subcommands in table.SUBCOMMANDS.items():
         specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
