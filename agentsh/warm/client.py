@@ -26,6 +26,7 @@ from .wire import (
     server_environ,
     server_key,
     socket_path,
+    take_lock,
 )
 
 REPLY_TIMEOUT = 5.0  # seconds for the server to fork a worker; past it, this process runs the line
@@ -161,25 +162,16 @@ def _blank_credentials(environ: dict[str, str]) -> None:
 def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
     """Start a server for this key in the background, unless one holds its lock or one
     failed to start lately. It is not this process's job to wait for it."""
-    import fcntl
-
     base = path[: -len(".sock")]
     try:
-        if time.time() - os.stat(base + ".failed").st_mtime < FAILED_BACKOFF:
+        if time.time() - os.lstat(base + ".failed").st_mtime < FAILED_BACKOFF:
             return
     except OSError:
         pass
-    try:
-        lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    except OSError:
+    lock = take_lock(base + ".lock")
+    if lock is None:
         return  # a server is starting or running
-    finally:
-        os.close(lock)
+    os.close(lock)  # (the file stays: the server locks it next, and removes it when it ends)
     env = server_environ(environ)
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]

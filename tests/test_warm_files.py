@@ -1,0 +1,176 @@
+"""The warm server's directory ($XDG_RUNTIME_DIR/agentsh or /tmp/agentsh-UID): a key's
+lock, socket and .failed files go when its server ends, stale ones of dead keys are swept
+when a server starts, and a lock file removed while another process is about to lock it
+still guards exactly one server. Real processes throughout (servers, clients, strace)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentsh.warm import wire
+from tests.test_warm import AGENTSH, audit_lines, run, wait_for_server, warm_env  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.skipif(not wire.peer_pidfd_supported(), reason="SO_PEERPIDFD needs Linux >= 6.5")
+
+FLOCK_SYSCALL = {"x86_64": 73, "aarch64": 32}.get(os.uname().machine)
+
+
+def key_files(env: dict[str, str]) -> tuple[Path, Path, str]:
+    """The server directory, this environment's socket, and its key's digest."""
+    key = wire.server_key(env)
+    path = wire.socket_path(env, key)
+    assert path is not None
+    return Path(path).parent, Path(path), wire.digest(key)
+
+
+def served_by_a_worker(env: dict[str, str], workspace: Path, home: Path) -> None:
+    """Until a line with this environment is served by its key's server (the first call
+    starts it). A served line also means the server's start-up sweep is over."""
+    for _ in range(100):
+        done = run(env, "true", workspace)
+        assert done.returncode == 0, done.stderr
+        if "warm_caller" in audit_lines(home)[-1]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("never served by a warm server")
+
+
+def wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]:
+        assert time.monotonic() < deadline, f"{pid} did not end"
+        time.sleep(0.02)
+
+
+def servers_of(sock: Path) -> list[int]:
+    """The running server processes for this socket: their command line names it, and
+    their parent is not one (a worker has its server's command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"agentsh.warm.server" in argv and os.fsencode(sock) in argv:
+            found[int(entry.name)] = parent
+    return sorted(pid for pid, parent in found.items() if parent not in found)
+
+
+def test_a_server_removes_its_files_when_it_ends(warm_env: dict[str, str], workspace: Path) -> None:
+    server = wait_for_server(warm_env, workspace)
+    directory, sock, _ = key_files(warm_env)
+    assert sorted(p.name for p in directory.iterdir()) == sorted([sock.name, sock.name[:-5] + ".lock"])
+    os.kill(server, signal.SIGTERM)
+    wait_gone(server)
+    assert list(directory.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("strace") is None or FLOCK_SYSCALL is None, reason="needs strace (x86_64/aarch64)")
+def test_a_lock_removed_while_another_server_is_about_to_take_it_guards_one_server(
+        warm_env: dict[str, str], workspace: Path) -> None:
+    """Server 2 opens the lock file while server 1 holds it; strace holds server 2 at its
+    flock() while server 1 ends and removes the file. Server 2's flock then succeeds on the
+    removed file: it must see so and lock the file now at that name, or it would serve
+    with a lock nobody else can see, and the next client would start a second server."""
+    first = wait_for_server(warm_env, workspace)
+    directory, sock, key_digest = key_files(warm_env)
+    lock = directory / (sock.name[:-5] + ".lock")
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_enter=60000000:when=1",
+         sys.executable, *wire.interpreter_flags(), "-m", "agentsh.warm.server", str(sock), key_digest],
+        env=wire.server_environ(warm_env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        second = None
+        while second is None or Path(f"/proc/{second}/syscall").read_text().split()[0] != str(FLOCK_SYSCALL):
+            assert time.monotonic() < deadline and tracer.poll() is None, "server 2 never reached its flock"
+            time.sleep(0.02)
+            children = Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()
+            second = int(children[0]) if children else None
+        assert str(lock) in [os.readlink(fd) for fd in Path(f"/proc/{second}/fd").iterdir()]
+        os.kill(first, signal.SIGTERM)
+        wait_gone(first)
+        assert not lock.exists()  # server 1 removed it, under server 2's open descriptor
+    finally:
+        tracer.kill()  # the kernel detaches server 2 from a killed strace: its flock() goes ahead now
+        tracer.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while wire.live_server(str(lock)) is None or not sock.exists():
+        assert time.monotonic() < deadline and Path(f"/proc/{second}").exists(), "server 2 holds no lock at the name"
+        time.sleep(0.05)
+    assert wire.live_server(str(lock)) == second
+    assert wire.take_lock(str(lock)) is None  # what a client's start_server and a third server would find
+    assert run(warm_env, "echo served", workspace).stdout == "served\n"
+    assert servers_of(sock) == [second]
+
+
+def test_stale_files_are_swept_when_a_server_starts_and_live_ones_stay(
+        warm_env: dict[str, str], workspace: Path, home: Path, tmp_path: Path) -> None:
+    first = wait_for_server(warm_env, workspace)
+    directory, sock, _ = key_files(warm_env)
+    live = sorted(p.name for p in directory.iterdir())
+    # A killed server's socket and lock, a failed start, a lock a client left, a symlink
+    # (swept as a name, its target untouched), a key another process holds, a fresh one.
+    bound = socket.socket(socket.AF_UNIX)
+    bound.bind(str(directory / "warm-dead000000000000.sock"))
+    bound.close()
+    (directory / "warm-dead000000000000.lock").write_text("1\n")
+    (directory / "warm-fa11ed0000000000.failed").write_text("RuntimeError: x\n")
+    (directory / "warm-c11e000000000000.lock").touch()
+    target = tmp_path / "target"
+    target.write_text("kept\n")
+    (directory / "warm-11nk000000000000.sock").symlink_to(target)
+    (directory / "warm-he1d000000000000.lock").touch()
+    held = wire.take_lock(str(directory / "warm-he1d000000000000.lock"))
+    assert held is not None
+    old = time.time() - wire.STALE_SECONDS - 100
+    for path in directory.iterdir():
+        os.utime(path, (old, old), follow_symlinks=False)  # the live server's own files too
+    (directory / "warm-f4e5000000000000.lock").touch()  # changed lately: not swept yet
+    try:
+        other = dict(warm_env, PYTHONWARMTESTKEY="other")
+        served_by_a_worker(other, workspace, home)  # a second server started, and swept
+        _, other_sock, _ = key_files(other)
+        assert sorted(p.name for p in directory.iterdir()) == sorted([
+            *live, other_sock.name, other_sock.name[:-5] + ".lock",
+            "warm-he1d000000000000.lock", "warm-f4e5000000000000.lock"])
+        assert target.read_text() == "kept\n"
+    finally:
+        os.close(held)
+    served_by_a_worker(warm_env, workspace, home)
+    assert wire.live_server(str(directory / live[0])) == first  # still serving, from its own files
+
+
+def test_concurrent_callers_all_succeed_and_leave_one_lock_per_live_key(
+        warm_env: dict[str, str], workspace: Path) -> None:
+    """Eight `agentsh -c` at once with no server yet (several start one for the same key at
+    the same time), over two keys; then eight more. Every line gets its own output, and
+    what is left is one lock and socket per key, each of a live server, one server per key."""
+    envs = [warm_env, dict(warm_env, PYTHONWARMTESTKEY="second")]
+    directory, _, _ = key_files(warm_env)
+    socks = [key_files(env)[1] for env in envs]
+    for _ in range(2):
+        procs = [subprocess.Popen([*AGENTSH, "-c", f"echo line-{i}"], env=envs[i % 2], cwd=workspace,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(8)]
+        for i, proc in enumerate(procs):
+            out, err = proc.communicate(timeout=60)
+            assert (proc.returncode, out) == (0, f"line-{i}\n"), err
+    deadline = time.monotonic() + 30
+    while any(len(servers_of(sock)) != 1 or not sock.exists() for sock in socks):
+        assert time.monotonic() < deadline, {str(sock): servers_of(sock) for sock in socks}
+        time.sleep(0.05)
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == sorted(n for sock in socks for n in (sock.name, sock.name[:-5] + ".lock"))
+    for sock in socks:
+        assert wire.live_server(str(sock)[:-5] + ".lock") == servers_of(sock)[0]
