@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from agentsh.warm import wire
-from tests.test_warm import AGENTSH, audit_lines, run, wait_for_server, warm_env  # noqa: F401 (a fixture)
+from tests import test_warm as test_warm_module
+from tests.test_warm import AGENTSH, audit_lines, run, wait_for_server
+
+warm_env = pytest.fixture(test_warm_module.warm_env.__wrapped__)  # each test its own directory and server
 
 pytestmark = pytest.mark.skipif(not wire.peer_pidfd_supported(), reason="SO_PEERPIDFD needs Linux >= 6.5")
 
@@ -117,7 +120,7 @@ def test_a_lock_removed_while_another_server_is_about_to_take_it_guards_one_serv
 def test_stale_files_are_swept_when_a_server_starts_and_live_ones_stay(
         warm_env: dict[str, str], workspace: Path, home: Path, tmp_path: Path) -> None:
     first = wait_for_server(warm_env, workspace)
-    directory, sock, _ = key_files(warm_env)
+    directory, _, _ = key_files(warm_env)
     live = sorted(p.name for p in directory.iterdir())
     # A killed server's socket and lock, a failed start, a lock a client left, a symlink
     # (swept as a name, its target untouched), a key another process holds, a fresh one.

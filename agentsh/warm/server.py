@@ -75,7 +75,12 @@ def main(path: str, key_digest: str) -> None:
         sources = _sources()
         stamp = _module_stamp(sources)  # before the socket exists: a change after it is seen
         listener = _listen(path)
-    except SystemExit:
+        server = Server(listener, path, dir_fd, lock, key_digest, sources, stamp)
+    except SystemExit:  # stopped before serving: what this server made goes (it holds the lock)
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
         release_lock(base + ".lock", lock, dir_fd)
         raise
     except Exception as err:
@@ -91,7 +96,7 @@ def main(path: str, key_digest: str) -> None:
         os.unlink(base + ".failed", dir_fd=dir_fd)
     except FileNotFoundError:
         pass
-    Server(listener, path, dir_fd, lock, key_digest, sources, stamp).serve()
+    server.serve()
 
 
 def _warm_up() -> None:
@@ -162,11 +167,11 @@ class Server:
         self.last_plan: LandlockPlan | None = None  # the Landlock plan of the last line a worker ran
 
     def serve(self) -> None:
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
-        _reap_ended_workers()  # of the server this process was before a restart
-        signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket removed
         waiting, note_r = -1, -1
         try:
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+            _reap_ended_workers()  # of the server this process was before a restart
+            signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket and lock removed
             sweep_stale(self.dir_fd, self.lock_name[: -len(".lock")], time.time())  # once per server, not per line
             while self._still_ours():
                 note_r, note_w = os.pipe()
