@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,11 +34,16 @@ def key_files(env: dict[str, str]) -> tuple[Path, Path, str]:
     return Path(path).parent, Path(path), wire.digest(key)
 
 
-def served_by_a_worker(env: dict[str, str], workspace: Path, home: Path) -> None:
-    """Until a line with this environment is served by its key's server (the first call
-    starts it). A served line also means the server's start-up sweep is over."""
+def served_by_a_worker(env: dict[str, str], workspace: Path, home: Path, shell: tuple[str, ...] = ()) -> None:
+    """Until a line with this environment (run by `shell -c`, agentsh's own by default) is
+    served by its key's server (the first call starts it). A served line also means the
+    server's start-up sweep is over."""
     for _ in range(100):
-        done = run(env, "true", workspace)
+        if shell:
+            done = subprocess.run([*shell, "-c", "true"], env=env, cwd=workspace, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=60)
+        else:
+            done = run(env, "true", workspace)
         assert done.returncode == 0, done.stderr
         if "warm_caller" in audit_lines(home)[-1]:
             return
@@ -64,7 +68,7 @@ def servers_of(sock: Path) -> list[int]:
             parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if b"agentsh.warm.server" in argv and os.fsencode(sock) in argv:
+        if any(b"agentsh.warm.server" in arg for arg in argv) and os.fsencode(sock) in argv:
             found[int(entry.name)] = parent
     return sorted(pid for pid, parent in found.items() if parent not in found)
 
@@ -90,7 +94,7 @@ def test_a_lock_removed_while_another_server_is_about_to_take_it_guards_one_serv
     lock = directory / (sock.name[:-5] + ".lock")
     tracer = subprocess.Popen(
         ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_enter=60000000:when=1",
-         sys.executable, *wire.interpreter_flags(), "-m", "agentsh.warm.server", str(sock), key_digest],
+         *wire.server_argv(str(sock), key_digest)],
         env=wire.server_environ(warm_env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
@@ -177,3 +181,17 @@ def test_concurrent_callers_all_succeed_and_leave_one_lock_per_live_key(
     assert names == sorted(n for sock in socks for n in (sock.name, sock.name[:-5] + ".lock"))
     for sock in socks:
         assert wire.live_server(str(sock)[:-5] + ".lock") == servers_of(sock)[0]
+
+
+def test_a_shim_callers_server_imports_the_shims_agentsh(warm_env: dict[str, str], workspace: Path, home: Path,
+                                                         tmp_path: Path) -> None:
+    """A shim runs `python -I` and puts the directory of the agentsh it was made by on
+    sys.path itself. The server it starts must import that agentsh too: one started as
+    `python -I -m agentsh.warm.server` imported another (here the installed copy), computed
+    another key, failed, and left a .failed file for every such key; shims never got a server."""
+    shim = tmp_path / "shim"
+    made = subprocess.run([*AGENTSH, "shim", str(shim)], env=warm_env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    served_by_a_worker(warm_env, workspace, home, shell=(str(shim / "bash"),))
+    directory, _, _ = key_files(warm_env)
+    assert not list(directory.glob("*.failed"))

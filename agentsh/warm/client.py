@@ -21,8 +21,8 @@ from .wire import (
     confinement_of,
     digest,
     encode_request,
-    interpreter_flags,
     read_line,
+    server_argv,
     server_environ,
     server_key,
     socket_path,
@@ -179,9 +179,8 @@ def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
         fd = int(name)
         if fd > 2 and _inheritable(fd):
             actions.append((os.POSIX_SPAWN_CLOSE, fd))
-    argv = [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, digest(key)]
     try:
-        os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+        os.posix_spawn(sys.executable, server_argv(path, digest(key)), env, file_actions=actions, setsid=True)
     except OSError:
         return
 

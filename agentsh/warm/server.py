@@ -29,9 +29,9 @@ from ..guard.landlock import LandlockPlan
 from ..guard.ruleset import plan_from_json
 from .wire import (
     digest,
-    interpreter_flags,
     private_directory,
     release_lock,
+    server_argv,
     server_key,
     sweep_stale,
     take_lock,
@@ -284,12 +284,12 @@ def _end(pid: int) -> None:
 def _restart(path: str, key_digest: str) -> None:
     """Become a server of the code now on disk (the lock and socket are released; workers
     already forked go on)."""
-    os.execv(sys.executable, [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, key_digest])
+    os.execv(sys.executable, server_argv(path, key_digest))
 
 
 def _stop(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-if __name__ == "__main__":  # started by the client as `python -P|-I -m agentsh.warm.server PATH KEY_DIGEST`
+if __name__ == "__main__":  # `python -P|-I -m agentsh.warm.server PATH KEY_DIGEST`; clients use wire.server_argv
     main(sys.argv[1], sys.argv[2])

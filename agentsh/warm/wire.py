@@ -57,6 +57,23 @@ def interpreter_flags() -> list[str]:
     return ["-P", *(["-E"] if sys.flags.ignore_environment else []), *(["-s"] if sys.flags.no_user_site else [])]
 
 
+# How a server is started (by a client, and again by a server restarting itself): the
+# module is named in the code, so `pkill -f agentsh.warm.server` finds it. It runs with -c
+# rather than -m so that it imports agentsh from where its client did: a shim runs
+# `python -I` and puts its agentsh's directory on sys.path itself, which -I -m would not
+# (that server imported another agentsh, or none, computed another key and never served).
+_SERVER_CODE = ("import sys\n"
+                "if sys.argv[3] not in sys.path:\n"  # the shim's own rule: never ahead of a path it has
+                "    sys.path.insert(0, sys.argv[3])\n"
+                "from agentsh.warm.server import main\n"
+                "main(sys.argv[1], sys.argv[2])\n")
+
+
+def server_argv(path: str, key_digest: str) -> list[str]:
+    """The command line of a server at `path` for the key with this digest."""
+    return [sys.executable, *interpreter_flags(), "-c", _SERVER_CODE, path, key_digest, package_parent()]
+
+
 def server_environ(environ: dict[str, str]) -> dict[str, str]:
     """The environment a server starts with: only what its key covers (no credentials; each
     line brings its own environment)."""
