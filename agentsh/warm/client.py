@@ -17,6 +17,7 @@ import time
 
 from .wire import (
     DISABLE_VARIABLE,
+    SO_PEERPIDFD,
     Request,
     confinement_of,
     digest,
@@ -59,6 +60,8 @@ def run_warm(argv: list[str], argv0: str) -> int | None:
         except OSError:
             start_server(path, key, environ)
             return None
+        if not _trusted_server(sock):
+            return None
         status = _hand_over(sock, Request(digest(key), 0, argv0, argv, environ))
         if status == _UNRESPONSIVE:
             _retire(path)
@@ -79,6 +82,36 @@ def _retire(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _trusted_server(sock: _socket.socket) -> bool:
+    """Whether the process listening on the socket may have this caller's line, environment
+    and descriptors: this user's, and not inside an agentsh line. A confined line can write
+    the server directory (it is the user's) and listen at a key's name while it runs; a
+    caller that handed it a line would get answers made up outside any check, and give it
+    its environment. Every process of a line is traced and has no_new_privs, as the real
+    server never is (its clients are neither, and it is their child). Read through a pidfd
+    of the listener (SO_PEERPIDFD), so a recycled PID cannot stand in."""
+    raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    pid, uid = (int.from_bytes(raw[i:i + 4], sys.byteorder, signed=True) for i in (0, 4))
+    if uid != os.getuid():
+        return False
+    try:
+        pidfd = sock.getsockopt(_socket.SOL_SOCKET, SO_PEERPIDFD)
+    except OSError:
+        return False  # Linux < 6.5: the server would refuse this caller anyway
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            status = os.read(fd, 1 << 16)  # (a few kB; read in one go by the kernel)
+        finally:
+            os.close(fd)
+        _signal.pidfd_send_signal(pidfd, 0)  # what was read was the listener's own
+    except OSError:
+        return False
+    finally:
+        os.close(pidfd)
+    return not confinement_of(status)
 
 
 def _hand_over(sock: _socket.socket, request: Request) -> int | None:
