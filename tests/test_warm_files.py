@@ -266,3 +266,25 @@ def wait_for_file_or_end(path: Path, proc: subprocess.Popen[bytes]) -> None:
             raise AssertionError(proc.communicate()[1].decode())
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("planted", [".failed", ".lock"])
+def test_a_server_follows_no_symlink_planted_in_its_directory(planted: str, warm_env: dict[str, str],
+                                                              workspace: Path, tmp_path: Path) -> None:
+    """Anything a line can write, it can plant in the warm directory: here a directory
+    where the socket goes (the server's start fails) and a symlink where the server writes
+    the reason, or where its lock is (which it truncates to write its PID). The server
+    must not write through either into a file the line could not write (~/.bashrc, say)."""
+    _, sock, key_digest = key_files(warm_env)
+    base = str(sock)[:-5]
+    protected = tmp_path / "protected"
+    protected.write_text("precious\n")
+    sock.mkdir()
+    Path(base + planted).symlink_to(protected)
+    assert run(warm_env, "echo ran", workspace).stdout == "ran\n"  # (a client does not start one here)
+    # the server as a client starts it, in the foreground: it gives up and returns
+    subprocess.run(wire.server_argv(str(sock), key_digest), env=wire.server_environ(warm_env), cwd=workspace,
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert protected.read_text() == "precious\n"
+    assert Path(base + planted).is_symlink()
+    assert planted == ".lock" or not Path(base + ".lock").exists()  # released and removed on the way out

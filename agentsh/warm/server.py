@@ -86,11 +86,16 @@ def main(path: str, key_digest: str) -> None:
     except Exception as err:
         # Clients do not start another server for a while, and the reason is on disk
         # (until a later server's sweep_stale; the lock file goes now).
-        failed = os.open(base + ".failed", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o600, dir_fd=dir_fd)
-        with open(failed, "w") as handle:
-            handle.write(f"{type(err).__name__}: {err}\n")
-        release_lock(base + ".lock", lock, dir_fd)
+        # Never through a symlink: a line can plant one there (the directory is the user's).
+        try:
+            failed = os.open(base + ".failed", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o600, dir_fd=dir_fd)
+            with open(failed, "w") as handle:
+                handle.write(f"{type(err).__name__}: {err}\n")
+        except OSError:
+            pass
+        finally:
+            release_lock(base + ".lock", lock, dir_fd)
         return
     try:
         os.unlink(base + ".failed", dir_fd=dir_fd)
