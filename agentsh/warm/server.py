@@ -79,7 +79,7 @@ def main(path: str, key_digest: str) -> None:
     except SystemExit:  # stopped before serving: what this server made goes (it holds the lock)
         try:
             os.unlink(name, dir_fd=dir_fd)
-        except FileNotFoundError:
+        except OSError:
             pass
         release_lock(base + ".lock", lock, dir_fd)
         raise

@@ -214,9 +214,9 @@ def private_directory(directory: str) -> int | None:
     return fd
 
 
-def take_lock(name: str, dir_fd: int | None = None, *, wait: bool = False, create: bool = True) -> int | None:
-    """An exclusive flock on the lock file `name` (relative to `dir_fd`, or a path), as a
-    descriptor; None if another process holds it (or, without `create`, it is not there).
+def take_lock(name: str, dir_fd: int | None = None) -> int | None:
+    """An exclusive flock on the lock file `name` (relative to `dir_fd`, or a path; created
+    if missing, never through a symlink), as a descriptor; None if another process holds it.
 
     Lock files are removed (release_lock, sweep_stale), so the file this process opened
     may be unlinked before its flock is granted: a lock on that inode would guard nothing,
@@ -224,22 +224,19 @@ def take_lock(name: str, dir_fd: int | None = None, *, wait: bool = False, creat
     name must still be the very file locked, or this process tries again."""
     import fcntl
 
-    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
     while True:
         try:
-            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
         except OSError:
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             return None
         if _names(fd, name, dir_fd):
             return fd
-        os.close(fd)  # removed or replaced while this process waited: lock what is there now
-        if not create:
-            return None
+        os.close(fd)  # removed or replaced before this process's flock: lock what is there now
 
 
 def _names(fd: int, name: str, dir_fd: int | None) -> bool:
@@ -300,7 +297,7 @@ def sweep_stale(dir_fd: int, keep: str, now: float) -> list[str]:
                     pass
             removed.append(base + ".lock")
         finally:
-            release_lock(base + ".lock", lock, dir_fd)
+            release_lock(base + ".lock", lock, dir_fd)  # either way: a lock nobody holds guards nothing
     return removed
 
 
