@@ -288,3 +288,36 @@ def test_a_server_follows_no_symlink_planted_in_its_directory(planted: str, warm
     assert protected.read_text() == "precious\n"
     assert Path(base + planted).is_symlink()
     assert planted == ".lock" or not Path(base + ".lock").exists()  # released and removed on the way out
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_killed_servers_waiting_worker_ends_and_a_running_line_does_not(warm_env: dict[str, str],
+                                                                          workspace: Path) -> None:
+    """The worker waiting in accept() for the next caller must not outlive a server killed
+    with SIGKILL (it waited for ever, one ~15 MB process per killed server: 196 of them
+    after the measurements of this change), while a worker already running a line finishes
+    it, as it does when its server restarts or idles out."""
+    server = wait_for_server(warm_env, workspace)
+    proc = subprocess.Popen([*AGENTSH, "-c", "touch started; sleep 1; touch finished"], env=warm_env, cwd=workspace,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (workspace / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(server, signal.SIGKILL)  # while its worker runs the line (the next is forked after it)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (workspace / "finished").exists()  # the line's worker went on
+    wait_gone(server)
+    server = wait_for_server(warm_env, workspace)  # a new one, with a worker waiting
+    deadline = time.monotonic() + 30
+    while not children(server):
+        assert time.monotonic() < deadline, "no worker forked ahead"
+        time.sleep(0.02)
+    waiting = children(server)
+    os.kill(server, signal.SIGKILL)
+    for pid in waiting:
+        wait_gone(pid)  # ended with its server

@@ -36,7 +36,7 @@ from .wire import (
     sweep_stale,
     take_lock,
 )
-from .worker import Worker, surroundings_of
+from .worker import Worker, die_with, surroundings_of
 
 IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
 # agentsh's own line path; importing them here is the whole point of the server.
@@ -180,8 +180,10 @@ class Server:
             sweep_stale(self.dir_fd, self.lock_name[: -len(".lock")], time.time())  # once per server, not per line
             while self._still_ours():
                 note_r, note_w = os.pipe()
+                server = os.getpid()
                 waiting = os.fork()
                 if waiting == 0:
+                    die_with(server)
                     os.close(note_r)
                     os.close(self.lock)  # the lock is the server's life, not a line's
                     os.close(self.dir_fd)
