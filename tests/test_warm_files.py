@@ -321,3 +321,20 @@ def test_a_killed_servers_waiting_worker_ends_and_a_running_line_does_not(warm_e
     os.kill(server, signal.SIGKILL)
     for pid in waiting:
         wait_gone(pid)  # ended with its server
+
+
+def test_a_fifo_planted_at_the_lock_name_costs_no_caller_a_hang(warm_env: dict[str, str], workspace: Path) -> None:
+    """take_lock re-opens a lock file that is not the file it locked; a FIFO at the name
+    must end that (no lock, no server), not make every caller loop. Nor may it block
+    `agentsh doctor` and stop_servers, which open locks to read them."""
+    _, sock, _ = key_files(warm_env)
+    fifo = Path(str(sock)[:-5] + ".lock")
+    os.mkfifo(fifo)
+    try:
+        assert run(warm_env, "echo ran", workspace).stdout == "ran\n"
+        assert not sock.exists() and not servers_of(sock)
+        code = f"from agentsh.warm import wire; print(wire.live_server({str(fifo)!r}), wire.stop_servers({str(fifo.parent)!r}))"
+        done = subprocess.run([*AGENTSH[:1], "-c", code], env=warm_env, capture_output=True, text=True, timeout=30)
+        assert done.stdout == "None []\n", done.stderr
+    finally:
+        fifo.unlink()  # (before this fixture's own stop_servers)

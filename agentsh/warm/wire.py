@@ -197,6 +197,7 @@ def peer_pidfd_supported() -> bool:
 
 # A key's files in the server directory, all named warm-DIGEST16 plus one of these.
 KEY_SUFFIXES = (".lock", ".sock", ".failed")
+LOCK_ATTEMPTS = 8  # a lock file removed under this many flocks in a row is someone's game: give up
 STALE_SECONDS = 600.0  # a key none of whose files changed for this long, and no server holds, is swept
 
 
@@ -224,19 +225,26 @@ def take_lock(name: str, dir_fd: int | None = None) -> int | None:
     name must still be the very file locked, or this process tries again."""
     import fcntl
 
-    while True:
+    for _attempt in range(LOCK_ATTEMPTS):
         try:
             fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
         except OSError:
             return None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return _closed(fd)  # a FIFO or device planted at the name: no lock, and no retrying
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(fd)
-            return None
+            return _closed(fd)
         if _names(fd, name, dir_fd):
             return fd
         os.close(fd)  # removed or replaced before this process's flock: lock what is there now
+    return None  # replaced again and again: someone is playing with the directory
+
+
+def _closed(fd: int) -> None:
+    os.close(fd)
+    return None
 
 
 def _names(fd: int, name: str, dir_fd: int | None) -> bool:
@@ -317,10 +325,13 @@ def live_server(lock_path: str) -> int | None:
     import fcntl
 
     try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted at the name would block this open until a writer came
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # not a lock any server took
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
