@@ -86,10 +86,11 @@ def main(path: str, key_digest: str) -> None:
     except Exception as err:
         # Clients do not start another server for a while, and the reason is on disk
         # (until a later server's sweep_stale; the lock file goes now).
-        # Never through a symlink: a line can plant one there (the directory is the user's).
+        # Never through a symlink, nor waiting on a FIFO: a line can plant either there (the
+        # directory is the user's).
         try:
-            failed = os.open(base + ".failed", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                             0o600, dir_fd=dir_fd)
+            failed = os.open(base + ".failed", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+                             | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
             with open(failed, "w") as handle:
                 handle.write(f"{type(err).__name__}: {err}\n")
         except OSError:
