@@ -17,15 +17,17 @@ import time
 
 from .wire import (
     DISABLE_VARIABLE,
+    SO_PEERPIDFD,
     Request,
     confinement_of,
     digest,
     encode_request,
-    interpreter_flags,
     read_line,
+    server_argv,
     server_environ,
     server_key,
     socket_path,
+    take_lock,
 )
 
 REPLY_TIMEOUT = 5.0  # seconds for the server to fork a worker; past it, this process runs the line
@@ -58,6 +60,8 @@ def run_warm(argv: list[str], argv0: str) -> int | None:
         except OSError:
             start_server(path, key, environ)
             return None
+        if not _trusted_server(sock):
+            return None
         status = _hand_over(sock, Request(digest(key), 0, argv0, argv, environ))
         if status == _UNRESPONSIVE:
             _retire(path)
@@ -78,6 +82,36 @@ def _retire(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _trusted_server(sock: _socket.socket) -> bool:
+    """Whether the process listening on the socket may have this caller's line, environment
+    and descriptors: this user's, and not inside an agentsh line. A confined line can write
+    the server directory (it is the user's) and listen at a key's name while it runs; a
+    caller that handed it a line would get answers made up outside any check, and give it
+    its environment. Every process of a line is traced and has no_new_privs, as the real
+    server never is (its clients are neither, and it is their child). Read through a pidfd
+    of the listener (SO_PEERPIDFD), so a recycled PID cannot stand in."""
+    raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    pid, uid = (int.from_bytes(raw[i:i + 4], sys.byteorder, signed=True) for i in (0, 4))
+    if uid != os.getuid():
+        return False
+    try:
+        pidfd = sock.getsockopt(_socket.SOL_SOCKET, SO_PEERPIDFD)
+    except OSError:
+        return False  # Linux < 6.5: the server would refuse this caller anyway
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            status = os.read(fd, 1 << 16)  # (a few kB; read in one go by the kernel)
+        finally:
+            os.close(fd)
+        _signal.pidfd_send_signal(pidfd, 0)  # what was read was the listener's own
+    except OSError:
+        return False
+    finally:
+        os.close(pidfd)
+    return not confinement_of(status)
 
 
 def _hand_over(sock: _socket.socket, request: Request) -> int | None:
@@ -161,25 +195,16 @@ def _blank_credentials(environ: dict[str, str]) -> None:
 def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
     """Start a server for this key in the background, unless one holds its lock or one
     failed to start lately. It is not this process's job to wait for it."""
-    import fcntl
-
     base = path[: -len(".sock")]
     try:
-        if time.time() - os.stat(base + ".failed").st_mtime < FAILED_BACKOFF:
+        if time.time() - os.lstat(base + ".failed").st_mtime < FAILED_BACKOFF:
             return
     except OSError:
         pass
-    try:
-        lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    except OSError:
+    lock = take_lock(base + ".lock")
+    if lock is None:
         return  # a server is starting or running
-    finally:
-        os.close(lock)
+    os.close(lock)  # (the file stays: the server locks it next, and removes it when it ends)
     env = server_environ(environ)
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
@@ -187,9 +212,8 @@ def start_server(path: str, key: bytes, environ: dict[str, str]) -> None:
         fd = int(name)
         if fd > 2 and _inheritable(fd):
             actions.append((os.POSIX_SPAWN_CLOSE, fd))
-    argv = [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, digest(key)]
     try:
-        os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+        os.posix_spawn(sys.executable, server_argv(path, digest(key)), env, file_actions=actions, setsid=True)
     except OSError:
         return
 

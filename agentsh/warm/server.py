@@ -18,7 +18,6 @@ warmed-up process.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import signal
@@ -30,10 +29,14 @@ from ..guard.landlock import LandlockPlan
 from ..guard.ruleset import plan_from_json
 from .wire import (
     digest,
-    interpreter_flags,
+    private_directory,
+    release_lock,
+    server_argv,
     server_key,
+    sweep_stale,
+    take_lock,
 )
-from .worker import Worker, surroundings_of
+from .worker import Worker, die_with, surroundings_of
 
 IDLE_SECONDS = 600.0  # a server nobody asked for this long exits
 # agentsh's own line path; importing them here is the whole point of the server.
@@ -52,14 +55,17 @@ WARM_MODULES = (
 def main(path: str, key_digest: str) -> None:
     """Serve at `path` until idle; return at once if another server holds the lock."""
     os.chdir("/")  # started in an agent's directory: do not hold it or resolve anything in it
-    base = path[: -len(".sock")]
-    lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    directory, name = os.path.split(path)
+    base = name[: -len(".sock")]
+    dir_fd = private_directory(directory)
+    if dir_fd is None:
+        return  # not this user's 0700 directory (any more): nothing is created in it
+    lock = take_lock(base + ".lock", dir_fd)
+    if lock is None:
         return  # another server for this key is starting or serving
     os.ftruncate(lock, 0)
     os.write(lock, b"%d\n" % os.getpid())  # who to signal to stop this server (docs/usage.md)
+    signal.signal(signal.SIGTERM, _stop)  # a stop while warming up removes the key's files too
     try:
         key = server_key(dict(os.environ))
         if digest(key) != key_digest:
@@ -69,16 +75,34 @@ def main(path: str, key_digest: str) -> None:
         sources = _sources()
         stamp = _module_stamp(sources)  # before the socket exists: a change after it is seen
         listener = _listen(path)
+        server = Server(listener, path, dir_fd, lock, key_digest, sources, stamp)
+    except SystemExit:  # stopped before serving: what this server made goes (it holds the lock)
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+        release_lock(base + ".lock", lock, dir_fd)
+        raise
     except Exception as err:
-        # Clients do not start another server for a while, and the reason is on disk.
-        with open(base + ".failed", "w") as handle:
-            handle.write(f"{type(err).__name__}: {err}\n")
+        # Clients do not start another server for a while, and the reason is on disk
+        # (until a later server's sweep_stale; the lock file goes now).
+        # Never through a symlink, nor waiting on a FIFO: a line can plant either there (the
+        # directory is the user's).
+        try:
+            failed = os.open(base + ".failed", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+                             | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+            with open(failed, "w") as handle:
+                handle.write(f"{type(err).__name__}: {err}\n")
+        except OSError:
+            pass
+        finally:
+            release_lock(base + ".lock", lock, dir_fd)
         return
     try:
-        os.unlink(base + ".failed")
+        os.unlink(base + ".failed", dir_fd=dir_fd)
     except FileNotFoundError:
         pass
-    Server(listener, path, lock, key_digest, sources, stamp).serve()
+    server.serve()
 
 
 def _warm_up() -> None:
@@ -133,10 +157,12 @@ class Server:
     worker takes a client it says so on a pipe, and the server forks the next once that
     line is over (or another client waits)."""
 
-    def __init__(self, listener: socket.socket, path: str, lock: int, key_digest: str,
+    def __init__(self, listener: socket.socket, path: str, dir_fd: int, lock: int, key_digest: str,
                  sources: tuple[str, ...], stamp: tuple[int, ...]) -> None:
         self.listener = listener
         self.path = path
+        self.dir_fd = dir_fd
+        self.lock_name = os.path.basename(path)[: -len(".sock")] + ".lock"
         self.lock = lock
         self.key_digest = key_digest
         self.inode = os.stat(path).st_ino
@@ -147,17 +173,21 @@ class Server:
         self.last_plan: LandlockPlan | None = None  # the Landlock plan of the last line a worker ran
 
     def serve(self) -> None:
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
-        _reap_ended_workers()  # of the server this process was before a restart
-        signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket removed
         waiting, note_r = -1, -1
         try:
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+            _reap_ended_workers()  # of the server this process was before a restart
+            signal.signal(signal.SIGTERM, _stop)  # leave through the finally below: socket and lock removed
+            sweep_stale(self.dir_fd, self.lock_name[: -len(".lock")], time.time())  # once per server, not per line
             while self._still_ours():
                 note_r, note_w = os.pipe()
+                server = os.getpid()
                 waiting = os.fork()
                 if waiting == 0:
+                    die_with(server)
                     os.close(note_r)
                     os.close(self.lock)  # the lock is the server's life, not a line's
+                    os.close(self.dir_fd)
                     Worker(self.listener, self.key_digest, self.surroundings,
                            lambda: _module_stamp(self.sources) != self.stamp, self.last_plan, note_w).run()
                 os.close(note_w)
@@ -204,7 +234,7 @@ class Server:
         if self._still_ours():
             os.unlink(self.path)
         self.listener.close()
-        os.close(self.lock)
+        release_lock(self.lock_name, self.lock, self.dir_fd)  # the key's files go with its server
 
 def _read_note(note_r: int, limit: int = 1 << 20) -> bytes:
     """What a worker wrote on its note pipe until it closed it (at most `limit` bytes, and
@@ -262,12 +292,12 @@ def _end(pid: int) -> None:
 def _restart(path: str, key_digest: str) -> None:
     """Become a server of the code now on disk (the lock and socket are released; workers
     already forked go on)."""
-    os.execv(sys.executable, [sys.executable, *interpreter_flags(), "-m", "agentsh.warm.server", path, key_digest])
+    os.execv(sys.executable, server_argv(path, key_digest))
 
 
 def _stop(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-if __name__ == "__main__":  # started by the client as `python -P|-I -m agentsh.warm.server PATH KEY_DIGEST`
+if __name__ == "__main__":  # `python -P|-I -m agentsh.warm.server PATH KEY_DIGEST`; clients use wire.server_argv
     main(sys.argv[1], sys.argv[2])

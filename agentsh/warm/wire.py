@@ -57,6 +57,23 @@ def interpreter_flags() -> list[str]:
     return ["-P", *(["-E"] if sys.flags.ignore_environment else []), *(["-s"] if sys.flags.no_user_site else [])]
 
 
+# How a server is started (by a client, and again by a server restarting itself): the
+# module is named in the code, so `pkill -f agentsh.warm.server` finds it. It runs with -c
+# rather than -m so that it imports agentsh from where its client did: a shim runs
+# `python -I` and puts its agentsh's directory on sys.path itself, which -I -m would not
+# (that server imported another agentsh, or none, computed another key and never served).
+_SERVER_CODE = ("import sys\n"
+                "if sys.argv[3] not in sys.path:\n"  # the shim's own rule: never ahead of a path it has
+                "    sys.path.insert(0, sys.argv[3])\n"
+                "from agentsh.warm.server import main\n"
+                "main(sys.argv[1], sys.argv[2])\n")
+
+
+def server_argv(path: str, key_digest: str) -> list[str]:
+    """The command line of a server at `path` for the key with this digest."""
+    return [sys.executable, *interpreter_flags(), "-c", _SERVER_CODE, path, key_digest, package_parent()]
+
+
 def server_environ(environ: dict[str, str]) -> dict[str, str]:
     """The environment a server starts with: only what its key covers (no credentials; each
     line brings its own environment)."""
@@ -178,16 +195,143 @@ def peer_pidfd_supported() -> bool:
             return False
 
 
+# A key's files in the server directory, all named warm-DIGEST16 plus one of these.
+KEY_SUFFIXES = (".lock", ".sock", ".failed")
+LOCK_ATTEMPTS = 8  # a lock file removed under this many flocks in a row is someone's game: give up
+STALE_SECONDS = 600.0  # a key none of whose files changed for this long, and no server holds, is swept
+
+
+def private_directory(directory: str) -> int | None:
+    """A descriptor of the server directory if it is still this user's own and mode 0700
+    (not a symlink to one): the server works relative to it, never by path again."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    info = os.fstat(fd)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        os.close(fd)
+        return None
+    return fd
+
+
+def take_lock(name: str, dir_fd: int | None = None) -> int | None:
+    """An exclusive flock on the lock file `name` (relative to `dir_fd`, or a path; created
+    if missing, never through a symlink), as a descriptor; None if another process holds it.
+
+    Lock files are removed (release_lock, sweep_stale), so the file this process opened
+    may be unlinked before its flock is granted: a lock on that inode would guard nothing,
+    and a second server could lock the new file at the same name. So after the flock the
+    name must still be the very file locked, or this process tries again."""
+    import fcntl
+
+    for _attempt in range(LOCK_ATTEMPTS):
+        try:
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return _closed(fd)  # a FIFO or device planted at the name: no lock, and no retrying
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return _closed(fd)
+        if _names(fd, name, dir_fd):
+            return fd
+        os.close(fd)  # removed or replaced before this process's flock: lock what is there now
+    return None  # replaced again and again: someone is playing with the directory
+
+
+def _closed(fd: int) -> None:
+    os.close(fd)
+    return None
+
+
+def _names(fd: int, name: str, dir_fd: int | None) -> bool:
+    """Whether `name` is (still) the regular file open as `fd`."""
+    held = os.fstat(fd)
+    try:
+        there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(held.st_mode) and (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
+
+
+def release_lock(name: str, fd: int, dir_fd: int | None = None) -> None:
+    """Remove the lock file this process holds as `fd`, then let it go. Unlinked first:
+    a process that opened it meanwhile gets its flock on a removed file, sees so, and
+    creates the next one (take_lock)."""
+    if _names(fd, name, dir_fd):
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+    os.close(fd)
+
+
+def sweep_stale(dir_fd: int, keep: str, now: float) -> list[str]:
+    """Remove the files of every key but `keep` (a warm-DIGEST16 name) that no server holds
+    and none of whose files changed for STALE_SECONDS: left by a server that was killed
+    (its socket), that failed to start (.failed), or by a client that found a server
+    running (a lock it created). The names removed.
+
+    A server holds its key's lock as long as it lives, so a live server's files are never
+    taken; holding that lock here also keeps a server of that key from starting meanwhile.
+    Run when a server starts, not by `agentsh -c`: one directory listing and a stat per file."""
+    newest: dict[str, float] = {}
+    for name in os.listdir(dir_fd):
+        base, dot, suffix = name.rpartition(".")
+        if not base.startswith("warm-") or dot + suffix not in KEY_SUFFIXES or base == keep:
+            continue
+        try:
+            newest[base] = max(newest.get(base, 0.0), os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime)
+        except OSError:
+            continue
+    removed: list[str] = []
+    for base, changed in newest.items():
+        if now - changed < STALE_SECONDS:
+            continue
+        lock = take_lock(base + ".lock", dir_fd)
+        if lock is None:
+            continue  # a server holds it (or one is starting): its files stay
+        try:
+            if not _all_older(dir_fd, base, now - STALE_SECONDS):
+                continue  # a server wrote one just before this process took the lock
+            for suffix in (".sock", ".failed"):
+                try:
+                    os.unlink(base + suffix, dir_fd=dir_fd)
+                    removed.append(base + suffix)
+                except OSError:
+                    pass
+            removed.append(base + ".lock")
+        finally:
+            release_lock(base + ".lock", lock, dir_fd)  # either way: a lock nobody holds guards nothing
+    return removed
+
+
+def _all_older(dir_fd: int, base: str, limit: float) -> bool:
+    for suffix in (".sock", ".failed"):
+        try:
+            if os.stat(base + suffix, dir_fd=dir_fd, follow_symlinks=False).st_mtime >= limit:
+                return False
+        except OSError:
+            pass
+    return True
+
+
 def live_server(lock_path: str) -> int | None:
     """The PID of the server holding this lock, or None if none holds it (a dead server's
     PID may be another process's by now, so the lock decides, not the PID)."""
     import fcntl
 
     try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted at the name would block this open until a writer came
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # not a lock any server took
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

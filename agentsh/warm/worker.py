@@ -54,6 +54,7 @@ class Worker:
                 _own_memory()  # take the copy-on-write faults now,
                 prebuilt = _prebuild(self.last_plan)  # and build the Landlock ruleset the last line had
             conn, _ = self.listener.accept()
+            _outlive_server()  # a caller's line, once taken, is finished whatever the server does
             self.listener.close()
             stale = self.code_changed()
             os.write(self.note_w, b"s" if stale else b"a")
@@ -166,6 +167,28 @@ class WarmLine:
         self.plan = plan
         prebuilt, self.prebuilt = self.prebuilt, None
         return take_prebuilt(prebuilt, plan, inodes) if prebuilt is not None else None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(server: int) -> None:
+    """Called in a worker just forked: a worker that waits in accept() ends with its server.
+    A server ended by SIGKILL cannot end it (as it does on SIGTERM or when idle), and it
+    would wait for ever, ~15 MB each, reachable only while the socket file stays."""
+    from ..guard.ptrace import libc
+
+    libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != server:
+        os._exit(0)  # the server died before the prctl
+
+
+def _outlive_server() -> None:
+    """A worker that took a caller finishes its line even if the server goes meanwhile (if
+    the server dies before this, the caller gets no "ready" and runs the line itself)."""
+    from ..guard.ptrace import libc
+
+    libc().prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
 
 def _prebuild(plan: LandlockPlan | None) -> Prebuilt | None:
