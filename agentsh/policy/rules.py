@@ -90,7 +90,11 @@ class Rules:
                         break
                 else:
                     if rule.decision != "allow" and dynamic is False:
-                        dynamic = next((w for w in args if w.value is None), None)
+                        dynamic = None
+                        for word in args:  # (a loop: a generator costs more than most lines' words)
+                            if word.value is None:
+                                dynamic = word
+                                break
                     if rule.decision != "allow" and isinstance(dynamic, Word):
                         for _, compiled_pattern in patterns:
                             if could_match(compiled_pattern, args):
