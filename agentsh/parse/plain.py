@@ -68,7 +68,6 @@ def _redirect(group: str) -> str:
 _COMMAND = re.compile(rf"[ \t]*+({_ARGUMENTS})((?:[ \t]*+{_redirect('(?:')})*+)[ \t]*+"
                       r"(?:(&&|\|\||[|;](?![&|;]))|\Z)")
 _REDIRECTS = re.compile(rf"[ \t]*+({_redirect('(')})")  # in group 2 of a _COMMAND match: (text, `>&`, op, word)
-_EXPANDING_TILDE = re.compile(r"(?:^|[ \t|&;<>=:])~")  # in a line without quotes
 _WORDS = re.compile(_PIECES)  # in group 1 of a _COMMAND match, with quotes
 _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
 # The model's tuples are built with tuple.__new__ and every field given, not through the
@@ -100,7 +99,7 @@ def _scan(source: str) -> ParsedLine | None:
     # (`HEAD~1` lines are common); with quotes, each word is looked at.
     tilde = "~" in source
     if tilde and "'" not in source and '"' not in source:
-        if _EXPANDING_TILDE.search(source):
+        if _expanding_tilde(source):
             return None
         tilde = False
     match = _COMMAND.match
@@ -145,6 +144,18 @@ def _value(word: str) -> str:
 
 def _unquote(quoted: re.Match[str]) -> str:
     return quoted[1] if quoted[1] is not None else quoted[2]
+
+
+def _expanding_tilde(source: str) -> bool:
+    """Is a `~` of the line (one without quotes) at its start or after a blank, `|&;<>`, `=` or
+    `:`?  The regular expression `(?:^|[ \t|&;<>=:])~` says the same, but tries its alternation
+    at every character (~1 µs a line); str.find goes from tilde to tilde (~0.4 µs)."""
+    i = source.find("~")
+    while i >= 0:
+        if i == 0 or source[i - 1] in " \t|&;<>=:":
+            return True
+        i = source.find("~", i + 1)
+    return False
 
 
 def _may_expand(word: str) -> bool:

@@ -23,7 +23,15 @@ def arg_candidates(value: str) -> list[str]:
     # A value may itself be `NAME=FILE`: kubectl's `-o jsonpath-file=FILE` (and
     # `--output=go-template-file=FILE`) prints the file in its error, so what follows each `=`
     # may name a file too.
-    out += [c[i + 1:] for c in list(out) for i in range(len(c)) if c[i] == "=" and c[i + 1:] not in out]
+    # (str.find from `=` to `=`: a loop over every character cost ~1 µs an option word)
+    after = []
+    for candidate in out:
+        i = candidate.find("=")
+        while i >= 0:
+            if candidate[i + 1:] not in out:
+                after.append(candidate[i + 1:])
+            i = candidate.find("=", i + 1)
+    out += after
     return [c[1:] if c.startswith("@") else c for c in out if c and c != "@"]
 
 

@@ -32,6 +32,11 @@ def follow_loops(parsed: ParsedLine, walked: list[Verdict], cwds: list[str], hom
     last one led.  Those are followed until no directory is new (only into directories there
     now: see docs/security-model.md, Known open gaps), or, if that does not end, a refusal is
     added to `walked`.  True if the line must be walked again from the `cwds` found."""
+    for verdict in walked:  # most lines have no cd at all: no pairs to build
+        if verdict.program in ("builtin:cd", "builtin:pushd"):
+            break
+    else:
+        return False
     looped = [(c, v) for c, v in zip(parsed.commands, walked, strict=True)
               if v.program in ("builtin:cd", "builtin:pushd") and chdirs.in_loop(parsed.source, c.text)]
     if not looped:

@@ -46,6 +46,15 @@ def handed_paths(parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], p
     `agentsh -c 'cat "$1"' x ~/.ssh/id_rsa` printed the key.  `environment`: the variables
     the line starts with (passed by the profile): a read of one is checked as its value,
     alone too (`cat "$KUBECONFIG"` printed ~/.kube/config under kubectl-readonly)."""
+    if not positional and not environment and not parsed.listed and not parsed.redirects \
+            and "$" not in parsed.source:
+        # Most lines: nothing handed on and nothing expanded, unless a command has an
+        # assignment or a redirection (a here-string, a here-document) to look at below.
+        for command in parsed.commands:
+            if command.assignments or command.redirects:
+                break
+        else:
+            return []
     handed = _handed(parsed, positional)
     reads = _expanding_reads(parsed) if "$" in parsed.source else []
     if not handed and not environment and not reads:

@@ -230,8 +230,9 @@ class PathChecker:
         for candidate in candidates:
             for cwd in cwds:
                 if _pathlike(candidate, cwd):
-                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True)) or \
-                        self._lexical_problem(candidate, cwd, self.read_problem)
+                    problem = self.read_problem(resolve(candidate, cwd, reals, read=True))
+                    if not problem and ".." in candidate:  # (most paths have none: no call for them)
+                        problem = self._lexical_problem(candidate, cwd, self.read_problem)
                     if problem:
                         return problem
         return ""
@@ -328,8 +329,9 @@ class PathChecker:
                 return self._glob(word, cwds, write=True, reals=reals)
             return f"writes to {word.text}, which is only known at run time"
         for cwd in cwds:
-            problem = self.write_problem(resolve(word.value, cwd, reals)) or \
-                self._lexical_problem(word.value, cwd, self.write_problem)
+            problem = self.write_problem(resolve(word.value, cwd, reals))
+            if not problem and ".." in word.value:  # (most paths have none: no call for them)
+                problem = self._lexical_problem(word.value, cwd, self.write_problem)
             if problem:
                 return problem
         return ""

@@ -90,7 +90,11 @@ class Rules:
                         break
                 else:
                     if rule.decision != "allow" and dynamic is False:
-                        dynamic = next((w for w in args if w.value is None), None)
+                        dynamic = None
+                        for word in args:  # (a loop: a generator costs more than most lines' words)
+                            if word.value is None:
+                                dynamic = word
+                                break
                     if rule.decision != "allow" and isinstance(dynamic, Word):
                         for _, compiled_pattern in patterns:
                             if could_match(compiled_pattern, args):
@@ -147,7 +151,8 @@ class Rules:
 
     def problem(self, program: Program, name: str, args: tuple[Word, ...],
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:
-        names = (name if "/" not in name else os.path.basename(name), program.basename)
+        typed = name if "/" not in name else os.path.basename(name)
+        names = (typed, program.basename)
         for assignment in assignments:
             if assignment.name == "IFS" and program.identity == "builtin:read":
                 continue  # `IFS= read -r line`: only read's own word splitting changes
@@ -159,7 +164,7 @@ class Rules:
             # of builtins (`true`, `cd`, `echo`) never imports them: ~2.5 ms of start-up.
             return ""
         hazards = hazards_module()
-        specs = hazards.spec_for(*names)
+        specs = hazards.spec_for(typed) if typed == program.basename else hazards.spec_for(*names)
         if not specs or (specs[0].quick is not None and hazards.nothing_to_find(specs, args)):
             return ""  # no hazard table names it (ls, head, grep ...): not exec-capable, no hazards
         for hazard in hazards.find_hazards(names, args, specs):
@@ -167,8 +172,10 @@ class Rules:
                 return hazard.reason
             if not names_explicitly(elements[hazard.index], hazard.option):
                 return f"{args[hazard.index].shown()}: {hazard.reason}"
-        for i, (word, element) in enumerate(zip(args, elements, strict=True)):
-            if word.value is None and element == "..." and not hazards.dynamic_ok(names, args, i) \
+        if len(elements) != len(args):
+            raise ValueError("a pattern's elements do not match the arguments one for one")
+        for i, word in enumerate(args):  # most words are static: no pair to unpack for them
+            if word.value is None and elements[i] == "..." and not hazards.dynamic_ok(names, args, i) \
                     and not self._in_find_exec(program, args, i):
                 return (f"{word.text} is only known at run time and {program.basename} can run "
                         "other programs (put it after --, or write it literally)")

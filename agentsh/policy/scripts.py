@@ -43,8 +43,24 @@ def _first_operand(args: tuple[Word, ...], value_options: tuple[str, ...]) -> in
 _SED_VALUE_OPTS = ("-e", "--expression", "-f", "--file", "-l", "--line-length")
 
 
-def _sed_scripts(args: tuple[Word, ...]) -> list[tuple[int, str | None]]:
+# The last answer of _sed_scripts, with the very tuple of words it was for: the hazard
+# reader and the read check (sed_reads) ask it of one command in turn.  A pure function of
+# the words, and the tuple is kept, so its id cannot name another one meanwhile.
+_LAST_SED: tuple[tuple[Word, ...], tuple[tuple[int, str | None], ...]] = ((), ())
+
+
+def _sed_scripts(args: tuple[Word, ...]) -> tuple[tuple[int, str | None], ...]:
     """(index of the word, script text) of each script sed runs from its arguments."""
+    global _LAST_SED
+    last = _LAST_SED
+    if last[0] is args:
+        return last[1]
+    found = tuple(_read_sed_scripts(args))
+    _LAST_SED = (args, found)
+    return found
+
+
+def _read_sed_scripts(args: tuple[Word, ...]) -> list[tuple[int, str | None]]:
     scripts: list[tuple[int, str | None]] = []  # (index of the word, script text)
     from_file = False
     skip = False

@@ -329,7 +329,8 @@ def _git_targets(args: tuple[Word, ...]) -> list[Word]:
     """`git init DIR`, `git init --separate-git-dir=DIR` and `git worktree add PATH` create
     what they name; `git init` alone creates .git in the working directory; `git mv SRC...
     DEST` removes each source and writes DEST."""
-    if any(w.value == "mv" for w in args):
+    values = [w.value for w in args]  # two C-level membership tests below, not two generators
+    if "mv" in values:
         sub = git_subcommand(args)
         if sub is not None and args[sub].value == "mv":
             # no write was checked here: `git mv README.md .git/hooks/post-checkout` planted a
@@ -338,7 +339,7 @@ def _git_targets(args: tuple[Word, ...]) -> list[Word]:
             rest = args[sub + 1:]
             end = next((i for i, w in enumerate(rest) if w.value == "--"), len(rest))
             return [w for w in rest[:end] if not (w.value or "").startswith("-")] + list(rest[end + 1:])
-    if not any(w.value in _GIT_CREATES for w in args):
+    if _GIT_CREATES.keys().isdisjoint(values):
         return []  # the common case: no subcommand that creates a directory
     sub = git_subcommand(args)  # after the global options and their values (`git -C x init DIR`)
     if sub is None or args[sub].value not in _GIT_CREATES:
