@@ -236,6 +236,9 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spe
     return hazards
 
 
+_OPERAND_STARTS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./_")
+
+
 def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bool:
     """May the dynamic word at `index` be anything without letting the program run another?
 
@@ -255,6 +258,11 @@ def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bo
         if spec.stop_at_operand:
             _options, operands, terminated = _split(spec, args[:index])
             if operands or terminated:
+                return True
+            # `python3 "tests/$f"`: a word whose value starts with a letter, digit, `.`, `/` or
+            # `_` is no option; where an option's value is not due, it is the script.
+            if word.prefix[:1] in _OPERAND_STARTS and word.prefix[:1] and \
+                    index in _split(spec, args[:index] + (Word(word.prefix, word.prefix),))[1]:
                 return True
         if spec.dynamic is not None and spec.dynamic(args, index):
             return True
