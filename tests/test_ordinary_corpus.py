@@ -145,6 +145,15 @@ NEARBY = [
     "for f; do python3 \"$f\"; done",
     "python3 \"$f\"",
     "python3 -W \"tests/$f\" x.py",
+    # `git -C DIR` with reading subcommands only; DIR is read-checked, git's paths are from it
+    "git -C src push --force origin main",
+    "git -C src push origin main",
+    "git -C src commit -m x",
+    "git -C src -c core.pager=sh log",
+    "git -C ~/.ssh log",
+    "git -C \"$d\" status",
+    "git -C src log --ext-diff",
+    "git -C src diff --output=/etc/x",
 ]
 
 
@@ -222,3 +231,24 @@ def test_a_for_loop_of_known_rounds_is_followed_to_its_end(guarded: tuple[Path, 
     assert "NETRC-BYTES" not in got.stdout
     got = run("i=0; while [ $i -lt 3 ]; do cd x; i=$((i+1)); done; pwd")
     assert "ever more directories" in got.stderr  # an unbounded loop: as before
+
+
+def test_git_elsewhere_writes_nothing_outside(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> None:
+    """`git -C src diff` is allowed; its --output is still a write target, from src (here the
+    project is the only write root: the test's home is under /tmp, a write root otherwise)."""
+    project = home / "proj"
+    project.mkdir()
+    build(project)
+    data = yaml.safe_load(DEVELOPER.read_text())
+    data["write"]["allow"] = ["{workspace}"]
+    profile = tmp_path / "narrow.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    (project / "src" / "main.rs").write_text("changed\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    assert "+changed" in run_guardrail("git -C src diff", project, agentsh_env, scratch, profile).stdout
+    # from src, `../outside.txt` would be in the project; from git's directory it is not
+    got = run_guardrail("git -C .. diff --output=../outside.txt", project / "src", agentsh_env, scratch, profile)
+    assert got.returncode == 126, got.stderr
+    assert not (home / "outside.txt").exists()
+
