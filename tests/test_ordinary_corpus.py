@@ -134,6 +134,15 @@ NEARBY = [
     "for f in tests/*.py; do read f; python3 \"$f\"; done",
     "for f in tests/*.py; do f=-i; python3 \"$f\"; done",
     "for f in tests/*.py; do printf -v f %s -i; python3 \"$f\"; done",
+    "for f in tests/*.py; do printf -vf %s -i; python3 \"$f\" install x; done",
+    "for f in tests/*.py; do read -raf < x; python3 \"$f\"; done",
+    "for f in tests/*.py; do wait -npf; python3 \"$f\"; done",
+    "for f in tests/*.py; do getopts ab f; python3 \"$f\"; done",
+    "for f in tests/*.py; do mapfile -t f < x; python3 \"$f\"; done",
+    "for f in tests/*.py; do export f=-i; python3 \"$f\"; done",
+    "for _ in tests/*.py; do echo -i; python3 \"$_\"; done",  # bash's own variables
+    "for REPLY in tests/*.py; do read < x; python3 \"$REPLY\"; done",
+    "for DIRSTACK in tests/*.py; do pushd -; python3 \"$DIRSTACK\"; done",
     "for f in tests/*.py; do : $((f=1)); python3 \"$f\"; done",
     "for f in tests/*.py; do for f in -i; do :; done; python3 \"$f\"; done",
     "for f in \"$x\"; do python3 \"$f\"; done",
@@ -145,6 +154,10 @@ NEARBY = [
     "for f; do python3 \"$f\"; done",
     "python3 \"$f\"",
     "python3 -W \"tests/$f\" x.py",
+    "python3 \"tests/$f\"",  # a parser's prefix may go on: tests/../../dev/stdin
+    "for f in ../../dev/stdin; do python3 \"$f\"; done",  # loop words below the directory only
+    "for f in /dev/std*; do python3 \"$f\"; done",
+    "for f in t/.?/.?/dev/stdin; do python3 \"$f\"; done",
     # `git -C DIR` with reading subcommands only; DIR is read-checked, git's paths are from it
     "git -C src push --force origin main",
     "git -C src push origin main",

@@ -19,6 +19,7 @@ from ..parse import Word
 from . import githazards, scripts
 from . import hazard_table as table
 from .hazard_specs import Hazard, Inspector, Spec, load_table
+from .loopvars import LOOP_VALUE
 
 __all__ = ["Hazard", "Inspector", "Spec", "dynamic_ok", "env_hazard", "find_hazards", "is_exec_capable",
            "nothing_to_find", "spec_for"]
@@ -236,7 +237,7 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spe
     return hazards
 
 
-_OPERAND_STARTS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./_")
+_OPERAND_STARTS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
 
 
 def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bool:
@@ -259,9 +260,10 @@ def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bo
             _options, operands, terminated = _split(spec, args[:index])
             if operands or terminated:
                 return True
-            # `python3 "tests/$f"`: a word whose value starts with a letter, digit, `.`, `/` or
-            # `_` is no option; where an option's value is not due, it is the script.
-            if word.prefix[:1] in _OPERAND_STARTS and word.prefix[:1] and \
+            # `for f in tests/*.py; do python3 "$f"; done`: a loop value that starts with a
+            # letter, digit, `.` or `_` (loopvars.py) is no option; where no option's value is
+            # due, it is the script.
+            if word.why_dynamic == LOOP_VALUE and word.prefix[:1] and word.prefix[:1] in _OPERAND_STARTS and \
                     index in _split(spec, args[:index] + (Word(word.prefix, word.prefix),))[1]:
                 return True
         if spec.dynamic is not None and spec.dynamic(args, index):

@@ -22,6 +22,10 @@ import re
 from typing import NamedTuple
 
 from ..parse import ParsedLine, SimpleCommand
+from .builtins import _name_operands as name_operands
+
+# The builtins that assign variables they name (what builtins.py reads their names from)
+ASSIGNING = frozenset({"read", "wait", "printf", "mapfile", "readarray", "unset", "export", "getopts"})
 
 # One list word: a literal first character that no option, tilde or expansion starts with,
 # then literal characters and the glob characters * and ?.
@@ -29,6 +33,13 @@ _WORD = r"[A-Za-z0-9_./][A-Za-z0-9_./*?+@%,:=-]*"
 _FOR = re.compile(rf"for[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+in((?:[ \t]+{_WORD})+)[ \t]*(?:;|\n)\s*do(?=\s)(.*)"
                   r"(?<![\w-])done\s*", re.S)
 _GLOB = re.compile(r"[*?]")
+# `..`, or a glob that can match it (`.?`, `.*`)
+_CLIMB = re.compile(r"(?:^|/)\.(?:\.|[*?])")
+# How known_starts marks the words it gives a start (hazards.dynamic_ok trusts only those:
+# a parser's prefix may go on with `../../dev/stdin`)
+LOOP_VALUE = "a value of a for loop over literal words"
+# A name with a lower-case letter: bash's own variables (and `_`) have none
+_USER_NAME = re.compile(r"[A-Za-z_0-9]*[a-z][A-Za-z_0-9]*")
 # A loop keyword anywhere in the text (as chdirs._LOOP spells it)
 _LOOP = re.compile(r"(?<![\w-])(?:for|while|until|select)(?![\w-])")
 
@@ -70,12 +81,14 @@ def known_starts(parsed: ParsedLine, command: SimpleCommand) -> SimpleCommand:
                 continue
             start = _start(parsed, command, name, loops)
             if start:
-                argv[i] = word._replace(prefix=start)
+                argv[i] = word._replace(prefix=start, why_dynamic=LOOP_VALUE)
     return command._replace(argv=tuple(argv))
 
 
 def _start(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[ForLoop]) -> str:
     """The literal start of every value `"$name"` may have in command, or ''."""
+    if not _USER_NAME.fullmatch(name):
+        return ""  # bash sets its own (`$_`, REPLY for a bare `read`, RANDOM, DIRSTACK ...)
     mine = [loop for loop in loops if loop.name == name]
     if len(mine) != 1 or f"{{{name}}}" in parsed.source:
         return ""  # two loops, or `{name}>file` (which sets it to a descriptor number)
@@ -84,15 +97,21 @@ def _start(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[Fo
     # `node ''` reads stdin), nor after it or beside it (a loop that ran no round, `( )`, `&`, `|`).
     if parsed.source.count(command.text) != loop.body.count(command.text) or not loop.body.count(command.text):
         return ""
-    # Set by nothing but the loop: no `name=...` (also in front of a command), `read name`,
-    # `printf -v name`, `unset name`, `mapfile name`, `export name=...` ...
+    # Set by nothing but the loop: no `name=...` (also in front of a command), no builtin
+    # naming it (`read name`, `printf -vname`, `wait -pname`, `unset name`, as builtins.py
+    # reads their names), no word that is the name or assigns it.
     for other in parsed.commands:
         if any(a.name == name for a in other.assignments):
+            return ""
+        program = other.argv[0].value if other.argv else None
+        if program in ASSIGNING and any(n in (name, None) for n in name_operands(program, other.argv[1:])):
             return ""
         for w in other.argv[1:]:
             text = w.value if w.value is not None else w.text
             if text == name or text.startswith((f"{name}=", f"{name}+=", f"{name}[")):
                 return ""
+    if any(word[:1] == "/" or _CLIMB.search(word) for word in loop.words):
+        return ""  # each value must be a path below the working directory: not /dev/stdin
     heads = [_GLOB.split(word, 1)[0] for word in loop.words]
     common = heads[0]
     for head in heads[1:]:
