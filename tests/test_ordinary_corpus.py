@@ -100,6 +100,8 @@ NEARBY = [
     "node -e 1 --inspect=0.0.0.0:9229",
     "node -e 1 --inspect-brk",
     "node -p 1 -r /tmp/x.js",
+    "node -p --inspect=0.0.0.0:9229",  # -p's code is optional: this is `node --inspect -p`
+    "node --print --env-file=x.env",
     "node -e 1 -i",
     "c='1 --inspect'; node -e $c",
     # the variables the profile now passes do not bring the dangerous ones
