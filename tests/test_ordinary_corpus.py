@@ -114,6 +114,11 @@ NEARBY = [
     "pushd ~ && cat .ssh/id_rsa && popd",
     "pushd \"$X\"",
     "pushd - && ls",
+    "pushd src; read -a DIRSTACK < f; popd; cat id_rsa",  # DIRSTACK's members are the stack
+    "pushd src; mapfile -t DIRSTACK < f; popd",
+    "pushd src; DIRSTACK=(x ../..); popd; cat .ssh/id_rsa",
+    "pushd src; for DIRSTACK in ..; do :; done; popd",
+    "pushd src; export DIRSTACK; popd",
     # OLDPWD cannot be given a value for `cd -`
     "OLDPWD=~/.ssh; cd - && cat id_rsa",
     "export OLDPWD=~/.ssh; cd -; cat id_rsa",
@@ -266,4 +271,18 @@ def test_git_elsewhere_writes_nothing_outside(tmp_path: Path, home: Path, agents
     got = run_guardrail("git -C .. diff --output=../outside.txt", project / "src", agentsh_env, scratch, profile)
     assert got.returncode == 126, got.stderr
     assert not (home / "outside.txt").exists()
+
+
+def test_popd_goes_only_where_the_line_was(guarded: tuple[Path, Run], home: Path) -> None:
+    """popd and `pushd +N` go to the directory stack's members, which a line could set through
+    DIRSTACK (bash lets its members be assigned): refused, and the key is not printed."""
+    project, run = guarded
+    (project / "f").write_text(f"x {home / '.ssh'}\n")
+    assert run("pushd src >/dev/null && popd >/dev/null && ls -d src").stdout == "src\n"
+    for line in ("pushd src >/dev/null; read -a DIRSTACK < ../f; popd >/dev/null; cat id_rsa",
+                 "pushd src >/dev/null; mapfile -t DIRSTACK < <(tr ' ' '\\n' < ../f); popd; cat id_rsa",
+                 "pushd src >/dev/null; DIRSTACK=(x ../..); popd >/dev/null; cat .ssh/id_rsa"):
+        got = run(line)
+        assert got.returncode == 126, line
+        assert SECRET not in got.stdout + got.stderr
 

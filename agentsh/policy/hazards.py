@@ -39,6 +39,9 @@ GLOBAL_ENV = (
     "KUBECONFIG",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
     "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
+    # its members are the directory stack's: `read -a DIRSTACK < f; popd` changed to a
+    # directory read from f, where `popd` goes only to ones the line was in otherwise
+    "DIRSTACK",
     # bash turns posix mode on when it is assigned (`set -o posix`, which is refused), and then an
     # assignment before a special builtin stays: `LC_ALL=zh_CN.GBK :` switched the charset.
     "POSIXLY_CORRECT",
