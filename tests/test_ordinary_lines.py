@@ -164,10 +164,31 @@ ORDINARY = [
     'git commit -m "$MSG"',
     'git log --since="$(date +%F)" --oneline',
     'git add "$f"',
-    fp("for f in tests/*.py; do python3 \"$f\"; done",
-       "'reads a program from standard input' (a dynamic operand is counted as an option, so no script is seen)",
-       "hazards._split: a dynamic word is an unknown operand, not an option; the is_exec_capable check "
-       "already refuses dynamic words that could be options; and report that reason instead"),
+    # every value of f starts with `tests/`: the script (policy/loopvars.py)
+    "for f in tests/*.py; do python3 \"$f\"; done",
+    "cd src && ls && cd -",  # OLDPWD is unset when the line starts: one of the line's directories
+    "for i in 1 2 3; do mkdir -p x && cd x; done",  # followed 3 rounds, however deep x/x/... is
+    fp("source .venv/bin/activate && python3 -m pytest -q",
+       "'source runs a file as shell code that was never checked', and `.venv/bin/python` is not "
+       "on the profile's path either, so a project's virtualenv cannot be used",
+       "check the sourced file as lines of its own (an activate script is assignments and a "
+       "function, itself refused); or a profile path entry for {workspace}/.venv/bin with its "
+       "programs pinned when the line is checked"),
+    fp("export PYTHONPATH=src && python3 -m pytest -q",
+       "'setting PYTHONPATH can change what programs run' (export reaches every later command, "
+       "whose rules may not name it; the reason now says to write `PYTHONPATH=src COMMAND`)",
+       "allow the export when the rule of every later command of the line names the variable"),
+    fp('tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
+       "'writes to \"$tmp\", which is only known at run time'",
+       "spelling.py: `$(mktemp)` without options (TMPDIR is not passed) is a new file in /tmp, a "
+       "write root"),
+    fp("find . -name __pycache__ -type d -prune -exec rm -rf {} +",
+       "'rm -rf {}: writes to {}, which is only known at run time'",
+       "an -exec'd rm's `{}` is a path below find's start points, which are write targets as for "
+       "-delete (not for other programs: `cp x {}` follows links)"),
+    fp('for d in src tests; do (cd "$d" && ls); done',
+       "'cd needs a literal directory so the read roots can be checked'",
+       "loopvars.py knows d's static values: give cd_targets each of them"),
     'python3 -m pytest -q "$TEST"',
     'mapfile -t lines < notes.txt',
     "find . -name '*.py' -exec grep -l import {} +",
@@ -283,6 +304,15 @@ REAL = [
     "git diff --stat HEAD; sed -i 's/hello/world/' README.md; git diff --stat | tail -n 1",
     "make -s hello 2>&1",
     "ls nonexist; echo \"rc=$?\"",
+    # false positives fixed from tests/ordinary_corpus.py
+    "for f in tests/*.py; do PYTHONPATH=. python3 \"$f\"; done; echo \"rc=$?\"",
+    "cd src && cd - >/dev/null && ls src",
+    "cd -; echo \"rc=$?\"",
+    "pushd src >/dev/null && ls && popd >/dev/null && pwd | sed 's|.*/||'",
+    "node -e 'console.log(6 * 7)'",
+    "NODE_ENV=test node -p 'process.env.NODE_ENV'",
+    "for i in 1 2 3; do mkdir -p x && cd x; done; pwd | sed 's|.*/work||'",
+    "ulimit -n",
 ]
 
 

@@ -173,7 +173,7 @@ def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: 
     "alias ls='rm -rf /'", "hash -p /tmp/x ls", "command ls", "let 'x[$(id)]'", "declare -x A=1",
     "typeset A", "readonly A", "fc -s", "mapfile -C cb x", "printf -v 'a[$(id)]' x", "read 'a[$(id)]'",
     "test -v 'a[$(id)]'", "set -k", "set -a", "set -o allexport", "shopt -s extglob",
-    "export PAGER=sh", "export LD_PRELOAD", "export NOT_PASSED=1", "unset PAGER", "cd -", "cd \"$d\"",
+    "export PAGER=sh", "export LD_PRELOAD", "export NOT_PASSED=1", "unset PAGER", "cd \"$d\"",
     "jobs -x curl x", "jobs -lx touch y", "jobs $opt curl", "wait -p PATH -n", "wait -n -p BASH_ENV",
     # option letters cluster: `-eo NAME` is `-e -o NAME`, `shopt -qs`/`-os` set like `-s`/`set -o`
     "set -eo keyword", "set -euo allexport", "set +eo braceexpand", "shopt -os keyword", "shopt -so allexport",
@@ -185,6 +185,18 @@ def test_builtin_and_binary_share_a_rule(tmp_path: Path, home: Path, workspace: 
 def test_shell_builtins_that_break_checking_are_refused(decide: Callable[[str], Decision], line: str) -> None:
     decision = decide(line)
     assert decision.decision == "deny", line
+
+
+@pytest.mark.parametrize(("passed", "expected"), [("", "allow"), ("OLDPWD", "deny")])
+def test_cd_dash_only_where_oldpwd_cannot_come_from_outside(tmp_path: Path, home: Path, workspace: Path,
+                                                           passed: str, expected: str) -> None:
+    """`cd -` goes to $OLDPWD, which is unset when the line starts unless the profile passes it
+    (the line cannot assign it): then it is one of the line's own, already checked, directories."""
+    text = f"agentsh: 1\nextends: [base]\nenv:\n  pass: [{passed}]\n"
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(write_profile(tmp_path, "cd", text)), host), host)
+    assert policy.decide("cd -").decision == expected
+    assert policy.decide("pushd -").decision == "deny"
 
 
 @pytest.mark.parametrize("line", [

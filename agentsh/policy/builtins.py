@@ -265,6 +265,10 @@ def _export_problem(args: tuple[Word, ...], profile: Profile) -> str:
             return _locale_problem(variable)
         problem = variable_problem(variable, profile)
         if problem:
+            if problem.endswith("(a rule must name it under env:)"):
+                # `export PYTHONPATH=src && pytest`: it would reach every later command, where
+                # `PYTHONPATH=src pytest` reaches one, whose rule can name it
+                problem += f"; set it in front of the command instead ({variable}=... COMMAND)"
             return problem
     return ""
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 
 from ..parse import ParsedLine, SimpleCommand, Word
+from ..profile import Profile
 from . import chdirs
 from .decision import Verdict
+from .loopvars import iteration_bound
 from .paths import PathChecker
 from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path
 
@@ -41,7 +44,11 @@ def follow_loops(parsed: ParsedLine, walked: list[Verdict], cwds: list[str], hom
               if v.program in ("builtin:cd", "builtin:pushd") and chdirs.in_loop(parsed.source, c.text)]
     if not looped:
         return False
-    for _ in range(chdirs.MAX_PASSES):
+    # The walk followed each cd once; `for i in 1 2 3` runs it at most twice more, so that
+    # many passes hold every directory it reaches (however deep `x/x/x/...` already is).
+    bound = iteration_bound(parsed)
+    passes = chdirs.MAX_PASSES if bound is None or bound > chdirs.MAX_PASSES else bound - 1
+    for _ in range(passes):
         found = len(cwds)
         for command, verdict in looped:
             if verdict.decision != "deny":
@@ -50,9 +57,17 @@ def follow_loops(parsed: ParsedLine, walked: list[Verdict], cwds: list[str], hom
         if len(cwds) == found:
             break
     else:
-        walked.append(Verdict(command=parsed.source, decision="deny", rule="read-roots",
-                              reason="a cd inside a loop leads to ever more directories"))
+        if passes == chdirs.MAX_PASSES:
+            walked.append(Verdict(command=parsed.source, decision="deny", rule="read-roots",
+                                  reason="a cd inside a loop leads to ever more directories"))
     return True
+
+
+def oldpwd_inherited(profile: Profile) -> bool:
+    """May $OLDPWD hold a value when the line starts?  Not unless the profile passes or sets it:
+    the environment is rebuilt, and the line cannot assign it (a hazard), so `cd -` can only
+    go back to a directory the line was in."""
+    return "OLDPWD" in dict(profile.env_set) or any(fnmatchcase("OLDPWD", p) for p in profile.env_pass)
 
 
 def cd_targets(args: tuple[Word, ...], cwds: Iterable[str], home: str,

@@ -15,9 +15,10 @@ from ..profile import Host, Profile
 from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
-from .directories import cd_targets, follow_cd, follow_loops, moved_directories, own_directory, real_dir
+from .directories import cd_targets, follow_cd, follow_loops, moved_directories, oldpwd_inherited, own_directory, real_dir
 from .githazards import git_directories
 from .handed import handed_paths
+from .loopvars import known_starts
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import resolve
@@ -139,6 +140,8 @@ class Policy:
                 if problem:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)
+        if parsed is not None and parsed.assigned:
+            command = known_starts(parsed, command)  # `for f in tests/*.py; do python3 "$f"; done`
         return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real,
                                 None if parsed is None else (parsed, command))
 
@@ -232,7 +235,10 @@ class Policy:
                       cd_real: dict[str, str] | None = None) -> str:
         if program.basename in ("cd", "pushd") and program.is_builtin:
             operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
-            if operands and (operands[0].value is None or operands[0].value == "-"):
+            # `cd -` goes back to $OLDPWD: one of the directories the line was in, each already
+            # checked (cd_targets adds none), unless the profile lets it come from outside.
+            if operands and (operands[0].value is None or (operands[0].value == "-" and (
+                    program.basename == "pushd" or oldpwd_inherited(self.profile)))):
                 return "cd needs a literal directory so the read roots can be checked"
             for target in cd_targets(args, cwds, self.host.home, cd_real):
                 problem = self.paths.read_problem(target)

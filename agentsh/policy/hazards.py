@@ -19,6 +19,7 @@ from ..parse import Word
 from . import githazards, scripts
 from . import hazard_table as table
 from .hazard_specs import Hazard, Inspector, Spec, load_table
+from .loopvars import LOOP_VALUE
 
 __all__ = ["Hazard", "Inspector", "Spec", "dynamic_ok", "env_hazard", "find_hazards", "is_exec_capable",
            "nothing_to_find", "spec_for"]
@@ -38,6 +39,9 @@ GLOBAL_ENV = (
     "KUBECONFIG",
     "AWKPATH", "AWKLIBPATH", "ZDOTDIR", "INPUTRC", "XDG_CONFIG_HOME", "HOME", "TMPDIR",
     "PROMPT_*", "PS1", "PS2", "PS0", "PWD", "OLDPWD",
+    # its members are the directory stack's: `read -a DIRSTACK < f; popd` changed to a
+    # directory read from f, where `popd` goes only to ones the line was in otherwise
+    "DIRSTACK",
     # bash turns posix mode on when it is assigned (`set -o posix`, which is refused), and then an
     # assignment before a special builtin stays: `LC_ALL=zh_CN.GBK :` switched the charset.
     "POSIXLY_CORRECT",
@@ -242,6 +246,9 @@ def find_hazards(names: tuple[str, ...], args: tuple[Word, ...], specs: list[Spe
     return hazards
 
 
+_OPERAND_STARTS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
+
+
 def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bool:
     """May the dynamic word at `index` be anything without letting the program run another?
 
@@ -261,6 +268,12 @@ def dynamic_ok(names: tuple[str, ...], args: tuple[Word, ...], index: int) -> bo
         if spec.stop_at_operand:
             _options, operands, terminated = _split(spec, args[:index])
             if operands or terminated:
+                return True
+            # `for f in tests/*.py; do python3 "$f"; done`: a loop value that starts with a
+            # letter, digit, `.` or `_` (loopvars.py) is no option; where no option's value is
+            # due, it is the script.
+            if word.why_dynamic == LOOP_VALUE and word.prefix[:1] and word.prefix[:1] in _OPERAND_STARTS and \
+                    index in _split(spec, args[:index] + (Word(word.prefix, word.prefix),))[1]:
                 return True
         if spec.dynamic is not None and spec.dynamic(args, index):
             return True
