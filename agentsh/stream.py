@@ -8,8 +8,7 @@ the credential redactor) see exactly the same bytes.  Two shapes:
   size followed.
 
 Reads are large (64 KiB) and nothing is done per byte in Python: this path
-carries whole builds' worth of output.  Past 1 MiB of one command's output, a forked
-pump (pump.py) carries it to the agent and the relay only records it.
+carries whole builds' worth of output.
 """
 
 from __future__ import annotations
@@ -18,13 +17,9 @@ import errno
 import os
 import select
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from .pump import Pump
+from typing import Protocol
 
 CHUNK = 65536
-_RECORDS_READ = 1 << 20  # what the relay reads at once of a pump's output
 Sink = Callable[[bytes], None]
 
 
@@ -51,32 +46,6 @@ def write_all(fd: int, data: bytes) -> bool:
             return False
         view = view[written:]
     return True
-
-
-def read_burst(fd: int) -> tuple[bytes, bool]:
-    """What a non-blocking PTY holds now, up to CHUNK bytes (no waiting), and whether it has
-    ended.  A PTY hands over at most 4 KiB per read: taking all that is waiting gives the
-    agent, recorder and redactor fewer, larger chunks."""
-    parts: list[bytes] = []
-    size = 0
-    ended = False
-    while size < CHUNK:
-        try:
-            data = os.read(fd, CHUNK - size)
-        except BlockingIOError:
-            break
-        except InterruptedError:
-            continue
-        except OSError as err:  # EIO: the last holder of the PTY slave closed it
-            if err.errno != errno.EIO:
-                raise
-            data = b""
-        if not data:
-            ended = True
-            break
-        parts.append(data)
-        size += len(data)
-    return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
 
 
 def relay_pipes(sources: dict[int, int], sink: Sink, filters: dict[int, Filter] | None = None,
@@ -127,8 +96,7 @@ class PtyRelay:
 
     def __init__(self, master_fd: int, sink: Sink, stdin_fd: int = 0, stdout_fd: int = 1,
                  on_input: Sink | None = None, on_resize: Callable[[], None] | None = None,
-                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None,
-                 pumping: bool = True) -> None:
+                 output_filter: Filter | None = None, on_idle: Callable[[], None] | None = None) -> None:
         self.on_idle = on_idle
         self.master_fd = master_fd
         self.sink = sink
@@ -137,9 +105,6 @@ class PtyRelay:
         self.stdout_fd = stdout_fd
         self.on_input = on_input
         self.on_resize = on_resize
-        # A forked pump may carry large output to the terminal while this process records it.
-        self.pumping = pumping
-        self.pumped = 0  # the pump's PID once one was started (for tests and diagnostics)
         # Set by the owner's SIGWINCH handler, which it installs before spawning the
         # command so that no resize is lost in between.
         self.resized = False
@@ -162,86 +127,63 @@ class PtyRelay:
                 pass
 
     def _relay(self, child_done: Callable[[], bool]) -> None:
-        from .pump import PUMP_AFTER
-
         reading_stdin = self.stdin_fd >= 0
-        relayed = 0  # bytes of output so far; past PUMP_AFTER a pump carries them (pump.py)
-        pump: Pump | None = None
-        try:
-            while True:
-                if self.resized and self.on_resize is not None:
-                    self.resized = False
-                    self.on_resize()
-                source = self.master_fd if pump is None else pump.records
-                fds = [source, self.stdin_fd] if reading_stdin else [source]
-                try:
-                    ready, _, _ = select.select(fds, [], [], 0.05)
-                except InterruptedError:
+        while True:
+            if self.resized and self.on_resize is not None:
+                self.resized = False
+                self.on_resize()
+            fds = [self.master_fd, self.stdin_fd] if reading_stdin else [self.master_fd]
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.05)
+            except InterruptedError:
+                continue
+            if self.master_fd in ready:
+                data, ended = self._read_burst()
+                if data:
+                    self._emit(data)
+                if ended:
+                    self._emit(b"", final=True)
+                    return
+            elif not ready:
+                if self.on_idle is not None:
+                    self.on_idle()  # output paused: let the recorder write what it holds
+                if child_done():
+                    self._drain()
+                    return
+            if reading_stdin and self.stdin_fd in ready:
+                data = os.read(self.stdin_fd, CHUNK)
+                if not data:
+                    reading_stdin = False
                     continue
-                if source in ready and pump is not None:
-                    data = os.read(source, _RECORDS_READ)
-                    if data:
-                        self.sink(data)  # the pump has shown it to the agent, masked
-                        continue
-                    if self._pump_ended(pump):
-                        return
-                    pump = None  # it was killed: the relay carries the output again
-                elif source in ready:
-                    data, ended = read_burst(self.master_fd)
-                    if data:
-                        self._emit(data)
-                        relayed += len(data)
-                    if ended:
-                        self._emit(b"", final=True)
-                        return
-                    if relayed >= PUMP_AFTER and self.pumping:
-                        pump = self._start_pump()
-                elif not ready:
-                    if self.on_idle is not None:
-                        self.on_idle()  # output paused: let the recorder write what it holds
-                    if child_done():
-                        if pump is not None:
-                            pump.stop()
-                            while data := os.read(pump.records, _RECORDS_READ):
-                                self.sink(data)
-                            if self._pump_ended(pump):
-                                return
-                            pump = None
-                        self._drain()
-                        return
-                if reading_stdin and self.stdin_fd in ready:
-                    data = os.read(self.stdin_fd, CHUNK)
-                    if not data:
-                        reading_stdin = False
-                        continue
-                    if self.on_input is not None:
-                        self.on_input(data)
-                    write_all(self.master_fd, data)
-        except BaseException:
-            if pump is not None:
-                pump.kill()  # it may be stuck writing to an agent that stopped reading
-            raise
+                if self.on_input is not None:
+                    self.on_input(data)
+                write_all(self.master_fd, data)
 
-    def _start_pump(self) -> Pump | None:
-        from .pump import Pump
+    def _read_burst(self) -> tuple[bytes, bool]:
+        """What the PTY holds now, up to CHUNK bytes (no waiting), and whether it has ended.
 
-        self.pumping = False  # one per command
-        try:
-            pump = Pump(self.master_fd, self.stdout_fd, self.output_filter)
-        except OSError:
-            return None  # no fork (process limit): the relay carries on as before
-        self.pumped = pump.pid
-        return pump
-
-    def _pump_ended(self, pump: Pump) -> bool:
-        """Reap the pump; True if it relayed the output to the end.  If it was killed
-        instead, its redactor state is lost with it: what the relay's own redactor still
-        holds from before the pump started was the pump's to write, so it is dropped."""
-        if pump.finish():
-            return True
-        if self.output_filter is not None:
-            self.output_filter.flush()
-        return False
+        Taking all that is waiting gives the agent, recorder and redactor fewer, larger
+        chunks."""
+        parts: list[bytes] = []
+        size = 0
+        ended = False
+        while size < CHUNK:
+            try:
+                data = os.read(self.master_fd, CHUNK - size)
+            except BlockingIOError:
+                break
+            except InterruptedError:
+                continue
+            except OSError as err:  # EIO: the last holder of the PTY slave closed it
+                if err.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:
+                ended = True
+                break
+            parts.append(data)
+            size += len(data)
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
 
     def _emit(self, data: bytes, final: bool = False) -> None:
         if self.output_filter is not None:
@@ -255,7 +197,7 @@ class PtyRelay:
     def _drain(self) -> None:
         """The command has exited: relay what its PTY still holds."""
         while True:
-            data, ended = read_burst(self.master_fd)
+            data, ended = self._read_burst()
             if data:
                 self._emit(data)
             if ended or not data:

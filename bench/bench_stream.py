@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -107,56 +106,20 @@ def run_agentsh(command: str, agentsh: list[str], profile: Path, env: dict[str, 
     def output_began() -> None:  # the command's first output: parse, decide, keyring, spawn are done
         marks.extend((time.perf_counter(), proc_cpu(child.pid)))
 
-    pumps = PumpWatch(child.pid)
     child.write(command.encode() + b"\r")
     start = time.perf_counter()
     total = drain_until(child, PROMPT, first=output_began)
     end = time.perf_counter()
-    pump_cpu = pumps.stop()
     elapsed = end - start
     with open(f"/proc/{child.pid}/status") as status:
         hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    own = proc_cpu(child.pid) - before + pump_cpu  # agentsh and its output pump, start-up excluded
+    own = proc_cpu(child.pid) - before  # agentsh alone, its own start-up excluded
     child.write(b"exit\r")
     drain_until(child, EOF_ONLY)
     tree = reap(child)
     return {"seconds": elapsed, "bytes": total, "cpu": tree, "own_cpu": own, "peak_mb": hwm / 1024,
             "streaming_seconds": end - marks[0], "streaming_own_cpu": own + before - marks[1],
-            "setup_seconds": marks[0] - start, "pump_peak_mb": pumps.peak_mb, "pump_private_mb": pumps.private_mb}
-
-
-class PumpWatch:
-    """The CPU of agentsh's output pump (agentsh/pump.py, a forked child named agentsh-pump),
-    sampled every 20 ms while it lives: once it is reaped its time is only in agentsh's
-    children's total, with the command's.  The last <= 20 ms before it ends are missed."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.seen: dict[int, float] = {}
-        self.peak_mb = 0.0  # the pump's VmHWM: mostly pages it shares with agentsh (copy-on-write)
-        self.private_mb = 0.0  # the most of it that was its own, not shared (smaps_rollup Private_*)
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
-        self.thread.start()
-
-    def _watch(self) -> None:
-        while not self.done.wait(0.02):
-            for child in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
-                try:
-                    if Path(f"/proc/{child}/comm").read_text().strip() == "agentsh-pump":
-                        self.seen[int(child)] = proc_cpu(int(child))
-                        status = dict(line.split(":", 1) for line in Path(f"/proc/{child}/status").read_text().splitlines())
-                        self.peak_mb = max(self.peak_mb, int(status["VmHWM"].split()[0]) / 1024)
-                        rollup = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
-                        private = sum(int(line.split()[1]) for line in rollup if line.startswith("Private_"))
-                        self.private_mb = max(self.private_mb, private / 1024)
-                except (OSError, ValueError):
-                    continue
-
-    def stop(self) -> float:
-        self.done.set()
-        self.thread.join()
-        return sum(self.seen.values())
+            "setup_seconds": marks[0] - start}
 
 
 def proc_cpu(pid: int) -> float:
@@ -234,7 +197,7 @@ def report(args: argparse.Namespace, names: list[str], samples: dict[str, list[d
     result: dict[str, object] = {"output_mb": args.mb, "runs": args.runs, "secrets": args.secrets,
                                  "recording_mb": recorded, "samples": samples}
     print(f"{args.mb} MB of output, {args.runs} interleaved rounds; median (min-max)\n")
-    print("| contender | MB/s | CPU s / 100 MB, whole tree | agentsh's own CPU s / 100 MB (with its pump) | peak RSS MB |")
+    print("| contender | MB/s | CPU s / 100 MB, whole tree | agentsh's own CPU s / 100 MB | peak RSS MB |")
     print("|---|---|---|---|---|")
     scale = 100 / args.mb
     for name in names:
@@ -275,10 +238,6 @@ def report(args: argparse.Namespace, names: list[str], samples: dict[str, list[d
     peak = max(s.get("peak_mb", 0.0) for name in names for s in samples[name])
     print(f"- peak RSS of any agentsh session: {peak:.1f} MB (target < 60 MB); recordings written: {recorded:.0f} MB")
     result["agentsh_peak_rss_mb"] = peak
-    pump = [s for name in names for s in samples[name] if s.get("pump_peak_mb")]
-    if pump:
-        print(f"- its output pump (agentsh/pump.py): peak RSS {max(s['pump_peak_mb'] for s in pump):.1f} MB, "
-              f"mostly shared with agentsh; at most {max(s['pump_private_mb'] for s in pump):.1f} MB of it its own")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 
