@@ -264,10 +264,13 @@ def _agentsh_ancestor() -> bool:
 
 def _is_agentsh(argv: list[bytes]) -> bool:
     """agentsh's console script, a login shell "-agentsh", `python -m agentsh`, or a warm
-    server or worker (`python -P -m agentsh.warm.server`)."""
+    server or worker (`python -P -c SERVER_CODE ...`, or `-m agentsh.warm.server`)."""
+    from .warm.wire import SERVER_CODE
+
     if argv and os.path.basename(argv[0]) in (b"agentsh", b"-agentsh"):
         return True
-    return any(flag == b"-m" and (name == b"agentsh" or name.startswith(b"agentsh."))
+    return any((flag == b"-m" and (name == b"agentsh" or name.startswith(b"agentsh.")))
+               or (flag == b"-c" and name == SERVER_CODE.encode())
                for flag, name in itertools.pairwise(argv[1:7]))
 
 

@@ -62,7 +62,7 @@ def interpreter_flags() -> list[str]:
 # rather than -m so that it imports agentsh from where its client did: a shim runs
 # `python -I` and puts its agentsh's directory on sys.path itself, which -I -m would not
 # (that server imported another agentsh, or none, computed another key and never served).
-_SERVER_CODE = ("import sys\n"
+SERVER_CODE = ("import sys\n"
                 "if sys.argv[3] not in sys.path:\n"  # the shim's own rule: never ahead of a path it has
                 "    sys.path.insert(0, sys.argv[3])\n"
                 "from agentsh.warm.server import main\n"
@@ -71,7 +71,7 @@ _SERVER_CODE = ("import sys\n"
 
 def server_argv(path: str, key_digest: str) -> list[str]:
     """The command line of a server at `path` for the key with this digest."""
-    return [sys.executable, *interpreter_flags(), "-c", _SERVER_CODE, path, key_digest, package_parent()]
+    return [sys.executable, *interpreter_flags(), "-c", SERVER_CODE, path, key_digest, package_parent()]
 
 
 def server_environ(environ: dict[str, str]) -> dict[str, str]:
