@@ -54,3 +54,43 @@ def test_cd_enters_a_directory_named_like_an_option_after_dashdash(guarded: tupl
     got = run(line)
     assert SECRET not in got.stdout + got.stderr
     assert got.returncode == 126, got.stderr
+
+
+def _object(project: Path) -> None:
+    (project / "a.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-c", "a.c"], cwd=project, check=True)
+
+
+@pytest.mark.parametrize("line", [
+    "ld -e main -T evil.ld a.o",
+    "ld -e main --script=evil.ld a.o",
+    "ld -e main -Tevil.ld a.o",
+])
+def test_a_linker_script_names_no_output_past_the_check(guarded: tuple[Path, Run], line: str) -> None:
+    """A linker script's OUTPUT(FILE) is ld's output when the line gives no -o: here a hook in
+    .git/hooks (write.deny), where the check saw a.out in the working directory."""
+    project, run = guarded
+    _object(project)
+    (project / "evil.ld").write_text("OUTPUT(.git/hooks/pre-commit)\n")
+    got = run(line)
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert got.returncode == 126, got.stderr
+    # with -o, -o wins over OUTPUT() (bfd and gold alike): allowed, and written where -o says
+    got = run(line.replace("ld ", "ld -o prog ", 1))
+    assert got.returncode == 0, got.stderr
+    assert (project / "prog").exists()
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+
+
+@pytest.mark.parametrize("line", [
+    "gcc -fuse-ld=gold -Wl,--print-symbol-counts=.git/hooks/pre-commit a.o",
+    "gcc -fuse-ld=gold -Wl,--print-symbol-counts,.git/hooks/pre-commit a.o",
+    "gcc -fuse-ld=gold -Xlinker --print-symbol-c -Xlinker .git/hooks/pre-commit a.o",
+])
+def test_gold_writes_its_symbol_counts_only_where_checked(guarded: tuple[Path, Run], line: str) -> None:
+    """gold's --print-symbol-counts FILE writes FILE (here a hook in .git/hooks, write.deny)."""
+    project, run = guarded
+    _object(project)
+    got = run(line)
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert got.returncode == 126, got.stderr

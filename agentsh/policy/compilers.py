@@ -110,6 +110,7 @@ class _Reading:
         self.beside = False  # writes files beside its output
         self.inputs = False
         self.no_output = False  # -E, -M, -fsyntax-only, ...
+        self.script: Word | None = None  # -T SCRIPT, handed to the linker
         self.linker: list[tuple[int, Word]] = []  # (index of the driver word, linker argument)
         self.assembler: list[tuple[int, Word]] = []
         self.preprocessor: list[tuple[int, Word]] = []
@@ -176,6 +177,8 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
             name, eq, rest = value.partition("=")
         if value in _NO_OUTPUT:
             found.no_output = True
+        if value.startswith("-T"):
+            found.script = word  # -T SCRIPT and -TSCRIPT go to the linker as they are
         if value in _SKIP_VALUE:
             i += 1
             continue
@@ -252,8 +255,9 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
         inner = read_driver(tuple(w for _, w in found.preprocessor), cpp=True)
         targets.extend(inner.targets)
         found.beside = found.beside or inner.beside
-    if found.linker:
-        targets.extend(_linker_targets(tuple(w for _, w in found.linker), default=False))
+    linked = tuple(w for _, w in found.linker) + ((found.script,) if found.script is not None else ())
+    if linked:
+        targets.extend(_linker_targets(linked, default=False, given_output=found.output is not None))
     if found.assembler:
         targets.extend(_assembler_targets(tuple(w for _, w in found.assembler), default=False))
     here = Word(".", ".")
@@ -282,19 +286,35 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
 # and lld's reproduce archive, saved temporaries and reports.
 _LD_WRITE = ("output", "Map", "dependency-file", "out-implib", "output-def", "pdb", "reproduce",
              "why-extract", "print-archive-stats", "lto-obj-path", "thinlto-cache-dir",
-             "save-temps")
+             "save-temps", "print-symbol-counts", "print-symbol-order", "time-trace-file",
+             "thinlto-index-only", "separate-debug-file")
 # Long options of ld starting with `o` that are no output (`-oformat`): not `-o` glued.
 _LD_O_OTHERS = ("oformat", "orphan-handling")
+# Long options of ld starting with `T` that set a section's address and name no linker script.
+_LD_T_ADDRESSES = frozenset({"Ttext", "Tdata", "Tbss", "Ttext-segment", "Trodata-segment", "Tldata-segment"})
+
+
+def _names_script(name: str) -> bool:
+    """Does ld's option `name` (its dashes taken off) give a linker script: -T FILE, -TFILE,
+    -dT, --script and --default-script, abbreviated as getopt_long_only takes them (-sc)?
+    A script's OUTPUT(FILE) is the output when no -o is given (-o wins in bfd; gold has no
+    OUTPUT): `ld -T evil.ld a.o` with OUTPUT(.git/hooks/pre-commit) wrote the hook."""
+    if name[:1] == "T":
+        return name not in _LD_T_ADDRESSES
+    return name[:2] == "dT" or (len(name) >= 2 and "script".startswith(name)) or \
+        (len(name) >= 3 and "default-script".startswith(name))
 
 
 # ld's and as's options that print and write nothing (else, without -o, they write a.out here).
 _INFO = frozenset({"--version", "-v", "-V", "-version", "--help", "-help", "--target-help"})
 
 
-def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
-    """What ld writes, given its words (`default`: a.out in the working directory without -o)."""
+def _linker_targets(args: tuple[Word, ...], default: bool, given_output: bool = False) -> list[Word]:
+    """What ld writes, given its words (`default`: a.out in the working directory without -o;
+    `given_output`: the driver that hands them on has its -o)."""
     targets: list[Word] = []
     output = save_temps = False
+    script: Word | None = None
     i = 0
     while i < len(args):
         word = args[i]
@@ -308,6 +328,8 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
         if value[:1] != "-" or value == "-":
             continue
         name, eq, rest = value.lstrip("-").partition("=")
+        if _names_script(name):
+            script = word
         if len(name) > len("plugin") and "plugin-opt".startswith(name):
             # gcc's linker plugin writes its symbol resolution to -plugin-opt=-fresolution=FILE
             given = rest if eq else (following.value or "" if following is not None else "")
@@ -338,6 +360,9 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             i += 1
     if default and not output and not _INFO.intersection(w.value for w in args):
         targets.append(Word(".", "."))
+    if script is not None and not output and not given_output:
+        targets.append(Word(f"{script.text} (a linker script's OUTPUT() names the output: give -o)", None,
+                            "option value"))
     if save_temps:
         # lld's temporaries are the output's name with more after it (`-o ../proj` names the
         # workspace, ../proj.lto.o is outside): checked with a stand-in end
