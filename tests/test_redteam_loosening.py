@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import run_guardrail
 from tests.test_ordinary_corpus import DEVELOPER, SECRET, build
@@ -94,3 +95,27 @@ def test_gold_writes_its_symbol_counts_only_where_checked(guarded: tuple[Path, R
     got = run(line)
     assert not (project / ".git" / "hooks" / "pre-commit").exists()
     assert got.returncode == 126, got.stderr
+
+
+def test_a_header_is_compiled_beside_itself_only_inside_the_write_roots(tmp_path: Path, home: Path,
+                                                                       agentsh_env: dict[str, str]) -> None:
+    """gcc compiles a header with no -o into NAME.gch beside it, not in the working directory:
+    `gcc ../other/h.h` wrote ../other/h.h.gch (here outside the only write root, the project)."""
+    project = home / "proj"
+    project.mkdir()
+    build(project)
+    (home / "other").mkdir()
+    (home / "other" / "h.h").write_text("int f(void);\n")
+    data = yaml.safe_load(DEVELOPER.read_text())
+    data["write"]["allow"] = ["{workspace}"]
+    profile = tmp_path / "narrow.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    for line in ("gcc ../other/h.h", "gcc -c -x c-header ../other/h.h", "g++ -xc++-header ../other/h.h"):
+        got = run_guardrail(line, project, agentsh_env, scratch, profile)
+        assert not (home / "other" / "h.h.gch").exists(), line
+        assert got.returncode == 126, got.stderr
+    got = run_guardrail("gcc -o h.h.gch ../other/h.h", project, agentsh_env, scratch, profile)
+    assert got.returncode == 0, got.stderr
+    assert (project / "h.h.gch").exists()

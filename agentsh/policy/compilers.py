@@ -111,6 +111,8 @@ class _Reading:
         self.inputs = False
         self.no_output = False  # -E, -M, -fsyntax-only, ...
         self.script: Word | None = None  # -T SCRIPT, handed to the linker
+        self.headers: list[Word] = []  # inputs compiled as headers (into NAME.gch beside them)
+        self.language = ""  # the last -x LANGUAGE
         self.linker: list[tuple[int, Word]] = []  # (index of the driver word, linker argument)
         self.assembler: list[tuple[int, Word]] = []
         self.preprocessor: list[tuple[int, Word]] = []
@@ -149,9 +151,13 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
                 found.targets.append(Word(word.text, None, "option value"))
             elif word.prefix[:1] != "-":
                 found.inputs = True
+                if _is_header(word.text, found.language):
+                    found.headers.append(Word(word.text, None, "option value"))
             continue
         if value[:1] != "-" or value == "-":
             found.inputs = found.inputs or value[:1] != "@"
+            if value[:1] != "@" and value != "-" and _is_header(value, found.language):
+                found.headers.append(Word(word.text, value + ".gch"))
             continue
         value = long_name(value)
         name, eq, rest = value.partition("=")
@@ -179,6 +185,8 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
             found.no_output = True
         if value.startswith("-T"):
             found.script = word  # -T SCRIPT and -TSCRIPT go to the linker as they are
+        if value.startswith("-x"):
+            found.language = value[2:] or (following.value or "header?" if following is not None else "")
         if value in _SKIP_VALUE:
             i += 1
             continue
@@ -218,6 +226,18 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
         if value.startswith("-f") and eq:
             found.targets.extend(_f_value_targets(word, name, rest))
     return found
+
+
+# What gcc compiles as a header, by name (without -x) or by -x's language
+_HEADER_SUFFIXES = (".h", ".hh", ".H", ".hp", ".hxx", ".hpp", ".HPP", ".h++", ".tcc", ".cuh")
+
+
+def _is_header(name: str, language: str) -> bool:
+    """Is an input `name` compiled as a header (a precompiled one written beside it), given the
+    last `-x LANGUAGE` (`none`, or no -x: by the name's suffix)?"""
+    if language and language != "none":
+        return "header" in language or language.endswith("?")
+    return name.endswith(_HEADER_SUFFIXES)
 
 
 def _f_value_targets(word: Word, name: str, rest: str) -> list[Word]:
@@ -270,6 +290,8 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
     targets.extend(Word(start + "x", start + "x") for start in starts if not start.endswith("/"))
     if found.output is None and found.inputs and not found.no_output:
         targets.append(here)  # a.out, X.o, X.s in the working directory
+        # but a header is compiled to NAME.gch beside it (`gcc ../other/h.h` wrote ../other/h.h.gch)
+        targets.extend(found.headers)
     if found.beside:
         targets.append(here)
         if found.output is not None and found.output.value is not None:
