@@ -119,3 +119,21 @@ def test_a_header_is_compiled_beside_itself_only_inside_the_write_roots(tmp_path
     got = run_guardrail("gcc -o h.h.gch ../other/h.h", project, agentsh_env, scratch, profile)
     assert got.returncode == 0, got.stderr
     assert (project / "h.h.gch").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="known open gap: a compiler reads what its search paths and files name")
+@pytest.mark.parametrize("line", [
+    "gcc -E -I.. -include .ssh/id_rsa a.c",
+    "ld -r -b binary -o k.o -L.. -l:.ssh/id_rsa && strings k.o",
+    "ld -r -o k.o bin.ld && strings k.o",
+    "gcc -E inc.c",
+])
+def test_what_a_compiler_finds_by_searching_is_not_checked(guarded: tuple[Path, Run], home: Path, line: str) -> None:
+    """docs/security-model.md, Known open gaps: the read roots check the words, not what the
+    include or library path finds, nor what a source or a linker script names."""
+    project, run = guarded
+    (project / "a.c").write_text("int main(void) { return 0; }\n")
+    (project / "inc.c").write_text(f'#include "{home}/.ssh/id_rsa"\n')
+    (project / "bin.ld").write_text(f"TARGET(binary)\nINPUT({home}/.ssh/id_rsa)\n")
+    got = run(line)
+    assert SECRET not in got.stdout + got.stderr
