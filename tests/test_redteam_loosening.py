@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentsh.policy import Policy
+from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail
 from tests.test_ordinary_corpus import DEVELOPER, SECRET, build
 
@@ -137,3 +139,29 @@ def test_what_a_compiler_finds_by_searching_is_not_checked(guarded: tuple[Path, 
     (project / "bin.ld").write_text(f"TARGET(binary)\nINPUT({home}/.ssh/id_rsa)\n")
     got = run(line)
     assert SECRET not in got.stdout + got.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "clang -c a.c -o a.o -dependency-file /etc/x.d",
+    "clang -c a.c -o a.o -dependency-dot .git/hooks/pre-commit",
+    "clang -c a.c -o a.o -module-dependency-dir .git/hooks",
+    "clang -c a.c -o a.o -gen-cdb-fragment-path .git/hooks",
+    "clang -fuse-ld=lld -o a a.c -Wl,--print-symbol-order=.git/hooks/pre-commit",
+    "clang -fuse-ld=lld -o a a.c -Wl,--time-trace-file=.git/hooks/pre-commit",
+])
+def test_clang_and_lld_write_options_are_targets(tmp_path: Path, home: Path, line: str) -> None:
+    """clang and lld are not installed here: the decision (their write options name a hook)."""
+    project = home / "proj"
+    project.mkdir()
+    build(project)
+    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
+    profile = yaml.safe_load(DEVELOPER.read_text())
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    (stand_ins / "clang").write_text("#!/bin/sh\nexit 0\n")
+    (stand_ins / "clang").chmod(0o755)
+    profile["path"] = [*profile["path"], str(stand_ins)]
+    (tmp_path / "dev.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    decision = Policy(load_profile(str(tmp_path / "dev.yaml"), host), host).decide(line, str(project))
+    assert decision.decision == "deny"
+    assert "writes" in " ".join(v.reason for v in decision.refused)

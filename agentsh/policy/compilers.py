@@ -48,7 +48,9 @@ def _kind_by_pattern(program: str) -> str:
 
 # Driver options whose value (the next word, or glued) is a file or directory it writes, or the
 # start of the names of those it writes (`-dumpbase ../x` writes ../x.d, ../x.su, ...).
-_WRITE_VALUE = ("-o", "-MF", "-MJ", "-aux-info", "-dumpdir", "-dumpbase", "-index-store-path")
+_WRITE_VALUE = ("-o", "-MF", "-MJ", "-aux-info", "-dumpdir", "-dumpbase", "-index-store-path",
+                # clang's dependency file and graph, module dependency and compilation database dirs
+                "-dependency-file", "-dependency-dot", "-module-dependency-dir", "-gen-cdb-fragment-path")
 # Their long spellings (`--output=FILE`, `--output FILE`, abbreviated: fail closed), and clang's
 # serialized diagnostics.
 _WRITE_LONG = ("--output", "--output-pch", "--serialize-diagnostics")
