@@ -165,3 +165,51 @@ def test_clang_and_lld_write_options_are_targets(tmp_path: Path, home: Path, lin
     decision = Policy(load_profile(str(tmp_path / "dev.yaml"), host), host).decide(line, str(project))
     assert decision.decision == "deny"
     assert "writes" in " ".join(v.reason for v in decision.refused)
+
+
+# What the review tried against the loosenings that held (refused before and after): kept
+# so a later loosening that opens one of them shows.
+HELD = [
+    "pushd -n .ssh; cd ~; popd; cat id_rsa",
+    "pushd -n -- .ssh; cd ~; pushd; cat id_rsa",
+    "OLDPWD=~/.ssh cd - && cat id_rsa",
+    "HOME=~/.ssh cd && cat id_rsa",
+    "PWD=~/.ssh cd .. && cat .ssh/id_rsa",
+    "cd ~ && cd proj && cat ~-/.netrc",
+    "for f in tests/*.py; do declare -n g=f; g=-mpip; python3 \"$f\" install x; done",
+    "for f in tests/*.py; do select f in -mpip; do break; done <<< 1; python3 \"$f\" install x; done",
+    "for f in tests/*.py; do let \"f = -5\"; python3 \"$f\"; done",
+    "for f in tests/*.py; do [[ 1 -eq f=-5 ]]; python3 \"$f\"; done",
+    "for f in tests/*.py; do trap 'x=1;f=-mpip' DEBUG; python3 \"$f\" install x; done",
+    "for f in tests/*.py; do IFS= read -r f; python3 \"$f\" install x; done",
+    "for f in tests/*.py; do python3 \"$f\"; done; for g in -mpip; do python3 \"$g\" install x; done",
+    "for g in -mpip; do for f in tests/*.py; do python3 \"$f\" install x; done; done",
+    "for f in .ssh/id_rsa; do cd ~; python3 \"$f\"; done",
+    "cd ~ && for f in .ss*/id*; do python3 \"$f\"; done",
+    "for f in tests/*; do sed \"$f\" README.md; done",
+    "for f in scripts/*; do timeout 5 \"$f\"; done",
+    "node -e --inspect=0.0.0.0:9229",
+    "node -e -r",
+    "git -C ~ diff --no-index /dev/null .ssh/id_rsa",
+    "git -C .. diff --no-index proj/README.md .ssh/id_rsa",
+    "git -C src blame --contents ../../.ssh/id_rsa x",
+    "git -C ~ show HEAD:.ssh/id_rsa",
+]
+
+
+@pytest.fixture(scope="module")
+def decide_developer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    root = tmp_path_factory.mktemp("held")
+    home, project = root / "home", root / "home" / "proj"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
+    project.mkdir()
+    build(project)
+    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(DEVELOPER), host), host)
+    return lambda line: policy.decide(line, str(project)).decision
+
+
+@pytest.mark.parametrize("line", HELD)
+def test_what_held_stays_refused(decide_developer: Callable[[str], str], line: str) -> None:
+    assert decide_developer(line) == "deny"
