@@ -213,3 +213,28 @@ def decide_developer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str]
 @pytest.mark.parametrize("line", HELD)
 def test_what_held_stays_refused(decide_developer: Callable[[str], str], line: str) -> None:
     assert decide_developer(line) == "deny"
+
+
+@pytest.mark.parametrize("line", [
+    "ar xP lib.a",  # members with their paths, as `ar rcP` stored them
+    "ar -xP lib.a",
+    "ar x --output=.git/hooks plain.a",
+    "ar x --output .git/hooks plain.a",
+    "cd .git/hooks && ar x ../../plain.a",  # members land in the working directory
+])
+def test_ar_extracts_no_member_into_a_denied_place(guarded: tuple[Path, Run], tmp_path: Path, line: str) -> None:
+    """ar (allowed for builds) extracting archives from the repository: each member is written
+    where the archive's names, --output DIR or the working directory say."""
+    project, run = guarded
+    made = tmp_path / "made"
+    (made / ".git" / "hooks").mkdir(parents=True)
+    hook = made / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\ntouch canary\n")
+    (made / "pre-commit").write_text(hook.read_text())
+    subprocess.run(["ar", "rcPU", str(project / "lib.a"), ".git/hooks/pre-commit"], cwd=made, check=True)
+    subprocess.run(["ar", "rcU", str(project / "plain.a"), "pre-commit"], cwd=made, check=True)
+    got = run(line)
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert got.returncode == 126, got.stderr
+    got = run("mkdir -p out && cd out && ar x ../plain.a && ls")
+    assert got.stdout == "pre-commit\n", got.stderr
