@@ -238,3 +238,16 @@ def test_ar_extracts_no_member_into_a_denied_place(guarded: tuple[Path, Run], tm
     assert got.returncode == 126, got.stderr
     got = run("mkdir -p out && cd out && ar x ../plain.a && ls")
     assert got.stdout == "pre-commit\n", got.stderr
+
+
+@pytest.mark.parametrize("line", ["gcc -c a.c -o a.o -Wp,@opts", "gcc -c a.c -o a.o -Wp,-DX,@opts",
+                                  "gcc -c a.c -o a.o --for-linker=-e --for-linker=main -Wp,@opts"])
+def test_the_preprocessors_response_file_is_refused(guarded: tuple[Path, Run], line: str) -> None:
+    """`-Wp,@FILE` hands cc1 more options from FILE (here `-MD .git/hooks/pre-commit`), as
+    `@FILE`, `-Wa,@FILE` and `-Wl,@FILE` would (those were refused already)."""
+    project, run = guarded
+    (project / "a.c").write_text("int main(void) { return 0; }\n")
+    (project / "opts").write_text("-MD .git/hooks/pre-commit\n")
+    got = run(line)
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert got.returncode == 126, got.stderr
