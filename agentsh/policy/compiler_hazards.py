@@ -94,5 +94,8 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
             found.append((index, value, f"-Xclang {args[index + 1].value} {_FRONT_END}"))
     reading = read_driver(args)
     found.extend(_linker_hazards(reading.linker))
-    found.extend((i, w.value or "", _RESPONSE) for i, w in reading.assembler if (w.value or "")[:1] == "@")
+    # the assembler's and the preprocessor's (cc1's) own response files (`-Wp,@opts` with
+    # `-MD .git/hooks/pre-commit` in opts wrote the hook)
+    found.extend((i, w.value or "", _RESPONSE) for i, w in (*reading.assembler, *reading.preprocessor)
+                 if (w.value or "")[:1] == "@")
     return found

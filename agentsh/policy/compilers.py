@@ -48,7 +48,9 @@ def _kind_by_pattern(program: str) -> str:
 
 # Driver options whose value (the next word, or glued) is a file or directory it writes, or the
 # start of the names of those it writes (`-dumpbase ../x` writes ../x.d, ../x.su, ...).
-_WRITE_VALUE = ("-o", "-MF", "-MJ", "-aux-info", "-dumpdir", "-dumpbase", "-index-store-path")
+_WRITE_VALUE = ("-o", "-MF", "-MJ", "-aux-info", "-dumpdir", "-dumpbase", "-index-store-path",
+                # clang's dependency file and graph, module dependency and compilation database dirs
+                "-dependency-file", "-dependency-dot", "-module-dependency-dir", "-gen-cdb-fragment-path")
 # Their long spellings (`--output=FILE`, `--output FILE`, abbreviated: fail closed), and clang's
 # serialized diagnostics.
 _WRITE_LONG = ("--output", "--output-pch", "--serialize-diagnostics")
@@ -110,6 +112,9 @@ class _Reading:
         self.beside = False  # writes files beside its output
         self.inputs = False
         self.no_output = False  # -E, -M, -fsyntax-only, ...
+        self.script: Word | None = None  # -T SCRIPT, handed to the linker
+        self.headers: list[Word] = []  # inputs compiled as headers (into NAME.gch beside them)
+        self.language = ""  # the last -x LANGUAGE
         self.linker: list[tuple[int, Word]] = []  # (index of the driver word, linker argument)
         self.assembler: list[tuple[int, Word]] = []
         self.preprocessor: list[tuple[int, Word]] = []
@@ -148,9 +153,13 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
                 found.targets.append(Word(word.text, None, "option value"))
             elif word.prefix[:1] != "-":
                 found.inputs = True
+                if _is_header(word.text, found.language):
+                    found.headers.append(Word(word.text, None, "option value"))
             continue
         if value[:1] != "-" or value == "-":
             found.inputs = found.inputs or value[:1] != "@"
+            if value[:1] != "@" and value != "-" and _is_header(value, found.language):
+                found.headers.append(Word(word.text, value + ".gch"))
             continue
         value = long_name(value)
         name, eq, rest = value.partition("=")
@@ -176,6 +185,10 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
             name, eq, rest = value.partition("=")
         if value in _NO_OUTPUT:
             found.no_output = True
+        if value.startswith("-T"):
+            found.script = word  # -T SCRIPT and -TSCRIPT go to the linker as they are
+        if value.startswith("-x"):
+            found.language = value[2:] or (following.value or "header?" if following is not None else "")
         if value in _SKIP_VALUE:
             i += 1
             continue
@@ -217,6 +230,18 @@ def read_driver(args: tuple[Word, ...], cpp: bool = False) -> _Reading:
     return found
 
 
+# What gcc compiles as a header, by name (without -x) or by -x's language
+_HEADER_SUFFIXES = (".h", ".hh", ".H", ".hp", ".hxx", ".hpp", ".HPP", ".h++", ".tcc", ".cuh")
+
+
+def _is_header(name: str, language: str) -> bool:
+    """Is an input `name` compiled as a header (a precompiled one written beside it), given the
+    last `-x LANGUAGE` (`none`, or no -x: by the name's suffix)?"""
+    if language and language != "none":
+        return "header" in language or language.endswith("?")
+    return name.endswith(_HEADER_SUFFIXES)
+
+
 def _f_value_targets(word: Word, name: str, rest: str) -> list[Word]:
     """The place an `-fNAME=VALUE` option writes to, if it names one."""
     if name.startswith("-fdiagnostics-") and name.endswith("-output"):
@@ -252,8 +277,9 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
         inner = read_driver(tuple(w for _, w in found.preprocessor), cpp=True)
         targets.extend(inner.targets)
         found.beside = found.beside or inner.beside
-    if found.linker:
-        targets.extend(_linker_targets(tuple(w for _, w in found.linker), default=False))
+    linked = tuple(w for _, w in found.linker) + ((found.script,) if found.script is not None else ())
+    if linked:
+        targets.extend(_linker_targets(linked, default=False, given_output=found.output is not None))
     if found.assembler:
         targets.extend(_assembler_targets(tuple(w for _, w in found.assembler), default=False))
     here = Word(".", ".")
@@ -266,6 +292,8 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
     targets.extend(Word(start + "x", start + "x") for start in starts if not start.endswith("/"))
     if found.output is None and found.inputs and not found.no_output:
         targets.append(here)  # a.out, X.o, X.s in the working directory
+        # but a header is compiled to NAME.gch beside it (`gcc ../other/h.h` wrote ../other/h.h.gch)
+        targets.extend(found.headers)
     if found.beside:
         targets.append(here)
         if found.output is not None and found.output.value is not None:
@@ -282,19 +310,35 @@ def _driver_targets(args: tuple[Word, ...]) -> list[Word]:
 # and lld's reproduce archive, saved temporaries and reports.
 _LD_WRITE = ("output", "Map", "dependency-file", "out-implib", "output-def", "pdb", "reproduce",
              "why-extract", "print-archive-stats", "lto-obj-path", "thinlto-cache-dir",
-             "save-temps")
+             "save-temps", "print-symbol-counts", "print-symbol-order", "time-trace-file",
+             "thinlto-index-only", "separate-debug-file")
 # Long options of ld starting with `o` that are no output (`-oformat`): not `-o` glued.
 _LD_O_OTHERS = ("oformat", "orphan-handling")
+# Long options of ld starting with `T` that set a section's address and name no linker script.
+_LD_T_ADDRESSES = frozenset({"Ttext", "Tdata", "Tbss", "Ttext-segment", "Trodata-segment", "Tldata-segment"})
+
+
+def _names_script(name: str) -> bool:
+    """Does ld's option `name` (its dashes taken off) give a linker script: -T FILE, -TFILE,
+    -dT, --script and --default-script, abbreviated as getopt_long_only takes them (-sc)?
+    A script's OUTPUT(FILE) is the output when no -o is given (-o wins in bfd; gold has no
+    OUTPUT): `ld -T evil.ld a.o` with OUTPUT(.git/hooks/pre-commit) wrote the hook."""
+    if name[:1] == "T":
+        return name not in _LD_T_ADDRESSES
+    return name[:2] == "dT" or (len(name) >= 2 and "script".startswith(name)) or \
+        (len(name) >= 3 and "default-script".startswith(name))
 
 
 # ld's and as's options that print and write nothing (else, without -o, they write a.out here).
 _INFO = frozenset({"--version", "-v", "-V", "-version", "--help", "-help", "--target-help"})
 
 
-def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
-    """What ld writes, given its words (`default`: a.out in the working directory without -o)."""
+def _linker_targets(args: tuple[Word, ...], default: bool, given_output: bool = False) -> list[Word]:
+    """What ld writes, given its words (`default`: a.out in the working directory without -o;
+    `given_output`: the driver that hands them on has its -o)."""
     targets: list[Word] = []
     output = save_temps = False
+    script: Word | None = None
     i = 0
     while i < len(args):
         word = args[i]
@@ -308,6 +352,8 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
         if value[:1] != "-" or value == "-":
             continue
         name, eq, rest = value.lstrip("-").partition("=")
+        if _names_script(name):
+            script = word
         if len(name) > len("plugin") and "plugin-opt".startswith(name):
             # gcc's linker plugin writes its symbol resolution to -plugin-opt=-fresolution=FILE
             given = rest if eq else (following.value or "" if following is not None else "")
@@ -338,6 +384,9 @@ def _linker_targets(args: tuple[Word, ...], default: bool) -> list[Word]:
             i += 1
     if default and not output and not _INFO.intersection(w.value for w in args):
         targets.append(Word(".", "."))
+    if script is not None and not output and not given_output:
+        targets.append(Word(f"{script.text} (a linker script's OUTPUT() names the output: give -o)", None,
+                            "option value"))
     if save_temps:
         # lld's temporaries are the output's name with more after it (`-o ../proj` names the
         # workspace, ../proj.lto.o is outside): checked with a stand-in end

@@ -70,11 +70,37 @@ def oldpwd_inherited(profile: Profile) -> bool:
     return "OLDPWD" in dict(profile.env_set) or any(fnmatchcase("OLDPWD", p) for p in profile.env_pass)
 
 
+def cd_operands(args: tuple[Word, ...]) -> list[Word]:
+    """The words `cd` or `pushd` takes for its directory: those that are no option, and every
+    word after `--` (`cd -- -x` enters the directory `-x`, which may be a link to anywhere)."""
+    operands = []
+    ended = False
+    for word in args:
+        value = word.value or ""
+        if ended or not value.startswith("-") or value == "-":
+            operands.append(word)
+        elif value == "--":
+            ended = True
+    return operands
+
+
+def pushd_problem(args: tuple[Word, ...]) -> str:
+    """`pushd -n DIR` puts DIR on the stack as written, without entering it: a later `popd`
+    (or `pushd`, `pushd +N`) enters it from wherever the line is then (`pushd -n .ssh; cd ~;
+    popd`), which is no directory checked here."""
+    for word in args:
+        if word.value == "--":
+            break
+        if word.value == "-n":
+            return "pushd -n keeps a relative directory to enter later from elsewhere: use pushd DIR"
+    return ""
+
+
 def cd_targets(args: tuple[Word, ...], cwds: Iterable[str], home: str,
                cd_real: dict[str, str] | None = None) -> list[str]:
     """The directories `cd ARGS` may change to; `cd_real` (one line's) remembers each
     path's real path from the command's read check to its follow_cd."""
-    operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
+    operands = cd_operands(args)
     if not operands:
         paths = [home]
     else:

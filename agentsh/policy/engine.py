@@ -15,7 +15,17 @@ from ..profile import Host, Profile
 from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
-from .directories import cd_targets, follow_cd, follow_loops, moved_directories, oldpwd_inherited, own_directory, real_dir
+from .directories import (
+    cd_operands,
+    cd_targets,
+    follow_cd,
+    follow_loops,
+    moved_directories,
+    oldpwd_inherited,
+    own_directory,
+    pushd_problem,
+    real_dir,
+)
 from .githazards import git_directories
 from .handed import handed_paths
 from .loopvars import known_starts
@@ -234,7 +244,10 @@ class Policy:
     def _path_problem(self, program: Program, args: tuple[Word, ...], cwds: list[str],
                       cd_real: dict[str, str] | None = None) -> str:
         if program.basename in ("cd", "pushd") and program.is_builtin:
-            operands = [w for w in args if not (w.value or "").startswith("-") or w.value == "-"]
+            problem = pushd_problem(args) if program.basename == "pushd" else ""
+            if problem:
+                return problem
+            operands = cd_operands(args)
             # `cd -` goes back to $OLDPWD: one of the directories the line was in, each already
             # checked (cd_targets adds none), unless the profile lets it come from outside.
             if operands and (operands[0].value is None or (operands[0].value == "-" and (

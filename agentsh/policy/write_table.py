@@ -39,6 +39,8 @@ OUTPUT_OPTIONS: dict[str, tuple[str, ...]] = {
     "tree": ("-o",), "split": ("--additional-suffix",), "strace": ("-o", "--output"),
     "ltrace": ("-o", "--output"), "patch": ("-o", "--output", "-r", "--reject-file", "-d", "--directory"),
     "mktemp": ("-p", "--tmpdir"), "iconv": ("-o", "--output"),
+    # `ar x --output=DIR LIB.a` extracts into DIR (writes.py: the working directory without it)
+    "ar": ("--output",),
     # (the compilers, ld and as: compilers.py reads every file they write, -o with the rest)
     # cmake's build tree (-B, and the tree --build and --install work in: --install writes its
     # install_manifest.txt there), the install prefix, and its graph, trace and profile files

@@ -160,6 +160,8 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         targets.append(here)
     if program == "tar" and archives and seen & TAR_READS_ARCHIVE and not seen & TAR_WRITES_ARCHIVE:
         targets = [t for t in targets if t not in archives]  # read: `tar -xzf ~/Downloads/x.tgz`
+    if program == "ar":
+        targets.extend(_ar_extract_targets(args, seen))
     if program == "tar" and seen & {"-x", "--extract", "--get"}:
         if seen & {"-P", "--absolute-names"}:
             # Members with absolute names or `..` land wherever they say: only the archive knows.
@@ -167,6 +169,31 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
         if not seen & {"-C", "--directory"}:
             targets.append(here)
     return targets
+
+
+def _ar_extract_targets(args: tuple[Word, ...], seen: set[str]) -> list[Word]:
+    """Where `ar x` puts the members: the working directory, or --output DIR (a target of its
+    own already), or, with the P modifier, the paths the archive stored (`ar rcP` keeps
+    `.git/hooks/pre-commit` as it is: `ar xP lib.a` planted the hook)."""
+    letters = ""
+    skip = False
+    for word in args:
+        value = word.value
+        if value is None:
+            return [Word(word.text, None, "archive")]  # the operation itself may be x with P
+        if skip:
+            skip = False  # the value of `--target NAME`, `--plugin NAME`, `--output DIR`
+        elif value.startswith("--"):
+            skip = "=" not in value and value[2:3] in ("t", "p", "o")
+        elif value.startswith("-") or not letters:
+            letters += value.lstrip("-")  # `ar xP`, `ar -xP`, `ar -x -P`
+            if not value.startswith("-"):
+                break  # the operation, dashless; the archive and members follow
+    if "x" not in letters:
+        return []
+    if "P" in letters:
+        return [Word("the archive's member paths (ar xP)", None, "archive")]
+    return [] if any(o.startswith("--o") for o in seen) else [Word(".", ".")]
 
 
 def _before_program(args: tuple[Word, ...]) -> tuple[Word, ...]:
