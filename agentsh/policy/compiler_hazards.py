@@ -74,6 +74,11 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = []
     for index, word in enumerate(args):
         value = long_name(word.value or "")
+        if value.startswith("-B"):
+            # -BDIR or -B DIR: the programs it runs (cc1, as, collect2, ld) from DIR; only at
+            # the word's start (a driver has no clusters: `-DX=B` and `-Iinc/B` are no -B)
+            found.append((index, word.value or "", f"-B {_RUNS}"))
+            continue
         if value.startswith("--prefix"):
             # gcc's long name of -B: the programs it runs (cc1, as, collect2, ld) from DIR
             found.append((index, word.value or "", f"--prefix {_RUNS}"))
