@@ -204,10 +204,23 @@ def test_response_files_split_as_gcc_splits_them(tmp_path: Path) -> None:
 @needs_cmake
 def test_cmake_configures_and_builds_confined(run: Run, proj: Path) -> None:
     (proj / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.10)\nproject(demo C)\nenable_testing()\n"
-                                         "add_executable(demo main.c util.c)\ntarget_link_libraries(demo m)\n")
+                                         "add_library(u STATIC util.c)\nadd_executable(demo main.c)\n"
+                                         "target_link_libraries(demo u m)\n")
     done = run("mkdir -p build && cmake -S . -B build && cmake --build build -j2")
     assert done.returncode == 0, done.stderr
     _built_and_runs(proj / "build" / "demo")
+    # a static library: the generator runs `cmake -P CMakeFiles/u.dir/cmake_clean_target.cmake`
+    # before archiving it, and `make clean` runs each target's cmake_clean.cmake
+    done = run("cmake --build build --target clean && cmake --build build")
+    assert done.returncode == 0, done.stderr
+    _built_and_runs(proj / "build" / "demo")
+
+
+@pytest.mark.parametrize("line", ["cmake -P x.cmake", "cmake -P CMakeFiles/u.dir/build.cmake",
+                                  "cmake -P CMakeFiles/u.dir/cmake_clean.cmake -DX=1", "cmake -DX=1 -P x.cmake"])
+def test_cmake_runs_no_other_script(line: str, decide: Callable[[str], str]) -> None:
+    assert decide(line) == "deny"
+    assert decide("cmake -P CMakeFiles/u.dir/cmake_clean_target.cmake") == "allow"
 
 
 @pytest.fixture
