@@ -290,3 +290,19 @@ def test_a_B_inside_another_gcc_option_is_no_dash_B(line: str, decide: Callable[
                                   "gcc --prefix=./x main.c", "gcc -wrapper ./x,-v main.c"])
 def test_dash_B_itself_stays_refused(line: str, decide: Callable[[str], str]) -> None:
     assert decide(line) == "deny"
+
+
+# -- ar's, nm's and ranlib's --plugin ------------------------------------------------------------
+@pytest.mark.parametrize("line", ["ar --plugin ./p.so t lib.a", "ar --plug ./p.so t lib.a", "ar --plugin=./p.so rcs l.a u.o",
+                                  "ar --p ./p.so t lib.a", "ranlib --plugin ./p.so lib.a",
+                                  "ar --plugin=/usr/lib/gcc/../../tmp/p.so t lib.a", "ar $X t lib.a"])
+def test_a_binutils_plugin_outside_the_toolchain_is_refused(line: str, decide: Callable[[str], str]) -> None:
+    """`ar --plug ./p.so t lib.a` ran p.so's constructor (the developer profile allows ar with
+    any arguments); gcc-ar hands ar gcc's own LTO plugin, which stays allowed."""
+    assert decide(line) == "deny"
+
+
+@needs_lto
+def test_gccs_own_plugin_for_ar_is_allowed(decide: Callable[[str], str]) -> None:
+    assert decide(f"ar --plugin {LTO_PLUGINS[-1]} rcs libu.a u.o") == "allow"
+    assert decide("ar rcs libu.a u.o") == "allow"
