@@ -306,3 +306,23 @@ def test_a_binutils_plugin_outside_the_toolchain_is_refused(line: str, decide: C
 def test_gccs_own_plugin_for_ar_is_allowed(decide: Callable[[str], str]) -> None:
     assert decide(f"ar --plugin {LTO_PLUGINS[-1]} rcs libu.a u.o") == "allow"
     assert decide("ar rcs libu.a u.o") == "allow"
+
+
+# -- ninja --------------------------------------------------------------------------------------
+@needs_guard
+@needs_cmake
+@pytest.mark.skipif(shutil.which("ninja", path=TOOLS) is None, reason="no ninja on this machine")
+def test_cmake_with_ninja_builds_confined(run: Run, proj: Path) -> None:
+    (proj / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.10)\nproject(demo C)\n"
+                                         "add_library(u STATIC util.c)\nadd_executable(demo main.c)\n"
+                                         "target_link_libraries(demo u m)\n")
+    done = run("cmake -S . -B build -G Ninja && cmake --build build && ninja -C build -t clean && ninja -C build")
+    assert done.returncode == 0, done.stderr
+    _built_and_runs(proj / "build" / "demo")
+
+
+@pytest.mark.parametrize("line", ["ninja -t browse", "ninja -C build -tbrowse --port=8000", "ninja -t msvc -- touch x",
+                                  "ninja -j2 -tmsvc -e env.txt -- id"])
+def test_ninja_tools_that_run_programs_are_refused(line: str, decide: Callable[[str], str]) -> None:
+    assert decide(line) == "deny"
+    assert decide("ninja -C build -j4 -t clean") == "allow"
