@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from ..policy import Policy
+from ..policy.compilers import kind
 from ..policy.resolve import lookup
 from ..profile.model import Rule
 
@@ -47,6 +48,14 @@ HELPER_DIRS: dict[str, tuple[str, ...]] = {
 }
 
 MAX_ARGV_BYTES = 256 * 1024  # beyond this an exec is refused rather than parsed
+
+# gcc's link-time optimisation: the LTO plugin that collect2 hands ld runs gcc's lto-wrapper
+# (`ld -plugin .../liblto_plugin.so -plugin-opt=.../lto-wrapper`), so under ld, whose rule
+# decided it, the one program of gcc's that may run is lto-wrapper, by that name in gcc's own
+# directories (ld's hazards already refuse a plugin or a lto-wrapper from anywhere else).
+LTO_WRAPPER = "lto-wrapper"
+_GCC_DIRS = HELPER_DIRS["gcc"]
+_LTO_LINKERS = frozenset({"ld", "ld.bfd", "ld.gold"})
 
 
 class Lineage(NamedTuple):
@@ -105,7 +114,14 @@ class ExecChecker:
         Masking comes before quoting and truncation: `shlex.join` splits a secret holding a
         quote, and the 500-character cut could leave the start of one, and neither would
         match a form any more."""
-        verdict = self._check(exe, key, argv, cwd, lineage, shlex.join(argv)[:500])
+        shown = shlex.join(argv)[:500]
+        if lineage.program == LTO_WRAPPER and argv and kind(os.path.basename(argv[0])) == "driver":
+            # lto-wrapper runs gcc as `gcc @TMPFILE` (a response file it has just written):
+            # decide the words gcc will read from it, as if they were typed (one that cannot
+            # be read stays `@FILE`, which gcc's hazards refuse).  Only for a compiler driver,
+            # which reads them so: to make, `@FILE` is a target, not these words.
+            argv = expand_response_files(argv, cwd)
+        verdict = self._check(exe, key, argv, cwd, lineage, shown)
         if not self.secrets:
             return verdict
         masked = [self.mask(arg) for arg in argv]
@@ -126,7 +142,15 @@ class ExecChecker:
         where = script[0] if script else exe
         # (a script path with `..` is kept as written, and is no helper wherever it starts)
         if ".." not in where.split("/") and any(where.startswith(d) for d in helper_dirs):
+            if script is None and _is_lto_wrapper(exe):
+                # (gcc runs it itself when ld has no plugin) its programs are checked as
+                # lto-wrapper's, whose response files are read
+                return ExecVerdict(True, f"a helper of {lineage.program}", lineage.rule,
+                                   lineage._replace(program=LTO_WRAPPER), shown)
             return ExecVerdict(True, f"a helper of {lineage.program}", lineage.rule, lineage, shown)
+        if lineage.program in _LTO_LINKERS and script is None and _is_lto_wrapper(exe):
+            return ExecVerdict(True, f"gcc's {LTO_WRAPPER}, run by the linker's LTO plugin", lineage.rule,
+                               lineage._replace(program=LTO_WRAPPER), shown)
         if lineage.children == "none":
             return self._deny(f"rule {lineage.rule} lets {lineage.program} run no other program (children: none)",
                               lineage.rule, lineage, shown)
@@ -270,8 +294,79 @@ def script_invocation(exe: str, argv: list[str], cwd: str, path: tuple[str, ...]
     return None
 
 
+def _is_lto_wrapper(exe: str) -> bool:
+    """Is exe gcc's own lto-wrapper (`/usr/lib/gcc/TRIPLE/VERSION/lto-wrapper`), not a file of
+    that name anywhere else?  exe is the kernel's /proc/PID/exe: no link, no `..`."""
+    return (os.path.basename(exe) == LTO_WRAPPER and exe.startswith(_GCC_DIRS)
+            and ".." not in exe.split("/") and exe.count("/") == 6)
+
+
+def expand_response_files(argv: list[str], cwd: str) -> list[str]:
+    """argv with each `@FILE` replaced by the words in FILE, split as gcc (libiberty's
+    buildargv) splits them: at white space, with '...', "..." and backslash quoting.
+
+    Not recursive: a word read from a file that starts with @ is kept, and refused as a
+    response file.  A FILE that is not a readable regular file of at most MAX_ARGV_BYTES is
+    kept as `@FILE` too (gcc would take it as an argument of its own)."""
+    expanded: list[str] = []
+    for at, arg in enumerate(argv):
+        words = _response_file(os.path.join(cwd, arg[1:])) if at and len(arg) > 1 and arg[0] == "@" else None
+        expanded.extend([arg] if words is None else words)
+    return expanded
+
+
+def _response_file(path: str) -> list[str] | None:
+    if path.startswith(("/proc/", "/dev/fd/", "/dev/std")):  # the guard's own descriptors, not the tracee's
+        return None
+    data = _read_regular(path, MAX_ARGV_BYTES + 1)
+    if data is None or len(data) > MAX_ARGV_BYTES:
+        return None
+    return _split_response(data.decode("utf-8", "surrogateescape"))
+
+
+_BUILDARGV_SPACE = frozenset(" \t\n\r\f\v")  # C's isspace, not Python's wider str.isspace
+
+
+def _split_response(text: str) -> list[str]:
+    """libiberty's buildargv: a backslash quotes the next character everywhere, quotes group."""
+    words: list[str] = []
+    word: list[str] = []
+    started = False  # a word began (quotes make an empty word)
+    quote = ""
+    escaped = False
+    for char in text:
+        if escaped:
+            word.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = started = True
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                word.append(char)
+        elif char in _BUILDARGV_SPACE:
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        elif char in "'\"":
+            quote, started = char, True
+        else:
+            word.append(char)
+            started = True
+    if started:
+        words.append("".join(word))
+    return words
+
+
 def _first_line(path: str) -> bytes | None:
     """The first line of a regular file, without ever blocking (a FIFO named as a script)."""
+    data = _read_regular(path, 256)
+    return None if data is None else data.split(b"\n", 1)[0]
+
+
+def _read_regular(path: str, size: int) -> bytes | None:
+    """Up to size bytes of a regular file, without ever blocking on anything else."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -279,7 +374,7 @@ def _first_line(path: str) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return os.read(fd, 256).split(b"\n", 1)[0]
+        return os.read(fd, size)
     except OSError:
         return None
     finally:

@@ -11,7 +11,10 @@ from ..parse import Word
 from .compilers import kind, long_name, read_driver
 
 # The names hazard_specs gives this check to (a resolved name is looked up without its version).
-HAZARD_NAMES = ("gcc", "g++", "cc", "c++", "c89", "c99", "clang", "clang++", "ld", "as")
+HAZARD_NAMES = ("gcc", "g++", "cc", "c++", "c89", "c99", "clang", "clang++", "ld", "as", "ar", "nm", "ranlib")
+# binutils that load a plugin with `--plugin PATH` (getopt_long: any prefix, `--plug`), as
+# gcc's gcc-ar, gcc-nm and gcc-ranlib have them load its LTO plugin.
+PLUGIN_TAKERS = frozenset({"ar", "nm", "ranlib"})
 _RUNS = "makes the compiler run the program it names"
 _LOADS = "makes the compiler or linker load a library or plugin"
 _FRONT_END = "hands clang's front end an option that loads a plugin or writes a file not checked here"
@@ -58,6 +61,23 @@ def _linker_hazards(args: list[tuple[int, Word]]) -> list[tuple[int, str, str]]:
     return found
 
 
+def _plugin_hazards(args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
+    """ar's, nm's and ranlib's `--plugin PATH` outside the toolchain's own directories
+    (`ar --plug ./x.so t lib.a` ran x.so's code)."""
+    found = []
+    for index, word in enumerate(args):
+        value = word.value or ""
+        if value == "--":
+            break
+        name, eq, rest = value[2:].partition("=")
+        if value[:2] != "--" or not name or not "plugin".startswith(name):
+            continue
+        given = rest if eq else (args[index + 1].value if index + 1 < len(args) else None)
+        if not _toolchain_file(given):
+            found.append((index, value, f"--plugin {_LOADS}"))
+    return found
+
+
 def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
     """(index of the word, the option, why) for each option that makes the driver, the linker or
     the assembler run or load a program the line does not show, beyond those hazard_table lists
@@ -66,6 +86,8 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
     a pass plugin, a module mapper program (`-fmodule-mapper=|cmd`), a clang plugin through
     `-Xclang -load`, another toolchain's programs, and the linker's own plugins, error script
     and response files handed through `-Wl,` and `-Xlinker`."""
+    if program in PLUGIN_TAKERS:
+        return _plugin_hazards(args)
     found_kind = kind(program)
     if found_kind == "ld":
         return _linker_hazards(list(enumerate(args)))
@@ -74,6 +96,11 @@ def hazards(program: str, args: tuple[Word, ...]) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = []
     for index, word in enumerate(args):
         value = long_name(word.value or "")
+        if value.startswith("-B"):
+            # -BDIR or -B DIR: the programs it runs (cc1, as, collect2, ld) from DIR; only at
+            # the word's start (a driver has no clusters: `-DX=B` and `-Iinc/B` are no -B)
+            found.append((index, word.value or "", f"-B {_RUNS}"))
+            continue
         if value.startswith("--prefix"):
             # gcc's long name of -B: the programs it runs (cc1, as, collect2, ld) from DIR
             found.append((index, word.value or "", f"--prefix {_RUNS}"))

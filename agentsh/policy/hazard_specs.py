@@ -201,6 +201,11 @@ def _names_only(_args: tuple[Word, ...], _index: int) -> bool:
     return True
 
 
+def _no_option(args: tuple[Word, ...], index: int) -> bool:
+    """A dynamic word whose known start is no option (`lib$N.a`); `$X` may be one."""
+    return args[index].prefix[:1] not in ("", "-")
+
+
 def _response_file(args: tuple[Word, ...]) -> list[Hazard]:
     return [Hazard(i, args[i].value or "", "reads more arguments (options and file names) from the file after @, "
                    "where the read roots cannot check them (name them in the line instead)")
@@ -228,6 +233,8 @@ def load_table(specs: dict[str, Spec]) -> None:
             specs[name] = specs[name]._replace(quick=_may_name_response_file)
     for name in compiler_hazards.HAZARD_NAMES:  # what makes a compiler or linker run another program
         specs[name] = _with(specs.get(name), inspectors=(_compiler_hazards(name),))
+    for name in compiler_hazards.PLUGIN_TAKERS:  # a word known at run time may be `--plugin=X`
+        specs[name] = specs[name]._replace(dynamic=_no_option)
     for name, subcommands in table.SUBCOMMANDS.items():
         specs[name] = _with(specs.get(name), inspectors=(_subcommands(name, subcommands),))
     for name, patterns in table.VALUE_PATTERNS.items():

@@ -31,7 +31,9 @@ def _opts(**by_reason: str) -> dict[str, str]:
 
 
 _TEX = _opts(CMD="--shell-escape -shell-escape --enable-write18 -enable-write18 --shell-restricted")
-_GCC = _opts(CMD="-wrapper -B", LIB="-fplugin", CONFIG="-specs --specs")
+# (-B is compiler_hazards': a driver never clusters one-letter options, and this table would
+# find a B anywhere in `-DX=B`, `-Iinc/B` or lto-wrapper's `-fresolution=/tmp/ccB.res`.)
+_GCC = _opts(CMD="-wrapper", LIB="-fplugin", CONFIG="-specs --specs")
 _RPM = _opts(CODE="--eval -E", CMD="--pipe", CONFIG="--macros --rcfile --load")
 _APT = _opts(CONFIG="-o --option -c --config-file")
 
