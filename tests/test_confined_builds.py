@@ -200,12 +200,14 @@ def test_response_files_split_as_gcc_splits_them(tmp_path: Path) -> None:
 
 
 # -- cmake and gmake --------------------------------------------------------------------------
+# A static library and a program linked with it (the generator's clean scripts run for the library)
+_CMAKE_HEAD = "cmake_minimum_required(VERSION 3.10)\nproject(demo C)\n"
+_CMAKE_TARGETS = "add_library(u STATIC util.c)\nadd_executable(demo main.c)\ntarget_link_libraries(demo u m)\n"
+
 @needs_guard
 @needs_cmake
 def test_cmake_configures_and_builds_confined(run: Run, proj: Path) -> None:
-    (proj / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.10)\nproject(demo C)\nenable_testing()\n"
-                                         "add_library(u STATIC util.c)\nadd_executable(demo main.c)\n"
-                                         "target_link_libraries(demo u m)\n")
+    (proj / "CMakeLists.txt").write_text(_CMAKE_HEAD + "enable_testing()\n" + _CMAKE_TARGETS)
     done = run("mkdir -p build && cmake -S . -B build && cmake --build build -j2")
     assert done.returncode == 0, done.stderr
     _built_and_runs(proj / "build" / "demo")
@@ -313,9 +315,7 @@ def test_gccs_own_plugin_for_ar_is_allowed(decide: Callable[[str], str]) -> None
 @needs_cmake
 @pytest.mark.skipif(shutil.which("ninja", path=TOOLS) is None, reason="no ninja on this machine")
 def test_cmake_with_ninja_builds_confined(run: Run, proj: Path) -> None:
-    (proj / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.10)\nproject(demo C)\n"
-                                         "add_library(u STATIC util.c)\nadd_executable(demo main.c)\n"
-                                         "target_link_libraries(demo u m)\n")
+    (proj / "CMakeLists.txt").write_text(_CMAKE_HEAD + _CMAKE_TARGETS)
     done = run("cmake -S . -B build -G Ninja && cmake --build build && ninja -C build -t clean && ninja -C build")
     assert done.returncode == 0, done.stderr
     _built_and_runs(proj / "build" / "demo")

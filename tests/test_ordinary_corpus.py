@@ -184,9 +184,8 @@ def test_next_to_a_fix_the_dangerous_variant_is_refused(line: str, decide: Calla
 
 # -- outcomes, in guardrail mode -------------------------------------------------------------
 
-@pytest.fixture
-def guarded(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Path, Run]:
-    """A project at ~/proj and `run(line, **env)` under agentsh in guardrail mode."""
+def guarded_project(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Path, Run]:
+    """A project at ~/proj and `run(line, **env)` under the developer profile in guardrail mode."""
     project = home / "proj"
     project.mkdir()
     build(project)
@@ -196,6 +195,11 @@ def guarded(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Pa
     def run(line: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return run_guardrail(line, project, dict(agentsh_env, **extra), scratch, DEVELOPER)
     return project, run
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Path, Run]:
+    return guarded_project(tmp_path, home, agentsh_env)
 
 
 def test_cd_dash_cannot_go_where_the_caller_was(guarded: tuple[Path, Run],

@@ -14,23 +14,14 @@ import yaml
 from agentsh.policy import Policy
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail
-from tests.test_ordinary_corpus import DEVELOPER, SECRET, build
+from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, guarded_project
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
 def guarded(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Path, Run]:
-    """A project at ~/proj and `run(line)` under agentsh's developer profile in guardrail mode."""
-    project = home / "proj"
-    project.mkdir()
-    build(project)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-
-    def run(line: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return run_guardrail(line, project, dict(agentsh_env, **extra), scratch, DEVELOPER)
-    return project, run
+    return guarded_project(tmp_path, home, agentsh_env)
 
 
 @pytest.mark.parametrize("line", [
