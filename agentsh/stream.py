@@ -7,8 +7,8 @@ the credential redactor) see exactly the same bytes.  Two shapes:
 - a PTY: for terminals, with the agent's keystrokes relayed in and the window
   size followed.
 
-Reads are large (64 KiB) and nothing is done per byte in Python: this path
-carries whole builds' worth of output.
+Nothing is done per byte in Python: this path carries whole builds' worth of output.
+Pipes are read 64 KiB at a time; a PTY's reads are passed on one by one (PtyRelay._forward).
 """
 
 from __future__ import annotations
@@ -114,8 +114,7 @@ class PtyRelay:
 
     def run(self, child_done: Callable[[], bool]) -> None:
         """Relay until the command has exited and its output is drained."""
-        # Non-blocking reads of the PTY: a burst is read until the kernel has nothing more,
-        # with no select() per read (a PTY hands over at most 4 KiB at a time).
+        # Non-blocking reads of the PTY: what it holds is read without a select() per read.
         was_blocking = os.get_blocking(self.master_fd)
         os.set_blocking(self.master_fd, False)
         try:
@@ -138,11 +137,7 @@ class PtyRelay:
             except InterruptedError:
                 continue
             if self.master_fd in ready:
-                data, ended = self._read_burst()
-                if data:
-                    self._emit(data)
-                if ended:
-                    self._emit(b"", final=True)
+                if self._forward() is None:
                     return
             elif not ready:
                 if self.on_idle is not None:
@@ -159,17 +154,22 @@ class PtyRelay:
                     self.on_input(data)
                 write_all(self.master_fd, data)
 
-    def _read_burst(self) -> tuple[bytes, bool]:
-        """What the PTY holds now, up to CHUNK bytes (no waiting), and whether it has ended.
+    def _forward(self) -> int | None:
+        """Relay what the PTY holds now, each read as soon as it is read; return the bytes
+        relayed, or None once the PTY has ended (then the filter's tail is relayed too).
 
-        Taking all that is waiting gives the agent, recorder and redactor fewer, larger
-        chunks."""
-        parts: list[bytes] = []
-        size = 0
-        ended = False
-        while size < CHUNK:
+        Each read (at most 4 KiB: the PTY's line discipline hands over no more) goes to the
+        agent at once.  Joining reads into larger writes looked cheaper but made agentsh a
+        store-and-forward stage: the command's PTY holds only ~18 KiB, so it stalled while
+        agentsh wrote 64 KiB to the agent's terminal, which holds no more.  Forwarding each
+        read keeps both moving (0.62 of script's throughput became ~0.9; bench/README.md).
+        The recorder still joins reads into ~64 KiB events.  After CHUNK bytes the caller's
+        select() runs again, so a command that never stops printing cannot starve the
+        agent's keystrokes (Ctrl-C) or a resize."""
+        relayed = 0
+        while relayed < CHUNK:
             try:
-                data = os.read(self.master_fd, CHUNK - size)
+                data = os.read(self.master_fd, CHUNK)
             except BlockingIOError:
                 break
             except InterruptedError:
@@ -179,11 +179,11 @@ class PtyRelay:
                     raise
                 data = b""
             if not data:
-                ended = True
-                break
-            parts.append(data)
-            size += len(data)
-        return (parts[0] if len(parts) == 1 else b"".join(parts)), ended
+                self._emit(b"", final=True)
+                return None
+            self._emit(data)
+            relayed += len(data)
+        return relayed
 
     def _emit(self, data: bytes, final: bool = False) -> None:
         if self.output_filter is not None:
@@ -197,9 +197,9 @@ class PtyRelay:
     def _drain(self) -> None:
         """The command has exited: relay what its PTY still holds."""
         while True:
-            data, ended = self._read_burst()
-            if data:
-                self._emit(data)
-            if ended or not data:
+            relayed = self._forward()
+            if relayed is None:
+                return
+            if not relayed:  # nothing more, though a leftover process still holds the PTY
                 self._emit(b"", final=True)
                 return

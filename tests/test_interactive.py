@@ -23,7 +23,7 @@ record: {{dir: "{record}"}}
 path: ["{bindir}", /usr/bin, /bin]
 commands:
   - name: tools
-    run: [ls, cat, sleep, stty, tput, python3]
+    run: [ls, cat, sleep, stty, tput, python3, "yes"]
     decision: allow
 """
 PROMPT = r"agentsh\(itest\):[^\r\n]*\$ "
@@ -71,6 +71,17 @@ def test_ctrl_c_interrupts_the_command_not_the_shell(shell: pexpect.spawn) -> No
         time.sleep(0.05)
     shell.sendintr()
     shell.expect(PROMPT, timeout=10)
+    assert "still here" in run_line(shell, "echo still here")
+
+
+def test_ctrl_c_reaches_a_command_that_never_stops_printing(shell: pexpect.spawn) -> None:
+    # ^C typed while the output never pauses (test_stream.py checks the relay's side of this
+    # with a relay slower than the command).
+    shell.sendline("yes flood")
+    shell.expect("flood\r\nflood", timeout=20, searchwindowsize=4096)
+    time.sleep(0.5)  # let the PTY fill: the relay now always finds output waiting
+    shell.sendintr()
+    shell.expect(PROMPT, timeout=30, searchwindowsize=4096)
     assert "still here" in run_line(shell, "echo still here")
 
 

@@ -53,3 +53,39 @@ def test_relay_carries_every_byte_and_restores_blocking(tmp_path: Path) -> None:
     assert b"".join(received) == expected  # the PTY turned \n into \r\n; nothing lost or reordered
     assert b"".join(sunk) == expected
     assert len(sunk) < 5000  # the 50 waiting lines came as one burst, not one chunk per line
+
+
+def test_keystrokes_get_through_while_output_never_pauses() -> None:
+    # The relay passes each read on at once and reads again without select(); after CHUNK
+    # bytes it must look at the agent's side, or a command printing faster than the relay
+    # works would never get the agent's ^C.  A slow sink makes the relay the slower one.
+    master, slave = pty.openpty()
+    child = subprocess.Popen(["yes", "flood"], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    typed_r, typed_w = os.pipe()
+    os.write(typed_w, b"x")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    typed: list[bytes] = []
+    relayed = [0]
+
+    def slow_sink(data: bytes) -> None:
+        relayed[0] += len(data)
+        time.sleep(0.001)
+
+    def on_input(data: bytes) -> None:
+        typed.append(data)
+        child.kill()
+
+    timer = threading.Timer(30, child.kill)  # without the bound, the keystroke is never read
+    timer.start()
+    try:
+        relay = PtyRelay(master, slow_sink, stdin_fd=typed_r, stdout_fd=devnull, on_input=on_input)
+        relay.run(lambda: child.poll() is not None)
+    finally:
+        timer.cancel()
+        child.kill()
+        child.wait()
+        for fd in (master, typed_r, typed_w, devnull):
+            os.close(fd)
+    assert typed == [b"x"]
+    assert relayed[0] > 0

@@ -65,8 +65,14 @@ class SessionRecording:
 
     def output(self, data: bytes, *, crlf: bool = False) -> None:
         """What the agent saw; crlf for text written as lines to a terminal in raw mode."""
-        if self.recorder() is not None:
-            self._guarded(lambda recorder: recorder.output(data.replace(b"\n", b"\r\n") if crlf else data))
+        # Called for every read of a command's output (4 KiB at a time from a PTY), so the
+        # open recording is used directly rather than through _guarded's closure.
+        recorder = self._recorder if self._recorder is not None else self.recorder()
+        if recorder is not None:
+            try:
+                recorder.output(data.replace(b"\n", b"\r\n") if crlf else data)
+            except Exception as err:  # (RecordingError is imported lazily; _failed re-raises others)
+                self._failed(err)
 
     def flush(self) -> None:
         """Write the output the recorder is holding (it joins bursts into one event)."""
@@ -81,10 +87,18 @@ class SessionRecording:
         try:
             step(self._recorder)
         except RecordingError as err:
-            self._error = str(err)
-            self._recorder = None
-            if self._profile().record_required:
-                raise
+            self._failed(err)
+
+    def _failed(self, err: Exception) -> None:
+        """End the recording after a failed write; with record.required, raise it on."""
+        from .asciicast import RecordingError
+
+        if not isinstance(err, RecordingError):
+            raise err
+        self._error = str(err)
+        self._recorder = None
+        if self._profile().record_required:
+            raise err
 
     def input(self, data: bytes) -> None:
         """What the agent typed, as "i" events, only if the profile asks for it."""
