@@ -193,6 +193,7 @@ class Redactor:
         self._heads = ac.BytesAhoCorasick(list(by_head), matchkind=ac.MatchKind.Standard,
                                           implementation=ac.Implementation.ContiguousNFA)
         self._short = frozenset(form[:k] for form in self._forms for k in range(1, min(_HEAD, len(form))))
+        self._short_tuple = tuple(self._short)
         # Only small windows around reported matches are re-searched with this one: an NFA
         # builds ten times faster than a DFA and is fast enough there.
         self._exact = ac.BytesAhoCorasick(self._forms, matchkind=ac.MatchKind.Standard,
@@ -260,10 +261,13 @@ class Redactor:
         """Length of the longest tail of buffer that is a proper prefix of some form."""
         start = max(0, len(buffer) - self._longest + 1)
         tail = buffer[start:]
-        for index, at, _ in sorted(self._heads.find_matches_as_indexes(tail, overlapping=True), key=itemgetter(1)):
+        heads = self._heads.find_matches_as_indexes(tail, overlapping=True)
+        for index, at, _ in sorted(heads, key=itemgetter(1)) if heads else ():
             rest = tail[at:]
             if any(len(form) > len(rest) and form.startswith(rest) for form in self._head_forms[index]):
                 return len(tail) - at
+        if not buffer.endswith(self._short_tuple):  # (one C call: this runs for every read)
+            return 0
         for length in range(min(_HEAD - 1, len(buffer)), 0, -1):
             if buffer[-length:] in self._short:
                 return length
@@ -337,8 +341,13 @@ class Redactor:
                 self._dfa = ac.BytesAhoCorasick(self._forms + padding, matchkind=ac.MatchKind.LeftmostLongest,
                                                 implementation=ac.Implementation.DFA)
             return [(start, end) for _, start, end in self._dfa.find_matches_as_indexes(buffer)]
+        if len(self._groups) == 1:  # the usual case (up to 64 anchors), checked per read of output
+            hits = self._groups[0].find_matches_as_indexes(buffer)
+            if not hits:
+                return []
+            reach = self._reach[0]
+            return sorted((start - reach, end) for _, start, end in hits)
         found = [(start - reach, end) for group, reach in zip(self._groups, self._reach, strict=True)
                  for _, start, end in group.find_matches_as_indexes(buffer)]
-        if len(self._groups) > 1 or len(found) > 1:
-            found.sort()  # windows are merged in order of position
+        found.sort()  # windows are merged in order of position
         return found
