@@ -1,0 +1,205 @@
+"""File metadata in confined mode: the exec guard decides chmod, chown, utime and the xattr
+calls by where their target is (agentsh/guard/metadata.py), as Landlock cannot.
+
+Each test runs a real line under the guard and checks the outcome on disk (mode, owner,
+mtime, xattr), not only a message: outside the write roots nothing changes, inside the
+workspace what builds and archives do keeps working.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.guard.doctor import probe_exec_guard
+from agentsh.guard.metadata import MetadataGuard
+from agentsh.profile import Host, load_profile
+from tests.conftest import write_profile
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+pytestmark = pytest.mark.skipif(not probe_exec_guard().active, reason="no exec guard here (ptrace unavailable)")
+
+PROFILE = """\
+agentsh: 1
+name: metadata
+extends: [base]
+path: [{py_bin}, /usr/local/bin, /usr/bin, /bin]
+write: {{allow: ["{{workspace}}"]}}
+commands:
+  - {{name: py, run: python3, args: ["-c ..."], decision: allow}}
+  - {{name: tools, run: [ls, cat, chmod, touch, cp, tar, install, stat], decision: allow}}
+"""
+OLD = 1_000_000_000  # an mtime far from now
+
+
+def _xattrs_work(path: Path) -> bool:
+    try:
+        os.setxattr(path, "user.agentsh-probe", b"1")
+        os.removexattr(path, "user.agentsh-probe")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    return write_profile(tmp_path, "metadata", PROFILE.format(py_bin=os.path.dirname(os.path.realpath(sys.executable))))
+
+
+@pytest.fixture
+def outside(home: Path) -> Path:
+    """A file outside the write roots, not denied to reads (~/.bashrc), with a known state."""
+    path = home / ".bashrc"
+    path.write_text("# rc\n")
+    path.chmod(0o600)
+    os.utime(path, (OLD, OLD))
+    return path
+
+
+def attempts(run_agentsh: Run, profile: Path, tries: dict[str, str], setup: str = "") -> dict[str, int]:
+    """Run each statement in one confined python3; the errno each failed with, 0 if it worked."""
+    lines = ["import ctypes, json, os", "libc = ctypes.CDLL(None, use_errno=True)", setup, "out = {}"]
+    for name, statement in tries.items():
+        lines += ["try:", f"    {statement}", f"    out[{name!r}] = 0", "except OSError as e:",
+                  f"    out[{name!r}] = e.errno"]
+    lines.append("print(json.dumps(out))")
+    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(chr(10).join(lines))}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profile: Path, outside: Path,
+                                                         home: Path) -> None:
+    key = home / ".ssh" / "id_rsa"  # in a denied root
+    key.chmod(0o600)
+    xattrs = _xattrs_work(outside)
+    if xattrs:
+        os.setxattr(outside, "user.keep", b"1")
+    tries = {
+        "chmod": f"os.chmod({str(outside)!r}, 0o666)",
+        "chmod_denied_root": f"os.chmod({str(key)!r}, 0o644)",
+        "chown": f"os.chown({str(outside)!r}, 4242, 4242)",
+        "utime": f"os.utime({str(outside)!r}, (5, 5))",
+        "utime_now": f"os.utime({str(outside)!r})",
+    }
+    if xattrs:
+        tries["setxattr"] = f"os.setxattr({str(outside)!r}, 'user.evil', b'1')"
+        tries["removexattr"] = f"os.removexattr({str(outside)!r}, 'user.keep')"
+    got = attempts(run_agentsh, profile, tries)
+    assert got == {name: errno.EPERM for name in tries}
+    info = outside.stat()
+    assert (info.st_mode & 0o777, info.st_uid, info.st_mtime) == (0o600, os.getuid(), OLD)
+    assert key.stat().st_mode & 0o777 == 0o600
+    if xattrs:
+        assert os.listxattr(outside) == ["user.keep"]
+
+
+def test_links_dirfds_and_descriptors_resolve_to_the_real_target(run_agentsh: Run, profile: Path, outside: Path,
+                                                                 workspace: Path) -> None:
+    (workspace / "link").symlink_to(outside)  # in the workspace, pointing out of it
+    (workspace / "dirlink").symlink_to(outside.parent)
+    setup = (f"T = {str(outside)!r}\n"
+             f"d = os.open({str(outside.parent)!r}, os.O_PATH)\n"
+             f"r = os.open(T, os.O_RDONLY)\n"
+             f"p = os.open(T, os.O_PATH)\n"
+             "def check(result):\n"
+             "    if result != 0:\n"
+             "        raise OSError(ctypes.get_errno(), 'failed')\n")
+    tries = {
+        "chmod_through_link": "os.chmod('link', 0o666)",
+        "utime_through_link": "os.utime('link', (5, 5))",
+        "chmod_through_dir_link": "os.chmod('dirlink/.bashrc', 0o666)",
+        "chmod_dotdot": f"os.chmod('../{outside.parent.name}/.bashrc', 0o666)",
+        "fchmodat_dirfd": "os.chmod('.bashrc', 0o666, dir_fd=d)",
+        "utimensat_dirfd": "os.utime('.bashrc', (5, 5), dir_fd=d)",
+        "fchmod": "os.fchmod(r, 0o666)",
+        "futimens": "os.utime(r, (5, 5))",
+        "fchown": "os.fchown(r, 4242, 4242)",
+        # (spelt so that the static check does not see /proc/self in the line)
+        "proc_self_fd": "os.chmod('/proc/' + 'se' + f'lf/fd/{p}', 0o666)",
+        "fchmodat2_empty_path": "check(libc.syscall(452, p, b'', 0o666, 0x1000))",
+        "fchownat_empty_path": "check(libc.syscall(260, p, b'', 4242, 4242, 0x1000))",
+        # the link itself, in the workspace, may change: only its target may not
+        "lchown_link_itself": "os.chown('link', 4242, 4242, follow_symlinks=False)",
+        "utime_link_itself": "os.utime('link', (5, 5), follow_symlinks=False)",
+    }
+    if os.uname().machine != "x86_64":
+        for name in ("fchmodat2_empty_path", "fchownat_empty_path"):  # the raw numbers are x86_64's
+            tries.pop(name)
+    got = attempts(run_agentsh, profile, tries, setup)
+    assert got == {name: 0 if "itself" in name else errno.EPERM for name in tries}
+    info = outside.stat()
+    assert (info.st_mode & 0o777, info.st_uid, info.st_mtime) == (0o600, os.getuid(), OLD)
+    if os.getuid() == 0:  # only root can give a file away
+        assert os.lstat(workspace / "link").st_uid == 4242
+
+
+def test_what_builds_do_in_the_workspace_keeps_working(run_agentsh: Run, profile: Path, workspace: Path,
+                                                       tmp_path: Path) -> None:
+    tool = workspace / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o644)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        member = tarfile.TarInfo("pkg/run.sh")
+        member.mode, member.mtime, member.size = 0o750, OLD, 3
+        archive.addfile(member, io.BytesIO(b"hi\n"))
+    (tmp_path / "pkg.tar").write_bytes(buffer.getvalue())
+    (workspace / "src.txt").write_text("x\n")
+    os.chmod(workspace / "src.txt", 0o640)
+    os.utime(workspace / "src.txt", (OLD, OLD))
+    line = (f"chmod +x tool && touch new && touch -d @{OLD} README.md && cp -p src.txt copy.txt && "
+            f"tar -xf {shlex.quote(str(tmp_path / 'pkg.tar'))} && install -m 700 README.md installed && "
+            f"python3 -c 'import os; os.utime(\"new\", (5, 5)); os.chmod(\"new\", 0o604)'")
+    result = run_agentsh("-p", str(profile), "-c", line)
+    assert result.returncode == 0, result.stderr
+    assert "denied" not in result.stderr
+    assert tool.stat().st_mode & 0o111
+    assert (workspace / "README.md").stat().st_mtime == OLD
+    copy = (workspace / "copy.txt").stat()
+    assert (copy.st_mode & 0o777, copy.st_mtime) == (0o640, OLD)
+    extracted = (workspace / "pkg" / "run.sh").stat()
+    assert (extracted.st_mode & 0o777, extracted.st_mtime) == (0o750, OLD)
+    assert (workspace / "installed").stat().st_mode & 0o777 == 0o700
+    new = (workspace / "new").stat()
+    assert (new.st_mode & 0o777, new.st_mtime) == (0o604, 5)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root may give a file away: the chown outcome needs root")
+def test_root_cannot_give_away_or_setuid_a_program_outside(run_agentsh: Run, profile: Path, home: Path) -> None:
+    program = home / "prog"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    got = attempts(run_agentsh, profile, {"setuid": f"os.chmod({str(program)!r}, 0o4755)",
+                                          "chown": f"os.chown({str(program)!r}, 0, 4242)"})
+    assert got == {"setuid": errno.EPERM, "chown": errno.EPERM}
+    assert (program.stat().st_mode & 0o7777, program.stat().st_gid) == (0o755, os.getgid())
+
+
+def test_missing_targets_fail_as_the_kernel_would(run_agentsh: Run, profile: Path) -> None:
+    """What cannot be resolved is refused with the kernel's own errno, not run."""
+    got = attempts(run_agentsh, profile, {"missing": "os.chmod('no-such-file', 0o644)",
+                                          "bad_fd": "os.fchmod(987, 0o644)",
+                                          "empty": "os.chmod('', 0o644)"})
+    assert got == {"missing": errno.ENOENT, "bad_fd": errno.EBADF, "empty": errno.ENOENT}
+
+
+def test_the_write_roots_are_the_profiles(tmp_path: Path, home: Path, workspace: Path) -> None:
+    """Where metadata may change: the write roots, minus the denied read roots and /dev."""
+    host = Host(cwd=str(workspace), home=str(home), config_home=str(home / ".config"))
+    text = 'agentsh: 1\nname: m\nextends: [base]\nwrite: {allow: ["{workspace}"]}\nread: {deny: ["{workspace}/secrets"]}\n'
+    guard = MetadataGuard(load_profile(str(write_profile(tmp_path, "m", text)), host))
+    assert guard.allowed(str(workspace / "a" / "b"))
+    assert not guard.allowed(str(workspace / "secrets" / "x"))
+    assert not guard.allowed(str(home / ".bashrc"))
+    assert not guard.allowed(str(workspace) + "-sibling")
