@@ -40,6 +40,9 @@ commands:
   - {{name: tools, run: [ls, cat, chmod, touch, cp, tar, install, stat], decision: allow}}
 """
 OLD = 1_000_000_000  # an mtime far from now
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+NOATIME = 0x80  # chattr +A
 
 
 def _xattrs_work(path: Path) -> bool:
@@ -49,6 +52,20 @@ def _xattrs_work(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def _flags(path: Path) -> int | None:
+    """The file's inode flags (lsattr), None where the file system has none."""
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 8))[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture
@@ -92,6 +109,10 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
         "utime": f"os.utime({str(outside)!r}, (5, 5))",
         "utime_now": f"os.utime({str(outside)!r})",
     }
+    flags = _flags(outside)
+    if flags is not None:  # chattr +A through the ioctl, on a descriptor open for reading
+        tries["chattr_ioctl"] = (f"import fcntl, struct; fd = os.open({str(outside)!r}, os.O_RDONLY); "
+                                 f"fcntl.ioctl(fd, {FS_IOC_SETFLAGS:#x}, struct.pack('l', {flags | NOATIME:#x}))")
     if xattrs:
         tries["setxattr"] = f"os.setxattr({str(outside)!r}, 'user.evil', b'1')"
         tries["removexattr"] = f"os.removexattr({str(outside)!r}, 'user.keep')"
@@ -102,6 +123,10 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
     assert key.stat().st_mode & 0o777 == 0o600
     if xattrs:
         assert os.listxattr(outside) == ["user.keep"]
+    assert _flags(outside) == flags
+    denied = [json.loads(line) for line in (home / ".local/state/agentsh/audit.jsonl").read_text().splitlines()
+              if '"metadata_denied"' in line]
+    assert {event["target"] for event in denied} >= {str(outside), str(key)}
 
 
 def test_links_dirfds_and_descriptors_resolve_to_the_real_target(run_agentsh: Run, profile: Path, outside: Path,

@@ -257,9 +257,6 @@ def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
     for nr, errno_value in ((abi.clone3, ENOSYS), (abi.ptrace, EPERM), (abi.process_vm_writev, EPERM),
                             (abi.io_uring_setup, ENOSYS)):
         block += [(_BPF_JEQ_K, 0, 1, nr), _ret(errno_value)]
-    if traced:  # (untraced, a metadata call is allowed: no guard could decide it)
-        for nr, kind in abi.metadata:
-            block += [(_BPF_JEQ_K, 0, 1, nr), _metadata_ret(abi, kind)]
     # Calls whose arguments are looked at.  A sub-block loads arguments over the number, so
     # each one ends in a return; one that is skipped leaves the number in place for the next.
     ioctl = _refuse_when(_arg(1), TIOCSTI, EPERM) + _refuse_when(_arg(1), TIOCLINUX, EPERM)
@@ -274,6 +271,10 @@ def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
         checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
     for nr, sub in checks:
         block += [(_BPF_JEQ_K, 0, len(sub) + 1, nr), *sub, _ret()]
+    if traced:  # (untraced, a metadata call is allowed: no guard could decide it)
+        # last, so that the calls above (ioctl, socket, clone: frequent) do not pass these
+        for nr, kind in abi.metadata:
+            block += [(_BPF_JEQ_K, 0, 1, nr), _metadata_ret(abi, kind)]
     return block + [_ret()]
 
 
