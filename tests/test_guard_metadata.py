@@ -38,6 +38,7 @@ write: {{allow: ["{{workspace}}"]}}
 commands:
   - {{name: py, run: python3, args: ["-c ..."], decision: allow}}
   - {{name: tools, run: [ls, cat, chmod, touch, cp, tar, install, stat], decision: allow}}
+  - {{name: git, run: git, args: ["init -q", "config core.filemode"], decision: allow}}
 """
 OLD = 1_000_000_000  # an mtime far from now
 FS_IOC_GETFLAGS = 0x80086601
@@ -183,12 +184,17 @@ def test_what_builds_do_in_the_workspace_keeps_working(run_agentsh: Run, profile
     (workspace / "src.txt").write_text("x\n")
     os.chmod(workspace / "src.txt", 0o640)
     os.utime(workspace / "src.txt", (OLD, OLD))
+    xattrs = _xattrs_work(workspace / "README.md")
+    xattr = '; os.setxattr(\"new\", \"user.built\", b\"1\")' if xattrs else ""
     line = (f"chmod +x tool && touch new && touch -d @{OLD} README.md && cp -p src.txt copy.txt && "
             f"tar -xf {shlex.quote(str(tmp_path / 'pkg.tar'))} && install -m 700 README.md installed && "
-            f"python3 -c 'import os; os.utime(\"new\", (5, 5)); os.chmod(\"new\", 0o604)'")
+            f"python3 -c 'import os; os.utime(\"new\", (5, 5)); os.chmod(\"new\", 0o604){xattr}' && "
+            # git init finds out whether modes are kept by chmod-ing .git/config
+            "git init -q && git config core.filemode")
     result = run_agentsh("-p", str(profile), "-c", line)
     assert result.returncode == 0, result.stderr
     assert "denied" not in result.stderr
+    assert result.stdout.split() == ["true"]
     assert tool.stat().st_mode & 0o111
     assert (workspace / "README.md").stat().st_mtime == OLD
     copy = (workspace / "copy.txt").stat()
@@ -198,6 +204,8 @@ def test_what_builds_do_in_the_workspace_keeps_working(run_agentsh: Run, profile
     assert (workspace / "installed").stat().st_mode & 0o777 == 0o700
     new = (workspace / "new").stat()
     assert (new.st_mode & 0o777, new.st_mtime) == (0o604, 5)
+    if xattrs:
+        assert os.getxattr(workspace / "new", "user.built") == b"1"
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root may give a file away: the chown outcome needs root")
