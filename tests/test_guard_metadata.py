@@ -236,3 +236,28 @@ def test_the_write_roots_are_the_profiles(tmp_path: Path, home: Path, workspace:
     assert not guard.allowed(str(workspace / "secrets" / "x"))
     assert not guard.allowed(str(home / ".bashrc"))
     assert not guard.allowed(str(workspace) + "-sibling")
+
+
+I386_CHMOD = """\
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+addr = libc.mmap(None, 4096, 7, 0x22 | 0x40, -1, 0)  # read/write/exec, private anonymous, MAP_32BIT
+path = {path!r}.encode() + b'\\\\0'
+ctypes.memmove(addr + 64, path, len(path))
+# push rbx; mov eax, 15 (i386 chmod); mov ebx, PATH; mov ecx, 0o666; int 0x80; pop rbx; ret
+code = bytes.fromhex('53b80f000000bb') + (addr + 64).to_bytes(4, 'little') + bytes.fromhex('b9b6010000cd805bc3')
+ctypes.memmove(addr, code, len(code))
+print('chmod', ctypes.CFUNCTYPE(ctypes.c_int)(addr)(), flush=True)
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="int 0x80 is x86's")
+def test_i386_metadata_calls_are_refused(run_agentsh: Run, profile: Path, outside: Path) -> None:
+    """The guard decides the native ABI's calls; a 64-bit process's i386 ones are refused."""
+    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(I386_CHMOD.format(path=str(outside)))}")
+    if "chmod -38" in result.stdout:
+        pytest.skip("this kernel has no i386 emulation")
+    assert "chmod -1" in result.stdout, result.stdout + result.stderr  # -EPERM from the filter
+    assert outside.stat().st_mode & 0o777 == 0o600

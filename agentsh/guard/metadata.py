@@ -179,10 +179,10 @@ class MetadataGuard:
             raise OSError(errno.EPERM, f"unknown kind of call {kind}")
         if address == 0 and kind == AT_FLAGS3 and dirfd != AT_FDCWD:
             return _open_descriptor(pid, dirfd), f"descriptor {dirfd}"  # utimensat(fd, NULL): futimens
-        path = read_path(pid, address) if address else b""
-        shown = path.decode("utf-8", "surrogateescape")
         if not address:
             raise OSError(errno.EFAULT, "no path")
+        path = read_path(pid, address)
+        shown = path.decode("utf-8", "surrogateescape")
         if not path:
             if not flags & AT_EMPTY_PATH:
                 raise OSError(errno.ENOENT, "empty path")
