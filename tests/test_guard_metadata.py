@@ -261,3 +261,28 @@ def test_i386_metadata_calls_are_refused(run_agentsh: Run, profile: Path, outsid
         pytest.skip("this kernel has no i386 emulation")
     assert "chmod -1" in result.stdout, result.stdout + result.stderr  # -EPERM from the filter
     assert outside.stat().st_mode & 0o777 == 0o600
+
+
+def test_proc_self_fd_is_the_thread_groups_table(run_agentsh: Run, profile: Path, outside: Path) -> None:
+    """A thread that unshared its descriptor table has its own descriptor N, but /proc/self/fd/N
+    is the thread group's: the guard looked at the calling thread's and allowed the call."""
+    setup = (f"import threading\n"
+             f"n = os.open({str(outside)!r}, os.O_PATH)\n"
+             "box = {}\n"
+             "def thread():\n"
+             "    check(libc.unshare(0x400))  # CLONE_FILES: a table of its own\n"
+             "    os.close(n)\n"
+             "    assert os.open('README.md', os.O_PATH) == n\n"
+             "    try:\n"
+             "        os.chmod('/proc/' + 'se' + f'lf/fd/{n}', 0o666)\n"
+             "        box['e'] = 0\n"
+             "    except OSError as e:\n"
+             "        box['e'] = e.errno\n"
+             "def check(result):\n"
+             "    if result != 0:\n"
+             "        raise OSError(ctypes.get_errno(), 'failed')\n"
+             "t = threading.Thread(target=thread); t.start(); t.join()\n")
+    setup += "def the_threads(code):\n    if code:\n        raise OSError(code, 'in the thread')\n"
+    got = attempts(run_agentsh, profile, {"thread": "the_threads(box['e'])"}, setup)
+    assert got == {"thread": errno.EPERM}
+    assert outside.stat().st_mode & 0o777 == 0o600

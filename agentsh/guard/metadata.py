@@ -49,7 +49,7 @@ PATH_MAX = 4096
 SHM = "/dev/shm"
 # glibc (before fchmodat2) and gnulib change a link's own mode through this name of an O_PATH
 # descriptor: it names the tracee's descriptor, which the guard cannot open by that name.
-_OWN_FD = re.compile(r"/proc/(?:self|thread-self)/fd/([0-9]+)")
+_OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
 
 
 class _OpenHow(ctypes.Structure):
@@ -122,6 +122,14 @@ def _open_descriptor(pid: int, number: int, directory: bool = False) -> int:
         raise OSError(errno.EBADF, "no such descriptor") from None
 
 
+def _thread_group(tid: int) -> int:
+    with open(f"/proc/{tid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Tgid:"):
+                return int(line.split()[1])
+    raise OSError(errno.ESRCH, "no thread group")
+
+
 class MetadataGuard:
     """The places a command may change file metadata: its profile's write roots, minus the
     roots it may not read (never writable) and /dev, as Landlock's plan (landlock.plan_for)."""
@@ -191,7 +199,10 @@ class MetadataGuard:
             return _open_descriptor(pid, dirfd), f"descriptor {dirfd}"
         own = _OWN_FD.fullmatch(shown)
         if own:  # the tracee's own descriptor by name: the call follows that magic link
-            return _open_descriptor(pid, int(own.group(1))), shown
+            # (/proc/self is the thread group's, whose descriptors a thread that unshared
+            # its table does not share; /proc/thread-self is the calling thread's)
+            owner = pid if own.group(1) == "thread-self" else _thread_group(pid)
+            return _open_descriptor(owner, int(own.group(2))), shown
         nofollow = os.O_NOFOLLOW if flags & AT_SYMLINK_NOFOLLOW else 0
         if path.startswith(b"/"):
             return _openat2(AT_FDCWD, path, nofollow), shown
