@@ -1,8 +1,10 @@
 """The few ptrace and seccomp calls the exec guard needs, through ctypes.
 
 Only requests whose numbers are the same on every Linux architecture are used
-(they come from the generic <linux/ptrace.h>), so nothing here depends on register
-layouts: the guard reads what it checks from /proc, not from the tracee's memory.
+(they come from the generic <linux/ptrace.h>), and the guard reads what it checks from
+/proc (a metadata call's arguments from /proc/PID/syscall, its path from /proc/PID/mem).
+One thing depends on register layouts: making a refused metadata call fail (skip_call),
+written for x86_64 and aarch64.
 """
 
 from __future__ import annotations
