@@ -120,8 +120,8 @@ def audit_guard_reports(session: Session, reports: Iterable[dict[str, Any]]) -> 
     """What the exec guard refused or ended goes to the audit trail."""
     for report in reports:
         kind = report.pop("kind", "")
-        if kind == "exec_denied":
-            session.audit("exec_denied", **report)
+        if kind in ("exec_denied", "metadata_denied"):
+            session.audit(kind, **report)
         elif kind == "ended":
             session.audit("leftovers_ended", **report)
 

@@ -267,9 +267,7 @@ def test_the_word_after_c_is_the_string_only_when_it_is_no_option(argv: list[str
     assert _shell_command_string(["sh", "-ec", "ls"]) == "ls"
 
 
-# -- known open gap: Landlock has no right for file metadata -------------------------------------
-@pytest.mark.xfail(strict=True, reason="Landlock does not control chmod/chown/utime/setxattr: an open gap "
-                                       "(docs/security-model.md, Known open gaps); XPASS means it was closed")
+# -- file metadata: Landlock has no right for it, the exec guard decides it ---------------------
 def test_metadata_outside_the_write_roots_cannot_change(run_agentsh: Run, profile: Path, home: Path) -> None:
     key = home / ".ssh" / "id_rsa"  # in a denied root, and outside the write roots
     key.chmod(0o600)

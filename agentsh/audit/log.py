@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # every kind of event agentsh writes (docs/audit.md lists each with its fields)
 KINDS = frozenset({"session_start", "session_end", "line", "decision", "approval", "reload", "command_end", "error",
-                   "exec_denied", "layer_missing", "leftovers_ended", "launch", "kill"})
+                   "exec_denied", "metadata_denied", "layer_missing", "leftovers_ended", "launch", "kill"})
 RESERVED = frozenset({"seq", "time", "kind", "prev", "mac"})
 MAC_PREFIX = b',"mac":"'
 MAC_HEX = 64

@@ -1,8 +1,10 @@
 """The few ptrace and seccomp calls the exec guard needs, through ctypes.
 
 Only requests whose numbers are the same on every Linux architecture are used
-(they come from the generic <linux/ptrace.h>), so nothing here depends on register
-layouts: the guard reads what it checks from /proc, not from the tracee's memory.
+(they come from the generic <linux/ptrace.h>), and the guard reads what it checks from
+/proc (a metadata call's arguments from /proc/PID/syscall, its path from /proc/PID/mem).
+One thing depends on register layouts: making a refused metadata call fail (skip_call),
+written for x86_64 and aarch64.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ CONT = 7
 SETOPTIONS = 0x4200
 GETEVENTMSG = 0x4201
 GETSIGINFO = 0x4202
+POKEUSER = 6
+GETREGSET = 0x4204
+SETREGSET = 0x4205
 
 O_TRACEFORK = 0x02
 O_TRACEVFORK = 0x04
 O_TRACECLONE = 0x08
 O_TRACEEXEC = 0x10
+O_TRACESECCOMP = 0x80  # the metadata calls the filter sends to the guard (metadata.py)
 O_EXITKILL = 0x100000  # if the guard dies, every tracee is killed: nothing runs unguarded
-OPTIONS = O_TRACEFORK | O_TRACEVFORK | O_TRACECLONE | O_TRACEEXEC | O_EXITKILL
+OPTIONS = O_TRACEFORK | O_TRACEVFORK | O_TRACECLONE | O_TRACEEXEC | O_TRACESECCOMP | O_EXITKILL
 
 EVENT_FORK = 1
 EVENT_VFORK = 2
 EVENT_CLONE = 3
 EVENT_EXEC = 4
+EVENT_SECCOMP = 7
 NEW_PROCESS_EVENTS = (EVENT_FORK, EVENT_VFORK, EVENT_CLONE)
 
 WALL = 0x40000000  # __WALL: wait for threads and non-SIGCHLD children too
@@ -90,6 +97,43 @@ def is_signal_delivery(pid: int) -> bool:
     return True
 
 
+# -- refusing a call at its seccomp stop ------------------------------------------------
+# The one place that writes registers: at a seccomp stop, a call number of -1 makes the
+# kernel skip the call, which then returns what the return register holds.
+_X86_64_ORIG_RAX = 15 * 8  # offsets in struct user_regs_struct
+_X86_64_RAX = 10 * 8
+_NT_PRSTATUS = 1
+_NT_ARM_SYSTEM_CALL = 0x404
+_AARCH64_REGS = 34  # x0-x30, sp, pc, pstate
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def _regset(request: int, pid: int, kind: int, buffer: ctypes.Array[ctypes.c_char] | ctypes.c_int) -> None:
+    iov = _Iovec(ctypes.cast(ctypes.byref(buffer), ctypes.c_void_p), ctypes.sizeof(buffer))
+    _call(request, pid, kind, ctypes.cast(ctypes.byref(iov), ctypes.c_void_p))
+
+
+def skip_call(pid: int, errno_value: int) -> None:
+    """Make the call `pid` is stopped in (a seccomp stop) fail with errno_value, unrun.
+    Raises OSError when it cannot: the caller must then kill the process."""
+    machine = os.uname().machine
+    result = (-errno_value) & 0xFFFFFFFFFFFFFFFF
+    if machine == "x86_64":
+        _call(POKEUSER, pid, _X86_64_ORIG_RAX, 0xFFFFFFFFFFFFFFFF)
+        _call(POKEUSER, pid, _X86_64_RAX, result)
+    elif machine == "aarch64":
+        _regset(SETREGSET, pid, _NT_ARM_SYSTEM_CALL, ctypes.c_int(-1))
+        regs = ctypes.create_string_buffer(8 * _AARCH64_REGS)
+        _regset(GETREGSET, pid, _NT_PRSTATUS, regs)
+        regs[0:8] = struct.pack("<Q", result)  # x0 is the return value
+        _regset(SETREGSET, pid, _NT_PRSTATUS, regs)
+    else:
+        raise OSError(f"cannot refuse a system call on {machine}")
+
+
 # -- seccomp: close the holes ptrace alone leaves ------------------------------------
 # clone(CLONE_UNTRACED) makes a child the tracer is never told about, and clone3 hides its
 # flags in memory a filter cannot read; ptrace and process_vm_writev from inside the tree
@@ -124,6 +168,7 @@ _BPF_JSET_K = 0x45
 _BPF_RET_K = 0x06
 _RET_ALLOW = 0x7FFF0000
 _RET_ERRNO = 0x00050000
+_RET_TRACE = 0x7FF00000  # a ptrace stop; its low 16 bits are the guard's event message
 _NR = 0  # offsets in struct seccomp_data
 _ARCH = 4
 
@@ -145,13 +190,45 @@ class _Abi(NamedTuple):
     ioctl: int
     socketcall: int = 0
     other_abi_marker: int = 0  # numbers at or above it belong to another ABI (x32): refused
+    # The calls that change file metadata: (number, where its target is, a metadata.py KIND).
+    # A native ABI's go to the guard; a compat ABI's (i386, arm32: `kinds` False) are
+    # refused outright, as the guard does not write those ABIs' registers.
+    metadata: tuple[tuple[int, int], ...] = ()
+    metadata_ioctls: tuple[int, ...] = ()  # ioctl commands that set a file's attributes (chattr)
+    kinds: bool = True
 
+
+# Where each metadata call keeps its target (metadata.py's KINDs).
+_PATH, _LINK_PATH, _FD, _AT, _AT_FLAGS2, _AT_FLAGS3, _AT_FLAGS4 = range(1, 8)
+# The numbers every architecture shares (from 403 up): setxattrat, removexattrat, file_setattr,
+# fchmodat2.
+_GENERIC_NEW = ((463, _AT_FLAGS2), (466, _AT_FLAGS2), (469, _AT_FLAGS4), (452, _AT_FLAGS3))
+_X86_64_METADATA = ((90, _PATH), (91, _FD), (268, _AT), (92, _PATH), (93, _FD), (94, _LINK_PATH),
+                    (260, _AT_FLAGS4), (132, _PATH), (235, _PATH), (261, _AT), (280, _AT_FLAGS3),
+                    (188, _PATH), (189, _LINK_PATH), (190, _FD), (197, _PATH), (198, _LINK_PATH),
+                    (199, _FD), *_GENERIC_NEW)
+_AARCH64_METADATA = ((52, _FD), (53, _AT), (54, _AT_FLAGS4), (55, _FD), (88, _AT_FLAGS3), (5, _PATH),
+                     (6, _LINK_PATH), (7, _FD), (14, _PATH), (15, _LINK_PATH), (16, _FD), *_GENERIC_NEW)
+# compat ABIs: refused, so only the numbers matter (chown32 and the like, utimensat_time64)
+_I386_METADATA = tuple((nr, 0) for nr in (15, 16, 30, 94, 95, 182, 198, 207, 212, 226, 227, 228, 235, 236, 237,
+                                          271, 298, 299, 306, 320, 412, 452, 463, 466, 469))
+_ARM32_METADATA = tuple((nr, 0) for nr in (15, 16, 94, 95, 182, 198, 207, 212, 226, 227, 228, 235, 236, 237,
+                                           269, 325, 326, 333, 348, 412, 452, 463, 466, 469))
+FS_IOC_SETFLAGS = 0x40086602  # chattr (64-bit); FS_IOC32_SETFLAGS below for compat
+FS_IOC32_SETFLAGS = 0x40046602
+FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
 
 _ARCHES = {
-    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000),
-               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102)],  # i386 via int 0x80
-    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29),
-                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54)],  # arm32 compat (EABI: no socketcall)
+    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000,
+                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
+               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102,  # i386 via int 0x80
+                    metadata=_I386_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
+                    kinds=False)],
+    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, metadata=_AARCH64_METADATA,
+                     metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
+                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54,  # arm32 compat (EABI: no socketcall)
+                     metadata=_ARM32_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
+                     kinds=False)],
 }
 
 
@@ -162,12 +239,19 @@ def _ret(errno_value: int = -1) -> Insn:
     return (_BPF_RET_K, 0, 0, _RET_ALLOW if errno_value < 0 else _RET_ERRNO | errno_value)
 
 
-def _refuse_when(offset: int, value: int, errno_value: int, test: int = _BPF_JEQ_K) -> list[Insn]:
-    """Load the word at `offset`; if it equals `value` (JSET: has a bit of it), fail with errno."""
-    return [(_BPF_LD_W_ABS, 0, 0, offset), (test, 0, 1, value), _ret(errno_value)]
+def _metadata_ret(abi: _Abi, kind: int) -> Insn:
+    """A metadata call goes to the guard (a native ABI), or fails with EPERM (compat)."""
+    return (_BPF_RET_K, 0, 0, _RET_TRACE | kind) if abi.kinds else _ret(EPERM)
 
 
-def _arch_block(abi: _Abi) -> list[Insn]:
+def _refuse_when(offset: int, value: int, errno_value: int, test: int = _BPF_JEQ_K,
+                 action: Insn | None = None) -> list[Insn]:
+    """Load the word at `offset`; if it equals `value` (JSET: has a bit of it), fail with errno
+    (or return `action`)."""
+    return [(_BPF_LD_W_ABS, 0, 0, offset), (test, 0, 1, value), action or _ret(errno_value)]
+
+
+def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
     """The checks for one ABI's system call numbers; every path ends in a return."""
     block: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, _NR)]
     if abi.other_abi_marker:
@@ -177,32 +261,44 @@ def _arch_block(abi: _Abi) -> list[Insn]:
         block += [(_BPF_JEQ_K, 0, 1, nr), _ret(errno_value)]
     # Calls whose arguments are looked at.  A sub-block loads arguments over the number, so
     # each one ends in a return; one that is skipped leaves the number in place for the next.
+    ioctl = _refuse_when(_arg(1), TIOCSTI, EPERM) + _refuse_when(_arg(1), TIOCLINUX, EPERM)
+    if traced:
+        for command in abi.metadata_ioctls:
+            ioctl += _refuse_when(_arg(1), command, 0, action=_metadata_ret(abi, _FD))
     checks = [(abi.socket, _refuse_when(_arg(0), AF_SMC, EAFNOSUPPORT)
                + _refuse_when(_arg(2), IPPROTO_MPTCP, EPROTONOSUPPORT)),
               (abi.clone, _refuse_when(_arg(0), CLONE_UNTRACED, EPERM, _BPF_JSET_K)),
-              (abi.ioctl, _refuse_when(_arg(1), TIOCSTI, EPERM) + _refuse_when(_arg(1), TIOCLINUX, EPERM))]
+              (abi.ioctl, ioctl)]
     if abi.socketcall:
         checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
     for nr, sub in checks:
         block += [(_BPF_JEQ_K, 0, len(sub) + 1, nr), *sub, _ret()]
+    if traced:  # (untraced, a metadata call is allowed: no guard could decide it)
+        # last, so that the calls above (ioctl, socket, clone: frequent) do not pass these
+        for nr, kind in abi.metadata:
+            block += [(_BPF_JEQ_K, 0, 1, nr), _metadata_ret(abi, kind)]
     return block + [_ret()]
 
 
-def _filter_program() -> bytes:
+def _filter_program(traced: bool = False) -> bytes:
     arches = _ARCHES.get(os.uname().machine)
     if arches is None:
         raise OSError(f"no seccomp filter for this architecture ({os.uname().machine})")
     prog: list[Insn] = [(_BPF_LD_W_ABS, 0, 0, _ARCH)]
     for abi in arches:
-        block = _arch_block(abi)
+        block = _arch_block(abi, traced)
+        if len(block) > 255:  # a jump's offsets are 8 bits: the skip below would be wrong
+            raise OSError("the seccomp filter has grown past what its jumps can skip")
         prog += [(_BPF_JEQ_K, 0, len(block), abi.arch), *block]  # not this arch: skip its block
     prog.append(_ret())
     return b"".join(struct.pack("HBBI", *insn) for insn in prog)
 
 
-def install_filter() -> None:
-    """no_new_privs, then the filter; raises OSError if the kernel refuses."""
-    program = _filter_program()
+def install_filter(traced: bool = False) -> None:
+    """no_new_privs, then the filter; raises OSError if the kernel refuses.  `traced`: the
+    process is traced by the exec guard, which decides the metadata calls (without a tracer
+    SECCOMP_RET_TRACE would fail them all with ENOSYS, so they are then left alone)."""
+    program = _filter_program(traced)
     count = len(program) // 8
     buffer = ctypes.create_string_buffer(program)
 

@@ -240,11 +240,13 @@ def _guarded_child(argv: list[str], env: dict[str, str], confinement: Confinemen
         try:
             os.close(report_w)
             reset_signals()
+            traced = True
             try:
                 ptrace.traceme()
             except OSError as err:
                 _layer_missing(confinement, f"the exec guard cannot trace this command ({err.strerror})")
-            _confine(confinement, landlock)
+                traced = False
+            _confine(confinement, landlock, traced)
             os.kill(os.getpid(), signal.SIGSTOP)  # the guard sets its options, then lets us exec
             os.execve(argv[0], argv, env)
         except BaseException as err:
@@ -281,8 +283,9 @@ def _close_ruleset(landlock: Landlock) -> None:
         os.close(fd)
 
 
-def _confine(confinement: Confinement, landlock: Landlock) -> None:
-    """Landlock, then the seccomp filter (which sets no_new_privs), in the command's first process."""
+def _confine(confinement: Confinement, landlock: Landlock, traced: bool = False) -> None:
+    """Landlock, then the seccomp filter (which sets no_new_privs), in the command's first process.
+    `traced`: the exec guard traces it, and decides its file-metadata calls."""
     if isinstance(landlock, str):
         _layer_missing(confinement, landlock)
     elif landlock is not None:
@@ -296,7 +299,7 @@ def _confine(confinement: Confinement, landlock: Landlock) -> None:
         from .ptrace import install_filter
 
         try:
-            install_filter()
+            install_filter(traced)
         except OSError as err:
             _layer_missing(confinement, f"the seccomp filter could not be installed ({err})")
 

@@ -16,6 +16,7 @@ being traced after agentsh has its status.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource  # here, not in the forked guard: it is on every line's path
@@ -25,6 +26,7 @@ from typing import Any
 
 from . import ptrace
 from .execcheck import LINE, ExecChecker, ExecVerdict, Lineage
+from .metadata import MetadataGuard, Refusal
 
 # What the guard must survive: these reach the whole process group (Ctrl-C, agentsh
 # forwarding a signal), and are meant for the command, not for its guard.
@@ -32,6 +34,7 @@ IGNORED_BY_GUARD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT
                     signal.SIGTTIN, signal.SIGTTOU, signal.SIGPIPE)
 PR_SET_CHILD_SUBREAPER = 36
 DECISION_SECONDS = 5.0  # parsing and deciding one exec takes well under a millisecond
+SAID_METADATA_REFUSALS = 20  # a `chmod -R` over $HOME is refused file by file: say the first ones
 
 
 class DecisionTimeout(Exception):
@@ -55,6 +58,8 @@ class Tracer:
         self.top_exec_seen = False
         self.over = False  # the line's bash has ended: what is not background must end too
         self.root = _key("/")
+        self.metadata: MetadataGuard | None = None  # made at the first metadata call: most lines make none
+        self.metadata_refusals = 0
 
     # -- reporting -----------------------------------------------------------------
     def report(self, kind: str, **fields: Any) -> None:
@@ -122,6 +127,9 @@ class Tracer:
                 self._new_process(pid)
             elif event == ptrace.EVENT_EXEC:
                 self._exec(pid)
+                return
+            elif event == ptrace.EVENT_SECCOMP:
+                self._metadata_call(pid)
                 return
             ptrace.cont(pid)
             return
@@ -193,6 +201,41 @@ class Tracer:
             ptrace.cont(pid)
             return
         self._refuse(pid, verdict.shown, verdict.reason, verdict.rule, exe=exe)
+
+    def _metadata_call(self, pid: int) -> None:
+        """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides)."""
+        signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)
+        try:
+            kind = ptrace.event_message(pid) & 0xFFFF
+            if self.metadata is None:
+                self.metadata = MetadataGuard(self.checker.policy.profile)
+            refusal = self.metadata.check(pid, kind)
+        except Exception as err:  # anything we cannot read or decide in time is refused
+            refusal = Refusal(errno.EPERM, "", f"cannot check it: {err or type(err).__name__}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if refusal is not None:
+            try:
+                ptrace.skip_call(pid, refusal.errno)
+            except OSError:  # it cannot be made to fail: it must not run either
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            # An errno other than EPERM is the kernel's own answer (no such file, a bad
+            # descriptor): nothing was refused that the call could have done.
+            if refusal.errno == errno.EPERM:
+                self._say_metadata_refusal(pid, refusal)
+        ptrace.cont(pid)
+
+    def _say_metadata_refusal(self, pid: int, refusal: Refusal) -> None:
+        self.metadata_refusals += 1
+        if self.metadata_refusals > SAID_METADATA_REFUSALS:
+            return
+        target = self.checker.mask(refusal.target)
+        self.say(f"agentsh: denied changing the mode, owner, times or attributes of {target or '?'}: "
+                 f"{refusal.reason}\n")
+        self.report("metadata_denied", pid=pid, target=target, reason=refusal.reason)
 
     def _refuse(self, pid: int, shown: str, reason: str, rule: str, exe: str = "") -> None:
         try:

@@ -1,0 +1,228 @@
+"""Decide one file-metadata system call (chmod, chown, utime, xattrs) seen by the exec guard.
+
+Landlock has no access right for a file's mode, owner, times or extended attributes, so a
+confined command could `chmod 644 ~/.ssh/id_rsa` or, as root, chown or setuid any file.
+The seccomp filter (ptrace.py) sends these calls, which ordinary programs make rarely, to
+the guard as SECCOMP_RET_TRACE stops; the filter's return data says where the call keeps
+its target (a KIND below), so nothing here depends on an architecture's call numbers.
+
+The guard resolves the target as the kernel will: a path relative to the tracee's working
+directory or to its directory descriptor (/proc/PID/cwd, /proc/PID/fd/N), following the
+last link or not as the call's flags say, a descriptor through /proc/PID/fd/N.  It opens
+that target with O_PATH once (so the path it checks is the one object it found, not a
+string put together from several look-ups) and asks where the object is: it may change
+only inside the profile's write roots and outside its denied roots, the places Landlock
+lets the command write.  Anything that cannot be read or resolved is refused.
+
+What remains (docs/security-model.md, "File metadata"): the kernel looks the path up again
+after the guard, so another process or thread of the line that swaps a link or a directory
+in a write root, or rewrites the path in memory, between the two look-ups can win the race.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import stat
+from typing import NamedTuple
+
+from ..policy.paths import within
+from ..profile import Profile
+from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
+
+# Where a traced call keeps its target: the filter's SECCOMP_RET_DATA, the guard's event message.
+PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
+LINK_PATH = 2  # args[0] is a path; the last link is not followed (lchown, lsetxattr, lremovexattr)
+FD = 3  # args[0] is a descriptor (fchmod, fchown, fsetxattr, fremovexattr, the FS_IOC_SET* ioctls)
+AT = 4  # args[0] a directory descriptor, args[1] a path, no flags (fchmodat, futimesat)
+AT_FLAGS2 = 5  # ... AT_* flags in args[2] (setxattrat, removexattrat)
+AT_FLAGS3 = 6  # ... flags in args[3] (fchmodat2, utimensat; utimensat's NULL path is the descriptor)
+AT_FLAGS4 = 7  # ... flags in args[4] (fchownat, file_setattr)
+FLAGS_ARG = {AT_FLAGS2: 2, AT_FLAGS3: 3, AT_FLAGS4: 4}
+
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+PATH_MAX = 4096
+SHM = "/dev/shm"
+# glibc (before fchmodat2) and gnulib change a link's own mode through this name of an O_PATH
+# descriptor: it names the tracee's descriptor, which the guard cannot open by that name.
+_OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+class Refusal(NamedTuple):
+    errno: int  # what the call fails with
+    target: str  # what was asked for, as far as it was read
+    reason: str
+
+
+def _signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def syscall_args(pid: int) -> list[int]:
+    """The six arguments of the call `pid` is stopped in (/proc/PID/syscall: NR ARG... SP PC)."""
+    with open(f"/proc/{pid}/syscall", "rb") as f:
+        words = f.read().split()
+    if len(words) < 7:  # "running", or a kernel that does not say
+        raise OSError(errno.EIO, "the stopped call's arguments cannot be read")
+    return [int(word, 16) for word in words[1:7]]
+
+
+def read_path(pid: int, address: int) -> bytes:
+    """The NUL-terminated string at `address` in the tracee, read as the kernel's getname()
+    would: EFAULT where memory is unreadable, ENAMETOOLONG past PATH_MAX."""
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = b""
+        while len(data) < PATH_MAX:
+            at = address + len(data)
+            chunk_size = min(4096 - at % 4096, PATH_MAX - len(data))  # never across a page: it may be unmapped
+            try:
+                chunk = os.pread(fd, chunk_size, at)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise OSError(errno.EFAULT, "the path cannot be read from the command's memory")
+            end = chunk.find(b"\0")
+            if end >= 0:
+                return data + chunk[:end]
+            data += chunk
+        raise OSError(errno.ENAMETOOLONG, "the path is too long")
+    finally:
+        os.close(fd)
+
+
+def _openat2(dirfd: int, path: bytes, flags: int) -> int:
+    """O_PATH open of `path` that refuses to cross a /proc magic link (/proc/self/..., the
+    guard's own, not the tracee's)."""
+    from .landlock import _libc
+
+    how = _OpenHow(flags | os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS)
+    fd = _libc().syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_int(dirfd), ctypes.c_char_p(path),
+                         ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(fd)
+
+
+def _open_descriptor(pid: int, number: int, directory: bool = False) -> int:
+    """An O_PATH descriptor of what the tracee's descriptor `number` refers to."""
+    try:
+        return os.open(f"/proc/{pid}/fd/{number}", os.O_PATH | os.O_CLOEXEC | (os.O_DIRECTORY if directory else 0))
+    except FileNotFoundError:
+        raise OSError(errno.EBADF, "no such descriptor") from None
+
+
+def _thread_group(tid: int) -> int:
+    with open(f"/proc/{tid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Tgid:"):
+                return int(line.split()[1])
+    raise OSError(errno.ESRCH, "no thread group")
+
+
+class MetadataGuard:
+    """The places a command may change file metadata: its profile's write roots, minus the
+    roots it may not read (never writable) and /dev, as Landlock's plan (landlock.plan_for)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.roots = tuple(profile.write_allow)
+        self.denies = (*profile.read_deny, DEVICE_DIR)
+        # /dev/shm is /tmp's twin in memory, granted with it (see plan_for)
+        self.shm = any(within("/tmp", root) for root in self.roots)
+        self.root = os.stat("/")
+        self.mount_ns = os.stat("/proc/self/ns/mnt")
+
+    def check(self, pid: int, kind: int) -> Refusal | None:
+        """None when the call may go on; else why not and the errno it fails with."""
+        target = ""
+        try:
+            args = syscall_args(pid)
+            if not self._same_view(pid):
+                return Refusal(errno.EPERM, "", "it runs under another root directory or mount namespace")
+            fd, target = self._open_target(pid, kind, args)
+            try:
+                where = self._where(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            code = err.errno or errno.EPERM
+            return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
+        if where is None or self.allowed(where):
+            return None
+        return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
+                       "outside the write roots")
+
+    def allowed(self, path: str) -> bool:
+        if self.shm and within(path, SHM):
+            return not any(within(path, deny) for deny in self.denies if deny != DEVICE_DIR)
+        return any(within(path, root) for root in self.roots) and not any(within(path, d) for d in self.denies)
+
+    def _same_view(self, pid: int) -> bool:
+        """The guard resolves absolute paths from its own root and mounts: the tracee's must be those."""
+        root, ns = os.stat(f"/proc/{pid}/root"), os.stat(f"/proc/{pid}/ns/mnt")
+        return ((root.st_dev, root.st_ino) == (self.root.st_dev, self.root.st_ino)
+                and (ns.st_dev, ns.st_ino) == (self.mount_ns.st_dev, self.mount_ns.st_ino))
+
+    def _open_target(self, pid: int, kind: int, args: list[int]) -> tuple[int, str]:
+        """An O_PATH descriptor of the call's target, and the target as the call named it."""
+        if kind == FD:
+            number = _signed32(args[0])
+            return _open_descriptor(pid, number), f"descriptor {number}"
+        if kind in (PATH, LINK_PATH):
+            dirfd, address, flags = AT_FDCWD, args[0], AT_SYMLINK_NOFOLLOW if kind == LINK_PATH else 0
+        elif kind == AT or kind in FLAGS_ARG:
+            dirfd, address = _signed32(args[0]), args[1]
+            flags = _signed32(args[FLAGS_ARG[kind]]) if kind in FLAGS_ARG else 0
+        else:
+            raise OSError(errno.EPERM, f"unknown kind of call {kind}")
+        if address == 0 and kind == AT_FLAGS3 and dirfd != AT_FDCWD:
+            return _open_descriptor(pid, dirfd), f"descriptor {dirfd}"  # utimensat(fd, NULL): futimens
+        if not address:
+            raise OSError(errno.EFAULT, "no path")
+        path = read_path(pid, address)
+        shown = path.decode("utf-8", "surrogateescape")
+        if not path:
+            if not flags & AT_EMPTY_PATH:
+                raise OSError(errno.ENOENT, "empty path")
+            if dirfd == AT_FDCWD:
+                return os.open(f"/proc/{pid}/cwd", os.O_PATH | os.O_CLOEXEC), "."
+            return _open_descriptor(pid, dirfd), f"descriptor {dirfd}"
+        own = _OWN_FD.fullmatch(shown)
+        if own:  # the tracee's own descriptor by name: the call follows that magic link
+            # (/proc/self is the thread group's, whose descriptors a thread that unshared
+            # its table does not share; /proc/thread-self is the calling thread's)
+            owner = pid if own.group(1) == "thread-self" else _thread_group(pid)
+            return _open_descriptor(owner, int(own.group(2))), shown
+        nofollow = os.O_NOFOLLOW if flags & AT_SYMLINK_NOFOLLOW else 0
+        if path.startswith(b"/"):
+            return _openat2(AT_FDCWD, path, nofollow), shown
+        base = (os.open(f"/proc/{pid}/cwd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if dirfd == AT_FDCWD
+                else _open_descriptor(pid, dirfd, directory=True))
+        try:
+            return _openat2(base, path, nofollow), shown
+        finally:
+            os.close(base)
+
+    @staticmethod
+    def _where(fd: int) -> str | None:
+        """The path of the object `fd` holds; None for an object no other path reaches."""
+        info = os.fstat(fd)
+        if info.st_nlink == 0:
+            # Unlinked (a deleted file, memfd, O_TMPFILE): no name anyone else opens it by; linking
+            # it back into a directory is a Landlock-checked make there.
+            return None
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if not where.startswith("/"):
+            # pipe:[N], socket:[N], anon_inode:...: objects of pseudo file systems, on no path
+            return None if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode) else where
+        return where
