@@ -28,7 +28,20 @@ warm_env = pytest.fixture(test_warm_module.warm_env.__wrapped__)  # each test it
 
 pytestmark = pytest.mark.skipif(not wire.peer_pidfd_supported(), reason="SO_PEERPIDFD needs Linux >= 6.5")
 
-READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(os.uname().machine)
+READ_SYSCALL, WRITE_SYSCALL = {"x86_64": (0, 1), "aarch64": (63, 64)}.get(os.uname().machine, (None, None))
+
+
+def _may_attach() -> bool:
+    """Whether strace may attach to a process it did not start (Yama's ptrace_scope)."""
+    try:
+        scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+    except OSError:
+        return True
+    return scope == "0" or (scope in ("1", "2") and os.geteuid() == 0)
+
+
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None or READ_SYSCALL is None or not _may_attach(),
+                                  reason="needs strace (x86_64/aarch64) allowed to attach to a running process")
 
 
 def waiting_worker(server: int) -> int:
@@ -47,10 +60,10 @@ def tracer_of(pid: int) -> int:
     return 0
 
 
-def read_held(pid: int) -> str | None:
-    """What `pid` sits in read() on (strace holds it at that call's exit), or None."""
+def held_in(pid: int, syscall: int | None) -> str | None:
+    """What `pid` sits in system call number `syscall` on (strace holds it there), or None."""
     fields = Path(f"/proc/{pid}/syscall").read_text().split()
-    if not fields or fields[0] != str(READ_SYSCALL):
+    if not fields or fields[0] != str(syscall):
         return None
     try:
         return os.readlink(f"/proc/{pid}/fd/{int(fields[1], 16)}")
@@ -58,7 +71,35 @@ def read_held(pid: int) -> str | None:
         return None
 
 
-@pytest.mark.skipif(shutil.which("strace") is None or READ_SYSCALL is None, reason="needs strace (x86_64/aarch64)")
+def start_strace(pid: int, syscall: str, *, delay: str) -> subprocess.Popen[bytes]:
+    """strace attached to `pid`, holding its first `syscall` from now on (for a minute: the
+    test kills strace, and the kernel lets the call go on)."""
+    tracer = subprocess.Popen(
+        ["strace", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", f"trace={syscall}",
+         "-e", f"inject={syscall}:{delay}=60000000:when=1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while tracer_of(pid) != tracer.pid:
+        assert time.monotonic() < deadline and tracer.poll() is None, "strace did not attach"
+        time.sleep(0.02)
+    return tracer
+
+
+def send_line(sock: socket.socket, env: dict[str, str], workspace: Path, line: str, fds: tuple[int, int]) -> int:
+    """Hand the worker `agentsh -c LINE` (stdin, stdout and stderr `fds`), as the client
+    does once it has "ready"; the worker's PID."""
+    request = wire.encode_request(wire.Request(wire.digest(wire.server_key(env)), 0o22, "agentsh", ["-c", line], env))
+    cwd = os.open(workspace, os.O_PATH)
+    sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(
+        fd.to_bytes(4, sys.byteorder) for fd in (fds[0], fds[1], fds[1], cwd)))])
+    os.close(cwd)
+    reply = wire.read_line(sock)
+    assert reply.startswith(b"pid ")
+    sock.sendall(b"go\n")  # the line starts: from here on only its own end may end it
+    return int(reply[4:])
+
+
+@needs_strace
 def test_a_stop_just_after_the_server_read_a_workers_note_leaves_its_line_running(
         warm_env: dict[str, str], workspace: Path) -> None:
     """The worker that takes a caller writes "a" on its note pipe. Until 2026-11-30 a
@@ -75,35 +116,20 @@ def test_a_stop_just_after_the_server_read_a_workers_note_leaves_its_line_runnin
     the server is gone and reports status 0."""
     server = wait_for_server(warm_env, workspace)
     waiting_worker(server)
-    key = wire.server_key(warm_env)
-    path = wire.socket_path(warm_env, key)
+    path = wire.socket_path(warm_env, wire.server_key(warm_env))
     assert path is not None
-    tracer = subprocess.Popen(
-        ["strace", "-qq", "-o", "/dev/null", "-p", str(server), "-e", "trace=read",
-         "-e", "inject=read:delay_exit=60000000:when=1"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    tracer = start_strace(server, "read", delay="delay_exit")
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
-            deadline = time.monotonic() + 30
-            while tracer_of(server) != tracer.pid:
-                assert time.monotonic() < deadline and tracer.poll() is None, "strace did not attach"
-                time.sleep(0.02)
             sock.connect(path)
             assert wire.read_line(sock) == b"ready\n"
-            request = wire.encode_request(wire.Request(wire.digest(key), 0o22, "agentsh", ["-c", "cat"], warm_env))
-            cwd = os.open(workspace, os.O_PATH)
-            sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(
-                fd.to_bytes(4, sys.byteorder) for fd in (in_r, out_w, out_w, cwd)))])
-            for fd in (in_r, out_w, cwd):
-                os.close(fd)
-            reply = wire.read_line(sock)
-            assert reply.startswith(b"pid ")
-            worker = int(reply[4:])
-            sock.sendall(b"go\n")  # the line starts: from here on only its own end may end it
+            worker = send_line(sock, warm_env, workspace, "cat", (in_r, out_w))
+            os.close(in_r)
+            os.close(out_w)
             deadline = time.monotonic() + 30
-            while (held := read_held(server)) is None:
+            while (held := held_in(server, READ_SYSCALL)) is None:
                 assert time.monotonic() < deadline, "the server never read the worker's note"
                 time.sleep(0.02)
             assert held.startswith("pipe:") and held in fd_links(worker)  # the note pipe: the worker writes it
@@ -125,6 +151,47 @@ def test_a_stop_just_after_the_server_read_a_workers_note_leaves_its_line_runnin
     with os.fdopen(out_r, "rb") as out:
         shown = out.read()
     assert (status, shown) == (b"status 0\n", b"after the server ended\n")
+
+
+@needs_strace
+def test_a_worker_that_took_a_caller_as_its_server_stopped_serves_it(warm_env: dict[str, str],
+                                                                     workspace: Path) -> None:
+    """The other side of the same moment: the worker has accepted this test's connection
+    but not yet told the server (strace holds its write of "a" on the note pipe) when the
+    server is stopped. The server must end without touching it, and the worker, released,
+    must serve its caller although nobody reads its note any more."""
+    server = wait_for_server(warm_env, workspace)
+    worker = waiting_worker(server)
+    path = wire.socket_path(warm_env, wire.server_key(warm_env))
+    assert path is not None
+    tracer = start_strace(worker, "write", delay="delay_enter")
+    out_r, out_w = os.pipe()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+            deadline = time.monotonic() + 30
+            while (held := held_in(worker, WRITE_SYSCALL)) is None:
+                assert time.monotonic() < deadline, "the worker never wrote its note"
+                time.sleep(0.02)
+            assert held.startswith("pipe:") and held in fd_links(server)  # the note pipe: the server reads it
+            os.kill(server, signal.SIGTERM)
+            wait_gone(server)
+        finally:
+            tracer.kill()
+            tracer.wait(timeout=30)
+        sock.settimeout(60)
+        try:
+            ready = wire.read_line(sock)
+        except ConnectionResetError:
+            ready = b""  # the worker was killed
+        assert ready == b"ready\n"
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        assert send_line(sock, warm_env, workspace, "echo served", (stdin, out_w)) == worker
+        os.close(stdin)
+        os.close(out_w)
+        status = wire.read_line(sock)
+    with os.fdopen(out_r, "rb") as out:
+        assert (status, out.read()) == (b"status 0\n", b"served\n")
 
 
 def test_a_stopped_servers_waiting_worker_ends_with_it(warm_env: dict[str, str], workspace: Path) -> None:
