@@ -71,6 +71,25 @@ def held_in(pid: int, syscall: int | None) -> str | None:
         return None
 
 
+def wait_held_at_the_note(pid: int, syscall: int | None, other: int) -> None:
+    """Until strace holds `pid` (the server or its worker) in `syscall` on the note pipe,
+    whose other end `other` (the worker or the server) holds."""
+    deadline = time.monotonic() + 30
+    while (held := held_in(pid, syscall)) is None:
+        assert time.monotonic() < deadline, "never got to the note pipe"
+        time.sleep(0.02)
+    assert held.startswith("pipe:") and held in fd_links(other)
+
+
+def reply(sock: socket.socket) -> bytes:
+    """The worker's next line, b"" if it died (a reset: it left something of ours unread)."""
+    sock.settimeout(60)
+    try:
+        return wire.read_line(sock)
+    except ConnectionResetError:
+        return b""
+
+
 def start_strace(pid: int, syscall: str, *, delay: str) -> subprocess.Popen[bytes]:
     """strace attached to `pid`, holding its first `syscall` from now on (for a minute: the
     test kills strace, and the kernel lets the call go on)."""
@@ -128,11 +147,7 @@ def test_a_stop_just_after_the_server_read_a_workers_note_leaves_its_line_runnin
             worker = send_line(sock, warm_env, workspace, "cat", (in_r, out_w))
             os.close(in_r)
             os.close(out_w)
-            deadline = time.monotonic() + 30
-            while (held := held_in(server, READ_SYSCALL)) is None:
-                assert time.monotonic() < deadline, "the server never read the worker's note"
-                time.sleep(0.02)
-            assert held.startswith("pipe:") and held in fd_links(worker)  # the note pipe: the worker writes it
+            wait_held_at_the_note(server, READ_SYSCALL, worker)
             os.kill(server, signal.SIGTERM)
         finally:
             tracer.kill()  # the kernel detaches the server from a killed strace: its read() returns now
@@ -143,11 +158,7 @@ def test_a_stop_just_after_the_server_read_a_workers_note_leaves_its_line_runnin
         except BrokenPipeError:
             pass  # nothing reads it: the line was killed (the status below says so)
         os.close(in_w)
-        sock.settimeout(60)
-        try:
-            status = wire.read_line(sock)
-        except ConnectionResetError:
-            status = b""  # the worker was killed with the test's "go" unread
+        status = reply(sock)
     with os.fdopen(out_r, "rb") as out:
         shown = out.read()
     assert (status, shown) == (b"status 0\n", b"after the server ended\n")
@@ -169,22 +180,13 @@ def test_a_worker_that_took_a_caller_as_its_server_stopped_serves_it(warm_env: d
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
             sock.connect(path)
-            deadline = time.monotonic() + 30
-            while (held := held_in(worker, WRITE_SYSCALL)) is None:
-                assert time.monotonic() < deadline, "the worker never wrote its note"
-                time.sleep(0.02)
-            assert held.startswith("pipe:") and held in fd_links(server)  # the note pipe: the server reads it
+            wait_held_at_the_note(worker, WRITE_SYSCALL, server)
             os.kill(server, signal.SIGTERM)
             wait_gone(server)
         finally:
             tracer.kill()
             tracer.wait(timeout=30)
-        sock.settimeout(60)
-        try:
-            ready = wire.read_line(sock)
-        except ConnectionResetError:
-            ready = b""  # the worker was killed
-        assert ready == b"ready\n"
+        assert reply(sock) == b"ready\n"
         stdin = os.open(os.devnull, os.O_RDONLY)
         assert send_line(sock, warm_env, workspace, "echo served", (stdin, out_w)) == worker
         os.close(stdin)
