@@ -60,13 +60,21 @@ def tracer_of(pid: int) -> int:
     return 0
 
 
-def held_in(pid: int, syscall: int | None) -> str | None:
-    """What `pid` sits in system call number `syscall` on (strace holds it there), or None."""
+def syscall_args(pid: int, syscall: int | None) -> list[str] | None:
+    """The arguments of system call number `syscall` if `pid` sits in it (strace holds it
+    there), else None."""
     fields = Path(f"/proc/{pid}/syscall").read_text().split()
-    if not fields or fields[0] != str(syscall):
+    return fields[1:] if fields and fields[0] == str(syscall) else None
+
+
+def held_in(pid: int, syscall: int | None) -> str | None:
+    """What `pid` sits in system call number `syscall` on (its first argument is a
+    descriptor), or None."""
+    fields = syscall_args(pid, syscall)
+    if fields is None:
         return None
     try:
-        return os.readlink(f"/proc/{pid}/fd/{int(fields[1], 16)}")
+        return os.readlink(f"/proc/{pid}/fd/{int(fields[0], 16)}")
     except OSError:
         return None
 
@@ -90,12 +98,12 @@ def reply(sock: socket.socket) -> bytes:
         return b""
 
 
-def start_strace(pid: int, syscall: str, *, delay: str) -> subprocess.Popen[bytes]:
-    """strace attached to `pid`, holding its first `syscall` from now on (for a minute: the
-    test kills strace, and the kernel lets the call go on)."""
+def start_strace(pid: int, syscall: str, *, delay: str, when: int = 1) -> subprocess.Popen[bytes]:
+    """strace attached to `pid`, holding its `when`th `syscall` from now on (for a minute:
+    the test kills strace, and the kernel lets the call go on)."""
     tracer = subprocess.Popen(
         ["strace", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", f"trace={syscall}",
-         "-e", f"inject={syscall}:{delay}=60000000:when=1"],
+         "-e", f"inject={syscall}:{delay}=60000000:when={when}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while tracer_of(pid) != tracer.pid:
@@ -194,6 +202,41 @@ def test_a_worker_that_took_a_caller_as_its_server_stopped_serves_it(warm_env: d
         status = wire.read_line(sock)
     with os.fdopen(out_r, "rb") as out:
         assert (status, out.read()) == (b"status 0\n", b"served\n")
+
+
+@needs_strace
+def test_a_stop_while_the_server_restarts_itself_still_ends_it(warm_env: dict[str, str], workspace: Path) -> None:
+    """A server that finds agentsh changed on disk re-executes itself. It looks at its
+    wake-up pipe one last time before the execve; a SIGTERM that comes after that look
+    must not be lost with the program it replaces (the serving loop only notes a stop,
+    nothing raises): SIGTERM stays blocked from that look into the new program, which
+    unblocks it once its handler is in place and ends at once, leaving no file behind.
+
+    strace holds the server at the exit of that look (its second read() from now: the
+    first is of the worker's "s" note), and the SIGTERM is sent there."""
+    server = wait_for_server(warm_env, workspace)
+    waiting_worker(server)
+    path = wire.socket_path(warm_env, wire.server_key(warm_env))
+    assert path is not None
+    tracer = start_strace(server, "read", delay="delay_exit", when=2)
+    try:
+        source = Path(wire.__file__)
+        info = source.stat()
+        os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            assert reply(sock) == b"no stale\n"  # the worker saw the change; the server restarts
+        deadline = time.monotonic() + 30
+        while (held := held_in(server, READ_SYSCALL)) is None or not held.startswith("pipe:"):
+            assert time.monotonic() < deadline, "the server never looked at its wake-up pipe"
+            time.sleep(0.02)
+        assert fd_links(server).count(held) == 2  # the wake-up pipe: both ends are the server's
+        os.kill(server, signal.SIGTERM)
+    finally:
+        tracer.kill()
+        tracer.wait(timeout=30)
+    wait_gone(server)
+    assert list(Path(path).parent.iterdir()) == []
 
 
 def test_a_stopped_servers_waiting_worker_ends_with_it(warm_env: dict[str, str], workspace: Path) -> None:
