@@ -30,18 +30,21 @@ OWN_MEMORY_LIMIT = 256 << 20  # bytes: a worker copies no more of the server's m
 
 
 class Worker:
-    """The server's state a worker needs, and the worker's end of the note pipe: "a" when
-    it has taken a client (or "s" when agentsh's code changed on disk), then "d" and the
-    line's Landlock plan when the line is over."""
+    """The server's state a worker needs, the worker's end of the note pipe: "a" when it
+    has taken a client (or "s" when agentsh's code changed on disk), then "d" and the
+    line's Landlock plan when the line is over; and its end of the server's life pipe,
+    which reads EOF once the server has ended."""
 
     def __init__(self, listener: socket.socket, key_digest: str, surroundings: tuple[object, ...],
-                 code_changed: Callable[[], bool], last_plan: LandlockPlan | None, note_w: int) -> None:
+                 code_changed: Callable[[], bool], last_plan: LandlockPlan | None, note_w: int,
+                 life: int) -> None:
         self.listener = listener
         self.key_digest = key_digest
         self.surroundings = surroundings
         self.code_changed = code_changed
         self.last_plan = last_plan
         self.note_w = note_w
+        self.life = life
 
     def run(self) -> NoReturn:
         """Take one client, check it, run its line; then this process ends."""
@@ -53,11 +56,15 @@ class Worker:
             if not select.select([self.listener], [], [], 0)[0]:  # nobody is waiting yet:
                 _own_memory()  # take the copy-on-write faults now,
                 prebuilt = _prebuild(self.last_plan)  # and build the Landlock ruleset the last line had
-            conn, _ = self.listener.accept()
-            _outlive_server()  # a caller's line, once taken, is finished whatever the server does
+            conn = self._caller()
+            if conn is None:
+                os._exit(0)  # the server ended before a caller came
+            # From here on this caller's line is finished whatever the server does: the
+            # server kills no worker, and this one no longer looks at the life pipe.
             self.listener.close()
+            os.close(self.life)
             stale = self.code_changed()
-            os.write(self.note_w, b"s" if stale else b"a")
+            self._tell_server(b"s" if stale else b"a")
             if stale:
                 conn.sendall(b"no stale\n")  # this caller runs its line itself
                 os._exit(0)
@@ -66,6 +73,28 @@ class Worker:
         except BaseException:  # a client's bad request, or a kill while waiting: this worker ends
             pass
         os._exit(0)
+
+    def _caller(self) -> socket.socket | None:
+        """The next caller's connection, or None once the server has ended (stopped, idle,
+        or killed, SIGKILL included: the kernel then closes its end of the life pipe).
+        Only this process chooses between the two, so no worker is ever ended after it
+        took a caller, nor left waiting for ever after its server. The listener is
+        non-blocking (Server.__init__): a worker blocked in accept() would not watch the
+        life pipe."""
+        while True:
+            ready = select.select([self.listener, self.life], [], [])[0]
+            if self.life in ready:
+                return None  # callers still queued get the socket closed, and run their lines themselves
+            try:
+                return self.listener.accept()[0]
+            except BlockingIOError:
+                continue
+
+    def _tell_server(self, note: bytes) -> None:
+        try:
+            os.write(self.note_w, note)
+        except OSError:
+            pass  # the server has ended meanwhile: the caller taken is still this worker's to serve
 
     def _answer(self, conn: socket.socket, prebuilt: Prebuilt | None) -> None:
         conn.settimeout(REQUEST_TIMEOUT)
@@ -167,28 +196,6 @@ class WarmLine:
         self.plan = plan
         prebuilt, self.prebuilt = self.prebuilt, None
         return take_prebuilt(prebuilt, plan, inodes) if prebuilt is not None else None
-
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with(server: int) -> None:
-    """Called in a worker just forked: a worker that waits in accept() ends with its server.
-    A server ended by SIGKILL cannot end it (as it does on SIGTERM or when idle), and it
-    would wait for ever, ~15 MB each, reachable only while the socket file stays."""
-    from ..guard.ptrace import libc
-
-    libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != server:
-        os._exit(0)  # the server died before the prctl
-
-
-def _outlive_server() -> None:
-    """A worker that took a caller finishes its line even if the server goes meanwhile (if
-    the server dies before this, the caller gets no "ready" and runs the line itself)."""
-    from ..guard.ptrace import libc
-
-    libc().prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
 
 def _prebuild(plan: LandlockPlan | None) -> Prebuilt | None:
