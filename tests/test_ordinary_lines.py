@@ -182,13 +182,10 @@ ORDINARY = [
        "'writes to \"$tmp\", which is only known at run time'",
        "spelling.py: `$(mktemp)` without options (TMPDIR is not passed) is a new file in /tmp, a "
        "write root"),
-    fp("find . -name __pycache__ -type d -prune -exec rm -rf {} +",
-       "'rm -rf {}: writes to {}, which is only known at run time'",
-       "an -exec'd rm's `{}` is a path below find's start points, which are write targets as for "
-       "-delete (not for other programs: `cp x {}` follows links)"),
-    fp('for d in src tests; do (cd "$d" && ls); done',
-       "'cd needs a literal directory so the read roots can be checked'",
-       "loopvars.py knows d's static values: give cd_targets each of them"),
+    # an -exec'd rm's lone `{}` is a path below find's start points (no -L): checked as them
+    "find . -name __pycache__ -type d -prune -exec rm -rf {} +",
+    # a plain loop's cd is checked (and followed) once for each of its literal words
+    'for d in src tests; do (cd "$d" && ls); done',
     'python3 -m pytest -q "$TEST"',
     'mapfile -t lines < notes.txt',
     "find . -name '*.py' -exec grep -l import {} +",
@@ -313,6 +310,8 @@ REAL = [
     "NODE_ENV=test node -p 'process.env.NODE_ENV'",
     "for i in 1 2 3; do mkdir -p x && cd x; done; pwd | sed 's|.*/work||'",
     "ulimit -n",
+    'for d in src tests; do (cd "$d" && ls); done',
+    "mkdir -p src/__pycache__ && find . -name __pycache__ -type d -prune -exec rm -rf {} + && ls -a src",
 ]
 
 

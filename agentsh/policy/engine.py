@@ -28,14 +28,14 @@ from .directories import (
 )
 from .githazards import git_directories
 from .handed import handed_paths
-from .loopvars import known_starts
+from .loopvars import cd_rounds, known_starts, loop_rounds
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .wrappers import WRAPPERS, unwrap
-from .writes import write_targets
+from .writes import find_follows_links, find_start_points, write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"
@@ -135,7 +135,8 @@ class Policy:
                 if problem:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
-            follow_cd(command, verdict, cwds, self.host.home, cd_real)
+            for one in loop_rounds(parsed, command):
+                follow_cd(one, verdict, cwds, self.host.home, cd_real)
         return verdicts
 
     # -- commands --------------------------------------------------------------
@@ -151,6 +152,10 @@ class Policy:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)
         if parsed is not None and parsed.assigned:
+            rounds = cd_rounds(parsed, command) if command.argv[0].value in ("cd", "pushd") else []
+            if rounds:  # `for d in src tests; do (cd "$d" && ls); done`: each directory it enters
+                verdicts = [self.check_command(one, cwds, cd_real, None) for one in rounds]
+                return next((v for v in verdicts if v.decision != "allow"), verdicts[0])
             command = known_starts(parsed, command)  # `for f in tests/*.py; do python3 "$f"; done`
         return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real,
                                 None if parsed is None else (parsed, command))
@@ -211,10 +216,11 @@ class Policy:
             elif makes_link and not verdict.makes_link:
                 verdict = verdict._replace(makes_link=True)
         if program.basename == "find" and not program.is_builtin:
-            inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
+            spans = find_exec_spans(args)
+            inner = [self._invocation(args[start + 1], _exec_args(args, start, end, spans), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
                                       cwds, depth + 1, cd_real, origin)
-                     for start, end in find_exec_spans(args) if start + 1 < end]
+                     for start, end in spans if start + 1 < end]
             if inner:
                 return verdict._replace(wrapped=tuple(madelinks.once(v, "find") for v in inner))
         wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
@@ -346,6 +352,26 @@ def _socket_problem(target: Word, profile: Profile) -> str:
             "network.connect does not allow")
 
 
-def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
-    """`{}` is replaced by find with each file name: a value known only at run time."""
-    return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
+# Programs whose `{}` operand find -exec may name as the find start points: what they do to a
+# name (unlink it, or a tree below it without following links) stays below where find found it.
+_BELOW_START = frozenset({"rm", "rmdir"})
+
+
+def _exec_args(args: tuple[Word, ...], start: int, end: int, spans: list[tuple[int, int]]) -> tuple[Word, ...]:
+    """The words of find's `-exec` command at args[start]: `{}` is replaced by find with each
+    file name, a value known only at run time.  For `-exec rm ... {}` (not -execdir, -ok) in a
+    find that follows no links, a lone `{}` is a path below a start point through real
+    directories only, so rm is checked as writing the start points themselves (as `-delete`
+    is): `find . -name __pycache__ -exec rm -rf {} +`."""
+    words = args[start + 2:end]
+    below = args[start].value == "-exec" and args[start + 1].value in _BELOW_START \
+        and not find_follows_links(args, spans)
+    out: list[Word] = []
+    for w in words:
+        if w.value == "{}" and below:
+            out += find_start_points(args)
+        elif "{}" in (w.value or ""):
+            out.append(Word(w.text, None, "file name from find"))
+        else:
+            out.append(w)
+    return tuple(out)

@@ -1,0 +1,143 @@
+"""False positives of the developer profile fixed by modelling what the line does, and the
+dangerous neighbours of each shape, which must stay refused: decisions in a project at ~/proj,
+and outcomes in guardrail mode (only the static check stands), where a real run can show them."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentsh.policy import Decision, Policy
+from agentsh.profile import Host, load_profile
+from tests.conftest import run_guardrail
+from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, developer_with_tools, reason_of
+
+Run = Callable[[str], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def decide(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Decision]:
+    """The developer profile's decision in ~/proj, with ~/.ssh/id_rsa, a link `out` in the
+    project to ~/elsewhere (outside the write roots when they are the project only) and a
+    `lnk` to ~/.ssh."""
+    root = tmp_path_factory.mktemp("shapes")
+    home, project = root / "home", root / "home" / "proj"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
+    (home / "elsewhere").mkdir()
+    project.mkdir()
+    build(project)
+    (project / "lnk").symlink_to(home / ".ssh")
+    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
+    policy = Policy(load_profile(str(developer_with_tools(root)), host), host)
+    return lambda line: policy.decide(line, str(project))
+
+
+@pytest.fixture
+def narrow(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Path, Run]:
+    """A project at ~/proj and `run(line)` in guardrail mode under the developer profile with
+    the project as its only write root (the test's home is under /tmp, a write root otherwise)."""
+    project = home / "proj"
+    project.mkdir()
+    build(project)
+    data = yaml.safe_load(DEVELOPER.read_text())
+    data["write"]["allow"] = ["{workspace}"]
+    profile = tmp_path / "narrow.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return project, lambda line: run_guardrail(line, project, agentsh_env, scratch, profile)
+
+
+ALLOWED = [
+    "find . -name __pycache__ -type d -prune -exec rm -rf {} +",
+    "find . -name '*.pyc' -exec rm -f {} \\;",
+    "find src tests -name __pycache__ -exec rm -rf -- {} +",
+    "find -P . -name '*.o' -exec rm {} +",
+    'for d in src tests; do (cd "$d" && ls); done',
+    "for d in src tests; do (cd $d && ls); done",
+    'for d in src tests; do pushd "$d" >/dev/null && ls && popd >/dev/null; done',
+]
+
+REFUSED = [
+    # find: links followed below the start points lead anywhere (-delete too)
+    "find -L . -name x -exec rm -rf {} +",
+    "find . -follow -name x -exec rm -rf {} +",
+    "find -H -L . -delete",
+    "find . -name x -follow -delete",
+    # find's own options before the start points are no expression (was checked as `.`)
+    "find -P / -name x -delete",
+    "find -O3 /etc -name x -delete",
+    "find -D exec ~/.ssh -delete",
+    "find -P /usr -name x -exec rm -f {} +",
+    # start points outside the write roots or unknown; `{}` glued to other text; not -exec
+    "find ~/.ssh -exec rm -rf {} +",
+    "find /etc -name x -exec rm {} \\;",
+    "find lnk -exec rm -rf {} +",
+    "find \"$d\" -exec rm -rf {} +",
+    "find . -exec rm -rf {}/../.. \\;",
+    "find . -exec rm -rf x{} \\;",
+    "find . -exec rm -rf {} /etc +",
+    "find . -execdir rm -rf {} +",
+    "find . -ok rm {} \\;",
+    "find . -exec cp README.md {} \\;",  # cp follows links at {}
+    "find . -exec mv {} /etc \\;",
+    # a loop's cd: each word is read-checked, words only
+    "for d in src ~/.ssh; do (cd \"$d\" && ls); done",
+    "for d in src lnk; do cd \"$d\"; cat id_rsa; done",
+    "for d in src ..; do cd \"$d\"; done; cat .ssh/id_rsa",
+    "for d in sr* tests; do cd \"$d\"; done",
+    "for d in src tests; do d=~/.ssh; cd \"$d\"; done",
+    "for d in src tests; do read d; cd \"$d\"; done",
+    "for d in src tests; do :; done; cd \"$d\"",
+    "cd \"$d\"; for d in src tests; do :; done",
+    "for d in src; do for d in ~/.ssh; do :; done; cd \"$d\"; done",
+    "for d in src tests; do cd \"$d/../..\"; done",
+    "for d in \"$x\" src; do cd \"$d\"; done",
+    "for d in src tests; do cd \"$e\"; done",
+]
+
+
+@pytest.mark.parametrize("line", ALLOWED)
+def test_the_fixed_shape_is_allowed(line: str, decide: Callable[[str], Decision]) -> None:
+    decision = decide(line)
+    assert decision.decision == "allow", reason_of(decision)
+
+
+@pytest.mark.parametrize("line", REFUSED)
+def test_its_dangerous_neighbour_is_refused(line: str, decide: Callable[[str], Decision]) -> None:
+    assert decide(line).decision == "deny"
+
+
+def test_find_deletes_only_below_the_write_roots(narrow: tuple[Path, Run], home: Path) -> None:
+    """`-exec rm -rf {} +` cleans the project; `find -P DIR` (its option was read as the
+    expression, so DIR was not checked) and `-L` through a link do not delete ~/elsewhere."""
+    project, run = narrow
+    victim = home / "elsewhere" / "victim"
+    victim.parent.mkdir()
+    victim.write_text("keep\n")
+    (project / "src" / "__pycache__").mkdir()
+    (project / "out").symlink_to(home / "elsewhere")
+    for line in ("find -P ../elsewhere -name victim -delete", "find -L . -name victim -delete",
+                 "find -L . -name victim -exec rm -f {} +", "find -P .. -name victim -exec rm {} +"):
+        run(line)
+        assert victim.exists(), line
+    got = run("find . -name __pycache__ -type d -prune -exec rm -rf {} + && ls -a src | grep -c pycache")
+    assert (got.returncode, got.stdout) == (1, "0\n"), got.stderr  # grep -c found none
+
+
+def test_a_loop_cd_is_read_checked_for_each_word(narrow: tuple[Path, Run], home: Path) -> None:
+    """Each directory of the loop is entered for real; a word into ~/.ssh is refused, nothing printed."""
+    project, run = narrow
+    got = run('for d in src tests; do (cd "$d" && ls | head -n 1); done')
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split() == ["demo", sorted(p.name for p in (project / "tests").iterdir())[0]]
+    for line in ('for d in src ../.ssh; do (cd "$d" && cat id_rsa); done',
+                 'for d in src ..; do cd "$d"; done; cat .ssh/id_rsa'):
+        got = run(line)
+        assert got.returncode == 126, (line, got.stderr)
+        assert SECRET not in got.stdout + got.stderr
