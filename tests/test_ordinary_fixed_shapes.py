@@ -14,7 +14,7 @@ import yaml
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail
-from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, developer_with_tools, reason_of
+from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, developer_with_tools, guarded_project, reason_of
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 
@@ -61,6 +61,10 @@ ALLOWED = [
     'for d in src tests; do (cd "$d" && ls); done',
     "for d in src tests; do (cd $d && ls); done",
     'for d in src tests; do pushd "$d" >/dev/null && ls && popd >/dev/null; done',
+    'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
+    'tmp=$(mktemp) && sort -u README.md > "$tmp" && mv "$tmp" README.md',
+    'out="$(mktemp)"; git diff > "$out"; wc -l < "$out"; rm -f "${out}"',
+    'a=$(mktemp); b=$(mktemp); sort README.md > "$a"; sort README.md > "$b"; diff "$a" "$b"; rm "$a" "$b"',
 ]
 
 REFUSED = [
@@ -99,6 +103,31 @@ REFUSED = [
     "for d in src tests; do cd \"$d/../..\"; done",
     "for d in \"$x\" src; do cd \"$d\"; done",
     "for d in src tests; do cd \"$e\"; done",
+    # "$tmp" is mktemp's new file only after `tmp=$(mktemp)` with no arguments, set by nothing else
+    'tmp=$(mktemp -p /etc) && echo hi > "$tmp"',
+    'tmp=$(mktemp --tmpdir=/etc) && echo hi > "$tmp"',
+    'tmp=$(mktemp -u) && echo hi > "$tmp"',
+    'tmp=$(mktemp /etc/x.XXXX) && echo hi > "$tmp"',
+    'tmp=$(mktemp -d) && echo hi > "$tmp/x"',
+    'tmp=$(mktemp) && tmp=/etc/passwd && echo hi > "$tmp"',
+    'tmp=$(mktemp); tmp+=/x; echo hi > "$tmp"',
+    'tmp=/etc/passwd; tmp=$(mktemp); echo hi > "$tmp"',
+    'tmp=$(mktemp); read tmp < README.md; echo > "$tmp"',
+    'tmp=$(mktemp); printf -v tmp %s /etc/x; rm "$tmp"',
+    'tmp=$(mktemp); : ${tmp:=/etc/x}; rm "$tmp"',
+    'for tmp in /etc/x; do :; done; tmp=$(mktemp); echo > "$tmp"',
+    'tmp=$(mktemp); export tmp=/etc/x; echo > "$tmp"',
+    'tmp=$(mktemp) cp README.md "$tmp"',  # a prefix assignment: "$tmp" is the caller's
+    'TMPDIR=/etc; tmp=$(mktemp); echo hi > "$tmp"',
+    'tmp=$(TMPDIR=/etc mktemp); echo hi > "$tmp"',
+    'tmp=$(mktemp); echo > $tmp',  # unquoted
+    'tmp=$(mktemp); echo > "$tmp.bak"',
+    'tmp=$(mktemp); echo > "$tmp"/../../etc/x',
+    'tmp=$(mktemp); cd "$tmp"',
+    'tmp=$(mktemp); cp README.md "$tmp" /etc',
+    'tmp=$(mktemp); mv "$tmp" .git/hooks/pre-commit',
+    'tmp=$(mktemp); cd /etc; sed -i s/a/b/ "$tmp"',  # empty: the working directory
+    'TMP=$(mktemp); echo > "$TMP"',  # a name bash or the profile may set
 ]
 
 
@@ -111,6 +140,45 @@ def test_the_fixed_shape_is_allowed(line: str, decide: Callable[[str], Decision]
 @pytest.mark.parametrize("line", REFUSED)
 def test_its_dangerous_neighbour_is_refused(line: str, decide: Callable[[str], Decision]) -> None:
     assert decide(line).decision == "deny"
+
+
+def test_mktemp_file_is_in_the_temporary_directory_only(tmp_path: Path) -> None:
+    """With the project as its only write root, "$tmp" is refused (the new file is in /tmp); so
+    it is when the profile passes TMPDIR (mktemp would use a directory the line does not show)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    line = 'tmp=$(mktemp) && echo hi > "$tmp" && rm "$tmp"'
+    for change in ({"write": {"allow": ["{workspace}"]}}, {"env": {"pass": ["TMPDIR"]}}):
+        data = yaml.safe_load(DEVELOPER.read_text())
+        data.update(change)
+        profile = tmp_path / "p.yaml"
+        profile.write_text(yaml.safe_dump(data, sort_keys=False))
+        host = Host(cwd=str(root), home=str(tmp_path), config_home=str(tmp_path / ".config"))
+        decision = Policy(load_profile(str(profile), host), host).decide(line, str(root))
+        assert decision.decision == "deny", change
+
+
+def test_mktemp_line_runs(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> None:
+    """The line runs under the developer profile in guardrail mode (confined mode cannot make a
+    file directly in /tmp while the test's HOME, holding denied roots, is below it)."""
+    _project, run = guarded_project(tmp_path, home, agentsh_env)
+    got = run('tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp" && test ! -e "$tmp" && echo gone')
+    assert (got.returncode, got.stdout) == (0, "hi\ngone\n"), got.stderr
+
+
+def test_mktemp_variable_given_another_value_writes_nothing(narrow: tuple[Path, Run], home: Path) -> None:
+    """The project is the only write root: a reassigned or read "$tmp" pointing out of it is
+    refused and the file outside is not made."""
+    _project, run = narrow
+    outside = home / "outside.txt"
+    for line in ('tmp=$(mktemp) && tmp=../outside.txt && echo x > "$tmp"',
+                 'tmp=$(mktemp); read -r tmp <<< ../outside.txt; echo x > "$tmp"',
+                 'tmp=$(mktemp -p ..) && echo x > "$tmp" && mv "$tmp" ../outside.txt',
+                 'tmp=$(mktemp) && echo x > "$tmp"'):  # /tmp is no write root here
+        got = run(line)
+        assert got.returncode == 126, (line, got.stderr)
+    assert not outside.exists()
+    assert [p.name for p in home.iterdir() if p.name.startswith("tmp.")] == []
 
 
 def test_find_deletes_only_below_the_write_roots(narrow: tuple[Path, Run], home: Path) -> None:

@@ -178,10 +178,8 @@ ORDINARY = [
        "'setting PYTHONPATH can change what programs run' (export reaches every later command, "
        "whose rules may not name it; the reason now says to write `PYTHONPATH=src COMMAND`)",
        "allow the export when the rule of every later command of the line names the variable"),
-    fp('tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
-       "'writes to \"$tmp\", which is only known at run time'",
-       "spelling.py: `$(mktemp)` without options (TMPDIR is not passed) is a new file in /tmp, a "
-       "write root"),
+    # `$(mktemp)` without arguments (TMPDIR is not passed) is a new file in /tmp, a write root
+    'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
     # an -exec'd rm's lone `{}` is a path below find's start points (no -L): checked as them
     "find . -name __pycache__ -type d -prune -exec rm -rf {} +",
     # a plain loop's cd is checked (and followed) once for each of its literal words

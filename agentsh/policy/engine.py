@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
+from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs, tempfiles
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .directories import (
@@ -91,6 +91,7 @@ class Policy:
             walked[:len(parsed.commands)] = self._walk(parsed, cwds, cd_real, at_exec)
         verdicts += walked
         verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
+        temps = tempfiles.temp_names(parsed, self.profile) if parsed.redirects else {}
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
@@ -98,12 +99,15 @@ class Policy:
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem, rule="network"))
                 continue
-            if redirect.writes:
-                problem = self.paths.check_write_word(redirect.target, cwds, cd_real)
-            elif redirect.op in ("<", "<<<"):
-                problem = self.paths.check_read_word(redirect.target, cwds, cd_real) if redirect.op == "<" else ""
-            else:
-                problem = ""
+            problem = ""
+            # `> "$tmp"` after `tmp=$(mktemp)`: the new file, or "" (tempfiles.py)
+            for target in tempfiles.redirect_targets(temps, redirect) if temps else (redirect.target,):
+                if redirect.writes:
+                    problem = self.paths.check_write_word(target, cwds, cd_real)
+                elif redirect.op == "<":
+                    problem = self.paths.check_read_word(target, cwds, cd_real)
+                if problem:
+                    break
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
                                         rule="write-roots" if redirect.writes else "read-roots"))
@@ -157,6 +161,11 @@ class Policy:
                 verdicts = [self.check_command(one, cwds, cd_real, None) for one in rounds]
                 return next((v for v in verdicts if v.decision != "allow"), verdicts[0])
             command = known_starts(parsed, command)  # `for f in tests/*.py; do python3 "$f"; done`
+        if parsed is not None and "$" in command.text:
+            rounds = tempfiles.command_rounds(tempfiles.temp_names(parsed, self.profile), command)
+            if rounds:  # `tmp=$(mktemp) && ... && rm "$tmp"`: the new file, or ""
+                verdicts = [self.check_command(one, cwds, cd_real, parsed) for one in rounds]
+                return next((v for v in verdicts if v.decision != "allow"), verdicts[0])
         return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real,
                                 None if parsed is None else (parsed, command))
 
@@ -290,6 +299,8 @@ class Policy:
         sources, destination, recursive, contents = moved
         if program.basename == "mv":
             for word in sources:  # a moved directory takes what is below it along
+                if word.value == "":
+                    continue  # names no file (`mv "" x` fails), not the working directory
                 for cwd in cwds:  # (a dynamic source is refused above, as a write target)
                     problem = self.paths.move_problem(resolve(word.value or "", cwd))
                     if problem:
