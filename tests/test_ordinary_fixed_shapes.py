@@ -64,6 +64,9 @@ ALLOWED = [
     'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
     'tmp=$(mktemp) && sort -u README.md > "$tmp" && mv "$tmp" README.md',
     'out="$(mktemp)"; git diff > "$out"; wc -l < "$out"; rm -f "${out}"',
+    "export PYTHONPATH=src && python3 -m pytest -q",
+    "export PYTHONPATH=src:. && cd src && python3 -m demo.cli 1 2",
+    "export PYTHONPATH=src; python3 -c 'import demo'; echo done",
     'a=$(mktemp); b=$(mktemp); sort README.md > "$a"; sort README.md > "$b"; diff "$a" "$b"; rm "$a" "$b"',
 ]
 
@@ -128,6 +131,28 @@ REFUSED = [
     'tmp=$(mktemp); mv "$tmp" .git/hooks/pre-commit',
     'tmp=$(mktemp); cd /etc; sed -i s/a/b/ "$tmp"',  # empty: the working directory
     'TMP=$(mktemp); echo > "$TMP"',  # a name bash or the profile may set
+    # an exported PYTHONPATH reaches every later program: each must be allowed by a rule naming
+    # it, and its value must be literal directories in the workspace from wherever python starts
+    "export PYTHONPATH=src && python3 -m pytest -q && git status",
+    "export PYTHONPATH=src && ls",
+    "git status; export PYTHONPATH=src && python3 -m pytest",
+    "export PYTHONPATH=src && timeout 60 python3 -m pytest",  # the wrapper's rule names none
+    "export PYTHONPATH=src && find . -exec python3 {} \\;",
+    "export PYTHONPATH=/tmp && python3 -m pytest",
+    "export PYTHONPATH=src:/usr/lib/x && python3 -m pytest",
+    "export PYTHONPATH=.. && python3 -m pytest",
+    "export PYTHONPATH=lnk && python3 -m pytest",  # a link to ~/.ssh
+    "export PYTHONPATH=~/.ssh && python3 -m pytest",
+    "export PYTHONPATH=src && cd .. && python3 -m pytest",  # src from the parent
+    "export PYTHONPATH=src && cd /tmp && python3 -m pytest",
+    'export PYTHONPATH="$x" && python3 -m pytest',
+    "export PYTHONPATH=$PWD/src && python3 -m pytest",
+    "export PYTHONPATH+=:/tmp && python3 -m pytest",
+    "export PYTHONPATH=src PYTHONHOME=/tmp && python3 -m pytest",
+    "export PYTHONPATH=src NODE_OPTIONS=--inspect && python3 -m pytest",
+    "export PYTHONPATH=src PYTHONPATH=/tmp && python3 -m pytest",
+    "export PYTHONSTARTUP=src/x.py && python3 -m pytest",
+    "export NODE_PATH=src && node --test",
 ]
 
 
@@ -179,6 +204,22 @@ def test_mktemp_variable_given_another_value_writes_nothing(narrow: tuple[Path, 
         assert got.returncode == 126, (line, got.stderr)
     assert not outside.exists()
     assert [p.name for p in home.iterdir() if p.name.startswith("tmp.")] == []
+
+
+def test_an_exported_pythonpath_outside_the_workspace_runs_nothing(narrow: tuple[Path, Run], home: Path) -> None:
+    """`export PYTHONPATH=src` reaches python3 (allowed, it imports from src); one naming a
+    directory outside the workspace is refused and its module is not imported."""
+    project, run = narrow
+    canary = home / "canary"
+    (home / "evil").mkdir()
+    (home / "evil" / "evilmod.py").write_text(f"open({str(canary)!r}, 'w').close()\n")
+    got = run("export PYTHONPATH=src && python3 -c 'import demo; print(demo.__file__)'")
+    assert got.stdout.strip() == str(project / "src" / "demo" / "__init__.py"), got.stderr
+    for line in ("export PYTHONPATH=../evil && python3 -c 'import evilmod'",
+                 "export PYTHONPATH=evil && cd .. && python3 -c 'import evilmod'"):
+        got = run(line)
+        assert got.returncode == 126, (line, got.stderr)
+    assert not canary.exists()
 
 
 def test_find_deletes_only_below_the_write_roots(narrow: tuple[Path, Run], home: Path) -> None:

@@ -174,10 +174,8 @@ ORDINARY = [
        "check the sourced file as lines of its own (an activate script is assignments and a "
        "function, itself refused); or a profile path entry for {workspace}/.venv/bin with its "
        "programs pinned when the line is checked"),
-    fp("export PYTHONPATH=src && python3 -m pytest -q",
-       "'setting PYTHONPATH can change what programs run' (export reaches every later command, "
-       "whose rules may not name it; the reason now says to write `PYTHONPATH=src COMMAND`)",
-       "allow the export when the rule of every later command of the line names the variable"),
+    # every program of the line is allowed by a rule naming PYTHONPATH; src is in the workspace
+    "export PYTHONPATH=src && python3 -m pytest -q",
     # `$(mktemp)` without arguments (TMPDIR is not passed) is a new file in /tmp, a write root
     'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
     # an -exec'd rm's lone `{}` is a path below find's start points (no -L): checked as them
@@ -309,6 +307,7 @@ REAL = [
     "for i in 1 2 3; do mkdir -p x && cd x; done; pwd | sed 's|.*/work||'",
     "ulimit -n",
     'for d in src tests; do (cd "$d" && ls); done',
+    "export PYTHONPATH=src && python3 -c 'import calc; print(calc.add(2, 3))'",
     "mkdir -p src/__pycache__ && find . -name __pycache__ -type d -prune -exec rm -rf {} + && ls -a src",
 ]
 

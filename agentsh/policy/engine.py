@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs, tempfiles
+from . import chdirs, checksums, exports, links, madelinks, patches, pathspecs, suffixes, tardirs, tempfiles
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .directories import (
@@ -89,6 +89,8 @@ class Policy:
         if follow_loops(parsed, walked, cwds, self.host.home, cd_real):
             # a loop's cd led to more directories: walk the line again from them all
             walked[:len(parsed.commands)] = self._walk(parsed, cwds, cd_real, at_exec)
+        if "export" in parsed.source:
+            self._named_exports(parsed, walked, cwds)
         verdicts += walked
         verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
         temps = tempfiles.temp_names(parsed, self.profile) if parsed.redirects else {}
@@ -127,6 +129,16 @@ class Policy:
         decision = "allow" if decisions == {"allow"} else strictest(list(decisions))
         return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
                         tuple(sorted(pinned)))
+
+    def _named_exports(self, parsed: ParsedLine, walked: list[Verdict], cwds: list[str]) -> None:
+        """`export PYTHONPATH=src && python3 -m pytest`: allowed when every program of the line
+        is allowed by a rule naming the variable (exports.py); walked is changed in place."""
+        for i, (command, verdict) in enumerate(zip(parsed.commands, walked, strict=False)):
+            if verdict.decision == "deny" and verdict.program == "builtin:export" and verdict.rule == "shell-builtin" \
+                    and exports.export_allowed(command, walked, self.profile, self.paths, cwds):
+                walked[i] = verdict._replace(decision="allow", rule="export-for-named-rules", hint="",
+                                             reason="every program of the line is allowed by a rule that names "
+                                                    "the variable, and its value is in the workspace")
 
     def _walk(self, parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], at_exec: bool) -> list[Verdict]:
         """Each command's verdict, from every directory the line may be in by then (`cwds`
