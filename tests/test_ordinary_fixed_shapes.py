@@ -153,6 +153,10 @@ REFUSED = [
     "export PYTHONPATH=src PYTHONPATH=/tmp && python3 -m pytest",
     "export PYTHONSTARTUP=src/x.py && python3 -m pytest",
     "export NODE_PATH=src && node --test",
+    # left refused (docs/profiles.md, Environment): sourcing runs a writable file and its hash -r
+    "source .venv/bin/activate",
+    ". .venv/bin/activate && pytest -q",
+    "source /tmp/venv/bin/activate && python3 -m pytest",
 ]
 
 

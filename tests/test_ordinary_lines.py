@@ -169,11 +169,14 @@ ORDINARY = [
     "cd src && ls && cd -",  # OLDPWD is unset when the line starts: one of the line's directories
     "for i in 1 2 3; do mkdir -p x && cd x; done",  # followed 3 rounds, however deep x/x/... is
     fp("source .venv/bin/activate && python3 -m pytest -q",
-       "'source runs a file as shell code that was never checked', and `.venv/bin/python` is not "
-       "on the profile's path either, so a project's virtualenv cannot be used",
-       "check the sourced file as lines of its own (an activate script is assignments and a "
-       "function, itself refused); or a profile path entry for {workspace}/.venv/bin with its "
-       "programs pinned when the line is checked"),
+       "'source runs a file as shell code that was never checked': the script is a workspace file "
+       "the agent can write; a genuine one defines a function and runs `hash -r`, dropping agentsh's "
+       "pins, and puts .venv/bin first on PATH, so later names (python3, pytest, or a `git` the agent "
+       "put there) resolve to files no rule or pin was checked against, unchecked in guardrail mode; "
+       "a profile path entry for {workspace}/.venv/bin would let every rule cover agent-written files "
+       "(docs/profiles.md, Environment)",
+       "none safe yet: it would need the script matched against venv's generated text, the PATH "
+       "change modelled for the rest of the line, and re-pinning after `hash -r`"),
     # every program of the line is allowed by a rule naming PYTHONPATH; src is in the workspace
     "export PYTHONPATH=src && python3 -m pytest -q",
     # `$(mktemp)` without arguments (TMPDIR is not passed) is a new file in /tmp, a write root
