@@ -131,6 +131,10 @@ REFUSED = [
     'tmp=$(mktemp); mv "$tmp" .git/hooks/pre-commit',
     'tmp=$(mktemp); cd /etc; sed -i s/a/b/ "$tmp"',  # empty: the working directory
     'TMP=$(mktemp); echo > "$TMP"',  # a name bash or the profile may set
+    # assignments the parse does not list: a builtin's here-document body expands in the shell
+    ': <<EOF\n${tmp:=/etc/x}\nEOF\necho hi > "$tmp"; tmp=$(mktemp)',
+    ': <<EOF\n${tmp=/etc/x}\nEOF\ncp README.md "$tmp"; tmp=$(mktemp)',
+    'x=$((1?tmp=2:0)); cd /etc; echo > "$tmp"; tmp=$(mktemp)',
     # an exported PYTHONPATH reaches every later program: each must be allowed by a rule naming
     # it, and its value must be literal directories in the workspace from wherever python starts
     "export PYTHONPATH=src && python3 -m pytest -q && git status",

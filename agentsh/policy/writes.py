@@ -83,6 +83,7 @@ def find_follows_links(args: tuple[Word, ...], execs: list[tuple[int, int]]) -> 
     its expression), or may it (a word known only at run time where a test could stand)?
     `execs`: the spans of its -exec commands, whose words are the command's."""
     start, mode = _find_options(args)
+    start += len([w for w in find_start_points(args[start:]) if w.value is not None])
     for i in range(start, len(args)):
         if any(first < i <= end for first, end in execs):
             continue
