@@ -60,6 +60,7 @@ ALLOWED = [
     "find -P . -name '*.o' -exec rm {} +",
     'for d in src tests; do (cd "$d" && ls); done',
     "for d in src tests; do (cd $d && ls); done",
+    'for d in src tests; do echo "== $d"; (cd "${d}" && ls); done',
     'for d in src tests; do pushd "$d" >/dev/null && ls && popd >/dev/null; done',
     'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
     'tmp=$(mktemp) && sort -u README.md > "$tmp" && mv "$tmp" README.md',
@@ -106,6 +107,8 @@ REFUSED = [
     "for d in src tests; do cd \"$d/../..\"; done",
     "for d in \"$x\" src; do cd \"$d\"; done",
     "for d in src tests; do cd \"$e\"; done",
+    'for d in src tests; do : <<EOF\n$((d=5))\nEOF\ncd "$d"; done',  # d is 5 when cd runs
+    'for d in src tests; do : "${d:=x}" $((d++)); cd "$d"; done',
     # "$tmp" is mktemp's new file only after `tmp=$(mktemp)` with no arguments, set by nothing else
     'tmp=$(mktemp -p /etc) && echo hi > "$tmp"',
     'tmp=$(mktemp --tmpdir=/etc) && echo hi > "$tmp"',

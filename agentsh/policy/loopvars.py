@@ -19,6 +19,7 @@ substitutions, so nothing in the list runs or splits), and the variable set by n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ..parse import ParsedLine, SimpleCommand
@@ -106,7 +107,7 @@ def _sole_setter(parsed: ParsedLine, command: SimpleCommand, name: str, loops: l
     if not _USER_NAME.fullmatch(name):
         return None  # bash sets its own (`$_`, REPLY for a bare `read`, RANDOM, DIRSTACK ...)
     mine = [loop for loop in loops if loop.name == name]
-    if len(mine) != 1 or f"{{{name}}}" in parsed.source:
+    if len(mine) != 1 or re.search(rf"(?<!\$){{{name}}}", parsed.source):
         return None  # two loops, or `{name}>file` (which sets it to a descriptor number)
     loop = mine[0]
     # In the body, and only there: not before the loop (name unset: `python3 ""` runs ./__main__.py,
@@ -162,8 +163,9 @@ def cd_rounds(parsed: ParsedLine, command: SimpleCommand) -> list[SimpleCommand]
         if text not in (f'"${name}"', f'"${{{name}}}"', f"${name}", f"${{{name}}}"):
             continue
         loop = _sole_setter(parsed, command, name, loops)
-        if loop is None or any(_GLOB.search(word) for word in loop.words):
-            return []
+        if loop is None or any(_GLOB.search(word) for word in loop.words) or \
+                not mentions_only_read(parsed.source, name, _loop_header):
+            return []  # (`: <<EOF` with `$((d=5))` in its body assigns d unseen)
         return [command._replace(argv=(command.argv[0], command.argv[1]._replace(value=word, why_dynamic="")))
                 for word in loop.words]
     return []
@@ -176,3 +178,33 @@ def loop_rounds(parsed: ParsedLine, command: SimpleCommand) -> list[SimpleComman
     if command.argv and command.argv[0].value in ("cd", "pushd") and parsed.assigned:
         return cd_rounds(parsed, command) or [command]
     return [command]
+
+
+# What may stand before and after a mention of a name that neither assigns it nor reads it in
+# a way the parse may have missed: a path component (`/tmp/x`, `.d`), or an expansion
+_PATH_BEFORE = frozenset("/.-")
+_ASSIGNING_AFTER = ("=", ":=", "[", "+=")
+
+
+def mentions_only_read(source: str, name: str, introduces: Callable[[str, str], bool]) -> bool:
+    """Is every mention of `name` in the line's text `$name`, a `${name...}` that assigns
+    nothing, the statement that gives it its values (`introduces(text before, text after)`),
+    or letters of a path component?  A text check on top of the parse, which does not list
+    every way of assigning: bash expands a builtin's here-document in the shell itself, so
+    `: <<EOF` with `${tmp:=/etc/x}` or `$((d=5))` in its body assigns the name unseen.  Any
+    other mention (a comment, `echo d`) fails it."""
+    for match in re.finditer(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", source):
+        before, after = source[:match.start()], source[match.end():]
+        if before.endswith("${"):
+            if after.startswith(_ASSIGNING_AFTER):
+                return False
+        elif before.endswith("$") or introduces(before, after):
+            continue
+        elif not (before and before[-1] in _PATH_BEFORE and not after.startswith(_ASSIGNING_AFTER)):
+            return False
+    return True
+
+
+def _loop_header(before: str, after: str) -> bool:
+    """Is this mention of the name the NAME of `for NAME in`?"""
+    return re.search(r"(?<![\w-])for[ \t]+$", before) is not None and re.match(r"[ \t]+in[ \t\n;]", after) is not None

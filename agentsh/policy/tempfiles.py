@@ -23,7 +23,7 @@ from fnmatch import fnmatchcase
 
 from ..parse import ParsedLine, Redirect, SimpleCommand, Word
 from ..profile import Profile
-from .loopvars import ASSIGNING, name_operands
+from .loopvars import ASSIGNING, mentions_only_read, name_operands
 
 # The value mktemp's file is checked as: its directory is what matters, the name is new
 NEW_FILE = "tmp.XXXXXXXXXX"
@@ -56,8 +56,8 @@ def temp_names(parsed: ParsedLine, profile: Profile) -> dict[str, str]:
             other.add(text.split("=", 1)[0].split("+", 1)[0].split("[", 1)[0])  # `export tmp=`, `unset tmp`
     names = {}
     for name in given - other:
-        if not _mentions_plain(parsed.source, name):
-            continue
+        if not mentions_only_read(parsed.source, name, _introduces):
+            continue  # `: <<EOF` with `${tmp:=/etc/x}` in its body assigns tmp unseen
         passed = name in dict(profile.env_set) or any(fnmatchcase(name, p) for p in profile.env_pass)
         # `{name}>file` sets it to a descriptor's number (the parser refuses those anyway)
         if not passed and any(c.islower() for c in name) and not re.search(rf"(?<!\$){{{name}}}", parsed.source):
@@ -65,32 +65,9 @@ def temp_names(parsed: ParsedLine, profile: Profile) -> dict[str, str]:
     return names
 
 
-# What may stand before and after a mention of the name that neither assigns nor reads it in
-# a way the parse may have missed: a path component (`/tmp/x`, `.tmp`), or an expansion
-_PATH_BEFORE = frozenset("/.-")
-_ASSIGNING_AFTER = ("=", ":=", "[", "+=")
-_STATEMENT_BEFORE = frozenset(" \t\n;&|({")
-
-
-def _mentions_plain(source: str, name: str) -> bool:
-    """Is every mention of `name` in the line's text one this module reads: `$name`, `${name}`
-    (or another non-assigning `${name...}`), `name=$(mktemp)` at a statement's start, or a
-    path component that merely holds the letters?  A text check on top of the parse, which
-    does not report every way of assigning (`: <<EOF` with `${tmp:=/etc/x}` in its body
-    assigns tmp in the shell itself, before `tmp=$(mktemp)` runs); anything else, a comment
-    or `echo tmp` included, leaves "$tmp" a run-time word."""
-    for match in re.finditer(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", source):
-        before, after = source[:match.start()], source[match.end():]
-        if before.endswith("${"):
-            if after.startswith(_ASSIGNING_AFTER):
-                return False
-        elif before.endswith("$"):
-            continue
-        elif after.startswith(("=$(mktemp)", '="$(mktemp)"')) and (not before or before[-1] in _STATEMENT_BEFORE):
-            continue
-        elif not (before and before[-1] in _PATH_BEFORE and not after.startswith(_ASSIGNING_AFTER)):
-            return False
-    return True
+def _introduces(before: str, after: str) -> bool:
+    """Is this mention of the name `NAME=$(mktemp)` at a statement's start?"""
+    return after.startswith(("=$(mktemp)", '="$(mktemp)"')) and (not before or before[-1] in " \t\n;&|({")
 
 
 def _spelled(names: dict[str, str], word: Word) -> str | None:
