@@ -109,6 +109,8 @@ REFUSED = [
     "for d in src tests; do cd \"$e\"; done",
     'for d in src tests; do : <<EOF\n$((d=5))\nEOF\ncd "$d"; done',  # d is 5 when cd runs
     'for d in src tests; do : "${d:=x}" $((d++)); cd "$d"; done',
+    # the same for an interpreter's script word (loopvars.known_starts): f is -1 at python3
+    'for f in tests/*.py; do : <<EOF\n$((f=-1))\nEOF\npython3 "$f"; done',
     # "$tmp" is mktemp's new file only after `tmp=$(mktemp)` with no arguments, set by nothing else
     'tmp=$(mktemp -p /etc) && echo hi > "$tmp"',
     'tmp=$(mktemp --tmpdir=/etc) && echo hi > "$tmp"',

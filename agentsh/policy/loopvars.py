@@ -89,8 +89,8 @@ def known_starts(parsed: ParsedLine, command: SimpleCommand) -> SimpleCommand:
 def _start(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[ForLoop]) -> str:
     """The literal start of every value `"$name"` may have in command, or ''."""
     loop = _sole_setter(parsed, command, name, loops)
-    if loop is None:
-        return ""
+    if loop is None or not mentions_only_read(parsed.source, name, _loop_header):
+        return ""  # (`$((f=-1))` in a builtin's here-document sets f unseen)
     if any(word[:1] == "/" or _CLIMB.search(word) for word in loop.words):
         return ""  # each value must be a path below the working directory: not /dev/stdin
     heads = [_GLOB.split(word, 1)[0] for word in loop.words]
