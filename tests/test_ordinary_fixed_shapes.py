@@ -263,3 +263,12 @@ def test_a_loop_cd_is_read_checked_for_each_word(narrow: tuple[Path, Run], home:
         got = run(line)
         assert got.returncode == 126, (line, got.stderr)
         assert SECRET not in got.stdout + got.stderr
+
+
+def test_a_heredoc_assignment_does_not_hand_a_path_unseen(narrow: tuple[Path, Run], home: Path) -> None:
+    """bash expands a builtin's here-document body in the shell: `${f:=$HOME/.ss}` there
+    gives f a value the line's read checks must know."""
+    _project, run = narrow
+    got = run(': <<EOF\n${f:=$HOME/.ss}\nEOF\ncat "${f}h/id_rsa"')
+    assert SECRET not in got.stdout + got.stderr
+    assert got.returncode == 126, got.stderr
