@@ -106,6 +106,8 @@ REFUSED = [
     "for d in src; do for d in ~/.ssh; do :; done; cd \"$d\"; done",
     "for d in src tests; do cd \"$d/../..\"; done",
     "for d in \"$x\" src; do cd \"$d\"; done",
+    "for d in $(cat dirs.txt); do cd \"$d\" && cat id_rsa; done",
+    "for d in src tests; do cd \"$d\"; done; for d in ~/.ssh; do :; done",
     "for d in src tests; do cd \"$e\"; done",
     'for d in src tests; do : <<EOF\n$((d=5))\nEOF\ncd "$d"; done',  # d is 5 when cd runs
     'for d in src tests; do : "${d:=x}" $((d++)); cd "$d"; done',
