@@ -573,6 +573,13 @@ FIXED: list[str] = [
     "git -C web log --oneline -5",
     "git -C . diff --stat",
     "git -C pkg --no-pager log -1",
+    "export PYTHONPATH=src && pytest -q",
+    "export PYTHONPATH=src && python3 -m pytest -q",
+    "tmp=$(mktemp) && git diff > \"$tmp\" && wc -l < \"$tmp\" && rm \"$tmp\"",
+    "find . -name __pycache__ -type d -prune -exec rm -rf {} +",
+    "find . -name '*.pyc' -exec rm -f {} +",
+    "for d in src tests; do (cd \"$d\" && ls); done",
+    "for d in src web; do echo \"== $d\"; (cd \"$d\" && git status --short .); done",
 ]
 
 # Refused on purpose (class a): each could read a secret, write outside the roots, or run
@@ -584,7 +591,8 @@ REFUSED: list[tuple[str, str]] = [
     ("export FOO=bar && echo $FOO", "env.pass"),
     ("FOO=bar python3 -c 'import os; print(os.environ[\"FOO\"])'", "env.pass"),
     ("trap 'echo cleanup' EXIT; echo work", "trap runs a string"),
-    ("export PYTHONPATH=src && pytest -q", "in front of the command"),
+    # the export reaches ls, whose rule does not name PYTHONPATH
+    ("export PYTHONPATH=src && pytest -q && ls", "in front of the command"),
     ("for f in *.py; do python3 \"$f\"; done", "only known at run time"),  # a file may be named -i.py
 ]
 

@@ -169,26 +169,22 @@ ORDINARY = [
     "cd src && ls && cd -",  # OLDPWD is unset when the line starts: one of the line's directories
     "for i in 1 2 3; do mkdir -p x && cd x; done",  # followed 3 rounds, however deep x/x/... is
     fp("source .venv/bin/activate && python3 -m pytest -q",
-       "'source runs a file as shell code that was never checked', and `.venv/bin/python` is not "
-       "on the profile's path either, so a project's virtualenv cannot be used",
-       "check the sourced file as lines of its own (an activate script is assignments and a "
-       "function, itself refused); or a profile path entry for {workspace}/.venv/bin with its "
-       "programs pinned when the line is checked"),
-    fp("export PYTHONPATH=src && python3 -m pytest -q",
-       "'setting PYTHONPATH can change what programs run' (export reaches every later command, "
-       "whose rules may not name it; the reason now says to write `PYTHONPATH=src COMMAND`)",
-       "allow the export when the rule of every later command of the line names the variable"),
-    fp('tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
-       "'writes to \"$tmp\", which is only known at run time'",
-       "spelling.py: `$(mktemp)` without options (TMPDIR is not passed) is a new file in /tmp, a "
-       "write root"),
-    fp("find . -name __pycache__ -type d -prune -exec rm -rf {} +",
-       "'rm -rf {}: writes to {}, which is only known at run time'",
-       "an -exec'd rm's `{}` is a path below find's start points, which are write targets as for "
-       "-delete (not for other programs: `cp x {}` follows links)"),
-    fp('for d in src tests; do (cd "$d" && ls); done',
-       "'cd needs a literal directory so the read roots can be checked'",
-       "loopvars.py knows d's static values: give cd_targets each of them"),
+       "'source runs a file as shell code that was never checked': the script is a workspace file "
+       "the agent can write; a genuine one defines a function and runs `hash -r`, dropping agentsh's "
+       "pins, and puts .venv/bin first on PATH, so later names (python3, pytest, or a `git` the agent "
+       "put there) resolve to files no rule or pin was checked against, unchecked in guardrail mode; "
+       "a profile path entry for {workspace}/.venv/bin would let every rule cover agent-written files "
+       "(docs/profiles.md, Environment)",
+       "none safe yet: it would need the script matched against venv's generated text, the PATH "
+       "change modelled for the rest of the line, and re-pinning after `hash -r`"),
+    # every program of the line is allowed by a rule naming PYTHONPATH; src is in the workspace
+    "export PYTHONPATH=src && python3 -m pytest -q",
+    # `$(mktemp)` without arguments (TMPDIR is not passed) is a new file in /tmp, a write root
+    'tmp=$(mktemp) && echo hi > "$tmp" && cat "$tmp" && rm "$tmp"',
+    # an -exec'd rm's lone `{}` is a path below find's start points (no -L): checked as them
+    "find . -name __pycache__ -type d -prune -exec rm -rf {} +",
+    # a plain loop's cd is checked (and followed) once for each of its literal words
+    'for d in src tests; do (cd "$d" && ls); done',
     'python3 -m pytest -q "$TEST"',
     'mapfile -t lines < notes.txt',
     "find . -name '*.py' -exec grep -l import {} +",
@@ -313,6 +309,9 @@ REAL = [
     "NODE_ENV=test node -p 'process.env.NODE_ENV'",
     "for i in 1 2 3; do mkdir -p x && cd x; done; pwd | sed 's|.*/work||'",
     "ulimit -n",
+    'for d in src tests; do (cd "$d" && ls); done',
+    "export PYTHONPATH=src && python3 -c 'import calc; print(calc.add(2, 3))'",
+    "mkdir -p src/__pycache__ && find . -name __pycache__ -type d -prune -exec rm -rf {} + && ls -a src",
 ]
 
 

@@ -22,6 +22,8 @@ class _Walker(Protocol):
     commands: list[SimpleCommand]
     redirects: list[Redirect]
     problems: list[Problem]
+    assigned: list[tuple[str, str, int]]
+    listed: list[tuple[str, Word, str, int]]
 
     def problem(self, node: Any, reason: str) -> None: ...
     def walk(self, node: Any, depth: int) -> None: ...
@@ -117,6 +119,10 @@ def heredoc_body(walker: _Walker, node: Any, depth: int, *, expands: bool) -> No
     walker.commands.extend(c for c in inner.commands if c.argv[:1] != (Word(":", ":"),))
     walker.redirects.extend(inner.redirects)
     walker.problems.extend(p._replace(line=p.line + line) for p in inner.problems)
+    # bash expands a builtin's here-document in the shell itself: `: <<EOF` with `${f:=$HOME/.ss}`
+    # in its body gave f a value no check knew (`cat "${f}h/id_rsa"` printed ~/.ssh/id_rsa)
+    walker.assigned.extend((name, text, at + line) for name, text, at in inner.assigned)
+    walker.listed.extend((name, word, text, at + line) for name, word, text, at in inner.listed)
 
 
 def _text(node: Any) -> str:

@@ -14,7 +14,7 @@ from ..parse import ParsedLine, SimpleCommand, Word
 from ..profile import Profile
 from . import chdirs
 from .decision import Verdict
-from .loopvars import iteration_bound
+from .loopvars import iteration_bound, loop_rounds
 from .paths import PathChecker
 from .realpaths import THROUGH_OWN_PROCESS, names_own_process, own_process, real_path
 
@@ -52,8 +52,9 @@ def follow_loops(parsed: ParsedLine, walked: list[Verdict], cwds: list[str], hom
         found = len(cwds)
         for command, verdict in looped:
             if verdict.decision != "deny":
-                cwds += [t for t in cd_targets(command.argv[1:], cwds, home, cd_real)
-                         if t not in cwds and os.path.isdir(t)]
+                for one in loop_rounds(parsed, command):  # `cd "$d"` of `for d in a b`: each word
+                    cwds += [t for t in cd_targets(one.argv[1:], cwds, home, cd_real)
+                             if t not in cwds and os.path.isdir(t)]
         if len(cwds) == found:
             break
     else:

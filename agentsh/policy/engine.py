@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import chdirs, checksums, links, madelinks, patches, pathspecs, suffixes, tardirs
+from . import chdirs, checksums, exports, links, madelinks, patches, pathspecs, suffixes, tardirs, tempfiles
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .directories import (
@@ -28,14 +28,14 @@ from .directories import (
 )
 from .githazards import git_directories
 from .handed import handed_paths
-from .loopvars import known_starts
+from .loopvars import cd_rounds, known_starts, loop_rounds
 from .moves import transfer
 from .paths import PathChecker
 from .realpaths import resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .wrappers import WRAPPERS, unwrap
-from .writes import write_targets
+from .writes import find_follows_links, find_start_points, write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"
@@ -89,8 +89,11 @@ class Policy:
         if follow_loops(parsed, walked, cwds, self.host.home, cd_real):
             # a loop's cd led to more directories: walk the line again from them all
             walked[:len(parsed.commands)] = self._walk(parsed, cwds, cd_real, at_exec)
+        if "export" in parsed.source:
+            self._named_exports(parsed, walked, cwds)
         verdicts += walked
         verdicts += handed_paths(parsed, cwds, cd_real, self.paths, self.host.home, args, environment or {})
+        temps = tempfiles.temp_names(parsed, self.profile) if parsed.redirects else {}
         for redirect in parsed.redirects:
             if redirect.target is None:
                 continue
@@ -98,12 +101,15 @@ class Policy:
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem, rule="network"))
                 continue
-            if redirect.writes:
-                problem = self.paths.check_write_word(redirect.target, cwds, cd_real)
-            elif redirect.op in ("<", "<<<"):
-                problem = self.paths.check_read_word(redirect.target, cwds, cd_real) if redirect.op == "<" else ""
-            else:
-                problem = ""
+            problem = ""
+            # `> "$tmp"` after `tmp=$(mktemp)`: the new file, or "" (tempfiles.py)
+            for target in tempfiles.redirect_targets(temps, redirect) if temps else (redirect.target,):
+                if redirect.writes:
+                    problem = self.paths.check_write_word(target, cwds, cd_real)
+                elif redirect.op == "<":
+                    problem = self.paths.check_read_word(target, cwds, cd_real)
+                if problem:
+                    break
             if problem:
                 verdicts.append(Verdict(command=redirect.text, decision="deny", reason=problem,
                                         rule="write-roots" if redirect.writes else "read-roots"))
@@ -124,6 +130,16 @@ class Policy:
         return Decision(parsed.source, decision, tuple(verdicts), self.profile.source, self.profile.sha256,
                         tuple(sorted(pinned)))
 
+    def _named_exports(self, parsed: ParsedLine, walked: list[Verdict], cwds: list[str]) -> None:
+        """`export PYTHONPATH=src && python3 -m pytest`: allowed when every program of the line
+        is allowed by a rule naming the variable (exports.py); walked is changed in place."""
+        for i, (command, verdict) in enumerate(zip(parsed.commands, walked, strict=False)):
+            if verdict.decision == "deny" and verdict.program == "builtin:export" and verdict.rule == "shell-builtin" \
+                    and exports.export_allowed(command, walked, self.profile, self.paths, cwds):
+                walked[i] = verdict._replace(decision="allow", rule="export-for-named-rules", hint="",
+                                             reason="every program of the line is allowed by a rule that names "
+                                                    "the variable, and its value is in the workspace")
+
     def _walk(self, parsed: ParsedLine, cwds: list[str], cd_real: dict[str, str], at_exec: bool) -> list[Verdict]:
         """Each command's verdict, from every directory the line may be in by then (`cwds`
         grows with each `cd`)."""
@@ -135,7 +151,8 @@ class Policy:
                 if problem:
                     verdict = links.refuse(verdict, problem)
             verdicts.append(verdict)
-            follow_cd(command, verdict, cwds, self.host.home, cd_real)
+            for one in loop_rounds(parsed, command):
+                follow_cd(one, verdict, cwds, self.host.home, cd_real)
         return verdicts
 
     # -- commands --------------------------------------------------------------
@@ -151,7 +168,16 @@ class Policy:
                     return Verdict(decision="deny", reason=problem, rule="environment", **base)
             return Verdict(decision="allow", reason="shell variable assignment", **base)
         if parsed is not None and parsed.assigned:
+            rounds = cd_rounds(parsed, command) if command.argv[0].value in ("cd", "pushd") else []
+            if rounds:  # `for d in src tests; do (cd "$d" && ls); done`: each directory it enters
+                verdicts = [self.check_command(one, cwds, cd_real, None) for one in rounds]
+                return next((v for v in verdicts if v.decision != "allow"), verdicts[0])
             command = known_starts(parsed, command)  # `for f in tests/*.py; do python3 "$f"; done`
+        if parsed is not None and "$" in command.text:
+            rounds = tempfiles.command_rounds(tempfiles.temp_names(parsed, self.profile), command)
+            if rounds:  # `tmp=$(mktemp) && ... && rm "$tmp"`: the new file, or ""
+                verdicts = [self.check_command(one, cwds, cd_real, parsed) for one in rounds]
+                return next((v for v in verdicts if v.decision != "allow"), verdicts[0])
         return self._invocation(command.argv[0], command.argv[1:], command.assignments, base, cwds, 0, cd_real,
                                 None if parsed is None else (parsed, command))
 
@@ -211,10 +237,11 @@ class Policy:
             elif makes_link and not verdict.makes_link:
                 verdict = verdict._replace(makes_link=True)
         if program.basename == "find" and not program.is_builtin:
-            inner = [self._invocation(args[start + 1], _exec_args(args[start + 2:end]), (),
+            spans = find_exec_spans(args)
+            inner = [self._invocation(args[start + 1], _exec_args(args, start, end, spans), (),
                                       dict(base, command=" ".join(w.shown() for w in args[start + 1:end])),
                                       cwds, depth + 1, cd_real, origin)
-                     for start, end in find_exec_spans(args) if start + 1 < end]
+                     for start, end in spans if start + 1 < end]
             if inner:
                 return verdict._replace(wrapped=tuple(madelinks.once(v, "find") for v in inner))
         wrapped = unwrap(program.basename, args) if program.basename in WRAPPERS else None
@@ -284,6 +311,8 @@ class Policy:
         sources, destination, recursive, contents = moved
         if program.basename == "mv":
             for word in sources:  # a moved directory takes what is below it along
+                if word.value == "":
+                    continue  # names no file (`mv "" x` fails), not the working directory
                 for cwd in cwds:  # (a dynamic source is refused above, as a write target)
                     problem = self.paths.move_problem(resolve(word.value or "", cwd))
                     if problem:
@@ -346,6 +375,26 @@ def _socket_problem(target: Word, profile: Profile) -> str:
             "network.connect does not allow")
 
 
-def _exec_args(words: tuple[Word, ...]) -> tuple[Word, ...]:
-    """`{}` is replaced by find with each file name: a value known only at run time."""
-    return tuple(Word(w.text, None, "file name from find") if "{}" in (w.value or "") else w for w in words)
+# Programs whose `{}` operand find -exec may name as the find start points: what they do to a
+# name (unlink it, or a tree below it without following links) stays below where find found it.
+_BELOW_START = frozenset({"rm", "rmdir"})
+
+
+def _exec_args(args: tuple[Word, ...], start: int, end: int, spans: list[tuple[int, int]]) -> tuple[Word, ...]:
+    """The words of find's `-exec` command at args[start]: `{}` is replaced by find with each
+    file name, a value known only at run time.  For `-exec rm ... {}` (not -execdir, -ok) in a
+    find that follows no links, a lone `{}` is a path below a start point through real
+    directories only, so rm is checked as writing the start points themselves (as `-delete`
+    is): `find . -name __pycache__ -exec rm -rf {} +`."""
+    words = args[start + 2:end]
+    below = args[start].value == "-exec" and args[start + 1].value in _BELOW_START \
+        and not find_follows_links(args, spans)
+    out: list[Word] = []
+    for w in words:
+        if w.value == "{}" and below:
+            out += find_start_points(args)
+        elif "{}" in (w.value or ""):
+            out.append(Word(w.text, None, "file name from find"))
+        else:
+            out.append(w)
+    return tuple(out)

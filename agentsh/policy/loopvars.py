@@ -19,6 +19,7 @@ substitutions, so nothing in the list runs or splits), and the variable set by n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ..parse import ParsedLine, SimpleCommand
@@ -87,29 +88,9 @@ def known_starts(parsed: ParsedLine, command: SimpleCommand) -> SimpleCommand:
 
 def _start(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[ForLoop]) -> str:
     """The literal start of every value `"$name"` may have in command, or ''."""
-    if not _USER_NAME.fullmatch(name):
-        return ""  # bash sets its own (`$_`, REPLY for a bare `read`, RANDOM, DIRSTACK ...)
-    mine = [loop for loop in loops if loop.name == name]
-    if len(mine) != 1 or f"{{{name}}}" in parsed.source:
-        return ""  # two loops, or `{name}>file` (which sets it to a descriptor number)
-    loop = mine[0]
-    # In the body, and only there: not before the loop (name unset: `python3 ""` runs ./__main__.py,
-    # `node ''` reads stdin), nor after it or beside it (a loop that ran no round, `( )`, `&`, `|`).
-    if parsed.source.count(command.text) != loop.body.count(command.text) or not loop.body.count(command.text):
-        return ""
-    # Set by nothing but the loop: no `name=...` (also in front of a command), no builtin
-    # naming it (`read name`, `printf -vname`, `wait -pname`, `unset name`, as builtins.py
-    # reads their names), no word that is the name or assigns it.
-    for other in parsed.commands:
-        if any(a.name == name for a in other.assignments):
-            return ""
-        program = other.argv[0].value if other.argv else None
-        if program in ASSIGNING and any(n in (name, None) for n in name_operands(program, other.argv[1:])):
-            return ""
-        for w in other.argv[1:]:
-            text = w.value if w.value is not None else w.text
-            if text == name or text.startswith((f"{name}=", f"{name}+=", f"{name}[")):
-                return ""
+    loop = _sole_setter(parsed, command, name, loops)
+    if loop is None or not mentions_only_read(parsed.source, name, _loop_header):
+        return ""  # (`$((f=-1))` in a builtin's here-document sets f unseen)
     if any(word[:1] == "/" or _CLIMB.search(word) for word in loop.words):
         return ""  # each value must be a path below the working directory: not /dev/stdin
     heads = [_GLOB.split(word, 1)[0] for word in loop.words]
@@ -118,6 +99,35 @@ def _start(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[Fo
         while not head.startswith(common):
             common = common[:-1]
     return common
+
+
+def _sole_setter(parsed: ParsedLine, command: SimpleCommand, name: str, loops: list[ForLoop]) -> ForLoop | None:
+    """The one loop that sets `name` when command runs, if `"$name"` there can only be one of
+    its list words; None otherwise."""
+    if not _USER_NAME.fullmatch(name):
+        return None  # bash sets its own (`$_`, REPLY for a bare `read`, RANDOM, DIRSTACK ...)
+    mine = [loop for loop in loops if loop.name == name]
+    if len(mine) != 1 or re.search(rf"(?<!\$){{{name}}}", parsed.source):
+        return None  # two loops, or `{name}>file` (which sets it to a descriptor number)
+    loop = mine[0]
+    # In the body, and only there: not before the loop (name unset: `python3 ""` runs ./__main__.py,
+    # `node ''` reads stdin), nor after it or beside it (a loop that ran no round, `( )`, `&`, `|`).
+    if parsed.source.count(command.text) != loop.body.count(command.text) or not loop.body.count(command.text):
+        return None
+    # Set by nothing but the loop: no `name=...` (also in front of a command), no builtin
+    # naming it (`read name`, `printf -vname`, `wait -pname`, `unset name`, as builtins.py
+    # reads their names), no word that is the name or assigns it.
+    for other in parsed.commands:
+        if any(a.name == name for a in other.assignments):
+            return None
+        program = other.argv[0].value if other.argv else None
+        if program in ASSIGNING and any(n in (name, None) for n in name_operands(program, other.argv[1:])):
+            return None
+        for w in other.argv[1:]:
+            text = w.value if w.value is not None else w.text
+            if text == name or text.startswith((f"{name}=", f"{name}+=", f"{name}[")):
+                return None
+    return loop
 
 
 def iteration_bound(parsed: ParsedLine) -> int | None:
@@ -133,3 +143,68 @@ def iteration_bound(parsed: ParsedLine) -> int | None:
             return None
         bound *= len(loop.words)
     return bound
+
+
+def cd_rounds(parsed: ParsedLine, command: SimpleCommand) -> list[SimpleCommand]:
+    """`for d in src tests; do (cd "$d" && ls); done`: the `cd` (or `pushd`) of a plain loop's
+    body over its own variable, once for each list word, with that word as the operand's value,
+    so every directory it may enter gets the read check and later commands are checked from
+    each.  Only words without glob characters (what `*` matches is no word of the line), the
+    variable set by nothing but the loop, and the command in its body only (before the loop
+    `"$d"` is empty); [] for anything else (the command stays refused as known at run time)."""
+    if len(command.argv) != 2 or command.argv[1].value is not None or not parsed.assigned:
+        return []
+    loops, plain = _loops(parsed)
+    if not plain:
+        return []
+    text = command.argv[1].text
+    for name in {loop.name for loop in loops}:
+        # quoted or not: the values hold no blank and no glob character, so they do not split
+        if text not in (f'"${name}"', f'"${{{name}}}"', f"${name}", f"${{{name}}}"):
+            continue
+        loop = _sole_setter(parsed, command, name, loops)
+        if loop is None or any(_GLOB.search(word) for word in loop.words) or \
+                not mentions_only_read(parsed.source, name, _loop_header):
+            return []  # (`: <<EOF` with `$((d=5))` in its body assigns d unseen)
+        return [command._replace(argv=(command.argv[0], command.argv[1]._replace(value=word, why_dynamic="")))
+                for word in loop.words]
+    return []
+
+
+
+def loop_rounds(parsed: ParsedLine, command: SimpleCommand) -> list[SimpleCommand]:
+    """cd_rounds(parsed, command) for a cd or pushd that has them, else [command] (what
+    follow_cd and follow_loops follow)."""
+    if command.argv and command.argv[0].value in ("cd", "pushd") and parsed.assigned:
+        return cd_rounds(parsed, command) or [command]
+    return [command]
+
+
+# What may stand before and after a mention of a name that neither assigns it nor reads it in
+# a way the parse may have missed: a path component (`/tmp/x`, `.d`), or an expansion
+_PATH_BEFORE = frozenset("/.-")
+_ASSIGNING_AFTER = ("=", ":=", "[", "+=")
+
+
+def mentions_only_read(source: str, name: str, introduces: Callable[[str, str], bool]) -> bool:
+    """Is every mention of `name` in the line's text `$name`, a `${name...}` that assigns
+    nothing, the statement that gives it its values (`introduces(text before, text after)`),
+    or letters of a path component?  A text check on top of the parse, which does not list
+    every way of assigning: bash expands a builtin's here-document in the shell itself, so
+    `: <<EOF` with `${tmp:=/etc/x}` or `$((d=5))` in its body assigns the name unseen.  Any
+    other mention (a comment, `echo d`) fails it."""
+    for match in re.finditer(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", source):
+        before, after = source[:match.start()], source[match.end():]
+        if before.endswith("${"):
+            if after.startswith(_ASSIGNING_AFTER):
+                return False
+        elif before.endswith("$") or introduces(before, after):
+            continue
+        elif not (before and before[-1] in _PATH_BEFORE and not after.startswith(_ASSIGNING_AFTER)):
+            return False
+    return True
+
+
+def _loop_header(before: str, after: str) -> bool:
+    """Is this mention of the name the NAME of `for NAME in`?"""
+    return re.search(r"(?<![\w-])for[ \t]+$", before) is not None and re.match(r"[ \t]+in[ \t\n;]", after) is not None

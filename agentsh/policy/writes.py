@@ -11,6 +11,7 @@ import re
 from ..parse import Word
 from . import compilers
 from .githazards import git_subcommand
+from .rules import find_exec_spans
 from .write_table import (
     CMAKE_E_WRITES,
     CMAKE_NOT_CONFIGURING,
@@ -29,16 +30,67 @@ from .write_table import (
 _CHMOD_MODE_OPTION = re.compile(r"-[rwxXstugoa0-7=+,-]+")
 
 
-def _find_start_points(args: tuple[Word, ...]) -> list[Word]:
-    """find's start points: the words before its first expression (`.` if there are none)."""
+# find's own options before its start points (GNU findutils): -H, -L, -P, `-D LIST`, -ON, `--`
+_FIND_LEVEL = re.compile(r"-O[0-9]+")
+# What a start point is checked as when find follows links below it: where they lead is known
+# only to find (`find -L . -delete` deleted through a workspace link to a directory elsewhere).
+_FOLLOWED = Word("the files find -L or -follow reaches through links", None, "links find follows")
+
+
+# find's tests and actions that take the next word as their value: a word known only at run
+# time there is no `-follow` (anywhere else it may be one)
+_FIND_VALUED = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex", "-lname",
+    "-ilname", "-newer", "-anewer", "-cnewer", "-samefile", "-type", "-xtype", "-user", "-group", "-uid",
+    "-gid", "-perm", "-size", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-used", "-links",
+    "-inum", "-maxdepth", "-mindepth", "-fstype", "-context", "-printf", "-regextype"})
+
+
+def _find_options(args: tuple[Word, ...]) -> tuple[int, str]:
+    """Where find's own options end (-H, -L, -P, `-D LIST`, -ON and `--`, as findutils reads
+    them before the start points), and the last of -H/-L/-P among them."""
+    i, mode = 0, "-P"
+    while i < len(args) and args[i].value is not None:
+        value = args[i].value or ""
+        if value in ("-H", "-L", "-P"):
+            mode = value
+            i += 1
+        elif _FIND_LEVEL.fullmatch(value):
+            i += 1
+        elif value == "-D":
+            i += 2
+        else:
+            return i + (value == "--"), mode
+    return i, mode
+
+
+def find_start_points(args: tuple[Word, ...]) -> list[Word]:
+    """find's start points: the words after its own options and before its first expression
+    (`.` if there are none).  The options were taken for the expression before, so `find -P
+    /etc -delete` was checked as deleting in `.`."""
     points = []
-    for word in args:
+    for word in args[_find_options(args)[0]:]:
         if word.value is None or word.value.startswith(("-", "(", "!")) or word.value in (")",):
             if word.value is None:
                 points.append(word)  # unknown: checked (and refused) as a write target
             break
         points.append(word)
     return points or [Word(".", ".")]
+
+
+def find_follows_links(args: tuple[Word, ...], execs: list[tuple[int, int]]) -> bool:
+    """Does find follow symbolic links below its start points (`-L`, or `-follow` anywhere in
+    its expression), or may it (a word known only at run time where a test could stand)?
+    `execs`: the spans of its -exec commands, whose words are the command's."""
+    start, mode = _find_options(args)
+    start += len([w for w in find_start_points(args[start:]) if w.value is not None])
+    for i in range(start, len(args)):
+        if any(first < i <= end for first, end in execs):
+            continue
+        value = args[i].value
+        if value == "-follow" or (value is None and args[i - 1].value not in _FIND_VALUED):
+            return True
+    return mode == "-L"
 
 
 # xxd [options] [infile [outfile]]: its options that take a value, each with the rest of its
@@ -128,7 +180,8 @@ def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     elif mode == "first" and operands:
         targets.append(operands[0])
     elif mode == "find-delete" and any(w.value == "-delete" for w in args):
-        targets.extend(_find_start_points(args))
+        follows = find_follows_links(args, find_exec_spans(args))
+        targets.extend([_FOLLOWED] if follows else find_start_points(args))
     elif mode == "in-place" and in_place:
         script_given = seen & {"-e", "--expression", "-f", "--file"}
         targets.extend(operands if script_given else operands[1:])
