@@ -1,0 +1,109 @@
+"""The engine skips its last program-specific checks (sed's scripts, write targets, names read
+elsewhere, mv/cp, links made, patches, find -exec, wrappers) with one set test for a program
+none of them names (ls, head, grep ...).  Held here to the full checks: whole decisions with
+the shortcut on and off, on generated lines over the programs those checks name and ordinary
+ones, and `never_writes` to `write_targets` on generated arguments."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentsh.parse import Word
+from agentsh.policy import engine, writes
+from agentsh.policy.wrappers import WRAPPERS
+from agentsh.policy.write_table import OUTPUT_OPTIONS, WRITERS
+
+from .conftest import policy_in
+
+# Programs the later checks name, programs none does, and names the compilers' reader knows.
+SPECIAL = ["sed", "gsed", "mv", "cp", "tar", "patch", "git", "find", "env", "xargs", "nice", "timeout", "ln",
+           "unzip", "sha256sum", "md5sum", "gzip", "xz", "tee", "sort", "touch", "mkdir", "rm", "install", "dd",
+           "split", "chmod", "gcc", "cc", "c++", "ld", "as", "make", "time"]
+ORDINARY = ["head", "tail", "ls", "grep", "cat", "wc", "diff", "cut", "tr", "uniq", "stat", "du", "file", "od",
+            "nl", "echo", "printf", "basename", "dirname", "realpath", "true", "python3", "awk", "cmp"]
+WORDS = ["-n", "5", "-la", "-o", "out.txt", "-t", "dir", "-C", "secrets", "-i", "-i.bak", "--in-place",
+         "-r", "-R", "-a", "-s", "-f", "x.tar", "-xf", "-cf", "a.txt", "src/app.py", "link", "link/id",
+         "secrets/key", "-exec", "cat", "{}", ";", "+", "-delete", "--output=o", "-p1", "-d", "s/a/b/",
+         "s/a/b/w secrets/key", "1r secrets/key", "-e", "--", "-c", "--check", "sums", "-S", ".bak",
+         "--suffix=x", "apply", "am", "mv", "diff", "status", "-m", "x", "init", "/tmp/x", "~/.ssh/k",
+         "--target-directory=dir", "-T", "-exec=x", "--files-from=list", "HEAD~1"]
+
+
+class Everything:
+    """A set that holds every name: the shortcut's set test never skips anything."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path) -> tuple[Path, Path, Path]:
+    work, home, scratch = tmp_path / "work", tmp_path / "home", tmp_path / "scratch"
+    for d in (work / "src", work / "secrets", work / "dir", home / ".ssh", scratch):
+        d.mkdir(parents=True)
+    for name in ("a.txt", "src/app.py", "secrets/key", "sums", "list", "x.tar"):
+        (work / name).write_text("x\n")
+    (work / "link").symlink_to(home / ".ssh")
+    return work, home, scratch
+
+
+def profile_for(names: list[str]) -> str:
+    present = [n for n in dict.fromkeys(names) if shutil.which(n, path="/usr/local/bin:/usr/bin:/bin")
+               or n in ("echo", "printf", "true", "time")]
+    return ("agentsh: 1\nname: fast\nextends: [default]\n"
+            'read:\n  deny: ["{workspace}/secrets"]\n'
+            "commands:\n  - name: any\n    run: " + json.dumps(present) + "\n    decision: allow\n")
+
+
+def test_never_writes_is_write_targets_empty() -> None:
+    for name in (*WRITERS, *OUTPUT_OPTIONS, "git", "gcc", "x86_64-linux-gnu-gcc-12", "clang", "ld.bfd", "as"):
+        assert not writes.never_writes(name), name
+    rng = random.Random(11)
+    names = [*SPECIAL, *ORDINARY, *WRITERS, *OUTPUT_OPTIONS, "gcc-12", "python3.11", "cc1", "g++"]
+    checked = 0
+    for _ in range(20000):
+        name = rng.choice(names)
+        args = tuple(Word(w, w) if rng.random() > 0.05 else Word("$x", None, "expansion")
+                     for w in rng.choices(WORDS, k=rng.randint(0, 5)))
+        if writes.never_writes(name):
+            assert writes.write_targets(name, args) == [], (name, args)
+            checked += 1
+    assert checked > 3000
+
+
+def test_shortcut_decides_as_the_full_checks(scratch: tuple[Path, Path, Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    work, home, tmp = scratch
+    policy = policy_in(work, home, tmp, profile_for(SPECIAL + ORDINARY))
+    rng = random.Random(7)
+    lines = []
+    for _ in range(2500):
+        commands = []
+        for _ in range(rng.choice((1, 1, 2))):
+            name = rng.choice(SPECIAL if rng.random() < 0.5 else ORDINARY)
+            words = rng.choices(WORDS, k=rng.randint(0, 5))
+            commands.append(" ".join([name, *("'" + w + "'" if " " in w or w in (";", "{}") else w
+                                              for w in words)]))
+        lines.append(" | ".join(commands))
+    fast = [policy.decide(line) for line in lines]
+    monkeypatch.setattr(engine, "_NAMED_OR_MOVED", Everything())
+    monkeypatch.setattr(engine, "_LINKS_PATCHES_WRAPPERS", Everything())
+    monkeypatch.setattr(engine, "never_writes", lambda name: False)
+    full = [policy.decide(line) for line in lines]
+    assert fast == full
+    kinds = {d.decision for d in full}
+    denied_by_paths = sum(any(v.rule == "read-write-roots" for v in d.verdicts) for d in full)
+    assert kinds >= {"allow", "deny"} and denied_by_paths > 100  # the lines reached the path checks
+
+
+def test_sets_name_every_program_the_later_checks_name() -> None:
+    """A program the later checks name is never skipped: the sets hold the tables they read."""
+    from agentsh.policy import madelinks
+
+    assert set(engine._NAMED_ELSEWHERE) | {"sed", "gsed", "mv", "cp"} <= engine._NAMED_OR_MOVED
+    assert set(madelinks.MAKERS) | {"patch", "git", "find"} | set(WRAPPERS) <= engine._LINKS_PATCHES_WRAPPERS
