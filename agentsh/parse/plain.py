@@ -86,7 +86,39 @@ def parse_plain(source: str) -> ParsedLine | None:
     # scanning. Four `in` tests: ~0.06 µs.
     if "'" not in source and ("$" in source or "`" in source or "\\" in source or "!" in source):
         return None
-    return _scan(source)
+    return _scan_bare(source) or _scan(source)
+
+
+# The commonest lines of all: plain words and operators, each one blank apart (`git status`,
+# `git diff HEAD~1 -- src/ | head -n 100`).  One simple regular expression says a line is one,
+# and str.split gives its words (the command's text is then the words joined by a blank);
+# _COMMAND's larger program, run once a command, costs more than that.
+_BARE_LINE = re.compile(r"[A-Za-z0-9_./:+,=~-]++(?: (?:[A-Za-z0-9_./:+,=~-]++|&&|\|\||[|;]))*+")
+_OPERATORS = frozenset({"|", "&&", "||", ";"})
+
+
+def _scan_bare(source: str) -> ParsedLine | None:
+    """_scan's ParsedLine for a line of plain words and operators one blank apart; None for any
+    other line, and for the few it leaves to _scan (a lone `-`, a name with `=` or one of
+    _NOT_A_NAME, a tilde that may expand, an operator with no command after it): _scan answers."""
+    if _BARE_LINE.fullmatch(source) is None or ("~" in source and _expanding_tilde(source)):
+        return None
+    commands: list[SimpleCommand] = []
+    words: list[str] = []
+    for token in source.split(" "):
+        if token not in _OPERATORS:
+            words.append(token)
+            continue
+        if not words or words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
+            return None
+        commands.append(_new(SimpleCommand, (tuple([_new(Word, (word, word, "", "")) for word in words]), (), (),
+                                             " ".join(words), 1, False)))
+        words = []
+    if not words or words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
+        return None
+    commands.append(_new(SimpleCommand, (tuple([_new(Word, (word, word, "", "")) for word in words]), (), (),
+                                         " ".join(words), 1, False)))
+    return _new(ParsedLine, (source, tuple(commands), (), (), (), ()))
 
 
 def _scan(source: str) -> ParsedLine | None:
