@@ -1,4 +1,4 @@
-"""The plain scanner's shortcut for lines of bare words and operators one blank apart
+"""The plain scanner's shortcut for lines of words and operators one blank apart
 (plain._scan_bare) gives exactly what the full scanner and its character-by-character
 reference give, on generated lines in and around that shape (every line compared, accepted
 or not), field by field and type by type."""
@@ -17,7 +17,9 @@ from tests.plain_reference import reference_parse_plain
 TOKENS = ["git", "status", "diff", "HEAD~1", "--", "src/", "head", "-n", "100", "ls", "-la", "x.py", "a:b", "a,b",
           "+x", "./run", "/usr/bin/env", "-", "--x=y", "a=b", "=a", "time", "if", "in", "do", "export", "local",
           "~", "~x", "a~b", "x=~", "a:~b", ":~", "~/x", "2", "007", "|", "&&", "||", ";", "&", "|&", "a|b", "a;b",
-          "_", "-x-", "a.b~c", "unsetenv"]
+          "_", "-x-", "a.b~c", "unsetenv", "'1,40p'", "'*.py'", "--include='*.py'", '"a"', "'a b'", "'$x'",
+          '"$x"', "'ls'", "a'b'", "''", '""', "'~'", "\"x'y\"", "'x\"y'", "'|'", 'a"|"b', "-'x'", "'-'", "'a;b'",
+          '"!"', "'!'", "'`id`'", "'\\'", '"#"', "a'~'", "~'a'"]
 BLANKS = [" "] * 12 + ["  ", "\t", ""]
 
 

@@ -89,35 +89,43 @@ def parse_plain(source: str) -> ParsedLine | None:
     return _scan_bare(source) or _scan(source)
 
 
-# The commonest lines of all: plain words and operators, each one blank apart (`git status`,
-# `git diff HEAD~1 -- src/ | head -n 100`).  One simple regular expression says a line is one,
-# and str.split gives its words (the command's text is then the words joined by a blank);
+# The commonest lines of all: words and operators, each one blank apart (`git status`,
+# `git diff HEAD~1 -- src/ | head -n 100`, `sed -n '1,40p' src/app.py`).  One simple regular
+# expression says a line is one (a word's pieces as in _PIECES, but no blank inside quotes),
+# and str.split gives its words (a command's text is then its words joined by a blank);
 # _COMMAND's larger program, run once a command, costs more than that.
-_BARE_LINE = re.compile(r"[A-Za-z0-9_./:+,=~-]++(?: (?:[A-Za-z0-9_./:+,=~-]++|&&|\|\||[|;]))*+")
+_BARE_WORD = r"""(?:[A-Za-z0-9_./:+,=~-]++|'[!-&(-~]*+'|"[#%-\[\]-_a-~]*+")++"""
+_BARE_LINE = re.compile(rf"{_BARE_WORD}(?: (?:{_BARE_WORD}|&&|\|\||[|;]))*+")
 _OPERATORS = frozenset({"|", "&&", "||", ";"})
 
 
 def _scan_bare(source: str) -> ParsedLine | None:
-    """_scan's ParsedLine for a line of plain words and operators one blank apart; None for any
-    other line, and for the few it leaves to _scan (a lone `-`, a name with `=` or one of
-    _NOT_A_NAME, a tilde that may expand, an operator with no command after it): _scan answers."""
-    if _BARE_LINE.fullmatch(source) is None or ("~" in source and _expanding_tilde(source)):
+    """_scan's ParsedLine for a line of words and operators one blank apart; None for any other
+    line, and for the few it leaves to _scan (a lone `-`, a name with `=` or a quote or one of
+    _NOT_A_NAME, a tilde that may expand or with quotes in the line, an operator with no command
+    after it): _scan answers for those."""
+    if _BARE_LINE.fullmatch(source) is None:
+        return None
+    quoted = "'" in source or '"' in source
+    if "~" in source and (quoted or _expanding_tilde(source)):
         return None
     commands: list[SimpleCommand] = []
     words: list[str] = []
-    for token in source.split(" "):
+    for token in (*source.split(" "), ";"):  # (the last command ends as if an operator followed)
         if token not in _OPERATORS:
             words.append(token)
             continue
         if not words or words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
             return None
-        commands.append(_new(SimpleCommand, (tuple([_new(Word, (word, word, "", "")) for word in words]), (), (),
-                                             " ".join(words), 1, False)))
+        text = " ".join(words)
+        if quoted and ("'" in text or '"' in text):  # as _scan: values without their quotes
+            if "'" in words[0] or '"' in words[0]:
+                return None
+            argv = tuple([_new(Word, (word, _value(word), "", "")) for word in words])
+        else:
+            argv = tuple([_new(Word, (word, word, "", "")) for word in words])
+        commands.append(_new(SimpleCommand, (argv, (), (), text, 1, False)))
         words = []
-    if not words or words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
-        return None
-    commands.append(_new(SimpleCommand, (tuple([_new(Word, (word, word, "", "")) for word in words]), (), (),
-                                         " ".join(words), 1, False)))
     return _new(ParsedLine, (source, tuple(commands), (), (), (), ()))
 
 
