@@ -109,24 +109,34 @@ def _scan_bare(source: str) -> ParsedLine | None:
     quoted = "'" in source or '"' in source
     if "~" in source and (quoted or _expanding_tilde(source)):
         return None
+    if "|" not in source and "&" not in source and ";" not in source:
+        command = _bare_command(source.split(" "), source, quoted)  # one command: the whole line
+        return None if command is None else _new(ParsedLine, (source, (command,), (), (), (), ()))
     commands: list[SimpleCommand] = []
     words: list[str] = []
     for token in (*source.split(" "), ";"):  # (the last command ends as if an operator followed)
         if token not in _OPERATORS:
             words.append(token)
             continue
-        if not words or words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
+        found = _bare_command(words, " ".join(words), quoted) if words else None
+        if found is None:
             return None
-        text = " ".join(words)
-        if quoted and ("'" in text or '"' in text):  # as _scan: values without their quotes
-            if "'" in words[0] or '"' in words[0]:
-                return None
-            argv = tuple([_new(Word, (word, _value(word), "", "")) for word in words])
-        else:
-            argv = tuple([_new(Word, (word, word, "", "")) for word in words])
-        commands.append(_new(SimpleCommand, (argv, (), (), text, 1, False)))
+        commands.append(found)
         words = []
     return _new(ParsedLine, (source, tuple(commands), (), (), (), ()))
+
+
+def _bare_command(words: list[str], text: str, quoted: bool) -> SimpleCommand | None:
+    """One command of _scan_bare's line, as _scan makes it; None where _scan declines it."""
+    if words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
+        return None
+    if quoted and ("'" in text or '"' in text):  # as _scan: values without their quotes
+        if "'" in words[0] or '"' in words[0]:
+            return None
+        argv = tuple([_new(Word, (word, _value(word), "", "")) for word in words])
+    else:
+        argv = tuple([_new(Word, (word, word, "", "")) for word in words])
+    return _new(SimpleCommand, (argv, (), (), text, 1, False))
 
 
 def _scan(source: str) -> ParsedLine | None:
