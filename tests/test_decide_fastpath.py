@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from agentsh.parse import Word
-from agentsh.policy import engine, writes
+from agentsh.policy import Policy, engine, writes
 from agentsh.policy.wrappers import WRAPPERS
 from agentsh.policy.write_table import OUTPUT_OPTIONS, WRITERS
+from agentsh.profile import Host, load_profile
 
 from .conftest import policy_in
 
@@ -107,3 +108,44 @@ def test_sets_name_every_program_the_later_checks_name() -> None:
 
     assert set(engine._NAMED_ELSEWHERE) | {"sed", "gsed", "mv", "cp"} <= engine._NAMED_OR_MOVED
     assert set(madelinks.MAKERS) | {"patch", "git", "find"} | set(WRAPPERS) <= engine._LINKS_PATCHES_WRAPPERS
+
+
+SED_WORDS = ["-n", "-E", "-nE", "-r", "-s", "-u", "-z", "-i", "-i.bak", "-e", "-f", "-l", "5", "-nf", "-ne",
+             "--", "-", "+", "+E", "+n", "--expression=p", "--file=x", "--quiet", "-b", "1,40p", "1d", "$d", "p",
+             "5q", "1~2p", "2,+3p", "1!G;h;$!d", "{p;q}", "=", "1e id", "w out", "s/a/b/", "s/a/b/w x", "r x",
+             "R x", "a text", "y/ab/ba/", "/x/p", "#c", "l", "L", "e", "1,40pe", "src/app.py", "a.txt", "é",
+             "1\uff12p", "\t1p", "1p;\n2p", "w", "1W", "pe", "+f", "+nf", "-nEf", "-Ee"]
+
+
+def test_sed_quick_look_decides_as_the_full_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sed's quick look (scripts.sed_may_find) against the full reading: on 30,000 generated
+    argument lists, whenever it says nothing can be found, the full reading finds no hazard and
+    no word is dynamic; and Rules.problem answers the same with the quick look and without."""
+    from agentsh.policy import hazards, scripts
+    from agentsh.policy.resolve import resolve_command
+
+    spec = hazards.spec_for("sed")[0]
+    assert spec.quick is scripts.sed_may_find
+    rng = random.Random(5)
+    full = spec._replace(quick=None)
+    policy = policy_for_sed()
+    program = resolve_command("sed", policy.profile.path, "/")
+    rule = policy.profile.rules[-1]
+    skipped = 0
+    for _ in range(30000):
+        args = tuple(Word("$x", None, "expansion") if rng.random() < 0.03 else Word(w, w)
+                     for w in rng.choices(SED_WORDS, k=rng.randint(0, 5)))
+        if not scripts.sed_may_find(args):
+            skipped += 1
+            assert hazards.find_hazards(("sed", "sed"), args, [full]) == [], args
+            assert all(w.value is not None for w in args)
+        quick = policy.rules.problem(program, "sed", args, (), rule, ("...",) * len(args))
+        monkeypatch.setitem(hazards._SPECS, "sed", full)
+        assert policy.rules.problem(program, "sed", args, (), rule, ("...",) * len(args)) == quick, args
+        monkeypatch.setitem(hazards._SPECS, "sed", spec)
+    assert 3000 < skipped < 27000, skipped
+
+
+def policy_for_sed() -> Policy:
+    host = Host(cwd="/", home="/nonexistent", config_home="/nonexistent/.config")
+    return Policy(load_profile(None, host), host)
