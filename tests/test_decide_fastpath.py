@@ -1,8 +1,12 @@
-"""The engine skips its last program-specific checks (sed's scripts, write targets, names read
-elsewhere, mv/cp, links made, patches, find -exec, wrappers) with one set test for a program
-none of them names (ls, head, grep ...).  Held here to the full checks: whole decisions with
-the shortcut on and off, on generated lines over the programs those checks name and ordinary
-ones, and `never_writes` to `write_targets` on generated arguments."""
+"""Shortcuts of the decision, each held to the full checks it skips:
+
+- the engine skips its last program-specific checks (sed's scripts, write targets, names read
+  elsewhere, mv/cp, links made, patches, find -exec, wrappers) with one set test for a
+  program none of them names (ls, head, grep ...), and Rules.verdict does not ask
+  Rules.problem about a program no hazard table names when no variable is assigned: whole
+  decisions with the shortcuts on and off, on generated lines over the programs those checks
+  name and ordinary ones; `never_writes` against `write_targets` on generated arguments;
+- sed's quick look (scripts.sed_may_find) against the full hazard reading."""
 
 from __future__ import annotations
 
@@ -40,6 +44,13 @@ class Everything:
 
     def __contains__(self, name: object) -> bool:
         return True
+
+
+class Loud(dict):  # type: ignore[type-arg]
+    """Rules._no_hazards that never says a program is quiet: Rules.problem is always asked."""
+
+    def get(self, key: object, default: object = None) -> bool:
+        return False
 
 
 @pytest.fixture()
@@ -88,13 +99,15 @@ def test_shortcut_decides_as_the_full_checks(scratch: tuple[Path, Path, Path],
         for _ in range(rng.choice((1, 1, 2))):
             name = rng.choice(SPECIAL if rng.random() < 0.5 else ORDINARY)
             words = rng.choices(WORDS, k=rng.randint(0, 5))
-            commands.append(" ".join([name, *("'" + w + "'" if " " in w or w in (";", "{}") else w
-                                              for w in words)]))
+            prefix = rng.choice(["", "", "", "", "FOO=1 ", "PAGER=cat ", "IFS= ", "LD_PRELOAD=x "])
+            commands.append(prefix + " ".join([name, *("'" + w + "'" if " " in w or w in (";", "{}") else w
+                                                       for w in words)]))
         lines.append(" | ".join(commands))
     fast = [policy.decide(line) for line in lines]
     monkeypatch.setattr(engine, "_NAMED_OR_MOVED", Everything())
     monkeypatch.setattr(engine, "_LINKS_PATCHES_WRAPPERS", Everything())
     monkeypatch.setattr(engine, "never_writes", lambda name: False)
+    monkeypatch.setattr(policy.rules, "_no_hazards", Loud())
     full = [policy.decide(line) for line in lines]
     assert fast == full
     kinds = {d.decision for d in full}
