@@ -6,6 +6,8 @@
   Rules.problem about a program no hazard table names when no variable is assigned: whole
   decisions with the shortcuts on and off, on generated lines over the programs those checks
   name and ordinary ones; `never_writes` against `write_targets` on generated arguments;
+- git's words skip its write targets and pathspec reading when the quick looks those start
+  with say there is nothing (writes.git_writes_nothing, pathspecs.names_nothing);
 - sed's quick look (scripts.sed_may_find) against the full hazard reading."""
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def test_shortcut_decides_as_the_full_checks(scratch: tuple[Path, Path, Path],
     monkeypatch.setattr(engine, "_LINKS_PATCHES_WRAPPERS", Everything())
     monkeypatch.setattr(engine, "never_writes", lambda name: False)
     monkeypatch.setattr(policy.rules, "_no_hazards", Loud())
+    monkeypatch.setattr(engine, "git_writes_nothing", lambda args: False)
     full = [policy.decide(line) for line in lines]
     assert fast == full
     kinds = {d.decision for d in full}
@@ -162,3 +165,31 @@ def test_sed_quick_look_decides_as_the_full_reading(monkeypatch: pytest.MonkeyPa
 def policy_for_sed() -> Policy:
     host = Host(cwd="/", home="/nonexistent", config_home="/nonexistent/.config")
     return Policy(load_profile(None, host), host)
+
+
+GIT_WORDS = ["status", "diff", "log", "show", "mv", "init", "worktree", "add", "apply", "am", "commit", "-m", "x",
+             "--", "-o", "-ox", "--output=out", "--output", "--out=o", "--output-directory=d", "-p", "-C", "dir",
+             "--oneline", "-n", "5", "HEAD~1", "HEAD:secret", ":(top)x", ":!x", "*.py", "a?", "[ab]", "src/",
+             "-c", "a=b", "--no-pager", "--stat", "-s", "-vo", "--template=t", "-b", "br", "list"]
+
+
+def test_git_quick_looks_answer_as_the_readers(scratch: tuple[Path, Path, Path]) -> None:
+    """Where git_writes_nothing says so, write_targets("git", ...) is []; where names_nothing
+    says so, pathspecs.problem is ''; the engine's git shortcut skips nothing else."""
+    from agentsh.policy import pathspecs
+
+    assert engine._NAMED_ELSEWHERE["git"] == (pathspecs.problem,) and WRITERS.get("git") is None
+    work, home, tmp = scratch
+    policy = policy_in(work, home, tmp, profile_for(["git"]))
+    rng = random.Random(3)
+    quiet = named = 0
+    for _ in range(30000):
+        args = tuple(Word("$x", None, "expansion") if rng.random() < 0.03 else Word(w, w)
+                     for w in rng.choices(GIT_WORDS, k=rng.randint(0, 5)))
+        if writes.git_writes_nothing(args):
+            quiet += 1
+            assert writes.write_targets("git", args) == [], args
+        if pathspecs.names_nothing(args):
+            named += 1
+            assert pathspecs.problem("git", args, [str(work)], policy.paths, {}) == "", args
+    assert 5000 < quiet < 28000 and 5000 < named < 28000, (quiet, named)

@@ -35,7 +35,7 @@ from .realpaths import resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .wrappers import WRAPPERS, unwrap
-from .writes import never_writes, write_targets
+from .writes import git_writes_nothing, never_writes, write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"
@@ -269,6 +269,9 @@ class Policy:
         if program.basename not in _NAMED_OR_MOVED and never_writes(program.basename) and (
                 typed == program.basename or never_writes(typed)):
             return ""  # (ls, head, grep ...) none of the checks below has anything to read for it
+        if typed == "git" and program.basename == "git" and git_writes_nothing(args) and \
+                pathspecs.names_nothing(args):
+            return ""  # git's usual words: below, only its write targets and pathspecs concern it
         if program.basename in ("sed", "gsed"):
             for word in hazards_module().scripts.sed_reads(args):  # `sed 'r FILE'`: a file named in the script
                 problem = self.paths.check_read_word(word, cwds, cd_real)

@@ -119,6 +119,14 @@ def never_writes(program: str) -> bool:
 _NEVER_WRITES: dict[str, bool] = {}
 
 
+def git_writes_nothing(args: tuple[Word, ...]) -> bool:
+    """write_targets("git", args) is [] (the quick looks _git_targets and _option_targets
+    start with, in one call): no `mv`, no subcommand that creates a directory, and no word
+    that can be one of git's output options."""
+    values = [w.value for w in args]
+    return "mv" not in values and _GIT_CREATES.keys().isdisjoint(values) and _no_output_option("git", args)
+
+
 def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     mode = WRITERS.get(program)
     options = OUTPUT_OPTIONS.get(program, ())
