@@ -86,7 +86,57 @@ def parse_plain(source: str) -> ParsedLine | None:
     # scanning. Four `in` tests: ~0.06 µs.
     if "'" not in source and ("$" in source or "`" in source or "\\" in source or "!" in source):
         return None
-    return _scan(source)
+    return _scan_bare(source) or _scan(source)
+
+
+# The commonest lines of all: words and operators, each one blank apart (`git status`,
+# `git diff HEAD~1 -- src/ | head -n 100`, `sed -n '1,40p' src/app.py`).  One simple regular
+# expression says a line is one (a word's pieces as in _PIECES, but no blank inside quotes),
+# and str.split gives its words (a command's text is then its words joined by a blank);
+# _COMMAND's larger program, run once a command, costs more than that.
+_BARE_WORD = r"""(?:[A-Za-z0-9_./:+,=~-]++|'[!-&(-~]*+'|"[#%-\[\]-_a-~]*+")++"""
+_BARE_LINE = re.compile(rf"{_BARE_WORD}(?: (?:{_BARE_WORD}|&&|\|\||[|;]))*+")
+_OPERATORS = frozenset({"|", "&&", "||", ";"})
+
+
+def _scan_bare(source: str) -> ParsedLine | None:
+    """_scan's ParsedLine for a line of words and operators one blank apart; None for any other
+    line, and for the few it leaves to _scan (a lone `-`, a name with `=` or a quote or one of
+    _NOT_A_NAME, a tilde that may expand or with quotes in the line, an operator with no command
+    after it): _scan answers for those."""
+    if _BARE_LINE.fullmatch(source) is None:
+        return None
+    quoted = "'" in source or '"' in source
+    if "~" in source and (quoted or _expanding_tilde(source)):
+        return None
+    if "|" not in source and "&" not in source and ";" not in source:
+        command = _bare_command(source.split(" "), source, quoted)  # one command: the whole line
+        return None if command is None else _new(ParsedLine, (source, (command,), (), (), (), ()))
+    commands: list[SimpleCommand] = []
+    words: list[str] = []
+    for token in (*source.split(" "), ";"):  # (the last command ends as if an operator followed)
+        if token not in _OPERATORS:
+            words.append(token)
+            continue
+        found = _bare_command(words, " ".join(words), quoted) if words else None
+        if found is None:
+            return None
+        commands.append(found)
+        words = []
+    return _new(ParsedLine, (source, tuple(commands), (), (), (), ()))
+
+
+def _bare_command(words: list[str], text: str, quoted: bool) -> SimpleCommand | None:
+    """One command of _scan_bare's line, as _scan makes it; None where _scan declines it."""
+    if words[0] in _NOT_A_NAME or "=" in words[0] or "-" in words:
+        return None
+    if quoted and ("'" in text or '"' in text):  # as _scan: values without their quotes
+        if "'" in words[0] or '"' in words[0]:
+            return None
+        argv = tuple([_new(Word, (word, _value(word), "", "")) for word in words])
+    else:
+        argv = tuple([_new(Word, (word, word, "", "")) for word in words])
+    return _new(SimpleCommand, (argv, (), (), text, 1, False))
 
 
 def _scan(source: str) -> ParsedLine | None:

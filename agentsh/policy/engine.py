@@ -35,7 +35,7 @@ from .realpaths import resolve
 from .resolve import Program, ResolveError, resolve_command
 from .rules import Rules, find_exec_spans, hazards_module, judged
 from .wrappers import WRAPPERS, unwrap
-from .writes import find_follows_links, find_start_points, write_targets
+from .writes import find_follows_links, find_start_points, git_writes_nothing, never_writes, write_targets
 
 MAX_WRAP_DEPTH = 8
 INTERNAL_ERROR_RULE = "internal-error"
@@ -225,6 +225,8 @@ class Policy:
             problem = self._path_problem(program, args, cwds, cd_real)
             if problem:
                 verdict = judged(found, "deny", problem, "read-write-roots")
+        if program.basename not in _LINKS_PATCHES_WRAPPERS:
+            return verdict  # (ls, head, grep ...) none of the checks below names it: one test, not five
         if program.basename in madelinks.MAKERS and not program.is_builtin and not (
                 program.basename == "git" and args and args[0].value in madelinks.GIT_READS_ONLY):
             verdict = madelinks.check(verdict, program.basename, args, cwds, self.paths)
@@ -289,13 +291,19 @@ class Policy:
             problem = self.paths.check_read_word(word, cwds, cd_real)
             if problem:
                 return problem
+        # as typed and as resolved: gcc is x86_64-linux-gnu-gcc-12 once its links are followed
+        typed = program.name.rpartition("/")[2]
+        if program.basename not in _NAMED_OR_MOVED and never_writes(program.basename) and (
+                typed == program.basename or never_writes(typed)):
+            return ""  # (ls, head, grep ...) none of the checks below has anything to read for it
+        if typed == "git" and program.basename == "git" and git_writes_nothing(args) and \
+                pathspecs.names_nothing(args):
+            return ""  # git's usual words: below, only its write targets and pathspecs concern it
         if program.basename in ("sed", "gsed"):
             for word in hazards_module().scripts.sed_reads(args):  # `sed 'r FILE'`: a file named in the script
                 problem = self.paths.check_read_word(word, cwds, cd_real)
                 if problem:
                     return problem
-        # as typed and as resolved: gcc is x86_64-linux-gnu-gcc-12 once its links are followed
-        typed = program.name.rpartition("/")[2]
         for name in (program.basename,) if typed == program.basename else (typed, program.basename):
             for word in write_targets(name, args):
                 problem = self.paths.check_write_word(word, cwds, cd_real)
@@ -356,6 +364,12 @@ def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
 
 
 _NAMED_ELSEWHERE = _named_elsewhere()
+# The programs the last checks of _path_problem (sed's scripts, _NAMED_ELSEWHERE, mv and cp)
+# and of _invocation (links made, patches, find -exec, wrappers) name: any other program
+# skips them with one set test (writes.never_writes covers write_targets).  A check added
+# there for another program must add its name here (tests/test_decide_fastpath.py).
+_NAMED_OR_MOVED = frozenset({"sed", "gsed", "mv", "cp", *_NAMED_ELSEWHERE})
+_LINKS_PATCHES_WRAPPERS = frozenset({*madelinks.MAKERS, "patch", "git", "find", *WRAPPERS})
 
 
 def _socket_problem(target: Word, profile: Profile) -> str:

@@ -45,7 +45,8 @@ class Spec(NamedTuple):
     # under that very name, or are ambiguous and refused by the program itself
     exact: frozenset[str] = frozenset()
     # says whether any word may hold one of this spec's hazards (None: always look); only for
-    # specs that take every dynamic word (`wc -l "$f"` need not pay for a full reading)
+    # specs that take every dynamic word (`wc -l "$f"` need not pay for a full reading), or
+    # whose quick look says True for any dynamic word (sed's)
     quick: Callable[[tuple[Word, ...]], bool] | None = None
 
 

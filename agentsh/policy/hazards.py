@@ -105,7 +105,7 @@ _SPECS: dict[str, Spec] = {
     "cmake": Spec(takes_value=("-D", "-U", "-G", "-S", "-B", "-T", "-A", "-j", "-t")),
     "tar": _TAR,
     "sed": Spec(options={"-f": "reads a sed script from a file", "--file": "reads a sed script from a file"},
-                operands=scripts.sed_hazards),
+                operands=scripts.sed_hazards, quick=scripts.sed_may_find),
     "awk": Spec(options={"-f": "reads an awk program from a file", "--file": "reads an awk program from a file",
                          "-E": "reads an awk program from a file", "--exec": "reads an awk program from a file",
                          "-l": "loads an extension", "--load": "loads an extension",

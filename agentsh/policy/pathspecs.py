@@ -30,14 +30,19 @@ _FOLLOWED = frozenset({"top", "literal", "glob", "exclude"})
 _STAGE = re.compile(r":[0-3]:")
 
 
-def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
-            reals: dict[str, str] | None = None) -> str:
-    """Why one of git's words names a denied path as a pathspec or an object name ('' if none)."""
+def names_nothing(args: tuple[Word, ...]) -> bool:
+    """No word holds pathspec magic, a pattern or an object path: `problem` answers ''."""
     for word in args:
         value = word.value
         if value is not None and (":" in value or "*" in value or "?" in value or "[" in value):
-            break
-    else:
+            return False
+    return True
+
+
+def problem(_program: str, args: tuple[Word, ...], cwds: Iterable[str], paths: PathChecker,
+            reals: dict[str, str] | None = None) -> str:
+    """Why one of git's words names a denied path as a pathspec or an object name ('' if none)."""
+    if names_nothing(args):
         return ""  # the common git line: no magic, no pattern, no object path
     sub = git_subcommand(args)
     if sub is None:

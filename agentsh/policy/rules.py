@@ -43,6 +43,9 @@ class Rules:
         # Each rule's patterns with up to two leading literal elements (most start with a
         # subcommand or a flag): a pattern whose literals differ from argv[1:3] cannot match.
         self._patterns: dict[str, list[tuple[tuple[str, ...], ArgPattern, Compiled]]] = {}
+        # (typed name, resolved basename, builtin) -> no hazard table names the program (or it is
+        # a builtin): `problem` then has nothing to find without assignments (ls, head, grep).
+        self._no_hazards: dict[tuple[str, str, bool], bool] = {}
         for rule in profile.rules:
             for name in rule.run:
                 self._by_name.setdefault(os.path.basename(name), []).append((rule, name))
@@ -107,6 +110,15 @@ class Rules:
                     continue
             decision = rule.decision
             if decision == "allow":
+                if not assignments:
+                    key = (name, program.basename, program.is_builtin)
+                    quiet = self._no_hazards.get(key)
+                    if quiet is None:
+                        quiet = self._quiet(program, name)
+                        if len(self._no_hazards) < 4096:
+                            self._no_hazards[key] = quiet
+                    if quiet:
+                        return judged(found, "allow", "allowed", rule.name)
                 problem = self.problem(program, name, args, assignments, rule, elements)
                 if not problem:
                     return judged(found, "allow", "allowed", rule.name)
@@ -133,7 +145,9 @@ class Rules:
         Memoised per (name, head): with hundreds of rules for one program (git, python3),
         most start with literal words (`status`, `-m pytest`), so only a few are worth trying.
         """
-        memo = self._candidate_memo.setdefault(name, {})
+        memo = self._candidate_memo.get(name)
+        if memo is None:  # (setdefault would build an empty dict at every call)
+            memo = self._candidate_memo[name] = {}
         found = memo.get(head)
         if found is None:
             if len(memo) > 256:
@@ -148,6 +162,16 @@ class Rules:
             return None
         return tuple((pattern, compiled_pattern) for prefix, pattern, compiled_pattern in self._patterns[rule.name]
                      if _fits(prefix, head))
+
+    @staticmethod
+    def _quiet(program: Program, name: str) -> bool:
+        """Does `problem` answer '' for this program whatever its words, given no assignments?
+        It does for a builtin and for a program no hazard table names (the first returns of
+        `problem`, which this reads the same way): a function of the names alone."""
+        if program.is_builtin:
+            return True  # (and the hazard tables stay unimported, as in `problem`)
+        typed = name if "/" not in name else os.path.basename(name)
+        return not hazards_module().spec_for(typed, program.basename)
 
     def problem(self, program: Program, name: str, args: tuple[Word, ...],
                       assignments: tuple, rule: Rule, elements: tuple[str, ...]) -> str:

@@ -106,6 +106,35 @@ def _read_sed_scripts(args: tuple[Word, ...]) -> list[tuple[int, str | None]]:
     return scripts
 
 
+# Option letters that neither take a value nor name a script or a script file (-n, -E, -r, -s,
+# -u, -z), and script characters _sed_reason passes over one at a time (addresses, `;{}!`,
+# and commands with no argument: `p`, `d`, `q` ...): a script of these alone is harmless.
+_QUIET_SED_LETTERS = frozenset("nErsuz")
+_PLAIN_SED_SCRIPT = frozenset(" \t\n;{}!0123456789$,~+=dDgGhHlnNpPqQxz")
+
+
+def sed_may_find(args: tuple[Word, ...]) -> bool:
+    """sed's quick look (hazards.Spec.quick): may the full reading find a hazard or mind a
+    dynamic word?  False only when every word is static, every option a cluster of quiet
+    letters, and the script (the first operand) plain: `sed -n '1,40p' src/app.py`, `sed 1d f`.
+    Then _split finds no -f, _read_sed_scripts no -e, -f or --file, and _sed_reason passes
+    over every character of the script; a `+` word (an option to _split, the script to
+    _first_operand), `--` and a lone `-` (itself a script) take the full reading."""
+    script_seen = False
+    for word in args:
+        value = word.value
+        if value is None or value[:1] == "+":
+            return True
+        if value[:1] == "-" and value != "-":
+            if not _QUIET_SED_LETTERS.issuperset(value[1:]):
+                return True
+        elif not script_seen:
+            script_seen = True
+            if not _PLAIN_SED_SCRIPT.issuperset(value):
+                return True
+    return False
+
+
 def sed_hazards(args: tuple[Word, ...]) -> list[Hazard]:
     found = []
     for i, text in _sed_scripts(args):

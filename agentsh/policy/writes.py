@@ -154,6 +154,31 @@ def write_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     return _option_targets(program, args)
 
 
+def never_writes(program: str) -> bool:
+    """Is write_targets(program, args) [] whatever the args?  True for most programs (ls, head,
+    grep): no git, no compiler, neither in WRITERS nor in OUTPUT_OPTIONS (the two tables
+    _option_targets reads first).  A pure function of the name and those constant tables,
+    so it is remembered per name (bounded), and the engine skips the call altogether."""
+    found = _NEVER_WRITES.get(program)
+    if found is None:
+        found = program != "git" and not compilers.kind(program) and WRITERS.get(program) is None \
+            and not OUTPUT_OPTIONS.get(program, ())
+        if len(_NEVER_WRITES) < 4096:
+            _NEVER_WRITES[program] = found
+    return found
+
+
+_NEVER_WRITES: dict[str, bool] = {}
+
+
+def git_writes_nothing(args: tuple[Word, ...]) -> bool:
+    """write_targets("git", args) is [] (the quick looks _git_targets and _option_targets
+    start with, in one call): no `mv`, no subcommand that creates a directory, and no word
+    that can be one of git's output options."""
+    values = [w.value for w in args]
+    return "mv" not in values and _GIT_CREATES.keys().isdisjoint(values) and _no_output_option("git", args)
+
+
 def _option_targets(program: str, args: tuple[Word, ...]) -> list[Word]:
     mode = WRITERS.get(program)
     options = OUTPUT_OPTIONS.get(program, ())
