@@ -3,8 +3,9 @@
 Landlock has no access right for a file's mode, owner, times or extended attributes, so a
 confined command could `chmod 644 ~/.ssh/id_rsa` or, as root, chown or setuid any file.
 The seccomp filter (ptrace.py) sends these calls, which ordinary programs make rarely, to
-the guard as SECCOMP_RET_TRACE stops; the filter's return data says where the call keeps
-its target (a KIND below), so nothing here depends on an architecture's call numbers.
+the guard as SECCOMP_RET_TRACE stops.  Where a call keeps its target (a KIND below) comes
+from ptrace.py's table of the call numbers, not from the stop's data: a line may stack a
+filter of its own, and the kernel reports the newest filter's data.
 
 The guard resolves the target as the kernel will: a path relative to the tracee's working
 directory or to its directory descriptor (/proc/PID/cwd, /proc/PID/fd/N), following the
@@ -31,8 +32,9 @@ from typing import NamedTuple
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
+from .ptrace import metadata_kind
 
-# Where a traced call keeps its target: the filter's SECCOMP_RET_DATA, the guard's event message.
+# Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
 LINK_PATH = 2  # args[0] is a path; the last link is not followed (lchown, lsetxattr, lremovexattr)
 FD = 3  # args[0] is a descriptor (fchmod, fchown, fsetxattr, fremovexattr, the FS_IOC_SET* ioctls)
@@ -67,13 +69,14 @@ def _signed32(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
-def syscall_args(pid: int) -> list[int]:
-    """The six arguments of the call `pid` is stopped in (/proc/PID/syscall: NR ARG... SP PC)."""
+def stopped_call(pid: int) -> tuple[int, list[int]]:
+    """The number and the six arguments of the call `pid` is stopped in (/proc/PID/syscall:
+    NR ARG... SP PC)."""
     with open(f"/proc/{pid}/syscall", "rb") as f:
         words = f.read().split()
     if len(words) < 7:  # "running", or a kernel that does not say
         raise OSError(errno.EIO, "the stopped call's arguments cannot be read")
-    return [int(word, 16) for word in words[1:7]]
+    return int(words[0]), [int(word, 16) for word in words[1:7]]
 
 
 def read_path(pid: int, address: int) -> bytes:
@@ -142,11 +145,18 @@ class MetadataGuard:
         self.root = os.stat("/")
         self.mount_ns = os.stat("/proc/self/ns/mnt")
 
-    def check(self, pid: int, kind: int) -> Refusal | None:
+    def check(self, pid: int) -> Refusal | None:
         """None when the call may go on; else why not and the errno it fails with."""
         target = ""
         try:
-            args = syscall_args(pid)
+            number, args = stopped_call(pid)
+            kind = metadata_kind(number, args)
+            if not kind:
+                # Not a call agentsh's filter sends here, so that filter allowed it: the stop
+                # is a RET_TRACE of a filter the line installed itself.  (A compat call, which
+                # /proc numbers in its own ABI, may be taken for a native one: at worst it is
+                # refused; agentsh's filter already fails every compat metadata call.)
+                return None
             if not self._same_view(pid):
                 return Refusal(errno.EPERM, "", "it runs under another root directory or mount namespace")
             fd, target = self._open_target(pid, kind, args)

@@ -10,6 +10,7 @@ written for x86_64 and aarch64.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import struct
 from typing import NamedTuple
@@ -160,6 +161,7 @@ IPPROTO_MPTCP = 262
 SYS_SOCKET = 1  # socketcall's call number for socket()
 TIOCSTI = 0x5412  # (the same number on x86 and arm)
 TIOCLINUX = 0x541C
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -189,6 +191,7 @@ class _Abi(NamedTuple):
     io_uring_setup: int
     ioctl: int
     socketcall: int = 0
+    seccomp: int = 0
     other_abi_marker: int = 0  # numbers at or above it belong to another ABI (x32): refused
     # The calls that change file metadata: (number, where its target is, a metadata.py KIND).
     # A native ABI's go to the guard; a compat ABI's (i386, arm32: `kinds` False) are
@@ -217,22 +220,40 @@ _ARM32_METADATA = tuple((nr, 0) for nr in (15, 16, 94, 95, 182, 198, 207, 212, 2
 FS_IOC_SETFLAGS = 0x40086602  # chattr (64-bit); FS_IOC32_SETFLAGS below for compat
 FS_IOC32_SETFLAGS = 0x40046602
 FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
+_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR)
 
 _ARCHES = {
-    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000,
+    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
                     metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
-               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102,  # i386 via int 0x80
-                    metadata=_I386_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
+               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102, seccomp=354,  # i386: int 0x80
+                    metadata=_I386_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
                     kinds=False)],
-    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, metadata=_AARCH64_METADATA,
+    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, seccomp=277, metadata=_AARCH64_METADATA,
                      metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
-                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54,  # arm32 compat (EABI: no socketcall)
-                     metadata=_ARM32_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
+                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54, seccomp=383,  # arm32 (EABI: no socketcall)
+                     metadata=_ARM32_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
                      kinds=False)],
 }
 
 
 Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
+
+
+def metadata_kind(number: int, args: list[int]) -> int:
+    """Where the native call `number` (with `args`) keeps its target, 0 if the filter does
+    not send it to the guard.  The guard asks this rather than reading the stop's data: when
+    a line stacks a filter of its own that also returns RET_TRACE, the kernel reports the
+    newest filter's data, which the line chose."""
+    ioctl, kinds, ioctls = _native_kinds(os.uname().machine)
+    if number == ioctl:
+        return _FD if args[1] & 0xFFFFFFFF in ioctls else 0
+    return kinds.get(number, 0)
+
+
+@functools.cache
+def _native_kinds(machine: str) -> tuple[int, dict[int, int], tuple[int, ...]]:
+    abi = _ARCHES[machine][0]
+    return abi.ioctl, dict(abi.metadata), abi.metadata_ioctls
 
 
 def _ret(errno_value: int = -1) -> Insn:
@@ -271,6 +292,12 @@ def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
               (abi.ioctl, ioctl)]
     if abi.socketcall:
         checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
+    if traced:
+        # A filter of the line's own that returns SECCOMP_RET_USER_NOTIF for a metadata call
+        # takes precedence over this one's RET_TRACE: its listener answering "continue" would
+        # run the call unseen by the guard.  Without a listener that action fails the call.
+        checks.append((abi.seccomp, _refuse_when(_arg(1), SECCOMP_FILTER_FLAG_NEW_LISTENER, EPERM,
+                                                 _BPF_JSET_K)))
     for nr, sub in checks:
         block += [(_BPF_JEQ_K, 0, len(sub) + 1, nr), *sub, _ret()]
     if traced:  # (untraced, a metadata call is allowed: no guard could decide it)

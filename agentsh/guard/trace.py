@@ -206,10 +206,9 @@ class Tracer:
         """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides)."""
         signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)
         try:
-            kind = ptrace.event_message(pid) & 0xFFFF
             if self.metadata is None:
                 self.metadata = MetadataGuard(self.checker.policy.profile)
-            refusal = self.metadata.check(pid, kind)
+            refusal = self.metadata.check(pid)
         except Exception as err:  # anything we cannot read or decide in time is refused
             refusal = Refusal(errno.EPERM, "", f"cannot check it: {err or type(err).__name__}")
         finally:

