@@ -276,6 +276,34 @@ def test_a_filter_of_the_lines_own_cannot_answer_for_the_guard(run_agentsh: Run,
     assert outside.stat().st_mode & 0o777 == 0o600
 
 
+def _flags(path: Path) -> int | None:
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return struct.unpack("l", fcntl.ioctl(fd, 0x80086601, b"\0" * 8))[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="int 0x80 is x86's")
+def test_i386_ioctl_with_the_64_bit_setflags_number_is_refused(run_agentsh: Run, profile: Path,
+                                                                 outside: Path) -> None:
+    """The compat ioctl hands FS_IOC_SETFLAGS (the 64-bit number) to the same code as the
+    native call: the filter refused only FS_IOC32_SETFLAGS there, and chattr +A went through."""
+    flags = _flags(outside)
+    if flags is None:
+        pytest.skip("no inode flags on this file system")
+    got = helper(run_agentsh, profile, "i386-setflags", str(outside))
+    if got.get("ioctl") == 38:
+        pytest.skip("this kernel has no i386 emulation")
+    assert got == {"ioctl": 1}
+    assert _flags(outside) == flags
+
+
 @pytest.mark.xfail(strict=True, reason="race: a thread rewrites the path after the guard read it "
                    "(docs/security-model.md, File metadata, What remains)")
 def test_a_thread_rewriting_the_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,

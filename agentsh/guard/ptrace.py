@@ -220,7 +220,9 @@ _ARM32_METADATA = tuple((nr, 0) for nr in (15, 16, 94, 95, 182, 198, 207, 212, 2
 FS_IOC_SETFLAGS = 0x40086602  # chattr (64-bit); FS_IOC32_SETFLAGS below for compat
 FS_IOC32_SETFLAGS = 0x40046602
 FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
-_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR)
+# A compat process's ioctl passes every number it does not translate, FS_IOC_SETFLAGS (the
+# 64-bit one) too, to the native code: both numbers set the flags there.
+_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)
 
 _ARCHES = {
     "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
