@@ -304,6 +304,23 @@ def test_i386_ioctl_with_the_64_bit_setflags_number_is_refused(run_agentsh: Run,
     assert _flags(outside) == flags
 
 
+def test_a_detached_mount_cannot_pass_for_the_workspace(run_agentsh: Run, profile: Path, tmp_path: Path,
+                                                          workspace: Path) -> None:
+    """A tree outside holding the workspace's path (say /var holds tmp/, when /tmp is a write
+    root), cloned by open_tree() in a user namespace: its files' paths read from /proc are
+    relative to the clone, so the guard saw the workspace's path and allowed the chmod."""
+    clone_root = tmp_path / "outside"
+    shaped = clone_root / str(workspace).lstrip("/") / "target"
+    shaped.parent.mkdir(parents=True)
+    shaped.write_text("x\n")
+    shaped.chmod(0o600)
+    got = helper(run_agentsh, profile, "detached", str(clone_root), str(shaped.relative_to(clone_root)))
+    if "unshare" in got or "open_tree" in got:
+        pytest.skip(f"no user namespaces or open_tree here: {got}")
+    assert got == {"own-namespace-chmod": 1, "chmod": 1, "fchmod": 1}
+    assert shaped.stat().st_mode & 0o777 == 0o600
+
+
 @pytest.mark.xfail(strict=True, reason="race: a thread rewrites the path after the guard read it "
                    "(docs/security-model.md, File metadata, What remains)")
 def test_a_thread_rewriting_the_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,

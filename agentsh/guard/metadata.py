@@ -49,6 +49,7 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 PATH_MAX = 4096
 SHM = "/dev/shm"
+_ELSEWHERE = "\0elsewhere"  # _where: the object's path leads to another object (no path has a NUL)
 # glibc (before fchmodat2) and gnulib change a link's own mode through this name of an O_PATH
 # descriptor: it names the tracee's descriptor, which the guard cannot open by that name.
 _OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
@@ -167,6 +168,8 @@ class MetadataGuard:
         except OSError as err:
             code = err.errno or errno.EPERM
             return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
+        if where == _ELSEWHERE:
+            return Refusal(errno.EPERM, target, "its path leads elsewhere: it is on a mount of the command's own")
         if where is None or self.allowed(where):
             return None
         return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
@@ -235,4 +238,12 @@ class MetadataGuard:
         if not where.startswith("/"):
             # pipe:[N], socket:[N], anon_inode:...: objects of pseudo file systems, on no path
             return None if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode) else where
-        return where
+        # The kernel spells the path from the root of the object's own mount tree: for a mount
+        # the command cloned (open_tree() in a user namespace of its own) that is the clone's,
+        # and a tree outside holding the workspace's path (/var holds tmp/) would pass for the
+        # workspace.  The path is the object's only if it leads to the object from our root.
+        try:
+            named = os.lstat(where)
+        except OSError:
+            return _ELSEWHERE
+        return where if (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino) else _ELSEWHERE
