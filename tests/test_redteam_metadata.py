@@ -7,7 +7,9 @@ compiled once per session with gcc (skipped where there is none).
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -341,3 +343,43 @@ def test_a_link_swapped_in_the_workspace_loses_the_race(run_agentsh: Run, profil
     got = helper(run_agentsh, profile, "link-race", str(outside), "20000")
     assert got["tries"] == -1
     assert outside.stat().st_mode & 0o777 == 0o600
+
+
+SETID_TRIES = {
+    "chmod_setuid": "os.chmod('prog', 0o4755)",
+    "chmod_setgid_file": "os.chmod('prog', 0o2755)",
+    "create_setuid": "os.close(os.open('made', os.O_CREAT | os.O_WRONLY, 0o4755))",
+    "tmpfile_setuid": "os.close(os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o4755))",
+    "mknod_setuid": "os.mknod('node', 0o100000 | 0o4755)",
+    "file_capability": "os.setxattr('prog', 'security.capability', bytes.fromhex('01000002' + '00002000' + '0' * 24))",
+}
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root's set-ID programs and file capabilities raise privileges")
+def test_root_cannot_leave_a_setuid_program_or_file_capability_in_the_workspace(run_agentsh: Run, tmp_path: Path,
+                                                                             workspace: Path) -> None:
+    """A line that runs as root made, in the workspace, a setuid-root copy of a program or
+    gave it CAP_SYS_ADMIN as a file capability: anyone who runs it later, outside agentsh,
+    has root's power.  Set-ID bits on files and security.capability are refused; a set-group-ID
+    directory (shared project trees) is not."""
+    py_bin = os.path.dirname(os.path.realpath(sys.executable))
+    text = (f"agentsh: 1\nname: setid\nextends: [base]\npath: [{py_bin}, /usr/bin, /bin]\n"
+            'write: {allow: ["{workspace}"]}\ncommands:\n  - {name: py, run: python3, args: ["-c ..."], decision: allow}\n')
+    profile = write_profile(tmp_path, "setid", text)
+    shutil.copy("/bin/true", workspace / "prog")
+    (workspace / "dir").mkdir()
+    lines = ["import json, os", "out = {}"]
+    for name, statement in {**SETID_TRIES, "setgid_dir": "os.chmod('dir', 0o2775)"}.items():
+        lines += ["try:", f"    {statement}", f"    out[{name!r}] = 0", "except OSError as e:",
+                  f"    out[{name!r}] = e.errno"]
+    lines.append("print(json.dumps(out))")
+    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(chr(10).join(lines))}")
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.splitlines()[-1])
+    assert got.pop("setgid_dir") == 0
+    assert not [name for name, code in got.items() if code == 0]  # refused (EPERM, or ENOSYS/EOPNOTSUPP)
+    for path in workspace.rglob("*"):
+        if path.is_file():
+            assert not path.stat().st_mode & 0o6000, path
+    assert "security.capability" not in os.listxattr(workspace / "prog")
+    assert (workspace / "dir").stat().st_mode & 0o2000

@@ -32,7 +32,7 @@ from typing import NamedTuple
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
-from .ptrace import metadata_kind
+from .ptrace import metadata_kind, set_id_args
 
 # Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
@@ -162,16 +162,18 @@ class MetadataGuard:
                 return Refusal(errno.EPERM, "", "it runs under another root directory or mount namespace")
             fd, target = self._open_target(pid, kind, args)
             try:
-                where = self._where(fd)
+                info = os.fstat(fd)
+                where = self._where(fd, info)
             finally:
                 os.close(fd)
+            set_id = self._set_id(pid, number, args, info)
         except OSError as err:
             code = err.errno or errno.EPERM
             return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
         if where == _ELSEWHERE:
             return Refusal(errno.EPERM, target, "its path leads elsewhere: it is on a mount of the command's own")
         if where is None or self.allowed(where):
-            return None
+            return Refusal(errno.EPERM, target, set_id) if set_id else None
         return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
                        "outside the write roots")
 
@@ -227,9 +229,23 @@ class MetadataGuard:
             os.close(base)
 
     @staticmethod
-    def _where(fd: int) -> str | None:
+    def _set_id(pid: int, number: int, args: list[int], info: os.stat_result) -> str:
+        """Why a chmod's set-ID bits or a file capability are refused, "" if there are none.
+        A set-user-ID program, or one with file capabilities, that a line running as root
+        leaves in a write root gives root's power to whoever runs it later, outside agentsh
+        (a line's own user lends its own).  A set-group-ID directory only passes its group on."""
+        mode_arg, name_arg = set_id_args(number)
+        if mode_arg is not None:
+            mode = args[mode_arg]
+            if mode & stat.S_ISUID or (mode & stat.S_ISGID and not stat.S_ISDIR(info.st_mode)):
+                return "a set-user-ID or set-group-ID bit on a file"
+        if name_arg is not None and read_path(pid, args[name_arg]) == b"security.capability":
+            return "file capabilities"
+        return ""
+
+    @staticmethod
+    def _where(fd: int, info: os.stat_result) -> str | None:
         """The path of the object `fd` holds; None for an object no other path reaches."""
-        info = os.fstat(fd)
         if info.st_nlink == 0:
             # Unlinked (a deleted file, memfd, O_TMPFILE): no name anyone else opens it by; linking
             # it back into a directory is a Landlock-checked make there.

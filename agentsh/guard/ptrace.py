@@ -162,6 +162,10 @@ SYS_SOCKET = 1  # socketcall's call number for socket()
 TIOCSTI = 0x5412  # (the same number on x86 and arm)
 TIOCLINUX = 0x541C
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+SYS_OPENAT2 = 437  # the same number everywhere
+O_CREAT = 0o100  # (x86 and the generic values: arm's differ in O_DIRECTORY, not these)
+O_TMPFILE = 0o20000000  # __O_TMPFILE: an unnamed file, made with the mode too
+SET_ID = 0o6000  # S_ISUID | S_ISGID
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -199,6 +203,9 @@ class _Abi(NamedTuple):
     metadata: tuple[tuple[int, int], ...] = ()
     metadata_ioctls: tuple[int, ...] = ()  # ioctl commands that set a file's attributes (chattr)
     kinds: bool = True
+    # The calls that create a file with a mode: (number, its flags argument or -1, its mode
+    # argument).  Traced, set-ID bits there are refused (see SET_ID).
+    creates: tuple[tuple[int, int, int], ...] = ()
 
 
 # Where each metadata call keeps its target (metadata.py's KINDs).
@@ -223,22 +230,40 @@ FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
 # A compat process's ioctl passes every number it does not translate, FS_IOC_SETFLAGS (the
 # 64-bit one) too, to the native code: both numbers set the flags there.
 _COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)
+# open, creat, mknod, openat, mknodat (aarch64 has only the *at ones)
+_X86_64_CREATES = ((2, 1, 2), (85, -1, 1), (133, -1, 1), (257, 2, 3), (259, -1, 2))
+_I386_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (295, 2, 3), (297, -1, 2))
+_ARM32_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (322, 2, 3), (324, -1, 2))
+_AARCH64_CREATES = ((56, 2, 3), (33, -1, 2))
+# The guard refuses set-ID bits in a chmod and a security.capability xattr: where each native
+# call keeps its mode, and its xattr's name (chmod, fchmod, fchmodat, fchmodat2; setxattr,
+# lsetxattr, fsetxattr, setxattrat).
+_MODE_ARG = {"x86_64": {90: 1, 91: 1, 268: 2, 452: 2}, "aarch64": {52: 1, 53: 2, 452: 2}}
+_XATTR_NAME_ARG = {"x86_64": {188: 1, 189: 1, 190: 1, 463: 3}, "aarch64": {5: 1, 6: 1, 7: 1, 463: 3}}
 
 _ARCHES = {
     "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
-                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
+                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR),
+                    creates=_X86_64_CREATES),
                _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102, seccomp=354,  # i386: int 0x80
                     metadata=_I386_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
-                    kinds=False)],
+                    kinds=False, creates=_I386_CREATES)],
     "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, seccomp=277, metadata=_AARCH64_METADATA,
-                     metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
+                     metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR), creates=_AARCH64_CREATES),
                 _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54, seccomp=383,  # arm32 (EABI: no socketcall)
                      metadata=_ARM32_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
-                     kinds=False)],
+                     kinds=False, creates=_ARM32_CREATES)],
 }
 
 
 Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
+
+
+def set_id_args(number: int) -> tuple[int | None, int | None]:
+    """Where the native call `number` keeps a mode (chmod family) and an xattr name (setxattr
+    family), None where it has none."""
+    machine = os.uname().machine
+    return _MODE_ARG.get(machine, {}).get(number), _XATTR_NAME_ARG.get(machine, {}).get(number)
 
 
 def metadata_kind(number: int, args: list[int]) -> int:
@@ -295,6 +320,16 @@ def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
     if abi.socketcall:
         checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
     if traced:
+        # A set-user-ID or set-group-ID file that a line running as root makes in a write root
+        # is a way to root's power for whoever runs it later, outside agentsh: the guard
+        # refuses those bits in a chmod; these calls create a file with its mode.  openat2
+        # keeps the mode in memory the filter cannot read: ENOSYS, programs fall back to openat.
+        for nr, flags, mode in abi.creates:
+            sub = _refuse_when(_arg(mode), SET_ID, EPERM, _BPF_JSET_K)
+            if flags >= 0:  # the mode counts only with O_CREAT or O_TMPFILE
+                sub = [(_BPF_LD_W_ABS, 0, 0, _arg(flags)), (_BPF_JSET_K, 0, len(sub), O_CREAT | O_TMPFILE), *sub]
+            checks.append((nr, sub))
+        checks.append((SYS_OPENAT2, [_ret(ENOSYS)]))
         # A filter of the line's own that returns SECCOMP_RET_USER_NOTIF for a metadata call
         # takes precedence over this one's RET_TRACE: its listener answering "continue" would
         # run the call unseen by the guard.  Without a listener that action fails the call.
