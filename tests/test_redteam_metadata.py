@@ -345,6 +345,38 @@ def test_a_link_swapped_in_the_workspace_loses_the_race(run_agentsh: Run, profil
     assert outside.stat().st_mode & 0o777 == 0o600
 
 
+def python_tries(run_agentsh: Run, tmp_path: Path, tries: dict[str, str], setup: str = "") -> dict[str, int]:
+    """Run each statement in one confined python3 in the workspace: the errno each failed
+    with, 0 if it worked."""
+    py_bin = os.path.dirname(os.path.realpath(sys.executable))
+    text = (f"agentsh: 1\nname: py\nextends: [base]\npath: [{py_bin}, /usr/bin, /bin]\n"
+            'write: {allow: ["{workspace}"]}\ncommands:\n  - {name: py, run: python3, args: ["-c ..."], decision: allow}\n')
+    profile = write_profile(tmp_path, "py", text)
+    lines = ["import fcntl, json, os", setup, "out = {}"]
+    for name, statement in tries.items():
+        lines += ["try:", f"    {statement}", f"    out[{name!r}] = 0", "except OSError as e:",
+                  f"    out[{name!r}] = e.errno"]
+    lines.append("print(json.dumps(out))")
+    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(chr(10).join(lines))}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_verity_and_encryption_policy_ioctls_are_decided(run_agentsh: Run, tmp_path: Path, home: Path,
+                                                         outside: Path) -> None:
+    """fs-verity makes a file read-only for good and an encryption policy locks an empty
+    directory; both take a descriptor open for reading.  On a file system with the feature
+    they worked outside the write roots; here they must be refused before the kernel's own
+    answer (EOPNOTSUPP where the file system lacks them)."""
+    (home / "empty").mkdir()
+    verity = "b'\\1\\0\\0\\0\\1\\0\\0\\0' + bytes(120)"
+    got = python_tries(run_agentsh, tmp_path, {
+        "enable_verity": f"fcntl.ioctl(os.open({str(outside)!r}, os.O_RDONLY), 0x40806685, {verity})",
+        "encryption_policy": f"fcntl.ioctl(os.open({str(home / 'empty')!r}, os.O_RDONLY), 0x800C6613, bytes(12))",
+    })
+    assert got == {"enable_verity": 1, "encryption_policy": 1}
+
+
 SETID_TRIES = {
     "chmod_setuid": "os.chmod('prog', 0o4755)",
     "chmod_setgid_file": "os.chmod('prog', 0o2755)",
@@ -362,20 +394,9 @@ def test_root_cannot_leave_a_setuid_program_or_file_capability_in_the_workspace(
     gave it CAP_SYS_ADMIN as a file capability: anyone who runs it later, outside agentsh,
     has root's power.  Set-ID bits on files and security.capability are refused; a set-group-ID
     directory (shared project trees) is not."""
-    py_bin = os.path.dirname(os.path.realpath(sys.executable))
-    text = (f"agentsh: 1\nname: setid\nextends: [base]\npath: [{py_bin}, /usr/bin, /bin]\n"
-            'write: {allow: ["{workspace}"]}\ncommands:\n  - {name: py, run: python3, args: ["-c ..."], decision: allow}\n')
-    profile = write_profile(tmp_path, "setid", text)
     shutil.copy("/bin/true", workspace / "prog")
     (workspace / "dir").mkdir()
-    lines = ["import json, os", "out = {}"]
-    for name, statement in {**SETID_TRIES, "setgid_dir": "os.chmod('dir', 0o2775)"}.items():
-        lines += ["try:", f"    {statement}", f"    out[{name!r}] = 0", "except OSError as e:",
-                  f"    out[{name!r}] = e.errno"]
-    lines.append("print(json.dumps(out))")
-    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(chr(10).join(lines))}")
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout.splitlines()[-1])
+    got = python_tries(run_agentsh, tmp_path, {**SETID_TRIES, "setgid_dir": "os.chmod('dir', 0o2775)"})
     assert got.pop("setgid_dir") == 0
     assert not [name for name, code in got.items() if code == 0]  # refused (EPERM, or ENOSYS/EOPNOTSUPP)
     for path in workspace.rglob("*"):

@@ -227,9 +227,15 @@ _ARM32_METADATA = tuple((nr, 0) for nr in (15, 16, 94, 95, 182, 198, 207, 212, 2
 FS_IOC_SETFLAGS = 0x40086602  # chattr (64-bit); FS_IOC32_SETFLAGS below for compat
 FS_IOC32_SETFLAGS = 0x40046602
 FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
+# fs-verity makes a file read-only for good; an encryption policy on an empty directory
+# keeps anyone without the key from making files in it.  Both need only a descriptor open
+# for reading (and, as DAC, the file's owner or write permission), which Landlock gives.
+FS_IOC_ENABLE_VERITY = 0x40806685
+FS_IOC_SET_ENCRYPTION_POLICY = 0x800C6613
+_GENERIC_METADATA_IOCTLS = (FS_IOC_FSSETXATTR, FS_IOC_ENABLE_VERITY, FS_IOC_SET_ENCRYPTION_POLICY)
 # A compat process's ioctl passes every number it does not translate, FS_IOC_SETFLAGS (the
 # 64-bit one) too, to the native code: both numbers set the flags there.
-_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)
+_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS)
 # open, creat, mknod, openat, mknodat (aarch64 has only the *at ones)
 _X86_64_CREATES = ((2, 1, 2), (85, -1, 1), (133, -1, 1), (257, 2, 3), (259, -1, 2))
 _I386_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (295, 2, 3), (297, -1, 2))
@@ -243,13 +249,13 @@ _XATTR_NAME_ARG = {"x86_64": {188: 1, 189: 1, 190: 1, 463: 3}, "aarch64": {5: 1,
 
 _ARCHES = {
     "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
-                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR),
+                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS),
                     creates=_X86_64_CREATES),
                _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102, seccomp=354,  # i386: int 0x80
                     metadata=_I386_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
                     kinds=False, creates=_I386_CREATES)],
     "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, seccomp=277, metadata=_AARCH64_METADATA,
-                     metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR), creates=_AARCH64_CREATES),
+                     metadata_ioctls=(FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS), creates=_AARCH64_CREATES),
                 _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54, seccomp=383,  # arm32 (EABI: no socketcall)
                      metadata=_ARM32_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
                      kinds=False, creates=_ARM32_CREATES)],
