@@ -146,7 +146,10 @@ def skip_call(pid: int, errno_value: int) -> None:
 # programs fall back to plain system calls.  i386's socketcall() hides socket()'s arguments
 # in memory: its SYS_SOCKET is refused.  A line whose stdin is the caller's terminal could
 # push keystrokes into it (TIOCSTI; TIOCLINUX pastes on a console) that the caller's shell
-# reads and runs after agentsh has exited: both ioctls are refused.  Everything else is allowed.  Installed in the
+# reads and runs after agentsh has exited: both ioctls are refused.  Traced by the exec guard,
+# a line's file-metadata calls go to the guard (metadata.py), set-ID modes in the calls that
+# create files are refused, openat2 fails with ENOSYS, and so does a seccomp filter of the
+# line's own with a listener (see _arch_block).  Everything else is allowed.  Installed in the
 # command's first process, inherited by all its tree.
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
