@@ -404,3 +404,30 @@ def test_root_cannot_leave_a_setuid_program_or_file_capability_in_the_workspace(
             assert not path.stat().st_mode & 0o6000, path
     assert "security.capability" not in os.listxattr(workspace / "prog")
     assert (workspace / "dir").stat().st_mode & 0o2000
+
+
+def test_a_shared_write_root_itself_keeps_its_mode(run_agentsh: Run, tmp_path: Path, workspace: Path) -> None:
+    """/tmp and /var/tmp are write roots of the default profile: a line running as root could
+    `chmod 777 /tmp` (the sticky bit gone: any user may delete or swap another's files) or
+    chown it, and `tar -xf x.tar -C /tmp` with a `./` member did so by itself.  A write root
+    other than the workspace may not change itself; what is in it may, and so may the
+    workspace (an archive's `./` extracted there sets its mode and time)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    py_bin = os.path.dirname(os.path.realpath(sys.executable))
+    text = (f"agentsh: 1\nname: shared\nextends: [base]\npath: [{py_bin}, /usr/bin, /bin]\n"
+            f'write: {{allow: ["{{workspace}}", "{shared}"]}}\n'
+            'commands:\n  - {name: py, run: python3, args: ["-c ..."], decision: allow}\n')
+    profile = write_profile(tmp_path, "shared", text)
+    statements = [f"os.chmod({str(shared)!r}, 0o777)", f"os.utime({str(shared)!r}, (5, 5))",
+                  f"open({str(shared / 'f')!r}, 'w').close()", f"os.chmod({str(shared / 'f')!r}, 0o640)",
+                  f"os.chmod({str(workspace)!r}, 0o750)"]
+    code = "import json, os\nout = []\n" + "".join(
+        f"try:\n    {s}\n    out.append(0)\nexcept OSError as e:\n    out.append(e.errno)\n" for s in statements)
+    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(code + 'print(json.dumps(out))')}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [1, 1, 0, 0, 0]
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert (shared / "f").stat().st_mode & 0o777 == 0o640
+    assert workspace.stat().st_mode & 0o777 == 0o750

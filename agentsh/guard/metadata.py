@@ -143,6 +143,11 @@ class MetadataGuard:
         self.denies = (*profile.read_deny, DEVICE_DIR)
         # /dev/shm is /tmp's twin in memory, granted with it (see plan_for)
         self.shm = any(within("/tmp", root) for root in self.roots)
+        # A shared write root itself (/tmp, /var/tmp, /dev/shm) keeps its mode, owner, times and
+        # ACLs: as root, `chmod 777 /tmp` (or a `./` member extracted there) drops the sticky
+        # bit that keeps users from deleting or swapping each other's files.  The workspace's
+        # own directory may change: an archive's `./` member extracted there sets it.
+        self.fixed = frozenset({*(r for r in self.roots if r not in profile.workspace), *((SHM,) if self.shm else ())})
         self.root = os.stat("/")
         self.mount_ns = os.stat("/proc/self/ns/mnt")
 
@@ -175,9 +180,11 @@ class MetadataGuard:
         if where is None or self.allowed(where):
             return Refusal(errno.EPERM, target, set_id) if set_id else None
         return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
-                       "outside the write roots")
+                       "a shared write root itself" if where in self.fixed else "outside the write roots")
 
     def allowed(self, path: str) -> bool:
+        if path in self.fixed:
+            return False
         if self.shm and within(path, SHM):
             return not any(within(path, deny) for deny in self.denies if deny != DEVICE_DIR)
         return any(within(path, root) for root in self.roots) and not any(within(path, d) for d in self.denies)
