@@ -116,9 +116,16 @@ static void *flipper(void *arg) {
     return NULL;
 }
 
+/* The race's call: chmod to 0666, or utimes to 5 s after the epoch. */
+static int use_utime;
 static int changed(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && (st.st_mode & 0777) == 0666;
+    if (stat(path, &st) != 0) return 0;
+    return use_utime ? st.st_mtime == 5 : (st.st_mode & 0777) == 0666;
+}
+static void change(const char *path) {
+    struct timeval times[2] = {{5, 0}, {5, 0}};
+    if (use_utime) utimes(path, times); else chmod(path, 0666);
 }
 
 int main(int argc, char **argv) {
@@ -186,7 +193,8 @@ int main(int argc, char **argv) {
         printf("fchmod %d\n", RESULT(fchmod(fd, 0666)));
         return 0;
     }
-    if (!strcmp(mode, "path-race") && argc == 5) {
+    use_utime = argc > 1 && !strcmp(argv[argc - 1], "utime");
+    if (!strcmp(mode, "path-race") && argc == 6) {
         /* A thread rewrites the path between the guard's read and the kernel's: `outside`
            and argv[3] (in the workspace) have the same length and differ in four bytes. */
         static char path[4096];
@@ -199,13 +207,13 @@ int main(int argc, char **argv) {
         pthread_t t;
         pthread_create(&t, NULL, flipper, &f);
         int tries, most = atoi(argv[4]);
-        for (tries = 1; tries <= most && !changed(outside); tries++) syscall(SYS_chmod, path, 0666);
+        for (tries = 1; tries <= most && !changed(outside); tries++) change(path);
         f.stop = 1;
         pthread_join(t, NULL);
         printf("tries %d\n", changed(outside) ? tries - 1 : -1);
         return 0;
     }
-    if (!strcmp(mode, "link-race") && argc == 4) {
+    if (!strcmp(mode, "link-race") && argc == 5) {
         /* Another process swaps ./swap between a file and a link to `outside`. */
         symlink(outside, "swap.link");
         close(open("swap", O_CREAT | O_WRONLY, 0600));
@@ -216,10 +224,47 @@ int main(int argc, char **argv) {
                 close(open("swap.file", O_CREAT | O_WRONLY, 0600)); rename("swap.file", "swap");
             }
         int tries, most = atoi(argv[3]);
-        for (tries = 1; tries <= most && !changed(outside); tries++) chmod("swap", 0666);
+        for (tries = 1; tries <= most && !changed(outside); tries++) change("swap");
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         printf("tries %d\n", changed(outside) ? tries - 1 : -1);
+        return 0;
+    }
+    if (!strcmp(mode, "fd-race") && argc == 5) {
+        /* A thread dup2s the outside file over the descriptor being changed, and back. */
+        static int fds[2];
+        fds[0] = open(outside, O_RDONLY);
+        fds[1] = open(argv[2 + 1], O_RDONLY);
+        struct flip f = {(volatile uint32_t *)&fds[0], 0, 0, 0};
+        pthread_t t;
+        void *swapper(void *arg) {
+            struct flip *s = arg;
+            while (!s->stop) { dup2(fds[0], 50); dup2(fds[1], 50); }
+            return NULL;
+        }
+        dup2(fds[1], 50);
+        pthread_create(&t, NULL, swapper, &f);
+        int tries, most = atoi(argv[4]);
+        for (tries = 1; tries <= most && !changed(outside); tries++) fchmod(50, 0666);
+        f.stop = 1;
+        pthread_join(t, NULL);
+        printf("tries %d\n", changed(outside) ? tries - 1 : -1);
+        return 0;
+    }
+    if (!strcmp(mode, "userns-chmod")) {
+        /* In a user namespace of its own (no new mount namespace), the guard cannot act as
+           the caller: the call must not fall back to the kernel's racy look-up either. */
+        if (unshare(CLONE_NEWUSER) != 0) { printf("unshare %d\n", errno); return 0; }
+        printf("chmod %d\n", RESULT(chmod(outside, 0666)));
+        return 0;
+    }
+    if (!strcmp(mode, "errnos") && argc == 4) {
+        /* The kernel's own answers, when the guard makes the change: fchmod on an O_PATH
+           descriptor, fchmodat2(AT_SYMLINK_NOFOLLOW) on a link (argv[3], in the workspace). */
+        printf("fchmod_o_path %d\n", RESULT(fchmod(open(outside, O_PATH), 0644)));
+        printf("fchown_o_path %d\n", RESULT(fchown(open(outside, O_PATH), -1, -1)));
+        printf("nofollow_link %d\n", RESULT(syscall(452, AT_FDCWD, argv[3], 0644, AT_SYMLINK_NOFOLLOW)));
+        printf("missing %d\n", RESULT(chmod("no-such-file", 0644)));
         return 0;
     }
     printf("unknown mode %s\n", mode);
@@ -323,26 +368,61 @@ def test_a_detached_mount_cannot_pass_for_the_workspace(run_agentsh: Run, profil
     assert shaped.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason="race: a thread rewrites the path after the guard read it "
-                   "(docs/security-model.md, File metadata, What remains)")
 def test_a_thread_rewriting_the_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
-                                                      tmp_path: Path) -> None:
-    inside = tmp_path / "work" / outside.name
-    inside.parent.mkdir(exist_ok=True)
+                                                      workspace: Path) -> None:
+    """A thread flipped four bytes of chmod's path (`work`, `home`) between the guard's read
+    and the kernel's: ~/.bashrc became 0666 within a thousand tries.  The guard now makes the
+    chmod itself, on the object it checked."""
+    inside = workspace / outside.name
     inside.write_text("x\n")
-    # the same length, four bytes apart: "home" and "work"
-    assert len(str(inside)) == len(str(outside))
-    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000")
-    assert got["tries"] == -1
+    assert len(str(inside)) == len(str(outside))  # the same length, four bytes apart
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "3000", "chmod")
+    assert got == {"tries": -1}
     assert outside.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason="race: another process swaps a link in the workspace after the "
-                   "guard looked (docs/security-model.md, File metadata, What remains)")
 def test_a_link_swapped_in_the_workspace_loses_the_race(run_agentsh: Run, profile: Path, outside: Path) -> None:
-    got = helper(run_agentsh, profile, "link-race", str(outside), "20000")
-    assert got["tries"] == -1
+    """Another process swapped ./swap between a file and a link to ~/.bashrc: won within
+    twenty tries, until the guard made the chmod on what it checked."""
+    got = helper(run_agentsh, profile, "link-race", str(outside), "3000", "chmod")
+    assert got == {"tries": -1}
     assert outside.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_descriptor_swapped_by_a_thread_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
+                                                          workspace: Path) -> None:
+    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "3000")
+    assert got == {"tries": -1}
+    assert outside.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_guards_own_change_fails_as_the_kernels_would(run_agentsh: Run, profile: Path, outside: Path,
+                                                            workspace: Path) -> None:
+    (workspace / "link").symlink_to(workspace / "README.md")
+    got = helper(run_agentsh, profile, "errnos", str(workspace / "README.md"), str(workspace / "link"))
+    assert got == {"fchmod_o_path": 9, "fchown_o_path": 9, "nofollow_link": 95, "missing": 2}  # EBADF, EOPNOTSUPP
+
+
+def test_a_caller_the_guard_cannot_act_as_is_refused(run_agentsh: Run, profile: Path, workspace: Path) -> None:
+    """Had the guard let the kernel make the chmod of a caller in a user namespace of its own,
+    an unshare() would have given any line the race back."""
+    target = workspace / "README.md"
+    target.chmod(0o644)
+    got = helper(run_agentsh, profile, "userns-chmod", str(target))
+    if "unshare" in got:
+        pytest.skip(f"no user namespaces here: {got}")
+    assert got == {"chmod": 1}
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.xfail(strict=True, reason="race: a thread rewrites utimes' path after the guard read it; the "
+                   "kernel makes the times, xattrs and ioctls (docs/security-model.md, File metadata)")
+def test_a_thread_rewriting_a_utime_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
+                                                        workspace: Path) -> None:
+    inside = workspace / outside.name
+    inside.write_text("x\n")
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000", "utime")
+    assert got == {"tries": -1}
 
 
 def python_tries(run_agentsh: Run, tmp_path: Path, tries: dict[str, str], setup: str = "") -> dict[str, int]:

@@ -15,9 +15,13 @@ string put together from several look-ups) and asks where the object is: it may 
 only inside the profile's write roots and outside its denied roots, the places Landlock
 lets the command write.  Anything that cannot be read or resolved is refused.
 
-What remains (docs/security-model.md, "File metadata"): the kernel looks the path up again
-after the guard, so another process or thread of the line that swaps a link or a directory
-in a write root, or rewrites the path in memory, between the two look-ups can win the race.
+A chmod or chown that may go on is made by the guard itself, on the object it checked, as
+the caller (MetadataGuard._make), and the caller's call is skipped with its result.
+
+What remains (docs/security-model.md, "File metadata"): for the times, xattrs and ioctls the
+kernel looks the path up again after the guard, so another process or thread of the line
+that swaps a link or a directory in a write root, or rewrites the path in memory, between
+the two look-ups can win the race.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import NamedTuple
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
-from .ptrace import metadata_kind, set_id_args
+from .ptrace import metadata_kind, owner_args, set_id_args
 
 # Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
@@ -49,6 +53,7 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 PATH_MAX = 4096
 SHM = "/dev/shm"
+_PASS_DIRECTORIES = (1 << 1) | (1 << 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: the guard's look-up
 _ELSEWHERE = "\0elsewhere"  # _where: the object's path leads to another object (no path has a NUL)
 # glibc (before fchmodat2) and gnulib change a link's own mode through this name of an O_PATH
 # descriptor: it names the tracee's descriptor, which the guard cannot open by that name.
@@ -57,6 +62,13 @@ _OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
 
 class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+class Made(NamedTuple):
+    """The guard made the change itself on the object it checked: the call is skipped and
+    returns this (0, or the errno the guard's own call failed with)."""
+
+    errno: int
 
 
 class Refusal(NamedTuple):
@@ -126,6 +138,88 @@ def _open_descriptor(pid: int, number: int, directory: bool = False) -> int:
         raise OSError(errno.EBADF, "no such descriptor") from None
 
 
+def _key(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino)
+
+
+def _credentials(pid: int) -> tuple[tuple[bytes, ...], int]:
+    """A process's user ids, group ids and groups (as /proc/PID/status writes them), and its
+    effective capabilities."""
+    fields = {}
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            name, _, value = line.partition(b":")
+            fields[name] = value.strip()
+    return (fields[b"Uid"], fields[b"Gid"], fields[b"Groups"]), int(fields[b"CapEff"], 16)
+
+
+def _opened_as_path(pid: int, number: int) -> bool:
+    """The tracee's descriptor `number` was opened with O_PATH (/proc/PID/fdinfo/N, octal flags)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{number}", "rb") as f:
+            for line in f:
+                if line.startswith(b"flags:"):
+                    return bool(int(line.split()[1], 8) & os.O_PATH)
+    except FileNotFoundError:
+        raise OSError(errno.EBADF, "no such descriptor") from None
+    return False
+
+
+def _libc_call(name: str, *args: int | bytes) -> int:
+    """libc's `name`(*args): 0, or the errno it failed with."""
+    from .landlock import _libc
+
+    function = getattr(_libc(), name)
+    converted = [ctypes.c_char_p(a) if isinstance(a, bytes) else ctypes.c_uint(a) if a > 0x7FFFFFFF
+                 else ctypes.c_int(a) for a in args]
+    if function(*converted) == 0:
+        return 0
+    return ctypes.get_errno() or errno.EPERM
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class _EffectiveCapabilities:
+    """Within: the guard's effective capabilities are `caps` (a caller's, a subset of the
+    guard's own), so that a change it makes for the caller needs no power the caller lacks
+    (agentsh drops some from a line).  None: nothing changes."""
+
+    def __init__(self, caps: int | None) -> None:
+        self.caps = caps
+        self.saved = (_CapData * 2)()
+
+    def _capset(self, data: ctypes.Array[_CapData]) -> None:
+        from .landlock import _libc
+
+        header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+        if _libc().capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset")
+
+    def __enter__(self) -> None:
+        if self.caps is None:
+            return
+        from .landlock import _libc
+
+        header = _CapHeader(0x20080522, 0)
+        if _libc().capget(ctypes.byref(header), self.saved) != 0:
+            raise OSError(ctypes.get_errno(), "capget")
+        lowered = (_CapData * 2)()
+        ctypes.memmove(lowered, self.saved, ctypes.sizeof(lowered))
+        lowered[0].effective, lowered[1].effective = self.caps & 0xFFFFFFFF, self.caps >> 32
+        self._capset(lowered)
+
+    def __exit__(self, *_: object) -> None:
+        if self.caps is not None:
+            self._capset(self.saved)
+
+
 def _thread_group(tid: int) -> int:
     with open(f"/proc/{tid}/status", "rb") as f:
         for line in f:
@@ -150,9 +244,12 @@ class MetadataGuard:
         self.fixed = frozenset({*(r for r in self.roots if r not in profile.workspace), *((SHM,) if self.shm else ())})
         self.root = os.stat("/")
         self.mount_ns = os.stat("/proc/self/ns/mnt")
+        self.ids, self.caps = _credentials(os.getpid())
+        self.user_ns = _key("/proc/self/ns/user")
 
-    def check(self, pid: int) -> Refusal | None:
-        """None when the call may go on; else why not and the errno it fails with."""
+    def check(self, pid: int) -> Refusal | Made | None:
+        """None when the call may go on; Made when the guard made the change itself; else why
+        not and the errno it fails with."""
         target = ""
         try:
             number, args = stopped_call(pid)
@@ -169,18 +266,55 @@ class MetadataGuard:
             try:
                 info = os.fstat(fd)
                 where = self._where(fd, info)
+                if where == _ELSEWHERE:
+                    return Refusal(errno.EPERM, target, "its path leads elsewhere: it is on a mount of the "
+                                   "command's own")
+                if where is not None and not self.allowed(where):
+                    return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target
+                                   else where, "a shared write root itself" if where in self.fixed
+                                   else "outside the write roots")
+                set_id = self._set_id(pid, number, args, info)
+                if set_id:
+                    return Refusal(errno.EPERM, target, set_id)
+                return self._make(pid, kind, number, args, fd, info, target)
             finally:
                 os.close(fd)
-            set_id = self._set_id(pid, number, args, info)
         except OSError as err:
             code = err.errno or errno.EPERM
             return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
-        if where == _ELSEWHERE:
-            return Refusal(errno.EPERM, target, "its path leads elsewhere: it is on a mount of the command's own")
-        if where is None or self.allowed(where):
-            return Refusal(errno.EPERM, target, set_id) if set_id else None
-        return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
-                       "a shared write root itself" if where in self.fixed else "outside the write roots")
+
+    def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
+              target: str) -> Made | Refusal | None:
+        """Make a chmod or chown on the object the guard checked, `fd`, rather than let the
+        kernel look the path (or the descriptor) up again: another thread of the line could
+        rewrite the path in memory, or another process swap a link, in between.  The guard acts
+        exactly as the caller: the same user ids, group ids, groups and user namespace, its
+        effective capabilities lowered to the caller's.  A caller it cannot act as (one that
+        changed its ids, entered a user namespace, or gave up the capabilities that pass
+        directories its path crosses) is refused: letting the kernel make its call would hand
+        any line the race back for the price of an unshare().  None for the times, xattrs and
+        ioctls, which the kernel makes."""
+        mode_arg, _ = set_id_args(number)
+        owners = owner_args(number)
+        if mode_arg is None and owners is None:
+            return None
+        ids, caps = _credentials(pid)
+        if (ids != self.ids or _key(f"/proc/{pid}/ns/user") != self.user_ns or caps & ~self.caps
+                or bool(caps & _PASS_DIRECTORIES) != bool(self.caps & _PASS_DIRECTORIES)):
+            return Refusal(errno.EPERM, target, "it runs as other ids, in another user namespace or with fewer "
+                           "capabilities than the guard can take on to make the change for it")
+        if kind == FD and _opened_as_path(pid, _signed32(args[0])):
+            return Made(errno.EBADF)  # fchmod and fchown refuse an O_PATH descriptor
+        if mode_arg is not None and stat.S_ISLNK(info.st_mode):
+            return Made(errno.EOPNOTSUPP)  # fchmodat2(AT_SYMLINK_NOFOLLOW) on a link
+        with _EffectiveCapabilities(caps if caps != self.caps else None):
+            if mode_arg is not None:
+                result = _libc_call("fchmodat", AT_FDCWD, f"/proc/self/fd/{fd}".encode(), args[mode_arg] & 0o7777, 0)
+            else:
+                assert owners is not None
+                uid, gid = (args[i] & 0xFFFFFFFF for i in owners)
+                result = _libc_call("fchownat", fd, b"", uid, gid, AT_EMPTY_PATH)
+        return Made(result)
 
     def allowed(self, path: str) -> bool:
         if path in self.fixed:

@@ -248,6 +248,9 @@ _AARCH64_CREATES = ((56, 2, 3), (33, -1, 2))
 # call keeps its mode, and its xattr's name (chmod, fchmod, fchmodat, fchmodat2; setxattr,
 # lsetxattr, fsetxattr, setxattrat).
 _MODE_ARG = {"x86_64": {90: 1, 91: 1, 268: 2, 452: 2}, "aarch64": {52: 1, 53: 2, 452: 2}}
+# Where chown, fchown, lchown and fchownat keep the owner and group: the guard makes those
+# changes itself, as it does chmod's (metadata.py, MetadataGuard._make).
+_OWNER_ARGS = {"x86_64": {92: (1, 2), 93: (1, 2), 94: (1, 2), 260: (2, 3)}, "aarch64": {55: (1, 2), 54: (2, 3)}}
 _XATTR_NAME_ARG = {"x86_64": {188: 1, 189: 1, 190: 1, 463: 3}, "aarch64": {5: 1, 6: 1, 7: 1, 463: 3}}
 
 _ARCHES = {
@@ -273,6 +276,11 @@ def set_id_args(number: int) -> tuple[int | None, int | None]:
     family), None where it has none."""
     machine = os.uname().machine
     return _MODE_ARG.get(machine, {}).get(number), _XATTR_NAME_ARG.get(machine, {}).get(number)
+
+
+def owner_args(number: int) -> tuple[int, int] | None:
+    """Where the native chown-family call `number` keeps the owner and the group."""
+    return _OWNER_ARGS.get(os.uname().machine, {}).get(number)
 
 
 def metadata_kind(number: int, args: list[int]) -> int:

@@ -203,7 +203,8 @@ class Tracer:
         self._refuse(pid, verdict.shown, verdict.reason, verdict.rule, exe=exe)
 
     def _metadata_call(self, pid: int) -> None:
-        """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides)."""
+        """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides,
+        and makes a chmod or chown itself: the call is then skipped with its result)."""
         signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)
         try:
             if self.metadata is None:
@@ -223,7 +224,7 @@ class Tracer:
                     pass
             # An errno other than EPERM is the kernel's own answer (no such file, a bad
             # descriptor): nothing was refused that the call could have done.
-            if refusal.errno == errno.EPERM:
+            if isinstance(refusal, Refusal) and refusal.errno == errno.EPERM:
                 self._say_metadata_refusal(pid, refusal)
         ptrace.cont(pid)
 
