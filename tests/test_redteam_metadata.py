@@ -56,6 +56,7 @@ HELPER = r"""
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define RESULT(r) ((r) < 0 ? errno : 0)
@@ -116,16 +117,20 @@ static void *flipper(void *arg) {
     return NULL;
 }
 
-/* The race's call: chmod to 0666, or utimes to 5 s after the epoch. */
-static int use_utime;
+/* The race's call: chmod to 0666, utimes to 5 s after the epoch, or setxattr user.race. */
+static int use_utime, use_xattr;
 static int changed(const char *path) {
     struct stat st;
+    char value[8];
+    if (use_xattr) return getxattr(path, "user.race", value, sizeof value) > 0;
     if (stat(path, &st) != 0) return 0;
     return use_utime ? st.st_mtime == 5 : (st.st_mode & 0777) == 0666;
 }
 static void change(const char *path) {
     struct timeval times[2] = {{5, 0}, {5, 0}};
-    if (use_utime) utimes(path, times); else chmod(path, 0666);
+    if (use_xattr) setxattr(path, "user.race", "1", 1, 0);
+    else if (use_utime) utimes(path, times);
+    else chmod(path, 0666);
 }
 
 int main(int argc, char **argv) {
@@ -194,6 +199,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     use_utime = argc > 1 && !strcmp(argv[argc - 1], "utime");
+    use_xattr = argc > 1 && !strcmp(argv[argc - 1], "xattr");
     if (!strcmp(mode, "path-race") && argc == 6) {
         /* A thread rewrites the path between the guard's read and the kernel's: `outside`
            and argv[3] (in the workspace) have the same length and differ in four bytes. */
@@ -265,6 +271,18 @@ int main(int argc, char **argv) {
         printf("fchown_o_path %d\n", RESULT(fchown(open(outside, O_PATH), -1, -1)));
         printf("nofollow_link %d\n", RESULT(syscall(452, AT_FDCWD, argv[3], 0644, AT_SYMLINK_NOFOLLOW)));
         printf("missing %d\n", RESULT(chmod("no-such-file", 0644)));
+        struct timespec bad[2] = {{0, 2000000000L}, {0, 0}};
+        struct timeval bad_usec[2] = {{0, 2000000}, {0, 0}};
+        printf("utimensat_bad_nsec %d\n", RESULT(utimensat(AT_FDCWD, argv[3], bad, 0)));
+        printf("utimes_bad_usec %d\n", RESULT(utimes(argv[3], bad_usec)));
+        printf("futimens_flags %d\n", RESULT(syscall(SYS_utimensat, open(outside, O_RDONLY), NULL, NULL,
+                                                      AT_SYMLINK_NOFOLLOW)));
+        printf("futimens_o_path %d\n", RESULT(futimens(open(outside, O_PATH), NULL)));
+        struct timespec omit_mtime[2] = {{7, 0}, {0, UTIME_OMIT}};
+        printf("utimensat_omit %d\n", RESULT(utimensat(AT_FDCWD, outside, omit_mtime, 0)));
+        struct timespec link_times[2] = {{9, 0}, {9, 0}};
+        printf("utimensat_link_itself %d\n", RESULT(utimensat(AT_FDCWD, argv[3], link_times, AT_SYMLINK_NOFOLLOW)));
+        printf("utimes_now %d\n", RESULT(utimes(outside, NULL)));
         return 0;
     }
     printf("unknown mode %s\n", mode);
@@ -400,7 +418,10 @@ def test_the_guards_own_change_fails_as_the_kernels_would(run_agentsh: Run, prof
                                                             workspace: Path) -> None:
     (workspace / "link").symlink_to(workspace / "README.md")
     got = helper(run_agentsh, profile, "errnos", str(workspace / "README.md"), str(workspace / "link"))
-    assert got == {"fchmod_o_path": 9, "fchown_o_path": 9, "nofollow_link": 95, "missing": 2}  # EBADF, EOPNOTSUPP
+    assert got == {"fchmod_o_path": 9, "fchown_o_path": 9, "nofollow_link": 95, "missing": 2,  # EBADF, EOPNOTSUPP
+                   "utimensat_bad_nsec": 22, "utimes_bad_usec": 22, "futimens_flags": 22, "futimens_o_path": 9,
+                   "utimensat_omit": 0, "utimensat_link_itself": 0, "utimes_now": 0}  # EINVAL
+    assert os.lstat(workspace / "link").st_mtime == 9
 
 
 def test_a_caller_the_guard_cannot_act_as_is_refused(run_agentsh: Run, profile: Path, workspace: Path) -> None:
@@ -415,14 +436,34 @@ def test_a_caller_the_guard_cannot_act_as_is_refused(run_agentsh: Run, profile: 
     assert target.stat().st_mode & 0o777 == 0o644
 
 
-@pytest.mark.xfail(strict=True, reason="race: a thread rewrites utimes' path after the guard read it; the "
-                   "kernel makes the times, xattrs and ioctls (docs/security-model.md, File metadata)")
 def test_a_thread_rewriting_a_utime_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
                                                         workspace: Path) -> None:
     inside = workspace / outside.name
     inside.write_text("x\n")
-    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000", "utime")
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "3000", "utime")
     assert got == {"tries": -1}
+    assert outside.stat().st_mtime != 5
+
+
+@pytest.mark.xfail(strict=True, reason="race: a thread rewrites setxattr's path after the guard read it; the "
+                   "kernel makes the xattrs and ioctls (docs/security-model.md, File metadata)")
+def test_a_thread_rewriting_an_xattr_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
+                                                         workspace: Path) -> None:
+    inside = workspace / outside.name
+    inside.write_text("x\n")
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000", "xattr")
+    if got == {"tries": -1} and not _xattrs_work(inside):
+        pytest.skip("no user xattrs on this file system")
+    assert got == {"tries": -1}
+
+
+def _xattrs_work(path: Path) -> bool:
+    try:
+        os.setxattr(path, "user.agentsh-probe", b"1")
+        os.removexattr(path, "user.agentsh-probe")
+    except OSError:
+        return False
+    return True
 
 
 def python_tries(run_agentsh: Run, tmp_path: Path, tries: dict[str, str], setup: str = "") -> dict[str, int]:

@@ -15,10 +15,10 @@ string put together from several look-ups) and asks where the object is: it may 
 only inside the profile's write roots and outside its denied roots, the places Landlock
 lets the command write.  Anything that cannot be read or resolved is refused.
 
-A chmod or chown that may go on is made by the guard itself, on the object it checked, as
-the caller (MetadataGuard._make), and the caller's call is skipped with its result.
+A chmod, chown or utime that may go on is made by the guard itself, on the object it
+checked, as the caller (MetadataGuard._make), and the caller's call is skipped with its result.
 
-What remains (docs/security-model.md, "File metadata"): for the times, xattrs and ioctls the
+What remains (docs/security-model.md, "File metadata"): for the xattrs and ioctls the
 kernel looks the path up again after the guard, so another process or thread of the line
 that swaps a link or a directory in a write root, or rewrites the path in memory, between
 the two look-ups can win the race.
@@ -31,12 +31,13 @@ import errno
 import os
 import re
 import stat
+import struct
 from typing import NamedTuple
 
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
-from .ptrace import metadata_kind, owner_args, set_id_args
+from .ptrace import metadata_kind, owner_args, set_id_args, times_args
 
 # Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
@@ -178,6 +179,52 @@ def _libc_call(name: str, *args: int | bytes) -> int:
     return ctypes.get_errno() or errno.EPERM
 
 
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
+def _read_times(pid: int, form: str, index: int, args: list[int]) -> list[tuple[int, int]] | None:
+    """The access and modification times a utime-family call passes, read once from the
+    caller's memory as (seconds, nanoseconds); None for "now" (a NULL pointer).  A timeval
+    out of range fails with EINVAL, as the kernel's utimes does; a timespec's range the
+    kernel checks again when the guard passes it on."""
+    address = args[index]
+    if not address:
+        return None
+    size = {"utimbuf": 16, "timeval": 32, "timespec": 32}[form]
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.pread(fd, size, address)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise OSError(errno.EFAULT, "the times cannot be read")
+    words = struct.unpack("4q" if size == 32 else "2q", data)
+    if form == "utimbuf":
+        return [(words[0], 0), (words[1], 0)]
+    if form == "timeval":
+        if any(not 0 <= usec < 1_000_000 for usec in (words[1], words[3])):
+            raise OSError(errno.EINVAL, "microseconds out of range")
+        return [(words[0], words[1] * 1000), (words[2], words[3] * 1000)]
+    return [(words[0], words[1]), (words[2], words[3])]
+
+
+def _utimens(fd: int, spec: list[tuple[int, int]] | None) -> int:
+    """utimensat(fd, "", spec, AT_EMPTY_PATH): 0, or the errno it failed with."""
+    from .landlock import _libc
+
+    times = (_Timespec * 2)(*(_Timespec(sec, nsec) for sec, nsec in spec)) if spec is not None else None
+    if _libc().utimensat(ctypes.c_int(fd), ctypes.c_char_p(b""), times, ctypes.c_int(AT_EMPTY_PATH)) == 0:
+        return 0
+    return ctypes.get_errno() or errno.EPERM
+
+
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
@@ -285,18 +332,19 @@ class MetadataGuard:
 
     def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
               target: str) -> Made | Refusal | None:
-        """Make a chmod or chown on the object the guard checked, `fd`, rather than let the
+        """Make a chmod, chown or utime on the object the guard checked, `fd`, rather than let the
         kernel look the path (or the descriptor) up again: another thread of the line could
         rewrite the path in memory, or another process swap a link, in between.  The guard acts
         exactly as the caller: the same user ids, group ids, groups and user namespace, its
         effective capabilities lowered to the caller's.  A caller it cannot act as (one that
         changed its ids, entered a user namespace, or gave up the capabilities that pass
         directories its path crosses) is refused: letting the kernel make its call would hand
-        any line the race back for the price of an unshare().  None for the times, xattrs and
-        ioctls, which the kernel makes."""
+        any line the race back for the price of an unshare().  None for the xattrs and ioctls,
+        which the kernel makes."""
         mode_arg, _ = set_id_args(number)
         owners = owner_args(number)
-        if mode_arg is None and owners is None:
+        times = times_args(number)
+        if mode_arg is None and owners is None and times is None:
             return None
         ids, caps = _credentials(pid)
         if (ids != self.ids or _key(f"/proc/{pid}/ns/user") != self.user_ns or caps & ~self.caps
@@ -307,8 +355,21 @@ class MetadataGuard:
             return Made(errno.EBADF)  # fchmod and fchown refuse an O_PATH descriptor
         if mode_arg is not None and stat.S_ISLNK(info.st_mode):
             return Made(errno.EOPNOTSUPP)  # fchmodat2(AT_SYMLINK_NOFOLLOW) on a link
+        spec = None
+        if times is not None:
+            if kind == AT_FLAGS3 and not args[1]:  # utimensat(fd, NULL, times, flags): futimens
+                if args[3] & 0xFFFFFFFF:
+                    return Made(errno.EINVAL)
+                if _opened_as_path(pid, _signed32(args[0])):
+                    return Made(errno.EBADF)
+            try:
+                spec = _read_times(pid, *times, args)
+            except OSError as err:
+                return Made(err.errno or errno.EINVAL)
         with _EffectiveCapabilities(caps if caps != self.caps else None):
-            if mode_arg is not None:
+            if times is not None:
+                result = _utimens(fd, spec)
+            elif mode_arg is not None:
                 result = _libc_call("fchmodat", AT_FDCWD, f"/proc/self/fd/{fd}".encode(), args[mode_arg] & 0o7777, 0)
             else:
                 assert owners is not None

@@ -251,6 +251,9 @@ _MODE_ARG = {"x86_64": {90: 1, 91: 1, 268: 2, 452: 2}, "aarch64": {52: 1, 53: 2,
 # Where chown, fchown, lchown and fchownat keep the owner and group: the guard makes those
 # changes itself, as it does chmod's (metadata.py, MetadataGuard._make).
 _OWNER_ARGS = {"x86_64": {92: (1, 2), 93: (1, 2), 94: (1, 2), 260: (2, 3)}, "aarch64": {55: (1, 2), 54: (2, 3)}}
+# Where utime, utimes, futimesat and utimensat keep their times, and in which form.
+_TIMES_ARGS = {"x86_64": {132: ("utimbuf", 1), 235: ("timeval", 1), 261: ("timeval", 2), 280: ("timespec", 2)},
+               "aarch64": {88: ("timespec", 2)}}
 _XATTR_NAME_ARG = {"x86_64": {188: 1, 189: 1, 190: 1, 463: 3}, "aarch64": {5: 1, 6: 1, 7: 1, 463: 3}}
 
 _ARCHES = {
@@ -281,6 +284,11 @@ def set_id_args(number: int) -> tuple[int | None, int | None]:
 def owner_args(number: int) -> tuple[int, int] | None:
     """Where the native chown-family call `number` keeps the owner and the group."""
     return _OWNER_ARGS.get(os.uname().machine, {}).get(number)
+
+
+def times_args(number: int) -> tuple[str, int] | None:
+    """The form of the times the native utime-family call `number` takes, and their argument."""
+    return _TIMES_ARGS.get(os.uname().machine, {}).get(number)
 
 
 def metadata_kind(number: int, args: list[int]) -> int:
