@@ -46,7 +46,7 @@ FS_IOC_SETFLAGS = 0x40086602
 NOATIME = 0x80  # chattr +A
 
 
-def _xattrs_work(path: Path) -> bool:
+def xattrs_work(path: Path) -> bool:
     try:
         os.setxattr(path, "user.agentsh-probe", b"1")
         os.removexattr(path, "user.agentsh-probe")
@@ -100,7 +100,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
                                                          home: Path) -> None:
     key = home / ".ssh" / "id_rsa"  # in a denied root
     key.chmod(0o600)
-    xattrs = _xattrs_work(outside)
+    xattrs = xattrs_work(outside)
     if xattrs:
         os.setxattr(outside, "user.keep", b"1")
     tries = {
@@ -184,7 +184,7 @@ def test_what_builds_do_in_the_workspace_keeps_working(run_agentsh: Run, profile
     (workspace / "src.txt").write_text("x\n")
     os.chmod(workspace / "src.txt", 0o640)
     os.utime(workspace / "src.txt", (OLD, OLD))
-    xattrs = _xattrs_work(workspace / "README.md")
+    xattrs = xattrs_work(workspace / "README.md")
     xattr = '; os.setxattr(\"new\", \"user.built\", b\"1\")' if xattrs else ""
     line = (f"chmod +x tool && touch new && touch -d @{OLD} README.md && cp -p src.txt copy.txt && "
             f"tar -xf {shlex.quote(str(tmp_path / 'pkg.tar'))} && install -m 700 README.md installed && "

@@ -20,6 +20,7 @@ import pytest
 
 from agentsh.guard.doctor import probe_exec_guard
 from tests.conftest import write_profile
+from tests.test_guard_metadata import xattrs_work
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 pytestmark = [pytest.mark.skipif(not probe_exec_guard().active, reason="no exec guard here (ptrace unavailable)"),
@@ -452,18 +453,9 @@ def test_a_thread_rewriting_an_xattr_path_loses_the_race(run_agentsh: Run, profi
     inside = workspace / outside.name
     inside.write_text("x\n")
     got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000", "xattr")
-    if got == {"tries": -1} and not _xattrs_work(inside):
+    if got == {"tries": -1} and not xattrs_work(inside):
         pytest.skip("no user xattrs on this file system")
     assert got == {"tries": -1}
-
-
-def _xattrs_work(path: Path) -> bool:
-    try:
-        os.setxattr(path, "user.agentsh-probe", b"1")
-        os.removexattr(path, "user.agentsh-probe")
-    except OSError:
-        return False
-    return True
 
 
 def python_tries(run_agentsh: Run, tmp_path: Path, tries: dict[str, str], setup: str = "") -> dict[str, int]:
