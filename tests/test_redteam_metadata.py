@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
         printf("tries %d\n", changed(outside) ? tries - 1 : -1);
         return 0;
     }
-    if (!strcmp(mode, "fd-race") && argc == 5) {
+    if (!strcmp(mode, "fd-race") && argc == 6) {
         /* A thread dup2s the outside file over the descriptor being changed, and back. */
         static int fds[2];
         fds[0] = open(outside, O_RDONLY);
@@ -252,10 +252,25 @@ int main(int argc, char **argv) {
         dup2(fds[1], 50);
         pthread_create(&t, NULL, swapper, &f);
         int tries, most = atoi(argv[4]);
-        for (tries = 1; tries <= most && !changed(outside); tries++) fchmod(50, 0666);
+        unsigned long flags = 0;
+        int use_ioctl = !strcmp(argv[argc - 1], "ioctl");
+        if (use_ioctl && ioctl(fds[0], 0x80086601 /* FS_IOC_GETFLAGS */, &flags) != 0) {
+            printf("getflags %d\n", errno); f.stop = 1; pthread_join(t, NULL); return 0;
+        }
+        flags |= 0x80;  /* chattr +A */
+        unsigned long now = 0;
+        for (tries = 1; tries <= most; tries++) {
+            if (use_ioctl) {
+                ioctl(50, 0x40086602 /* FS_IOC_SETFLAGS */, &flags);
+                if (ioctl(fds[0], 0x80086601, &now) == 0 && now & 0x80) break;
+            } else {
+                fchmod(50, 0666);
+                if (changed(outside)) break;
+            }
+        }
         f.stop = 1;
         pthread_join(t, NULL);
-        printf("tries %d\n", changed(outside) ? tries - 1 : -1);
+        printf("tries %d\n", tries <= most ? tries : -1);
         return 0;
     }
     if (!strcmp(mode, "userns-chmod")) {
@@ -284,6 +299,16 @@ int main(int argc, char **argv) {
         struct timespec link_times[2] = {{9, 0}, {9, 0}};
         printf("utimensat_link_itself %d\n", RESULT(utimensat(AT_FDCWD, argv[3], link_times, AT_SYMLINK_NOFOLLOW)));
         printf("utimes_now %d\n", RESULT(utimes(outside, NULL)));
+        char long_name[300];
+        memset(long_name, 'a', sizeof long_name - 1); long_name[sizeof long_name - 1] = 0;
+        memcpy(long_name, "user.", 5);
+        printf("xattr_long_name %d\n", RESULT(setxattr(outside, long_name, "1", 1, 0)));
+        printf("xattr_bad_flags %d\n", RESULT(setxattr(outside, "user.t", "1", 1, 0x40)));
+        printf("xattr_set %d\n", RESULT(setxattr(outside, "user.t", "12", 2, XATTR_CREATE)));
+        printf("xattr_create_again %d\n", RESULT(setxattr(outside, "user.t", "1", 1, XATTR_CREATE)));
+        printf("xattr_remove_missing %d\n", RESULT(removexattr(outside, "user.none")));
+        printf("xattr_link_itself %d\n", RESULT(lsetxattr(argv[3], "user.t", "1", 1, 0)));
+        printf("fsetxattr_o_path %d\n", RESULT(fsetxattr(open(outside, O_PATH), "user.t", "1", 1, 0)));
         return 0;
     }
     printf("unknown mode %s\n", mode);
@@ -410,7 +435,7 @@ def test_a_link_swapped_in_the_workspace_loses_the_race(run_agentsh: Run, profil
 
 def test_a_descriptor_swapped_by_a_thread_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
                                                           workspace: Path) -> None:
-    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "3000")
+    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "3000", "chmod")
     assert got == {"tries": -1}
     assert outside.stat().st_mode & 0o777 == 0o600
 
@@ -419,9 +444,17 @@ def test_the_guards_own_change_fails_as_the_kernels_would(run_agentsh: Run, prof
                                                             workspace: Path) -> None:
     (workspace / "link").symlink_to(workspace / "README.md")
     got = helper(run_agentsh, profile, "errnos", str(workspace / "README.md"), str(workspace / "link"))
-    assert got == {"fchmod_o_path": 9, "fchown_o_path": 9, "nofollow_link": 95, "missing": 2,  # EBADF, EOPNOTSUPP
-                   "utimensat_bad_nsec": 22, "utimes_bad_usec": 22, "futimens_flags": 22, "futimens_o_path": 9,
-                   "utimensat_omit": 0, "utimensat_link_itself": 0, "utimes_now": 0}  # EINVAL
+    expected = {"fchmod_o_path": 9, "fchown_o_path": 9, "nofollow_link": 95, "missing": 2,  # EBADF, EOPNOTSUPP
+                "utimensat_bad_nsec": 22, "utimes_bad_usec": 22, "futimens_flags": 22, "futimens_o_path": 9,
+                "utimensat_omit": 0, "utimensat_link_itself": 0, "utimes_now": 0,  # EINVAL
+                # ERANGE, EINVAL, EEXIST, ENODATA, EPERM (no user. xattr on a link), EBADF
+                "xattr_long_name": 34, "xattr_bad_flags": 22, "xattr_set": 0, "xattr_create_again": 17,
+                "xattr_remove_missing": 61, "xattr_link_itself": 1, "fsetxattr_o_path": 9}
+    if not xattrs_work(workspace / "README.md"):
+        expected = {**expected, **{name: got[name] for name in expected if name.startswith(("xattr", "fsetx"))}}
+    assert got == expected
+    if got["xattr_set"] == 0:
+        assert os.getxattr(workspace / "README.md", "user.t") == b"12"
     assert os.lstat(workspace / "link").st_mtime == 9
 
 
@@ -446,15 +479,24 @@ def test_a_thread_rewriting_a_utime_path_loses_the_race(run_agentsh: Run, profil
     assert outside.stat().st_mtime != 5
 
 
-@pytest.mark.xfail(strict=True, reason="race: a thread rewrites setxattr's path after the guard read it; the "
-                   "kernel makes the xattrs and ioctls (docs/security-model.md, File metadata)")
 def test_a_thread_rewriting_an_xattr_path_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
                                                          workspace: Path) -> None:
     inside = workspace / outside.name
     inside.write_text("x\n")
-    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "20000", "xattr")
-    if got == {"tries": -1} and not xattrs_work(inside):
+    if not xattrs_work(inside):
         pytest.skip("no user xattrs on this file system")
+    got = helper(run_agentsh, profile, "path-race", str(outside), str(inside), "3000", "xattr")
+    assert got == {"tries": -1}
+    assert "user.race" not in os.listxattr(outside)
+
+
+@pytest.mark.xfail(strict=True, reason="race: a thread dup2s another file over an ioctl's descriptor after "
+                   "the guard looked; the kernel makes the ioctls (docs/security-model.md, File metadata)")
+def test_a_descriptor_swapped_under_chattr_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
+                                                          workspace: Path) -> None:
+    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "20000", "ioctl")
+    if "getflags" in got:
+        pytest.skip("no inode flags on this file system")
     assert got == {"tries": -1}
 
 

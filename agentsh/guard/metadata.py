@@ -15,13 +15,13 @@ string put together from several look-ups) and asks where the object is: it may 
 only inside the profile's write roots and outside its denied roots, the places Landlock
 lets the command write.  Anything that cannot be read or resolved is refused.
 
-A chmod, chown or utime that may go on is made by the guard itself, on the object it
-checked, as the caller (MetadataGuard._make), and the caller's call is skipped with its result.
+A chmod, chown, utime or xattr change that may go on is made by the guard itself, on the
+object it checked, as the caller (MetadataGuard._make), and the caller's call is skipped
+with its result.
 
-What remains (docs/security-model.md, "File metadata"): for the xattrs and ioctls the
-kernel looks the path up again after the guard, so another process or thread of the line
-that swaps a link or a directory in a write root, or rewrites the path in memory, between
-the two look-ups can win the race.
+What remains (docs/security-model.md, "File metadata"): for the ioctls (chattr) the kernel
+takes the descriptor from the table again after the guard, so a thread that dup2s another
+file over it in between can win the race.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import NamedTuple
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
-from .ptrace import metadata_kind, owner_args, set_id_args, times_args
+from .ptrace import metadata_kind, mode_arg, owner_args, times_args, xattr_args
 
 # Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
@@ -179,6 +179,73 @@ def _libc_call(name: str, *args: int | bytes) -> int:
     return ctypes.get_errno() or errno.EPERM
 
 
+def _set_id(mode: int, info: os.stat_result) -> bool:
+    """A chmod's set-ID bits that are refused.  A set-user-ID program (or one with file
+    capabilities, refused by name in _make) that a line running as root leaves in a write root
+    gives root's power to whoever runs it later, outside agentsh (a line's own user lends its
+    own).  A set-group-ID directory only passes its group on."""
+    return bool(mode & stat.S_ISUID or (mode & stat.S_ISGID and not stat.S_ISDIR(info.st_mode)))
+
+
+XATTR_NAME_MAX = 255
+XATTR_SIZE_MAX = 65536
+XATTR_ARGS_SIZE = 16  # struct xattr_args: u64 value, u32 size, u32 flags
+
+
+def _read_memory(pid: int, address: int, size: int) -> bytes:
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.pread(fd, size, address) if size else b""
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise OSError(errno.EFAULT, "the caller's memory cannot be read")
+    return data
+
+
+def _read_xattr_change(pid: int, xattr: tuple[str | int, ...], args: list[int]) -> tuple[bytes, bytes | None, int]:
+    """The name, the value (None: remove it) and the flags of an xattr call, read once from the
+    caller's memory, with the kernel's errors for a name or a value it would not take."""
+    op, name_at = xattr[0], int(xattr[1])
+    name = read_path(pid, args[name_at])
+    if not name or len(name) > XATTR_NAME_MAX:
+        raise OSError(errno.ERANGE, "the name is empty or too long")
+    if op == "remove":
+        return name, None, 0
+    if op == "set":
+        address, size, flags = args[int(xattr[2])], args[int(xattr[3])], args[int(xattr[4])] & 0xFFFFFFFF
+    else:  # setxattrat: struct xattr_args, its size given
+        usize = args[int(xattr[3])]
+        if usize < XATTR_ARGS_SIZE:
+            raise OSError(errno.EINVAL, "struct xattr_args too small")
+        if usize > 4096:
+            raise OSError(errno.E2BIG, "struct xattr_args too large")
+        raw = _read_memory(pid, args[int(xattr[2])], usize)
+        if any(raw[XATTR_ARGS_SIZE:]):
+            raise OSError(errno.E2BIG, "unknown fields in struct xattr_args")
+        address, size, flags = struct.unpack("QII", raw[:XATTR_ARGS_SIZE])
+    if size > XATTR_SIZE_MAX:
+        raise OSError(errno.E2BIG, "the value is too large")
+    return name, _read_memory(pid, address, size), flags
+
+
+def _change_xattr(fd: int, name: bytes, value: bytes | None, flags: int) -> int:
+    """Set or remove xattr `name` of the object `fd` holds (O_PATH: through /proc/self/fd/N):
+    0, or the errno it failed with."""
+    try:
+        if value is None:
+            os.removexattr(f"/proc/self/fd/{fd}", name)
+        else:
+            os.setxattr(f"/proc/self/fd/{fd}", name, value, flags)
+    except OSError as err:
+        return err.errno or errno.EPERM
+    except (ValueError, OverflowError):  # flags Python will not pass on
+        return errno.EINVAL
+    return 0
+
+
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 
@@ -196,15 +263,7 @@ def _read_times(pid: int, form: str, index: int, args: list[int]) -> list[tuple[
     if not address:
         return None
     size = {"utimbuf": 16, "timeval": 32, "timespec": 32}[form]
-    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.pread(fd, size, address)
-    except OSError:
-        data = b""
-    finally:
-        os.close(fd)
-    if len(data) != size:
-        raise OSError(errno.EFAULT, "the times cannot be read")
+    data = _read_memory(pid, address, size)
     words = struct.unpack("4q" if size == 32 else "2q", data)
     if form == "utimbuf":
         return [(words[0], 0), (words[1], 0)]
@@ -325,9 +384,9 @@ class MetadataGuard:
                     return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target
                                    else where, "a shared write root itself" if where in self.fixed
                                    else "outside the write roots")
-                set_id = self._set_id(pid, number, args, info)
-                if set_id:
-                    return Refusal(errno.EPERM, target, set_id)
+                mode_at = mode_arg(number)
+                if mode_at is not None and _set_id(args[mode_at], info):
+                    return Refusal(errno.EPERM, target, "a set-user-ID or set-group-ID bit on a file")
                 return self._make(pid, kind, number, args, fd, info, target)
             finally:
                 os.close(fd)
@@ -337,19 +396,17 @@ class MetadataGuard:
 
     def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
               target: str) -> Made | Refusal | None:
-        """Make a chmod, chown or utime on the object the guard checked, `fd`, rather than let the
+        """Make a chmod, chown, utime or xattr change on the object the guard checked, `fd`, rather than let the
         kernel look the path (or the descriptor) up again: another thread of the line could
         rewrite the path in memory, or another process swap a link, in between.  The guard acts
         exactly as the caller: the same user ids, group ids, groups and user namespace, its
         effective capabilities lowered to the caller's.  A caller it cannot act as (one that
         changed its ids, entered a user namespace, or gave up the capabilities that pass
         directories its path crosses) is refused: letting the kernel make its call would hand
-        any line the race back for the price of an unshare().  None for the xattrs and ioctls,
-        which the kernel makes."""
-        mode_arg, _ = set_id_args(number)
-        owners = owner_args(number)
-        times = times_args(number)
-        if mode_arg is None and owners is None and times is None:
+        any line the race back for the price of an unshare().  None for the ioctls, which the
+        kernel makes."""
+        mode_at, owners, times, xattr = mode_arg(number), owner_args(number), times_args(number), xattr_args(number)
+        if mode_at is None and owners is None and times is None and xattr is None:
             return None
         ids, caps = (self.ids, self.caps) if self.ids_fixed else _credentials(pid)
         if (ids != self.ids or _key(f"/proc/{pid}/ns/user") != self.user_ns or caps & ~self.caps
@@ -357,8 +414,8 @@ class MetadataGuard:
             return Refusal(errno.EPERM, target, "it runs as other ids, in another user namespace or with fewer "
                            "capabilities than the guard can take on to make the change for it")
         if kind == FD and _opened_as_path(pid, _signed32(args[0])):
-            return Made(errno.EBADF)  # fchmod and fchown refuse an O_PATH descriptor
-        if mode_arg is not None and stat.S_ISLNK(info.st_mode):
+            return Made(errno.EBADF)  # fchmod, fchown, fsetxattr... refuse an O_PATH descriptor
+        if mode_at is not None and stat.S_ISLNK(info.st_mode):
             return Made(errno.EOPNOTSUPP)  # fchmodat2(AT_SYMLINK_NOFOLLOW) on a link
         spec = None
         if times is not None:
@@ -371,11 +428,24 @@ class MetadataGuard:
                 spec = _read_times(pid, *times, args)
             except OSError as err:
                 return Made(err.errno or errno.EINVAL)
+        change = None
+        if xattr is not None:
+            try:
+                change = _read_xattr_change(pid, xattr, args)
+            except OSError as err:
+                return Made(err.errno or errno.EINVAL)
+            if change[1] is not None and change[0] == b"security.capability":
+                return Refusal(errno.EPERM, target, "file capabilities")
+            if stat.S_ISLNK(info.st_mode):
+                # (no user. xattrs on a link; the others need what agentsh drops or an LSM's say)
+                return Made(errno.EPERM)
         with _EffectiveCapabilities(caps if caps != self.caps else None):
-            if times is not None:
+            if change is not None:
+                result = _change_xattr(fd, *change)
+            elif times is not None:
                 result = _utimens(fd, spec)
-            elif mode_arg is not None:
-                result = _libc_call("fchmodat", AT_FDCWD, f"/proc/self/fd/{fd}".encode(), args[mode_arg] & 0o7777, 0)
+            elif mode_at is not None:
+                result = _libc_call("fchmodat", AT_FDCWD, f"/proc/self/fd/{fd}".encode(), args[mode_at] & 0o7777, 0)
             else:
                 assert owners is not None
                 uid, gid = (args[i] & 0xFFFFFFFF for i in owners)
@@ -434,21 +504,6 @@ class MetadataGuard:
             return _openat2(base, path, nofollow), shown
         finally:
             os.close(base)
-
-    @staticmethod
-    def _set_id(pid: int, number: int, args: list[int], info: os.stat_result) -> str:
-        """Why a chmod's set-ID bits or a file capability are refused, "" if there are none.
-        A set-user-ID program, or one with file capabilities, that a line running as root
-        leaves in a write root gives root's power to whoever runs it later, outside agentsh
-        (a line's own user lends its own).  A set-group-ID directory only passes its group on."""
-        mode_arg, name_arg = set_id_args(number)
-        if mode_arg is not None:
-            mode = args[mode_arg]
-            if mode & stat.S_ISUID or (mode & stat.S_ISGID and not stat.S_ISDIR(info.st_mode)):
-                return "a set-user-ID or set-group-ID bit on a file"
-        if name_arg is not None and read_path(pid, args[name_arg]) == b"security.capability":
-            return "file capabilities"
-        return ""
 
     @staticmethod
     def _where(fd: int, info: os.stat_result) -> str | None:

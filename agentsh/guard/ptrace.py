@@ -244,9 +244,8 @@ _X86_64_CREATES = ((2, 1, 2), (85, -1, 1), (133, -1, 1), (257, 2, 3), (259, -1, 
 _I386_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (295, 2, 3), (297, -1, 2))
 _ARM32_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (322, 2, 3), (324, -1, 2))
 _AARCH64_CREATES = ((56, 2, 3), (33, -1, 2))
-# The guard refuses set-ID bits in a chmod and a security.capability xattr: where each native
-# call keeps its mode, and its xattr's name (chmod, fchmod, fchmodat, fchmodat2; setxattr,
-# lsetxattr, fsetxattr, setxattrat).
+# Where chmod, fchmod, fchmodat and fchmodat2 keep the mode (the guard refuses set-ID bits,
+# and makes the change itself).
 _MODE_ARG = {"x86_64": {90: 1, 91: 1, 268: 2, 452: 2}, "aarch64": {52: 1, 53: 2, 452: 2}}
 # Where chown, fchown, lchown and fchownat keep the owner and group: the guard makes those
 # changes itself, as it does chmod's (metadata.py, MetadataGuard._make).
@@ -254,7 +253,15 @@ _OWNER_ARGS = {"x86_64": {92: (1, 2), 93: (1, 2), 94: (1, 2), 260: (2, 3)}, "aar
 # Where utime, utimes, futimesat and utimensat keep their times, and in which form.
 _TIMES_ARGS = {"x86_64": {132: ("utimbuf", 1), 235: ("timeval", 1), 261: ("timeval", 2), 280: ("timespec", 2)},
                "aarch64": {88: ("timespec", 2)}}
-_XATTR_NAME_ARG = {"x86_64": {188: 1, 189: 1, 190: 1, 463: 3}, "aarch64": {5: 1, 6: 1, 7: 1, 463: 3}}
+# Where the xattr calls keep the name and the value: ("set", name, value, size, flags) for
+# setxattr, lsetxattr and fsetxattr; ("setat", name, struct xattr_args, its size) for
+# setxattrat; ("remove", name) for removexattr, lremovexattr, fremovexattr, removexattrat.
+_SET, _REMOVE = ("set", 1, 2, 3, 4), ("remove", 1)
+_XATTR_ARGS: dict[str, dict[int, tuple[str | int, ...]]] = {
+    "x86_64": {188: _SET, 189: _SET, 190: _SET, 463: ("setat", 3, 4, 5), 197: _REMOVE, 198: _REMOVE,
+               199: _REMOVE, 466: ("remove", 3)},
+    "aarch64": {5: _SET, 6: _SET, 7: _SET, 463: ("setat", 3, 4, 5), 14: _REMOVE, 15: _REMOVE, 16: _REMOVE,
+                466: ("remove", 3)}}
 
 _ARCHES = {
     "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
@@ -274,11 +281,14 @@ _ARCHES = {
 Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
 
 
-def set_id_args(number: int) -> tuple[int | None, int | None]:
-    """Where the native call `number` keeps a mode (chmod family) and an xattr name (setxattr
-    family), None where it has none."""
-    machine = os.uname().machine
-    return _MODE_ARG.get(machine, {}).get(number), _XATTR_NAME_ARG.get(machine, {}).get(number)
+def mode_arg(number: int) -> int | None:
+    """Where the native chmod-family call `number` keeps the mode."""
+    return _MODE_ARG.get(os.uname().machine, {}).get(number)
+
+
+def xattr_args(number: int) -> tuple[str | int, ...] | None:
+    """What the native xattr call `number` does and where it keeps its name and value."""
+    return _XATTR_ARGS.get(os.uname().machine, {}).get(number)
 
 
 def owner_args(number: int) -> tuple[int, int] | None:

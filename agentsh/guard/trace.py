@@ -204,7 +204,7 @@ class Tracer:
 
     def _metadata_call(self, pid: int) -> None:
         """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides,
-        and makes a chmod, chown or utime itself: the call is then skipped with its result)."""
+        and makes a chmod, chown, utime or xattr change itself: the call is then skipped with its result)."""
         signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)
         try:
             if self.metadata is None:
