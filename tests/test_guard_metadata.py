@@ -55,7 +55,7 @@ def xattrs_work(path: Path) -> bool:
     return True
 
 
-def _flags(path: Path) -> int | None:
+def inode_flags(path: Path) -> int | None:
     """The file's inode flags (lsattr), None where the file system has none."""
     import fcntl
     import struct
@@ -110,7 +110,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
         "utime": f"os.utime({str(outside)!r}, (5, 5))",
         "utime_now": f"os.utime({str(outside)!r})",
     }
-    flags = _flags(outside)
+    flags = inode_flags(outside)
     if flags is not None:  # chattr +A through the ioctl, on a descriptor open for reading
         tries["chattr_ioctl"] = (f"import fcntl, struct; fd = os.open({str(outside)!r}, os.O_RDONLY); "
                                  f"fcntl.ioctl(fd, {FS_IOC_SETFLAGS:#x}, struct.pack('l', {flags | NOATIME:#x}))")
@@ -124,7 +124,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
     assert key.stat().st_mode & 0o777 == 0o600
     if xattrs:
         assert os.listxattr(outside) == ["user.keep"]
-    assert _flags(outside) == flags
+    assert inode_flags(outside) == flags
     denied = [json.loads(line) for line in (home / ".local/state/agentsh/audit.jsonl").read_text().splitlines()
               if '"metadata_denied"' in line]
     assert {event["target"] for event in denied} >= {str(outside), str(key)}

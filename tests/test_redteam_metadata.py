@@ -20,7 +20,7 @@ import pytest
 
 from agentsh.guard.doctor import probe_exec_guard
 from tests.conftest import write_profile
-from tests.test_guard_metadata import xattrs_work
+from tests.test_guard_metadata import inode_flags, xattrs_work
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 pytestmark = [pytest.mark.skipif(not probe_exec_guard().active, reason="no exec guard here (ptrace unavailable)"),
@@ -309,6 +309,14 @@ int main(int argc, char **argv) {
         printf("xattr_remove_missing %d\n", RESULT(removexattr(outside, "user.none")));
         printf("xattr_link_itself %d\n", RESULT(lsetxattr(argv[3], "user.t", "1", 1, 0)));
         printf("fsetxattr_o_path %d\n", RESULT(fsetxattr(open(outside, O_PATH), "user.t", "1", 1, 0)));
+        unsigned inode_flags = 0;
+        int readable = open(outside, O_RDONLY);
+        if (ioctl(readable, 0x80086601 /* FS_IOC_GETFLAGS */, &inode_flags) == 0) {
+            inode_flags |= 0x80;  /* chattr +A */
+            printf("chattr %d\n", RESULT(ioctl(readable, 0x40086602, &inode_flags)));
+            printf("chattr_o_path %d\n", RESULT(ioctl(open(outside, O_PATH), 0x40086602, &inode_flags)));
+            printf("chattr_bad_pointer %d\n", RESULT(ioctl(readable, 0x40086602, (void *)16)));
+        }
         return 0;
     }
     printf("unknown mode %s\n", mode);
@@ -367,32 +375,19 @@ def test_a_filter_of_the_lines_own_cannot_answer_for_the_guard(run_agentsh: Run,
     assert outside.stat().st_mode & 0o777 == 0o600
 
 
-def _flags(path: Path) -> int | None:
-    import fcntl
-    import struct
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return struct.unpack("l", fcntl.ioctl(fd, 0x80086601, b"\0" * 8))[0]
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="int 0x80 is x86's")
 def test_i386_ioctl_with_the_64_bit_setflags_number_is_refused(run_agentsh: Run, profile: Path,
                                                                  outside: Path) -> None:
     """The compat ioctl hands FS_IOC_SETFLAGS (the 64-bit number) to the same code as the
     native call: the filter refused only FS_IOC32_SETFLAGS there, and chattr +A went through."""
-    flags = _flags(outside)
+    flags = inode_flags(outside)
     if flags is None:
         pytest.skip("no inode flags on this file system")
     got = helper(run_agentsh, profile, "i386-setflags", str(outside))
     if got.get("ioctl") == 38:
         pytest.skip("this kernel has no i386 emulation")
     assert got == {"ioctl": 1}
-    assert _flags(outside) == flags
+    assert inode_flags(outside) == flags
 
 
 def test_a_detached_mount_cannot_pass_for_the_workspace(run_agentsh: Run, profile: Path, tmp_path: Path,
@@ -452,7 +447,11 @@ def test_the_guards_own_change_fails_as_the_kernels_would(run_agentsh: Run, prof
                 "xattr_remove_missing": 61, "xattr_link_itself": 1, "fsetxattr_o_path": 9}
     if not xattrs_work(workspace / "README.md"):
         expected = {**expected, **{name: got[name] for name in expected if name.startswith(("xattr", "fsetx"))}}
+    if "chattr" in got:  # the file system has inode flags
+        expected.update(chattr=0, chattr_o_path=9, chattr_bad_pointer=14)  # EFAULT
     assert got == expected
+    if "chattr" in got:
+        assert (inode_flags(workspace / "README.md") or 0) & 0x80
     if got["xattr_set"] == 0:
         assert os.getxattr(workspace / "README.md", "user.t") == b"12"
     assert os.lstat(workspace / "link").st_mtime == 9
@@ -490,11 +489,12 @@ def test_a_thread_rewriting_an_xattr_path_loses_the_race(run_agentsh: Run, profi
     assert "user.race" not in os.listxattr(outside)
 
 
-@pytest.mark.xfail(strict=True, reason="race: a thread dup2s another file over an ioctl's descriptor after "
-                   "the guard looked; the kernel makes the ioctls (docs/security-model.md, File metadata)")
 def test_a_descriptor_swapped_under_chattr_loses_the_race(run_agentsh: Run, profile: Path, outside: Path,
                                                           workspace: Path) -> None:
-    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "20000", "ioctl")
+    """chattr +A on a descriptor a thread kept swapping between a workspace file and
+    ~/.bashrc: won after 4 tries while the kernel took the descriptor from the table again;
+    the guard now takes the caller's open file once (pidfd_getfd) and makes the ioctl on it."""
+    got = helper(run_agentsh, profile, "fd-race", str(outside), str(workspace / "README.md"), "3000", "ioctl")
     if "getflags" in got:
         pytest.skip("no inode flags on this file system")
     assert got == {"tries": -1}

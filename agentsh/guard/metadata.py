@@ -19,15 +19,17 @@ A chmod, chown, utime or xattr change that may go on is made by the guard itself
 object it checked, as the caller (MetadataGuard._make), and the caller's call is skipped
 with its result.
 
-What remains (docs/security-model.md, "File metadata"): for the ioctls (chattr) the kernel
-takes the descriptor from the table again after the guard, so a thread that dup2s another
-file over it in between can win the race.
+What remains (docs/security-model.md, "File metadata"): the fs-verity and encryption-policy
+ioctls (and chattr's before Linux 6.9) are made by the kernel, which takes the descriptor
+from the table again after the guard: a thread that dup2s another file over it in between
+can win the race.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -37,7 +39,7 @@ from typing import NamedTuple
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
-from .ptrace import metadata_kind, mode_arg, owner_args, times_args, xattr_args
+from .ptrace import made_ioctl, metadata_kind, mode_arg, owner_args, times_args, xattr_args
 
 # Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
@@ -326,6 +328,31 @@ class _EffectiveCapabilities:
             self._capset(self.saved)
 
 
+SYS_PIDFD_OPEN = 434  # (the same numbers everywhere)
+SYS_PIDFD_GETFD = 438
+PIDFD_THREAD = os.O_EXCL  # Linux 6.9: a pidfd of one thread, whose descriptor table it names
+
+
+def _take_descriptor(tid: int, number: int) -> int | None:
+    """A copy of thread `tid`'s descriptor `number` (pidfd_getfd: the same open file), or None
+    where the kernel cannot give one for a thread."""
+    from .landlock import _libc
+
+    lib = _libc()
+    pidfd = lib.syscall(ctypes.c_long(SYS_PIDFD_OPEN), ctypes.c_int(tid), ctypes.c_uint(PIDFD_THREAD))
+    if pidfd < 0:
+        if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):
+            return None
+        raise OSError(ctypes.get_errno(), "pidfd_open")
+    try:
+        fd = lib.syscall(ctypes.c_long(SYS_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(number), ctypes.c_uint(0))
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "no such descriptor")
+        return int(fd)
+    finally:
+        os.close(pidfd)
+
+
 def _thread_group(tid: int) -> int:
     with open(f"/proc/{tid}/status", "rb") as f:
         for line in f:
@@ -373,7 +400,13 @@ class MetadataGuard:
                 return None
             if not self._same_view(pid):
                 return Refusal(errno.EPERM, "", "it runs under another root directory or mount namespace")
-            fd, target = self._open_target(pid, kind, args)
+            ioctl_size = made_ioctl(number, args)
+            taken = _take_descriptor(pid, _signed32(args[0])) if ioctl_size is not None else None
+            if taken is None:
+                ioctl_size = None  # (no pidfd_getfd of a thread here: the kernel makes the ioctl)
+                fd, target = self._open_target(pid, kind, args)
+            else:  # the caller's own open file: checked and used once, not looked up again
+                fd, target = taken, f"descriptor {_signed32(args[0])}"
             try:
                 info = os.fstat(fd)
                 where = self._where(fd, info)
@@ -387,7 +420,7 @@ class MetadataGuard:
                 mode_at = mode_arg(number)
                 if mode_at is not None and _set_id(args[mode_at], info):
                     return Refusal(errno.EPERM, target, "a set-user-ID or set-group-ID bit on a file")
-                return self._make(pid, kind, number, args, fd, info, target)
+                return self._make(pid, kind, number, args, fd, info, target, ioctl_size)
             finally:
                 os.close(fd)
         except OSError as err:
@@ -395,7 +428,7 @@ class MetadataGuard:
             return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
 
     def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
-              target: str) -> Made | Refusal | None:
+              target: str, ioctl_size: int | None = None) -> Made | Refusal | None:
         """Make a chmod, chown, utime or xattr change on the object the guard checked, `fd`, rather than let the
         kernel look the path (or the descriptor) up again: another thread of the line could
         rewrite the path in memory, or another process swap a link, in between.  The guard acts
@@ -403,17 +436,18 @@ class MetadataGuard:
         effective capabilities lowered to the caller's.  A caller it cannot act as (one that
         changed its ids, entered a user namespace, or gave up the capabilities that pass
         directories its path crosses) is refused: letting the kernel make its call would hand
-        any line the race back for the price of an unshare().  None for the ioctls, which the
-        kernel makes."""
+        any line the race back for the price of an unshare().  An ioctl (chattr) is made on the
+        caller's own open file (`fd`, taken with pidfd_getfd) when `ioctl_size` says so; None
+        for the others, which the kernel makes."""
         mode_at, owners, times, xattr = mode_arg(number), owner_args(number), times_args(number), xattr_args(number)
-        if mode_at is None and owners is None and times is None and xattr is None:
+        if mode_at is None and owners is None and times is None and xattr is None and ioctl_size is None:
             return None
         ids, caps = (self.ids, self.caps) if self.ids_fixed else _credentials(pid)
         if (ids != self.ids or _key(f"/proc/{pid}/ns/user") != self.user_ns or caps & ~self.caps
                 or bool(caps & _PASS_DIRECTORIES) != bool(self.caps & _PASS_DIRECTORIES)):
             return Refusal(errno.EPERM, target, "it runs as other ids, in another user namespace or with fewer "
                            "capabilities than the guard can take on to make the change for it")
-        if kind == FD and _opened_as_path(pid, _signed32(args[0])):
+        if kind == FD and ioctl_size is None and _opened_as_path(pid, _signed32(args[0])):
             return Made(errno.EBADF)  # fchmod, fchown, fsetxattr... refuse an O_PATH descriptor
         if mode_at is not None and stat.S_ISLNK(info.st_mode):
             return Made(errno.EOPNOTSUPP)  # fchmodat2(AT_SYMLINK_NOFOLLOW) on a link
@@ -428,6 +462,17 @@ class MetadataGuard:
                 spec = _read_times(pid, *times, args)
             except OSError as err:
                 return Made(err.errno or errno.EINVAL)
+        if ioctl_size is not None:
+            try:
+                argument = _read_memory(pid, args[2], ioctl_size)
+            except OSError as err:
+                return Made(err.errno or errno.EFAULT)
+            with _EffectiveCapabilities(caps if caps != self.caps else None):
+                try:
+                    fcntl.ioctl(fd, args[1] & 0xFFFFFFFF, argument)
+                except OSError as err:
+                    return Made(err.errno or errno.EPERM)
+            return Made(0)
         change = None
         if xattr is not None:
             try:

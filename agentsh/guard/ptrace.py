@@ -301,6 +301,18 @@ def times_args(number: int) -> tuple[str, int] | None:
     return _TIMES_ARGS.get(os.uname().machine, {}).get(number)
 
 
+# The ioctls the guard makes itself, and the size of the argument each reads (an unsigned
+# int of flags, struct fsxattr).  fs-verity's and fscrypt's carry pointers to more memory:
+# those the kernel makes.
+_MADE_IOCTLS = {FS_IOC_SETFLAGS: 4, FS_IOC_FSSETXATTR: 28}
+
+
+def made_ioctl(number: int, args: list[int]) -> int | None:
+    """The argument size of a native ioctl the guard makes itself (chattr), None for others."""
+    ioctl, _, _ = _native_kinds(os.uname().machine)
+    return _MADE_IOCTLS.get(args[1] & 0xFFFFFFFF) if number == ioctl else None
+
+
 def metadata_kind(number: int, args: list[int]) -> int:
     """Where the native call `number` (with `args`) keeps its target, 0 if the filter does
     not send it to the guard.  The guard asks this rather than reading the stop's data: when
