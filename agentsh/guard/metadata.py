@@ -429,9 +429,10 @@ class MetadataGuard:
 
     def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
               target: str, ioctl_size: int | None = None) -> Made | Refusal | None:
-        """Make a chmod, chown, utime or xattr change on the object the guard checked, `fd`, rather than let the
-        kernel look the path (or the descriptor) up again: another thread of the line could
-        rewrite the path in memory, or another process swap a link, in between.  The guard acts
+        """Make a chmod, chown, utime or xattr change on the object the guard checked, `fd`,
+        rather than let the kernel look the path (or the descriptor) up again: another thread
+        of the line could rewrite the path in memory, or another process swap a link, in
+        between.  The guard acts
         exactly as the caller: the same user ids, group ids, groups and user namespace, its
         effective capabilities lowered to the caller's.  A caller it cannot act as (one that
         changed its ids, entered a user namespace, or gave up the capabilities that pass
