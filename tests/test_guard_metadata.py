@@ -46,7 +46,7 @@ FS_IOC_SETFLAGS = 0x40086602
 NOATIME = 0x80  # chattr +A
 
 
-def _xattrs_work(path: Path) -> bool:
+def xattrs_work(path: Path) -> bool:
     try:
         os.setxattr(path, "user.agentsh-probe", b"1")
         os.removexattr(path, "user.agentsh-probe")
@@ -55,7 +55,7 @@ def _xattrs_work(path: Path) -> bool:
     return True
 
 
-def _flags(path: Path) -> int | None:
+def inode_flags(path: Path) -> int | None:
     """The file's inode flags (lsattr), None where the file system has none."""
     import fcntl
     import struct
@@ -100,7 +100,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
                                                          home: Path) -> None:
     key = home / ".ssh" / "id_rsa"  # in a denied root
     key.chmod(0o600)
-    xattrs = _xattrs_work(outside)
+    xattrs = xattrs_work(outside)
     if xattrs:
         os.setxattr(outside, "user.keep", b"1")
     tries = {
@@ -110,7 +110,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
         "utime": f"os.utime({str(outside)!r}, (5, 5))",
         "utime_now": f"os.utime({str(outside)!r})",
     }
-    flags = _flags(outside)
+    flags = inode_flags(outside)
     if flags is not None:  # chattr +A through the ioctl, on a descriptor open for reading
         tries["chattr_ioctl"] = (f"import fcntl, struct; fd = os.open({str(outside)!r}, os.O_RDONLY); "
                                  f"fcntl.ioctl(fd, {FS_IOC_SETFLAGS:#x}, struct.pack('l', {flags | NOATIME:#x}))")
@@ -124,7 +124,7 @@ def test_each_family_is_refused_outside_the_write_roots(run_agentsh: Run, profil
     assert key.stat().st_mode & 0o777 == 0o600
     if xattrs:
         assert os.listxattr(outside) == ["user.keep"]
-    assert _flags(outside) == flags
+    assert inode_flags(outside) == flags
     denied = [json.loads(line) for line in (home / ".local/state/agentsh/audit.jsonl").read_text().splitlines()
               if '"metadata_denied"' in line]
     assert {event["target"] for event in denied} >= {str(outside), str(key)}
@@ -184,7 +184,7 @@ def test_what_builds_do_in_the_workspace_keeps_working(run_agentsh: Run, profile
     (workspace / "src.txt").write_text("x\n")
     os.chmod(workspace / "src.txt", 0o640)
     os.utime(workspace / "src.txt", (OLD, OLD))
-    xattrs = _xattrs_work(workspace / "README.md")
+    xattrs = xattrs_work(workspace / "README.md")
     xattr = '; os.setxattr(\"new\", \"user.built\", b\"1\")' if xattrs else ""
     line = (f"chmod +x tool && touch new && touch -d @{OLD} README.md && cp -p src.txt copy.txt && "
             f"tar -xf {shlex.quote(str(tmp_path / 'pkg.tar'))} && install -m 700 README.md installed && "

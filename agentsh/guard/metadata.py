@@ -3,8 +3,9 @@
 Landlock has no access right for a file's mode, owner, times or extended attributes, so a
 confined command could `chmod 644 ~/.ssh/id_rsa` or, as root, chown or setuid any file.
 The seccomp filter (ptrace.py) sends these calls, which ordinary programs make rarely, to
-the guard as SECCOMP_RET_TRACE stops; the filter's return data says where the call keeps
-its target (a KIND below), so nothing here depends on an architecture's call numbers.
+the guard as SECCOMP_RET_TRACE stops.  Where a call keeps its target (a KIND below) comes
+from ptrace.py's table of the call numbers, not from the stop's data: a line may stack a
+filter of its own, and the kernel reports the newest filter's data.
 
 The guard resolves the target as the kernel will: a path relative to the tracee's working
 directory or to its directory descriptor (/proc/PID/cwd, /proc/PID/fd/N), following the
@@ -14,25 +15,33 @@ string put together from several look-ups) and asks where the object is: it may 
 only inside the profile's write roots and outside its denied roots, the places Landlock
 lets the command write.  Anything that cannot be read or resolved is refused.
 
-What remains (docs/security-model.md, "File metadata"): the kernel looks the path up again
-after the guard, so another process or thread of the line that swaps a link or a directory
-in a write root, or rewrites the path in memory, between the two look-ups can win the race.
+A chmod, chown, utime or xattr change that may go on is made by the guard itself, on the
+object it checked, as the caller (MetadataGuard._make), and the caller's call is skipped
+with its result.
+
+What remains (docs/security-model.md, "File metadata"): the fs-verity and encryption-policy
+ioctls (and chattr's before Linux 6.9) are made by the kernel, which takes the descriptor
+from the table again after the guard: a thread that dup2s another file over it in between
+can win the race.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import stat
+import struct
 from typing import NamedTuple
 
 from ..policy.paths import within
 from ..profile import Profile
 from .landlock import DEVICE_DIR, RESOLVE_NO_MAGICLINKS, SYS_OPENAT2
+from .ptrace import made_ioctl, metadata_kind, mode_arg, owner_args, times_args, xattr_args
 
-# Where a traced call keeps its target: the filter's SECCOMP_RET_DATA, the guard's event message.
+# Where a traced call keeps its target (ptrace.metadata_kind; the filter returns it as its data too).
 PATH = 1  # args[0] is a path; the last link is followed (chmod, chown, utime(s), setxattr, removexattr)
 LINK_PATH = 2  # args[0] is a path; the last link is not followed (lchown, lsetxattr, lremovexattr)
 FD = 3  # args[0] is a descriptor (fchmod, fchown, fsetxattr, fremovexattr, the FS_IOC_SET* ioctls)
@@ -47,6 +56,8 @@ AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 PATH_MAX = 4096
 SHM = "/dev/shm"
+_PASS_DIRECTORIES = (1 << 1) | (1 << 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: the guard's look-up
+_ELSEWHERE = "\0elsewhere"  # _where: the object's path leads to another object (no path has a NUL)
 # glibc (before fchmodat2) and gnulib change a link's own mode through this name of an O_PATH
 # descriptor: it names the tracee's descriptor, which the guard cannot open by that name.
 _OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
@@ -54,6 +65,13 @@ _OWN_FD = re.compile(r"/proc/(self|thread-self)/fd/([0-9]+)")
 
 class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+class Made(NamedTuple):
+    """The guard made the change itself on the object it checked: the call is skipped and
+    returns this (0, or the errno the guard's own call failed with)."""
+
+    errno: int
 
 
 class Refusal(NamedTuple):
@@ -67,13 +85,14 @@ def _signed32(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
-def syscall_args(pid: int) -> list[int]:
-    """The six arguments of the call `pid` is stopped in (/proc/PID/syscall: NR ARG... SP PC)."""
+def stopped_call(pid: int) -> tuple[int, list[int]]:
+    """The number and the six arguments of the call `pid` is stopped in (/proc/PID/syscall:
+    NR ARG... SP PC)."""
     with open(f"/proc/{pid}/syscall", "rb") as f:
         words = f.read().split()
     if len(words) < 7:  # "running", or a kernel that does not say
         raise OSError(errno.EIO, "the stopped call's arguments cannot be read")
-    return [int(word, 16) for word in words[1:7]]
+    return int(words[0]), [int(word, 16) for word in words[1:7]]
 
 
 def read_path(pid: int, address: int) -> bytes:
@@ -122,6 +141,218 @@ def _open_descriptor(pid: int, number: int, directory: bool = False) -> int:
         raise OSError(errno.EBADF, "no such descriptor") from None
 
 
+def _key(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino)
+
+
+def _credentials(pid: int) -> tuple[tuple[bytes, ...], int]:
+    """A process's user ids, group ids and groups (as /proc/PID/status writes them), and its
+    effective capabilities."""
+    fields = {}
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            name, _, value = line.partition(b":")
+            fields[name] = value.strip()
+    return (fields[b"Uid"], fields[b"Gid"], fields[b"Groups"]), int(fields[b"CapEff"], 16)
+
+
+def _opened_as_path(pid: int, number: int) -> bool:
+    """The tracee's descriptor `number` was opened with O_PATH (/proc/PID/fdinfo/N, octal flags)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{number}", "rb") as f:
+            for line in f:
+                if line.startswith(b"flags:"):
+                    return bool(int(line.split()[1], 8) & os.O_PATH)
+    except FileNotFoundError:
+        raise OSError(errno.EBADF, "no such descriptor") from None
+    return False
+
+
+def _libc_call(name: str, *args: int | bytes) -> int:
+    """libc's `name`(*args): 0, or the errno it failed with."""
+    from .landlock import _libc
+
+    function = getattr(_libc(), name)
+    converted = [ctypes.c_char_p(a) if isinstance(a, bytes) else ctypes.c_uint(a) if a > 0x7FFFFFFF
+                 else ctypes.c_int(a) for a in args]
+    if function(*converted) == 0:
+        return 0
+    return ctypes.get_errno() or errno.EPERM
+
+
+def _set_id(mode: int, info: os.stat_result) -> bool:
+    """A chmod's set-ID bits that are refused.  A set-user-ID program (or one with file
+    capabilities, refused by name in _make) that a line running as root leaves in a write root
+    gives root's power to whoever runs it later, outside agentsh (a line's own user lends its
+    own).  A set-group-ID directory only passes its group on."""
+    return bool(mode & stat.S_ISUID or (mode & stat.S_ISGID and not stat.S_ISDIR(info.st_mode)))
+
+
+XATTR_NAME_MAX = 255
+XATTR_SIZE_MAX = 65536
+XATTR_ARGS_SIZE = 16  # struct xattr_args: u64 value, u32 size, u32 flags
+
+
+def _read_memory(pid: int, address: int, size: int) -> bytes:
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.pread(fd, size, address) if size else b""
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise OSError(errno.EFAULT, "the caller's memory cannot be read")
+    return data
+
+
+def _read_xattr_change(pid: int, xattr: tuple[str | int, ...], args: list[int]) -> tuple[bytes, bytes | None, int]:
+    """The name, the value (None: remove it) and the flags of an xattr call, read once from the
+    caller's memory, with the kernel's errors for a name or a value it would not take."""
+    op, name_at = xattr[0], int(xattr[1])
+    name = read_path(pid, args[name_at])
+    if not name or len(name) > XATTR_NAME_MAX:
+        raise OSError(errno.ERANGE, "the name is empty or too long")
+    if op == "remove":
+        return name, None, 0
+    if op == "set":
+        address, size, flags = args[int(xattr[2])], args[int(xattr[3])], args[int(xattr[4])] & 0xFFFFFFFF
+    else:  # setxattrat: struct xattr_args, its size given
+        usize = args[int(xattr[3])]
+        if usize < XATTR_ARGS_SIZE:
+            raise OSError(errno.EINVAL, "struct xattr_args too small")
+        if usize > 4096:
+            raise OSError(errno.E2BIG, "struct xattr_args too large")
+        raw = _read_memory(pid, args[int(xattr[2])], usize)
+        if any(raw[XATTR_ARGS_SIZE:]):
+            raise OSError(errno.E2BIG, "unknown fields in struct xattr_args")
+        address, size, flags = struct.unpack("QII", raw[:XATTR_ARGS_SIZE])
+    if size > XATTR_SIZE_MAX:
+        raise OSError(errno.E2BIG, "the value is too large")
+    return name, _read_memory(pid, address, size), flags
+
+
+def _change_xattr(fd: int, name: bytes, value: bytes | None, flags: int) -> int:
+    """Set or remove xattr `name` of the object `fd` holds (O_PATH: through /proc/self/fd/N):
+    0, or the errno it failed with."""
+    try:
+        if value is None:
+            os.removexattr(f"/proc/self/fd/{fd}", name)
+        else:
+            os.setxattr(f"/proc/self/fd/{fd}", name, value, flags)
+    except OSError as err:
+        return err.errno or errno.EPERM
+    except (ValueError, OverflowError):  # flags Python will not pass on
+        return errno.EINVAL
+    return 0
+
+
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
+def _read_times(pid: int, form: str, index: int, args: list[int]) -> list[tuple[int, int]] | None:
+    """The access and modification times a utime-family call passes, read once from the
+    caller's memory as (seconds, nanoseconds); None for "now" (a NULL pointer).  A timeval
+    out of range fails with EINVAL, as the kernel's utimes does; a timespec's range the
+    kernel checks again when the guard passes it on."""
+    address = args[index]
+    if not address:
+        return None
+    size = {"utimbuf": 16, "timeval": 32, "timespec": 32}[form]
+    data = _read_memory(pid, address, size)
+    words = struct.unpack("4q" if size == 32 else "2q", data)
+    if form == "utimbuf":
+        return [(words[0], 0), (words[1], 0)]
+    if form == "timeval":
+        if any(not 0 <= usec < 1_000_000 for usec in (words[1], words[3])):
+            raise OSError(errno.EINVAL, "microseconds out of range")
+        return [(words[0], words[1] * 1000), (words[2], words[3] * 1000)]
+    return [(words[0], words[1]), (words[2], words[3])]
+
+
+def _utimens(fd: int, spec: list[tuple[int, int]] | None) -> int:
+    """utimensat(fd, "", spec, AT_EMPTY_PATH): 0, or the errno it failed with."""
+    from .landlock import _libc
+
+    times = (_Timespec * 2)(*(_Timespec(sec, nsec) for sec, nsec in spec)) if spec is not None else None
+    if _libc().utimensat(ctypes.c_int(fd), ctypes.c_char_p(b""), times, ctypes.c_int(AT_EMPTY_PATH)) == 0:
+        return 0
+    return ctypes.get_errno() or errno.EPERM
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class _EffectiveCapabilities:
+    """Within: the guard's effective capabilities are `caps` (a caller's, a subset of the
+    guard's own), so that a change it makes for the caller needs no power the caller lacks
+    (agentsh drops some from a line).  None: nothing changes."""
+
+    def __init__(self, caps: int | None) -> None:
+        self.caps = caps
+        self.saved = (_CapData * 2)()
+
+    def _capset(self, data: ctypes.Array[_CapData]) -> None:
+        from .landlock import _libc
+
+        header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+        if _libc().capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset")
+
+    def __enter__(self) -> None:
+        if self.caps is None:
+            return
+        from .landlock import _libc
+
+        header = _CapHeader(0x20080522, 0)
+        if _libc().capget(ctypes.byref(header), self.saved) != 0:
+            raise OSError(ctypes.get_errno(), "capget")
+        lowered = (_CapData * 2)()
+        ctypes.memmove(lowered, self.saved, ctypes.sizeof(lowered))
+        lowered[0].effective, lowered[1].effective = self.caps & 0xFFFFFFFF, self.caps >> 32
+        self._capset(lowered)
+
+    def __exit__(self, *_: object) -> None:
+        if self.caps is not None:
+            self._capset(self.saved)
+
+
+SYS_PIDFD_OPEN = 434  # (the same numbers everywhere)
+SYS_PIDFD_GETFD = 438
+PIDFD_THREAD = os.O_EXCL  # Linux 6.9: a pidfd of one thread, whose descriptor table it names
+
+
+def _take_descriptor(tid: int, number: int) -> int | None:
+    """A copy of thread `tid`'s descriptor `number` (pidfd_getfd: the same open file), or None
+    where the kernel cannot give one for a thread."""
+    from .landlock import _libc
+
+    lib = _libc()
+    pidfd = lib.syscall(ctypes.c_long(SYS_PIDFD_OPEN), ctypes.c_int(tid), ctypes.c_uint(PIDFD_THREAD))
+    if pidfd < 0:
+        if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):
+            return None
+        raise OSError(ctypes.get_errno(), "pidfd_open")
+    try:
+        fd = lib.syscall(ctypes.c_long(SYS_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(number), ctypes.c_uint(0))
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "no such descriptor")
+        return int(fd)
+    finally:
+        os.close(pidfd)
+
+
 def _thread_group(tid: int) -> int:
     with open(f"/proc/{tid}/status", "rb") as f:
         for line in f:
@@ -139,30 +370,137 @@ class MetadataGuard:
         self.denies = (*profile.read_deny, DEVICE_DIR)
         # /dev/shm is /tmp's twin in memory, granted with it (see plan_for)
         self.shm = any(within("/tmp", root) for root in self.roots)
+        # A shared write root itself (/tmp, /var/tmp, /dev/shm) keeps its mode, owner, times and
+        # ACLs: as root, `chmod 777 /tmp` (or a `./` member extracted there) drops the sticky
+        # bit that keeps users from deleting or swapping each other's files.  The workspace's
+        # own directory may change: an archive's `./` member extracted there sets it.
+        self.fixed = frozenset({*(r for r in self.roots if r not in profile.workspace), *((SHM,) if self.shm else ())})
         self.root = os.stat("/")
         self.mount_ns = os.stat("/proc/self/ns/mnt")
+        self.ids, self.caps = _credentials(os.getpid())
+        self.user_ns = _key("/proc/self/ns/user")
+        # Without capabilities, and with all its user ids and group ids the same, a line
+        # cannot change its ids or groups (no_new_privs: no set-ID program raises them): only a
+        # user namespace of its own changes what it may do, and /proc/PID/status (~30 us) need
+        # not be read at each call.
+        self.ids_fixed = not self.caps and all(len(set(line.split())) == 1 for line in self.ids[:2])
 
-    def check(self, pid: int, kind: int) -> Refusal | None:
-        """None when the call may go on; else why not and the errno it fails with."""
+    def check(self, pid: int) -> Refusal | Made | None:
+        """None when the call may go on; Made when the guard made the change itself; else why
+        not and the errno it fails with."""
         target = ""
         try:
-            args = syscall_args(pid)
+            number, args = stopped_call(pid)
+            kind = metadata_kind(number, args)
+            if not kind:
+                # Not a call agentsh's filter sends here, so that filter allowed it: the stop
+                # is a RET_TRACE of a filter the line installed itself.  (A compat call, which
+                # /proc numbers in its own ABI, may be taken for a native one: at worst it is
+                # refused; agentsh's filter already fails every compat metadata call.)
+                return None
             if not self._same_view(pid):
                 return Refusal(errno.EPERM, "", "it runs under another root directory or mount namespace")
-            fd, target = self._open_target(pid, kind, args)
+            ioctl_size = made_ioctl(number, args)
+            taken = _take_descriptor(pid, _signed32(args[0])) if ioctl_size is not None else None
+            if taken is None:
+                ioctl_size = None  # (no pidfd_getfd of a thread here: the kernel makes the ioctl)
+                fd, target = self._open_target(pid, kind, args)
+            else:  # the caller's own open file: checked and used once, not looked up again
+                fd, target = taken, f"descriptor {_signed32(args[0])}"
             try:
-                where = self._where(fd)
+                info = os.fstat(fd)
+                where = self._where(fd, info)
+                if where == _ELSEWHERE:
+                    return Refusal(errno.EPERM, target, "its path leads elsewhere: it is on a mount of the "
+                                   "command's own")
+                if where is not None and not self.allowed(where):
+                    return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target
+                                   else where, "a shared write root itself" if where in self.fixed
+                                   else "outside the write roots")
+                mode_at = mode_arg(number)
+                if mode_at is not None and _set_id(args[mode_at], info):
+                    return Refusal(errno.EPERM, target, "a set-user-ID or set-group-ID bit on a file")
+                return self._make(pid, kind, number, args, fd, info, target, ioctl_size)
             finally:
                 os.close(fd)
         except OSError as err:
             code = err.errno or errno.EPERM
             return Refusal(code, target, f"cannot resolve it: {os.strerror(code)}")
-        if where is None or self.allowed(where):
+
+    def _make(self, pid: int, kind: int, number: int, args: list[int], fd: int, info: os.stat_result,
+              target: str, ioctl_size: int | None = None) -> Made | Refusal | None:
+        """Make a chmod, chown, utime or xattr change on the object the guard checked, `fd`,
+        rather than let the kernel look the path (or the descriptor) up again: another thread
+        of the line could rewrite the path in memory, or another process swap a link, in
+        between.  The guard acts
+        exactly as the caller: the same user ids, group ids, groups and user namespace, its
+        effective capabilities lowered to the caller's.  A caller it cannot act as (one that
+        changed its ids, entered a user namespace, or gave up the capabilities that pass
+        directories its path crosses) is refused: letting the kernel make its call would hand
+        any line the race back for the price of an unshare().  An ioctl (chattr) is made on the
+        caller's own open file (`fd`, taken with pidfd_getfd) when `ioctl_size` says so; None
+        for the others, which the kernel makes."""
+        mode_at, owners, times, xattr = mode_arg(number), owner_args(number), times_args(number), xattr_args(number)
+        if mode_at is None and owners is None and times is None and xattr is None and ioctl_size is None:
             return None
-        return Refusal(errno.EPERM, target if target == where else f"{target} -> {where}" if target else where,
-                       "outside the write roots")
+        ids, caps = (self.ids, self.caps) if self.ids_fixed else _credentials(pid)
+        if (ids != self.ids or _key(f"/proc/{pid}/ns/user") != self.user_ns or caps & ~self.caps
+                or bool(caps & _PASS_DIRECTORIES) != bool(self.caps & _PASS_DIRECTORIES)):
+            return Refusal(errno.EPERM, target, "it runs as other ids, in another user namespace or with fewer "
+                           "capabilities than the guard can take on to make the change for it")
+        if kind == FD and ioctl_size is None and _opened_as_path(pid, _signed32(args[0])):
+            return Made(errno.EBADF)  # fchmod, fchown, fsetxattr... refuse an O_PATH descriptor
+        if mode_at is not None and stat.S_ISLNK(info.st_mode):
+            return Made(errno.EOPNOTSUPP)  # fchmodat2(AT_SYMLINK_NOFOLLOW) on a link
+        spec = None
+        if times is not None:
+            if kind == AT_FLAGS3 and not args[1]:  # utimensat(fd, NULL, times, flags): futimens
+                if args[3] & 0xFFFFFFFF:
+                    return Made(errno.EINVAL)
+                if _opened_as_path(pid, _signed32(args[0])):
+                    return Made(errno.EBADF)
+            try:
+                spec = _read_times(pid, *times, args)
+            except OSError as err:
+                return Made(err.errno or errno.EINVAL)
+        if ioctl_size is not None:
+            try:
+                argument = _read_memory(pid, args[2], ioctl_size)
+            except OSError as err:
+                return Made(err.errno or errno.EFAULT)
+            with _EffectiveCapabilities(caps if caps != self.caps else None):
+                try:
+                    fcntl.ioctl(fd, args[1] & 0xFFFFFFFF, argument)
+                except OSError as err:
+                    return Made(err.errno or errno.EPERM)
+            return Made(0)
+        change = None
+        if xattr is not None:
+            try:
+                change = _read_xattr_change(pid, xattr, args)
+            except OSError as err:
+                return Made(err.errno or errno.EINVAL)
+            if change[1] is not None and change[0] == b"security.capability":
+                return Refusal(errno.EPERM, target, "file capabilities")
+            if stat.S_ISLNK(info.st_mode):
+                # (no user. xattrs on a link; the others need what agentsh drops or an LSM's say)
+                return Made(errno.EPERM)
+        with _EffectiveCapabilities(caps if caps != self.caps else None):
+            if change is not None:
+                result = _change_xattr(fd, *change)
+            elif times is not None:
+                result = _utimens(fd, spec)
+            elif mode_at is not None:
+                result = _libc_call("fchmodat", AT_FDCWD, f"/proc/self/fd/{fd}".encode(), args[mode_at] & 0o7777, 0)
+            else:
+                assert owners is not None
+                uid, gid = (args[i] & 0xFFFFFFFF for i in owners)
+                result = _libc_call("fchownat", fd, b"", uid, gid, AT_EMPTY_PATH)
+        return Made(result)
 
     def allowed(self, path: str) -> bool:
+        if path in self.fixed:
+            return False
         if self.shm and within(path, SHM):
             return not any(within(path, deny) for deny in self.denies if deny != DEVICE_DIR)
         return any(within(path, root) for root in self.roots) and not any(within(path, d) for d in self.denies)
@@ -214,9 +552,8 @@ class MetadataGuard:
             os.close(base)
 
     @staticmethod
-    def _where(fd: int) -> str | None:
+    def _where(fd: int, info: os.stat_result) -> str | None:
         """The path of the object `fd` holds; None for an object no other path reaches."""
-        info = os.fstat(fd)
         if info.st_nlink == 0:
             # Unlinked (a deleted file, memfd, O_TMPFILE): no name anyone else opens it by; linking
             # it back into a directory is a Landlock-checked make there.
@@ -225,4 +562,12 @@ class MetadataGuard:
         if not where.startswith("/"):
             # pipe:[N], socket:[N], anon_inode:...: objects of pseudo file systems, on no path
             return None if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode) else where
-        return where
+        # The kernel spells the path from the root of the object's own mount tree: for a mount
+        # the command cloned (open_tree() in a user namespace of its own) that is the clone's,
+        # and a tree outside holding the workspace's path (/var holds tmp/) would pass for the
+        # workspace.  The path is the object's only if it leads to the object from our root.
+        try:
+            named = os.lstat(where)
+        except OSError:
+            return _ELSEWHERE
+        return where if (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino) else _ELSEWHERE

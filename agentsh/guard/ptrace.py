@@ -10,6 +10,7 @@ written for x86_64 and aarch64.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import struct
 from typing import NamedTuple
@@ -145,7 +146,10 @@ def skip_call(pid: int, errno_value: int) -> None:
 # programs fall back to plain system calls.  i386's socketcall() hides socket()'s arguments
 # in memory: its SYS_SOCKET is refused.  A line whose stdin is the caller's terminal could
 # push keystrokes into it (TIOCSTI; TIOCLINUX pastes on a console) that the caller's shell
-# reads and runs after agentsh has exited: both ioctls are refused.  Everything else is allowed.  Installed in the
+# reads and runs after agentsh has exited: both ioctls are refused.  Traced by the exec guard,
+# a line's file-metadata calls go to the guard (metadata.py), set-ID modes in the calls that
+# create files are refused, openat2 fails with ENOSYS, and so does a seccomp filter of the
+# line's own with a listener (see _arch_block).  Everything else is allowed.  Installed in the
 # command's first process, inherited by all its tree.
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -160,6 +164,11 @@ IPPROTO_MPTCP = 262
 SYS_SOCKET = 1  # socketcall's call number for socket()
 TIOCSTI = 0x5412  # (the same number on x86 and arm)
 TIOCLINUX = 0x541C
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+SYS_OPENAT2 = 437  # the same number everywhere
+O_CREAT = 0o100  # (x86 and the generic values: arm's differ in O_DIRECTORY, not these)
+O_TMPFILE = 0o20000000  # __O_TMPFILE: an unnamed file, made with the mode too
+SET_ID = 0o6000  # S_ISUID | S_ISGID
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -189,6 +198,7 @@ class _Abi(NamedTuple):
     io_uring_setup: int
     ioctl: int
     socketcall: int = 0
+    seccomp: int = 0
     other_abi_marker: int = 0  # numbers at or above it belong to another ABI (x32): refused
     # The calls that change file metadata: (number, where its target is, a metadata.py KIND).
     # A native ABI's go to the guard; a compat ABI's (i386, arm32: `kinds` False) are
@@ -196,6 +206,9 @@ class _Abi(NamedTuple):
     metadata: tuple[tuple[int, int], ...] = ()
     metadata_ioctls: tuple[int, ...] = ()  # ioctl commands that set a file's attributes (chattr)
     kinds: bool = True
+    # The calls that create a file with a mode: (number, its flags argument or -1, its mode
+    # argument).  Traced, set-ID bits there are refused (see SET_ID).
+    creates: tuple[tuple[int, int, int], ...] = ()
 
 
 # Where each metadata call keeps its target (metadata.py's KINDs).
@@ -217,22 +230,104 @@ _ARM32_METADATA = tuple((nr, 0) for nr in (15, 16, 94, 95, 182, 198, 207, 212, 2
 FS_IOC_SETFLAGS = 0x40086602  # chattr (64-bit); FS_IOC32_SETFLAGS below for compat
 FS_IOC32_SETFLAGS = 0x40046602
 FS_IOC_FSSETXATTR = 0x401C5820  # xfs_io chattr, project ids
+# fs-verity makes a file read-only for good; an encryption policy on an empty directory
+# keeps anyone without the key from making files in it.  Both need only a descriptor open
+# for reading (and, as DAC, the file's owner or write permission), which Landlock gives.
+FS_IOC_ENABLE_VERITY = 0x40806685
+FS_IOC_SET_ENCRYPTION_POLICY = 0x800C6613
+_GENERIC_METADATA_IOCTLS = (FS_IOC_FSSETXATTR, FS_IOC_ENABLE_VERITY, FS_IOC_SET_ENCRYPTION_POLICY)
+# A compat process's ioctl passes every number it does not translate, FS_IOC_SETFLAGS (the
+# 64-bit one) too, to the native code: both numbers set the flags there.
+_COMPAT_METADATA_IOCTLS = (FS_IOC32_SETFLAGS, FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS)
+# open, creat, mknod, openat, mknodat (aarch64 has only the *at ones)
+_X86_64_CREATES = ((2, 1, 2), (85, -1, 1), (133, -1, 1), (257, 2, 3), (259, -1, 2))
+_I386_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (295, 2, 3), (297, -1, 2))
+_ARM32_CREATES = ((5, 1, 2), (8, -1, 1), (14, -1, 1), (322, 2, 3), (324, -1, 2))
+_AARCH64_CREATES = ((56, 2, 3), (33, -1, 2))
+# Where chmod, fchmod, fchmodat and fchmodat2 keep the mode (the guard refuses set-ID bits,
+# and makes the change itself).
+_MODE_ARG = {"x86_64": {90: 1, 91: 1, 268: 2, 452: 2}, "aarch64": {52: 1, 53: 2, 452: 2}}
+# Where chown, fchown, lchown and fchownat keep the owner and group: the guard makes those
+# changes itself, as it does chmod's (metadata.py, MetadataGuard._make).
+_OWNER_ARGS = {"x86_64": {92: (1, 2), 93: (1, 2), 94: (1, 2), 260: (2, 3)}, "aarch64": {55: (1, 2), 54: (2, 3)}}
+# Where utime, utimes, futimesat and utimensat keep their times, and in which form.
+_TIMES_ARGS = {"x86_64": {132: ("utimbuf", 1), 235: ("timeval", 1), 261: ("timeval", 2), 280: ("timespec", 2)},
+               "aarch64": {88: ("timespec", 2)}}
+# Where the xattr calls keep the name and the value: ("set", name, value, size, flags) for
+# setxattr, lsetxattr and fsetxattr; ("setat", name, struct xattr_args, its size) for
+# setxattrat; ("remove", name) for removexattr, lremovexattr, fremovexattr, removexattrat.
+_SET, _REMOVE = ("set", 1, 2, 3, 4), ("remove", 1)
+_XATTR_ARGS: dict[str, dict[int, tuple[str | int, ...]]] = {
+    "x86_64": {188: _SET, 189: _SET, 190: _SET, 463: ("setat", 3, 4, 5), 197: _REMOVE, 198: _REMOVE,
+               199: _REMOVE, 466: ("remove", 3)},
+    "aarch64": {5: _SET, 6: _SET, 7: _SET, 463: ("setat", 3, 4, 5), 14: _REMOVE, 15: _REMOVE, 16: _REMOVE,
+                466: ("remove", 3)}}
 
 _ARCHES = {
-    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000,
-                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
-               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102,  # i386 via int 0x80
-                    metadata=_I386_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
-                    kinds=False)],
-    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, metadata=_AARCH64_METADATA,
-                     metadata_ioctls=(FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR)),
-                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54,  # arm32 compat (EABI: no socketcall)
-                     metadata=_ARM32_METADATA, metadata_ioctls=(FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR),
-                     kinds=False)],
+    "x86_64": [_Abi(0xC000003E, 56, 435, 101, 311, 41, 425, 16, other_abi_marker=0x40000000, seccomp=317,
+                    metadata=_X86_64_METADATA, metadata_ioctls=(FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS),
+                    creates=_X86_64_CREATES),
+               _Abi(0x40000003, 120, 435, 26, 348, 359, 425, 54, socketcall=102, seccomp=354,  # i386: int 0x80
+                    metadata=_I386_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
+                    kinds=False, creates=_I386_CREATES)],
+    "aarch64": [_Abi(0xC00000B7, 220, 435, 117, 271, 198, 425, 29, seccomp=277, metadata=_AARCH64_METADATA,
+                     metadata_ioctls=(FS_IOC_SETFLAGS, *_GENERIC_METADATA_IOCTLS), creates=_AARCH64_CREATES),
+                _Abi(0x40000028, 120, 435, 26, 377, 281, 425, 54, seccomp=383,  # arm32 (EABI: no socketcall)
+                     metadata=_ARM32_METADATA, metadata_ioctls=_COMPAT_METADATA_IOCTLS,
+                     kinds=False, creates=_ARM32_CREATES)],
 }
 
 
 Insn = tuple[int, int, int, int]  # (code, jump if true, jump if false, k)
+
+
+def mode_arg(number: int) -> int | None:
+    """Where the native chmod-family call `number` keeps the mode."""
+    return _MODE_ARG.get(os.uname().machine, {}).get(number)
+
+
+def xattr_args(number: int) -> tuple[str | int, ...] | None:
+    """What the native xattr call `number` does and where it keeps its name and value."""
+    return _XATTR_ARGS.get(os.uname().machine, {}).get(number)
+
+
+def owner_args(number: int) -> tuple[int, int] | None:
+    """Where the native chown-family call `number` keeps the owner and the group."""
+    return _OWNER_ARGS.get(os.uname().machine, {}).get(number)
+
+
+def times_args(number: int) -> tuple[str, int] | None:
+    """The form of the times the native utime-family call `number` takes, and their argument."""
+    return _TIMES_ARGS.get(os.uname().machine, {}).get(number)
+
+
+# The ioctls the guard makes itself, and the size of the argument each reads (an unsigned
+# int of flags, struct fsxattr).  fs-verity's and fscrypt's carry pointers to more memory:
+# those the kernel makes.
+_MADE_IOCTLS = {FS_IOC_SETFLAGS: 4, FS_IOC_FSSETXATTR: 28}
+
+
+def made_ioctl(number: int, args: list[int]) -> int | None:
+    """The argument size of a native ioctl the guard makes itself (chattr), None for others."""
+    ioctl, _, _ = _native_kinds(os.uname().machine)
+    return _MADE_IOCTLS.get(args[1] & 0xFFFFFFFF) if number == ioctl else None
+
+
+def metadata_kind(number: int, args: list[int]) -> int:
+    """Where the native call `number` (with `args`) keeps its target, 0 if the filter does
+    not send it to the guard.  The guard asks this rather than reading the stop's data: when
+    a line stacks a filter of its own that also returns RET_TRACE, the kernel reports the
+    newest filter's data, which the line chose."""
+    ioctl, kinds, ioctls = _native_kinds(os.uname().machine)
+    if number == ioctl:
+        return _FD if args[1] & 0xFFFFFFFF in ioctls else 0
+    return kinds.get(number, 0)
+
+
+@functools.cache
+def _native_kinds(machine: str) -> tuple[int, dict[int, int], tuple[int, ...]]:
+    abi = _ARCHES[machine][0]
+    return abi.ioctl, dict(abi.metadata), abi.metadata_ioctls
 
 
 def _ret(errno_value: int = -1) -> Insn:
@@ -271,6 +366,22 @@ def _arch_block(abi: _Abi, traced: bool) -> list[Insn]:
               (abi.ioctl, ioctl)]
     if abi.socketcall:
         checks.append((abi.socketcall, _refuse_when(_arg(0), SYS_SOCKET, ENOSYS)))
+    if traced:
+        # A set-user-ID or set-group-ID file that a line running as root makes in a write root
+        # is a way to root's power for whoever runs it later, outside agentsh: the guard
+        # refuses those bits in a chmod; these calls create a file with its mode.  openat2
+        # keeps the mode in memory the filter cannot read: ENOSYS, programs fall back to openat.
+        for nr, flags, mode in abi.creates:
+            sub = _refuse_when(_arg(mode), SET_ID, EPERM, _BPF_JSET_K)
+            if flags >= 0:  # the mode counts only with O_CREAT or O_TMPFILE
+                sub = [(_BPF_LD_W_ABS, 0, 0, _arg(flags)), (_BPF_JSET_K, 0, len(sub), O_CREAT | O_TMPFILE), *sub]
+            checks.append((nr, sub))
+        checks.append((SYS_OPENAT2, [_ret(ENOSYS)]))
+        # A filter of the line's own that returns SECCOMP_RET_USER_NOTIF for a metadata call
+        # takes precedence over this one's RET_TRACE: its listener answering "continue" would
+        # run the call unseen by the guard.  Without a listener that action fails the call.
+        checks.append((abi.seccomp, _refuse_when(_arg(1), SECCOMP_FILTER_FLAG_NEW_LISTENER, EPERM,
+                                                 _BPF_JSET_K)))
     for nr, sub in checks:
         block += [(_BPF_JEQ_K, 0, len(sub) + 1, nr), *sub, _ret()]
     if traced:  # (untraced, a metadata call is allowed: no guard could decide it)

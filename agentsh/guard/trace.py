@@ -203,13 +203,13 @@ class Tracer:
         self._refuse(pid, verdict.shown, verdict.reason, verdict.rule, exe=exe)
 
     def _metadata_call(self, pid: int) -> None:
-        """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides)."""
+        """A chmod, chown, utime or xattr call, stopped before it runs (metadata.py decides,
+        and makes a chmod, chown, utime or xattr change itself: the call is then skipped with its result)."""
         signal.setitimer(signal.ITIMER_REAL, DECISION_SECONDS)
         try:
-            kind = ptrace.event_message(pid) & 0xFFFF
             if self.metadata is None:
                 self.metadata = MetadataGuard(self.checker.policy.profile)
-            refusal = self.metadata.check(pid, kind)
+            refusal = self.metadata.check(pid)
         except Exception as err:  # anything we cannot read or decide in time is refused
             refusal = Refusal(errno.EPERM, "", f"cannot check it: {err or type(err).__name__}")
         finally:
@@ -224,7 +224,7 @@ class Tracer:
                     pass
             # An errno other than EPERM is the kernel's own answer (no such file, a bad
             # descriptor): nothing was refused that the call could have done.
-            if refusal.errno == errno.EPERM:
+            if isinstance(refusal, Refusal) and refusal.errno == errno.EPERM:
                 self._say_metadata_refusal(pid, refusal)
         ptrace.cont(pid)
 
