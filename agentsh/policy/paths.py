@@ -164,6 +164,10 @@ class PathChecker:
                 return f"moves {path}, which holds the denied root {root}"
         return ""
 
+    def held_roots(self, path: str) -> list[str]:
+        """The denied roots (read, write, agentsh's own) strictly below `path`."""
+        return [root for root in self._denied if root != path and within(root, path)]
+
     def tree_problem(self, path: str) -> str:
         """`cp -rs` links each file below `path`: into a denied read root when it holds one."""
         for root in self.profile.read_deny:
