@@ -49,6 +49,36 @@ def test_removing_the_directory_above_a_denied_root_plants_no_hook(guarded: tupl
     assert "denied" in got.stderr
 
 
+HOOK = ("mkdir -p g/hooks && printf '#!/bin/sh\\ntouch .git/hooks/canary\\n' > g/hooks/pre-commit && "
+        "chmod +x g/hooks/pre-commit && ")
+
+
+@pytest.mark.parametrize("line", [
+    # `-name '*.sample'` names nothing on the way to .git/hooks, so the find may empty it (a
+    # fresh repository's hooks are samples): mv then put g/hooks in its place
+    "find . -name '*.sample' -delete; " + HOOK + "mv g/hooks .git/",
+    "find . -name '*.sample' -delete; " + HOOK + "mv -t .git g/hooks",
+    HOOK + "cp -a g/. .git",  # g/hooks was made by the line, after the check looked for it
+    HOOK + "cp -rT g .git",
+])
+def test_a_hooks_directory_is_not_moved_or_copied_into_dot_git(guarded: tuple[Path, Run], line: str) -> None:
+    project, run = guarded
+    got = run(line + " && git commit -q --allow-empty -m x")
+    assert not (project / ".git" / "hooks" / "canary").exists()
+    assert got.returncode == 126, got.stderr
+
+
+def test_the_repository_configuration_is_not_replaced_by_a_move(guarded: tuple[Path, Run]) -> None:
+    """`mv g/config .git` replaced .git/config (git runs core.fsmonitor, aliases, pagers from it):
+    the check saw only `.git` written, not .git/config."""
+    project, run = guarded
+    before = (project / ".git" / "config").read_text()
+    got = run("mkdir g && cp .git/config g/config && printf '[core]\\n\\tfsmonitor = touch canary\\n' >> g/config "
+              "&& mv g/config .git")
+    assert (project / ".git" / "config").read_text() == before
+    assert got.returncode == 126, got.stderr
+
+
 def test_find_removals_that_name_none_of_the_way_to_a_denied_root_still_run(guarded: tuple[Path, Run]) -> None:
     project, run = guarded
     for directory in ("src/__pycache__", "tests/__pycache__"):
@@ -91,6 +121,8 @@ REFUSED = [
     "rm --rec .git",
     "rm .git -rf",
     "rm -r -- .",
+    "mv g/hooks .git/",
+    "mv g/config .git",
     # what held: a loop's cd
     "for d in .. .ssh; do cd \"$d\"; done; cat id_rsa",
     "for d in src; do cd \"$d\"; pushd ..; done; cat .ssh/id_rsa",
@@ -134,6 +166,10 @@ def test_what_fp19_keeps_refused(decide_developer: Callable[[str], str], line: s
     "find build -exec rm -rf {} +",
     "rm -rf build src",
     "tar -czf a.tgz src && rm -rf src",
+    "mv x .git/",
+    "mv README.md docs",
+    "cp -r src/. build/",
+    "cp -r p/. .",
 ])
 def test_what_fp19_allows_stays_allowed(decide_developer: Callable[[str], str], line: str) -> None:
     assert decide_developer(line) == "allow"

@@ -326,7 +326,8 @@ class Policy:
                 if word.value == "":
                     continue  # names no file (`mv "" x` fails), not the working directory
                 for cwd in cwds:  # (a dynamic source is refused above, as a write target)
-                    problem = self.paths.move_problem(resolve(word.value or "", cwd))
+                    problem = self.paths.move_problem(resolve(word.value or "", cwd)) or \
+                        self._moved_into(word, destination, cwd)
                     if problem:
                         return problem
         elif recursive and destination is not None:
@@ -335,6 +336,21 @@ class Policy:
                 if problem:
                     return problem
         return ""
+
+    def _moved_into(self, source: Word, destination: Word | None, cwd: str) -> str:
+        """Where `mv SOURCE DIR` puts SOURCE when DIR is a directory then (the line may make
+        or empty it first): DIR/NAME, which must be no denied root nor hold one.  `find . -name
+        '*.sample' -delete; ... mv g/hooks .git/` put a planted hooks directory in place of the
+        emptied one: the check saw only `.git/` written."""
+        if destination is None or destination.value is None or source.value is None:
+            return ""  # (a dynamic destination is refused as a write target)
+        name = os.path.basename(resolve(source.value, cwd))
+        landed = os.path.join(resolve(destination.value, cwd), name)
+        problem = self.paths.write_problem(landed)
+        if problem:
+            return f"moves {source.text} into {destination.text}: {problem}"
+        held = self.paths.held_roots(landed)
+        return f"moves {source.text} to {landed}, which holds the denied root {held[0]}" if held else ""
 
     # -- self-tests --------------------------------------------------------------
     def self_test(self) -> list[str]:
