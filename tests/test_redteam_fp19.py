@@ -37,6 +37,7 @@ def guarded(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Pa
     "rm -rf .?it",
     "zip -rmq a.zip .git",
     "tar --remove-files -cf a.tar .git",
+    "cmake -E remove_directory .git",
 ])
 def test_removing_the_directory_above_a_denied_root_plants_no_hook(guarded: tuple[Path, Run], removal: str) -> None:
     """Each removal took .git/hooks (write.deny) along with .git, and `mv g .git` then put a
@@ -121,6 +122,7 @@ REFUSED = [
     "rm --rec .git",
     "rm .git -rf",
     "rm -r -- .",
+    "cmake -E rm -rf .git",
     "mv g/hooks .git/",
     "mv g/config .git",
     # what held: a loop's cd
@@ -170,6 +172,7 @@ def test_what_fp19_keeps_refused(decide_developer: Callable[[str], str], line: s
     "mv README.md docs",
     "cp -r src/. build/",
     "cp -r p/. .",
+    "cmake -E rm -rf build",
 ])
 def test_what_fp19_allows_stays_allowed(decide_developer: Callable[[str], str], line: str) -> None:
     assert decide_developer(line) == "allow"

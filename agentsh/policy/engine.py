@@ -379,6 +379,7 @@ def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
     for names, check in ((("tar",), tardirs.read_problem), (checksums.PROGRAMS, checksums.problem),
                          (suffixes.PROGRAMS, suffixes.problem), (pathspecs.PROGRAMS, pathspecs.problem),
                          (("rm",), removals.rm_problem), (("find",), removals.find_problem),
+                         (("cmake",), removals.cmake_problem),
                          (("tar", "zip"), removals.archive_removal_problem)):
         for name in names:
             checks[name] = (*checks.get(name, ()), check)

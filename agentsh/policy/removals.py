@@ -107,6 +107,20 @@ def archive_removal_problem(program: str, args: tuple[Word, ...], _cwds: list[st
     return ""
 
 
+def cmake_problem(_program: str, args: tuple[Word, ...], cwds: list[str], paths: PathChecker,
+                  reals: dict[str, str] | None) -> str:
+    """`cmake -E remove_directory DIR...` and `cmake -E rm -r DIR...`, as `rm -r` (`cmake -E
+    remove_directory .git` took .git/hooks along as `rm -rf .git` did)."""
+    values = [w.value for w in args]
+    at = values.index("-E") if "-E" in values else -1
+    if at < 0 or at + 1 >= len(args):
+        return ""
+    tool, rest = values[at + 1], args[at + 2:]
+    if tool == "remove_directory" or tool is None:
+        return rm_problem("rm", (Word("-r", "-r"), *rest), cwds, paths, reals)
+    return rm_problem("rm", rest, cwds, paths, reals) if tool == "rm" else ""
+
+
 def _holds(path: str, paths: PathChecker, text: str) -> str:
     roots = paths.held_roots(path)
     return f"removes {text} ({path}), which holds the denied root {roots[0]}" if roots else ""
