@@ -12,7 +12,19 @@ from collections.abc import Callable, Mapping
 from ..errors import AgentshError
 from ..parse import ParsedLine, SimpleCommand, Word, parse_line
 from ..profile import Host, Profile
-from . import chdirs, checksums, exports, links, madelinks, patches, pathspecs, suffixes, tardirs, tempfiles
+from . import (
+    chdirs,
+    checksums,
+    exports,
+    links,
+    madelinks,
+    patches,
+    pathspecs,
+    removals,
+    suffixes,
+    tardirs,
+    tempfiles,
+)
 from .builtins import builtin_problem, shell_variable_problem
 from .decision import Decision, Verdict, flatten, strictest
 from .directories import (
@@ -322,7 +334,8 @@ class Policy:
                 if word.value == "":
                     continue  # names no file (`mv "" x` fails), not the working directory
                 for cwd in cwds:  # (a dynamic source is refused above, as a write target)
-                    problem = self.paths.move_problem(resolve(word.value or "", cwd))
+                    problem = self.paths.move_problem(resolve(word.value or "", cwd)) or \
+                        self._moved_into(word, destination, cwd)
                     if problem:
                         return problem
         elif recursive and destination is not None:
@@ -331,6 +344,21 @@ class Policy:
                 if problem:
                     return problem
         return ""
+
+    def _moved_into(self, source: Word, destination: Word | None, cwd: str) -> str:
+        """Where `mv SOURCE DIR` puts SOURCE when DIR is a directory then (the line may make
+        or empty it first): DIR/NAME, which must be no denied root nor hold one.  `find . -name
+        '*.sample' -delete; ... mv g/hooks .git/` put a planted hooks directory in place of the
+        emptied one: the check saw only `.git/` written."""
+        if destination is None or destination.value is None or source.value is None:
+            return ""  # (a dynamic destination is refused as a write target)
+        name = os.path.basename(resolve(source.value, cwd))
+        landed = os.path.join(resolve(destination.value, cwd), name)
+        problem = self.paths.write_problem(landed)
+        if problem:
+            return f"moves {source.text} into {destination.text}: {problem}"
+        held = self.paths.held_roots(landed)
+        return f"moves {source.text} to {landed}, which holds the denied root {held[0]}" if held else ""
 
     # -- self-tests --------------------------------------------------------------
     def self_test(self) -> list[str]:
@@ -357,7 +385,10 @@ _NameCheck = Callable[[str, tuple[Word, ...], list[str], PathChecker, "dict[str,
 def _named_elsewhere() -> dict[str, tuple[_NameCheck, ...]]:
     checks: dict[str, tuple[_NameCheck, ...]] = {}
     for names, check in ((("tar",), tardirs.read_problem), (checksums.PROGRAMS, checksums.problem),
-                         (suffixes.PROGRAMS, suffixes.problem), (pathspecs.PROGRAMS, pathspecs.problem)):
+                         (suffixes.PROGRAMS, suffixes.problem), (pathspecs.PROGRAMS, pathspecs.problem),
+                         (("rm",), removals.rm_problem), (("find",), removals.find_problem),
+                         (("cmake",), removals.cmake_problem),
+                         (("tar", "zip"), removals.archive_removal_problem)):
         for name in names:
             checks[name] = (*checks.get(name, ()), check)
     return checks
@@ -401,14 +432,28 @@ def _exec_args(args: tuple[Word, ...], start: int, end: int, spans: list[tuple[i
     directories only, so rm is checked as writing the start points themselves (as `-delete`
     is): `find . -name __pycache__ -exec rm -rf {} +`."""
     words = args[start + 2:end]
+    # `rmdir -p {}` also removes each empty parent of a name, up past an absolute start point
     below = args[start].value == "-exec" and args[start + 1].value in _BELOW_START \
-        and not find_follows_links(args, spans)
+        and not find_follows_links(args, spans) \
+        and not (args[start + 1].value == "rmdir" and any(_rmdir_parents(w) for w in words))
     out: list[Word] = []
     for w in words:
         if w.value == "{}" and below:
-            out += find_start_points(args)
+            # marked: removals.find_problem judges what the find removes below them
+            out += [p._replace(why_dynamic=removals.FIND_START) if p.value is not None else p
+                    for p in find_start_points(args)]
         elif "{}" in (w.value or ""):
             out.append(Word(w.text, None, "file name from find"))
         else:
             out.append(w)
     return tuple(out)
+
+
+def _rmdir_parents(word: Word) -> bool:
+    """Is this word of rmdir's `-p` (`--parents`, or a short cluster holding p), or unknown?"""
+    value = word.value
+    if value is None:
+        return True
+    if value.startswith("--"):
+        return len(value) > 3 and "--parents".startswith(value)
+    return value.startswith("-") and "p" in value

@@ -164,6 +164,10 @@ class PathChecker:
                 return f"moves {path}, which holds the denied root {root}"
         return ""
 
+    def held_roots(self, path: str) -> list[str]:
+        """The denied roots (read, write, agentsh's own) strictly below `path`."""
+        return [root for root in self._denied if root != path and within(root, path)]
+
     def tree_problem(self, path: str) -> str:
         """`cp -rs` links each file below `path`: into a denied read root when it holds one."""
         for root in self.profile.read_deny:
@@ -197,7 +201,12 @@ class PathChecker:
                 if not within(root, base):
                     continue
                 rest = _below(root, base)
-                if not rest or os.path.lexists(os.path.join(origin, rest)):
+                # a path the line can write below the source may be there by the time cp runs,
+                # though not now (`mkdir -p g/hooks && ... && cp -a g/. .git` planted a hook):
+                # for a root that guards against planted code (a read root only hides files)
+                landing = os.path.join(origin, rest) if rest else origin
+                planted = root in self.profile.write_deny or root in self._guarded_roots
+                if not rest or os.path.lexists(landing) or (planted and not self.write_problem(landing)):
                     return f"copies {source.text} into {target}, which puts {rest or source.text} into the denied root {root}"
         return ""
 

@@ -64,6 +64,11 @@ def _find_options(args: tuple[Word, ...]) -> tuple[int, str]:
     return i, mode
 
 
+def find_options_end(args: tuple[Word, ...]) -> int:
+    """Where find's own options (-H, -L, -P, `-D LIST`, -ON, `--`) end."""
+    return _find_options(args)[0]
+
+
 def find_start_points(args: tuple[Word, ...]) -> list[Word]:
     """find's start points: the words after its own options and before its first expression
     (`.` if there are none).  The options were taken for the expression before, so `find -P
