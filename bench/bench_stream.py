@@ -2,9 +2,11 @@
 
 Each contender runs the same command on a PTY that this script reads as fast as it can:
 
-- `script`: `script -q -c CMD /dev/null` (util-linux), the target's baseline;
+- `script`: `script -q -c CMD /dev/null` (util-linux), the stricter baseline: it records
+  nothing;
 - `script>file`: `script -q -c CMD FILE`, which records the session to a file as agentsh
-  does (a like-for-like figure: both then pay the kernel for ~100 MB of file writes);
+  does, and as `script -q -c CMD` does by default (to ./typescript): the baseline the issue
+  names, like for like (both then pay the kernel for ~100 MB of file writes);
 - `agentsh`: an interactive `agentsh -i` session (recording on) in which CMD is typed;
 - `agentsh+secrets`: the same with N keyring credentials injected into CMD, so all its
   output passes through the redactor (N=10 by default; 0 leaves this contender out);
