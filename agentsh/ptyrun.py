@@ -70,7 +70,8 @@ def run_pty(argv: list[str], env: Mapping[str, str], cwd: str, sink: Sink, *,
         if b"\x03" in data:
             # Ctrl-C's SIGINT waits, pending, on a stopped command (`kill -STOP $$`): no job
             # control brings it back, so the line hung for good. Resume it and the SIGINT lands
-            # (under the exec guard the guard resumes stopped processes itself).
+            # (under the exec guard the guard resumes stopped processes itself). The relay has
+            # written the byte already, so the SIGINT is usually pending before the SIGCONT.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGCONT)
 

@@ -150,9 +150,13 @@ class PtyRelay:
                 if not data:
                     reading_stdin = False
                     continue
+                write_all(self.master_fd, data)
+                # After the write: the owner resumes a stopped command on Ctrl-C (ptyrun), and
+                # its SIGINT, made from the byte by the PTY, should be pending by then, not
+                # land after the command has run on (bash, resumed, may fork its next program
+                # first and then wait out a child the SIGINT never reached).
                 if self.on_input is not None:
                     self.on_input(data)
-                write_all(self.master_fd, data)
 
     def _forward(self) -> int | None:
         """Relay what the PTY holds now, each read as soon as it is read; return the bytes
