@@ -52,16 +52,32 @@ def developer_with_tools(directory: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def decide(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Decision]:
-    root = tmp_path_factory.mktemp("corpus")
+def project_policy(root: Path, profile: Path) -> tuple[Policy, Path]:
+    """The policy of `profile` for ~/proj (built) under a home at root/home holding
+    ~/.ssh/id_rsa, and the project."""
     home, project = root / "home", root / "home" / "proj"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
     project.mkdir()
     build(project)
     host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
-    policy = Policy(load_profile(str(developer_with_tools(root)), host), host)
+    return Policy(load_profile(str(profile), host), host), project
+
+
+def narrow_developer(directory: Path) -> Path:
+    """The developer profile with the project its only write root (the tests' home is under
+    /tmp, a write root otherwise), written to directory/narrow.yaml."""
+    data = yaml.safe_load(DEVELOPER.read_text())
+    data["write"]["allow"] = ["{workspace}"]
+    profile = directory / "narrow.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    return profile
+
+
+@pytest.fixture(scope="module")
+def decide(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Decision]:
+    root = tmp_path_factory.mktemp("corpus")
+    policy, project = project_policy(root, developer_with_tools(root))
     return lambda line: policy.decide(line, str(project))
 
 
@@ -263,10 +279,7 @@ def test_git_elsewhere_writes_nothing_outside(tmp_path: Path, home: Path, agents
     project = home / "proj"
     project.mkdir()
     build(project)
-    data = yaml.safe_load(DEVELOPER.read_text())
-    data["write"]["allow"] = ["{workspace}"]
-    profile = tmp_path / "narrow.yaml"
-    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    profile = narrow_developer(tmp_path)
     (project / "src" / "main.rs").write_text("changed\n")
     scratch = tmp_path / "scratch"
     scratch.mkdir()

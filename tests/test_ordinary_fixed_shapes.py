@@ -14,7 +14,16 @@ import yaml
 from agentsh.policy import Decision, Policy
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail
-from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, developer_with_tools, guarded_project, reason_of
+from tests.test_ordinary_corpus import (
+    DEVELOPER,
+    SECRET,
+    build,
+    developer_with_tools,
+    guarded_project,
+    narrow_developer,
+    project_policy,
+    reason_of,
+)
 
 Run = Callable[[str], subprocess.CompletedProcess[str]]
 
@@ -25,15 +34,9 @@ def decide(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Decision
     project to ~/elsewhere (outside the write roots when they are the project only) and a
     `lnk` to ~/.ssh."""
     root = tmp_path_factory.mktemp("shapes")
-    home, project = root / "home", root / "home" / "proj"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
-    (home / "elsewhere").mkdir()
-    project.mkdir()
-    build(project)
-    (project / "lnk").symlink_to(home / ".ssh")
-    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
-    policy = Policy(load_profile(str(developer_with_tools(root)), host), host)
+    policy, project = project_policy(root, developer_with_tools(root))
+    (root / "home" / "elsewhere").mkdir()
+    (project / "lnk").symlink_to(root / "home" / ".ssh")
     return lambda line: policy.decide(line, str(project))
 
 
@@ -44,10 +47,7 @@ def narrow(tmp_path: Path, home: Path, agentsh_env: dict[str, str]) -> tuple[Pat
     project = home / "proj"
     project.mkdir()
     build(project)
-    data = yaml.safe_load(DEVELOPER.read_text())
-    data["write"]["allow"] = ["{workspace}"]
-    profile = tmp_path / "narrow.yaml"
-    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    profile = narrow_developer(tmp_path)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     return project, lambda line: run_guardrail(line, project, agentsh_env, scratch, profile)

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentsh.policy import Policy
-from agentsh.profile import Host, load_profile
-from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, guarded_project
+from tests.test_ordinary_corpus import DEVELOPER, guarded_project, project_policy
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -95,14 +93,7 @@ def test_find_removals_that_name_none_of_the_way_to_a_denied_root_still_run(guar
 
 @pytest.fixture(scope="module")
 def decide_developer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
-    root = tmp_path_factory.mktemp("fp19")
-    home, project = root / "home", root / "home" / "proj"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
-    project.mkdir()
-    build(project)
-    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
-    policy = Policy(load_profile(str(DEVELOPER), host), host)
+    policy, project = project_policy(tmp_path_factory.mktemp("fp19"), DEVELOPER)
     return lambda line: policy.decide(line, str(project)).decision
 
 

@@ -14,7 +14,7 @@ import yaml
 from agentsh.policy import Policy
 from agentsh.profile import Host, load_profile
 from tests.conftest import run_guardrail
-from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, guarded_project
+from tests.test_ordinary_corpus import DEVELOPER, SECRET, build, guarded_project, narrow_developer, project_policy
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -99,10 +99,7 @@ def test_a_header_is_compiled_beside_itself_only_inside_the_write_roots(tmp_path
     build(project)
     (home / "other").mkdir()
     (home / "other" / "h.h").write_text("int f(void);\n")
-    data = yaml.safe_load(DEVELOPER.read_text())
-    data["write"]["allow"] = ["{workspace}"]
-    profile = tmp_path / "narrow.yaml"
-    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    profile = narrow_developer(tmp_path)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     for line in ("gcc ../other/h.h", "gcc -c -x c-header ../other/h.h", "g++ -xc++-header ../other/h.h"):
@@ -190,14 +187,7 @@ HELD = [
 
 @pytest.fixture(scope="module")
 def decide_developer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
-    root = tmp_path_factory.mktemp("held")
-    home, project = root / "home", root / "home" / "proj"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "id_rsa").write_text(SECRET + "\n")
-    project.mkdir()
-    build(project)
-    host = Host(cwd=str(project), home=str(home), config_home=str(home / ".config"))
-    policy = Policy(load_profile(str(DEVELOPER), host), host)
+    policy, project = project_policy(tmp_path_factory.mktemp("held"), DEVELOPER)
     return lambda line: policy.decide(line, str(project)).decision
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from agentsh.guard.doctor import probe_exec_guard
 from tests.conftest import write_profile
-from tests.test_guard_metadata import inode_flags, xattrs_work
+from tests.test_guard_metadata import attempts, inode_flags, xattrs_work
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 pytestmark = [pytest.mark.skipif(not probe_exec_guard().active, reason="no exec guard here (ptrace unavailable)"),
@@ -506,15 +506,7 @@ def python_tries(run_agentsh: Run, tmp_path: Path, tries: dict[str, str], setup:
     py_bin = os.path.dirname(os.path.realpath(sys.executable))
     text = (f"agentsh: 1\nname: py\nextends: [base]\npath: [{py_bin}, /usr/bin, /bin]\n"
             'write: {allow: ["{workspace}"]}\ncommands:\n  - {name: py, run: python3, args: ["-c ..."], decision: allow}\n')
-    profile = write_profile(tmp_path, "py", text)
-    lines = ["import fcntl, json, os", setup, "out = {}"]
-    for name, statement in tries.items():
-        lines += ["try:", f"    {statement}", f"    out[{name!r}] = 0", "except OSError as e:",
-                  f"    out[{name!r}] = e.errno"]
-    lines.append("print(json.dumps(out))")
-    result = run_agentsh("-p", str(profile), "-c", f"python3 -c {shlex.quote(chr(10).join(lines))}")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])
+    return attempts(run_agentsh, write_profile(tmp_path, "py", text), tries, f"import fcntl\n{setup}")
 
 
 def test_verity_and_encryption_policy_ioctls_are_decided(run_agentsh: Run, tmp_path: Path, home: Path,
